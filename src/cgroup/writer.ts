@@ -1,0 +1,145 @@
+/**
+ * The ONE function in cgwatch that changes the system. Everything that
+ * writes a cgroup knob or an oom_score_adj goes through `GuardedWriter.write`,
+ * which:
+ *  - accepts only allow-listed file names (a policy bug cannot write
+ *    `cgroup.procs` or `release_agent`),
+ *  - joins the cgroup path under the injected root and refuses any result
+ *    that resolves (symlinks included) outside it,
+ *  - never throws for kernel refusals: EINVAL/EBUSY/EPERM/ENOENT come back
+ *    as a `failed` result with the errno, the file and the value.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { CgroupPathError, cgroupDir } from "./paths.js";
+import type { CgroupLayout, Controller } from "./layout.js";
+
+/** Control files cgwatch may write, by controller. Anything else is refused. */
+export const WRITABLE_FILES: Readonly<Record<Controller, readonly string[]>> = {
+  memory: [
+    "memory.limit_in_bytes",
+    "memory.memsw.limit_in_bytes",
+    "memory.soft_limit_in_bytes",
+    "memory.swappiness",
+    "memory.oom_control",
+    "memory.kmem.limit_in_bytes",
+    "memory.max",
+    "memory.high",
+    "memory.low",
+    "memory.min",
+    "memory.swap.max",
+    "memory.oom.group",
+    "memory.wmark_ratio",
+    "memory.pressure",
+  ],
+  cpu: ["cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.cfs_burst_us", "cpu.shares", "cpu.max", "cpu.max.burst", "cpu.weight", "cpu.pressure"],
+  cpuacct: [],
+  cpuset: ["cpuset.cpus", "cpuset.mems"],
+  pids: ["pids.max"],
+  blkio: [
+    "blkio.weight",
+    "blkio.throttle.read_bps_device",
+    "blkio.throttle.write_bps_device",
+    "blkio.throttle.read_iops_device",
+    "blkio.throttle.write_iops_device",
+  ],
+  io: ["io.weight", "io.max", "io.pressure"],
+  freezer: ["freezer.state", "cgroup.freeze", "cgroup.kill"],
+  hugetlb: [],
+};
+
+/** v2 core files live in every cgroup regardless of controller; they are addressed through the "freezer" slot. */
+export type WriteTarget =
+  | { readonly kind: "cgroup_file"; readonly cgroup: string; readonly controller: Controller; readonly file: string }
+  | { readonly kind: "oom_score_adj"; readonly pid: number };
+
+export type WriteResult =
+  | { readonly kind: "written"; readonly path: string }
+  | { readonly kind: "failed"; readonly path: string | null; readonly errno: string; readonly reason: string };
+
+export interface GuardedWriter {
+  write(target: WriteTarget, value: string): WriteResult;
+  /** Absolute path a target resolves to, or an explanation why it is refused. Exposed for logs and dry-run. */
+  resolve(target: WriteTarget): { kind: "ok"; path: string; root: string } | { kind: "refused"; reason: string };
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+function errnoOf(err: unknown): string {
+  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" ? err.code : "EUNKNOWN";
+}
+
+export function createGuardedWriter(layout: CgroupLayout, procRoot: string): GuardedWriter {
+  const resolve: GuardedWriter["resolve"] = (target) => {
+    switch (target.kind) {
+      case "oom_score_adj": {
+        if (!Number.isSafeInteger(target.pid) || target.pid <= 0) return { kind: "refused", reason: `invalid pid ${target.pid}` };
+        return { kind: "ok", path: path.join(procRoot, String(target.pid), "oom_score_adj"), root: procRoot };
+      }
+      case "cgroup_file": {
+        if (!WRITABLE_FILES[target.controller].includes(target.file)) {
+          return { kind: "refused", reason: `file ${target.file} is not writable for controller ${target.controller}` };
+        }
+        let located;
+        try {
+          located = cgroupDir(layout, target.cgroup, target.controller);
+        } catch (err) {
+          if (err instanceof CgroupPathError) return { kind: "refused", reason: err.message };
+          throw err;
+        }
+        if (located === null) return { kind: "refused", reason: `no hierarchy carries controller ${target.controller}` };
+        const full = path.join(located.dir, target.file);
+        if (!isInside(full, located.location.root)) return { kind: "refused", reason: `${full} is outside ${located.location.root}` };
+        return { kind: "ok", path: full, root: located.location.root };
+      }
+    }
+  };
+
+  const write: GuardedWriter["write"] = (target, value) => {
+    const r = resolve(target);
+    if (r.kind === "refused") return { kind: "failed", path: null, errno: "EREFUSED", reason: r.reason };
+    try {
+      // Symlinks inside cgroupfs do not exist, but a fake or hostile tree could
+      // have one: resolve the directory and check it is still under the root.
+      const realDir = fs.realpathSync(path.dirname(r.path));
+      const realRoot = fs.realpathSync(r.root);
+      if (!isInside(realDir, realRoot)) {
+        return { kind: "failed", path: r.path, errno: "EREFUSED", reason: `${realDir} resolves outside ${realRoot}` };
+      }
+      // O_WRONLY without O_CREAT or O_TRUNC: cgroupfs files exist or the
+      // cgroup is gone, and we never create files in a fake tree by accident.
+      const fd = fs.openSync(r.path, fs.constants.O_WRONLY);
+      try {
+        fs.writeSync(fd, value);
+      } finally {
+        fs.closeSync(fd);
+      }
+      return { kind: "written", path: r.path };
+    } catch (err) {
+      const errno = errnoOf(err);
+      return { kind: "failed", path: r.path, errno, reason: `write ${JSON.stringify(value)} to ${r.path}: ${errno}${describeErrno(errno)}` };
+    }
+  };
+  return { write, resolve };
+}
+
+/** What the kernel means by the errnos cgroup writes return, for operators reading the log. */
+export function describeErrno(errno: string): string {
+  switch (errno) {
+    case "EINVAL":
+      return " (the kernel rejected the value: out of range, or below current usage / memsw ordering)";
+    case "EBUSY":
+      return " (the kernel could not apply it now: usage above the new limit could not be reclaimed)";
+    case "EPERM":
+    case "EACCES":
+      return " (permission denied: not root, or the file is read-only)";
+    case "ENOENT":
+    case "ENODEV":
+      return " (the cgroup or process no longer exists)";
+    default:
+      return "";
+  }
+}
