@@ -1,0 +1,355 @@
+// cgwatch's only native code. Node can neither create an eventfd, nor wait
+// for POLLPRI, nor send a unix datagram; the kernel reports cgroup v1 memory
+// events only through eventfds registered in cgroup.event_control, v2 PSI
+// triggers only through POLLPRI, and systemd listens on a datagram socket.
+// So this file does exactly those syscalls and watches the fds on Node's own
+// libuv loop (uv_poll_t: no thread per fd, no busy polling, no blocking
+// read). Every decision (what to register, what a wake means) lives in
+// TypeScript (src/native/index.ts, src/sources/).
+//
+// Errors are thrown as JS Errors carrying `code` (e.g. "EINVAL"), `errno`
+// and `syscall`, the shape Node's own fs errors have. Built without C++
+// exceptions (NAPI_DISABLE_CPP_EXCEPTIONS): every throw returns at once.
+#include <napi.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+namespace {
+
+Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& detail) {
+  char name[64];
+  uv_err_name_r(-err, name, sizeof(name));
+  std::string message = std::string(syscall) + " failed: " + name + " (" + strerror(err) + ")";
+  if (!detail.empty()) message += ": " + detail;
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, name));
+  error.Set("errno", Napi::Number::New(env, err));
+  error.Set("syscall", Napi::String::New(env, syscall));
+  error.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value ThrowType(Napi::Env env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool IsFd(const Napi::Value& v) {
+  return v.IsNumber() && v.As<Napi::Number>().Int32Value() >= 0;
+}
+
+int OpenRetry(const std::string& path, int flags) {
+  int fd;
+  do fd = open(path.c_str(), flags);
+  while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+ssize_t WriteRetry(int fd, const void* buf, size_t len) {
+  ssize_t n;
+  do n = write(fd, buf, len);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
+// eventfd() -> fd. Non-blocking (the Watcher drains it from the loop) and
+// close-on-exec (children must not inherit notification fds).
+Napi::Value CreateEventfd(const Napi::CallbackInfo& info) {
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return ThrowErrno(info.Env(), errno, "eventfd", "");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// eventfdWrite(fd, n): adds n to the counter (tests and the benchmark).
+Napi::Value EventfdWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!IsFd(info[0]) || !info[1].IsNumber()) return ThrowType(env, "eventfdWrite(fd, n)");
+  uint64_t n = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  if (WriteRetry(info[0].As<Napi::Number>().Int32Value(), &n, sizeof(n)) != sizeof(n)) return ThrowErrno(env, errno, "write", "eventfd");
+  return env.Undefined();
+}
+
+// closeFd(fd): for fds not owned by a Watcher. Throws on EBADF, so a double
+// close is a visible bug rather than a silent close of someone else's fd.
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!IsFd(info[0])) return ThrowType(env, "closeFd(fd)");
+  // Linux always releases the fd, even when close() reports EINTR: never retry.
+  if (close(info[0].As<Napi::Number>().Int32Value()) < 0 && errno != EINTR) return ThrowErrno(env, errno, "close", "");
+  return env.Undefined();
+}
+
+// openV1Notification(cgroupDir, file, args) -> eventfd.
+// Writes "<efd> <fd of file> [args]" to <cgroupDir>/cgroup.event_control
+// (cgroup-v1/memory.rst §9-§11). The control file's fd may be closed right
+// after the write: the kernel holds its own references (containerd does the
+// same). On any failure every fd opened here is closed again.
+Napi::Value OpenV1Notification(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsString() || !info[2].IsString()) return ThrowType(env, "openV1Notification(dir, file, args)");
+  std::string dir = info[0].As<Napi::String>().Utf8Value();
+  std::string file = info[1].As<Napi::String>().Utf8Value();
+  std::string args = info[2].As<Napi::String>().Utf8Value();
+  std::string target = dir + "/" + file;
+  std::string control = dir + "/cgroup.event_control";
+
+  int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (efd < 0) return ThrowErrno(env, errno, "eventfd", "");
+  int tfd = OpenRetry(target, O_RDONLY | O_CLOEXEC);
+  if (tfd < 0) {
+    int err = errno;
+    close(efd);
+    return ThrowErrno(env, err, "open", target);
+  }
+  int cfd = OpenRetry(control, O_WRONLY | O_CLOEXEC);
+  if (cfd < 0) {
+    int err = errno;
+    close(tfd);
+    close(efd);
+    return ThrowErrno(env, err, "open", control);
+  }
+  std::string line = std::to_string(efd) + " " + std::to_string(tfd);
+  if (!args.empty()) line += " " + args;
+  // One write: the kernel parses the whole registration from one buffer.
+  ssize_t n = WriteRetry(cfd, line.data(), line.size());
+  int err = errno;
+  close(cfd);
+  close(tfd);
+  if (n != static_cast<ssize_t>(line.size())) {
+    close(efd);
+    return ThrowErrno(env, n < 0 ? err : EIO, "write", control + " <- \"" + file + (args.empty() ? "" : " " + args) + "\"");
+  }
+  return Napi::Number::New(env, efd);
+}
+
+// openPsiTrigger(path, trigger) -> fd. psi.rst: open the pressure file
+// O_RDWR|O_NONBLOCK and write "<some|full> <stall us> <window us>"; the trigger
+// lives as long as the fd. The terminating NUL is written too: the kernel
+// copies the buffer and overwrites its LAST byte with '\0', so a write
+// without it would lose the window's last digit.
+Napi::Value OpenPsiTrigger(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsString()) return ThrowType(env, "openPsiTrigger(path, trigger)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string trigger = info[1].As<Napi::String>().Utf8Value();
+  int fd = OpenRetry(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, errno, "open", path);
+  ssize_t n = WriteRetry(fd, trigger.c_str(), trigger.size() + 1);
+  int err = errno;
+  if (n != static_cast<ssize_t>(trigger.size() + 1)) {
+    close(fd);
+    std::string why = path + " <- \"" + trigger + "\"";
+    if (n < 0 && err == EINVAL) why += " (the kernel wants <some|full> <stall us> <window us>, window 500000..10000000, 0 < stall <= window)";
+    return ThrowErrno(env, n < 0 ? err : EIO, "write", why);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// sdNotify(socketPath, message): one datagram to systemd's NOTIFY_SOCKET.
+// A leading '@' names the abstract namespace (sd_notify(3)).
+Napi::Value SdNotify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsString()) return ThrowType(env, "sdNotify(socketPath, message)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string message = info[1].As<Napi::String>().Utf8Value();
+  sockaddr_un addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) return ThrowErrno(env, ENAMETOOLONG, "sendto", "NOTIFY_SOCKET=" + path);
+  memcpy(addr.sun_path, path.data(), path.size());
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
+  if (path[0] == '@') addr.sun_path[0] = '\0';  // abstract: no trailing NUL counted
+  else len += 1;
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return ThrowErrno(env, errno, "socket", "");
+  ssize_t n;
+  do n = sendto(s, message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
+  while (n < 0 && errno == EINTR);
+  int err = errno;
+  close(s);
+  if (n < 0) return ThrowErrno(env, err, "sendto", "NOTIFY_SOCKET=" + path);
+  return Napi::Boolean::New(env, true);
+}
+
+// new Watcher(fd, mode, callback): watches fd on Node's loop.
+//   mode 0 ("eventfd"): UV_READABLE; each wake drains the counter with one
+//     8-byte read and calls callback(null, counter).
+//   mode 1 ("priority"): UV_PRIORITIZED (POLLPRI, PSI triggers); the kernel
+//     consumes the event in poll() itself, so callback(null, 1).
+// On a poll error (POLLERR: a PSI trigger whose cgroup is gone) polling stops
+// and callback(error) is called once. A successful constructor takes
+// ownership of fd: close() closes it exactly once (later calls do nothing).
+// While open, the watcher keeps itself alive (strong reference) and, unless
+// unref()'d, keeps the loop alive, like a socket.
+class Watcher : public Napi::ObjectWrap<Watcher> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Watcher",
+                       {InstanceMethod<&Watcher::Close>("close"), InstanceMethod<&Watcher::RefLoop>("ref"),
+                        InstanceMethod<&Watcher::UnrefLoop>("unref"), InstanceAccessor<&Watcher::GetClosed>("closed")});
+  }
+
+  explicit Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(info) {
+    Napi::Env env = info.Env();
+    if (!IsFd(info[0]) || !info[1].IsNumber() || !info[2].IsFunction()) {
+      ThrowType(env, "new Watcher(fd, mode 0|1, callback)");
+      return;
+    }
+    int mode = info[1].As<Napi::Number>().Int32Value();
+    if (mode != 0 && mode != 1) {
+      ThrowType(env, "Watcher mode must be 0 (eventfd) or 1 (priority)");
+      return;
+    }
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      Napi::Error::New(env, "no libuv loop").ThrowAsJavaScriptException();
+      return;
+    }
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    auto* handle = new uv_poll_t;
+    int rc = uv_poll_init(loop, handle, fd);
+    if (rc < 0) {
+      delete handle;  // never registered with the loop: no uv_close needed
+      ThrowErrno(env, -rc, "uv_poll_init", "");
+      return;
+    }
+    handle->data = this;
+    rc = uv_poll_start(handle, mode == 0 ? UV_READABLE : UV_PRIORITIZED, &Watcher::OnPoll);
+    if (rc < 0) {
+      handle->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(handle), &Watcher::FreeHandle);
+      ThrowErrno(env, -rc, "uv_poll_start", "");
+      return;
+    }
+    handle_ = handle;
+    fd_ = fd;
+    drain_ = mode == 0;
+    callback_ = Napi::Persistent(info[2].As<Napi::Function>());
+    context_ = std::make_unique<Napi::AsyncContext>(env, "cgwatch:Watcher");
+    Ref();  // released when the handle is closed (OnClosed)
+  }
+
+  ~Watcher() override {
+    // Only reachable once OnClosed dropped the strong reference, or when the
+    // constructor failed (fd not taken): nothing is left open here.
+  }
+
+ private:
+  static void FreeHandle(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
+
+  static void OnClosed(uv_handle_t* h) {
+    auto* self = static_cast<Watcher*>(h->data);
+    delete reinterpret_cast<uv_poll_t*>(h);
+    if (self == nullptr) return;
+    Napi::HandleScope scope(self->Env());
+    self->callback_.Reset();
+    self->context_.reset();
+    self->Unref();  // the JS object may be collected from now on
+  }
+
+  static void OnPoll(uv_poll_t* h, int status, int events) {
+    auto* self = static_cast<Watcher*>(h->data);
+    if (self == nullptr || self->closed_) return;
+    Napi::Env env = self->Env();
+    Napi::HandleScope scope(env);
+    if (status < 0) {
+      uv_poll_stop(h);
+      char name[64];
+      uv_err_name_r(status, name, sizeof(name));
+      Napi::Error error = Napi::Error::New(env, std::string("poll error on fd ") + std::to_string(self->fd_) + ": " + name +
+                                                    " (POLLERR: the event source is gone)");
+      error.Set("code", Napi::String::New(env, name));
+      self->Deliver({error.Value()});
+      return;
+    }
+    if (self->drain_) {
+      uint64_t counter = 0;
+      ssize_t n;
+      do n = read(self->fd_, &counter, sizeof(counter));
+      while (n < 0 && errno == EINTR);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // spurious wake: nothing counted
+      if (n != sizeof(counter)) {
+        ThrowErrno(env, n < 0 ? errno : EIO, "read", "eventfd");
+        Napi::Error error = env.GetAndClearPendingException();
+        uv_poll_stop(h);
+        self->Deliver({error.Value()});
+        return;
+      }
+      self->Deliver({env.Null(), Napi::Number::New(env, static_cast<double>(counter))});
+    } else {
+      if ((events & UV_PRIORITIZED) == 0) return;
+      self->Deliver({env.Null(), Napi::Number::New(env, 1)});
+    }
+  }
+
+  // Calls back into JS inside a callback scope (microtasks run after it). A
+  // throwing callback becomes an 'uncaughtException', as for any Node
+  // callback, instead of a pending exception no one would see.
+  void Deliver(std::initializer_list<napi_value> args) {
+    Napi::Env env = Env();
+    callback_.MakeCallback(Value(), args, *context_);
+    if (env.IsExceptionPending()) {
+      Napi::Error error = env.GetAndClearPendingException();
+      napi_fatal_exception(env, error.Value());
+    }
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (!closed_) {
+      closed_ = true;
+      uv_poll_stop(handle_);  // removes fd from epoll before it is closed
+      uv_close(reinterpret_cast<uv_handle_t*>(handle_), &Watcher::OnClosed);
+      handle_ = nullptr;       // freed by OnClosed
+      close(fd_);              // Linux releases the fd even on EINTR: never retry
+      fd_ = -1;
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value RefLoop(const Napi::CallbackInfo& info) {
+    if (!closed_) uv_ref(reinterpret_cast<uv_handle_t*>(handle_));
+    return info.This();
+  }
+
+  Napi::Value UnrefLoop(const Napi::CallbackInfo& info) {
+    if (!closed_) uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
+    return info.This();
+  }
+
+  Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
+
+  uv_poll_t* handle_ = nullptr;
+  int fd_ = -1;
+  bool drain_ = true;
+  bool closed_ = false;
+  Napi::FunctionReference callback_;
+  std::unique_ptr<Napi::AsyncContext> context_;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("eventfd", Napi::Function::New<CreateEventfd>(env, "eventfd"));
+  exports.Set("eventfdWrite", Napi::Function::New<EventfdWrite>(env, "eventfdWrite"));
+  exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
+  exports.Set("openV1Notification", Napi::Function::New<OpenV1Notification>(env, "openV1Notification"));
+  exports.Set("openPsiTrigger", Napi::Function::New<OpenPsiTrigger>(env, "openPsiTrigger"));
+  exports.Set("sdNotify", Napi::Function::New<SdNotify>(env, "sdNotify"));
+  exports.Set("Watcher", Watcher::Init(env));
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(cgwatch_native, Init)
