@@ -11,7 +11,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { CgroupPathError, cgroupDir } from "./paths.js";
+import { CgroupPathError, cgroupDir, normaliseCgroupPath } from "./paths.js";
 import type { CgroupLayout, Controller } from "./layout.js";
 
 /** Control files cgwatch may write, by controller. Anything else is refused. */
@@ -48,10 +48,21 @@ export const WRITABLE_FILES: Readonly<Record<Controller, readonly string[]>> = {
   hugetlb: [],
 };
 
-/** v2 core files live in every cgroup regardless of controller; they are addressed through the "freezer" slot. */
+/**
+ * v2 core files (`cgroup.freeze`, `cgroup.kill`) live in every cgroup of the
+ * unified hierarchy whatever controllers are enabled, and no v2 host lists
+ * "freezer" in cgroup.controllers, so they cannot be located through a
+ * controller: they have their own target, resolved under the v2 root.
+ */
+export const V2_CORE_WRITABLE_FILES: readonly string[] = ["cgroup.freeze", "cgroup.kill"];
+
 export type WriteTarget =
   | { readonly kind: "cgroup_file"; readonly cgroup: string; readonly controller: Controller; readonly file: string }
+  | { readonly kind: "v2_core_file"; readonly cgroup: string; readonly file: string }
   | { readonly kind: "oom_score_adj"; readonly pid: number };
+
+/** Signals cgwatch may send (v1 `kill` action: SIGKILL every pid of a cgroup). */
+export type GuardedSignal = "SIGKILL";
 
 export type WriteResult =
   | { readonly kind: "written"; readonly path: string }
@@ -59,6 +70,12 @@ export type WriteResult =
 
 export interface GuardedWriter {
   write(target: WriteTarget, value: string): WriteResult;
+  /**
+   * Sends a signal to one pid: the only other way cgwatch changes the system
+   * (v1 has no cgroup.kill). Refuses pid <= 1 and cgwatch's own pid; ESRCH
+   * (already exited) comes back as a failed result for the caller to judge.
+   */
+  signal(pid: number, signal: GuardedSignal): WriteResult;
   /** Absolute path a target resolves to, or an explanation why it is refused. Exposed for logs and dry-run. */
   resolve(target: WriteTarget): { kind: "ok"; path: string; root: string } | { kind: "refused"; reason: string };
 }
@@ -78,6 +95,20 @@ export function createGuardedWriter(layout: CgroupLayout, procRoot: string): Gua
       case "oom_score_adj": {
         if (!Number.isSafeInteger(target.pid) || target.pid <= 0) return { kind: "refused", reason: `invalid pid ${target.pid}` };
         return { kind: "ok", path: path.join(procRoot, String(target.pid), "oom_score_adj"), root: procRoot };
+      }
+      case "v2_core_file": {
+        if (!V2_CORE_WRITABLE_FILES.includes(target.file)) return { kind: "refused", reason: `file ${target.file} is not a writable cgroup v2 core file` };
+        if (layout.v2Root === null) return { kind: "refused", reason: "no cgroup v2 hierarchy is mounted" };
+        let rel;
+        try {
+          rel = normaliseCgroupPath(target.cgroup);
+        } catch (err) {
+          if (err instanceof CgroupPathError) return { kind: "refused", reason: err.message };
+          throw err;
+        }
+        const full = path.join(layout.v2Root, rel, target.file);
+        if (!isInside(full, layout.v2Root)) return { kind: "refused", reason: `${full} is outside ${layout.v2Root}` };
+        return { kind: "ok", path: full, root: layout.v2Root };
       }
       case "cgroup_file": {
         if (!WRITABLE_FILES[target.controller].includes(target.file)) {
@@ -123,7 +154,19 @@ export function createGuardedWriter(layout: CgroupLayout, procRoot: string): Gua
       return { kind: "failed", path: r.path, errno, reason: `write ${JSON.stringify(value)} to ${r.path}: ${errno}${describeErrno(errno)}` };
     }
   };
-  return { write, resolve };
+  const signal: GuardedWriter["signal"] = (pid, sig) => {
+    const where = `pid ${pid}`;
+    if (!Number.isSafeInteger(pid) || pid <= 1) return { kind: "failed", path: null, errno: "EREFUSED", reason: `refusing to signal ${where}` };
+    if (pid === process.pid) return { kind: "failed", path: null, errno: "EREFUSED", reason: `refusing to signal cgwatch itself (${where})` };
+    try {
+      process.kill(pid, sig);
+      return { kind: "written", path: where };
+    } catch (err) {
+      const errno = errnoOf(err);
+      return { kind: "failed", path: where, errno, reason: `${sig} to ${where}: ${errno}${describeErrno(errno)}` };
+    }
+  };
+  return { write, resolve, signal };
 }
 
 /** What the kernel means by the errnos cgroup writes return, for operators reading the log. */
@@ -138,6 +181,7 @@ export function describeErrno(errno: string): string {
       return " (permission denied: not root, or the file is read-only)";
     case "ENOENT":
     case "ENODEV":
+    case "ESRCH":
       return " (the cgroup or process no longer exists)";
     default:
       return "";

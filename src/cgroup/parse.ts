@@ -1,0 +1,220 @@
+/**
+ * Pure parsers for cgroup control files, tested on captured kernel text.
+ * They take the file's text and never touch the filesystem. Files differ by
+ * kernel version and patch set, so keyed files are parsed by key and
+ * unknown keys are kept; a malformed line is reported, never guessed at.
+ */
+
+export type Parsed<T> = { readonly kind: "ok"; readonly value: T } | { readonly kind: "malformed"; readonly reason: string };
+
+const ok = <T>(value: T): Parsed<T> => ({ kind: "ok", value });
+const malformed = <T>(reason: string): Parsed<T> => ({ kind: "malformed", reason });
+
+/**
+ * v1 "unlimited" is PAGE_COUNTER_MAX pages, printed as 9223372036854771712
+ * on 4 KiB-page x86_64 (other page sizes print other values near 2^63).
+ * Anything at or above 2^62 is no limit any sane host could enforce.
+ */
+const UNLIMITED_THRESHOLD = 2 ** 62;
+
+const DIGITS = /^\d+$/;
+
+/** A non-negative integer as a JS number. Counters above 2^53 lose precision but stay ordered. */
+function parseCount(token: string): number | null {
+  return DIGITS.test(token) ? Number(token) : null;
+}
+
+export interface FlatKeyed {
+  readonly values: ReadonlyMap<string, number>;
+  /** Lines that were not "key <non-negative integer>", kept so callers can log them. */
+  readonly badLines: readonly string[];
+}
+
+/**
+ * Flat-keyed files: memory.events, memory.stat, cpu.stat, pids.events,
+ * cgroup.events, v1 memory.oom_control. "key value" per line.
+ */
+export function parseFlatKeyed(text: string): FlatKeyed {
+  const values = new Map<string, number>();
+  const badLines: string[] = [];
+  for (const line of text.split("\n")) {
+    const trimmed = line.trim();
+    if (trimmed === "") continue;
+    const parts = trimmed.split(/\s+/);
+    const key = parts[0];
+    const value = parts.length === 2 && parts[1] !== undefined ? parseCount(parts[1]) : null;
+    if (key === undefined || value === null) badLines.push(line);
+    else values.set(key, value);
+  }
+  return { values, badLines };
+}
+
+/** Keyed counters where a set of keys is required (e.g. memory.events must have oom_kill). */
+export function parseRequiredKeys<K extends string>(text: string, keys: readonly K[], optional: readonly K[] = []): Parsed<Record<K, number>> {
+  const { values, badLines } = parseFlatKeyed(text);
+  const out = {} as Record<K, number>;
+  for (const k of keys) {
+    const v = values.get(k);
+    if (v === undefined) {
+      const hint = badLines.length > 0 ? `; unparsable line ${JSON.stringify(badLines[0])}` : "";
+      return malformed(text.trim() === "" ? "empty file" : `missing key "${k}"${hint}`);
+    }
+    out[k] = v;
+  }
+  for (const k of optional) out[k] = values.get(k) ?? 0;
+  return ok(out);
+}
+
+export const MEMORY_EVENT_KEYS = ["low", "high", "max", "oom", "oom_kill"] as const;
+export type MemoryEventCounters = Record<(typeof MEMORY_EVENT_KEYS)[number] | "oom_group_kill", number>;
+
+/** v2 memory.events. `oom_group_kill` appeared in 5.16: absent means 0. */
+export function parseMemoryEvents(text: string): Parsed<MemoryEventCounters> {
+  return parseRequiredKeys(text, MEMORY_EVENT_KEYS, ["oom_group_kill"]);
+}
+
+export interface OomControl {
+  readonly oomKillDisable: boolean;
+  readonly underOom: boolean;
+  /** `oom_kill` appeared in 4.13; null when the kernel does not report it. */
+  readonly oomKill: number | null;
+}
+
+/** v1 memory.oom_control. */
+export function parseOomControl(text: string): Parsed<OomControl> {
+  const { values } = parseFlatKeyed(text);
+  const disable = values.get("oom_kill_disable");
+  const under = values.get("under_oom");
+  if (disable === undefined || under === undefined) return malformed(text.trim() === "" ? "empty file" : "missing oom_kill_disable or under_oom");
+  return ok({ oomKillDisable: disable !== 0, underOom: under !== 0, oomKill: values.get("oom_kill") ?? null });
+}
+
+export interface CpuStat {
+  readonly periods: number;
+  readonly throttledPeriods: number;
+  /** Normalised to seconds from v1 ns (throttled_time) or v2 µs (throttled_usec). */
+  readonly throttledSeconds: number;
+  /** v2 usage_usec in seconds, null on v1 (usage is in cpuacct.usage there). */
+  readonly usageSeconds: number | null;
+}
+
+/** cpu.stat for v1 (nr_periods nr_throttled throttled_time[ns]) or v2 (… throttled_usec). */
+export function parseCpuStat(text: string): Parsed<CpuStat> {
+  const { values } = parseFlatKeyed(text);
+  const periods = values.get("nr_periods");
+  const throttled = values.get("nr_throttled");
+  const ns = values.get("throttled_time");
+  const us = values.get("throttled_usec");
+  if (periods === undefined || throttled === undefined) {
+    // v2 without the cpu controller enabled has only usage_usec & co.
+    const usage = values.get("usage_usec");
+    if (usage !== undefined && periods === undefined) return ok({ periods: 0, throttledPeriods: 0, throttledSeconds: 0, usageSeconds: usage / 1e6 });
+    return malformed(text.trim() === "" ? "empty file" : "missing nr_periods or nr_throttled");
+  }
+  const throttledSeconds = us !== undefined ? us / 1e6 : ns !== undefined ? ns / 1e9 : 0;
+  const usage = values.get("usage_usec");
+  return ok({ periods, throttledPeriods: throttled, throttledSeconds, usageSeconds: usage === undefined ? null : usage / 1e6 });
+}
+
+export interface PsiLine {
+  readonly avg10: number;
+  readonly avg60: number;
+  readonly avg300: number;
+  /** Total stall time in microseconds. */
+  readonly totalUs: number;
+}
+
+export interface Psi {
+  readonly some: PsiLine;
+  /** cpu.pressure has no "full" line before 5.13 (and it reads zero at the system level). */
+  readonly full: PsiLine | null;
+}
+
+function parsePsiLine(rest: string): PsiLine | null {
+  const fields = new Map<string, string>();
+  for (const kv of rest.trim().split(/\s+/)) {
+    const eq = kv.indexOf("=");
+    if (eq > 0) fields.set(kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  const num = (k: string): number | null => {
+    const v = fields.get(k);
+    if (v === undefined || !/^\d+(\.\d+)?$/.test(v)) return null;
+    return Number(v);
+  };
+  const avg10 = num("avg10");
+  const avg60 = num("avg60");
+  const avg300 = num("avg300");
+  const total = num("total");
+  if (avg10 === null || avg60 === null || avg300 === null || total === null) return null;
+  return { avg10, avg60, avg300, totalUs: total };
+}
+
+/** PSI files: "some avg10=0.00 avg60=0.00 avg300=0.00 total=0" and an optional "full ..." line. */
+export function parsePsi(text: string): Parsed<Psi> {
+  let some: PsiLine | null = null;
+  let full: PsiLine | null = null;
+  for (const line of text.split("\n")) {
+    const t = line.trim();
+    if (t.startsWith("some ")) some = parsePsiLine(t.slice(5));
+    else if (t.startsWith("full ")) full = parsePsiLine(t.slice(5));
+  }
+  if (some === null) return malformed(text.trim() === "" ? "empty file" : "no valid \"some\" line");
+  return ok({ some, full });
+}
+
+/**
+ * A limit value: v2 "max", v1 "-1" (cpu quota) or v1's near-2^63 unlimited
+ * memory value → null (no limit); otherwise a non-negative integer.
+ */
+export function parseLimit(text: string): Parsed<number | null> {
+  const t = text.trim();
+  if (t === "max" || t === "-1") return ok(null);
+  const n = parseCount(t);
+  if (n === null) return malformed(t === "" ? "empty file" : `not a limit: ${JSON.stringify(t.slice(0, 40))}`);
+  return ok(n >= UNLIMITED_THRESHOLD ? null : n);
+}
+
+/** A single integer file (memory.usage_in_bytes, memory.current, pids.current, cpu.shares, memory.swappiness ...). Negative allowed (oom_score_adj). */
+export function parseInteger(text: string): Parsed<number> {
+  const t = text.trim();
+  if (!/^-?\d+$/.test(t)) return malformed(t === "" ? "empty file" : `not an integer: ${JSON.stringify(t.slice(0, 40))}`);
+  return ok(Number(t));
+}
+
+/** v2 cpu.max: "max 100000" or "20000 100000". */
+export function parseCpuMax(text: string): Parsed<{ quotaUs: number | null; periodUs: number }> {
+  const [q, p, ...rest] = text.trim().split(/\s+/);
+  if (q === undefined || p === undefined || rest.length > 0) return malformed(`not "quota period": ${JSON.stringify(text.trim().slice(0, 40))}`);
+  const period = parseCount(p);
+  const quota = q === "max" ? null : parseCount(q);
+  if (period === null || (q !== "max" && quota === null)) return malformed(`not "quota period": ${JSON.stringify(text.trim().slice(0, 40))}`);
+  return ok({ quotaUs: quota, periodUs: period });
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+
+/**
+ * Docker-style sizes, binary units as `docker run -m` reads them:
+ * "100M", "1g", "512k", "1.5G", "100MB", "100mib", plain bytes "1048576".
+ */
+export function parseSize(input: string | number): Parsed<number> {
+  if (typeof input === "number") {
+    return Number.isSafeInteger(input) && input >= 0 ? ok(input) : malformed(`size must be a non-negative integer number of bytes, got ${input}`);
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$/i.exec(input);
+  if (m === null) return malformed(`not a size: ${JSON.stringify(input)} (use bytes or a unit: 512k, 100M, 2g)`);
+  const unit = SIZE_UNITS[(m[2] ?? "").toLowerCase()] ?? 1;
+  const bytes = Math.floor(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(bytes)) return malformed(`size too large: ${JSON.stringify(input)}`);
+  return ok(bytes);
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Durations in milliseconds: "250ms", "30s", "5m", "1h", "1500us", or a number of milliseconds. */
+export function parseDuration(input: string | number): Parsed<number> {
+  if (typeof input === "number") return Number.isFinite(input) && input >= 0 ? ok(input) : malformed(`duration must be >= 0 ms, got ${input}`);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h)\s*$/.exec(input);
+  if (m === null) return malformed(`not a duration: ${JSON.stringify(input)} (use 250ms, 30s, 5m, 1h)`);
+  return ok(Number(m[1]) * (DURATION_UNITS[m[2] ?? "ms"] ?? 1));
+}

@@ -1,0 +1,124 @@
+/**
+ * Reading control files. A re-read of a kernfs file through a kept-open fd
+ * with pread at offset 0 regenerates its content and costs one syscall
+ * (measured here: 2.0 µs vs 16.3 µs for readFileSync's open+fstat+read+close
+ * on memory.usage_in_bytes). Descriptors are kept in an LRU bounded by a
+ * budget because RLIMIT_NOFILE (20000 here) cannot hold every file of 10k
+ * cgroups.
+ *
+ * A read never throws: a vanished cgroup (ENOENT, or ENODEV on an fd whose
+ * cgroup was removed) is `gone`, anything else an `error` with the errno.
+ */
+import fs from "node:fs";
+
+export type ReadResult =
+  | { readonly kind: "ok"; readonly text: string }
+  | { readonly kind: "gone" }
+  | { readonly kind: "error"; readonly errno: string; readonly message: string };
+
+const GONE_ERRNOS = new Set(["ENOENT", "ENODEV", "ESTALE", "ENOTDIR"]);
+
+function errnoOf(err: unknown): string {
+  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" ? err.code : "EUNKNOWN";
+}
+
+function failure(err: unknown, path: string): ReadResult {
+  const errno = errnoOf(err);
+  if (GONE_ERRNOS.has(errno)) return { kind: "gone" };
+  return { kind: "error", errno, message: `read ${path}: ${errno}` };
+}
+
+/** One-shot read (open, read, close). */
+export function readControlFile(path: string): ReadResult {
+  try {
+    return { kind: "ok", text: fs.readFileSync(path, "utf8") };
+  } catch (err) {
+    return failure(err, path);
+  }
+}
+
+export interface FileReader {
+  read(path: string): ReadResult;
+  /** Closes a path's fd (e.g. when its cgroup is removed). */
+  forget(path: string): void;
+  /** Closes every fd whose path starts with `prefix`. */
+  forgetPrefix(prefix: string): void;
+  close(): void;
+  readonly openCount: number;
+}
+
+/** Control files are small (memory.stat is the largest, ~1.5 KiB); 64 KiB covers any with room. */
+const BUFFER_BYTES = 64 * 1024;
+
+export function createFileReader(maxOpen = 4096): FileReader {
+  const fds = new Map<string, number>(); // insertion order = LRU order
+  const buf = Buffer.allocUnsafe(BUFFER_BYTES);
+
+  const closeFd = (path: string): void => {
+    const fd = fds.get(path);
+    if (fd === undefined) return;
+    fds.delete(path);
+    try {
+      fs.closeSync(fd);
+    } catch {
+      /* already invalid: nothing to release */
+    }
+  };
+
+  const open = (path: string): number => {
+    if (fds.size >= maxOpen) {
+      const oldest = fds.keys().next();
+      if (oldest.done !== true) closeFd(oldest.value);
+    }
+    const fd = fs.openSync(path, fs.constants.O_RDONLY /* libuv adds O_CLOEXEC */);
+    fds.set(path, fd);
+    return fd;
+  };
+
+  const readAll = (fd: number): string => {
+    let total = 0;
+    for (;;) {
+      const n = fs.readSync(fd, buf, total, BUFFER_BYTES - total, total);
+      if (n === 0) break;
+      total += n;
+      if (total >= BUFFER_BYTES) break; // larger than any control file: truncated rather than unbounded
+    }
+    return buf.toString("utf8", 0, total);
+  };
+
+  return {
+    read(path) {
+      let fd = fds.get(path);
+      if (fd !== undefined) {
+        // Refresh LRU position.
+        fds.delete(path);
+        fds.set(path, fd);
+        try {
+          return { kind: "ok", text: readAll(fd) };
+        } catch (err) {
+          closeFd(path);
+          // ENODEV: the cgroup behind the fd was removed. Retry once through a
+          // fresh open in case the path was recreated (same name, new cgroup).
+          if (!GONE_ERRNOS.has(errnoOf(err))) return failure(err, path);
+        }
+      }
+      try {
+        fd = open(path);
+        return { kind: "ok", text: readAll(fd) };
+      } catch (err) {
+        closeFd(path);
+        return failure(err, path);
+      }
+    },
+    forget: closeFd,
+    forgetPrefix(prefix) {
+      for (const p of [...fds.keys()]) if (p.startsWith(prefix)) closeFd(p);
+    },
+    close() {
+      for (const p of [...fds.keys()]) closeFd(p);
+    },
+    get openCount() {
+      return fds.size;
+    },
+  };
+}

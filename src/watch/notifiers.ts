@@ -1,0 +1,30 @@
+/**
+ * The kernel notification mechanisms a cgroup can be watched with, chosen
+ * per cgroup from its memory controller's version and what this process can
+ * do. inotify works on v2 files; v1 needs eventfd (native addon); when the
+ * addon is unavailable v1 falls back to polling, and says so.
+ */
+import type { Observable } from "rxjs";
+import type { PressureResource, V1PressureLevel } from "../events/types.js";
+import type { Wake } from "../sources/types.js";
+
+/** Native-backed notifiers (src/native); each Observable owns and closes its fds. */
+export interface NativeNotifiers {
+  /** v1: eventfd on memory.oom_control. `dir` is the cgroup's absolute memory directory. */
+  v1Oom(dir: string, cgroup: string): Observable<Wake>;
+  /** v1: a usage threshold at the soft limit, re-armed when the soft limit changes. */
+  v1Reservation(dir: string, cgroup: string): Observable<Wake>;
+  /** v1: memory.pressure_level registration. */
+  v1PressureLevel(dir: string, cgroup: string, level: V1PressureLevel): Observable<Wake>;
+  /** v2: a PSI trigger ("some 150000 1000000") on <resource>.pressure. */
+  psiTrigger(pressureFile: string, cgroup: string, resource: PressureResource, trigger: string): Observable<Wake>;
+}
+
+export type NotifierMode = "inotify" | "eventfd" | "poll";
+
+/** How one cgroup's memory signals reach cgwatch, for `cgwatch status` and metrics. */
+export function notifierFor(memoryVersion: 1 | 2 | null, native: boolean): NotifierMode {
+  if (memoryVersion === 2) return "inotify";
+  if (memoryVersion === 1 && native) return "eventfd";
+  return "poll";
+}

@@ -1,0 +1,302 @@
+/**
+ * One cgroup's kernel state as cgwatch last read it, and the only place
+ * where re-reads become events. Every source (inotify, eventfd, PSI, poll)
+ * hands a Wake here; the tracker re-reads the file the wake is about, diffs
+ * it against the last read and returns the events. So a notification that
+ * changed nothing yields nothing, several increments behind one notification
+ * yield one event with the whole delta, and a poll that finds what a
+ * notification missed yields the same event a notification would have.
+ *
+ * The tracker never throws: a vanished cgroup reads as `gone`; a malformed
+ * file is reported through `onProblem` and leaves the baseline untouched.
+ */
+import path from "node:path";
+import type { CgroupLayout, Controller, CgroupVersion } from "../cgroup/layout.js";
+import { cgroupDir } from "../cgroup/paths.js";
+import {
+  parseCpuStat,
+  parseFlatKeyed,
+  parseInteger,
+  parseLimit,
+  parseMemoryEvents,
+  parseOomControl,
+  parsePsi,
+  type CpuStat,
+  type MemoryEventCounters,
+  type OomControl,
+} from "../cgroup/parse.js";
+import type { FileReader, ReadResult } from "../cgroup/read.js";
+import { diffCpuStat, diffFailcnt, diffMemoryEvents, diffOomControl, diffPidsEvents, diffReservation, type ReadContext } from "../events/diffCounters.js";
+import type { EventSource, PressureResource, WatchdogEvent } from "../events/types.js";
+import type { Wake } from "../sources/types.js";
+
+export interface TrackerProblem {
+  readonly cgroup: string;
+  readonly file: string;
+  readonly reason: string;
+}
+
+/** The absolute counter values last read: what metrics mirror. */
+export interface TrackedCounters {
+  memoryEvents: MemoryEventCounters | null;
+  oomControl: OomControl | null;
+  failcnt: number | null;
+  pidsMax: number | null;
+  cpu: CpuStat | null;
+  /** Last cpu.stat read time (ms), for the interval of the next diff. */
+  cpuReadAt: number | null;
+  reservationAbove: boolean | null;
+  populated: boolean | null;
+}
+
+export interface CgroupTracker {
+  readonly cgroup: string;
+  readonly memoryVersion: CgroupVersion | null;
+  readonly counters: Readonly<TrackedCounters>;
+  /** Whether the cgroup (or an ancestor) has a CPU quota: only then is cpu.stat polled. */
+  hasCpuQuota(): boolean;
+  refreshQuota(): void;
+  handle(wake: Wake): WatchdogEvent[];
+  /** Re-reads every counter file (the safety net, or the poll path when no notifier works). */
+  sweepCounters(at: number, source: EventSource): WatchdogEvent[];
+  /** Re-reads cpu.stat and diffs over the elapsed interval. */
+  sweepCpu(at: number): WatchdogEvent[];
+  /** The last read before a cgroup is forgotten, so its last OOM kill is not lost. */
+  finalRead(at: number): WatchdogEvent[];
+  /** Absolute path of a control file in the hierarchy that holds `controller`, or null. */
+  fileOf(controller: Controller, file: string): string | null;
+  close(): void;
+}
+
+export interface TrackerOptions {
+  readonly layout: CgroupLayout;
+  readonly reader: FileReader;
+  readonly cgroup: string;
+  readonly onProblem?: (p: TrackerProblem) => void;
+}
+
+const PRESSURE_FILE: Readonly<Record<PressureResource, string>> = { memory: "memory.pressure", cpu: "cpu.pressure", io: "io.pressure" };
+const PRESSURE_CONTROLLER: Readonly<Record<PressureResource, Controller>> = { memory: "memory", cpu: "cpu", io: "io" };
+
+export function createTracker(options: TrackerOptions): CgroupTracker {
+  const { layout, reader, cgroup } = options;
+  const report = (file: string, reason: string): void => options.onProblem?.({ cgroup, file, reason });
+  const dirs = new Map<Controller, { dir: string; version: CgroupVersion } | null>();
+  const dirOf = (c: Controller): { dir: string; version: CgroupVersion } | null => {
+    if (!dirs.has(c)) {
+      const d = cgroupDir(layout, cgroup, c);
+      dirs.set(c, d === null ? null : { dir: d.dir, version: d.location.version });
+    }
+    return dirs.get(c) ?? null;
+  };
+  const fileOf = (c: Controller, file: string): string | null => {
+    const d = dirOf(c);
+    return d === null ? null : path.join(d.dir, file);
+  };
+  const read = (c: Controller, file: string): ReadResult | null => {
+    const p = fileOf(c, file);
+    return p === null ? null : reader.read(p);
+  };
+  const memoryVersion = dirOf("memory")?.version ?? null;
+  const cpuVersion = dirOf("cpu")?.version ?? null;
+
+  const counters: TrackedCounters = {
+    memoryEvents: null,
+    oomControl: null,
+    failcnt: null,
+    pidsMax: null,
+    cpu: null,
+    cpuReadAt: null,
+    reservationAbove: null,
+    populated: null,
+  };
+  let quota = false;
+
+  const readMemoryEvents = (ctx: ReadContext): WatchdogEvent[] => {
+    const r = read("memory", "memory.events");
+    if (r === null || r.kind !== "ok") return [];
+    const parsed = parseMemoryEvents(r.text);
+    if (parsed.kind === "malformed") {
+      report("memory.events", parsed.reason);
+      return [];
+    }
+    const events = diffMemoryEvents(counters.memoryEvents, parsed.value, ctx);
+    counters.memoryEvents = parsed.value;
+    return events;
+  };
+
+  const readOomControl = (ctx: ReadContext): WatchdogEvent[] => {
+    const r = read("memory", "memory.oom_control");
+    // Removing a v1 cgroup signals every eventfd registered on it once more:
+    // the file is gone then, and a gone file is not an OOM.
+    if (r === null || r.kind !== "ok") return [];
+    const parsed = parseOomControl(r.text);
+    if (parsed.kind === "malformed") {
+      report("memory.oom_control", parsed.reason);
+      return [];
+    }
+    const events = diffOomControl(counters.oomControl, parsed.value, ctx);
+    counters.oomControl = parsed.value;
+    return events;
+  };
+
+  const readFailcnt = (ctx: ReadContext): WatchdogEvent[] => {
+    const r = read("memory", "memory.failcnt");
+    if (r === null || r.kind !== "ok") return [];
+    const parsed = parseInteger(r.text);
+    if (parsed.kind === "malformed") {
+      report("memory.failcnt", parsed.reason);
+      return [];
+    }
+    const events = diffFailcnt(counters.failcnt, parsed.value, ctx);
+    counters.failcnt = parsed.value;
+    return events;
+  };
+
+  const readPidsEvents = (ctx: ReadContext): WatchdogEvent[] => {
+    const r = read("pids", "pids.events");
+    if (r === null || r.kind !== "ok") return [];
+    const max = parseFlatKeyed(r.text).values.get("max");
+    if (max === undefined) {
+      report("pids.events", "missing key \"max\"");
+      return [];
+    }
+    const events = diffPidsEvents(counters.pidsMax, max, ctx);
+    counters.pidsMax = max;
+    return events;
+  };
+
+  const readReservation = (ctx: ReadContext): WatchdogEvent[] => {
+    // v2 reports reservation pressure itself (memory.events low/high); the
+    // usage-vs-soft-limit comparison is the v1 mechanism.
+    if (memoryVersion !== 1) return [];
+    const usage = read("memory", "memory.usage_in_bytes");
+    const soft = read("memory", "memory.soft_limit_in_bytes");
+    if (usage?.kind !== "ok" || soft?.kind !== "ok") return [];
+    const u = parseInteger(usage.text);
+    const s = parseLimit(soft.text);
+    if (u.kind !== "ok" || s.kind !== "ok") return [];
+    const r = diffReservation(counters.reservationAbove, u.value, s.value, ctx);
+    counters.reservationAbove = r.above;
+    return r.events;
+  };
+
+  const readPopulated = (ctx: ReadContext): WatchdogEvent[] => {
+    const r = read("memory", "cgroup.events") ?? read("cpu", "cgroup.events");
+    if (r === null || r.kind !== "ok") return [];
+    const populated = parseFlatKeyed(r.text).values.get("populated");
+    if (populated === undefined) return [];
+    const was = counters.populated;
+    counters.populated = populated !== 0;
+    // Emptied: the last task is gone and the cgroup may be removed any
+    // moment; read memory.events now or its final oom_kill is lost.
+    if (was === true && populated === 0) return readMemoryEvents(ctx);
+    return [];
+  };
+
+  const pressureEvent = (resource: PressureResource, trigger: string, ctx: ReadContext): WatchdogEvent[] => {
+    const p = fileOf(PRESSURE_CONTROLLER[resource], PRESSURE_FILE[resource]);
+    const r = p === null ? null : reader.read(p);
+    const psi = r?.kind === "ok" ? parsePsi(r.text) : null;
+    const base = { kind: `${resource}_pressure` as const, cgroup, at: ctx.at, source: ctx.source, resource, trigger };
+    if (psi?.kind !== "ok") return [base];
+    return [{ ...base, someAvg10: psi.value.some.avg10, ...(psi.value.full === null ? {} : { fullAvg10: psi.value.full.avg10 }) }];
+  };
+
+  const sweepCpu = (at: number): WatchdogEvent[] => {
+    const r = read("cpu", "cpu.stat");
+    if (r === null || r.kind !== "ok") return [];
+    const parsed = parseCpuStat(r.text);
+    if (parsed.kind === "malformed") {
+      report("cpu.stat", parsed.reason);
+      return [];
+    }
+    const interval = counters.cpuReadAt === null ? 0 : (at - counters.cpuReadAt) / 1000;
+    const events = diffCpuStat(counters.cpu, parsed.value, interval, { cgroup, at, source: "poll" });
+    counters.cpu = parsed.value;
+    counters.cpuReadAt = at;
+    return events;
+  };
+
+  const refreshQuota = (): void => {
+    // Throttling can come from an ancestor's quota (v1 and v2 both), so a
+    // cgroup is polled if it or any ancestor has one.
+    quota = false;
+    const segments = cgroup === "" ? [] : cgroup.split("/");
+    for (let i = segments.length; i >= 0 && !quota; i--) {
+      const anc = segments.slice(0, i).join("/");
+      const d = cgroupDir(layout, anc, "cpu");
+      if (d === null) return;
+      const file = d.location.version === 1 ? "cpu.cfs_quota_us" : "cpu.max";
+      const r = reader.read(path.join(d.dir, file));
+      if (r.kind !== "ok") continue;
+      const first = r.text.trim().split(/\s+/)[0] ?? "";
+      quota = first !== "max" && first !== "-1" && first !== "";
+    }
+  };
+
+  const sweepCounters = (at: number, source: EventSource): WatchdogEvent[] => {
+    const ctx = { cgroup, at, source };
+    const out: WatchdogEvent[] = [];
+    if (memoryVersion === 2) {
+      out.push(...readPopulated(ctx), ...readMemoryEvents(ctx));
+    } else if (memoryVersion === 1) {
+      out.push(...readOomControl(ctx), ...readFailcnt(ctx), ...readReservation(ctx));
+    }
+    out.push(...readPidsEvents(ctx));
+    return out;
+  };
+
+  const tracker: CgroupTracker = {
+    cgroup,
+    memoryVersion,
+    counters,
+    hasCpuQuota: () => quota,
+    refreshQuota,
+    fileOf,
+    handle(wake) {
+      switch (wake.kind) {
+        case "file_changed": {
+          const ctx = { cgroup, at: wake.at, source: wake.source };
+          switch (wake.file) {
+            case "memory.events":
+              return readMemoryEvents(ctx);
+            case "memory.oom_control":
+              return readOomControl(ctx);
+            case "memory.failcnt":
+              return readFailcnt(ctx);
+            case "pids.events":
+              return readPidsEvents(ctx);
+            case "cgroup.events":
+              return readPopulated(ctx);
+            case "memory.usage_in_bytes":
+            case "memory.soft_limit_in_bytes":
+              return readReservation(ctx);
+            case "cpu.stat":
+              return sweepCpu(wake.at);
+            default:
+              report(wake.file, "no reader for this file");
+              return [];
+          }
+        }
+        case "threshold_crossed":
+          return readReservation({ cgroup, at: wake.at, source: "eventfd" });
+        case "pressure_level":
+          return [{ kind: "memory_pressure", cgroup, at: wake.at, source: "eventfd", resource: "memory", level: wake.level }];
+        case "psi_trigger":
+          return pressureEvent(wake.resource, wake.trigger, { cgroup, at: wake.at, source: "psi" });
+      }
+    },
+    sweepCounters,
+    sweepCpu,
+    finalRead(at) {
+      const out = sweepCounters(at, "poll");
+      if (cpuVersion !== null && quota) out.push(...sweepCpu(at));
+      return out;
+    },
+    close() {
+      for (const d of dirs.values()) if (d !== null) reader.forgetPrefix(`${d.dir}/`);
+    },
+  };
+  return tracker;
+}

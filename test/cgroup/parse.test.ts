@@ -1,0 +1,181 @@
+import fs from "node:fs";
+import path from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  parseCpuMax,
+  parseCpuStat,
+  parseDuration,
+  parseFlatKeyed,
+  parseInteger,
+  parseLimit,
+  parseMemoryEvents,
+  parseOomControl,
+  parsePsi,
+  parseSize,
+} from "../../src/cgroup/parse.js";
+
+const fixture = (p: string): string => fs.readFileSync(path.join(import.meta.dirname, "../fixtures/kernel", p), "utf8");
+
+describe("parsers on captured kernel text", () => {
+  it("v1 memory.oom_control after a real OOM kill", () => {
+    expect(parseOomControl(fixture("v1/memory.oom_control.killed"))).toEqual({
+      kind: "ok",
+      value: { oomKillDisable: false, underOom: false, oomKill: 1 },
+    });
+  });
+  it("v1 cpu.stat after real throttling: ns normalised to seconds", () => {
+    const r = parseCpuStat(fixture("v1/cpu.stat.throttled"));
+    expect(r).toEqual({ kind: "ok", value: { periods: 16, throttledPeriods: 15, throttledSeconds: 1.196463028, usageSeconds: null } });
+  });
+  it("v1 unlimited memory limit is null", () => {
+    expect(parseLimit(fixture("v1/memory.limit_in_bytes"))).toEqual({ kind: "ok", value: null });
+    expect(parseLimit(fixture("v1/memory.soft_limit_in_bytes"))).toEqual({ kind: "ok", value: null });
+  });
+  it("v1 memory.stat is flat-keyed with no bad lines", () => {
+    const r = parseFlatKeyed(fixture("v1/memory.stat"));
+    expect(r.badLines).toEqual([]);
+    expect(r.values.get("hierarchical_memory_limit")).toBeGreaterThan(0);
+    expect(r.values.has("rss")).toBe(true);
+  });
+  it("v2 memory.events after an OOM kill", () => {
+    expect(parseMemoryEvents(fixture("v2/memory.events.oom"))).toEqual({
+      kind: "ok",
+      value: { low: 0, high: 0, max: 35, oom: 1, oom_kill: 1, oom_group_kill: 0 },
+    });
+  });
+  it("v2 PSI with some and full lines", () => {
+    const r = parsePsi(fixture("v2/cpu.pressure"));
+    expect(r.kind).toBe("ok");
+    if (r.kind === "ok") {
+      expect(r.value.some).toEqual({ avg10: 25.13, avg60: 6.02, avg300: 1.33, totalUs: 3975102 });
+      expect(r.value.full?.totalUs).toBe(0);
+    }
+  });
+  it("v2 cpu.max", () => {
+    expect(parseCpuMax(fixture("v2/cpu.max"))).toEqual({ kind: "ok", value: { quotaUs: 20000, periodUs: 100000 } });
+    expect(parseCpuMax("max 100000\n")).toEqual({ kind: "ok", value: { quotaUs: null, periodUs: 100000 } });
+  });
+});
+
+describe("malformed input", () => {
+  it("empty files are malformed with a reason, never a zero", () => {
+    expect(parseMemoryEvents("")).toEqual({ kind: "malformed", reason: "empty file" });
+    expect(parseOomControl("")).toEqual({ kind: "malformed", reason: "empty file" });
+    expect(parsePsi("")).toEqual({ kind: "malformed", reason: "empty file" });
+    expect(parseLimit("")).toEqual({ kind: "malformed", reason: "empty file" });
+    expect(parseCpuStat("").kind).toBe("malformed");
+  });
+  it("a truncated memory.events (cut mid-file) is malformed, not a partial read", () => {
+    const r = parseMemoryEvents("low 0\nhigh 0\nmax 3");
+    expect(r.kind).toBe("malformed");
+    if (r.kind === "malformed") expect(r.reason).toContain("oom");
+  });
+  it("a line cut mid-number is reported as a bad line", () => {
+    const r = parseFlatKeyed("oom 1\noom_kill \nmax 2\n");
+    expect(r.badLines).toEqual(["oom_kill "]);
+    expect(r.values.get("max")).toBe(2);
+  });
+  it("unknown keys are kept and do not break required keys", () => {
+    const r = parseMemoryEvents("low 0\nhigh 0\nmax 0\noom 0\noom_kill 2\noom_group_kill 0\nsock_throttled 7\n");
+    expect(r).toEqual({ kind: "ok", value: { low: 0, high: 0, max: 0, oom: 0, oom_kill: 2, oom_group_kill: 0 } });
+    expect(parseFlatKeyed("sock_throttled 7\n").values.get("sock_throttled")).toBe(7);
+  });
+  it("oom_group_kill absent (kernels before 5.16) reads as 0", () => {
+    expect(parseMemoryEvents("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n")).toMatchObject({ kind: "ok", value: { oom_group_kill: 0 } });
+  });
+  it("huge numbers stay ordered and never become NaN", () => {
+    const r = parseFlatKeyed("throttled_time 18446744073709551615\n");
+    expect(r.values.get("throttled_time")).toBeGreaterThan(2 ** 63);
+    expect(parseLimit("9223372036854771712")).toEqual({ kind: "ok", value: null });
+    expect(parseLimit("4611686018427387904")).toEqual({ kind: "ok", value: null });
+    expect(parseLimit("52428800\n")).toEqual({ kind: "ok", value: 52428800 });
+  });
+  it("negative counters and garbage are rejected", () => {
+    expect(parseFlatKeyed("oom -1\n").badLines).toEqual(["oom -1"]);
+    expect(parseLimit("12abc").kind).toBe("malformed");
+    expect(parseInteger("-1000\n")).toEqual({ kind: "ok", value: -1000 });
+    expect(parseInteger("x").kind).toBe("malformed");
+    expect(parseCpuMax("20000").kind).toBe("malformed");
+    expect(parsePsi("some avg10=abc avg60=0 avg300=0 total=0").kind).toBe("malformed");
+  });
+  it("v1 memory.oom_control from kernels before 4.13 has no oom_kill", () => {
+    expect(parseOomControl("oom_kill_disable 1\nunder_oom 1\n")).toEqual({ kind: "ok", value: { oomKillDisable: true, underOom: true, oomKill: null } });
+  });
+  it("v1 cpu quota -1 and v2 max are both unlimited", () => {
+    expect(parseLimit("-1\n")).toEqual({ kind: "ok", value: null });
+    expect(parseLimit("max\n")).toEqual({ kind: "ok", value: null });
+  });
+});
+
+describe("Docker-style sizes and durations", () => {
+  it.each([
+    ["100M", 100 * 1024 ** 2],
+    ["1g", 1024 ** 3],
+    ["512k", 512 * 1024],
+    ["1.5G", 1.5 * 1024 ** 3],
+    ["100MB", 100 * 1024 ** 2],
+    ["100mib", 100 * 1024 ** 2],
+    ["1048576", 1048576],
+    ["0", 0],
+  ])("parseSize(%s)", (input, bytes) => {
+    expect(parseSize(input)).toEqual({ kind: "ok", value: bytes });
+  });
+  it.each(["", "M", "-1M", "10 X", "1e6", "100MBB"])("parseSize rejects %j", (input) => {
+    expect(parseSize(input).kind).toBe("malformed");
+  });
+  it.each([
+    ["250ms", 250],
+    ["30s", 30_000],
+    ["5m", 300_000],
+    ["1h", 3_600_000],
+    ["1500us", 1.5],
+  ])("parseDuration(%s)", (input, ms) => {
+    expect(parseDuration(input)).toEqual({ kind: "ok", value: ms });
+  });
+  it.each(["", "5", "5 parsecs", "-1s"])("parseDuration rejects %j", (input) => {
+    expect(parseDuration(input).kind).toBe("malformed");
+  });
+});
+
+describe("parser properties", () => {
+  const key = fc.stringMatching(/^[a-z_]{1,20}$/);
+  it("flat-keyed round-trip: any map of keys to counters parses back exactly", () => {
+    fc.assert(
+      fc.property(fc.dictionary(key, fc.nat()), (dict) => {
+        const text = Object.entries(dict)
+          .map(([k, v]) => `${k} ${v}`)
+          .join("\n");
+        const r = parseFlatKeyed(`${text}\n`);
+        expect(r.badLines).toEqual([]);
+        expect(Object.fromEntries(r.values)).toEqual(dict);
+      }),
+    );
+  });
+  it("no input makes a parser throw", () => {
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        for (const parse of [parseFlatKeyed, parseMemoryEvents, parseOomControl, parseCpuStat, parsePsi, parseLimit, parseCpuMax, parseInteger, parseSize, parseDuration]) {
+          expect(() => parse(s)).not.toThrow();
+        }
+      }),
+    );
+  });
+  it("parseLimit never returns a number at or above 2^62 (unlimited is null)", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n }), (n) => {
+        const r = parseLimit(n.toString());
+        expect(r.kind).toBe("ok");
+        if (r.kind === "ok" && r.value !== null) expect(r.value).toBeLessThan(2 ** 62);
+      }),
+    );
+  });
+  it("sizes: integer bytes with each unit scale by 1024 powers", () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 100000 }), fc.constantFrom(["k", 1024], ["m", 1024 ** 2], ["g", 1024 ** 3]), (n, [u, scale]) => {
+        expect(parseSize(`${n}${u}`)).toEqual({ kind: "ok", value: n * scale });
+        expect(parseSize(`${n}${u.toUpperCase()}`)).toEqual({ kind: "ok", value: n * scale });
+      }),
+    );
+  });
+});
