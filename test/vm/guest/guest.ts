@@ -1,0 +1,172 @@
+/**
+ * Helpers for the v2 VM tier. These run INSIDE the QEMU guest (its own
+ * kernel, cgroup2 mounted at /sys/fs/cgroup with every controller), compiled
+ * on the host to dist/test/vm/guest/ and run with node:test. No vitest here:
+ * it is slow to start under TCG and test/helpers/realCgroup.ts imports it.
+ *
+ * Rules: scratch cgroups live under /sys/fs/cgroup/cgwatch-vmtest/, every
+ * hog is bounded (a timeout kills it), and no assertion is about wall time
+ * (TCG is 10-20x slower than the host and noisy): timeouts only bound hangs.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { v2LayoutAt, type CgroupLayout } from "../../../src/cgroup/layout.js";
+import { parseFlatKeyed } from "../../../src/cgroup/parse.js";
+
+export const V2_ROOT = "/sys/fs/cgroup";
+/** Parent of every scratch cgroup the guest tests create. */
+export const TEST_PARENT = "cgwatch-vmtest";
+/** The interpreter used for memory hogs: small baseline RSS (node's is ~40 MB). */
+export const PYTHON = "/usr/bin/python3";
+
+/** True only inside the VM tier's guest (set by run-guest.sh); guards against running on a host by mistake. */
+export function assertInGuest(): void {
+  if (process.env["CGWATCH_VM_GUEST"] !== "1") throw new Error("guest tests must run inside the QEMU VM (test/vm/run-vm.sh), never on the host");
+}
+
+export function v2Layout(): CgroupLayout {
+  const controllers = fs.readFileSync(path.join(V2_ROOT, "cgroup.controllers"), "utf8").trim().split(/\s+/);
+  return v2LayoutAt(V2_ROOT, controllers);
+}
+
+function enableControllers(dir: string): void {
+  const available = fs.readFileSync(path.join(dir, "cgroup.controllers"), "utf8").trim().split(/\s+/);
+  const wanted = ["cpu", "memory", "pids", "io"].filter((c) => available.includes(c));
+  fs.writeFileSync(path.join(dir, "cgroup.subtree_control"), wanted.map((c) => `+${c}`).join(" "));
+}
+
+let serial = 0;
+
+export class GuestCgroup {
+  /** Path relative to the v2 root, e.g. "cgwatch-vmtest/oom-1". */
+  readonly cgroup: string;
+  readonly dir: string;
+  private readonly children = new Set<ChildProcess>();
+
+  constructor(name: string) {
+    assertInGuest();
+    const parentDir = path.join(V2_ROOT, TEST_PARENT);
+    fs.mkdirSync(parentDir, { recursive: true });
+    enableControllers(V2_ROOT);
+    enableControllers(parentDir);
+    serial += 1;
+    this.cgroup = `${TEST_PARENT}/${name}-${process.pid}-${serial}`;
+    this.dir = path.join(V2_ROOT, this.cgroup);
+    fs.mkdirSync(this.dir);
+  }
+
+  file(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  read(name: string): string {
+    return fs.readFileSync(this.file(name), "utf8");
+  }
+
+  write(name: string, value: string): void {
+    fs.writeFileSync(this.file(name), value);
+  }
+
+  /** A flat-keyed file (memory.events, cpu.stat, pids.events, cgroup.events) as a map, through cgwatch's parser. */
+  keyed(name: string): ReadonlyMap<string, number> {
+    return parseFlatKeyed(this.read(name)).values;
+  }
+
+  counter(name: string, key: string): number {
+    const v = this.keyed(name).get(key);
+    if (v === undefined) throw new Error(`${this.file(name)} has no key ${key}: ${JSON.stringify(this.read(name))}`);
+    return v;
+  }
+
+  /**
+   * Starts `cmd args` inside this cgroup: a shell writes its own pid to
+   * cgroup.procs, then execs the command, so no instruction of the command
+   * runs outside the cgroup. SIGKILLed after `timeoutMs` at the latest.
+   */
+  spawn(cmd: string, args: readonly string[], timeoutMs = 120_000): Hog {
+    const child = spawn("/bin/sh", ["-c", 'echo $$ > "$0" && exec "$@"', this.file("cgroup.procs"), cmd, ...args], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    this.children.add(child);
+    return new Hog(child, timeoutMs, () => this.children.delete(child));
+  }
+
+  /** A python memory hog that allocates and touches `mb` MiB in 1 MiB steps, then sleeps `holdSeconds`. */
+  memoryHog(mb: number, holdSeconds = 0, timeoutMs = 120_000): Hog {
+    const code = `import time\nb=[]\nfor i in range(${mb}):\n  b.append(bytearray(1<<20))\ntime.sleep(${holdSeconds})`;
+    return this.spawn(PYTHON, ["-c", code], timeoutMs);
+  }
+
+  /** A shell busy loop: CPU-bound, cheap to start, no allocation. */
+  cpuHog(timeoutMs = 120_000): Hog {
+    return this.spawn("/bin/sh", ["-c", "while :; do :; done"], timeoutMs);
+  }
+
+  pids(): number[] {
+    return this.read("cgroup.procs")
+      .split("\n")
+      .filter((l) => l !== "")
+      .map(Number);
+  }
+
+  /** Kills everything inside (cgroup.kill), waits until unpopulated, removes the directory. */
+  async remove(): Promise<void> {
+    if (!fs.existsSync(this.dir)) return;
+    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    try {
+      this.write("cgroup.kill", "1");
+    } catch {
+      /* already empty or gone */
+    }
+    await waitFor(() => !fs.existsSync(this.dir) || this.counter("cgroup.events", "populated") === 0, 60_000, `${this.cgroup} to empty`);
+    try {
+      fs.rmdirSync(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+}
+
+export class Hog {
+  /** Resolves with the exit code, or the signal name when killed. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr = "";
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    readonly child: ChildProcess,
+    timeoutMs: number,
+    onExit: () => void,
+  ) {
+    child.stderr?.on("data", (d: Buffer) => {
+      if (this.stderr.length < 4096) this.stderr += d.toString();
+    });
+    this.timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    this.exited = new Promise((resolve) => {
+      child.on("exit", (code, signal) => {
+        clearTimeout(this.timer);
+        onExit();
+        resolve({ code, signal });
+      });
+    });
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `pred` until true; throws with `what` after `timeoutMs` (a hang bound, never a latency assertion). */
+export async function waitFor(pred: () => boolean, timeoutMs: number, what: string, everyMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (pred()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
