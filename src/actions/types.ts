@@ -84,9 +84,32 @@ export interface ActionProposal {
   readonly cause: { readonly kind: string; readonly at: number };
 }
 
-/** What became of a proposal. */
+/**
+ * What became of a proposal. `before`/`after` are the values of the files
+ * the action writes ("file=value; file=value" when it writes several), or a
+ * summary for per-process actions (oom_score_adj values, pids signalled).
+ * The optional fields only add detail; the four kinds are the contract.
+ */
 export type ActionOutcome =
-  | { readonly kind: "applied"; readonly before: string | null; readonly after: string | null }
-  | { readonly kind: "dry_run"; readonly before: string | null; readonly wouldWrite: string | null }
+  | {
+      readonly kind: "applied";
+      readonly before: string | null;
+      /** What the kernel shows after the write (read back), not what was written. */
+      readonly after: string | null;
+      /** What was written, when the read-back differs from it (the kernel rounds bytes to pages, normalises cpu lists...). */
+      readonly wrote?: string;
+      readonly readBackDiffers?: boolean;
+      readonly note?: string;
+    }
+  | { readonly kind: "dry_run"; readonly before: string | null; readonly wouldWrite: string | null; readonly note?: string }
   | { readonly kind: "rejected"; readonly guardrail: string; readonly reason: string }
-  | { readonly kind: "failed"; readonly errno: string; readonly reason: string };
+  | {
+      readonly kind: "failed";
+      readonly errno: string;
+      readonly reason: string;
+      readonly before?: string | null;
+      /** Writes of a multi-write plan that had already succeeded when one failed (e.g. memsw raised, then the limit refused). */
+      readonly completed?: readonly string[];
+    };
+
+export type ActionOutcomeKind = ActionOutcome["kind"];

@@ -38,6 +38,7 @@ export const WRITABLE_FILES: Readonly<Record<Controller, readonly string[]>> = {
   pids: ["pids.max"],
   blkio: [
     "blkio.weight",
+    "blkio.bfq.weight",
     "blkio.throttle.read_bps_device",
     "blkio.throttle.write_bps_device",
     "blkio.throttle.read_iops_device",

@@ -1,0 +1,230 @@
+/**
+ * The action executor: the one path from a policy's proposal to a change on
+ * the host. For each proposal: validate, refuse protected cgroups, read the
+ * current values, plan the writes for this cgroup version, run the
+ * guardrails, then either log what would be written (dry-run) or write
+ * through the guarded writer and read back. Every proposal ends in exactly
+ * one outcome and exactly one pino line "action decision"; nothing throws
+ * out of `execute` (an unexpected exception is a `failed` outcome).
+ */
+import path from "node:path";
+import type { Logger } from "pino";
+import type { CgroupLayout, CgroupVersion, Controller } from "../cgroup/layout.js";
+import { locateController } from "../cgroup/layout.js";
+import { CgroupPathError, normaliseCgroupPath } from "../cgroup/paths.js";
+import type { GuardedWriter } from "../cgroup/writer.js";
+import { applySteps, beforeOf, dirExists, dirFor, describeWrites, procsDir, readFile } from "./apply.js";
+import { guardrailsForPolicy, type GuardrailSettings } from "./guardrailConfig.js";
+import {
+  checkCooldown,
+  checkEffect,
+  checkProtected,
+  fullBucket,
+  ownProtectedSet,
+  recordCooldown,
+  takeToken,
+  type CooldownState,
+  type Rejection,
+  type TokenBucket,
+} from "./guardrails.js";
+import { controllerFor, planAction, readsFor, type Plan } from "./plan.js";
+import type { ActionOutcome, ActionProposal } from "./types.js";
+import { validateAction } from "./validate.js";
+
+/** Monotonic milliseconds (performance.now() in production, a fake in tests). */
+export interface Clock {
+  now(): number;
+}
+
+export interface ActionHooks {
+  /** Called once per proposal, after the decision line is logged. Exceptions are logged and swallowed. */
+  onOutcome?(proposal: ActionProposal, outcome: ActionOutcome, seconds: number): void;
+}
+
+export interface ActionExecutorOptions {
+  readonly layout: CgroupLayout;
+  readonly writer: GuardedWriter;
+  /** "/proc" in production. */
+  readonly procRoot: string;
+  readonly guardrails: GuardrailSettings;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** MemTotal in bytes (see parseMemTotal), for the memory ceiling. */
+  readonly hostMemoryBytes: number;
+  /** cgwatch's own cgroup paths (every hierarchy, see ownCgroupsFromProcSelf); they and their ancestors are never touched. */
+  readonly ownCgroups: readonly string[];
+  readonly hooks?: ActionHooks;
+}
+
+export interface ActionExecutor {
+  execute(proposal: ActionProposal, eventContext?: Readonly<Record<string, unknown>>): ActionOutcome;
+}
+
+/** Where an action's files are: version and controller, or why no hierarchy here can take it. */
+function locate(layout: CgroupLayout, controller: Controller | "procs" | "none"): { version: CgroupVersion } | { reason: string } {
+  if (controller === "none") return { version: layout.mode === "v2" ? 2 : 1 };
+  if (controller === "procs") return { version: layout.mode === "v2" ? 2 : 1 };
+  const loc = locateController(layout, controller);
+  if (loc !== null) return { version: loc.version };
+  // v2 freezing is a core feature of every cgroup (cgroup.freeze), not a controller.
+  if (controller === "freezer" && layout.v2Root !== null) return { version: 2 };
+  return { reason: `no cgroup hierarchy on this host carries the ${controller} controller` };
+}
+
+export function createActionExecutor(opts: ActionExecutorOptions): ActionExecutor {
+  const { layout, writer, logger, clock } = opts;
+  const own = ownProtectedSet(opts.ownCgroups);
+  let cooldowns: CooldownState = new Map();
+  let bucket: TokenBucket | null = opts.guardrails.global.rateLimit === null ? null : fullBucket(opts.guardrails.global.rateLimit, clock.now());
+
+  type Decision = { outcome: ActionOutcome; version?: CgroupVersion; wouldWrite?: string | null };
+
+  function decide(proposal: ActionProposal, started: number): Decision {
+    const { action } = proposal;
+    const rejected = (r: Rejection): Decision => ({ outcome: { kind: "rejected", guardrail: r.guardrail, reason: r.reason } });
+
+    const invalid = validateAction(action);
+    if (invalid !== null) return rejected({ guardrail: "invalid_action", reason: invalid });
+    let cgroup: string;
+    try {
+      cgroup = normaliseCgroupPath(proposal.cgroup);
+    } catch (err) {
+      if (err instanceof CgroupPathError) return rejected({ guardrail: "invalid_action", reason: err.message });
+      throw err;
+    }
+    const cfg = guardrailsForPolicy(opts.guardrails, proposal.policy);
+    const prot = checkProtected(cgroup, cfg.protectedCgroups, own);
+    // annotate touches nothing, so it may name any cgroup.
+    if (prot !== null && action.kind !== "annotate") return rejected(prot);
+
+    const controller = controllerFor(action);
+    const where = locate(layout, controller);
+    if ("reason" in where) return rejected({ guardrail: "unsupported", reason: where.reason });
+    const { version } = where;
+
+    // The cgroup must exist where the action's files are: a vanished cgroup is a failure (ENOENT), not a plan.
+    const reads = readsFor(action, version);
+    if (controller !== "none") {
+      const dir = controller === "procs" ? procsDir(layout, cgroup) : dirFor(layout, cgroup, reads[0]?.scope ?? controller);
+      if (dir === null || !dirExists(dir)) {
+        return { version, outcome: { kind: "failed", errno: "ENOENT", reason: `cgroup ${cgroup === "" ? "/" : cgroup} does not exist (${dir ?? controller}): it vanished or was never there` } };
+      }
+    }
+    const current = new Map<string, string | null>();
+    for (const at of reads) {
+      const dir = dirFor(layout, cgroup, at.scope);
+      const r = dir === null ? ({ kind: "absent" } as const) : readFile(path.join(dir, at.file));
+      if (r.kind === "error") return { version, outcome: { kind: "failed", errno: r.errno, reason: `cannot read ${at.file} of ${cgroup}: ${r.errno}` } };
+      current.set(at.file, r.kind === "ok" ? r.text : null);
+    }
+
+    const planned = planAction(action, version, current);
+    if (planned.kind === "unsupported") return { version, ...rejected({ guardrail: "unsupported", reason: planned.reason }) };
+    const plan: Plan = planned;
+
+    if (action.kind !== "annotate") {
+      const valueRejection = checkEffect(plan.effect, cfg, opts.hostMemoryBytes);
+      if (valueRejection !== null) return { version, ...rejected(valueRejection) };
+      const cool = checkCooldown(cooldowns, cgroup, action.kind, started, cfg.cooldownMs);
+      if (cool !== null) return { version, ...rejected(cool) };
+      // The rate limit comes last so that proposals another guardrail stops cost no token.
+      const limit = opts.guardrails.global.rateLimit;
+      if (limit !== null && bucket !== null) {
+        const taken = takeToken(bucket, limit, started);
+        bucket = taken.bucket;
+        if (!taken.ok) return { version, ...rejected(taken.rejection) };
+      }
+      // Whatever happens next (dry-run, write, refusal) counts as an attempt:
+      // a failing action must not be retried in a tight loop either.
+      cooldowns = recordCooldown(cooldowns, cgroup, action.kind, started);
+    }
+
+    const before = beforeOf(plan.steps, current);
+    const wouldWrite = describeWrites(plan.steps);
+    if (cfg.dryRun && action.kind !== "annotate") {
+      return { version, wouldWrite, outcome: { kind: "dry_run", before, wouldWrite } };
+    }
+    const r = applySteps(plan.steps, { layout, writer, procRoot: opts.procRoot, cgroup, current });
+    if (r.kind === "failed") {
+      const failed: ActionOutcome = { kind: "failed", errno: r.errno, reason: r.reason, before: r.before ?? before, completed: r.completed };
+      return { version, wouldWrite, outcome: failed };
+    }
+    const applied: ActionOutcome = {
+      kind: "applied",
+      before: r.before,
+      after: r.after,
+      ...(r.readBackDiffers && r.wrote !== null ? { wrote: r.wrote, readBackDiffers: true } : {}),
+      ...(r.note !== undefined ? { note: r.note } : {}),
+    };
+    return { version, wouldWrite, outcome: applied };
+  }
+
+  function log(proposal: ActionProposal, d: Decision, seconds: number, eventContext: Readonly<Record<string, unknown>> | undefined): void {
+    const o = d.outcome;
+    const line: Record<string, unknown> = {
+      event: (proposal.cause as { kind?: string } | undefined)?.kind ?? null,
+      cgroup: proposal.cgroup,
+      policy: proposal.policy,
+      action: proposal.action.kind,
+      params: proposal.action,
+      before: "before" in o ? (o.before ?? null) : null,
+      after: o.kind === "applied" ? o.after : o.kind === "dry_run" ? o.wouldWrite : null,
+      outcome: o.kind,
+      seconds,
+    };
+    if (d.version !== undefined) line["cgroupVersion"] = d.version;
+    switch (o.kind) {
+      case "applied":
+        if (o.readBackDiffers === true) {
+          line["wrote"] = o.wrote;
+          line["readBackDiffers"] = true;
+        }
+        if (o.note !== undefined) line["note"] = o.note;
+        break;
+      case "dry_run":
+        line["dryRun"] = true;
+        break;
+      case "rejected":
+        line["guardrail"] = o.guardrail;
+        line["reason"] = o.reason;
+        break;
+      case "failed":
+        line["errno"] = o.errno;
+        line["reason"] = o.reason;
+        if (o.completed !== undefined && o.completed.length > 0) line["completed"] = o.completed;
+        break;
+    }
+    if (eventContext !== undefined) line["context"] = eventContext;
+    const level = o.kind === "failed" ? "error" : o.kind === "rejected" ? "warn" : "info";
+    logger[level](line, "action decision");
+  }
+
+  return {
+    execute(proposal, eventContext) {
+      const started = clock.now();
+      let decision: Decision;
+      try {
+        decision = decide(proposal, started);
+      } catch (err) {
+        // A bug here must not take the daemon down with it: report it as an outcome.
+        decision = { outcome: { kind: "failed", errno: "EINTERNAL", reason: `internal error: ${err instanceof Error ? err.message : String(err)}` } };
+      }
+      const seconds = Math.max(0, (clock.now() - started) / 1000);
+      try {
+        log(proposal, decision, seconds, eventContext);
+      } catch {
+        /* a broken log stream must not turn a decision into an exception */
+      }
+      try {
+        opts.hooks?.onOutcome?.(proposal, decision.outcome, seconds);
+      } catch (err) {
+        try {
+          logger.error({ err, policy: proposal.policy, cgroup: proposal.cgroup }, "action onOutcome hook threw");
+        } catch {
+          /* see above */
+        }
+      }
+      return decision.outcome;
+    },
+  };
+}
