@@ -8,7 +8,7 @@
  * (its last OOM kill must not be lost), then `cgroup_removed`, then its
  * sources are unsubscribed and its fds closed.
  */
-import { EMPTY, Observable, Subject, catchError, concat, defer, from, merge, mergeMap, share, takeUntil, type Subscription } from "rxjs";
+import { EMPTY, NEVER, Observable, Subject, catchError, concat, defer, from, merge, mergeMap, share, takeUntil, type Subscription } from "rxjs";
 import type { CgroupLayout } from "../cgroup/layout.js";
 import { locateController } from "../cgroup/layout.js";
 import type { FileReader } from "../cgroup/read.js";
@@ -167,7 +167,8 @@ export function createWatcher(options: WatchOptions): Watcher {
               return ev;
             });
             const added: WatchdogEvent = { kind: "cgroup_added", cgroup, at, source: "inotify" };
-            const live$ = wakesFor(tracker).pipe(
+            // NEVER keeps a cgroup with no notifier (v1 polled) alive until its removal.
+            const live$ = merge(wakesFor(tracker), NEVER).pipe(
               mergeMap((wake) => from(safely(cgroup, wake.kind, () => tracker.handle(wake)))),
               takeUntil(removed),
             );

@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createFileReader } from "../../src/cgroup/read.js";
+import { createTracker } from "../../src/watch/tracker.js";
+import { fakeHost, type FakeHost } from "../helpers/fakeCgroupfs.js";
+
+let host: FakeHost | null = null;
+afterEach(() => {
+  host?.cleanup();
+  host = null;
+});
+
+describe("tracker", () => {
+  it("populated 1→0 re-reads memory.events at once, so the last OOM kill of an emptied cgroup is not lost", () => {
+    host = fakeHost(2);
+    host.addCgroup("a");
+    const reader = createFileReader();
+    const t = createTracker({ layout: host.layout, reader, cgroup: "a" });
+    expect(t.sweepCounters(0, "poll")).toEqual([]); // baseline
+    host.write("a", "memory.events", "low 0\nhigh 0\nmax 1\noom 1\noom_kill 1\noom_group_kill 0\n");
+    host.write("a", "cgroup.events", "populated 0\nfrozen 0\n");
+    const events = t.handle({ kind: "file_changed", cgroup: "a", file: "cgroup.events", source: "inotify", at: 5 });
+    expect(events.map((e) => e.kind)).toEqual(["memory_max", "oom", "oom_kill"]);
+    reader.close();
+  });
+
+  it("an eventfd tick on a removed v1 cgroup is not an OOM", () => {
+    host = fakeHost(1);
+    host.addCgroup("a");
+    const reader = createFileReader();
+    const t = createTracker({ layout: host.layout, reader, cgroup: "a" });
+    t.sweepCounters(0, "poll");
+    host.removeCgroup("a");
+    expect(t.handle({ kind: "file_changed", cgroup: "a", file: "memory.oom_control", source: "eventfd", at: 1 })).toEqual([]);
+    reader.close();
+  });
+
+  it("a cgroup already under OOM when first seen is reported at once", () => {
+    host = fakeHost(1);
+    host.addCgroup("a", { "memory.oom_control": "oom_kill_disable 1\nunder_oom 1\noom_kill 0\n" });
+    const reader = createFileReader();
+    const t = createTracker({ layout: host.layout, reader, cgroup: "a" });
+    expect(t.sweepCounters(0, "poll")).toMatchObject([{ kind: "under_oom", underOom: true, oomKillDisable: true }]);
+    reader.close();
+  });
+
+  it("a counter that went down (cgroup recreated under the same name) re-baselines without an event", () => {
+    host = fakeHost(2);
+    host.addCgroup("a", { "memory.events": "low 0\nhigh 0\nmax 9\noom 3\noom_kill 3\noom_group_kill 0\n" });
+    const reader = createFileReader();
+    const t = createTracker({ layout: host.layout, reader, cgroup: "a" });
+    t.sweepCounters(0, "poll");
+    host.write("a", "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n");
+    expect(t.sweepCounters(1, "poll")).toEqual([]);
+    host.write("a", "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 1\noom_group_kill 0\n");
+    expect(t.sweepCounters(2, "poll")).toMatchObject([{ kind: "oom_kill", counter: { before: 0, after: 1 } }]);
+    reader.close();
+  });
+
+  it("v1 reservation breach both directions from usage vs soft limit", () => {
+    host = fakeHost(1);
+    host.addCgroup("a", { "memory.soft_limit_in_bytes": "104857600\n", "memory.usage_in_bytes": "1048576\n" });
+    const reader = createFileReader();
+    const t = createTracker({ layout: host.layout, reader, cgroup: "a" });
+    expect(t.sweepCounters(0, "poll")).toEqual([]);
+    host.write("a", "memory.usage_in_bytes", "209715200\n");
+    expect(t.handle({ kind: "threshold_crossed", cgroup: "a", thresholdBytes: 104857600, at: 1 })).toMatchObject([
+      { kind: "reservation_breach", above: true, usageBytes: 209715200, reservationBytes: 104857600, source: "eventfd" },
+    ]);
+    host.write("a", "memory.usage_in_bytes", "1048576\n");
+    expect(t.handle({ kind: "threshold_crossed", cgroup: "a", thresholdBytes: 104857600, at: 2 })).toMatchObject([{ kind: "reservation_breach", above: false }]);
+    reader.close();
+  });
+});

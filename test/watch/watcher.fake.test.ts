@@ -1,0 +1,222 @@
+/**
+ * The whole watch pipeline against a fake cgroupfs: real inotify on ordinary
+ * files, counters written the way the kernel presents them.
+ */
+import fs from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { createFileReader } from "../../src/cgroup/read.js";
+import type { WatchdogEvent } from "../../src/events/types.js";
+import { createWatcher } from "../../src/watch/watcher.js";
+import { collect, sleep } from "../helpers/collect.js";
+import { fakeHost, type FakeHost } from "../helpers/fakeCgroupfs.js";
+
+const memEvents = (c: Partial<Record<"low" | "high" | "max" | "oom" | "oom_kill" | "oom_group_kill", number>>): string =>
+  `low ${c.low ?? 0}\nhigh ${c.high ?? 0}\nmax ${c.max ?? 0}\noom ${c.oom ?? 0}\noom_kill ${c.oom_kill ?? 0}\noom_group_kill ${c.oom_group_kill ?? 0}\n`;
+
+let host: FakeHost | null = null;
+afterEach(() => {
+  host?.cleanup();
+  host = null;
+});
+
+function start(h: FakeHost, patterns: string[], extra: { safetyNetIntervalMs?: number; pollIntervalMs?: number } = {}) {
+  const reader = createFileReader();
+  const watcher = createWatcher({
+    layout: h.layout,
+    reader,
+    patterns,
+    pollIntervalMs: extra.pollIntervalMs ?? 0,
+    safetyNetIntervalMs: extra.safetyNetIntervalMs ?? 0,
+    persistent: false,
+  });
+  const c = collect(watcher.events$);
+  return { watcher, reader, c, stop: () => (c.sub.unsubscribe(), reader.close()) };
+}
+
+const kinds = (es: WatchdogEvent[]): string[] => es.map((e) => `${e.kind}:${e.cgroup}`);
+
+describe("watch pipeline on a fake v2 cgroupfs", () => {
+  it("discovers matching cgroups only, then reports ready", async () => {
+    host = fakeHost(2);
+    host.addCgroup("docker");
+    host.addCgroup("docker/a");
+    host.addCgroup("docker/b");
+    host.addCgroup("system.slice");
+    host.addCgroup("system.slice/nginx.service");
+    host.addCgroup("system.slice/nginx.socket");
+    const { watcher, c, stop } = start(host, ["docker/*", "system.slice/*.service"]);
+    expect(await watcher.ready).toBe(3);
+    expect(kinds(c.values.filter((e) => e.kind === "cgroup_added")).sort()).toEqual([
+      "cgroup_added:docker/a",
+      "cgroup_added:docker/b",
+      "cgroup_added:system.slice/nginx.service",
+    ]);
+    expect(watcher.notifierOf("docker/a")).toBe("inotify");
+    stop();
+  });
+
+  it("several increments behind one notification yield one event per key with the whole delta", async () => {
+    host = fakeHost(2);
+    host.addCgroup("docker");
+    host.addCgroup("docker/a");
+    const { watcher, c, stop } = start(host, ["docker/*"]);
+    await watcher.ready;
+    // The kernel bumped max 3 times, oom twice and oom_kill twice before we read.
+    host.write("docker/a", "memory.events", memEvents({ max: 3, oom: 2, oom_kill: 2 }));
+    const got = await c.until((vs) => vs.some((e) => e.kind === "oom_kill"));
+    const counterEvents = got.filter((e) => e.kind === "memory_max" || e.kind === "oom" || e.kind === "oom_kill");
+    expect(counterEvents.map((e) => [e.kind, "counter" in e ? e.counter : null, e.source])).toEqual([
+      ["memory_max", { before: 0, after: 3 }, "inotify"],
+      ["oom", { before: 0, after: 2 }, "inotify"],
+      ["oom_kill", { before: 0, after: 2 }, "inotify"],
+    ]);
+    // A notification that changed nothing (e.g. a second IN_MODIFY for the same write) emits nothing.
+    host.write("docker/a", "memory.events", memEvents({ max: 3, oom: 2, oom_kill: 2 }));
+    host.write("docker/a", "memory.events", memEvents({ max: 3, oom: 2, oom_kill: 3 }));
+    await c.until((vs) => vs.filter((e) => e.kind === "oom_kill").length === 2);
+    await sleep(100);
+    const kills = c.values.filter((e) => e.kind === "oom_kill");
+    expect(kills.map((e) => ("counter" in e ? e.counter : null))).toEqual([
+      { before: 0, after: 2 },
+      { before: 2, after: 3 },
+    ]);
+    stop();
+  });
+
+  it("mkdir and rmdir are discovered; removal does one final read first", async () => {
+    host = fakeHost(2);
+    host.addCgroup("docker");
+    const { watcher, c, stop } = start(host, ["docker/*"]);
+    expect(await watcher.ready).toBe(0);
+    host.addCgroup("docker/new");
+    await c.until((vs) => vs.some((e) => e.kind === "cgroup_added" && e.cgroup === "docker/new"));
+    await sleep(50);
+    // The last OOM kill lands in memory.events with no notification, then the cgroup goes.
+    const f = host.file("docker/new", "memory.events");
+    fs.writeFileSync(`${f}.new`, memEvents({ oom_kill: 1 }));
+    fs.renameSync(`${f}.new`, f);
+    // Keep memory.events readable while the directory is "removed": move the
+    // tree away is not possible for kernfs; here the final read happens on
+    // the rmdir notification before we delete the files.
+    const tracker = watcher.trackers.get("docker/new");
+    expect(tracker).toBeDefined();
+    host.removeCgroup("docker/new");
+    const got = await c.until((vs) => vs.some((e) => e.kind === "cgroup_removed"));
+    expect(kinds(got).filter((k) => k.endsWith("docker/new"))).toContain("cgroup_removed:docker/new");
+    expect(watcher.trackers.has("docker/new")).toBe(false);
+    stop();
+  });
+
+  it("a malformed file is reported and does not end the stream or move the baseline", async () => {
+    host = fakeHost(2);
+    host.addCgroup("docker");
+    host.addCgroup("docker/a");
+    const problems: string[] = [];
+    const reader = createFileReader();
+    const watcher = createWatcher({
+      layout: host.layout,
+      reader,
+      patterns: ["docker/*"],
+      pollIntervalMs: 0,
+      safetyNetIntervalMs: 0,
+      persistent: false,
+      onProblem: (p) => problems.push(`${p.cgroup} ${p.file}: ${p.reason}`),
+    });
+    const c = collect(watcher.events$);
+    await watcher.ready;
+    host.write("docker/a", "memory.events", "low 0\nhigh 0\nmax 1");
+    await sleep(100);
+    host.write("docker/a", "memory.events", memEvents({ max: 1, oom_kill: 1 }));
+    const got = await c.until((vs) => vs.some((e) => e.kind === "oom_kill"));
+    expect(problems[0]).toMatch(/docker\/a memory.events: missing key "oom"/);
+    expect(got.filter((e) => e.kind === "memory_max").map((e) => ("counter" in e ? e.counter : null))).toEqual([{ before: 0, after: 1 }]);
+    c.sub.unsubscribe();
+    reader.close();
+  });
+});
+
+describe("watch pipeline on a fake v1 cgroupfs (polling, no eventfd)", () => {
+  it("under_oom edges, oom_kill delta, failcnt as memory_max, pids_max, cpu throttling", async () => {
+    host = fakeHost(1);
+    host.addCgroup("docker");
+    host.addCgroup("docker/a", { "cpu.cfs_quota_us": "20000\n" });
+    const { watcher, c, stop } = start(host, ["docker/*"], { pollIntervalMs: 20 });
+    await watcher.ready;
+    expect(watcher.notifierOf("docker/a")).toBe("poll");
+    host.write("docker/a", "memory.oom_control", "oom_kill_disable 1\nunder_oom 1\noom_kill 0\n");
+    await c.until((vs) => vs.some((e) => e.kind === "under_oom"));
+    host.write("docker/a", "memory.oom_control", "oom_kill_disable 1\nunder_oom 0\noom_kill 2\n");
+    host.write("docker/a", "memory.failcnt", "7\n");
+    host.write("docker/a", "pids.events", "max 4\n");
+    host.write("docker/a", "cpu.stat", "nr_periods 10\nnr_throttled 5\nthrottled_time 250000000\n");
+    const got = await c.until((vs) => ["oom_kill", "memory_max", "pids_max", "cpu_throttled"].every((k) => vs.some((e) => e.kind === k)) && vs.filter((e) => e.kind === "under_oom").length === 2);
+    const under = got.filter((e) => e.kind === "under_oom");
+    expect(under.map((e) => (e.kind === "under_oom" ? [e.underOom, e.oomKillDisable] : null))).toEqual([
+      [true, true],
+      [false, true],
+    ]);
+    const thr = got.find((e) => e.kind === "cpu_throttled");
+    expect(thr?.kind === "cpu_throttled" ? [thr.ratio, thr.throttledSeconds.after - thr.throttledSeconds.before] : null).toEqual([0.5, 0.25]);
+    expect(got.find((e) => e.kind === "oom_kill")).toMatchObject({ counter: { before: 0, after: 2 }, source: "poll" });
+    expect(got.find((e) => e.kind === "memory_max")).toMatchObject({ counter: { before: 0, after: 7 } });
+    expect(got.find((e) => e.kind === "pids_max")).toMatchObject({ counter: { before: 0, after: 4 } });
+    stop();
+  });
+
+  it("the safety net catches a change no notification reported", async () => {
+    host = fakeHost(1);
+    host.addCgroup("docker");
+    host.addCgroup("docker/a");
+    // No eventfd and no fast poll: only the safety net re-reads.
+    const { watcher, c, stop } = start(host, ["docker/*"], { safetyNetIntervalMs: 50 });
+    await watcher.ready;
+    host.write("docker/a", "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
+    const got = await c.until((vs) => vs.some((e) => e.kind === "oom_kill"));
+    expect(got.find((e) => e.kind === "oom_kill")).toMatchObject({ source: "poll", counter: { before: 0, after: 1 } });
+    stop();
+  });
+
+  it("cpu.stat is polled only for cgroups with a quota on themselves or an ancestor", async () => {
+    host = fakeHost(1);
+    host.addCgroup("parent", { "cpu.cfs_quota_us": "50000\n" });
+    host.addCgroup("parent/child");
+    host.addCgroup("free");
+    const { watcher, stop } = start(host, ["*", "*/*"]);
+    await watcher.ready;
+    expect(watcher.trackers.get("parent/child")?.hasCpuQuota()).toBe(true);
+    expect(watcher.trackers.get("parent")?.hasCpuQuota()).toBe(true);
+    expect(watcher.trackers.get("free")?.hasCpuQuota()).toBe(false);
+    stop();
+  });
+
+  it("a cgroup that vanishes mid-read ends quietly with one final event", async () => {
+    host = fakeHost(1);
+    host.addCgroup("docker");
+    host.addCgroup("docker/a");
+    const errors: unknown[] = [];
+    const reader = createFileReader();
+    const watcher = createWatcher({
+      layout: host.layout,
+      reader,
+      patterns: ["docker/*"],
+      pollIntervalMs: 5,
+      safetyNetIntervalMs: 5,
+      persistent: false,
+      onSourceError: (_c, _s, e) => errors.push(e),
+    });
+    const c = collect(watcher.events$);
+    await watcher.ready;
+    await sleep(30);
+    // Files disappear first (ENOENT on the next poll), the directories after.
+    for (const f of ["memory.oom_control", "memory.failcnt", "memory.usage_in_bytes"]) fs.rmSync(host.file("docker/a", f));
+    await sleep(30);
+    host.removeCgroup("docker/a");
+    const got = await c.until((vs) => vs.some((e) => e.kind === "cgroup_removed"));
+    expect(got.filter((e) => e.kind === "cgroup_removed")).toHaveLength(1);
+    expect(errors).toEqual([]);
+    await sleep(30);
+    expect(c.values.filter((e) => e.cgroup === "docker/a").at(-1)?.kind).toBe("cgroup_removed");
+    c.sub.unsubscribe();
+    reader.close();
+  });
+});
