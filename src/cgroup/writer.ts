@@ -141,9 +141,12 @@ export function createGuardedWriter(layout: CgroupLayout, procRoot: string): Gua
       if (!isInside(realDir, realRoot)) {
         return { kind: "failed", path: r.path, errno: "EREFUSED", reason: `${realDir} resolves outside ${realRoot}` };
       }
-      // O_WRONLY without O_CREAT or O_TRUNC: cgroupfs files exist or the
-      // cgroup is gone, and we never create files in a fake tree by accident.
-      const fd = fs.openSync(r.path, fs.constants.O_WRONLY);
+      // O_WRONLY|O_TRUNC without O_CREAT: cgroupfs files exist or the cgroup
+      // is gone, and we never create files in a fake tree by accident.
+      // O_TRUNC is what runc (opencontainers/cgroups WriteFile) and every
+      // shell `echo v > file` use; kernfs ignores it, and on a fake tree it
+      // stops a shorter value leaving the old value's tail behind.
+      const fd = fs.openSync(r.path, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
       try {
         fs.writeSync(fd, value);
       } finally {
