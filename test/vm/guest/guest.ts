@@ -11,8 +11,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { EMPTY } from "rxjs";
 import { v2LayoutAt, type CgroupLayout } from "../../../src/cgroup/layout.js";
 import { parseFlatKeyed } from "../../../src/cgroup/parse.js";
+import { createFileReader } from "../../../src/cgroup/read.js";
+import type { PressureResource, WatchdogEvent } from "../../../src/events/types.js";
+import { psiTriggerWakes } from "../../../src/sources/psiTrigger.js";
+import type { NativeNotifiers } from "../../../src/watch/notifiers.js";
+import { createWatcher } from "../../../src/watch/watcher.js";
 
 export const V2_ROOT = "/sys/fs/cgroup";
 /** Parent of every scratch cgroup the guest tests create. */
@@ -169,4 +175,92 @@ export async function waitFor(pred: () => boolean, timeoutMs: number, what: stri
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/** The event(s) of one kind; an intersection, because MemoryCounterEvent carries several kinds. */
+export type EventOf<K extends WatchdogEvent["kind"]> = WatchdogEvent & { readonly kind: K };
+
+export interface WatchLog {
+  readonly events: WatchdogEvent[];
+  readonly problems: string[];
+  /** Resolves when the first discovery scan is done: only then are baselines read. */
+  readonly ready: Promise<number>;
+  /** The first event (already seen or future) matching `pred`; rejects after `timeoutMs` with the events seen so far. */
+  next<K extends WatchdogEvent["kind"]>(kind: K, pred: (e: EventOf<K>) => boolean, timeoutMs: number): Promise<EventOf<K>>;
+  stop(): void;
+}
+
+/**
+ * Native notifiers for a v2 host: only PSI triggers exist there (memory
+ * events come through inotify), through cgwatch's own psiTriggerWakes.
+ */
+export const v2NativeNotifiers: NativeNotifiers = {
+  v1Oom: () => EMPTY,
+  v1Reservation: () => EMPTY,
+  v1PressureLevel: () => EMPTY,
+  psiTrigger: (pressureFile, cgroup, resource, trigger) =>
+    psiTriggerWakes({ dir: path.dirname(pressureFile), file: path.basename(pressureFile), cgroup, resource, trigger, keepAlive: false }),
+};
+
+/**
+ * Runs cgwatch's watch loop (discovery → tracker → inotify/PSI/poll sources)
+ * over the real v2 hierarchy and records every event. The safety-net sweep is
+ * off by default so that an event can only come from a kernel notification.
+ */
+export function watchCgroups(
+  patterns: readonly string[],
+  options: { pollIntervalMs?: number; safetyNetIntervalMs?: number; psiTriggers?: Partial<Record<PressureResource, string>> } = {},
+): WatchLog {
+  const events: WatchdogEvent[] = [];
+  const problems: string[] = [];
+  const waiters = new Set<() => void>();
+  const watcher = createWatcher({
+    layout: v2Layout(),
+    reader: createFileReader(),
+    patterns,
+    pollIntervalMs: options.pollIntervalMs ?? 0,
+    safetyNetIntervalMs: options.safetyNetIntervalMs ?? 0,
+    rescanIntervalMs: 0,
+    native: v2NativeNotifiers,
+    ...(options.psiTriggers === undefined ? {} : { psiTriggers: options.psiTriggers }),
+    persistent: false,
+    onProblem: (p) => problems.push(`${p.cgroup} ${p.file}: ${p.reason}`),
+    onSourceError: (cgroup, source, err) => problems.push(`${cgroup} ${source}: ${err instanceof Error ? err.message : String(err)}`),
+  });
+  const sub = watcher.events$.subscribe({
+    next: (e) => {
+      events.push(e);
+      for (const w of [...waiters]) w();
+    },
+    error: (err: unknown) => problems.push(`watcher failed: ${String(err)}`),
+  });
+  return {
+    events,
+    problems,
+    ready: watcher.ready,
+    next<K extends WatchdogEvent["kind"]>(kind: K, pred: (e: EventOf<K>) => boolean, timeoutMs: number): Promise<EventOf<K>> {
+      const isKind = (e: WatchdogEvent): e is EventOf<K> => e.kind === kind;
+      const find = (): EventOf<K> | undefined => events.find((e): e is EventOf<K> => isKind(e) && pred(e));
+      return new Promise<EventOf<K>>((resolve, reject) => {
+        const check = (): void => {
+          const hit = find();
+          if (hit === undefined) return;
+          cleanup();
+          resolve(hit);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          const seen = events.map((e) => `${e.kind}/${e.source}`).join(", ");
+          reject(new Error(`no ${kind} event within ${timeoutMs} ms; seen: [${seen}]; problems: [${problems.join("; ")}]`));
+        }, timeoutMs);
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    stop: () => sub.unsubscribe(),
+  };
 }
