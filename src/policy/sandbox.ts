@@ -1,0 +1,238 @@
+/**
+ * One policy's QuickJS sandbox: its own WebAssembly instance with a capped
+ * `WebAssembly.Memory` (QuickJS's own `setMemoryLimit` does not cap bytes in
+ * quickjs-emscripten 0.32: an array bomb reached 1.5 GB under a 16 MB limit),
+ * a per-call deadline through the interrupt handler, and a stack limit.
+ *
+ * Creating a sandbox is asynchronous (emscripten instantiation); calling it
+ * is synchronous, so the event → action path never waits on a promise.
+ * After an OOM or a wasm trap the instance is marked broken and must be
+ * thrown away: a Map bomb leaves the context corrupted, and even `dispose()`
+ * aborts on it, so a broken instance is dropped without disposing and left
+ * to the garbage collector.
+ */
+import { performance } from "node:perf_hooks";
+import {
+  newQuickJSWASMModuleFromVariant,
+  newVariant,
+  type QuickJSContext,
+  type QuickJSHandle,
+  type QuickJSRuntime,
+} from "quickjs-emscripten-core";
+import { preludeSource } from "./prelude.js";
+import { MIN_MEMORY_BYTES, type PolicyCompileError, type PolicyLimits } from "./types.js";
+import { newCappedMemory, quickjsWasmModule, RELEASE_SYNC, WASM_PAGE, type WasmMemory } from "./wasm.js";
+
+export type CallResult =
+  | { readonly kind: "ok"; readonly output: string }
+  | { readonly kind: "timeout" }
+  | { readonly kind: "oom"; readonly message: string }
+  | { readonly kind: "crash"; readonly message: string }
+  | { readonly kind: "error"; readonly name: string; readonly message: string; readonly stack: string };
+
+export type CreateResult =
+  | { readonly kind: "ok"; readonly sandbox: PolicySandbox; readonly metaJson: string }
+  | { readonly kind: "error"; readonly error: PolicyCompileError };
+
+interface DumpedError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string;
+}
+
+function asDumpedError(v: unknown): DumpedError | null {
+  if (typeof v !== "object" || v === null) return null;
+  const o = v as Record<string, unknown>;
+  if (typeof o.message !== "string") return null;
+  return { name: typeof o.name === "string" ? o.name : "Error", message: o.message, stack: typeof o.stack === "string" ? o.stack : "" };
+}
+
+/** `file:line:col` from a QuickJS stack ("    at f (/p/x.js:3:12)" or "    at /p/x.js:3:12"). */
+export function locate(stack: string, file: string): { line: number; column: number } | null {
+  for (const raw of stack.split("\n")) {
+    const idx = raw.indexOf(file + ":");
+    if (idx < 0) continue;
+    const m = /^:(\d+):(\d+)/.exec(raw.slice(idx + file.length));
+    if (m !== null) return { line: Number(m[1]), column: Number(m[2]) };
+  }
+  return null;
+}
+
+export function compileError(file: string, message: string, at: { line: number; column: number } | null): PolicyCompileError {
+  const where = at === null ? file : `${file}:${at.line}:${at.column}`;
+  return { file, line: at?.line ?? null, column: at?.column ?? null, message, text: `${where}: ${message}` };
+}
+
+export class PolicySandbox {
+  private deadline = Infinity;
+  private interrupted = false;
+  private broken = false;
+
+  private constructor(
+    private readonly memory: WasmMemory,
+    private readonly runtime: QuickJSRuntime,
+    private readonly context: QuickJSContext,
+    private readonly dispatch: QuickJSHandle,
+    private readonly onEvent: QuickJSHandle,
+    private readonly limits: PolicyLimits,
+  ) {}
+
+  /** Instantiate a fresh sandbox and evaluate the policy module in it. */
+  static async create(source: string, file: string, limits: PolicyLimits): Promise<CreateResult> {
+    if (!(limits.memoryBytes >= MIN_MEMORY_BYTES)) {
+      return { kind: "error", error: compileError(file, `memory cap ${limits.memoryBytes} B is below the QuickJS minimum of ${MIN_MEMORY_BYTES} B`, null) };
+    }
+    const memory = newCappedMemory(MIN_MEMORY_BYTES, limits.memoryBytes);
+    const qjs = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule: quickjsWasmModule(), wasmMemory: memory }));
+    const runtime = qjs.newRuntime();
+    // Refuses single allocations over the cap early (the byte cap itself is the wasm memory maximum).
+    runtime.setMemoryLimit(limits.memoryBytes);
+    runtime.setMaxStackSize(limits.stackBytes);
+    const context = runtime.newContext();
+    const box = { deadline: performance.now() + limits.compileDeadlineMs, interrupted: false };
+    runtime.setInterruptHandler(() => {
+      if (performance.now() <= box.deadline) return false;
+      box.interrupted = true;
+      return true;
+    });
+    const fail = (message: string, at: { line: number; column: number } | null): CreateResult => {
+      // A failed compile may have left the instance in any state; it is never reused.
+      return { kind: "error", error: compileError(file, message, at) };
+    };
+    try {
+      const prelude = context.evalCode(preludeSource(limits), "<cgwatch-prelude>");
+      if (prelude.error) {
+        prelude.error.dispose();
+        return fail("internal: the cgwatch prelude failed to evaluate", null);
+      }
+      const dispatch = context.getProp(prelude.value, 0);
+      const metaToJson = context.getProp(prelude.value, 1);
+      prelude.value.dispose();
+
+      const evaluated = context.evalCode(source, file, { type: "module" });
+      if (evaluated.error) {
+        const err = asDumpedError(safeDump(context, evaluated.error));
+        if (box.interrupted) return fail(`top-level code ran past its ${limits.compileDeadlineMs} ms budget`, null);
+        if (err === null) return fail("the module failed to evaluate (sandbox error unreadable)", null);
+        return fail(`${err.name}: ${err.message}`, locate(err.stack, file));
+      }
+      let ns = evaluated.value;
+      // A module with top-level await evaluates to a promise of its namespace.
+      let state = context.getPromiseState(ns);
+      if (state.type === "pending") {
+        runtime.executePendingJobs();
+        state = context.getPromiseState(ns);
+      }
+      if (state.type === "pending") return fail("top-level await never settled (the sandbox has no timers or I/O)", null);
+      if (state.type === "rejected") {
+        const err = asDumpedError(safeDump(context, state.error));
+        return fail(err === null ? "top-level code rejected" : `${err.name}: ${err.message}`, err === null ? null : locate(err.stack, file));
+      }
+      if (!state.notAPromise) ns = state.value;
+      const onEvent = context.getProp(ns, "onEvent");
+      if (context.typeof(onEvent) !== "function") return fail("the module must export a function `onEvent(event, cgroup, ctx)`", null);
+      const metaHandle = context.getProp(ns, "meta");
+      const metaJsonResult = context.callFunction(metaToJson, context.undefined, metaHandle);
+      if (metaJsonResult.error) return fail("`meta` is not JSON-serialisable", null);
+      const metaJson = context.getString(metaJsonResult.value);
+      metaJsonResult.value.dispose();
+      metaHandle.dispose();
+      metaToJson.dispose();
+      const sandbox = new PolicySandbox(memory, runtime, context, dispatch, onEvent, limits);
+      runtime.setInterruptHandler(() => sandbox.shouldInterrupt());
+      return { kind: "ok", sandbox, metaJson };
+    } catch (e) {
+      return fail(`the sandbox trapped while loading: ${e instanceof Error ? e.message : String(e)}`, null);
+    }
+  }
+
+  private shouldInterrupt(): boolean {
+    if (performance.now() <= this.deadline) return false;
+    this.interrupted = true;
+    return true;
+  }
+
+  get isBroken(): boolean {
+    return this.broken;
+  }
+
+  /** Bytes of wasm memory this instance has grown to (its resident ceiling). */
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  private atCap(): boolean {
+    // Within one page of the maximum: the allocator could not grow any further.
+    return this.memory.buffer.byteLength + 2 * WASM_PAGE > this.limits.memoryBytes;
+  }
+
+  /** Call the policy's onEvent with a JSON input; synchronous, bounded by the deadline. */
+  call(inputJson: string): CallResult {
+    if (this.broken) return { kind: "crash", message: "sandbox is broken and awaits rebuild" };
+    this.interrupted = false;
+    this.deadline = performance.now() + this.limits.deadlineMs;
+    try {
+      const input = this.context.newString(inputJson);
+      const res = this.context.callFunction(this.dispatch, this.context.undefined, this.onEvent, input);
+      input.dispose();
+      this.deadline = Infinity;
+      if (res.error) {
+        const dumped = asDumpedError(safeDump(this.context, res.error));
+        safeDispose(res.error);
+        if (this.interrupted) return { kind: "timeout" };
+        if (dumped === null) {
+          this.broken = true;
+          return this.atCap() ? { kind: "oom", message: "memory cap reached" } : { kind: "crash", message: "sandbox error unreadable" };
+        }
+        return this.classify(dumped);
+      }
+      const output = this.context.getString(res.value);
+      res.value.dispose();
+      return { kind: "ok", output };
+    } catch (e) {
+      // A wasm trap or an abort inside the emscripten glue: the instance cannot be trusted again.
+      this.deadline = Infinity;
+      this.broken = true;
+      if (this.interrupted) return { kind: "timeout" };
+      return this.atCap() ? { kind: "oom", message: "memory cap reached" } : { kind: "crash", message: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  /** Sort an error the sandbox reported (also errors the prelude caught and serialised). */
+  classify(err: DumpedError): CallResult {
+    if (err.name === "InternalError" && err.message === "out of memory") {
+      this.broken = true;
+      return { kind: "oom", message: err.message };
+    }
+    if (err.name === "InternalError" && err.message === "interrupted") return { kind: "timeout" };
+    return { kind: "error", name: err.name, message: err.message, stack: err.stack };
+  }
+
+  dispose(): void {
+    if (this.broken) return; // disposing a corrupted runtime aborts inside QuickJS; the GC takes the whole instance
+    try {
+      this.onEvent.dispose();
+      this.dispatch.dispose();
+      this.context.dispose();
+      this.runtime.dispose();
+    } catch {
+      // Same reason: nothing more to free by hand once QuickJS asserts.
+    }
+  }
+}
+
+function safeDump(context: QuickJSContext, handle: QuickJSHandle): unknown {
+  try {
+    return context.dump(handle);
+  } catch {
+    return null;
+  }
+}
+
+function safeDispose(handle: QuickJSHandle): void {
+  try {
+    handle.dispose();
+  } catch {
+    // corrupted context; the instance is discarded by the caller
+  }
+}
