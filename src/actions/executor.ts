@@ -165,7 +165,8 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
       event: (proposal.cause as { kind?: string } | undefined)?.kind ?? null,
       cgroup: proposal.cgroup,
       policy: proposal.policy,
-      action: proposal.action.kind,
+      // (a malformed proposal must still get its line)
+      action: (proposal.action as { kind?: unknown } | null)?.kind ?? null,
       params: proposal.action,
       before: "before" in o ? (o.before ?? null) : null,
       after: o.kind === "applied" ? o.after : o.kind === "dry_run" ? o.wouldWrite : null,

@@ -142,9 +142,9 @@ export function readsFor(action: Action, version: CgroupVersion): readonly FileA
     case "set_pids_max":
       return [{ scope: "pids", file: "pids.max" }];
     case "set_io_weight":
-      return v1 ? [{ scope: "blkio", file: "blkio.weight" }, { scope: "blkio", file: "blkio.bfq.weight" }] : [{ scope: "blkio", file: "io.weight" }];
+      return v1 ? [{ scope: "blkio", file: "blkio.weight" }, { scope: "blkio", file: "blkio.bfq.weight" }] : [{ scope: "io", file: "io.weight" }];
     case "set_io_throttle":
-      if (!v1) return [{ scope: "blkio", file: "io.max" }];
+      if (!v1) return [{ scope: "io", file: "io.max" }];
       return (Object.keys(V1_THROTTLE_FILES) as (keyof typeof V1_THROTTLE_FILES)[])
         .filter((k) => action[k] !== undefined)
         .map((k) => ({ scope: "blkio", file: V1_THROTTLE_FILES[k] }));
@@ -314,7 +314,7 @@ export function planAction(action: Action, version: CgroupVersion, current: Curr
       if (!v1) {
         if (!exists(current, "io.weight")) return missing("io.weight", "no proportional io scheduler (BFQ) for this cgroup");
         const w = blkioWeightToIoWeight(action.weight);
-        return plan([write("blkio", "io.weight", `default ${w}`, { kind: "key", key: "default", expect: String(w) }, "runc: io.weight = 1 + (blkio weight - 10) * 9999 / 990")]);
+        return plan([write("io", "io.weight", `default ${w}`, { kind: "key", key: "default", expect: String(w) }, "runc: io.weight = 1 + (blkio weight - 10) * 9999 / 990")]);
       }
       // CFQ kernels have blkio.weight, BFQ ones blkio.bfq.weight (same 10..1000 scale... BFQ accepts 1..1000).
       const file = exists(current, "blkio.weight") ? "blkio.weight" : exists(current, "blkio.bfq.weight") ? "blkio.bfq.weight" : null;
@@ -338,7 +338,7 @@ export function planAction(action: Action, version: CgroupVersion, current: Curr
       if (!exists(current, "io.max")) return missing("io.max", "is the io controller enabled for this cgroup?");
       const tokens = fields.map((k) => `${V2_IO_KEYS[k]}=${String(action[k])}`);
       const allMax = fields.every((k) => action[k] === "max");
-      return plan([write("blkio", "io.max", `${action.device} ${tokens.join(" ")}`, { kind: "device_line", device: action.device, expect: tokens, unlimited: allMax })]);
+      return plan([write("io", "io.max", `${action.device} ${tokens.join(" ")}`, { kind: "device_line", device: action.device, expect: tokens, unlimited: allMax })]);
     }
     case "freeze":
     case "thaw": {

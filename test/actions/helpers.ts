@@ -47,20 +47,25 @@ export interface RecordedWrite {
 }
 
 /** Wraps a writer and records every write and signal in order (and optionally runs something before each). */
-export function recordingWriter(inner: GuardedWriter, before?: (target: WriteTarget, value: string) => void): { writer: GuardedWriter; writes: RecordedWrite[]; signals: number[] } {
+export function recordingWriter(
+  inner: GuardedWriter,
+  opts: { before?: (target: WriteTarget, value: string) => void; after?: (target: WriteTarget, value: string, result: WriteResult) => void; fakeSignals?: boolean } = {},
+): { writer: GuardedWriter; writes: RecordedWrite[]; signals: number[] } {
   const writes: RecordedWrite[] = [];
   const signals: number[] = [];
   const writer: GuardedWriter = {
     resolve: (t) => inner.resolve(t),
     write(target, value) {
-      before?.(target, value);
+      opts.before?.(target, value);
       const result = inner.write(target, value);
+      opts.after?.(target, value, result);
       writes.push({ target, value, result });
       return result;
     },
     signal(pid, sig) {
       signals.push(pid);
-      return inner.signal(pid, sig);
+      // Fake trees list made-up pids: never signal those for real.
+      return opts.fakeSignals === true ? { kind: "written", path: `pid ${pid}` } : inner.signal(pid, sig);
     },
   };
   return { writer, writes, signals };
