@@ -1,0 +1,40 @@
+/**
+ * The built-in defaults, in the file's own vocabulary ("1s", "512M"), so the
+ * same values can be read off config/cgwatch.yaml, docs/config.md and this
+ * file; a test proves the shipped YAML compiles to exactly these. Guardrail
+ * and sandbox numbers are taken from their owners (actions/, policy/) rather
+ * than repeated, so they cannot drift apart.
+ */
+import { DEFAULT_GUARDRAILS } from "../actions/guardrailConfig.js";
+import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT } from "../metrics/names.js";
+import { DEFAULT_LIMITS } from "../policy/types.js";
+
+/** Where `cgwatch run` looks without --config / CGWATCH_CONFIG. A missing file there means "defaults". */
+export const DEFAULT_CONFIG_PATH = "/etc/cgwatch/cgwatch.yaml";
+
+export const DEFAULTS = {
+  cgroupRoot: "auto",
+  /** Everything; the daemon always leaves out its own cgroup. */
+  watch: ["**"],
+  exclude: [] as string[],
+  policies: {
+    builtin: true,
+    dirs: [] as string[],
+    quarantineAfter: DEFAULT_LIMITS.quarantineAfter,
+    deadlineMs: DEFAULT_LIMITS.deadlineMs,
+    memoryLimitBytes: DEFAULT_LIMITS.memoryBytes,
+  },
+  guardrails: {
+    ...DEFAULT_GUARDRAILS,
+    /** PID 1's cgroup: nothing a policy does to it can help. */
+    protectedCgroups: ["init.scope"],
+  },
+  pollIntervalMs: 1000,
+  safetyNetIntervalMs: 30_000,
+  /** systemd-oomd's and the kernel docs' example trigger; cpu and io are opt-in (one more fd per cgroup each). */
+  psi: { memory: "some 150ms 1s", cpu: "off", io: "off" },
+  dryRun: false,
+  log: { level: "info", format: "json" },
+  metrics: { host: DEFAULT_METRICS_HOST, port: DEFAULT_METRICS_PORT },
+  selfProtection: { oomScoreAdj: -1000 },
+} as const;

@@ -1,0 +1,211 @@
+/**
+ * The config file's schema: what a user may write. Every key is optional
+ * (compile.ts supplies the defaults) and every object is strict, so a typo
+ * is an error with a line rather than a silently ignored setting. Values
+ * are validated here with the same parsers compile.ts uses to convert them,
+ * so a document this schema accepts always compiles.
+ *
+ * Uses zod's v4 API (shipped inside the zod 3.25 package as "zod/v4") for
+ * its JSON Schema generator: config/cgwatch.schema.json is generated from
+ * this file (jsonSchema.ts) and a test keeps the two identical. The
+ * `.meta({ pattern })` hints are for editors only; zod checks the same
+ * values with the real parsers in `superRefine`.
+ */
+import { z } from "zod/v4";
+import { parseDuration, parseSize } from "../cgroup/parse.js";
+import { CgroupPathError, normaliseCgroupPath } from "../cgroup/paths.js";
+import { MIN_MEMORY_BYTES } from "../policy/types.js";
+import { parseListen } from "./listen.js";
+import { parsePsiTrigger } from "./psi.js";
+import { LOG_FORMATS, LOG_LEVELS } from "./types.js";
+
+/** Editor hints mirroring parseSize / parseDuration / parsePsiTrigger (kept honest by the agreement test). */
+export const SIZE_PATTERN = "^\\s*[0-9]+(\\.[0-9]+)?\\s*([kKmMgGtTpP]([iI]?[bB])?|[bB])?\\s*$";
+export const DURATION_PATTERN = "^\\s*[0-9]+(\\.[0-9]+)?\\s*(us|ms|s|m|h)\\s*$";
+const PSI_TOKEN = "([0-9]+|[0-9]+(\\.[0-9]+)?(us|ms|s|m|h))";
+export const PSI_PATTERN = `^\\s*(off|(some|full)\\s+${PSI_TOKEN}\\s+${PSI_TOKEN})\\s*$`;
+
+const size = (what: string, minBytes = 0, minText = "") =>
+  z
+    .union([z.string().meta({ pattern: SIZE_PATTERN }), z.number().int({ error: "a size in bytes must be a whole number" }).min(0, { error: "a size cannot be negative" })], { error: `expected ${what}: a number of bytes or a size like "512M", "2g", "64k"` })
+    .superRefine((v, ctx) => {
+      const r = parseSize(v);
+      if (r.kind === "malformed") ctx.addIssue({ code: "custom", message: r.reason });
+      else if (r.value < minBytes) ctx.addIssue({ code: "custom", message: `${JSON.stringify(v)} is below the minimum ${minText}` });
+    })
+    .describe(`${what}: bytes, or a number with k/M/g/t (powers of 1024)`);
+
+const duration = (what: string, minMs: number, maxMs: number) =>
+  z
+    .union([z.string().meta({ pattern: DURATION_PATTERN }), z.number().min(0)], { error: `expected ${what}: a duration like "250ms", "1s", "5m" (a bare number is milliseconds)` })
+    .superRefine((v, ctx) => {
+      const r = parseDuration(v);
+      if (r.kind === "malformed") ctx.addIssue({ code: "custom", message: r.reason });
+      else if (r.value < minMs || r.value > maxMs) ctx.addIssue({ code: "custom", message: `${JSON.stringify(v)} is outside ${fmtMs(minMs)}..${fmtMs(maxMs)}` });
+    })
+    .describe(`${what}: "250ms", "1s", "5m", "1h" or milliseconds; ${fmtMs(minMs)}..${fmtMs(maxMs)}`);
+
+function fmtMs(ms: number): string {
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+const cgroupGlob = (what: string) =>
+  z
+    .string({ error: `expected ${what}: a glob string` })
+    .min(1)
+    .superRefine((v, ctx) => {
+      try {
+        normaliseCgroupPath(v);
+      } catch (e) {
+        if (e instanceof CgroupPathError) ctx.addIssue({ code: "custom", message: e.message });
+        else throw e;
+      }
+    })
+    .describe(`${what}: a glob relative to each hierarchy root ("*" one segment, "**" any depth)`);
+
+const psi = (resource: string) =>
+  z
+    .union([z.string().meta({ pattern: PSI_PATTERN }), z.null()], { error: `expected a PSI trigger like "some 150ms 1s", or "off"` })
+    .superRefine((v, ctx) => {
+      if (v === null) return;
+      const r = parsePsiTrigger(v);
+      if (r.kind === "invalid") ctx.addIssue({ code: "custom", message: r.reason });
+    })
+    .describe(`${resource} PSI trigger "<some|full> <stall> <window>" (window 500ms..10s, stall <= window), or "off"/null`);
+
+/** Prometheus label names; "__" is reserved for Prometheus itself. */
+const LABEL_NAME = "^[a-zA-Z_][a-zA-Z0-9_]*$";
+const labels = z
+  .record(
+    z.string().regex(new RegExp(LABEL_NAME), { error: "label names must match [a-zA-Z_][a-zA-Z0-9_]*" }).refine((k) => !k.startsWith("__"), { error: 'label names starting with "__" are reserved' }),
+    z.string({ error: "label values must be strings" }),
+  )
+  .describe("Prometheus labels added to every metric of the matched cgroups");
+
+const watchEntry = z.union(
+  [
+    cgroupGlob("watch pattern"),
+    z
+      .object({ pattern: cgroupGlob("watch pattern"), labels: labels.optional() })
+      .strict(),
+  ],
+  { error: 'expected a glob string or {pattern: "...", labels: {...}}' },
+);
+
+const fraction = z.number().gt(0).lte(1);
+
+const memoryGuardrails = z
+  .object({
+    ceilingFractionOfHost: fraction.nullable().optional().describe("A memory limit may not exceed this fraction of host memory (0 < f <= 1); null: no such ceiling"),
+    ceiling: size("absolute memory ceiling").nullable().optional().describe("Absolute memory ceiling; the lower of the two ceilings applies; null: none"),
+    floor: size("memory floor").nullable().optional().describe("A memory limit or memory.high may never go below this; null: none"),
+    maxStepPercent: z.number().gt(0).nullable().optional().describe("One action may change a limit by at most this percent of its current value (or maxStep, whichever is more); null: no percent step"),
+    maxStep: size("maximum step").nullable().optional().describe("One action may change a limit by at most this many bytes (or maxStepPercent, whichever is more); null: no byte step"),
+  })
+  .strict();
+
+const cpuGuardrails = z
+  .object({
+    minCores: z.number().gt(0).nullable().optional().describe("A CPU quota may not go below this many cores; null: no floor"),
+    maxCores: z.number().gt(0).nullable().optional().describe("A CPU quota may not exceed this many cores; null: no ceiling"),
+    maxStepFactor: z.number().gte(1).nullable().optional().describe("A quota may change by at most this factor per action (new/current in [1/f, f]); null: unbounded"),
+  })
+  .strict();
+
+const protectedList = z.array(cgroupGlob("protected cgroup")).describe('cgroups never acted on: "a/b" exactly, "a/b/**" the subtree');
+
+const perPolicyGuardrails = z
+  .object({
+    dryRun: z.boolean().optional().describe("Dry-run this policy only"),
+    memory: memoryGuardrails.optional(),
+    cpu: cpuGuardrails.optional(),
+    cooldown: duration("cooldown", 0, 86_400_000).optional(),
+    protected: protectedList.optional().describe("Added to the global list; a policy can never unprotect"),
+  })
+  .strict();
+
+const guardrails = z
+  .object({
+    memory: memoryGuardrails.optional(),
+    cpu: cpuGuardrails.optional(),
+    cooldown: duration("cooldown", 0, 86_400_000).optional().describe("Minimum time between two actions of the same kind on the same cgroup"),
+    rateLimit: z
+      .object({
+        perMinute: z.number().int().min(1).optional().describe("Sustained actions per minute over all cgroups and policies"),
+        burst: z.number().int().min(1).optional().describe("Actions allowed at once after a quiet spell"),
+      })
+      .strict()
+      .nullable()
+      .optional()
+      .describe("Global token bucket; null: unlimited"),
+    protected: protectedList.optional(),
+    perPolicy: z.record(z.string().min(1), perPolicyGuardrails).optional().describe("Overrides by policy name"),
+  })
+  .strict();
+
+const policies = z
+  .object({
+    builtin: z.boolean().optional().describe("Load the policies shipped with cgwatch (first, so a same-named file in dirs is a duplicate error)"),
+    dirs: z.array(z.string().min(1)).optional().describe("Extra policy directories; relative paths are relative to this file"),
+    params: z.record(z.string().min(1), z.record(z.string(), z.unknown())).optional().describe("ctx.params for each policy, by policy name"),
+    disabled: z.array(z.string().min(1)).optional().describe("Policy names that are compiled by `cgwatch check` but never run"),
+    quarantineAfter: z.number().int().min(1).optional().describe("Consecutive failed calls that quarantine a policy"),
+    deadline: duration("policy deadline", 1, 10_000).optional().describe("Budget of one policy call"),
+    memoryLimit: size("policy memory limit", MIN_MEMORY_BYTES, "16M (the QuickJS sandbox's initial memory)")
+      .optional()
+      .describe("Memory cap of each policy's sandbox, at least 16M"),
+  })
+  .strict();
+
+export const configFileSchema = z
+  .object({
+    cgroupRoot: z
+      .string({ error: 'expected "auto" or an absolute path' })
+      .refine((v) => v === "auto" || v.startsWith("/"), { error: 'expected "auto" or an absolute path' })
+      .optional()
+      .describe('"auto": detect v1/v2/hybrid hierarchies from /proc/self/mountinfo; or the cgroupfs mount point'),
+    watch: z.array(watchEntry).optional().describe("cgroups to watch, as globs relative to each hierarchy root"),
+    exclude: z.array(cgroupGlob("exclude pattern")).optional().describe("cgroups never watched (cgwatch's own cgroup always is)"),
+    policies: policies.optional(),
+    guardrails: guardrails.optional(),
+    pollInterval: duration("poll interval", 10, 3_600_000).optional().describe("How often cpu.stat (and anything without a kernel notification) is polled"),
+    safetyNetInterval: duration("safety-net interval", 1000, 3_600_000).optional().describe("How often every notified file is re-read anyway, to catch notifications the kernel merged or never sent"),
+    psi: z
+      .object({ memory: psi("memory").optional(), cpu: psi("cpu").optional(), io: psi("io").optional() })
+      .strict()
+      .optional(),
+    dryRun: z.boolean().optional().describe("Log and count every action, write nothing"),
+    log: z
+      .object({
+        level: z.enum(LOG_LEVELS as [string, ...string[]]).optional(),
+        format: z.enum(LOG_FORMATS as [string, ...string[]]).optional().describe("json: one JSON object per line (journald, Loki); pretty: for a terminal"),
+      })
+      .strict()
+      .optional(),
+    metrics: z
+      .object({
+        listen: z
+          .string({ error: "expected host:port" })
+          .superRefine((v, ctx) => {
+            const r = parseListen(v);
+            if (r.kind === "invalid") ctx.addIssue({ code: "custom", message: r.reason });
+          })
+          .optional()
+          .describe("host:port of /metrics; under systemd the socket from cgwatch.socket is used instead"),
+      })
+      .strict()
+      .optional(),
+    selfProtection: z
+      .object({
+        oomScoreAdj: z.number().int().min(-1000).max(1000).optional().describe("oom_score_adj cgwatch sets on itself at start (-1000: never OOM-killed)"),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type ConfigFileInput = z.input<typeof configFileSchema>;
