@@ -193,6 +193,21 @@ Napi::Value SdNotify(const Napi::CallbackInfo& info) {
 // ownership of fd: close() closes it exactly once (later calls do nothing).
 // While open, the watcher keeps itself alive (strong reference) and, unless
 // unref()'d, keeps the loop alive, like a socket.
+
+class Watcher;
+
+// The libuv side of a Watcher, on its own heap block: its close callback may
+// run after the JS object was finalized (environment teardown finalizes
+// every wrapped object), so it must not live inside the Watcher.
+struct PollBox {
+  uv_poll_t handle;
+  int fd = -1;
+  Watcher* owner = nullptr;  // cleared by ~Watcher
+  bool closing = false;
+  bool tearing_down = false;  // the environment is going away: no JS any more
+  napi_async_cleanup_hook_handle hook = nullptr;
+};
+
 class Watcher : public Napi::ObjectWrap<Watcher> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -218,23 +233,28 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
       return;
     }
     int fd = info[0].As<Napi::Number>().Int32Value();
-    auto* handle = new uv_poll_t;
-    int rc = uv_poll_init(loop, handle, fd);
+    auto* box = new PollBox;
+    int rc = uv_poll_init(loop, &box->handle, fd);
     if (rc < 0) {
-      delete handle;  // never registered with the loop: no uv_close needed
+      delete box;  // never registered with the loop: no uv_close needed
       ThrowErrno(env, -rc, "uv_poll_init", "");
       return;
     }
-    handle->data = this;
-    rc = uv_poll_start(handle, mode == 0 ? UV_READABLE : UV_PRIORITIZED, &Watcher::OnPoll);
+    box->handle.data = box;
+    rc = uv_poll_start(&box->handle, mode == 0 ? UV_READABLE : UV_PRIORITIZED, &Watcher::OnPoll);
     if (rc < 0) {
-      handle->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(handle), &Watcher::FreeHandle);
+      box->closing = true;
+      uv_close(reinterpret_cast<uv_handle_t*>(&box->handle), &Watcher::OnClosed);  // fd stays the caller's
       ThrowErrno(env, -rc, "uv_poll_start", "");
       return;
     }
-    handle_ = handle;
-    fd_ = fd;
+    box->fd = fd;
+    box->owner = this;
+    // A Worker (or an embedder) tearing down its environment with this
+    // watcher open must not find a live handle on its loop: the hook closes
+    // it, and the loop keeps running until OnClosed removes the hook.
+    napi_add_async_cleanup_hook(env, &Watcher::OnEnvTeardown, box, &box->hook);
+    box_ = box;
     drain_ = mode == 0;
     callback_ = Napi::Persistent(info[2].As<Napi::Function>());
     context_ = std::make_unique<Napi::AsyncContext>(env, "cgwatch:Watcher");
@@ -242,17 +262,42 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   }
 
   ~Watcher() override {
-    // Only reachable once OnClosed dropped the strong reference, or when the
-    // constructor failed (fd not taken): nothing is left open here.
+    // Normally OnClosed ran already (box_ null). At environment teardown the
+    // box may still be closing: detach it so its callback does not touch us.
+    if (box_ != nullptr) {
+      box_->owner = nullptr;
+      box_->tearing_down = true;
+      if (!box_->closing) CloseBox(box_);
+    }
   }
 
  private:
-  static void FreeHandle(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
+  // Stops polling, closes the handle (freed in OnClosed) and the fd, once.
+  static void CloseBox(PollBox* box) {
+    if (box->closing) return;
+    box->closing = true;
+    uv_poll_stop(&box->handle);  // removes fd from epoll before it is closed
+    uv_close(reinterpret_cast<uv_handle_t*>(&box->handle), &Watcher::OnClosed);
+    if (box->fd >= 0) close(box->fd);  // Linux releases the fd even on EINTR: never retry
+    box->fd = -1;
+  }
+
+  static void OnEnvTeardown(napi_async_cleanup_hook_handle, void* arg) {
+    auto* box = static_cast<PollBox*>(arg);
+    box->tearing_down = true;
+    if (box->owner != nullptr) box->owner->closed_ = true;
+    CloseBox(box);  // no-op if already closing; OnClosed removes the hook either way
+  }
 
   static void OnClosed(uv_handle_t* h) {
-    auto* self = static_cast<Watcher*>(h->data);
-    delete reinterpret_cast<uv_poll_t*>(h);
+    auto* box = static_cast<PollBox*>(h->data);
+    if (box->hook != nullptr) napi_remove_async_cleanup_hook(box->hook);
+    Watcher* self = box->owner;
+    bool teardown = box->tearing_down;
+    delete box;
     if (self == nullptr) return;
+    self->box_ = nullptr;
+    if (teardown) return;  // no JS during teardown
     Napi::HandleScope scope(self->Env());
     self->callback_.Reset();
     self->context_.reset();
@@ -260,15 +305,16 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   }
 
   static void OnPoll(uv_poll_t* h, int status, int events) {
-    auto* self = static_cast<Watcher*>(h->data);
-    if (self == nullptr || self->closed_) return;
+    auto* box = static_cast<PollBox*>(h->data);
+    Watcher* self = box->owner;
+    if (self == nullptr || box->tearing_down || self->closed_) return;
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
     if (status < 0) {
       uv_poll_stop(h);
       char name[64];
       uv_err_name_r(status, name, sizeof(name));
-      Napi::Error error = Napi::Error::New(env, std::string("poll error on fd ") + std::to_string(self->fd_) + ": " + name +
+      Napi::Error error = Napi::Error::New(env, std::string("poll error on fd ") + std::to_string(box->fd) + ": " + name +
                                                     " (POLLERR: the event source is gone)");
       error.Set("code", Napi::String::New(env, name));
       self->Deliver({error.Value()});
@@ -277,7 +323,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     if (self->drain_) {
       uint64_t counter = 0;
       ssize_t n;
-      do n = read(self->fd_, &counter, sizeof(counter));
+      do n = read(box->fd, &counter, sizeof(counter));
       while (n < 0 && errno == EINTR);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // spurious wake: nothing counted
       if (n != sizeof(counter)) {
@@ -296,42 +342,42 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
 
   // Calls back into JS inside a callback scope (microtasks run after it). A
   // throwing callback becomes an 'uncaughtException', as for any Node
-  // callback, instead of a pending exception no one would see.
+  // callback, instead of a pending exception no one would see. The C API is
+  // used on purpose: node-addon-api's wrapper turns any failure into a new
+  // Error, which is fatal when the environment is terminating (a Worker that
+  // called process.exit() inside this callback); then there is nothing left
+  // to report to, and nothing is done.
   void Deliver(std::initializer_list<napi_value> args) {
-    Napi::Env env = Env();
-    callback_.MakeCallback(Value(), args, *context_);
-    if (env.IsExceptionPending()) {
-      Napi::Error error = env.GetAndClearPendingException();
-      napi_fatal_exception(env, error.Value());
+    napi_env env = Env();
+    napi_value result;
+    napi_status status = napi_make_callback(env, *context_, Value(), callback_.Value(), args.size(), args.begin(), &result);
+    if (status == napi_pending_exception) {
+      napi_value error;
+      if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
     }
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (!closed_) {
       closed_ = true;
-      uv_poll_stop(handle_);  // removes fd from epoll before it is closed
-      uv_close(reinterpret_cast<uv_handle_t*>(handle_), &Watcher::OnClosed);
-      handle_ = nullptr;       // freed by OnClosed
-      close(fd_);              // Linux releases the fd even on EINTR: never retry
-      fd_ = -1;
+      if (box_ != nullptr) CloseBox(box_);
     }
     return info.Env().Undefined();
   }
 
   Napi::Value RefLoop(const Napi::CallbackInfo& info) {
-    if (!closed_) uv_ref(reinterpret_cast<uv_handle_t*>(handle_));
+    if (!closed_ && box_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(&box_->handle));
     return info.This();
   }
 
   Napi::Value UnrefLoop(const Napi::CallbackInfo& info) {
-    if (!closed_) uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
+    if (!closed_ && box_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(&box_->handle));
     return info.This();
   }
 
   Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
 
-  uv_poll_t* handle_ = nullptr;
-  int fd_ = -1;
+  PollBox* box_ = nullptr;
   bool drain_ = true;
   bool closed_ = false;
   Napi::FunctionReference callback_;

@@ -148,6 +148,32 @@ describeNative("addon", () => {
     expect(r.stdout.split("\n").filter(Boolean).sort()).toEqual(["caught boom", "microtask"]);
   });
 
+  it("a Worker that ends with watchers still open (exit, terminate, throw) closes their fds and does not abort", () => {
+    const load = loadNative();
+    if (load.kind !== "loaded") throw new Error("unreachable");
+    const r = child(`
+      const { Worker } = require("worker_threads");
+      const fs = require("fs");
+      const efds = () => fs.readdirSync("/proc/self/fd").filter((f) => { try { return fs.readlinkSync("/proc/self/fd/" + f) === "anon_inode:[eventfd]"; } catch { return false; } }).length;
+      const base = efds();
+      const run = (mode) => new Promise((resolve) => {
+        const w = new Worker(\`
+          const n = require(${JSON.stringify(load.path)});
+          const fd = n.eventfd();
+          new n.Watcher(fd, 0, () => { require("worker_threads").parentPort.postMessage("tick");
+            if ("\${mode}" === "exit") process.exit(0); if ("\${mode}" === "throw") throw new Error("x"); });
+          for (let i = 0; i < 5; i++) new n.Watcher(n.eventfd(), 0, () => {});
+          n.eventfdWrite(fd, 1);\`, { eval: true });
+        w.on("error", () => {});
+        w.on("message", () => { if (mode === "terminate") void w.terminate(); });
+        w.on("exit", () => resolve(mode + " " + (efds() - base)));
+      });
+      (async () => { for (const m of ["exit", "terminate", "throw"]) console.log(await run(m)); })();`);
+    expect(r.stderr).not.toMatch(/FATAL|Abort/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("exit 0\nterminate 0\nthrow 0\n");
+  });
+
   it("sdNotify sends one datagram to a path socket and to an abstract one", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-notify-"));
     const sockPath = path.join(dir, "notify.sock");
