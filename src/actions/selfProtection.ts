@@ -38,7 +38,14 @@ export function protectSelf(opts: ProtectSelfOptions): ActionOutcome {
     const before = readFile(file);
     const w = writer.write({ kind: "oom_score_adj", pid }, String(value));
     const beforeText = before.kind === "ok" ? before.text.trim() : null;
-    if (w.kind === "failed") return { kind: "failed", errno: w.errno, reason: w.reason, before: beforeText };
+    if (w.kind === "failed") {
+      // Lowering oom_score_adj (below the value the process had) is a capability, not a uid, check.
+      const hint =
+        (w.errno === "EACCES" || w.errno === "EPERM") && (beforeText === null || value < Number(beforeText))
+          ? "; lowering oom_score_adj needs CAP_SYS_RESOURCE (grant it in the unit: AmbientCapabilities=CAP_SYS_RESOURCE, or set OOMScoreAdjust=)"
+          : "";
+      return { kind: "failed", errno: w.errno, reason: `${w.reason}${hint}`, before: beforeText };
+    }
     const after = readFile(file);
     const afterText = after.kind === "ok" ? after.text.trim() : null;
     return afterText === String(value)

@@ -1,4 +1,5 @@
 /** Shared test fixtures for actions: fake clock, captured pino lines, recording writer, permissive guardrails. */
+import fs from "node:fs";
 import { Writable } from "node:stream";
 import { pino, type Logger } from "pino";
 import type { GuardedWriter, WriteResult, WriteTarget } from "../../src/cgroup/writer.js";
@@ -31,6 +32,9 @@ export function captureLog(): CapturedLog {
       for (const l of chunk.toString("utf8").split("\n")) {
         if (l.trim() === "") continue;
         raw.push(l);
+        // CGWATCH_DECISIONS=<file> keeps every decision line of a run (for the issue's closing note).
+        const keep = process.env["CGWATCH_DECISIONS"];
+        if (keep !== undefined && keep !== "") fs.appendFileSync(keep, `${l}\n`);
         lines.push(JSON.parse(l) as Record<string, unknown>);
       }
       cb();
