@@ -44,7 +44,7 @@ export function preludeSource(limits: PreludeLimits): string {
     try { return toStr(v).slice(0, max); } catch (e) { return "<unprintable>"; }
   }
   function describeError(e) {
-    if (e !== null && typeof e === "object") {
+    if (e !== null && typeof e === "object" && typeof e.message === "string") {
       return { name: safeString(e.name, 64), message: safeString(e.message, 2048), stack: safeString(e.stack, 4096) };
     }
     return { name: "Error", message: "non-Error thrown: " + safeString(e, 2048), stack: "" };

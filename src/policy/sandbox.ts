@@ -21,7 +21,15 @@ import {
 } from "quickjs-emscripten-core";
 import { preludeSource } from "./prelude.js";
 import { MIN_MEMORY_BYTES, type PolicyCompileError, type PolicyLimits } from "./types.js";
-import { newCappedMemory, quickjsWasmModule, RELEASE_SYNC, WASM_PAGE, type WasmMemory } from "./wasm.js";
+import { newCappedMemory, quickjsWasmModule, RELEASE_SYNC, WASM_PAGE, type CappedMemory } from "./wasm.js";
+
+/*
+ * The emscripten glue prints aborts of discarded instances to stderr; the
+ * engine already reports those as outcomes, so the glue's own printing is
+ * silenced rather than interleaved with the daemon's JSON logs.
+ */
+// `print`/`printErr` are read by the glue but missing from the published option types.
+const QUIET = { print: () => undefined, printErr: () => undefined } as unknown as NonNullable<Parameters<typeof newVariant>[1]["emscriptenModule"]>;
 
 export type CallResult =
   | { readonly kind: "ok"; readonly output: string }
@@ -69,7 +77,7 @@ export class PolicySandbox {
   private broken = false;
 
   private constructor(
-    private readonly memory: WasmMemory,
+    private readonly capped: CappedMemory,
     private readonly runtime: QuickJSRuntime,
     private readonly context: QuickJSContext,
     private readonly dispatch: QuickJSHandle,
@@ -82,11 +90,17 @@ export class PolicySandbox {
     if (!(limits.memoryBytes >= MIN_MEMORY_BYTES)) {
       return { kind: "error", error: compileError(file, `memory cap ${limits.memoryBytes} B is below the QuickJS minimum of ${MIN_MEMORY_BYTES} B`, null) };
     }
-    const memory = newCappedMemory(MIN_MEMORY_BYTES, limits.memoryBytes);
-    const qjs = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule: quickjsWasmModule(), wasmMemory: memory }));
+    const capped = newCappedMemory(MIN_MEMORY_BYTES, limits.memoryBytes);
+    const qjs = await newQuickJSWASMModuleFromVariant(
+      newVariant(RELEASE_SYNC, { wasmModule: quickjsWasmModule(), wasmMemory: capped.memory, emscriptenModule: QUIET }),
+    );
     const runtime = qjs.newRuntime();
-    // Refuses single allocations over the cap early (the byte cap itself is the wasm memory maximum).
-    runtime.setMemoryLimit(limits.memoryBytes);
+    /*
+     * No runtime.setMemoryLimit: in this build it counts allocations, not bytes,
+     * and a Map bomb tripping it corrupts the context *below* the wasm cap, where
+     * the failure cannot be told from a policy that threw null. The wasm memory
+     * maximum is the one byte cap, and reaching it is unambiguous.
+     */
     runtime.setMaxStackSize(limits.stackBytes);
     const context = runtime.newContext();
     const box = { deadline: performance.now() + limits.compileDeadlineMs, interrupted: false };
@@ -132,13 +146,15 @@ export class PolicySandbox {
       const onEvent = context.getProp(ns, "onEvent");
       if (context.typeof(onEvent) !== "function") return fail("the module must export a function `onEvent(event, cgroup, ctx)`", null);
       const metaHandle = context.getProp(ns, "meta");
+      if (ns !== evaluated.value) ns.dispose();
+      evaluated.value.dispose();
       const metaJsonResult = context.callFunction(metaToJson, context.undefined, metaHandle);
       if (metaJsonResult.error) return fail("`meta` is not JSON-serialisable", null);
       const metaJson = context.getString(metaJsonResult.value);
       metaJsonResult.value.dispose();
       metaHandle.dispose();
       metaToJson.dispose();
-      const sandbox = new PolicySandbox(memory, runtime, context, dispatch, onEvent, limits);
+      const sandbox = new PolicySandbox(capped, runtime, context, dispatch, onEvent, limits);
       runtime.setInterruptHandler(() => sandbox.shouldInterrupt());
       return { kind: "ok", sandbox, metaJson };
     } catch (e) {
@@ -158,18 +174,19 @@ export class PolicySandbox {
 
   /** Bytes of wasm memory this instance has grown to (its resident ceiling). */
   get memoryBytes(): number {
-    return this.memory.buffer.byteLength;
+    return this.capped.memory.buffer.byteLength;
   }
 
+  /** The allocator failed to grow the memory, or it sits at its maximum. */
   private atCap(): boolean {
-    // Within one page of the maximum: the allocator could not grow any further.
-    return this.memory.buffer.byteLength + 2 * WASM_PAGE > this.limits.memoryBytes;
+    return this.capped.lastGrowFailed() || this.capped.memory.buffer.byteLength + 2 * WASM_PAGE > this.limits.memoryBytes;
   }
 
   /** Call the policy's onEvent with a JSON input; synchronous, bounded by the deadline. */
   call(inputJson: string): CallResult {
     if (this.broken) return { kind: "crash", message: "sandbox is broken and awaits rebuild" };
     this.interrupted = false;
+    this.capped.resetGrowFlag();
     this.deadline = performance.now() + this.limits.deadlineMs;
     try {
       const input = this.context.newString(inputJson);
@@ -198,13 +215,18 @@ export class PolicySandbox {
     }
   }
 
-  /** Sort an error the sandbox reported (also errors the prelude caught and serialised). */
+  /**
+   * Sort an error the sandbox reported (also errors the prelude caught and
+   * serialised). An error raised while the memory sits at its cap is treated
+   * as OOM whatever it says: a Map bomb, for one, surfaces as a `null` throw
+   * from a corrupted context, and no instance at its cap is trusted again.
+   */
   classify(err: DumpedError): CallResult {
-    if (err.name === "InternalError" && err.message === "out of memory") {
-      this.broken = true;
-      return { kind: "oom", message: err.message };
-    }
     if (err.name === "InternalError" && err.message === "interrupted") return { kind: "timeout" };
+    if ((err.name === "InternalError" && err.message === "out of memory") || this.atCap()) {
+      this.broken = true;
+      return { kind: "oom", message: err.message === "out of memory" ? err.message : `memory cap reached (then: ${err.message})` };
+    }
     return { kind: "error", name: err.name, message: err.message, stack: err.stack };
   }
 

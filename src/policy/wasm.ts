@@ -11,6 +11,14 @@ import type { QuickJSSyncVariant } from "quickjs-emscripten-core";
 
 export interface WasmMemory {
   readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/** A capped memory that remembers whether the allocator's last attempt to grow it failed. */
+export interface CappedMemory {
+  readonly memory: WasmMemory;
+  readonly lastGrowFailed: () => boolean;
+  readonly resetGrowFlag: () => void;
 }
 
 interface WasmApi {
@@ -22,8 +30,30 @@ const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 export const WASM_PAGE = 64 * 1024;
 
-export function newCappedMemory(initialBytes: number, maximumBytes: number): WasmMemory {
-  return new wasmApi.Memory({ initial: Math.ceil(initialBytes / WASM_PAGE), maximum: Math.floor(maximumBytes / WASM_PAGE) });
+/*
+ * emscripten's heap resize calls `memory.grow` from JS and swallows the
+ * RangeError at the cap, and QuickJS then reports "out of memory" only if the
+ * failed allocation happened where it can (a Map bomb's failed rehash leaves
+ * a corrupted context throwing `null` instead, well below the cap). Wrapping
+ * `grow` on our own instance tells an exhausted memory apart from a policy bug.
+ */
+export function newCappedMemory(initialBytes: number, maximumBytes: number): CappedMemory {
+  const memory = new wasmApi.Memory({ initial: Math.ceil(initialBytes / WASM_PAGE), maximum: Math.floor(maximumBytes / WASM_PAGE) });
+  const grow = memory.grow.bind(memory);
+  let failed = false;
+  Object.defineProperty(memory, "grow", {
+    value: (pages: number): number => {
+      try {
+        const previous = grow(pages);
+        failed = false;
+        return previous;
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    },
+  });
+  return { memory, lastGrowFailed: () => failed, resetGrowFlag: () => (failed = false) };
 }
 
 /*
