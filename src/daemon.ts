@@ -1,0 +1,356 @@
+/**
+ * The composition root of the watchdog: kernel → watch loop → policies →
+ * guarded actions, with metrics and a log line at every stage. Everything
+ * it needs arrives as arguments (config, layout, roots, native addon), so
+ * the same daemon runs against /sys/fs/cgroup, a fake tree in a test, or the
+ * VM's v2 kernel.
+ *
+ * Startup is ordered (protect self → metrics → policies → executor → watch),
+ * shutdown is the reverse and always runs every step.
+ */
+import fs from "node:fs";
+import { Subscription } from "rxjs";
+import type { Logger } from "pino";
+import type { ActionOutcome, ActionProposal } from "./actions/types.js";
+import { createActionExecutor, type ActionExecutor } from "./actions/executor.js";
+import { protectSelf } from "./actions/selfProtection.js";
+import type { CgroupLayout } from "./cgroup/layout.js";
+import { compileCgroupGlob } from "./cgroup/glob.js";
+import { createFileReader, type FileReader } from "./cgroup/read.js";
+import { createGuardedWriter } from "./cgroup/writer.js";
+import type { RuntimeConfig } from "./config/types.js";
+import type { WatchdogEvent } from "./events/types.js";
+import { componentLogger } from "./logging/logger.js";
+import { createMetrics, type Metrics } from "./metrics/metrics.js";
+import { startMetricsServer, type MetricsServer } from "./metrics/server.js";
+import type { NativeLoad } from "./native/index.js";
+import { createPolicyEngine, type PolicyEngine } from "./policy/engine.js";
+import type { EvaluationOutcome, ReloadReport } from "./policy/types.js";
+import type { PolicyEvaluationOutcome } from "./metrics/names.js";
+import { createNativeNotifiers } from "./watch/nativeNotifiers.js";
+import { readSnapshot } from "./watch/snapshot.js";
+import type { NotifierMode } from "./watch/notifiers.js";
+import { createWatcher, type Watcher } from "./watch/watcher.js";
+import { publishCgroupState } from "./watch/publish.js";
+
+export interface DaemonOptions {
+  readonly config: RuntimeConfig;
+  readonly logger: Logger;
+  readonly layout: CgroupLayout;
+  /** "/proc" in production. */
+  readonly procRoot: string;
+  readonly native: NativeLoad;
+  /** MemTotal, for the memory ceiling guardrail. */
+  readonly hostMemoryBytes: number;
+  /** cgwatch's own cgroup paths: never watched, never acted on. */
+  readonly ownCgroups: readonly string[];
+  /** Start the /metrics HTTP server (tests of the loop alone pass false). */
+  readonly serveMetrics?: boolean;
+  /** Keep the event loop alive on watches (false in tests). */
+  readonly persistent?: boolean;
+  /** Set cgwatch's own oom_score_adj (off in tests, which must not change the test runner). */
+  readonly protectSelf?: boolean;
+  readonly now?: () => number;
+  /** Observe every event after it was handled (tests, demo). */
+  readonly onEvent?: (event: WatchdogEvent) => void;
+  readonly onAction?: (proposal: ActionProposal, outcome: ActionOutcome) => void;
+}
+
+export interface CgroupStatus {
+  readonly cgroup: string;
+  readonly notifier: NotifierMode | null;
+  readonly memoryVersion: 1 | 2 | null;
+  readonly cpuQuota: boolean;
+}
+
+export interface Daemon {
+  /** Resolves with the number of watched cgroups after the first full scan. */
+  readonly ready: Promise<number>;
+  readonly metrics: Metrics;
+  readonly metricsServer: MetricsServer | null;
+  readonly policies: PolicyEngine;
+  status(): CgroupStatus[];
+  /** Reloads policy files (SIGHUP); counters and policy state survive. */
+  reloadPolicies(): Promise<ReloadReport>;
+  /** Applies the settings that can change without a restart. */
+  applyConfig(next: RuntimeConfig): string[];
+  stop(): Promise<void>;
+}
+
+/** Labels for a cgroup: every watch rule whose pattern matches contributes its labels (later rules win). */
+function labeller(config: RuntimeConfig): (cgroup: string) => Readonly<Record<string, string>> {
+  const rules = config.watch.map((r) => ({ match: compileCgroupGlob(r.pattern), labels: r.labels }));
+  const cache = new Map<string, Readonly<Record<string, string>>>();
+  return (cgroup) => {
+    let l = cache.get(cgroup);
+    if (l === undefined) {
+      const merged: Record<string, string> = {};
+      for (const r of rules) if (r.match(cgroup)) Object.assign(merged, r.labels);
+      l = Object.freeze(merged);
+      cache.set(cgroup, l);
+    }
+    return l;
+  };
+}
+
+function readWatchEvery(config: RuntimeConfig): number {
+  return Math.max(config.pollIntervalMs, 1000);
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const { config, layout, logger } = options;
+  const now = options.now ?? (() => performance.now());
+  const log = {
+    lifecycle: componentLogger(logger, "lifecycle"),
+    watch: componentLogger(logger, "watch"),
+    policy: componentLogger(logger, "policy"),
+    actions: componentLogger(logger, "actions"),
+    metrics: componentLogger(logger, "metrics"),
+  };
+  const stops: { name: string; run: () => void | Promise<void> }[] = [];
+  const runStops = async (): Promise<void> => {
+    for (const s of stops.splice(0).reverse()) {
+      try {
+        await s.run();
+      } catch (err) {
+        log.lifecycle.error({ err, step: s.name }, "shutdown step failed");
+      }
+    }
+  };
+
+  try {
+    // 1. Self-protection: the watchdog must survive the pressure it exists for.
+    const writer = createGuardedWriter(layout, options.procRoot);
+    if (options.protectSelf ?? true) {
+      protectSelf({ procRoot: options.procRoot, value: config.selfProtection.oomScoreAdj, writer, logger: log.lifecycle });
+    }
+
+    // 2. Metrics.
+    const metrics = createMetrics();
+    let metricsServer: MetricsServer | null = null;
+    if (options.serveMetrics ?? true) {
+      const listen = config.metrics.listen;
+      switch (listen.kind) {
+        case "tcp":
+          metricsServer = await startMetricsServer({ metrics, host: listen.host, port: listen.port, heartbeatMaxAgeMs: Math.max(30_000, config.safetyNetIntervalMs * 3) });
+          break;
+        case "systemd":
+          throw new Error(`metrics socket activation (fd ${listen.fd}, ${listen.name}) is not supported by this build: set metrics.listen`);
+      }
+      const server = metricsServer;
+      log.metrics.info({ url: server.url }, "metrics listening");
+      stops.push({ name: "metrics server", run: () => server.close() });
+    }
+    metrics.setNotifierFallback("eventfd", options.native.kind !== "loaded" && layout.v1.has("memory"));
+    metrics.setNotifierFallback("psi", options.native.kind !== "loaded" && layout.v2Controllers.has("memory"));
+    if (options.native.kind !== "loaded") {
+      log.lifecycle.warn({ reason: options.native.reason }, "native addon unavailable: v1 OOM and PSI are polled instead of notified");
+    }
+
+    // 3. Policies.
+    const policies = await createPolicyEngine({
+      dirs: config.policies.dirs,
+      params: config.policies.params,
+      limits: { deadlineMs: config.policies.deadlineMs, memoryBytes: config.policies.memoryLimitBytes, quarantineAfter: config.policies.quarantineAfter },
+      logger: log.policy,
+      clock: now,
+      watch: options.persistent ?? true,
+      hooks: {
+        onEvaluation: (p, outcome, seconds) => {
+          const m = metricOutcome(outcome);
+          if (m !== null) metrics.recordPolicyEvaluation(p, m, seconds);
+        },
+        onQuarantine: (p, reason) => {
+          metrics.recordPolicyQuarantine(p, true);
+          log.policy.error({ policy: p, reason }, "policy quarantined");
+        },
+        onReload: (p, result) => {
+          if (result.kind === "loaded" || result.kind === "updated") metrics.recordPolicyQuarantine(p, false);
+        },
+      },
+    });
+    stops.push({ name: "policies", run: () => policies.close() });
+    for (const p of policies.policies()) metrics.addPolicy(p.name);
+    for (const e of policies.loadReport.errors) log.policy.error({ file: e.file, line: e.line, column: e.column }, `policy failed to compile: ${e.message}`);
+
+    // 4. Actions.
+    let executor: ActionExecutor = createActionExecutor({
+      layout,
+      writer,
+      procRoot: options.procRoot,
+      guardrails: config.guardrails,
+      logger: log.actions,
+      clock: { now },
+      hostMemoryBytes: options.hostMemoryBytes,
+      ownCgroups: options.ownCgroups,
+      hooks: { onOutcome: (proposal, outcome) => metrics.recordAction(proposal, outcome) },
+    });
+
+    // 5. Watch.
+    const reader: FileReader = createFileReader();
+    stops.push({ name: "file reader", run: () => reader.close() });
+    const own = new Set(options.ownCgroups);
+    const excluded = config.exclude.map(compileCgroupGlob);
+    const labelsOf = labeller(config);
+    const wantsSample = policies.policies().some((p) => p.on.includes("sample"));
+    const psiTriggers = Object.fromEntries(
+      (["memory", "cpu", "io"] as const).flatMap((r) => {
+        const t = config.psi[r];
+        return t === null ? [] : [[r, t.kernel]];
+      }),
+    );
+    const watcher: Watcher = createWatcher({
+      layout,
+      reader,
+      patterns: config.watch.map((w) => w.pattern),
+      exclude: (c) => own.has(c) || excluded.some((m) => m(c)),
+      pollIntervalMs: config.pollIntervalMs,
+      safetyNetIntervalMs: config.safetyNetIntervalMs,
+      sampleIntervalMs: wantsSample ? readWatchEvery(config) : null,
+      native: options.native.kind === "loaded" ? createNativeNotifiers({ keepAlive: options.persistent ?? true, softLimitRecheckMs: config.safetyNetIntervalMs }) : null,
+      psiTriggers,
+      persistent: options.persistent ?? true,
+      now,
+      onProblem: (p) => log.watch.warn({ cgroup: p.cgroup, file: p.file }, `malformed control file: ${p.reason}`),
+      onSourceError: (cgroup, source, err) => log.watch.warn({ cgroup, source, err }, "notification source failed; the safety net keeps re-reading"),
+    });
+
+    let scanned = false;
+    const handle = (event: WatchdogEvent): void => {
+      metrics.heartbeat();
+      switch (event.kind) {
+        case "cgroup_added": {
+          const t = watcher.trackers.get(event.cgroup);
+          metrics.addCgroup(event.cgroup, { origin: scanned ? "created" : "startup", memory: t?.memoryVersion ?? null, cpu: t === undefined ? null : t.fileOf("cpu", "cpu.stat") === null ? null : (layout.v1.has("cpu") ? 1 : 2), pids: t?.fileOf("pids", "pids.events") !== null });
+          break;
+        }
+        case "cgroup_removed":
+          metrics.removeCgroup(event.cgroup);
+          break;
+        default:
+          metrics.recordEvent(event);
+      }
+      if (event.kind === "oom_kill" || event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, `${event.kind} in ${event.cgroup}`);
+      else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
+      if (policies.wantsEvent(event.kind, event.cgroup)) {
+        const snapshot = readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup));
+        for (const proposal of policies.evaluate(event, snapshot)) {
+          const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
+          options.onAction?.(proposal, outcome);
+        }
+      }
+      options.onEvent?.(event);
+    };
+
+    const subscription = new Subscription();
+    subscription.add(
+      watcher.events$.subscribe({
+        next: (e) => {
+          try {
+            handle(e);
+          } catch (err) {
+            // One event's failure (a bug) must not end the watch loop.
+            log.lifecycle.error({ err, event: e }, "event handling failed");
+          }
+        },
+        error: (err: unknown) => log.lifecycle.fatal({ err }, "watch loop failed"),
+      }),
+    );
+    stops.push({ name: "watch loop", run: () => subscription.unsubscribe() });
+
+    // Gauges (limits, usage, settings) and absolute counter mirrors are
+    // published on a timer, in slices that yield to the loop.
+    const publisher = publishCgroupState({
+      watcher,
+      layout,
+      reader,
+      metrics,
+      labelsOf,
+      everyMs: config.safetyNetIntervalMs,
+      persistent: options.persistent ?? true,
+    });
+    stops.push({ name: "state publisher", run: () => publisher.stop() });
+
+    const ready = watcher.ready.then((n) => {
+      scanned = true;
+      metrics.heartbeat();
+      publisher.kick();
+      log.lifecycle.info({ watched: n, mode: layout.mode, native: options.native.kind === "loaded" }, "ready: first scan complete");
+      return n;
+    });
+
+    const heartbeatTimer = setInterval(() => metrics.heartbeat(), Math.min(5000, config.safetyNetIntervalMs));
+    if (!(options.persistent ?? true)) heartbeatTimer.unref();
+    stops.push({ name: "heartbeat", run: () => clearInterval(heartbeatTimer) });
+
+    return {
+      ready,
+      metrics,
+      metricsServer,
+      policies,
+      status: () =>
+        [...watcher.trackers.values()].map((t) => ({
+          cgroup: t.cgroup,
+          notifier: watcher.notifierOf(t.cgroup),
+          memoryVersion: t.memoryVersion,
+          cpuQuota: t.hasCpuQuota(),
+        })),
+      reloadPolicies: async () => {
+        const report = await policies.reload();
+        for (const p of policies.policies()) metrics.addPolicy(p.name);
+        for (const e of report.errors) log.policy.error({ file: e.file, line: e.line, column: e.column }, `policy failed to compile, previous version kept: ${e.message}`);
+        return report;
+      },
+      applyConfig: (next) => {
+        const changed: string[] = [];
+        if (next.log.level !== config.log.level) {
+          logger.level = next.log.level;
+          changed.push("log.level");
+        }
+        if (JSON.stringify(next.guardrails) !== JSON.stringify(config.guardrails) || next.dryRun !== config.dryRun) {
+          executor = createActionExecutor({
+            layout,
+            writer,
+            procRoot: options.procRoot,
+            guardrails: next.guardrails,
+            logger: log.actions,
+            clock: { now },
+            hostMemoryBytes: options.hostMemoryBytes,
+            ownCgroups: options.ownCgroups,
+            hooks: { onOutcome: (proposal, outcome) => metrics.recordAction(proposal, outcome) },
+          });
+          changed.push("guardrails");
+        }
+        return changed;
+      },
+      stop: runStops,
+    };
+  } catch (err) {
+    await runStops();
+    throw err;
+  }
+}
+
+/** Policy outcomes as metric label values; skips are not evaluations. */
+function metricOutcome(outcome: EvaluationOutcome): PolicyEvaluationOutcome | null {
+  switch (outcome) {
+    case "ok":
+    case "error":
+    case "timeout":
+    case "invalid_output":
+      return outcome;
+    case "oom":
+      return "memory_limit";
+    case "crash":
+      return "error";
+    case "skipped_cooldown":
+    case "unavailable":
+      return null;
+  }
+}
+
+/** MemTotal from /proc/meminfo (bytes). */
+export function hostMemoryBytes(procRoot: string): number {
+  const m = /MemTotal:\s+(\d+) kB/.exec(fs.readFileSync(`${procRoot}/meminfo`, "utf8"));
+  return m?.[1] === undefined ? 0 : Number(m[1]) * 1024;
+}

@@ -1,0 +1,189 @@
+/**
+ * Publishes each watched cgroup's settings, usage and absolute kernel
+ * counters to the metrics store on a timer. Event handling already mirrors
+ * the counters it diffs; this pass fills in gauges (limits, usage, the
+ * Docker-flag settings), PSI totals and block I/O, and repairs any counter a
+ * missed notification left behind. At 10k cgroups a pass reads ~150k small
+ * files, so it runs in slices that yield to the event loop between them:
+ * an OOM notification is never queued behind a metrics pass.
+ */
+import path from "node:path";
+import type { CgroupLayout, Controller } from "../cgroup/layout.js";
+import { cgroupDir } from "../cgroup/paths.js";
+import { parseFlatKeyed, parsePsi } from "../cgroup/parse.js";
+import type { FileReader } from "../cgroup/read.js";
+import type { PressureResource } from "../events/types.js";
+import type { IoDeviceCounters, Metrics } from "../metrics/metrics.js";
+import { readSnapshot } from "./snapshot.js";
+import type { CgroupTracker } from "./tracker.js";
+import type { Watcher } from "./watcher.js";
+
+export interface PublisherOptions {
+  readonly watcher: Watcher;
+  readonly layout: CgroupLayout;
+  readonly reader: FileReader;
+  readonly metrics: Metrics;
+  readonly labelsOf: (cgroup: string) => Readonly<Record<string, string>>;
+  readonly everyMs: number;
+  readonly sliceSize?: number;
+  readonly persistent: boolean;
+}
+
+export interface Publisher {
+  /** Start a pass now (e.g. right after the first scan). */
+  kick(): void;
+  stop(): void;
+}
+
+/** v1 blkio.throttle.io_service_bytes / io_serviced: "8:0 Read 4096" lines. */
+export function parseBlkioLines(text: string): Map<string, Record<string, number>> {
+  const out = new Map<string, Record<string, number>>();
+  for (const line of text.split("\n")) {
+    const [dev, op, value] = line.trim().split(/\s+/);
+    if (dev === undefined || op === undefined || value === undefined || !/^\d+:\d+$/.test(dev) || !/^\d+$/.test(value)) continue;
+    const rec = out.get(dev) ?? {};
+    rec[op] = Number(value);
+    out.set(dev, rec);
+  }
+  return out;
+}
+
+/** v2 io.stat: "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0". */
+export function parseIoStat(text: string): IoDeviceCounters[] {
+  const out: IoDeviceCounters[] = [];
+  for (const line of text.split("\n")) {
+    const [dev, ...kvs] = line.trim().split(/\s+/);
+    if (dev === undefined || !/^\d+:\d+$/.test(dev)) continue;
+    const f: Record<string, number> = {};
+    for (const kv of kvs) {
+      const [k, v] = kv.split("=");
+      if (k !== undefined && v !== undefined && /^\d+$/.test(v)) f[k] = Number(v);
+    }
+    out.push({
+      device: dev,
+      ...(f["rbytes"] === undefined ? {} : { readBytes: f["rbytes"] }),
+      ...(f["wbytes"] === undefined ? {} : { writeBytes: f["wbytes"] }),
+      ...(f["rios"] === undefined ? {} : { readOps: f["rios"] }),
+      ...(f["wios"] === undefined ? {} : { writeOps: f["wios"] }),
+      ...(f["dbytes"] === undefined ? {} : { discardBytes: f["dbytes"] }),
+      ...(f["dios"] === undefined ? {} : { discardOps: f["dios"] }),
+    });
+  }
+  return out;
+}
+
+function countCpus(list: string): number | null {
+  let n = 0;
+  for (const part of list.trim().split(",")) {
+    if (part === "") continue;
+    const [a, b] = part.split("-").map(Number);
+    if (a === undefined || Number.isNaN(a)) return null;
+    n += b === undefined ? 1 : b - a + 1;
+  }
+  return n;
+}
+
+export function publishCgroupState(options: PublisherOptions): Publisher {
+  const { watcher, layout, reader, metrics } = options;
+  const slice = options.sliceSize ?? 250;
+  let running = false;
+  let stopped = false;
+
+  const text = (cgroup: string, c: Controller, file: string): string | null => {
+    const d = cgroupDir(layout, cgroup, c);
+    if (d === null) return null;
+    const r = reader.read(path.join(d.dir, file));
+    return r.kind === "ok" ? r.text : null;
+  };
+
+  const publishOne = (t: CgroupTracker): void => {
+    const cgroup = t.cgroup;
+    if (!metrics.hasCgroup(cgroup)) return;
+    const snapshot = readSnapshot(layout, reader, cgroup, options.labelsOf(cgroup));
+    const cpuset = text(cgroup, "cpuset", t.memoryVersion === 2 ? "cpuset.cpus.effective" : "cpuset.cpus");
+    const kmem = t.memoryVersion === 1 ? text(cgroup, "memory", "memory.kmem.usage_in_bytes") : null;
+    metrics.setCgroupState(cgroup, snapshot, {
+      cpusetCpus: cpuset === null ? null : countCpus(cpuset),
+      ...(kmem === null || !/^\d+\s*$/.test(kmem) ? {} : { kernelMemoryBytes: Number(kmem) }),
+    });
+    const c = t.counters;
+    if (c.memoryEvents !== null) metrics.setMemoryEventCounters(cgroup, c.memoryEvents);
+    if (c.oomControl !== null) {
+      metrics.setUnderOom(cgroup, c.oomControl.underOom);
+      metrics.setMemoryEventCounters(cgroup, { ...(c.oomControl.oomKill === null ? {} : { oom_kill: c.oomControl.oomKill }), ...(c.failcnt === null ? {} : { failcnt: c.failcnt }) });
+    }
+    if (c.pidsMax !== null) metrics.setPidsEventCounters(cgroup, { max: c.pidsMax });
+    const cpuStat = text(cgroup, "cpu", "cpu.stat");
+    if (cpuStat !== null) {
+      const v = parseFlatKeyed(cpuStat).values;
+      const periods = v.get("nr_periods");
+      const throttled = v.get("nr_throttled");
+      const thrNs = v.get("throttled_time");
+      const thrUs = v.get("throttled_usec");
+      metrics.setCpuCounters(cgroup, {
+        ...(snapshot.cpu?.usageSeconds === null || snapshot.cpu === null ? {} : { usageSeconds: snapshot.cpu.usageSeconds }),
+        ...(periods === undefined ? {} : { periods }),
+        ...(throttled === undefined ? {} : { throttledPeriods: throttled }),
+        ...(thrUs !== undefined ? { throttledSeconds: thrUs / 1e6 } : thrNs !== undefined ? { throttledSeconds: thrNs / 1e9 } : {}),
+      });
+    }
+    for (const resource of ["memory", "cpu", "io"] as const satisfies readonly PressureResource[]) {
+      const p = text(cgroup, resource === "io" ? "io" : resource, `${resource}.pressure`);
+      const psi = p === null ? null : parsePsi(p);
+      if (psi?.kind === "ok") metrics.setPressureCounters(cgroup, resource, { some: psi.value.some.totalUs / 1e6, ...(psi.value.full === null ? {} : { full: psi.value.full.totalUs / 1e6 }) });
+    }
+    const ioStat = text(cgroup, "io", "io.stat");
+    if (ioStat !== null) metrics.setIoCounters(cgroup, parseIoStat(ioStat));
+    else {
+      const bytes = text(cgroup, "blkio", "blkio.throttle.io_service_bytes");
+      const ops = text(cgroup, "blkio", "blkio.throttle.io_serviced");
+      if (bytes !== null || ops !== null) {
+        const b = parseBlkioLines(bytes ?? "");
+        const o = parseBlkioLines(ops ?? "");
+        const devices = new Set([...b.keys(), ...o.keys()]);
+        metrics.setIoCounters(
+          cgroup,
+          [...devices].map((device) => ({
+            device,
+            ...(b.get(device)?.["Read"] === undefined ? {} : { readBytes: b.get(device)?.["Read"] ?? 0 }),
+            ...(b.get(device)?.["Write"] === undefined ? {} : { writeBytes: b.get(device)?.["Write"] ?? 0 }),
+            ...(o.get(device)?.["Read"] === undefined ? {} : { readOps: o.get(device)?.["Read"] ?? 0 }),
+            ...(o.get(device)?.["Write"] === undefined ? {} : { writeOps: o.get(device)?.["Write"] ?? 0 }),
+          })),
+        );
+      }
+    }
+  };
+
+  const pass = (): void => {
+    if (running || stopped) return;
+    running = true;
+    const queue = [...watcher.trackers.values()];
+    const step = (): void => {
+      if (stopped) {
+        running = false;
+        return;
+      }
+      for (const t of queue.splice(0, slice)) {
+        try {
+          publishOne(t);
+        } catch {
+          /* a cgroup vanishing mid-pass: its removal event cleans up */
+        }
+      }
+      if (queue.length > 0) setImmediate(step);
+      else running = false;
+    };
+    step();
+  };
+
+  const timer = setInterval(pass, Math.max(250, options.everyMs));
+  if (!options.persistent) timer.unref();
+  return {
+    kick: pass,
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
