@@ -219,7 +219,15 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const wallNow = opts.wallNow ?? (() => Date.now());
   const cgroups = new Map<string, CgroupEntry>();
   const registry = new Registry();
-  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (opts.processMetrics ?? true) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client names three gauges `*_total`, which `promtool check
+    // metrics` rejects; their per-type siblings (nodejs_active_handles{type})
+    // carry the same information, summed.
+    for (const m of registry.getMetricsAsArray()) {
+      if (m.name.endsWith("_total") && (m as { type?: unknown }).type !== "counter") registry.removeSingleMetric(m.name);
+    }
+  }
 
   f.buildInfo.get([opts.build?.version ?? findBuildVersion(), opts.build?.revision ?? "", process.versions.node]).value = 1;
   const watchedSeries = f.watched.get([]);

@@ -10,7 +10,7 @@ import type { WatchdogEvent } from "../../src/events/types.js";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.js";
 import { parseExposition, type ParsedSample } from "../../src/metrics/parse.js";
 
-async function samples(m: Metrics): Promise<ParsedSample[]> {
+async function samples(m: Metrics): Promise<readonly ParsedSample[]> {
   return parseExposition(await m.render()).samples;
 }
 
