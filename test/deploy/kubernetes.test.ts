@@ -38,6 +38,10 @@ const byKind = (kind: string): Obj => {
 };
 const get = (o: unknown, ...keys: (string | number)[]): unknown => keys.reduce<unknown>((acc, k) => (acc as Record<string | number, unknown> | undefined)?.[k], o);
 
+/** A container's literal env values (valueFrom entries left out). */
+const envOf = (c: Obj): Record<string, string> =>
+  Object.fromEntries((c.env as Obj[]).flatMap((e) => (typeof e.value === "string" && typeof e.name === "string" ? [[e.name, e.value]] : [])));
+
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-deploy-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -87,7 +91,7 @@ describe("deploy/kubernetes", () => {
     const cgMount = mounts.find((m) => m.name === cg?.name);
     expect(cgMount?.readOnly).not.toBe(true);
     expect(cgMount?.mountPropagation).toBe("HostToContainer");
-    const env = Object.fromEntries((c.env as Obj[]).filter((e) => typeof e.value === "string").map((e) => [e.name, e.value]));
+    const env = envOf(c);
     expect(env.CGWATCH_CGROUP_ROOT).toBe(cgMount?.mountPath);
 
     // The config file the args name is the ConfigMap's key, where it is mounted.
@@ -104,7 +108,7 @@ describe("deploy/kubernetes", () => {
     const ds = byKind("DaemonSet");
     const c = get(ds, "spec", "template", "spec", "containers", 0) as Obj;
     const port = (c.ports as Obj[]).find((p) => p.name === "metrics");
-    const env = Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e.value]));
+    const env = envOf(c);
     expect(env.CGWATCH_METRICS_LISTEN).toBe(`0.0.0.0:${String(port?.containerPort)}`);
     expect(get(c, "livenessProbe", "httpGet", "path")).toBe("/healthz");
     expect(get(c, "livenessProbe", "httpGet", "port")).toBe("metrics");
@@ -132,7 +136,7 @@ describe("deploy/kubernetes", () => {
     fs.writeFileSync(file, get(byKind("ConfigMap"), "data", "cgwatch.yaml") as string);
     fs.mkdirSync(path.join(tmp, "policies"));
     const c = get(byKind("DaemonSet"), "spec", "template", "spec", "containers", 0) as Obj;
-    const env = Object.fromEntries((c.env as Obj[]).filter((e) => typeof e.value === "string").map((e) => [e.name, e.value as string]));
+    const env = envOf(c);
     // The node's cgroupfs is not here: point the root at a directory that exists.
     const r = loadConfig({ path: file, env: { ...env, CGWATCH_CGROUP_ROOT: tmp }, builtinPolicyDir: path.join(tmp, "policies") });
     if (r.kind === "error") throw new Error(r.errors.map(formatConfigError).join("\n"));
