@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+/**
+ * The `cgwatch` command. Each subcommand is a thin shell over a function
+ * that returns an exit code, so tests call the functions and the process
+ * boundary stays here.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { Command, Option } from "commander";
+import { readOwnCgroups } from "./actions/selfProtection.js";
+import { detectLayout } from "./cgroup/detect.js";
+import { createFileReader } from "./cgroup/read.js";
+import { formatConfigError } from "./config/format.js";
+import { loadConfig, type ConfigOverrides, type LoadOptions } from "./config/load.js";
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, runDaemon } from "./lifecycle/run.js";
+import { loadNative } from "./native/index.js";
+import { compilePolicies } from "./policy/compile.js";
+import { runPolicyTest } from "./policy/replay.js";
+import { createWatcher } from "./watch/watcher.js";
+import { runDemo } from "./demo.js";
+
+function packageVersion(): string {
+  for (let dir = path.dirname(new URL(import.meta.url).pathname); dir !== "/"; dir = path.dirname(dir)) {
+    const p = path.join(dir, "package.json");
+    if (fs.existsSync(p)) {
+      const pkg = JSON.parse(fs.readFileSync(p, "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "cgwatch") return pkg.version ?? "0.0.0";
+    }
+  }
+  return "0.0.0";
+}
+
+interface CommonFlags {
+  config?: string;
+  dryRun?: boolean;
+  logLevel?: string;
+  metricsListen?: string;
+  cgroupRoot?: string;
+}
+
+function loadOptions(flags: CommonFlags): LoadOptions {
+  const overrides: ConfigOverrides = {
+    ...(flags.dryRun === undefined ? {} : { dryRun: flags.dryRun }),
+    ...(flags.logLevel === undefined ? {} : { logLevel: flags.logLevel }),
+    ...(flags.metricsListen === undefined ? {} : { metricsListen: flags.metricsListen }),
+    ...(flags.cgroupRoot === undefined ? {} : { cgroupRoot: flags.cgroupRoot }),
+  };
+  return { ...(flags.config === undefined ? {} : { path: flags.config }), env: process.env, overrides, pid: process.pid };
+}
+
+function withCommonFlags(cmd: Command): Command {
+  return cmd
+    .option("-c, --config <file>", "config file (default: $CGWATCH_CONFIG or /etc/cgwatch/cgwatch.yaml; absent = built-in defaults)")
+    .option("--dry-run", "log and count actions without changing anything")
+    .option("--log-level <level>", "trace|debug|info|warn|error|fatal|silent")
+    .option("--metrics-listen <host:port>", "where /metrics listens (default 127.0.0.1:9786)")
+    .option("--cgroup-root <dir>", "cgroupfs root (default: detected from /proc/self/mountinfo)");
+}
+
+/** `cgwatch check`: exactly the loading and compiling `run` does, with no side effects. */
+export async function checkCommand(load: LoadOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const loaded = loadConfig(load);
+  if (loaded.kind === "error") {
+    for (const e of loaded.errors) out(`${formatConfigError(e)}\n`);
+    out(`cgwatch check: ${loaded.errors.length} error(s)\n`);
+    return EXIT_CONFIG;
+  }
+  const { config } = loaded;
+  const compiled = await compilePolicies(config.policies.dirs, {
+    params: config.policies.params,
+    limits: { deadlineMs: config.policies.deadlineMs, memoryBytes: config.policies.memoryLimitBytes, quarantineAfter: config.policies.quarantineAfter },
+  });
+  const problems: string[] = compiled.errors.map((e) => e.text);
+  const names = new Set(compiled.policies.map((p) => p.meta.name));
+  for (const name of Object.keys(config.policies.params)) {
+    if (!names.has(name)) problems.push(formatConfigError(loaded.errorAt(["policies", "params", name], `no policy named "${name}" in ${config.policies.dirs.join(", ")}`)));
+  }
+  for (const p of compiled.policies) {
+    for (const k of p.unknownParams) problems.push(formatConfigError(loaded.errorAt(["policies", "params", p.meta.name, k], `policy ${p.meta.name} declares no param "${k}"`)));
+  }
+  for (const name of config.policies.disabled) {
+    if (!names.has(name)) problems.push(formatConfigError(loaded.errorAt(["policies", "disabled"], `no policy named "${name}" to disable`)));
+  }
+  for (const p of problems) out(`${p}\n`);
+  if (problems.length > 0) {
+    out(`cgwatch check: ${problems.length} error(s)\n`);
+    return EXIT_CONFIG;
+  }
+  out(`config ok (${loaded.source.kind === "file" ? loaded.source.path : "built-in defaults"}); ${compiled.policies.length} policies compiled: ${compiled.policies.map((p) => p.meta.name).join(", ")}\n`);
+  return EXIT_OK;
+}
+
+/** `cgwatch status`: what would be watched and how, from a one-shot scan; plus the running instance's health if it answers. */
+export async function statusCommand(load: LoadOptions, json: boolean, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const loaded = loadConfig(load);
+  if (loaded.kind === "error") {
+    for (const e of loaded.errors) out(`${formatConfigError(e)}\n`);
+    return EXIT_CONFIG;
+  }
+  const { config } = loaded;
+  const layout = detectLayout(config.cgroupRoot);
+  const native = loadNative();
+  const reader = createFileReader();
+  const own = new Set(readOwnCgroups("/proc"));
+  const watcher = createWatcher({
+    layout,
+    reader,
+    patterns: config.watch.map((w) => w.pattern),
+    exclude: (c) => own.has(c),
+    pollIntervalMs: 0,
+    safetyNetIntervalMs: 0,
+    native: null,
+    persistent: false,
+  });
+  const sub = watcher.events$.subscribe();
+  await watcher.ready;
+  const rows = [...watcher.trackers.values()].map((t) => ({
+    cgroup: t.cgroup === "" ? "/" : t.cgroup,
+    notifier: t.memoryVersion === 2 ? "inotify" : t.memoryVersion === 1 ? (native.kind === "loaded" ? "eventfd" : "poll") : "none",
+    memory: t.memoryVersion === null ? "-" : `v${t.memoryVersion}`,
+    cpuQuota: t.hasCpuQuota(),
+  }));
+  sub.unsubscribe();
+  reader.close();
+  let running: unknown = null;
+  if (config.metrics.listen.kind === "tcp") {
+    try {
+      const res = await fetch(`http://${config.metrics.listen.host}:${config.metrics.listen.port}/healthz`, { signal: AbortSignal.timeout(1000) });
+      running = await res.json();
+    } catch {
+      running = null;
+    }
+  }
+  if (json) {
+    out(`${JSON.stringify({ mode: layout.mode, native: native.kind === "loaded" ? "loaded" : native.reason, running, cgroups: rows }, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  out(`hierarchy: ${layout.mode}; native notifications: ${native.kind === "loaded" ? "eventfd/PSI available" : `unavailable (${native.reason}), polling`}\n`);
+  out(`running instance: ${running === null ? "not reachable" : JSON.stringify(running)}\n`);
+  out(`${rows.length} cgroup(s) match the watch patterns:\n`);
+  for (const r of rows) out(`  ${r.cgroup}  memory=${r.memory} notifier=${r.notifier}${r.cpuQuota ? " cpu-quota" : ""}\n`);
+  return EXIT_OK;
+}
+
+export function buildProgram(exit: (code: number) => void): Command {
+  const program = new Command("cgwatch")
+    .description("Event-driven OOM and CPU-throttling watchdog for Linux cgroups, with sandboxed policies")
+    .version(packageVersion(), "-V, --version")
+    .showHelpAfterError();
+
+  withCommonFlags(program.command("run").description("run the watchdog (the default under systemd)")).action(async (flags: CommonFlags) => exit(await runDaemon(loadOptions(flags))));
+
+  withCommonFlags(program.command("check").description("validate the config and compile every policy; exit non-zero with file:line:key errors")).action(async (flags: CommonFlags) =>
+    exit(await checkCommand(loadOptions(flags))),
+  );
+
+  withCommonFlags(program.command("status").description("which cgroups are watched and by which notifier (one-shot scan + the running instance's health)"))
+    .option("--json", "machine-readable output")
+    .action(async (flags: CommonFlags & { json?: boolean }) => exit(await statusCommand(loadOptions(flags), flags.json === true)));
+
+  const policy = program.command("policy").description("policy authoring tools");
+  policy
+    .command("test")
+    .description("replay a recorded event trace (JSON lines) against a policy and print the actions it would take")
+    .argument("<policy>", "policy file (.js)")
+    .requiredOption("--events <file>", "JSON-lines trace: events, or cgwatch log lines that carry an event")
+    .option("--params <json>", "ctx.params overrides as JSON")
+    .option("--snapshot <file>", "cgroup snapshot (JSON) to hand the policy with every event")
+    .action(async (file: string, flags: { events: string; params?: string; snapshot?: string }) => {
+      let params: Record<string, unknown> = {};
+      if (flags.params !== undefined) {
+        try {
+          params = JSON.parse(flags.params) as Record<string, unknown>;
+        } catch (err) {
+          process.stderr.write(`--params is not JSON: ${(err as Error).message}\n`);
+          exit(2);
+          return;
+        }
+      }
+      const result = await runPolicyTest({ policyFile: file, eventsFile: flags.events, params, ...(flags.snapshot === undefined ? {} : { snapshotFile: flags.snapshot }) });
+      for (const line of result.lines) process.stdout.write(`${line}\n`);
+      exit(result.exitCode);
+    });
+
+  program
+    .command("demo")
+    .description("create a scratch cgroup under cgwatch's own, show an OOM stall rescued and a throttled loop given burst, clean up")
+    .option("--keep-going", "continue with the CPU part even if the memory part fails")
+    .action(async (flags: { keepGoing?: boolean }) => exit(await runDemo({ keepGoing: flags.keepGoing === true })));
+
+  return program;
+}
+
+const isMain = process.argv[1] !== undefined && fs.realpathSync(process.argv[1]) === fs.realpathSync(new URL(import.meta.url).pathname);
+if (isMain) {
+  const program = buildProgram((code) => {
+    process.exitCode = code;
+    // Sources are unsubscribed by now; exit explicitly so a stray handle cannot hold the process.
+    setImmediate(() => process.exit(code));
+  });
+  program.parseAsync(process.argv).catch((err: unknown) => {
+    process.stderr.write(`cgwatch: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(EXIT_FAILURE);
+  });
+}
