@@ -11,13 +11,18 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { pino } from "pino";
 import { EMPTY } from "rxjs";
+import { createActionExecutor, DEFAULT_GUARDRAILS, parseMemTotal, readOwnCgroups, type ActionExecutor, type GuardrailConfig } from "../../../src/actions/index.js";
+import type { Action, ActionOutcome } from "../../../src/actions/types.js";
 import { v2LayoutAt, type CgroupLayout } from "../../../src/cgroup/layout.js";
 import { parseFlatKeyed } from "../../../src/cgroup/parse.js";
 import { createFileReader } from "../../../src/cgroup/read.js";
+import { createGuardedWriter } from "../../../src/cgroup/writer.js";
 import type { PressureResource, WatchdogEvent } from "../../../src/events/types.js";
 import { psiTriggerWakes } from "../../../src/sources/psiTrigger.js";
 import type { NativeNotifiers } from "../../../src/watch/notifiers.js";
+import type { CgroupTracker } from "../../../src/watch/tracker.js";
 import { createWatcher } from "../../../src/watch/watcher.js";
 
 export const V2_ROOT = "/sys/fs/cgroup";
@@ -185,6 +190,8 @@ export interface WatchLog {
   readonly problems: string[];
   /** Resolves when the first discovery scan is done: only then are baselines read. */
   readonly ready: Promise<number>;
+  /** The watch loop's live per-cgroup trackers (the counters it last read). */
+  readonly trackers: ReadonlyMap<string, CgroupTracker>;
   /** The first event (already seen or future) matching `pred`; rejects after `timeoutMs` with the events seen so far. */
   next<K extends WatchdogEvent["kind"]>(kind: K, pred: (e: EventOf<K>) => boolean, timeoutMs: number): Promise<EventOf<K>>;
   stop(): void;
@@ -238,6 +245,7 @@ export function watchCgroups(
     events,
     problems,
     ready: watcher.ready,
+    trackers: watcher.trackers,
     next<K extends WatchdogEvent["kind"]>(kind: K, pred: (e: EventOf<K>) => boolean, timeoutMs: number): Promise<EventOf<K>> {
       const isKind = (e: WatchdogEvent): e is EventOf<K> => e.kind === kind;
       const find = (): EventOf<K> | undefined => events.find((e): e is EventOf<K> => isKind(e) && pred(e));
@@ -262,5 +270,41 @@ export function watchCgroups(
       });
     },
     stop: () => sub.unsubscribe(),
+  };
+}
+
+export interface GuestExecutor {
+  readonly executor: ActionExecutor;
+  /** Every "action decision" line the executor logged, parsed. */
+  readonly logLines: Record<string, unknown>[];
+  /** Executes one action on `cgroup` as policy "vmtest" and returns the outcome. */
+  run(cgroup: string, action: Action): ActionOutcome;
+}
+
+/**
+ * cgwatch's action executor over the guest's real v2 hierarchy, with the
+ * default guardrails except cooldown and rate limit (tests act in quick
+ * succession on purpose). Writes go through the guarded writer.
+ */
+export function guestExecutor(overrides: Partial<GuardrailConfig> = {}): GuestExecutor {
+  const layout = v2Layout();
+  const logLines: Record<string, unknown>[] = [];
+  const logger = pino({ level: "info" }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
+  const hostMemoryBytes = parseMemTotal(fs.readFileSync("/proc/meminfo", "utf8"));
+  if (hostMemoryBytes === null) throw new Error("no MemTotal in /proc/meminfo");
+  const executor = createActionExecutor({
+    layout,
+    writer: createGuardedWriter(layout, "/proc"),
+    procRoot: "/proc",
+    guardrails: { global: { ...DEFAULT_GUARDRAILS, cooldownMs: 0, rateLimit: null, ...overrides } },
+    logger,
+    clock: { now: () => performance.now() },
+    hostMemoryBytes,
+    ownCgroups: readOwnCgroups("/proc"),
+  });
+  return {
+    executor,
+    logLines,
+    run: (cgroup, action) => executor.execute({ policy: "vmtest", cgroup, action, cause: { kind: "vmtest", at: performance.now() } }),
   };
 }
