@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { readOwnCgroups } from "./actions/selfProtection.js";
 import { detectLayout } from "./cgroup/detect.js";
 import { createFileReader } from "./cgroup/read.js";
