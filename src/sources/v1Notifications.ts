@@ -14,7 +14,7 @@
  * still sees the removal through directory discovery.
  */
 import fs from "node:fs";
-import { EMPTY, Observable, distinctUntilChanged, map, switchMap, takeWhile } from "rxjs";
+import { EMPTY, Observable, distinctUntilChanged, map, merge, of, switchMap, takeWhile, timer } from "rxjs";
 import type { V1PressureLevel } from "../events/types.js";
 import { NativeSourceError, nativeFdTicks, type FdSourceOptions } from "./eventfd.js";
 import type { Wake } from "./types.js";
@@ -54,13 +54,33 @@ function untilRemoved(ticks: Observable<V1Tick>): Observable<V1Tick> {
 }
 
 /**
- * OOM notifications: a wake to re-read memory.oom_control (oom_kill,
- * under_oom). The kernel also fires at once when registered on a cgroup
- * already under OOM, so a stalled cgroup found at startup is reported.
+ * Follow-up re-reads after an OOM notification. The kernel signals the
+ * eventfd when it enters OOM handling (mem_cgroup_oom: mark under_oom,
+ * notify), *before* the OOM killer has chosen and killed a victim and
+ * counted oom_kill; JS reads the file ~20 µs later, so the first re-read
+ * often still shows the old oom_kill (measured: 2 runs in 6 lost the kill
+ * until the safety net). Later re-reads find it. Extra wakes cost one file
+ * read each: the tracker diffs counters, so they never double-count.
  */
-export function v1OomWakes(options: V1SourceOptions): Observable<Wake> {
+export const OOM_SETTLE_DELAYS_MS: readonly number[] = [10, 100, 1000];
+
+export interface V1OomOptions extends V1SourceOptions {
+  /** Re-read delays after each notification; [] for none. */
+  readonly settleDelaysMs?: readonly number[];
+}
+
+/**
+ * OOM notifications: wakes to re-read memory.oom_control (oom_kill,
+ * under_oom), one at the notification and one after each settle delay (a new
+ * notification restarts the schedule); every wake carries the notification's
+ * time. The kernel also fires at once when registered on a cgroup already
+ * under OOM, so a stalled cgroup found at startup is reported.
+ */
+export function v1OomWakes(options: V1OomOptions): Observable<Wake> {
+  const delays = options.settleDelaysMs ?? OOM_SETTLE_DELAYS_MS;
+  const wake = (at: number): Wake => ({ kind: "file_changed", cgroup: options.cgroup, file: "memory.oom_control", source: "eventfd", at });
   return untilRemoved(v1EventfdTicks(options.dir, "memory.oom_control", "", options)).pipe(
-    map((t): Wake => ({ kind: "file_changed", cgroup: options.cgroup, file: "memory.oom_control", source: "eventfd", at: t.at })),
+    switchMap((t) => merge(of(wake(t.at)), ...delays.map((ms) => timer(ms).pipe(map(() => wake(t.at)))))),
   );
 }
 
