@@ -7,8 +7,7 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+import { ensureNodeModules, ensureTestPackages, root } from "./ensure.mjs";
 const inCi = process.env.CI === "true";
 const results = path.join(root, "test-results");
 fs.mkdirSync(results, { recursive: true });
@@ -24,6 +23,15 @@ function step(name, cmd, args, opts = {}) {
   const ok = r.status === 0;
   tiers.push({ name, ok, seconds: (Date.now() - t0) / 1000 });
   return ok;
+}
+
+// 0. Set-up on a fresh clone: npm packages, Debian packages of the test tiers.
+if (!ensureNodeModules()) {
+  process.stdout.write("npm ci failed\n0 passed, 1 failed\n");
+  process.exit(1);
+}
+if (!ensureTestPackages()) {
+  process.stdout.write("installing the test tiers' Debian packages failed; the tiers that need them will fail\n");
 }
 
 // 1. Build: strict TypeScript is the first test.

@@ -135,7 +135,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           metricsServer = await startMetricsServer({ metrics, host: listen.host, port: listen.port, heartbeatMaxAgeMs: Math.max(30_000, config.safetyNetIntervalMs * 3) });
           break;
         case "systemd":
-          throw new Error(`metrics socket activation (fd ${listen.fd}, ${listen.name}) is not supported by this build: set metrics.listen`);
+          metricsServer = await startMetricsServer({ metrics, fd: listen.fd, heartbeatMaxAgeMs: Math.max(30_000, config.safetyNetIntervalMs * 3) });
+          break;
       }
       const server = metricsServer;
       log.metrics.info({ url: server.url }, "metrics listening");

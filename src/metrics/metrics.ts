@@ -250,6 +250,9 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     for (const [event, value] of Object.entries(counters)) mirror(e.get(f.memoryEvents, [event]), value);
   };
 
+  /** Memory controller version per cgroup: v1 and v2 name the same happenings differently. */
+  const memoryVersions = new Map<string, 1 | 2>();
+
   const recordEvent = (event: WatchdogEvent): void => {
     f.events.get([event.kind, event.source], true).value += 1;
     const e = entry(event.cgroup);
@@ -258,6 +261,10 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       case "memory_low":
       case "memory_high":
       case "memory_max":
+        // On v1 the "limit hit" counter the event carries is memory.failcnt,
+        // exported under its own name (it counts every failed charge).
+        raise(e.get(f.memoryEvents, [memoryVersions.get(event.cgroup) === 1 ? "failcnt" : "max"]), event.counter.after);
+        return;
       case "oom":
       case "oom_kill":
       case "oom_group_kill":
@@ -296,6 +303,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       if (cgroups.has(cgroup)) return;
       const fresh = o.origin === "created";
       const e = new CgroupEntry(cgroup, fresh);
+      if (o.memory === 1 || o.memory === 2) memoryVersions.set(cgroup, o.memory);
       cgroups.set(cgroup, e);
       watchedSeries.value = cgroups.size;
       e.get(f.info, [o.memory === 1 || o.memory === 2 ? String(o.memory) : "", o.cpu === 1 || o.cpu === 2 ? String(o.cpu) : ""]).value = 1;
@@ -311,6 +319,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       if (o.pids === true) e.get(f.pidsEvents, ["max"]);
     },
     removeCgroup(cgroup) {
+      memoryVersions.delete(cgroup);
       const e = cgroups.get(cgroup);
       if (e === undefined) return;
       e.clear();

@@ -17,6 +17,12 @@ export interface MetricsServerOptions {
   readonly host?: string;
   /** 0 picks a free port (tests). */
   readonly port?: number;
+  /**
+   * An already-bound listening socket inherited from systemd (socket
+   * activation, cgwatch.socket): host and port are then ignored. This lets
+   * the service run with PrivateNetwork=yes while /metrics stays reachable.
+   */
+  readonly fd?: number;
   /** /healthz turns 503 when the last heartbeat is older than this (ms). */
   readonly heartbeatMaxAgeMs?: number;
   /** gzip when the scraper accepts it (Prometheus does); off saves CPU on loopback. */
@@ -109,10 +115,12 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once("error", onError);
-    server.listen(opts.port ?? DEFAULT_METRICS_PORT, host, () => {
+    const listening = (): void => {
       server.off("error", onError);
       resolve();
-    });
+    };
+    if (opts.fd !== undefined) server.listen({ fd: opts.fd }, listening);
+    else server.listen(opts.port ?? DEFAULT_METRICS_PORT, host, listening);
   });
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;

@@ -139,3 +139,31 @@ it("run refuses a bad config with the same errors and exit code", () => {
   expect(r.stderr).toContain(`${bad}:1:`);
   expect(r.stderr).toContain("pollInterval");
 });
+
+it("run under socket activation serves /metrics from the inherited fd (LISTEN_FDS/LISTEN_PID as systemd sets them)", async () => {
+  const net = await import("node:net");
+  const listener = net.createServer();
+  await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
+  const port = (listener.address() as import("node:net").AddressInfo).port;
+  const fd = (listener as unknown as { _handle: { fd: number } })._handle.fd;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-sock-"));
+  fs.writeFileSync(path.join(dir, "c.yaml"), 'watch: [ "cgwatch-no-such-cgroup-*" ]\npolicies: { builtin: false }\npsi: { memory: "off" }\n');
+  // $$ of the shell is the pid node gets after exec: LISTEN_PID must name cgwatch itself.
+  const child = spawn("/bin/sh", ["-c", `LISTEN_FDS=1 LISTEN_PID=$$ LISTEN_FDNAMES=cgwatch-metrics exec "${process.execPath}" "${CLI}" run --config "${dir}/c.yaml"`], {
+    stdio: ["ignore", "pipe", "pipe", fd],
+  });
+  try {
+    let out = "";
+    child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+    await waitFor(() => out.includes("ready: first scan complete"), "ready");
+    listener.close(); // only cgwatch holds the socket now
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/cgwatch_watched_cgroups 0/);
+    child.kill("SIGTERM");
+    expect((await waitExit(child)).code).toBe(0);
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
