@@ -93,8 +93,13 @@ function labeller(config: RuntimeConfig): (cgroup: string) => Readonly<Record<st
   };
 }
 
-function readWatchEvery(config: RuntimeConfig): number {
-  return Math.max(config.pollIntervalMs, 1000);
+/**
+ * How often control-loop policies get a `sample` per cgroup. Every 10 s (or
+ * the poll interval if slower): at 10k cgroups that is 1k policy calls per
+ * second per sampling policy, a few percent of one core.
+ */
+function sampleEvery(config: RuntimeConfig): number {
+  return Math.max(config.pollIntervalMs, 10_000);
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
@@ -156,6 +161,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       logger: log.policy,
       clock: now,
       watch: options.persistent ?? true,
+      disabled: config.policies.disabled,
       hooks: {
         onEvaluation: (p, outcome, seconds) => {
           const m = metricOutcome(outcome);
@@ -207,7 +213,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       exclude: (c) => own.has(c) || excluded.some((m) => m(c)),
       pollIntervalMs: config.pollIntervalMs,
       safetyNetIntervalMs: config.safetyNetIntervalMs,
-      sampleIntervalMs: wantsSample ? readWatchEvery(config) : null,
+      sampleIntervalMs: wantsSample ? sampleEvery(config) : null,
       native: options.native.kind === "loaded" ? createNativeNotifiers({ keepAlive: options.persistent ?? true, softLimitRecheckMs: config.safetyNetIntervalMs }) : null,
       psiTriggers,
       persistent: options.persistent ?? true,

@@ -53,6 +53,8 @@ export interface PolicyEngineOptions {
   readonly logger: Logger;
   /** Milliseconds on the same clock as `event.at` (monotonic); drives cooldowns. */
   readonly clock?: () => number;
+  /** Policy names loaded but never run (config `policies.disabled`). */
+  readonly disabled?: readonly string[];
   /** Watch the directories and hot-reload changed files. */
   readonly watch?: boolean;
   readonly hooks?: PolicyHooks;
@@ -141,8 +143,11 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     return p;
   };
 
+  // Disabled policies are loaded and compiled (so a broken one is still
+  // reported) but never evaluated.
+  const disabled = new Set(opts.disabled ?? []);
   const reorder = (): void => {
-    ordered = [...byName.values()].sort((a, b) => (a.meta.name < b.meta.name ? -1 : 1));
+    ordered = [...byName.values()].filter((p) => !disabled.has(p.meta.name)).sort((a, b) => (a.meta.name < b.meta.name ? -1 : 1));
   };
 
   const hook = (fn: () => void): void => {

@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, expect, it } from "vitest";
@@ -86,7 +87,7 @@ describeRealV1("cgwatch CLI", ["memory"], () => {
     await waitExit(scratch.spawnInside(cmd, args, 30_000));
     await waitFor(() => lines(out).some((l) => l["msg"] === "action decision" && JSON.stringify(l).includes("version 2")), "v2 decision");
     // Counters continued: the second kill is 1 → 2, not a fresh 0 → 1.
-    const kills = lines(out).filter((l) => typeof l["msg"] === "string" && (l["msg"] as string).startsWith("oom_kill in"));
+    const kills = lines(out).filter((l) => typeof l["msg"] === "string" && l["msg"].startsWith("oom_kill in"));
     const counters = kills.map((l) => (l["event"] as { counter: { before: number; after: number } }).counter);
     expect(counters.at(-1)?.before).toBeGreaterThanOrEqual(1);
     // Same fd count as at ready (a reload must not leak watches or eventfds).
@@ -100,7 +101,7 @@ describeRealV1("cgwatch CLI", ["memory"], () => {
     expect(fs.readdirSync(path.dirname(scratch.dir("memory"))).filter((d) => d.startsWith("cgwatch-") && !d.startsWith("cgwatch-test-"))).toEqual([]);
   }, 90_000);
 
-  it("demo runs to completion and leaves nothing behind", async () => {
+  it("demo runs to completion and leaves nothing behind", () => {
     const memRoot = "/sys/fs/cgroup/memory";
     const before = spawnSync("find", [memRoot, "/sys/fs/cgroup/cpu", "-maxdepth", "3", "-type", "d", "-name", "cgwatch-demo-*"], { encoding: "utf8" }).stdout;
     expect(before.trim()).toBe("");
@@ -141,10 +142,9 @@ it("run refuses a bad config with the same errors and exit code", () => {
 });
 
 it("run under socket activation serves /metrics from the inherited fd (LISTEN_FDS/LISTEN_PID as systemd sets them)", async () => {
-  const net = await import("node:net");
   const listener = net.createServer();
   await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
-  const port = (listener.address() as import("node:net").AddressInfo).port;
+  const port = (listener.address() as net.AddressInfo).port;
   const fd = (listener as unknown as { _handle: { fd: number } })._handle.fd;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-sock-"));
   fs.writeFileSync(path.join(dir, "c.yaml"), 'watch: [ "cgwatch-no-such-cgroup-*" ]\npolicies: { builtin: false }\npsi: { memory: "off" }\n');

@@ -60,7 +60,7 @@ describe("the shipped config and the defaults", () => {
     expect(c.watch).toEqual([{ pattern: "**", labels: {} }]);
     expect(c.pollIntervalMs).toBe(1000);
     expect(c.safetyNetIntervalMs).toBe(30_000);
-    expect(c.psi.memory).toEqual({ stall: "some", thresholdUs: 150_000, windowUs: 1_000_000, kernel: "some 150000 1000000" });
+    expect(c.psi.memory).toEqual({ stall: "some", thresholdUs: 300_000, windowUs: 2_000_000, kernel: "some 300000 2000000" });
     expect(c.psi.cpu).toBeNull();
     expect(c.metrics.listen).toEqual({ kind: "tcp", host: "127.0.0.1", port: 9786 });
     expect(c.selfProtection.oomScoreAdj).toBe(-1000);
