@@ -55,7 +55,8 @@ export interface CpuThrottledEvent extends EventBase {
 export interface PidsMaxEvent extends EventBase { readonly kind: "pids_max"; readonly counter: CounterChange }
 export interface CgroupAddedEvent extends EventBase { readonly kind: "cgroup_added" }
 export interface CgroupRemovedEvent extends EventBase { readonly kind: "cgroup_removed" }
-export interface SampleEvent extends EventBase { readonly kind: "sample" }
+/** Periodic snapshot for control-loop policies; on v2 it carries memory PSI avg10 (percent). */
+export interface SampleEvent extends EventBase { readonly kind: "sample"; readonly someAvg10?: number; readonly fullAvg10?: number }
 export type WatchdogEvent =
   | MemoryCounterEvent
   | UnderOomEvent

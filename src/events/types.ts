@@ -89,6 +89,9 @@ export interface CgroupRemovedEvent extends EventBase {
 /** Periodic snapshot for control-loop policies (senpai-like). */
 export interface SampleEvent extends EventBase {
   readonly kind: "sample";
+  /** v2: memory.pressure `some`/`full` avg10 at the time of the sample (absent on v1 or when unreadable). */
+  readonly someAvg10?: number;
+  readonly fullAvg10?: number;
 }
 
 export type WatchdogEvent =

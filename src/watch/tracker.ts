@@ -57,6 +57,8 @@ export interface CgroupTracker {
   hasCpuQuota(): boolean;
   refreshQuota(): void;
   handle(wake: Wake): WatchdogEvent[];
+  /** A periodic `sample` event, carrying memory PSI where the kernel has it (v2). */
+  sample(at: number): WatchdogEvent;
   /** Re-reads every counter file (the safety net, or the poll path when no notifier works). */
   sweepCounters(at: number, source: EventSource): WatchdogEvent[];
   /** Re-reads cpu.stat and diffs over the elapsed interval. */
@@ -289,6 +291,13 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
     },
     sweepCounters,
     sweepCpu,
+    sample(at) {
+      const p = memoryVersion === 2 ? fileOf("memory", "memory.pressure") : null;
+      const r = p === null ? null : reader.read(p);
+      const psi = r?.kind === "ok" ? parsePsi(r.text) : null;
+      if (psi?.kind !== "ok") return { kind: "sample", cgroup, at, source: "poll" };
+      return { kind: "sample", cgroup, at, source: "poll", someAvg10: psi.value.some.avg10, ...(psi.value.full === null ? {} : { fullAvg10: psi.value.full.avg10 }) };
+    },
     finalRead(at) {
       const out = sweepCounters(at, "poll");
       if (cpuVersion !== null && quota) out.push(...sweepCpu(at));

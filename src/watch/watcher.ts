@@ -216,7 +216,10 @@ export function createWatcher(options: WatchOptions): Watcher {
     if (options.sampleIntervalMs !== undefined && options.sampleIntervalMs !== null) {
       every(options.sampleIntervalMs, () => {
         const at = now();
-        for (const t of trackers.values()) subscriber.next({ kind: "sample", cgroup: t.cgroup, at, source: "poll" });
+        for (const t of trackers.values()) {
+          const [sample] = safely(t.cgroup, "sample", () => [t.sample(at)]);
+          if (sample !== undefined) subscriber.next(sample);
+        }
       });
     }
     return () => {

@@ -70,4 +70,16 @@ describe("tracker", () => {
     expect(t.handle({ kind: "threshold_crossed", cgroup: "a", thresholdBytes: 104857600, at: 2 })).toMatchObject([{ kind: "reservation_breach", above: false }]);
     reader.close();
   });
+
+  it("a v2 sample carries memory PSI avg10; a v1 sample carries none", () => {
+    host = fakeHost(2);
+    host.addCgroup("a", { "memory.pressure": "some avg10=12.50 avg60=3.00 avg300=1.00 total=99\nfull avg10=4.25 avg60=1.00 avg300=0.50 total=42\n" });
+    const reader = createFileReader();
+    expect(createTracker({ layout: host.layout, reader, cgroup: "a" }).sample(7)).toEqual({ kind: "sample", cgroup: "a", at: 7, source: "poll", someAvg10: 12.5, fullAvg10: 4.25 });
+    const v1 = fakeHost(1);
+    v1.addCgroup("b");
+    expect(createTracker({ layout: v1.layout, reader, cgroup: "b" }).sample(8)).toEqual({ kind: "sample", cgroup: "b", at: 8, source: "poll" });
+    v1.cleanup();
+    reader.close();
+  });
 });
