@@ -146,7 +146,14 @@ export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command("cgwatch")
     .description("Event-driven OOM and CPU-throttling watchdog for Linux cgroups, with sandboxed policies")
     .version(packageVersion(), "-V, --version")
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Conventional exit codes: 0 for --help/--version, 2 for a usage error
+    // (commander's default is 1, which scripts cannot tell from a failure).
+    .exitOverride((err) => {
+      const code = err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help" ? 0 : 2;
+      exit(code);
+      throw err;
+    });
 
   withCommonFlags(program.command("run").description("run the watchdog (the default under systemd)")).action(async (flags: CommonFlags) => exit(await runDaemon(loadOptions(flags))));
 
@@ -199,6 +206,8 @@ if (isMain) {
     setImmediate(() => process.exit(code));
   });
   program.parseAsync(process.argv).catch((err: unknown) => {
+    // exitOverride already chose the code for commander's own errors.
+    if (err instanceof Error && "code" in err && typeof err.code === "string" && err.code.startsWith("commander.")) return;
     process.stderr.write(`cgwatch: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(EXIT_FAILURE);
   });
