@@ -7,15 +7,13 @@
  * dashboard panel and alert rule runs without error (with data where the
  * panel is about memory/cpu of these cgroups).
  *
- * TEMPORARY FEEDER: until the daemon lands, a minimal loop in this test
- * polls the scratch cgroups every 100 ms (memory.oom_control & co., cpu.stat)
- * and calls the metrics setters the daemon will call. The lead replaces
- * `startFeeder` with the real daemon.
+ * cgwatch here is the real daemon (startDaemon through loadConfig, the
+ * same path as `cgwatch run`): eventfd/poll sources, the tracker, a policy
+ * that annotates each OOM kill (so the policy and action panels have data),
+ * and its own /metrics server.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { CgroupSnapshot } from "../../src/cgroup/snapshot.js";
-import { createMetrics, type Metrics } from "../../src/metrics/metrics.js";
-import { startMetricsServer, type MetricsServer } from "../../src/metrics/server.js";
+import { startHarness, type Harness } from "../helpers/daemonHarness.js";
 import { cpuLoopArgs, createScratchCgroup, describeRealV1, hogArgs, waitExit, type ScratchCgroup } from "../helpers/realCgroup.js";
 import {
   dashboardVariableQueries,
@@ -27,86 +25,18 @@ import {
   type RunningPrometheus,
 } from "./harness.js";
 
-/** `key value` lines (memory.oom_control, cpu.stat) to a map. */
-function keyValues(text: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    const [k, v] = line.trim().split(/\s+/);
-    if (k !== undefined && v !== undefined) m.set(k, Number(v));
-  }
-  return m;
-}
-
-const UNLIMITED = 2 ** 62; // v1 reports "no limit" as PAGE_COUNTER_MAX pages, about 2^63
-
-function startFeeder(metrics: Metrics, mem: ScratchCgroup, cpu: ScratchCgroup): () => void {
-  const num = (s: ScratchCgroup, c: string, f: string): number | null => {
-    try {
-      const v = Number(s.read(c, f).trim());
-      return Number.isFinite(v) ? v : null;
-    } catch {
-      return null;
-    }
-  };
-  const lim = (v: number | null): number | null => (v === null || v >= UNLIMITED ? null : v);
-  let lastOomKills = 0;
-  const tick = (): void => {
-    try {
-      const oc = keyValues(mem.read("memory", "memory.oom_control"));
-      const oomKills = oc.get("oom_kill") ?? 0;
-      const snap: CgroupSnapshot = {
-        path: mem.cgroup,
-        labels: {},
-        memory: {
-          version: 1,
-          usageBytes: num(mem, "memory", "memory.usage_in_bytes"),
-          limitBytes: lim(num(mem, "memory", "memory.limit_in_bytes")),
-          swapLimitBytes: lim(num(mem, "memory", "memory.memsw.limit_in_bytes")),
-          reservationBytes: lim(num(mem, "memory", "memory.soft_limit_in_bytes")),
-          highBytes: null,
-          swappiness: num(mem, "memory", "memory.swappiness"),
-          oomKillDisable: oc.get("oom_kill_disable") === 1,
-          underOom: oc.get("under_oom") === 1,
-          oomKills,
-        },
-        cpu: null,
-        pids: null,
-      };
-      metrics.setCgroupState(mem.cgroup, snap, { kernelMemoryBytes: num(mem, "memory", "memory.kmem.usage_in_bytes") });
-      metrics.setMemoryEventCounters(mem.cgroup, { oom_kill: oomKills, failcnt: num(mem, "memory", "memory.failcnt") ?? 0 });
-      if (oomKills > lastOomKills) {
-        metrics.recordEvent({ kind: "oom_kill", cgroup: mem.cgroup, at: performance.now(), source: "poll", counter: { before: lastOomKills, after: oomKills } });
-        lastOomKills = oomKills;
-      }
-      const st = keyValues(cpu.read("cpu", "cpu.stat"));
-      const quota = num(cpu, "cpu", "cpu.cfs_quota_us");
-      metrics.setCgroupState(cpu.cgroup, {
-        path: cpu.cgroup,
-        labels: {},
-        memory: null,
-        cpu: { version: 1, quotaUs: quota === null || quota < 0 ? null : quota, periodUs: num(cpu, "cpu", "cpu.cfs_period_us"), burstUs: num(cpu, "cpu", "cpu.cfs_burst_us"), shares: num(cpu, "cpu", "cpu.shares"), weight: null, usageSeconds: (num(cpu, "cpuacct", "cpuacct.usage") ?? 0) / 1e9 },
-        pids: null,
-      });
-      metrics.setCpuCounters(cpu.cgroup, { periods: st.get("nr_periods") ?? 0, throttledPeriods: st.get("nr_throttled") ?? 0, throttledSeconds: (st.get("throttled_time") ?? 0) / 1e9 });
-      metrics.heartbeat();
-    } catch {
-      /* a read raced the cgroup's removal at teardown */
-    }
-  };
-  tick();
-  const timer = setInterval(tick, 100);
-  return () => clearInterval(timer);
-}
+const ANNOTATE_OOM = `
+export const meta = { name: "note-oom", on: ["oom_kill"], match: ["**"], cooldown: "0s" };
+export function onEvent(event) { return [{ kind: "annotate", message: "oom kill seen", data: { kills: event.counter.after } }]; }
+`;
 
 const promMissing = prometheusUnavailable();
 
 describeRealV1("Prometheus scrapes cgwatch through a real OOM kill", ["memory", "cpu", "cpuacct"], () => {
   let mem: ScratchCgroup | null = null;
   let cpu: ScratchCgroup | null = null;
-  let server: MetricsServer | null = null;
+  let harness: Harness | null = null;
   let prom: RunningPrometheus | null = null;
-  let stopFeeder: (() => void) | null = null;
-  const metrics = createMetrics({ build: { version: "test" } });
 
   beforeAll(async () => {
     if (promMissing !== null) throw new Error(promMissing);
@@ -119,17 +49,29 @@ describeRealV1("Prometheus scrapes cgwatch through a real OOM kill", ["memory", 
       /* no swap accounting on this kernel: the memory limit alone bounds the hog */
     }
     cpu.write("cpu", "cpu.cfs_quota_us", "10000"); // 0.1 CPU: the burner is throttled every period
-    metrics.addCgroup(mem.cgroup, { origin: "created", memory: 1 });
-    metrics.addCgroup(cpu.cgroup, { origin: "created", cpu: 1 });
-    stopFeeder = startFeeder(metrics, mem, cpu);
-    server = await startMetricsServer({ metrics, port: 0 });
-    prom = await startPrometheus([`127.0.0.1:${server.port}`]);
+    harness = await startHarness({
+      layout: mem.layout,
+      serveMetrics: true,
+      policies: { "note-oom.js": ANNOTATE_OOM },
+      yaml: [
+        `watch: [ ${JSON.stringify(mem.cgroup)}, ${JSON.stringify(cpu.cgroup)} ]`,
+        "policies: { builtin: false, dirs: [ \"$POLICY_DIR\" ] }",
+        "pollInterval: 250ms",
+        "safetyNetInterval: 1s",
+        "guardrails: { cooldown: 0s }",
+        "metrics: { listen: 127.0.0.1:0 }",
+        "",
+      ].join("\n"),
+    });
+    expect(await harness.daemon.ready).toBe(2);
+    const port = harness.daemon.metricsServer?.port;
+    if (port === undefined) throw new Error("the daemon serves no metrics");
+    prom = await startPrometheus([`127.0.0.1:${port}`]);
   }, 60_000);
 
   afterAll(async () => {
-    stopFeeder?.();
     await prom?.stop();
-    await server?.close();
+    await harness?.stop();
     // Scratch cgroups go even when assertions failed; each removal kills what it started.
     const errors: unknown[] = [];
     for (const s of [mem, cpu]) {
@@ -144,8 +86,9 @@ describeRealV1("Prometheus scrapes cgwatch through a real OOM kill", ["memory", 
 
   it("sees the OOM kill through increase(), fires CgwatchOOMKill, and runs every shipped PromQL expression", async () => {
     const p = prom;
-    if (p === null || mem === null || cpu === null || server === null) throw new Error("setup failed");
-    const instance = `127.0.0.1:${server.port}`;
+    const port = harness?.daemon.metricsServer?.port;
+    if (p === null || mem === null || cpu === null || port === undefined) throw new Error("setup failed");
+    const instance = `127.0.0.1:${port}`;
     const memCg = mem.cgroup;
     await waitFor("the cgwatch target to be up", 20_000, async () => {
       const r = await p.query('up{job="cgwatch"} == 1');
@@ -169,6 +112,9 @@ describeRealV1("Prometheus scrapes cgwatch through a real OOM kill", ["memory", 
       return a.find((x) => x.labels["alertname"] === "CgwatchOOMKill" && x.labels["cgroup"] === memCg && x.state === "firing") ?? null;
     });
     expect(alert.labels["instance"]).toBe(instance);
+    // The daemon itself saw the kill, through the eventfd when the addon is built.
+    expect(harness?.events.some((e) => e.kind === "oom_kill" && e.cgroup === memCg)).toBe(true);
+    expect(harness?.actions.some((a) => a.proposal.policy === "note-oom" && a.outcome.kind === "applied")).toBe(true);
 
     // Let the burner accumulate a few throttled periods across scrapes.
     await waitFor("throttled periods in Prometheus", 15_000, async () => {
