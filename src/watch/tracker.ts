@@ -24,6 +24,7 @@ import {
   type CpuStat,
   type MemoryEventCounters,
   type OomControl,
+  type Parsed,
 } from "../cgroup/parse.js";
 import type { FileReader, ReadResult } from "../cgroup/read.js";
 import { diffCpuStat, diffFailcnt, diffMemoryEvents, diffOomControl, diffPidsEvents, diffReservation, type ReadContext } from "../events/diffCounters.js";
@@ -114,59 +115,46 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
   };
   let quota = false;
 
-  const readMemoryEvents = (ctx: ReadContext): WatchdogEvent[] => {
-    const r = read("memory", "memory.events");
+  /**
+   * Re-read one file, parse it, and on success diff against the last value
+   * and store the new one. A gone or unreadable file yields nothing (removing
+   * a v1 cgroup signals every eventfd once more: the file is gone then, and a
+   * gone file is not an OOM); a malformed one is reported and leaves the
+   * baseline where it was.
+   */
+  const rereadAndDiff = <T>(
+    controller: Controller,
+    file: string,
+    parse: (text: string) => Parsed<T>,
+    /** Diffs the new value against the stored one (the caller's closure holds it). */
+    diff: (next: T) => WatchdogEvent[],
+    store: (next: T) => void,
+  ): WatchdogEvent[] => {
+    const r = read(controller, file);
     if (r === null || r.kind !== "ok") return [];
-    const parsed = parseMemoryEvents(r.text);
+    const parsed = parse(r.text);
     if (parsed.kind === "malformed") {
-      report("memory.events", parsed.reason);
+      report(file, parsed.reason);
       return [];
     }
-    const events = diffMemoryEvents(counters.memoryEvents, parsed.value, ctx);
-    counters.memoryEvents = parsed.value;
+    const events = diff(parsed.value);
+    store(parsed.value);
     return events;
   };
 
-  const readOomControl = (ctx: ReadContext): WatchdogEvent[] => {
-    const r = read("memory", "memory.oom_control");
-    // Removing a v1 cgroup signals every eventfd registered on it once more:
-    // the file is gone then, and a gone file is not an OOM.
-    if (r === null || r.kind !== "ok") return [];
-    const parsed = parseOomControl(r.text);
-    if (parsed.kind === "malformed") {
-      report("memory.oom_control", parsed.reason);
-      return [];
-    }
-    const events = diffOomControl(counters.oomControl, parsed.value, ctx);
-    counters.oomControl = parsed.value;
-    return events;
+  const parsePidsMax = (text: string): Parsed<number> => {
+    const max = parseFlatKeyed(text).values.get("max");
+    return max === undefined ? { kind: "malformed", reason: 'missing key "max"' } : { kind: "ok", value: max };
   };
 
-  const readFailcnt = (ctx: ReadContext): WatchdogEvent[] => {
-    const r = read("memory", "memory.failcnt");
-    if (r === null || r.kind !== "ok") return [];
-    const parsed = parseInteger(r.text);
-    if (parsed.kind === "malformed") {
-      report("memory.failcnt", parsed.reason);
-      return [];
-    }
-    const events = diffFailcnt(counters.failcnt, parsed.value, ctx);
-    counters.failcnt = parsed.value;
-    return events;
-  };
-
-  const readPidsEvents = (ctx: ReadContext): WatchdogEvent[] => {
-    const r = read("pids", "pids.events");
-    if (r === null || r.kind !== "ok") return [];
-    const max = parseFlatKeyed(r.text).values.get("max");
-    if (max === undefined) {
-      report("pids.events", "missing key \"max\"");
-      return [];
-    }
-    const events = diffPidsEvents(counters.pidsMax, max, ctx);
-    counters.pidsMax = max;
-    return events;
-  };
+  const readMemoryEvents = (ctx: ReadContext): WatchdogEvent[] =>
+    rereadAndDiff("memory", "memory.events", parseMemoryEvents, (next) => diffMemoryEvents(counters.memoryEvents, next, ctx), (v) => (counters.memoryEvents = v));
+  const readOomControl = (ctx: ReadContext): WatchdogEvent[] =>
+    rereadAndDiff("memory", "memory.oom_control", parseOomControl, (next) => diffOomControl(counters.oomControl, next, ctx), (v) => (counters.oomControl = v));
+  const readFailcnt = (ctx: ReadContext): WatchdogEvent[] =>
+    rereadAndDiff("memory", "memory.failcnt", parseInteger, (next) => diffFailcnt(counters.failcnt, next, ctx), (v) => (counters.failcnt = v));
+  const readPidsEvents = (ctx: ReadContext): WatchdogEvent[] =>
+    rereadAndDiff("pids", "pids.events", parsePidsMax, (next) => diffPidsEvents(counters.pidsMax, next, ctx), (v) => (counters.pidsMax = v));
 
   const readReservation = (ctx: ReadContext): WatchdogEvent[] => {
     // v2 reports reservation pressure itself (memory.events low/high); the
