@@ -40,7 +40,10 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
   apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null || setup_fail "apt-get install qemu-system-x86"
 fi
 
-if [ ! -f "$CACHE/initramfs.cpio.gz" ] || [ ! -f "$CACHE/vmlinux" ] || [ ! -f "$CACHE/kernel-version" ]; then
+# The cache is rebuilt when this script changes (the initramfs /init is in it).
+RECIPE=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
+if [ ! -f "$CACHE/initramfs.cpio.gz" ] || [ ! -f "$CACHE/vmlinux" ] || [ ! -f "$CACHE/kernel-version" ] ||
+   [ "$(cat "$CACHE/recipe" 2>/dev/null)" != "$RECIPE" ]; then
   W=$(mktemp -d "$CACHE/prep.XXXXXX"); trap 'rm -rf "$W"' EXIT
   kpkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
   KPKG=$(kpkg)
@@ -48,9 +51,15 @@ if [ ! -f "$CACHE/initramfs.cpio.gz" ] || [ ! -f "$CACHE/vmlinux" ] || [ ! -f "$
   [ -n "$KPKG" ] || setup_fail "cannot resolve the kernel package behind linux-image-amd64"
   KVER=${KPKG#linux-image-}
   echo "vmtest: preparing kernel $KVER in $CACHE" >&2
-  # A stale package list 404s on a superseded kernel ABI: refresh and retry once.
-  (cd "$W" && { apt-get download -qq "$KPKG" busybox-static 2>/dev/null ||
+  # The .debs are kept in the cache. A stale package list 404s on a superseded
+  # kernel ABI: refresh and retry once.
+  mkdir -p "$CACHE/debs"
+  if ! ls "$CACHE/debs/$KPKG"_*.deb "$CACHE"/debs/busybox-static_*.deb >/dev/null 2>&1; then
+    rm -f "$CACHE"/debs/*.deb
+    (cd "$CACHE/debs" && { apt-get download -qq "$KPKG" busybox-static 2>/dev/null ||
                 { apt-get update -qq && apt-get download -qq "$KPKG" busybox-static; }; }) || setup_fail "apt-get download $KPKG busybox-static"
+  fi
+  cp "$CACHE/debs/$KPKG"_*.deb "$CACHE"/debs/busybox-static_*.deb "$W/"
   dpkg-deb -x "$W"/busybox-static_*.deb "$W/bb"
   MODS="kernel/drivers/virtio/virtio_ring kernel/drivers/virtio/virtio kernel/drivers/virtio/virtio_pci_modern_dev
         kernel/drivers/virtio/virtio_pci_legacy_dev kernel/drivers/virtio/virtio_pci kernel/net/9p/9pnet
@@ -68,6 +77,8 @@ if [ ! -f "$CACHE/initramfs.cpio.gz" ] || [ ! -f "$CACHE/vmlinux" ] || [ ! -f "$
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+# Loopback only (no NIC): the daemon's /metrics listens on 127.0.0.1.
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up || echo "VMTEST: could not bring up lo"
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci \
          9pnet 9pnet_virtio netfs fscache 9p overlay; do
   insmod /lib/modules/$m.ko || echo "VMTEST: insmod $m failed"
@@ -104,6 +115,7 @@ INIT
   mv "$W/vmlinux" "$CACHE/vmlinux"
   mv "$W/initramfs.cpio.gz" "$CACHE/initramfs.cpio.gz"
   echo "$KVER" > "$CACHE/kernel-version"
+  echo "$RECIPE" > "$CACHE/recipe"
   echo "vmtest: prepared kernel $KVER in $CACHE" >&2
 fi
 

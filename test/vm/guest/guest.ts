@@ -143,6 +143,8 @@ export class Hog {
   /** Resolves with the exit code, or the signal name when killed. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stderr = "";
+  /** True when the hog was killed by its own timeout (so a SIGKILL was not the kernel's). */
+  timedOut = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -153,7 +155,10 @@ export class Hog {
     child.stderr?.on("data", (d: Buffer) => {
       if (this.stderr.length < 4096) this.stderr += d.toString();
     });
-    this.timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
     this.exited = new Promise((resolve) => {
       child.on("exit", (code, signal) => {
         clearTimeout(this.timer);

@@ -32,6 +32,7 @@ void describe("memory.events through inotify", () => {
       const hog = cg.memoryHog(128, 30);
       const exit = await hog.exited;
       assert.equal(exit.signal, "SIGKILL", `hog should be OOM-killed, got ${JSON.stringify(exit)} ${hog.stderr}`);
+      assert.equal(hog.timedOut, false);
       const kernel = cg.keyed("memory.events");
       assert.ok((kernel.get("oom_kill") ?? 0) >= 1, `kernel memory.events: ${cg.read("memory.events")}`);
       const kill = await log.next("oom_kill", (e) => e.counter.after === kernel.get("oom_kill"), EVENT_TIMEOUT);
