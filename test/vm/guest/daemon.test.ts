@@ -62,6 +62,13 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
 
   const decisions = (policy: string, cgroup: string): LogLine[] =>
     lines.filter((l) => l["msg"] === "action decision" && l["policy"] === policy && l["cgroup"] === cgroup);
+  /** Throws (failing the wait at once) when the daemon died: a crash must not look like a slow policy. */
+  const alive = (): true => {
+    if (daemon.exitCode !== null || daemon.signalCode !== null) {
+      throw new Error(`the daemon died (code ${daemon.exitCode}, signal ${daemon.signalCode}): ${dump()}`);
+    }
+    return true;
+  };
   const dump = (): string => lines.slice(-30).map((l) => JSON.stringify(l)).join("\n") + `\nstderr: ${stderr.slice(-2000)}`;
 
   before(async () => {
@@ -117,7 +124,7 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
     });
     await waitForAsync(
       async () => {
-        if (daemon.exitCode !== null) throw new Error(`daemon exited ${daemon.exitCode}: ${dump()}`);
+        alive();
         const s = await scrape();
         return s !== null && (valueOf(s, "cgwatch_watched_cgroups", {}) ?? 0) >= 4;
       },
@@ -134,9 +141,9 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
 
   void it("oom-rescue raises memory.max and pressure-relief moves memory.high of a throttled cgroup", async () => {
     hogs.push(oom.memoryHog(48, 120, TIMEOUT));
-    await waitFor(() => decisions("oom-rescue", oom.cgroup).some((l) => l["outcome"] === "applied"), TIMEOUT, `oom-rescue to act: ${dump()}`);
+    await waitFor(() => alive() && decisions("oom-rescue", oom.cgroup).some((l) => l["outcome"] === "applied"), TIMEOUT, `oom-rescue to act: ${dump()}`);
     assert.ok(Number(oom.read("memory.max")) > 32 * MiB, `memory.max ${oom.read("memory.max")}`);
-    await waitFor(() => decisions("pressure-relief", oom.cgroup).some((l) => l["outcome"] === "applied"), TIMEOUT, `pressure-relief to act: ${dump()}`);
+    await waitFor(() => alive() && decisions("pressure-relief", oom.cgroup).some((l) => l["outcome"] === "applied"), TIMEOUT, `pressure-relief to act: ${dump()}`);
     assert.notEqual(oom.read("memory.high").trim(), String(30 * MiB));
     assert.ok(oom.counter("memory.events", "high") > 0);
   });
@@ -144,7 +151,7 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
   void it("throttle-burst raises cpu.max of a throttled cgroup", async () => {
     const hog = cpu.cpuHog(TIMEOUT);
     hogs.push(hog);
-    await waitFor(() => decisions("throttle-burst", cpu.cgroup).some((l) => l["outcome"] === "applied"), TIMEOUT, `throttle-burst to act: ${dump()}`);
+    await waitFor(() => alive() && decisions("throttle-burst", cpu.cgroup).some((l) => l["outcome"] === "applied"), TIMEOUT, `throttle-burst to act: ${dump()}`);
     const quota = Number(cpu.read("cpu.max").trim().split(/\s+/)[0]);
     assert.ok(quota > 10000, `cpu.max ${cpu.read("cpu.max")}`);
     hog.kill();
@@ -172,6 +179,7 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
     let last: readonly ParsedSample[] = [];
     await waitForAsync(
       async () => {
+        alive();
         last = (await scrape()) ?? [];
         return want.every(([name, labels, v]) => valueOf(last, name, labels) === v);
       },
@@ -181,10 +189,26 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
       const got = want.map(([name, labels, v]) => `${name}${JSON.stringify(labels)} kernel=${v} metrics=${valueOf(last, name, labels)}`).join("\n");
       throw new Error(`${err instanceof Error ? err.message : String(err)}\n${got}`);
     });
-    // Every action the daemon logged is counted in cgwatch_actions_total.
-    const applied = lines.filter((l) => l["msg"] === "action decision" && l["outcome"] === "applied").length;
-    const counted = last.filter((s) => s.name === "cgwatch_actions_total" && s.labels["outcome"] === "applied").reduce((n, s) => n + s.value, 0);
-    assert.equal(counted, applied);
+    // Every action a policy proposed and the executor applied is counted in
+    // cgwatch_actions_total. A counter series born non-zero is shown as 0 on
+    // its first scrape (so that Prometheus' increase() sees the step): scrape again.
+    const appliedLines = (): LogLine[] => lines.filter((l) => l["component"] === "actions" && l["msg"] === "action decision" && l["outcome"] === "applied");
+    let applied = appliedLines();
+    assert.ok(applied.length >= 2, "the policies acted");
+    let series: ParsedSample[] = [];
+    const counted = (): number => series.filter((s) => s.labels["outcome"] === "applied").reduce((n, s) => n + s.value, 0);
+    await waitForAsync(
+      async () => {
+        alive();
+        series = ((await scrape()) ?? []).filter((s) => s.name === "cgwatch_actions_total");
+        applied = appliedLines(); // pressure-relief keeps acting on samples: compare like with like
+        return counted() === applied.length;
+      },
+      TIMEOUT,
+      "cgwatch_actions_total to count the applied actions",
+    ).catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}: cgwatch_actions_total: ${JSON.stringify(series)}; applied lines: ${applied.map((l) => `${String(l["policy"])}/${String(l["action"])}`).join(", ")}`);
+    });
   });
 
   void it("stops cleanly on SIGTERM", async () => {
