@@ -1,0 +1,259 @@
+/**
+ * `npm run bench`: every figure of DESIGN.md §6 and issue 8. Each scenario
+ * runs in a child process of its own (clean RSS, nothing left over from the
+ * previous one), at least three times; the table shows median [min–max]
+ * over runs, and ratios are taken within a run before the median.
+ *
+ * Writes bench/results.json (every run, raw) and BENCHMARKS.md (generated).
+ * Options: `--only latency,storm,...` runs a subset (results.json and
+ * BENCHMARKS.md are then left alone); `--runs N` changes the repeat count.
+ */
+import { execFileSync, fork } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildTree, loadavg, spread, type Spread } from "./common.js";
+import { runEventfdLatencyBench, type EventfdLatencyResult } from "./eventfd-latency.js";
+import { runMetricsBench, type MetricsBenchResult } from "./metrics.js";
+import { runPolicyBench, type PolicyBenchResult } from "./policy.js";
+import { latencyRun, realOomRun, realSweepRun, startupRun, stormRun, sweepRun, type LatencyRun, type RealOomRun, type StartupRun, type StormRun, type SweepRun } from "./scenarios.js";
+import { renderMarkdown } from "./report.js";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** dist/bench → repo root. */
+const REPO = path.resolve(HERE, "..", "..");
+
+type ChildSpec =
+  | { readonly name: "latency"; readonly args: { root: string; n: number; samples: number; settleMs?: number } }
+  | { readonly name: "startup"; readonly args: { root: string; n: number; idleSeconds: number } }
+  | { readonly name: "storm"; readonly args: { root: string; n: number; seconds: number } }
+  | { readonly name: "sweep"; readonly args: { root: string; n: number; sweeps: number } }
+  | { readonly name: "realSweep"; readonly args: { count: number; sweeps: number } }
+  | { readonly name: "realOom"; readonly args: { reps: number } }
+  | { readonly name: "metrics"; readonly args: { runs: number } }
+  | { readonly name: "policy"; readonly args: Record<string, never> }
+  | { readonly name: "eventfd"; readonly args: { pollWakes: number } };
+
+async function childMain(spec: ChildSpec): Promise<unknown> {
+  switch (spec.name) {
+    case "latency":
+      return latencyRun(spec.args);
+    case "startup":
+      return startupRun(spec.args);
+    case "storm":
+      return stormRun(spec.args);
+    case "sweep":
+      return sweepRun(spec.args);
+    case "realSweep":
+      return realSweepRun(spec.args);
+    case "realOom":
+      return realOomRun(spec.args);
+    case "metrics":
+      return runMetricsBench({ runs: spec.args.runs });
+    case "policy":
+      return runPolicyBench();
+    case "eventfd":
+      return runEventfdLatencyBench({ pollWakes: spec.args.pollWakes });
+  }
+}
+
+export interface RunRecord<T> {
+  readonly result: T;
+  readonly seconds: number;
+  readonly loadBefore: string;
+  readonly loadAfter: string;
+}
+
+/** Runs one scenario in a fresh node process; the child's only output is its IPC result. */
+function inChild<T>(spec: ChildSpec, timeoutMs: number): Promise<RunRecord<T>> {
+  const loadBefore = loadavg();
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(HERE, "run.js"), ["--child"], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: ["--expose-gc"] });
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      child.kill("SIGKILL");
+      reject(new Error(`${spec.name} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.once("message", (m: { ok: true; result: T } | { ok: false; error: string }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (m.ok) resolve({ result: m.result, seconds: Math.round((performance.now() - t0) / 100) / 10, loadBefore, loadAfter: loadavg() });
+      else reject(new Error(`${spec.name}: ${m.error}`));
+    });
+    child.once("exit", (code) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new Error(`${spec.name} child exited with ${String(code)} before reporting`));
+    });
+    child.send(spec);
+  });
+}
+
+async function repeat<T>(label: string, runs: number, spec: ChildSpec, timeoutMs: number): Promise<RunRecord<T>[]> {
+  const out: RunRecord<T>[] = [];
+  for (let i = 0; i < runs; i++) {
+    process.stderr.write(`[bench] ${label} run ${i + 1}/${runs} (load ${loadavg()})\n`);
+    out.push(await inChild<T>(spec, timeoutMs));
+  }
+  return out;
+}
+
+function sh(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: "utf8" }).trim();
+  } catch {
+    return "(unavailable)";
+  }
+}
+
+export interface Results {
+  readonly machine: { nproc: string; freeG: string; kernel: string; node: string; cpu: string };
+  readonly command: string;
+  readonly startedAt: string;
+  readonly totalSeconds: number;
+  readonly treeBuildSeconds: Record<string, number>;
+  readonly latency: Record<string, RunRecord<LatencyRun>[]>;
+  readonly storm: RunRecord<StormRun>[];
+  readonly startup: Record<string, RunRecord<StartupRun>[]>;
+  readonly sweep: Record<string, RunRecord<SweepRun>[]>;
+  readonly realSweep: RunRecord<SweepRun>[];
+  readonly realOom: RunRecord<RealOomRun>[];
+  readonly metrics: RunRecord<MetricsBenchResult>[];
+  readonly policy: RunRecord<PolicyBenchResult>[];
+  readonly eventfd: RunRecord<EventfdLatencyResult>[];
+}
+
+const fmt = (s: Spread, digits = 2): string => (s.runs === 0 ? "n/a" : `${s.median.toFixed(digits)} [${s.min.toFixed(digits)}–${s.max.toFixed(digits)}]`);
+
+function printTable(r: Partial<Results>): void {
+  const rows: [string, string][] = [];
+  for (const [n, runs] of Object.entries(r.latency ?? {})) {
+    const us = (f: (x: LatencyRun) => number): Spread => spread(runs.map((x) => f(x.result) / 1000));
+    rows.push([`event→action ms @${n} echo p50/p99`, `${fmt(us((x) => x.echo.p50), 3)} / ${fmt(us((x) => x.echo.p99), 3)}`]);
+    rows.push([`event→action ms @${n} cgwatch p50/p99`, `${fmt(us((x) => x.cgwatch.p50), 3)} / ${fmt(us((x) => x.cgwatch.p99), 3)}`]);
+    rows.push([`event→action ms @${n} scraped p50/p99`, `${fmt(us((x) => x.scraped.p50), 3)} / ${fmt(us((x) => x.scraped.p99), 3)}`]);
+    rows.push([`p99 ratio cgwatch/echo @${n}`, fmt(spread(runs.map((x) => x.result.cgwatch.p99 / x.result.echo.p99)))]);
+  }
+  if (r.storm !== undefined) {
+    rows.push(["storm events/s @10k", fmt(spread(r.storm.map((x) => x.result.eventsPerSecond)), 0)]);
+    rows.push(["storm driver writes/s", fmt(spread(r.storm.map((x) => x.result.writesPerSecond)), 0)]);
+    rows.push(["storm mismatching series (of 60k)", r.storm.map((x) => x.result.mismatches).join(", ")]);
+  }
+  for (const [n, runs] of Object.entries(r.startup ?? {})) {
+    rows.push([`ready ms @${n}`, fmt(spread(runs.map((x) => x.result.readyMs)), 0)]);
+    rows.push([`RSS MB @${n}`, fmt(spread(runs.map((x) => x.result.rssMb)), 1)]);
+    rows.push([`idle CPU % @${n}`, fmt(spread(runs.map((x) => x.result.idleCpuPercent)), 3)]);
+  }
+  for (const [n, runs] of Object.entries(r.sweep ?? {})) {
+    rows.push([`sweep CPU ms @${n} reader / naive`, `${fmt(spread(runs.map((x) => x.result.readerCpuMs)))} / ${fmt(spread(runs.map((x) => x.result.naiveCpuMs)))}`]);
+  }
+  if (r.realOom !== undefined) rows.push(["real v1 OOM wake→action ms", fmt(spread(r.realOom.flatMap((x) => x.result.wakeToActionMs)), 3)]);
+  if (r.metrics !== undefined) {
+    for (const n of [1000, 10000]) {
+      const pick = (x: RunRecord<MetricsBenchResult>) => x.result.scales.find((s) => s.cgroups === n);
+      rows.push([`/metrics render ms @${n} (stream)`, fmt(spread(r.metrics.map((x) => pick(x)?.cgwatchStream.renderMs ?? NaN)))]);
+    }
+  }
+  if (r.policy !== undefined) rows.push(["policy calls/s", fmt(spread(r.policy.map((x) => x.result.callsPerSecond)), 0)]);
+  if (r.eventfd !== undefined) rows.push(["eventfd wake median µs", fmt(spread(r.eventfd.map((x) => (x.result.eventfd.kind === "measured" ? x.result.eventfd.medianMs * 1000 : NaN))), 1)]);
+  const w = Math.max(...rows.map((x) => x[0].length));
+  for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const onlyArg = argv.indexOf("--only");
+  const only = onlyArg >= 0 ? new Set((argv[onlyArg + 1] ?? "").split(",")) : null;
+  const runsArg = argv.indexOf("--runs");
+  const RUNS = runsArg >= 0 ? Number(argv[runsArg + 1]) : 3;
+  const want = (s: string): boolean => only === null || only.has(s);
+  const t0 = performance.now();
+  const base = fs.mkdtempSync(path.join(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "cgwatch-bench-"));
+  const cleanup = (): void => fs.rmSync(base, { recursive: true, force: true });
+  process.once("SIGINT", () => {
+    cleanup();
+    process.exit(130);
+  });
+  const r: {
+    -readonly [K in keyof Results]?: Results[K];
+  } = {
+    machine: { nproc: sh("nproc", []), freeG: sh("free", ["-g"]), kernel: sh("uname", ["-r"]), node: process.version, cpu: os.cpus()[0]?.model ?? "unknown" },
+    command: "npm run bench",
+    startedAt: new Date().toISOString(),
+  };
+  try {
+    const trees: Record<number, string> = {};
+    const buildSeconds: Record<string, number> = {};
+    const tree = (n: number): string => {
+      const have = trees[n];
+      if (have !== undefined) return have;
+      const b0 = performance.now();
+      const root = path.join(base, `n${n}`);
+      buildTree(root, n);
+      buildSeconds[String(n)] = Math.round((performance.now() - b0) / 100) / 10;
+      trees[n] = root;
+      return root;
+    };
+    r.treeBuildSeconds = buildSeconds;
+
+    if (want("latency")) {
+      r.latency = {};
+      for (const n of [100, 1000, 10000]) {
+        r.latency[String(n)] = await repeat<LatencyRun>(`latency @${n}`, RUNS, { name: "latency", args: { root: tree(n), n, samples: 300 } }, 180_000);
+      }
+    }
+    if (want("storm")) r.storm = await repeat<StormRun>("storm @10000", RUNS, { name: "storm", args: { root: tree(10000), n: 10000, seconds: 10 } }, 180_000);
+    if (want("startup")) {
+      r.startup = {};
+      for (const [n, idleSeconds] of [
+        [1000, 10],
+        [10000, 30],
+      ] as const) {
+        r.startup[String(n)] = await repeat<StartupRun>(`startup/RSS/idle @${n}`, RUNS, { name: "startup", args: { root: tree(n), n, idleSeconds } }, 180_000);
+      }
+    }
+    if (want("sweep")) {
+      r.sweep = {};
+      for (const n of [1000, 10000]) r.sweep[String(n)] = await repeat<SweepRun>(`poll sweep @${n}`, RUNS, { name: "sweep", args: { root: tree(n), n, sweeps: 7 } }, 120_000);
+      r.realSweep = await repeat<SweepRun>("poll sweep, real v1 kernel", RUNS, { name: "realSweep", args: { count: 50, sweeps: 21 } }, 60_000);
+    }
+    if (want("oom")) r.realOom = await repeat<RealOomRun>("real v1 OOM (5 reps per run)", 1, { name: "realOom", args: { reps: 5 } }, 240_000);
+    if (want("eventfd")) r.eventfd = await repeat<EventfdLatencyResult>("eventfd latency", RUNS, { name: "eventfd", args: { pollWakes: 30 } }, 120_000);
+    if (want("metrics")) r.metrics = await repeat<MetricsBenchResult>("/metrics render", RUNS, { name: "metrics", args: { runs: 3 } }, 240_000);
+    if (want("policy")) r.policy = await repeat<PolicyBenchResult>("policy engine", RUNS, { name: "policy", args: {} }, 120_000);
+  } finally {
+    cleanup();
+  }
+  r.totalSeconds = Math.round((performance.now() - t0) / 1000);
+  printTable(r);
+  if (only === null) {
+    const full = r as Results;
+    fs.writeFileSync(path.join(REPO, "bench", "results.json"), `${JSON.stringify(full, null, 2)}\n`);
+    fs.writeFileSync(path.join(REPO, "BENCHMARKS.md"), renderMarkdown(full));
+    process.stderr.write(`[bench] wrote bench/results.json and BENCHMARKS.md in ${r.totalSeconds} s\n`);
+  } else {
+    const out = path.join(os.tmpdir(), "cgwatch-bench-partial.json");
+    fs.writeFileSync(out, `${JSON.stringify(r, null, 2)}\n`);
+    process.stderr.write(`[bench] partial run: results in ${out}\n`);
+  }
+}
+
+if (process.argv[2] === "--child") {
+  process.once("message", (spec: ChildSpec) => {
+    childMain(spec).then(
+      (result) => process.send?.({ ok: true, result }, () => process.exit(0)),
+      (err: unknown) => process.send?.({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }, () => process.exit(1)),
+    );
+  });
+} else {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
