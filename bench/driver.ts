@@ -19,7 +19,7 @@ import { cgroupName, MEMORY_EVENT_KEYS, memoryEventsText, parseMemoryEvents, sle
 
 export type DriverCommand =
   | { readonly cmd: "latency"; readonly root: string; readonly n: number; readonly samples: number; readonly warmup: number; readonly paceMinMs: number; readonly paceMaxMs: number; readonly timeoutMs: number }
-  | { readonly cmd: "storm"; readonly root: string; readonly n: number; readonly seconds: number }
+  | { readonly cmd: "storm"; readonly root: string; readonly n: number; readonly seconds: number; readonly ratePerSecond?: number }
   | { readonly cmd: "scrape"; readonly url: string; readonly maxSeconds: number }
   | { readonly cmd: "stop" };
 
@@ -108,7 +108,15 @@ function storm(c: Extract<DriverCommand, { cmd: "storm" }>): DriverReply {
       for (let i = 0; i < c.n; i++) {
         counters.bump(i, Math.floor(Math.random() * MEMORY_EVENT_KEYS.length));
         writes++;
-        if ((writes & 1023) === 0 && performance.now() >= deadline) break outer;
+        if ((writes & 1023) === 0) {
+          const t = performance.now();
+          if (t >= deadline) break outer;
+          // Optional pacing: block until the schedule catches up (a storm the daemon can keep up with).
+          if (c.ratePerSecond !== undefined) {
+            const due = t0 + (writes / c.ratePerSecond) * 1000;
+            if (due > t) Atomics.wait(PAUSE, 0, 0, due - t);
+          }
+        }
       }
     }
   } finally {
@@ -116,6 +124,8 @@ function storm(c: Extract<DriverCommand, { cmd: "storm" }>): DriverReply {
   }
   return { kind: "storm", writes, increments: writes, seconds: (performance.now() - t0) / 1000 };
 }
+
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 let stopScrape = false;
 

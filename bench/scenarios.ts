@@ -256,7 +256,7 @@ export interface StormRun {
  * safety net is pushed out to an hour and the publisher with it, so what
  * the metrics hold came through the notification path alone.
  */
-export async function stormRun(args: { root: string; n: number; seconds: number }): Promise<StormRun> {
+export async function stormRun(args: { root: string; n: number; seconds: number; ratePerSecond?: number }): Promise<StormRun> {
   const driver = startDriver();
   let events = 0;
   let counted = 0;
@@ -281,7 +281,7 @@ export async function stormRun(args: { root: string; n: number; seconds: number 
     events = 0;
     counted = 0;
     const c0 = cpuMs();
-    const s = await ask(driver, { cmd: "storm", root: args.root, n: args.n, seconds: args.seconds }, "storm");
+    const s = await ask(driver, { cmd: "storm", root: args.root, n: args.n, seconds: args.seconds, ...(args.ratePerSecond === undefined ? {} : { ratePerSecond: args.ratePerSecond }) }, "storm");
     const eventsDuring = events;
     const countedDuring = counted;
     const stormCpuMs = cpuMs() - c0;
