@@ -258,13 +258,13 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     const e = entry(event.cgroup);
     if (e === undefined) return;
     switch (event.kind) {
-      case "memory_low":
-      case "memory_high":
       case "memory_max":
         // On v1 the "limit hit" counter the event carries is memory.failcnt,
         // exported under its own name (it counts every failed charge).
         raise(e.get(f.memoryEvents, [memoryVersions.get(event.cgroup) === 1 ? "failcnt" : "max"]), event.counter.after);
         return;
+      case "memory_low":
+      case "memory_high":
       case "oom":
       case "oom_kill":
       case "oom_group_kill":

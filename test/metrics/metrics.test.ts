@@ -138,6 +138,20 @@ describe("metrics API", () => {
     expect(await value(m, "cgwatch_memory_oom_kill_disable", { cgroup: "a" })).toBe(1);
   });
 
+  it("each memory event kind raises its own key: v2 low/high/max/oom*, v1 limit hits as failcnt", async () => {
+    const m = fresh();
+    m.addCgroup("v2", { origin: "startup", memory: 2 });
+    m.addCgroup("v1", { origin: "startup", memory: 1 });
+    const kinds = ["memory_low", "memory_high", "memory_max", "oom", "oom_kill", "oom_group_kill"] as const;
+    kinds.forEach((kind, i) => m.recordEvent({ kind, cgroup: "v2", at: 0, source: "inotify", counter: { before: 0, after: 10 + i } }));
+    m.recordEvent({ kind: "memory_max", cgroup: "v1", at: 0, source: "poll", counter: { before: 0, after: 7 } });
+    const all = await samples(m);
+    const v2 = Object.fromEntries(["low", "high", "max", "oom", "oom_kill", "oom_group_kill"].map((e) => [e, pick(all, "cgwatch_memory_events_total", { cgroup: "v2", event: e })]));
+    expect(v2).toEqual({ low: 10, high: 11, max: 12, oom: 13, oom_kill: 14, oom_group_kill: 15 });
+    expect(pick(all, "cgwatch_memory_events_total", { cgroup: "v1", event: "failcnt" })).toBe(7);
+    expect(pick(all, "cgwatch_memory_events_total", { cgroup: "v1", event: "max" })).toBeUndefined();
+  });
+
   it("policies and actions: counters start at 0, latency measured from the event's read time", async () => {
     const m = fresh();
     m.addPolicy("rescue");
