@@ -93,15 +93,6 @@ function labeller(config: RuntimeConfig): (cgroup: string) => Readonly<Record<st
   };
 }
 
-/**
- * How often control-loop policies get a `sample` per cgroup. Every 10 s (or
- * the poll interval if slower): at 10k cgroups that is 1k policy calls per
- * second per sampling policy, a few percent of one core.
- */
-function sampleEvery(config: RuntimeConfig): number {
-  return Math.max(config.pollIntervalMs, 10_000);
-}
-
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, layout, logger } = options;
   const now = options.now ?? (() => performance.now());
@@ -213,7 +204,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       exclude: (c) => own.has(c) || excluded.some((m) => m(c)),
       pollIntervalMs: config.pollIntervalMs,
       safetyNetIntervalMs: config.safetyNetIntervalMs,
-      sampleIntervalMs: wantsSample ? sampleEvery(config) : null,
+      sampleIntervalMs: wantsSample ? config.sampleIntervalMs : null,
       native: options.native.kind === "loaded" ? createNativeNotifiers({ keepAlive: options.persistent ?? true, softLimitRecheckMs: config.safetyNetIntervalMs }) : null,
       psiTriggers,
       persistent: options.persistent ?? true,
@@ -240,7 +231,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       if (event.kind === "oom_kill" || event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, `${event.kind} in ${event.cgroup}`);
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
       if (policies.wantsEvent(event.kind, event.cgroup)) {
-        const snapshot = readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup));
+        // Periodic samples read settings once (open/read/close) so that they
+        // do not evict the kept fds the notification path re-reads.
+        const snapshot = readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached");
         for (const proposal of policies.evaluate(event, snapshot)) {
           const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
           options.onAction?.(proposal, outcome);

@@ -38,7 +38,14 @@ export function readControlFile(path: string): ReadResult {
 }
 
 export interface FileReader {
+  /** Through a kept fd (pread at 0): for files re-read often (counters on the event path). */
   read(path: string): ReadResult;
+  /**
+   * Open, read, close, without touching the kept fds: for files read once
+   * per long interval (settings published as metrics, snapshots), which
+   * would otherwise evict the hot descriptors from the LRU.
+   */
+  readOnce(path: string): ReadResult;
   /** Closes a path's fd (e.g. when its cgroup is removed). */
   forget(path: string): void;
   /** Closes every fd whose path starts with `prefix`. */
@@ -50,7 +57,26 @@ export interface FileReader {
 /** Control files are small (memory.stat is the largest, ~1.5 KiB); 64 KiB covers any with room. */
 const BUFFER_BYTES = 64 * 1024;
 
-export function createFileReader(maxOpen = 4096): FileReader {
+/**
+ * How many fds the reader may keep: half the soft RLIMIT_NOFILE (the rest is
+ * for inotify, eventfds, PSI triggers, sockets), between 256 and 65536.
+ */
+export function defaultFdBudget(limitsText?: string): number {
+  let text = limitsText;
+  if (text === undefined) {
+    try {
+      text = fs.readFileSync("/proc/self/limits", "utf8");
+    } catch {
+      return 4096;
+    }
+  }
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
+  if (m === null) return 4096;
+  const soft = m[1] === "unlimited" ? Infinity : Number(m[1]);
+  return Math.max(256, Math.min(65536, Math.floor(soft / 2)));
+}
+
+export function createFileReader(maxOpen = defaultFdBudget()): FileReader {
   const fds = new Map<string, number>(); // insertion order = LRU order
   const buf = Buffer.allocUnsafe(BUFFER_BYTES);
 
@@ -108,6 +134,17 @@ export function createFileReader(maxOpen = 4096): FileReader {
       } catch (err) {
         closeFd(path);
         return failure(err, path);
+      }
+    },
+    readOnce(path) {
+      let fd: number | null = null;
+      try {
+        fd = fs.openSync(path, fs.constants.O_RDONLY);
+        return { kind: "ok", text: readAll(fd) };
+      } catch (err) {
+        return failure(err, path);
+      } finally {
+        if (fd !== null) fs.closeSync(fd);
       }
     },
     forget: closeFd,

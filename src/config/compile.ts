@@ -129,6 +129,7 @@ export function compileConfig(file: ConfigFile, ctx: CompileContext): RuntimeCon
     guardrails: compileGuardrails(file.guardrails, dryRun),
     pollIntervalMs: file.pollInterval === undefined ? DEFAULTS.pollIntervalMs : ms(file.pollInterval),
     safetyNetIntervalMs: file.safetyNetInterval === undefined ? DEFAULTS.safetyNetIntervalMs : ms(file.safetyNetInterval),
+    sampleIntervalMs: file.sampleInterval === undefined ? DEFAULTS.sampleIntervalMs : ms(file.sampleInterval),
     psi: {
       memory: psi(file.psi?.memory, DEFAULTS.psi.memory),
       cpu: psi(file.psi?.cpu, DEFAULTS.psi.cpu),

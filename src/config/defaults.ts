@@ -31,6 +31,7 @@ export const DEFAULTS = {
   },
   pollIntervalMs: 1000,
   safetyNetIntervalMs: 30_000,
+  sampleIntervalMs: 30_000,
   /** systemd-oomd's and the kernel docs' example trigger; cpu and io are opt-in (one more fd per cgroup each). */
   psi: { memory: "some 300ms 2s", cpu: "off", io: "off" },
   dryRun: false,

@@ -173,6 +173,7 @@ export const configFileSchema = z
     guardrails: guardrails.optional(),
     pollInterval: duration("poll interval", 10, 3_600_000).optional().describe("How often cpu.stat (and anything without a kernel notification) is polled"),
     safetyNetInterval: duration("safety-net interval", 1000, 3_600_000).optional().describe("How often every notified file is re-read anyway, to catch notifications the kernel merged or never sent"),
+    sampleInterval: duration("sample interval", 1000, 3_600_000).optional().describe("How often control-loop policies (those listening to `sample`) get a sample of each cgroup"),
     psi: z
       .object({ memory: psi("memory").optional(), cpu: psi("cpu").optional(), io: psi("io").optional() })
       .strict()

@@ -65,6 +65,8 @@ export interface RuntimeConfig {
   readonly guardrails: GuardrailSettings;
   readonly pollIntervalMs: number;
   readonly safetyNetIntervalMs: number;
+  /** `sample` events per cgroup, for control-loop policies; only when some policy listens to them. */
+  readonly sampleIntervalMs: number;
   readonly psi: {
     readonly memory: PsiTrigger | null;
     readonly cpu: PsiTrigger | null;

@@ -16,6 +16,7 @@ import type { PressureResource } from "../events/types.js";
 import type { IoDeviceCounters, Metrics } from "../metrics/metrics.js";
 import { readSnapshot } from "./snapshot.js";
 import type { CgroupTracker } from "./tracker.js";
+import { everySliced } from "./slices.js";
 import type { Watcher } from "./watcher.js";
 
 export interface PublisherOptions {
@@ -25,7 +26,8 @@ export interface PublisherOptions {
   readonly metrics: Metrics;
   readonly labelsOf: (cgroup: string) => Readonly<Record<string, string>>;
   readonly everyMs: number;
-  readonly sliceSize?: number;
+  /** Longest run of work between yields to the event loop (ms). */
+  readonly sliceBudgetMs?: number;
   readonly persistent: boolean;
 }
 
@@ -85,21 +87,18 @@ function countCpus(list: string): number | null {
 
 export function publishCgroupState(options: PublisherOptions): Publisher {
   const { watcher, layout, reader, metrics } = options;
-  const slice = options.sliceSize ?? 250;
-  let running = false;
-  let stopped = false;
 
   const text = (cgroup: string, c: Controller, file: string): string | null => {
     const d = cgroupDir(layout, cgroup, c);
     if (d === null) return null;
-    const r = reader.read(path.join(d.dir, file));
+    const r = reader.readOnce(path.join(d.dir, file));
     return r.kind === "ok" ? r.text : null;
   };
 
   const publishOne = (t: CgroupTracker): void => {
     const cgroup = t.cgroup;
     if (!metrics.hasCgroup(cgroup)) return;
-    const snapshot = readSnapshot(layout, reader, cgroup, options.labelsOf(cgroup));
+    const snapshot = readSnapshot(layout, reader, cgroup, options.labelsOf(cgroup), "once");
     const cpuset = text(cgroup, "cpuset", t.memoryVersion === 2 ? "cpuset.cpus.effective" : "cpuset.cpus");
     const kmem = t.memoryVersion === 1 ? text(cgroup, "memory", "memory.kmem.usage_in_bytes") : null;
     metrics.setCgroupState(cgroup, snapshot, {
@@ -155,35 +154,18 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     }
   };
 
-  const pass = (): void => {
-    if (running || stopped) return;
-    running = true;
-    const queue = [...watcher.trackers.values()];
-    const step = (): void => {
-      if (stopped) {
-        running = false;
-        return;
+  const sweep = everySliced(
+    Math.max(250, options.everyMs),
+    () => [...watcher.trackers.values()],
+    (t) => {
+      try {
+        publishOne(t);
+      } catch {
+        /* a cgroup vanishing mid-pass: its removal event cleans up */
       }
-      for (const t of queue.splice(0, slice)) {
-        try {
-          publishOne(t);
-        } catch {
-          /* a cgroup vanishing mid-pass: its removal event cleans up */
-        }
-      }
-      if (queue.length > 0) setImmediate(step);
-      else running = false;
-    };
-    step();
-  };
-
-  const timer = setInterval(pass, Math.max(250, options.everyMs));
-  if (!options.persistent) timer.unref();
-  return {
-    kick: pass,
-    stop() {
-      stopped = true;
-      clearInterval(timer);
     },
-  };
+    { persistent: options.persistent, budgetMs: options.sliceBudgetMs ?? 4 },
+  );
+
+  return { kick: sweep.kick, stop: sweep.stop };
 }

@@ -16,11 +16,25 @@ export function weightToShares(weight: number): number {
   return Math.round(2 + ((weight - 1) * 262142) / 9999);
 }
 
-export function readSnapshot(layout: CgroupLayout, reader: FileReader, cgroup: string, labels: Readonly<Record<string, string>> = {}): CgroupSnapshot {
+/**
+ * `cached` reads through the reader's kept fds (the event → action path,
+ * where every microsecond is latency); `once` opens and closes (periodic
+ * samples and metrics passes, which must not evict the hot fds).
+ */
+export type SnapshotReads = "cached" | "once";
+
+export function readSnapshot(
+  layout: CgroupLayout,
+  reader: FileReader,
+  cgroup: string,
+  labels: Readonly<Record<string, string>> = {},
+  reads: SnapshotReads = "cached",
+): CgroupSnapshot {
   const text = (c: Controller, file: string): string | null => {
     const d = cgroupDir(layout, cgroup, c);
     if (d === null) return null;
-    const r = reader.read(path.join(d.dir, file));
+    const p = path.join(d.dir, file);
+    const r = reads === "cached" ? reader.read(p) : reader.readOnce(p);
     return r.kind === "ok" ? r.text : null;
   };
   const int = (c: Controller, file: string): number | null => {

@@ -8,6 +8,7 @@
  * (its last OOM kill must not be lost), then `cgroup_removed`, then its
  * sources are unsubscribed and its fds closed.
  */
+import fs from "node:fs";
 import { EMPTY, NEVER, Observable, Subject, catchError, concat, defer, from, merge, mergeMap, share, takeUntil, type Subscription } from "rxjs";
 import type { CgroupLayout } from "../cgroup/layout.js";
 import { locateController } from "../cgroup/layout.js";
@@ -17,6 +18,7 @@ import { discoverCgroups } from "../sources/discovery.js";
 import { fileWakes } from "../sources/fileWatch.js";
 import type { Wake } from "../sources/types.js";
 import { notifierFor, type NativeNotifiers, type NotifierMode } from "./notifiers.js";
+import { everySliced } from "./slices.js";
 import { createTracker, type CgroupTracker, type TrackerProblem } from "./tracker.js";
 
 export interface WatchOptions {
@@ -40,6 +42,23 @@ export interface WatchOptions {
   readonly now?: () => number;
   readonly onProblem?: (p: TrackerProblem) => void;
   readonly onSourceError?: (cgroup: string, source: string, err: unknown) => void;
+  /** Wakes per second that count as a storm (default: from fs.inotify.max_queued_events). */
+  readonly stormThreshold?: number;
+  /** A notification storm calmed down and a catch-up sweep was started. */
+  readonly onStorm?: () => void;
+}
+
+/**
+ * Wakes per second above which the inotify queue may have overflowed: a
+ * quarter of fs.inotify.max_queued_events (16384 by default).
+ */
+export function inotifyStormThreshold(procRoot = "/proc"): number {
+  try {
+    const q = Number(fs.readFileSync(`${procRoot}/sys/fs/inotify/max_queued_events`, "utf8").trim());
+    return Number.isFinite(q) && q > 0 ? Math.max(256, Math.floor(q / 4)) : 4096;
+  } catch {
+    return 4096;
+  }
 }
 
 export interface Watcher {
@@ -70,6 +89,7 @@ export function createWatcher(options: WatchOptions): Watcher {
     resolveReady = r;
   });
   const native = options.native ?? null;
+  let wakeCount = 0;
 
   const guard = (cgroup: string, name: string, source: Observable<Wake>): Observable<Wake> =>
     source.pipe(
@@ -169,7 +189,10 @@ export function createWatcher(options: WatchOptions): Watcher {
             const added: WatchdogEvent = { kind: "cgroup_added", cgroup, at, source: "inotify" };
             // NEVER keeps a cgroup with no notifier (v1 polled) alive until its removal.
             const live$ = merge(wakesFor(tracker), NEVER).pipe(
-              mergeMap((wake) => from(safely(cgroup, wake.kind, () => tracker.handle(wake)))),
+              mergeMap((wake) => {
+                wakeCount++;
+                return from(safely(cgroup, wake.kind, () => tracker.handle(wake)));
+              }),
               takeUntil(removed),
             );
             const farewell$ = defer(() => {
@@ -191,39 +214,67 @@ export function createWatcher(options: WatchOptions): Watcher {
     subs.push(perCgroup$.subscribe({ next: (e) => subscriber.next(e), error: (err: unknown) => subscriber.error(err) }));
 
     const nativeV1 = native !== null;
-    const timers: ReturnType<typeof setInterval>[] = [];
-    const every = (ms: number, fn: () => void): void => {
-      if (!(ms > 0)) return;
-      const t = setInterval(fn, ms);
-      if (options.persistent === false) t.unref();
-      timers.push(t);
-    };
-    every(options.pollIntervalMs, () => {
-      const at = now();
-      for (const t of trackers.values()) {
-        if (t.hasCpuQuota()) emitAll(safely(t.cgroup, "cpu sweep", () => t.sweepCpu(at)));
-        // v1 without eventfd: OOM state is only learnt by polling.
-        if (t.memoryVersion === 1 && !nativeV1) emitAll(safely(t.cgroup, "poll sweep", () => t.sweepCounters(at, "poll")));
-      }
-    });
-    every(options.safetyNetIntervalMs, () => {
-      const at = now();
-      for (const t of trackers.values()) {
-        emitAll(safely(t.cgroup, "safety net", () => t.sweepCounters(at, "poll")));
+    const persistent = options.persistent ?? true;
+    const stops: (() => void)[] = [];
+    const trackerList = (): CgroupTracker[] => [...trackers.values()];
+
+    // cpu.stat of cgroups under a quota, and — v1 without eventfd — OOM state.
+    const poll = everySliced(
+      options.pollIntervalMs,
+      () => trackerList().filter((t) => t.hasCpuQuota() || (t.memoryVersion === 1 && !nativeV1)),
+      (t) => {
+        if (t.hasCpuQuota()) emitAll(safely(t.cgroup, "cpu sweep", () => t.sweepCpu(now())));
+        if (t.memoryVersion === 1 && !nativeV1) emitAll(safely(t.cgroup, "poll sweep", () => t.sweepCounters(now(), "poll")));
+      },
+      { persistent },
+    );
+    stops.push(poll.stop);
+
+    // The safety net: every counter file re-read, what no notification said.
+    const safetyNet = everySliced(
+      options.safetyNetIntervalMs,
+      trackerList,
+      (t) => {
+        emitAll(safely(t.cgroup, "safety net", () => t.sweepCounters(now(), "poll")));
         t.refreshQuota();
+      },
+      { persistent },
+    );
+    stops.push(safetyNet.stop);
+
+    // A notification storm can overflow the inotify queue (IN_Q_OVERFLOW),
+    // which libuv drops without telling anyone: those changes would wait for
+    // the next safety net (30 s). When the wake rate suggests the queue was
+    // under pressure, run the safety net as soon as the storm calms down.
+    const stormThreshold = options.stormThreshold ?? inotifyStormThreshold();
+    let stormy = false;
+    const stormTimer = setInterval(() => {
+      const n = wakeCount;
+      wakeCount = 0;
+      if (n >= stormThreshold) stormy = true;
+      else if (stormy) {
+        stormy = false;
+        options.onStorm?.();
+        safetyNet.kick();
       }
-    });
+    }, 1000);
+    if (!persistent) stormTimer.unref();
+    stops.push(() => clearInterval(stormTimer));
+
     if (options.sampleIntervalMs !== undefined && options.sampleIntervalMs !== null) {
-      every(options.sampleIntervalMs, () => {
-        const at = now();
-        for (const t of trackers.values()) {
-          const [sample] = safely(t.cgroup, "sample", () => [t.sample(at)]);
+      const samples = everySliced(
+        options.sampleIntervalMs,
+        trackerList,
+        (t) => {
+          const [sample] = safely(t.cgroup, "sample", () => [t.sample(now())]);
           if (sample !== undefined) subscriber.next(sample);
-        }
-      });
+        },
+        { persistent },
+      );
+      stops.push(samples.stop);
     }
     return () => {
-      for (const t of timers) clearInterval(t);
+      for (const stop of stops) stop();
       for (const s of subs) s.unsubscribe();
       for (const t of trackers.values()) t.close();
       trackers.clear();

@@ -8,6 +8,7 @@ import { createFileReader } from "../../src/cgroup/read.js";
 import type { WatchdogEvent } from "../../src/events/types.js";
 import { createWatcher } from "../../src/watch/watcher.js";
 import { collect, sleep } from "../helpers/collect.js";
+import { until } from "../helpers/daemonHarness.js";
 import { fakeHost, type FakeHost } from "../helpers/fakeCgroupfs.js";
 
 const memEvents = (c: Partial<Record<"low" | "high" | "max" | "oom" | "oom_kill" | "oom_group_kill", number>>): string =>
@@ -216,6 +217,40 @@ describe("watch pipeline on a fake v1 cgroupfs (polling, no eventfd)", () => {
     expect(errors).toEqual([]);
     await sleep(30);
     expect(c.values.filter((e) => e.cgroup === "docker/a").at(-1)?.kind).toBe("cgroup_removed");
+    c.sub.unsubscribe();
+    reader.close();
+  });
+});
+
+describe("notification storms", () => {
+  it("when a storm of wakes calms down, a catch-up safety sweep runs at once", async () => {
+    host = fakeHost(2);
+    host.addCgroup("docker");
+    host.addCgroup("docker/a");
+    let storms = 0;
+    const reader = createFileReader();
+    const watcher = createWatcher({
+      layout: host.layout,
+      reader,
+      patterns: ["docker/*"],
+      pollIntervalMs: 0,
+      safetyNetIntervalMs: 0, // no periodic safety net: only the catch-up can run
+      persistent: false,
+      stormThreshold: 20,
+      onStorm: () => storms++,
+    });
+    const c = collect(watcher.events$);
+    await watcher.ready;
+    for (let i = 1; i <= 60; i++) {
+      host.write("docker/a", "memory.events", memEvents({ max: i }));
+      await sleep(5);
+    }
+    await until(() => storms > 0, 10_000, "the catch-up sweep");
+    expect(storms).toBe(1);
+    // Every increment was seen (the queue never overflowed here), and nothing twice.
+    const maxes = c.values.filter((e) => e.kind === "memory_max");
+    expect(maxes.at(-1)).toMatchObject({ counter: { after: 60 } });
+    expect(maxes.reduce((n, e) => n + ("counter" in e ? e.counter.after - e.counter.before : 0), 0)).toBe(60);
     c.sub.unsubscribe();
     reader.close();
   });
