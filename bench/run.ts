@@ -235,7 +235,11 @@ async function main(): Promise<void> {
   if (only === null) {
     const full = r as Results;
     fs.writeFileSync(path.join(REPO, "bench", "results.json"), `${JSON.stringify(full, null, 2)}\n`);
-    fs.writeFileSync(path.join(REPO, "BENCHMARKS.md"), renderMarkdown(full));
+    // bench/findings.md is written by people reading the figures; it is kept
+    // across regenerations by appending it to the generated sections.
+    const findingsFile = path.join(REPO, "bench", "findings.md");
+    const findings = fs.existsSync(findingsFile) ? `\n${fs.readFileSync(findingsFile, "utf8")}` : "";
+    fs.writeFileSync(path.join(REPO, "BENCHMARKS.md"), renderMarkdown(full) + findings);
     process.stderr.write(`[bench] wrote bench/results.json and BENCHMARKS.md in ${r.totalSeconds} s\n`);
   } else {
     const out = path.join(os.tmpdir(), "cgwatch-bench-partial.json");
