@@ -2,9 +2,13 @@
  * Reading control files. A re-read of a kernfs file through a kept-open fd
  * with pread at offset 0 regenerates its content and costs one syscall
  * (measured here: 2.0 µs vs 16.3 µs for readFileSync's open+fstat+read+close
- * on memory.usage_in_bytes). Descriptors are kept in an LRU bounded by a
- * budget because RLIMIT_NOFILE (20000 here) cannot hold every file of 10k
- * cgroups.
+ * on memory.usage_in_bytes). Descriptors are kept up to a budget, because
+ * RLIMIT_NOFILE (20000 here) cannot hold every file of 10k cgroups. Past the
+ * budget a file is read one-shot instead of evicting a kept one: sweeps
+ * visit the files in a cycle, and an LRU over a cycle longer than its
+ * capacity evicts every entry just before it is needed again (measured: a
+ * 10k-cgroup sweep through a 10k-fd LRU cost 325 ms against 170 ms for plain
+ * reads). Kept fds are released when their cgroup goes (forgetPrefix).
  *
  * A read never throws: a vanished cgroup (ENOENT, or ENODEV on an fd whose
  * cgroup was removed) is `gone`, anything else an `error` with the errno.
@@ -77,7 +81,7 @@ export function defaultFdBudget(limitsText?: string): number {
 }
 
 export function createFileReader(maxOpen = defaultFdBudget()): FileReader {
-  const fds = new Map<string, number>(); // insertion order = LRU order
+  const fds = new Map<string, number>();
   const buf = Buffer.allocUnsafe(BUFFER_BYTES);
 
   const closeFd = (path: string): void => {
@@ -92,13 +96,21 @@ export function createFileReader(maxOpen = defaultFdBudget()): FileReader {
   };
 
   const open = (path: string): number => {
-    if (fds.size >= maxOpen) {
-      const oldest = fds.keys().next();
-      if (oldest.done !== true) closeFd(oldest.value);
-    }
     const fd = fs.openSync(path, fs.constants.O_RDONLY /* libuv adds O_CLOEXEC */);
     fds.set(path, fd);
     return fd;
+  };
+
+  const readOnce = (path: string): ReadResult => {
+    let fd: number | null = null;
+    try {
+      fd = fs.openSync(path, fs.constants.O_RDONLY);
+      return { kind: "ok", text: readAll(fd) };
+    } catch (err) {
+      return failure(err, path);
+    } finally {
+      if (fd !== null) fs.closeSync(fd);
+    }
   };
 
   const readAll = (fd: number): string => {
@@ -116,9 +128,6 @@ export function createFileReader(maxOpen = defaultFdBudget()): FileReader {
     read(path) {
       let fd = fds.get(path);
       if (fd !== undefined) {
-        // Refresh LRU position.
-        fds.delete(path);
-        fds.set(path, fd);
         try {
           return { kind: "ok", text: readAll(fd) };
         } catch (err) {
@@ -128,6 +137,7 @@ export function createFileReader(maxOpen = defaultFdBudget()): FileReader {
           if (!GONE_ERRNOS.has(errnoOf(err))) return failure(err, path);
         }
       }
+      if (fds.size >= maxOpen) return readOnce(path);
       try {
         fd = open(path);
         return { kind: "ok", text: readAll(fd) };
@@ -136,17 +146,7 @@ export function createFileReader(maxOpen = defaultFdBudget()): FileReader {
         return failure(err, path);
       }
     },
-    readOnce(path) {
-      let fd: number | null = null;
-      try {
-        fd = fs.openSync(path, fs.constants.O_RDONLY);
-        return { kind: "ok", text: readAll(fd) };
-      } catch (err) {
-        return failure(err, path);
-      } finally {
-        if (fd !== null) fs.closeSync(fd);
-      }
-    },
+    readOnce,
     forget: closeFd,
     forgetPrefix(prefix) {
       for (const p of [...fds.keys()]) if (p.startsWith(prefix)) closeFd(p);

@@ -20,7 +20,7 @@ describe("file reader", () => {
     expect(r.openCount).toBe(0);
   });
 
-  it("keeps at most its budget of fds (LRU), and readOnce leaves the kept ones alone", () => {
+  it("keeps at most its budget of fds (the rest read one-shot, never evicting), and readOnce leaves the kept ones alone", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-read-"));
     const files = Array.from({ length: 10 }, (_, i) => path.join(dir, `f${i}`));
     for (const f of files) fs.writeFileSync(f, "1\n");
@@ -30,6 +30,10 @@ describe("file reader", () => {
     expect(r.openCount).toBe(4);
     expect(fs.readdirSync("/proc/self/fd").length - fdsBefore).toBe(4);
     for (const f of files) expect(r.readOnce(f)).toEqual({ kind: "ok", text: "1\n" });
+    expect(r.openCount).toBe(4);
+    // Past the budget, files are read fresh every time (not from a stale kept fd).
+    fs.writeFileSync(files[9] ?? "", "2\n");
+    expect(r.read(files[9] ?? "")).toEqual({ kind: "ok", text: "2\n" });
     expect(r.openCount).toBe(4);
     r.close();
     expect(fs.readdirSync("/proc/self/fd").length).toBe(fdsBefore);
