@@ -52,8 +52,8 @@ export interface FileReader {
   readOnce(path: string): ReadResult;
   /** Closes a path's fd (e.g. when its cgroup is removed). */
   forget(path: string): void;
-  /** Closes every fd whose path starts with `prefix`. */
-  forgetPrefix(prefix: string): void;
+  /** Closes the fds of every file directly in `dir` (a removed cgroup's directory). */
+  forgetDir(dir: string): void;
   close(): void;
   readonly openCount: number;
 }
@@ -82,12 +82,18 @@ export function defaultFdBudget(limitsText?: string): number {
 
 export function createFileReader(maxOpen = defaultFdBudget()): FileReader {
   const fds = new Map<string, number>();
+  /** Kept paths by directory, so releasing one cgroup costs its own files, not all of them. */
+  const byDir = new Map<string, Set<string>>();
+  const dirOf = (p: string): string => p.slice(0, Math.max(0, p.lastIndexOf("/")));
   const buf = Buffer.allocUnsafe(BUFFER_BYTES);
 
   const closeFd = (path: string): void => {
     const fd = fds.get(path);
     if (fd === undefined) return;
     fds.delete(path);
+    const siblings = byDir.get(dirOf(path));
+    siblings?.delete(path);
+    if (siblings?.size === 0) byDir.delete(dirOf(path));
     try {
       fs.closeSync(fd);
     } catch {
@@ -98,6 +104,13 @@ export function createFileReader(maxOpen = defaultFdBudget()): FileReader {
   const open = (path: string): number => {
     const fd = fs.openSync(path, fs.constants.O_RDONLY /* libuv adds O_CLOEXEC */);
     fds.set(path, fd);
+    const d = dirOf(path);
+    let set = byDir.get(d);
+    if (set === undefined) {
+      set = new Set();
+      byDir.set(d, set);
+    }
+    set.add(path);
     return fd;
   };
 
@@ -148,8 +161,9 @@ export function createFileReader(maxOpen = defaultFdBudget()): FileReader {
     },
     readOnce,
     forget: closeFd,
-    forgetPrefix(prefix) {
-      for (const p of [...fds.keys()]) if (p.startsWith(prefix)) closeFd(p);
+    forgetDir(dir) {
+      const kept = byDir.get(dir.endsWith("/") ? dir.slice(0, -1) : dir);
+      if (kept !== undefined) for (const p of [...kept]) closeFd(p);
     },
     close() {
       for (const p of [...fds.keys()]) closeFd(p);

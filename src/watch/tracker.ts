@@ -292,7 +292,7 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
       return out;
     },
     close() {
-      for (const d of dirs.values()) if (d !== null) reader.forgetPrefix(`${d.dir}/`);
+      for (const d of dirs.values()) if (d !== null) reader.forgetDir(d.dir);
     },
   };
   return tracker;

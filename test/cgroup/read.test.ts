@@ -40,6 +40,23 @@ describe("file reader", () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  it("forgetDir closes a removed cgroup's kept fds and no one else's (a child cgroup keeps its own)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-read-"));
+    fs.mkdirSync(path.join(dir, "child"));
+    const own = ["memory.events", "pids.events"].map((n) => path.join(dir, n));
+    const child = path.join(dir, "child", "memory.events");
+    for (const f of [...own, child]) fs.writeFileSync(f, "x 1\n");
+    const r = createFileReader(16);
+    for (const f of [...own, child]) r.read(f);
+    expect(r.openCount).toBe(3);
+    r.forgetDir(dir);
+    expect(r.openCount).toBe(1);
+    r.forgetDir(`${path.join(dir, "child")}/`);
+    expect(r.openCount).toBe(0);
+    r.close();
+    fs.rmSync(dir, { recursive: true });
+  });
+
   it("the fd budget is half the soft RLIMIT_NOFILE, within [256, 65536]", () => {
     const limits = (soft: string): string => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                20000                files\n`;
     expect(defaultFdBudget(limits("20000"))).toBe(10000);
