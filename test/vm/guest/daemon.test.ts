@@ -104,7 +104,9 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
         ``,
       ].join("\n"),
     );
-    daemon = spawn(process.execPath, [path.join(REPO, "dist/src/cli.js"), "run", "--config", config], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+    // The TCG workaround flags (run-guest.sh explains them) apply to the daemon too.
+    const v8Flags = (process.env["CGWATCH_GUEST_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== "");
+    daemon = spawn(process.execPath, [...v8Flags, path.join(REPO, "dist/src/cli.js"), "run", "--config", config], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
     exited = new Promise((resolve) => daemon.on("exit", (code, signal) => resolve({ code, signal })));
     let partial = "";
     daemon.stdout?.on("data", (d: Buffer) => {
