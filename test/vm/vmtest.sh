@@ -94,6 +94,13 @@ mount -t overlay overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w /
 mount -t proc proc /newroot/proc; mount -t sysfs sysfs /newroot/sys
 mount -t devtmpfs devtmpfs /newroot/dev; mount -t tmpfs tmpfs /newroot/run; mount -t tmpfs tmpfs /newroot/tmp
 mount -t cgroup2 -o nsdelegate cgroup2 /newroot/sys/fs/cgroup || fail "cgroup2 mount failed"
+# The working directory (the repo) comes in as its own read-only share: the
+# root share does not show it when it lives under a path the guest covers
+# with a tmpfs of its own (/tmp, /run), which is where a CI clone may be.
+if [ "$CWD" != "/" ]; then
+  mkdir -p "/newroot$CWD"
+  mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose repo "/newroot$CWD" || fail "repo 9p mount failed"
+fi
 if [ -n "$RW" ]; then
   mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 rwshare /newroot$RW || fail "rw 9p mount failed"
 fi
@@ -135,6 +142,7 @@ timeout --kill-after=10 "$TMO" qemu-system-x86_64 -accel tcg -cpu max -m "$MEM" 
   -kernel "$CACHE/vmlinux" -initrd "$CACHE/initramfs.cpio.gz" \
   -append "console=ttyS0 quiet loglevel=3 panic=-1 psi=1 vmtest.script=$SCRIPT vmtest.cwd=$CWD $RWARG" \
   -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
+  -virtfs "local,path=$CWD,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" \
   "${RWOPT[@]}" </dev/null 2>&1 | tee "$LOGFILE"
 QRC=${PIPESTATUS[0]}
 set -e
