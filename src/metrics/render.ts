@@ -58,7 +58,8 @@ function renderHistogram(family: Family, s: Series): string {
  * announced (HELP/TYPE) so that a dashboard sees the metric exists.
  */
 export async function* renderChunks(store: Store, opts: RenderOptions = {}): AsyncGenerator<string> {
-  const sliceMs = opts.sliceMs ?? 4;
+  // 1 ms: a scrape's slices delay event handling by at most this much each.
+  const sliceMs = opts.sliceMs ?? 1;
   const chunkChars = opts.chunkChars ?? 1 << 20;
   const now = opts.now ?? (() => performance.now());
   const yieldToLoop = opts.yieldToLoop ?? defaultYield;

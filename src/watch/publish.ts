@@ -16,7 +16,7 @@ import type { PressureResource } from "../events/types.js";
 import type { IoDeviceCounters, Metrics } from "../metrics/metrics.js";
 import { readSnapshot } from "./snapshot.js";
 import type { CgroupTracker } from "./tracker.js";
-import { everySliced } from "./slices.js";
+import { DEFAULT_SLICE_MS, everySliced } from "./slices.js";
 import type { Watcher } from "./watcher.js";
 
 export interface PublisherOptions {
@@ -164,7 +164,7 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
         /* a cgroup vanishing mid-pass: its removal event cleans up */
       }
     },
-    { persistent: options.persistent, budgetMs: options.sliceBudgetMs ?? 4 },
+    { persistent: options.persistent, budgetMs: options.sliceBudgetMs ?? DEFAULT_SLICE_MS },
   );
 
   return { kick: sweep.kick, stop: sweep.stop };

@@ -4,13 +4,20 @@
  * an OOM notification behind it for hundreds of milliseconds (measured: up
  * to 579 ms before this existed). Each slice runs at most `budgetMs`.
  */
+/**
+ * How long one slice may hold the loop. An event that arrives during a slice
+ * waits for it, so this bounds what periodic work adds to event→action
+ * latency: at 4 ms the 10k-cgroup p99 sat at ~4–9 ms against a 0.4 ms floor.
+ */
+export const DEFAULT_SLICE_MS = 1;
+
 export interface SlicedRun {
   /** True while slices remain. */
   readonly running: boolean;
   cancel(): void;
 }
 
-export function runSliced<T>(items: readonly T[], each: (item: T) => void, budgetMs = 4, onDone?: () => void): SlicedRun {
+export function runSliced<T>(items: readonly T[], each: (item: T) => void, budgetMs = DEFAULT_SLICE_MS, onDone?: () => void): SlicedRun {
   let i = 0;
   let cancelled = false;
   let running = true;
@@ -55,7 +62,7 @@ export function everySliced<T>(
   let current: SlicedRun | null = null;
   const tick = (): void => {
     if (current?.running === true) return;
-    current = runSliced(items(), each, options.budgetMs ?? 4);
+    current = runSliced(items(), each, options.budgetMs ?? DEFAULT_SLICE_MS);
   };
   const timer = everyMs > 0 ? setInterval(tick, everyMs) : null;
   if (timer !== null && !options.persistent) timer.unref();
