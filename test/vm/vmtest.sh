@@ -131,13 +131,23 @@ if [ -n "$RW" ]; then
   RW=$(readlink -f "$RW")
   RWOPT=(-virtfs "local,path=$RW,mount_tag=rwshare,security_model=none,multidevs=remap"); RWARG="vmtest.rw=$RW"
 fi
+# The guest CPU: TCG's "max" minus the AVX family. QEMU 7.2 (Debian 12) is the
+# first to emulate AVX/AVX2 in TCG, and V8 uses them in its JIT whenever
+# CPUID offers them; the daemon crashed inside JIT-compiled code under "max"
+# (docs/vm-tier.md). Without AVX, V8 emits SSE code, long-proven under TCG.
+VCPU=${VMTEST_CPU:-max,-avx,-avx2,-fma,-f16c,-avx512f}
+# One vCPU. With two, the daemon crashed in 1 of 4 loaded runs even without
+# AVX: cores show the main thread jumping into JIT code that reads as zeros,
+# i.e. code a V8 background thread wrote was not visible to the other vCPU
+# (multi-threaded TCG). With one vCPU every V8 thread runs on the same one.
+VSMP=${VMTEST_SMP:-1}
 KEEP_LOG=1
 if [ -z "$LOGFILE" ]; then LOGFILE=$(mktemp); KEEP_LOG=0; fi
 : > "$LOGFILE"
 set +e
 # loglevel=3 keeps the kernel's OOM reports (KERN_ERR) off the console; the
 # guest script saves dmesg to the results share instead.
-timeout --kill-after=10 "$TMO" qemu-system-x86_64 -accel tcg -cpu max -m "$MEM" -smp "$(nproc)" \
+timeout --kill-after=10 "$TMO" qemu-system-x86_64 -accel tcg -cpu "$VCPU" -m "$MEM" -smp "$VSMP" \
   -display none -no-reboot -serial stdio -nodefaults \
   -kernel "$CACHE/vmlinux" -initrd "$CACHE/initramfs.cpio.gz" \
   -append "console=ttyS0 quiet loglevel=3 panic=-1 psi=1 vmtest.script=$SCRIPT vmtest.cwd=$CWD $RWARG" \
