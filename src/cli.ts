@@ -16,6 +16,7 @@ import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, runDaemon } from "./lifecycle/run.j
 import { loadNative } from "./native/index.js";
 import { compilePolicies } from "./policy/compile.js";
 import { runPolicyTest } from "./policy/replay.js";
+import { notifierFor } from "./watch/notifiers.js";
 import { createWatcher } from "./watch/watcher.js";
 import { runDemo } from "./demo.js";
 
@@ -116,7 +117,7 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
   await watcher.ready;
   const rows = [...watcher.trackers.values()].map((t) => ({
     cgroup: t.cgroup === "" ? "/" : t.cgroup,
-    notifier: t.memoryVersion === 2 ? "inotify" : t.memoryVersion === 1 ? (native.kind === "loaded" ? "eventfd" : "poll") : "none",
+    notifier: t.memoryVersion === null ? "none" : notifierFor(t.memoryVersion, native.kind === "loaded"),
     memory: t.memoryVersion === null ? "-" : `v${t.memoryVersion}`,
     cpuQuota: t.hasCpuQuota(),
   }));

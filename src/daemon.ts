@@ -13,8 +13,8 @@ import { Subscription } from "rxjs";
 import type { Logger } from "pino";
 import type { ActionOutcome, ActionProposal } from "./actions/types.js";
 import { createActionExecutor, type ActionExecutor } from "./actions/executor.js";
-import { protectSelf } from "./actions/selfProtection.js";
-import type { CgroupLayout } from "./cgroup/layout.js";
+import { parseMemTotal, protectSelf } from "./actions/selfProtection.js";
+import { locateController, type CgroupLayout } from "./cgroup/layout.js";
 import { compileCgroupGlob } from "./cgroup/glob.js";
 import { createFileReader, type FileReader } from "./cgroup/read.js";
 import { createGuardedWriter } from "./cgroup/writer.js";
@@ -171,18 +171,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     for (const p of policies.policies()) metrics.addPolicy(p.name);
     for (const e of policies.loadReport.errors) log.policy.error({ file: e.file, line: e.line, column: e.column }, `policy failed to compile: ${e.message}`);
 
-    // 4. Actions.
-    let executor: ActionExecutor = createActionExecutor({
-      layout,
-      writer,
-      procRoot: options.procRoot,
-      guardrails: config.guardrails,
-      logger: log.actions,
-      clock: { now },
-      hostMemoryBytes: options.hostMemoryBytes,
-      ownCgroups: options.ownCgroups,
-      hooks: { onOutcome: (proposal, outcome) => metrics.recordAction(proposal, outcome) },
-    });
+    // 4. Actions. Rebuilt when a reload changes the guardrails (dry-run included).
+    const makeExecutor = (guardrails: RuntimeConfig["guardrails"]): ActionExecutor =>
+      createActionExecutor({
+        layout,
+        writer,
+        procRoot: options.procRoot,
+        guardrails,
+        logger: log.actions,
+        clock: { now },
+        hostMemoryBytes: options.hostMemoryBytes,
+        ownCgroups: options.ownCgroups,
+        hooks: { onOutcome: (proposal, outcome) => metrics.recordAction(proposal, outcome) },
+      });
+    let executor = makeExecutor(config.guardrails);
 
     // 5. Watch.
     const reader: FileReader = createFileReader();
@@ -213,13 +215,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       onSourceError: (cgroup, source, err) => log.watch.warn({ cgroup, source, err }, "notification source failed; the safety net keeps re-reading"),
     });
 
+    /** The config last applied (startup, then each reload): what the next reload is compared with. */
+    let applied: RuntimeConfig = config;
     let scanned = false;
     const handle = (event: WatchdogEvent): void => {
       metrics.heartbeat();
       switch (event.kind) {
         case "cgroup_added": {
           const t = watcher.trackers.get(event.cgroup);
-          metrics.addCgroup(event.cgroup, { origin: scanned ? "created" : "startup", memory: t?.memoryVersion ?? null, cpu: t === undefined ? null : t.fileOf("cpu", "cpu.stat") === null ? null : (layout.v1.has("cpu") ? 1 : 2), pids: t?.fileOf("pids", "pids.events") !== null });
+          metrics.addCgroup(event.cgroup, {
+            origin: scanned ? "created" : "startup",
+            memory: t?.memoryVersion ?? null,
+            cpu: locateController(layout, "cpu")?.version ?? null,
+            pids: locateController(layout, "pids") !== null,
+          });
           break;
         }
         case "cgroup_removed":
@@ -303,24 +312,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       },
       applyConfig: (next) => {
         const changed: string[] = [];
-        if (next.log.level !== config.log.level) {
+        if (next.log.level !== applied.log.level) {
           logger.level = next.log.level;
           changed.push("log.level");
         }
-        if (JSON.stringify(next.guardrails) !== JSON.stringify(config.guardrails) || next.dryRun !== config.dryRun) {
-          executor = createActionExecutor({
-            layout,
-            writer,
-            procRoot: options.procRoot,
-            guardrails: next.guardrails,
-            logger: log.actions,
-            clock: { now },
-            hostMemoryBytes: options.hostMemoryBytes,
-            ownCgroups: options.ownCgroups,
-            hooks: { onOutcome: (proposal, outcome) => metrics.recordAction(proposal, outcome) },
-          });
+        // guardrails.global.dryRun mirrors the top-level dryRun, so this covers it.
+        if (JSON.stringify(next.guardrails) !== JSON.stringify(applied.guardrails)) {
+          executor = makeExecutor(next.guardrails);
           changed.push("guardrails");
         }
+        applied = next;
         return changed;
       },
       stop: runStops,
@@ -349,8 +350,7 @@ function metricOutcome(outcome: EvaluationOutcome): PolicyEvaluationOutcome | nu
   }
 }
 
-/** MemTotal from /proc/meminfo (bytes). */
+/** MemTotal from /proc/meminfo (bytes); 0 when the line is missing. */
 export function hostMemoryBytes(procRoot: string): number {
-  const m = /MemTotal:\s+(\d+) kB/.exec(fs.readFileSync(`${procRoot}/meminfo`, "utf8"));
-  return m?.[1] === undefined ? 0 : Number(m[1]) * 1024;
+  return parseMemTotal(fs.readFileSync(`${procRoot}/meminfo`, "utf8")) ?? 0;
 }

@@ -9,12 +9,9 @@ import type { CgroupLayout, Controller } from "../cgroup/layout.js";
 import { cgroupDir } from "../cgroup/paths.js";
 import type { GuardedWriter, WriteTarget } from "../cgroup/writer.js";
 import { confirms, type FileAddr, type Step } from "./plan.js";
+import { errnoOf } from "../cgroup/errno.js";
 
 export type FileRead = { readonly kind: "ok"; readonly text: string } | { readonly kind: "absent" } | { readonly kind: "error"; readonly errno: string };
-
-function errnoOf(err: unknown): string {
-  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" ? err.code : "EUNKNOWN";
-}
 
 export function readFile(p: string): FileRead {
   try {

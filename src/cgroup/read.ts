@@ -14,6 +14,7 @@
  * cgroup was removed) is `gone`, anything else an `error` with the errno.
  */
 import fs from "node:fs";
+import { errnoOf } from "./errno.js";
 
 export type ReadResult =
   | { readonly kind: "ok"; readonly text: string }
@@ -21,10 +22,6 @@ export type ReadResult =
   | { readonly kind: "error"; readonly errno: string; readonly message: string };
 
 const GONE_ERRNOS = new Set(["ENOENT", "ENODEV", "ESTALE", "ENOTDIR"]);
-
-function errnoOf(err: unknown): string {
-  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" ? err.code : "EUNKNOWN";
-}
 
 function failure(err: unknown, path: string): ReadResult {
   const errno = errnoOf(err);

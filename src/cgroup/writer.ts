@@ -13,6 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { CgroupPathError, cgroupDir, normaliseCgroupPath } from "./paths.js";
 import type { CgroupLayout, Controller } from "./layout.js";
+import { errnoOf } from "./errno.js";
 
 /** Control files cgwatch may write, by controller. Anything else is refused. */
 export const WRITABLE_FILES: Readonly<Record<Controller, readonly string[]>> = {
@@ -84,10 +85,6 @@ export interface GuardedWriter {
 function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
-}
-
-function errnoOf(err: unknown): string {
-  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" ? err.code : "EUNKNOWN";
 }
 
 export function createGuardedWriter(layout: CgroupLayout, procRoot: string): GuardedWriter {

@@ -5,7 +5,6 @@
  * without losing counters or policy state, SIGTERM/SIGINT stop every source,
  * close every fd, flush the log and exit 0 within a bounded time.
  */
-import fs from "node:fs";
 import type { Logger } from "pino";
 import { readOwnCgroups } from "../actions/selfProtection.js";
 import { detectLayout, describeLayout } from "../cgroup/detect.js";
@@ -121,8 +120,4 @@ export async function runDaemon(load: LoadOptions): Promise<number> {
         .catch((err: unknown) => logger.error({ err }, "policy reload failed"));
     });
   });
-}
-
-export function fdCount(): number {
-  return fs.readdirSync("/proc/self/fd").length;
 }
