@@ -218,3 +218,52 @@ export function parseDuration(input: string | number): Parsed<number> {
   if (m === null) return malformed(`not a duration: ${JSON.stringify(input)} (use 250ms, 30s, 5m, 1h)`);
   return ok(Number(m[1]) * (DURATION_UNITS[m[2] ?? "ms"] ?? 1));
 }
+
+/** One block device's absolute counters from v2 io.stat. */
+export interface IoStatDevice {
+  /** "major:minor". */
+  readonly device: string;
+  readonly readBytes?: number;
+  readonly writeBytes?: number;
+  readonly readOps?: number;
+  readonly writeOps?: number;
+  readonly discardBytes?: number;
+  readonly discardOps?: number;
+}
+
+/** v1 blkio.throttle.io_service_bytes / io_serviced: "8:0 Read 4096" lines. */
+export function parseBlkioLines(text: string): Map<string, Record<string, number>> {
+  const out = new Map<string, Record<string, number>>();
+  for (const line of text.split("\n")) {
+    const [dev, op, value] = line.trim().split(/\s+/);
+    if (dev === undefined || op === undefined || value === undefined || !/^\d+:\d+$/.test(dev) || !/^\d+$/.test(value)) continue;
+    const rec = out.get(dev) ?? {};
+    rec[op] = Number(value);
+    out.set(dev, rec);
+  }
+  return out;
+}
+
+/** v2 io.stat: "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0". */
+export function parseIoStat(text: string): IoStatDevice[] {
+  const out: IoStatDevice[] = [];
+  for (const line of text.split("\n")) {
+    const [dev, ...kvs] = line.trim().split(/\s+/);
+    if (dev === undefined || !/^\d+:\d+$/.test(dev)) continue;
+    const f: Record<string, number> = {};
+    for (const kv of kvs) {
+      const [k, v] = kv.split("=");
+      if (k !== undefined && v !== undefined && /^\d+$/.test(v)) f[k] = Number(v);
+    }
+    out.push({
+      device: dev,
+      ...(f["rbytes"] === undefined ? {} : { readBytes: f["rbytes"] }),
+      ...(f["wbytes"] === undefined ? {} : { writeBytes: f["wbytes"] }),
+      ...(f["rios"] === undefined ? {} : { readOps: f["rios"] }),
+      ...(f["wios"] === undefined ? {} : { writeOps: f["wios"] }),
+      ...(f["dbytes"] === undefined ? {} : { discardBytes: f["dbytes"] }),
+      ...(f["dios"] === undefined ? {} : { discardOps: f["dios"] }),
+    });
+  }
+  return out;
+}

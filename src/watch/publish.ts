@@ -10,10 +10,10 @@
 import path from "node:path";
 import type { CgroupLayout, Controller } from "../cgroup/layout.js";
 import { cgroupDir } from "../cgroup/paths.js";
-import { parseFlatKeyed, parsePsi } from "../cgroup/parse.js";
+import { parseBlkioLines, parseFlatKeyed, parseIoStat, parsePsi } from "../cgroup/parse.js";
 import type { FileReader } from "../cgroup/read.js";
 import type { PressureResource } from "../events/types.js";
-import type { IoDeviceCounters, Metrics } from "../metrics/metrics.js";
+import type { Metrics } from "../metrics/metrics.js";
 import { readSnapshot } from "./snapshot.js";
 import type { CgroupTracker } from "./tracker.js";
 import { DEFAULT_SLICE_MS, everySliced } from "./slices.js";
@@ -35,43 +35,6 @@ export interface Publisher {
   /** Start a pass now (e.g. right after the first scan). */
   kick(): void;
   stop(): void;
-}
-
-/** v1 blkio.throttle.io_service_bytes / io_serviced: "8:0 Read 4096" lines. */
-export function parseBlkioLines(text: string): Map<string, Record<string, number>> {
-  const out = new Map<string, Record<string, number>>();
-  for (const line of text.split("\n")) {
-    const [dev, op, value] = line.trim().split(/\s+/);
-    if (dev === undefined || op === undefined || value === undefined || !/^\d+:\d+$/.test(dev) || !/^\d+$/.test(value)) continue;
-    const rec = out.get(dev) ?? {};
-    rec[op] = Number(value);
-    out.set(dev, rec);
-  }
-  return out;
-}
-
-/** v2 io.stat: "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0". */
-export function parseIoStat(text: string): IoDeviceCounters[] {
-  const out: IoDeviceCounters[] = [];
-  for (const line of text.split("\n")) {
-    const [dev, ...kvs] = line.trim().split(/\s+/);
-    if (dev === undefined || !/^\d+:\d+$/.test(dev)) continue;
-    const f: Record<string, number> = {};
-    for (const kv of kvs) {
-      const [k, v] = kv.split("=");
-      if (k !== undefined && v !== undefined && /^\d+$/.test(v)) f[k] = Number(v);
-    }
-    out.push({
-      device: dev,
-      ...(f["rbytes"] === undefined ? {} : { readBytes: f["rbytes"] }),
-      ...(f["wbytes"] === undefined ? {} : { writeBytes: f["wbytes"] }),
-      ...(f["rios"] === undefined ? {} : { readOps: f["rios"] }),
-      ...(f["wios"] === undefined ? {} : { writeOps: f["wios"] }),
-      ...(f["dbytes"] === undefined ? {} : { discardBytes: f["dbytes"] }),
-      ...(f["dios"] === undefined ? {} : { discardOps: f["dios"] }),
-    });
-  }
-  return out;
 }
 
 function countCpus(list: string): number | null {

@@ -3,11 +3,13 @@ import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  parseBlkioLines,
   parseCpuMax,
   parseCpuStat,
   parseDuration,
   parseFlatKeyed,
   parseInteger,
+  parseIoStat,
   parseLimit,
   parseMemoryEvents,
   parseOomControl,
@@ -177,5 +179,23 @@ describe("parser properties", () => {
         expect(parseSize(`${n}${u.toUpperCase()}`)).toEqual({ kind: "ok", value: n * scale });
       }),
     );
+  });
+});
+
+describe("block I/O counters", () => {
+  it("v2 io.stat: one entry per device, keys mapped, unknown keys ignored", () => {
+    const text = "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n253:0 rbytes=10 wbytes=20 rios=3 wios=4 dbytes=5 dios=6 cost.usage=7\n";
+    expect(parseIoStat(text)).toEqual([
+      { device: "8:0", readBytes: 4096, writeBytes: 8192, readOps: 1, writeOps: 2, discardBytes: 0, discardOps: 0 },
+      { device: "253:0", readBytes: 10, writeBytes: 20, readOps: 3, writeOps: 4, discardBytes: 5, discardOps: 6 },
+    ]);
+    expect(parseIoStat("")).toEqual([]);
+    expect(parseIoStat("garbage line\n")).toEqual([]);
+  });
+  it("v1 blkio.throttle.io_service_bytes: per device and op, Total lines kept by op name", () => {
+    const text = "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Async 12288\n8:0 Total 12288\nTotal 12288\n";
+    const parsed = parseBlkioLines(text);
+    expect([...parsed.keys()]).toEqual(["8:0"]);
+    expect(parsed.get("8:0")).toMatchObject({ Read: 4096, Write: 8192, Total: 12288 });
   });
 });
