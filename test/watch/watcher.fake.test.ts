@@ -6,7 +6,7 @@ import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFileReader } from "../../src/cgroup/read.js";
 import type { WatchdogEvent } from "../../src/events/types.js";
-import { createWatcher } from "../../src/watch/watcher.js";
+import { createWatcher, type WatchOptions } from "../../src/watch/watcher.js";
 import { collect, sleep } from "../helpers/collect.js";
 import { until } from "../helpers/daemonHarness.js";
 import { fakeHost, type FakeHost } from "../helpers/fakeCgroupfs.js";
@@ -20,16 +20,10 @@ afterEach(() => {
   host = null;
 });
 
-function start(h: FakeHost, patterns: string[], extra: { safetyNetIntervalMs?: number; pollIntervalMs?: number } = {}) {
+/** A watcher over the fake host, with zero intervals unless the test sets them; extra options pass through. */
+function start(h: FakeHost, patterns: string[], extra: Partial<Omit<WatchOptions, "layout" | "reader" | "patterns">> = {}) {
   const reader = createFileReader();
-  const watcher = createWatcher({
-    layout: h.layout,
-    reader,
-    patterns,
-    pollIntervalMs: extra.pollIntervalMs ?? 0,
-    safetyNetIntervalMs: extra.safetyNetIntervalMs ?? 0,
-    persistent: false,
-  });
+  const watcher = createWatcher({ layout: h.layout, reader, patterns, pollIntervalMs: 0, safetyNetIntervalMs: 0, persistent: false, ...extra });
   const c = collect(watcher.events$);
   return { watcher, reader, c, stop: () => (c.sub.unsubscribe(), reader.close()) };
 }
@@ -113,17 +107,7 @@ describe("watch pipeline on a fake v2 cgroupfs", () => {
     host.addCgroup("docker");
     host.addCgroup("docker/a");
     const problems: string[] = [];
-    const reader = createFileReader();
-    const watcher = createWatcher({
-      layout: host.layout,
-      reader,
-      patterns: ["docker/*"],
-      pollIntervalMs: 0,
-      safetyNetIntervalMs: 0,
-      persistent: false,
-      onProblem: (p) => problems.push(`${p.cgroup} ${p.file}: ${p.reason}`),
-    });
-    const c = collect(watcher.events$);
+    const { watcher, c, stop } = start(host, ["docker/*"], { onProblem: (p) => problems.push(`${p.cgroup} ${p.file}: ${p.reason}`) });
     await watcher.ready;
     host.write("docker/a", "memory.events", "low 0\nhigh 0\nmax 1");
     await sleep(100);
@@ -131,8 +115,7 @@ describe("watch pipeline on a fake v2 cgroupfs", () => {
     const got = await c.until((vs) => vs.some((e) => e.kind === "oom_kill"));
     expect(problems[0]).toMatch(/docker\/a memory.events: missing key "oom"/);
     expect(got.filter((e) => e.kind === "memory_max").map((e) => ("counter" in e ? e.counter : null))).toEqual([{ before: 0, after: 1 }]);
-    c.sub.unsubscribe();
-    reader.close();
+    stop();
   });
 });
 
@@ -195,17 +178,7 @@ describe("watch pipeline on a fake v1 cgroupfs (polling, no eventfd)", () => {
     host.addCgroup("docker");
     host.addCgroup("docker/a");
     const errors: unknown[] = [];
-    const reader = createFileReader();
-    const watcher = createWatcher({
-      layout: host.layout,
-      reader,
-      patterns: ["docker/*"],
-      pollIntervalMs: 5,
-      safetyNetIntervalMs: 5,
-      persistent: false,
-      onSourceError: (_c, _s, e) => errors.push(e),
-    });
-    const c = collect(watcher.events$);
+    const { watcher, c, stop } = start(host, ["docker/*"], { pollIntervalMs: 5, safetyNetIntervalMs: 5, onSourceError: (_c, _s, e) => errors.push(e) });
     await watcher.ready;
     await sleep(30);
     // Files disappear first (ENOENT on the next poll), the directories after.
@@ -217,8 +190,7 @@ describe("watch pipeline on a fake v1 cgroupfs (polling, no eventfd)", () => {
     expect(errors).toEqual([]);
     await sleep(30);
     expect(c.values.filter((e) => e.cgroup === "docker/a").at(-1)?.kind).toBe("cgroup_removed");
-    c.sub.unsubscribe();
-    reader.close();
+    stop();
   });
 });
 
@@ -228,18 +200,11 @@ describe("notification storms", () => {
     host.addCgroup("docker");
     host.addCgroup("docker/a");
     let storms = 0;
-    const reader = createFileReader();
-    const watcher = createWatcher({
-      layout: host.layout,
-      reader,
-      patterns: ["docker/*"],
-      pollIntervalMs: 0,
-      safetyNetIntervalMs: 0, // no periodic safety net: only the catch-up can run
-      persistent: false,
-      stormThreshold: 5, // low, so that even a loaded CI box sees a "storm" within one 1 s window
+    const { watcher, c, stop } = start(host, ["docker/*"], {
+      // No periodic safety net: only the catch-up can run. A low threshold, so that even a loaded CI box sees a "storm" within one 1 s window.
+      stormThreshold: 5,
       onStorm: () => storms++,
     });
-    const c = collect(watcher.events$);
     await watcher.ready;
     for (let i = 1; i <= 60; i++) {
       host.write("docker/a", "memory.events", memEvents({ max: i }));
@@ -251,7 +216,6 @@ describe("notification storms", () => {
     const maxes = c.values.filter((e) => e.kind === "memory_max");
     expect(maxes.at(-1)).toMatchObject({ counter: { after: 60 } });
     expect(maxes.reduce((n, e) => n + ("counter" in e ? e.counter.after - e.counter.before : 0), 0)).toBe(60);
-    c.sub.unsubscribe();
-    reader.close();
+    stop();
   });
 });
