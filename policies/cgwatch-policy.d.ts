@@ -24,7 +24,27 @@ interface EventBase {
   readonly source: EventSource;
 }
 export type MemoryEventKind = "memory_low" | "memory_high" | "memory_max" | "oom" | "oom_kill" | "oom_group_kill";
-export interface MemoryCounterEvent extends EventBase { readonly kind: MemoryEventKind; readonly counter: CounterChange }
+/** The process an OOM kill took, from the kernel's OOM report (/dev/kmsg). Memcg paths relative to the hierarchy root. */
+export interface OomVictim {
+  readonly pid: number;
+  readonly comm: string;
+  readonly oomMemcg: string | null;
+  readonly taskMemcg: string | null;
+  readonly constraint: string | null;
+  readonly uid: number | null;
+  readonly totalVmBytes: number;
+  readonly anonRssBytes: number;
+  readonly fileRssBytes: number;
+  readonly shmemRssBytes: number | null;
+  readonly oomScoreAdj: number | null;
+  readonly kernelUsec: number;
+}
+export interface MemoryCounterEvent extends EventBase {
+  readonly kind: MemoryEventKind;
+  readonly counter: CounterChange;
+  /** oom_kill only: the victim, when the kernel's report was read in time. */
+  readonly victim?: OomVictim;
+}
 export interface UnderOomEvent extends EventBase { readonly kind: "under_oom"; readonly underOom: boolean; readonly oomKillDisable: boolean }
 export interface ReservationBreachEvent extends EventBase {
   readonly kind: "reservation_breach";
@@ -93,8 +113,25 @@ export interface CpuSnapshot {
   readonly usageSeconds: number | null;
 }
 export interface PidsSnapshot { readonly current: number | null; readonly max: number | null }
+/**
+ * Who the cgroup is: its container engine, and when the engine's metadata on disk
+ * was readable the container's name, image and labels (Docker labels, CRI-O's
+ * Kubernetes labels), and for Kubernetes its pod and namespace.
+ */
+export interface ContainerSnapshot {
+  readonly engine: "docker" | "podman" | "containerd" | "cri-o" | "systemd";
+  /** Container id (64 hex), or the systemd unit name. */
+  readonly id: string;
+  readonly name: string | null;
+  readonly image: string | null;
+  readonly pod: string | null;
+  readonly namespace: string | null;
+  readonly labels: Readonly<Record<string, string>>;
+}
 export interface CgroupSnapshot {
   readonly path: string;
+  /** null (or absent, in recorded traces) when the cgroup is no container or unit cgwatch recognises. */
+  readonly container?: ContainerSnapshot | null;
   readonly labels: Readonly<Record<string, string>>;
   readonly memory: MemorySnapshot | null;
   readonly cpu: CpuSnapshot | null;
@@ -138,13 +175,29 @@ export interface PolicyMeta {
   readonly description?: string;
   /** Event kinds to receive. */
   readonly on: readonly EventKind[];
-  /** cgroup globs: `docker/*`, `system.slice/*.service`, `kubepods.slice/**`. Default: every cgroup. */
-  readonly match?: readonly string[];
+  /**
+   * cgroup globs (`docker/*`, `system.slice/*.service`, `kubepods.slice/**`), or selectors by who the
+   * cgroup is: `{ container: { name: "web-*" } }`, `{ path: "machine.slice/**", container: { image: "localhost/*" } }`,
+   * `{ container: { namespace: "prod", labels: { "app.kubernetes.io/name": "api" } } }`. Any entry may match.
+   * Default: every cgroup.
+   */
+  readonly match?: readonly MatchEntry[];
   /** After proposing actions for a cgroup, skip it for this long: "30s", "5m", or ms. */
   readonly cooldown?: string | number;
   /** Defaults of ctx.params; the config overrides them key by key. */
   readonly params?: Readonly<Record<string, unknown>>;
 }
+
+/** Every given field must match; values are globs (`*` any run of characters, `?` one). */
+export interface ContainerSelector {
+  readonly engine?: string;
+  readonly name?: string;
+  readonly image?: string;
+  readonly pod?: string;
+  readonly namespace?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+export type MatchEntry = string | { readonly path?: string; readonly container?: ContainerSelector };
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 

@@ -16,6 +16,7 @@
  * A /dev/kmsg record is `prio,seq,usec,flags[,…];message` plus continuation
  * lines that start with a space (` SUBSYSTEM=…`), which are ignored.
  */
+import type { OomVictim } from "../events/types.js";
 
 export interface KmsgRecord {
   readonly priority: number;
@@ -112,24 +113,8 @@ export function parseOomLine(message: string): OomLine | null {
   return null;
 }
 
-/** One OOM kill: the victim and the memcgs involved, as the kernel reported them. */
-export interface OomVictim {
-  readonly pid: number;
-  readonly comm: string;
-  /** The memcg that hit its limit (relative path); null for a global OOM or when the kernel did not say. */
-  readonly oomMemcg: string | null;
-  /** The victim's own memcg; null when the kernel did not say. */
-  readonly taskMemcg: string | null;
-  readonly constraint: string | null;
-  readonly uid: number | null;
-  readonly totalVmBytes: number;
-  readonly anonRssBytes: number;
-  readonly fileRssBytes: number;
-  readonly shmemRssBytes: number | null;
-  readonly oomScoreAdj: number | null;
-  /** Kernel time of the `Killed process` line, µs since boot (0 for plain text). */
-  readonly kernelUsec: number;
-}
+/** One OOM kill: the victim and the memcgs involved (the event union's type: it travels on oom_kill events). */
+export type { OomVictim };
 
 /**
  * Pairs the report's lines into victims, in kernel order: the summary (or the

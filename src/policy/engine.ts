@@ -15,12 +15,11 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { ActionProposal } from "../actions/types.js";
-import type { CgroupMatcher } from "../cgroup/glob.js";
 import type { CgroupSnapshot } from "../cgroup/snapshot.js";
 import type { EventKind, WatchdogEvent } from "../events/types.js";
 import { compilePolicy } from "./compile.js";
 import { isPolicyFile, listPolicyFiles, readPolicySource } from "./load.js";
-import { compileMatch, mergeParams } from "./meta.js";
+import { compileMatch, mergeParams, type PolicyMatcher } from "./meta.js";
 import { compileError, PolicySandbox, type CallResult } from "./sandbox.js";
 import {
   DEFAULT_LIMITS,
@@ -92,7 +91,7 @@ interface LoadedPolicy {
   readonly source: string;
   readonly paramsJson: string;
   readonly params: Readonly<Record<string, unknown>>;
-  readonly matches: CgroupMatcher;
+  readonly matches: PolicyMatcher;
   readonly log: Logger;
   sandbox: PolicySandbox | null;
   quarantined: string | null;
@@ -413,7 +412,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     const results: PolicyEvaluation[] = [];
     let snapshotJson: string | null = null;
     for (const p of ordered) {
-      if (p.quarantined !== null || !p.meta.on.includes(event.kind) || !p.matches(event.cgroup)) continue;
+      if (p.quarantined !== null || !p.meta.on.includes(event.kind) || !p.matches(event.cgroup, snapshot.container ?? null)) continue;
       try {
         snapshotJson ??= snapshotJsonOf(snapshot);
         results.push(runOne(p, event, snapshotJson));

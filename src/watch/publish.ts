@@ -9,6 +9,7 @@
  */
 import path from "node:path";
 import type { CgroupLayout, Controller } from "../cgroup/layout.js";
+import { memoryFigures } from "../cgroup/memoryStat.js";
 import { cgroupDir } from "../cgroup/paths.js";
 import { parseBlkioLines, parseFlatKeyed, parseIoStat, parsePsi } from "../cgroup/parse.js";
 import type { FileReader } from "../cgroup/read.js";
@@ -64,8 +65,10 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     const snapshot = readSnapshot(layout, reader, cgroup, options.labelsOf(cgroup), "once");
     const cpuset = text(cgroup, "cpuset", t.memoryVersion === 2 ? "cpuset.cpus.effective" : "cpuset.cpus");
     const kmem = t.memoryVersion === 1 ? text(cgroup, "memory", "memory.kmem.usage_in_bytes") : null;
+    const stat = t.memoryVersion === null ? null : text(cgroup, "memory", "memory.stat");
     metrics.setCgroupState(cgroup, snapshot, {
       cpusetCpus: cpuset === null ? null : countCpus(cpuset),
+      memoryFigures: stat === null || t.memoryVersion === null ? null : memoryFigures(t.memoryVersion, snapshot.memory?.usageBytes ?? null, stat),
       ...(kmem === null || !/^\d+\s*$/.test(kmem) ? {} : { kernelMemoryBytes: Number(kmem) }),
     });
     const c = t.counters;
