@@ -83,5 +83,5 @@ export function validateSelector(raw: unknown): SelectorResult {
     if (typeof labels !== "object" || labels === null || Array.isArray(labels)) return { kind: "invalid", reason: "container.labels must be an object of label globs" };
     for (const [k, v] of Object.entries(labels)) if (typeof v !== "string") return { kind: "invalid", reason: `container.labels.${k} must be a string glob` };
   }
-  return { kind: "ok", selector: o as ContainerSelector };
+  return { kind: "ok", selector: o };
 }

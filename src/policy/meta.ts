@@ -80,7 +80,7 @@ function validateMatchEntry(g: unknown): MatchEntry {
   if (container === undefined) return { path: path as string };
   const sel = validateSelector(container);
   if (sel.kind === "invalid") return `!${sel.reason}`;
-  return path === undefined ? { container: sel.selector } : { path: path as string, container: sel.selector };
+  return path === undefined ? { container: sel.selector } : { path: path, container: sel.selector };
 }
 
 /**
