@@ -97,7 +97,9 @@ function compileGuardrails(g: FileGuardrails | undefined, dryRun: boolean): Guar
 
 function compileWatch(entries: ConfigFile["watch"]): WatchRule[] {
   return (entries ?? DEFAULTS.watch).map((e) =>
-    typeof e === "string" ? { pattern: normaliseCgroupPath(e), labels: {} } : { pattern: normaliseCgroupPath(e.pattern), labels: { ...(e.labels ?? {}) } },
+    typeof e === "string"
+      ? { pattern: normaliseCgroupPath(e), labels: {} }
+      : { pattern: normaliseCgroupPath(e.pattern ?? "**"), ...(e.container === undefined ? {} : { container: defined({ ...e.container }) }), labels: { ...(e.labels ?? {}) } },
   );
 }
 
@@ -114,6 +116,7 @@ export function compileConfig(file: ConfigFile, ctx: CompileContext): RuntimeCon
   const p = file.policies;
   const userDirs = (p?.dirs ?? DEFAULTS.policies.dirs).map((d) => (path.isAbsolute(d) || ctx.baseDir === null ? path.resolve(d) : path.resolve(ctx.baseDir, d)));
   const root = file.cgroupRoot ?? DEFAULTS.cgroupRoot;
+  const abs = (dirs: readonly string[]): string[] => dirs.map((d) => (path.isAbsolute(d) || ctx.baseDir === null ? path.resolve(d) : path.resolve(ctx.baseDir, d)));
   return deepFreeze({
     cgroupRoot: root === "auto" ? { kind: "auto" } : { kind: "path", path: path.resolve(root) },
     watch: compileWatch(file.watch),
@@ -137,7 +140,19 @@ export function compileConfig(file: ConfigFile, ctx: CompileContext): RuntimeCon
     },
     dryRun,
     log: { level: (file.log?.level ?? DEFAULTS.log.level) as LogLevel, format: (file.log?.format ?? DEFAULTS.log.format) as LogFormat },
-    metrics: { listen: compileListen(file.metrics?.listen, ctx.systemdListen) },
+    metrics: {
+      listen: compileListen(file.metrics?.listen, ctx.systemdListen),
+      retainRemovedMs: ms(file.metrics?.retainRemoved ?? DEFAULTS.metrics.retainRemoved),
+    },
+    identity: {
+      roots: {
+        docker: abs(file.identity?.roots?.docker ?? DEFAULTS.identity.roots.docker),
+        podman: abs(file.identity?.roots?.podman ?? DEFAULTS.identity.roots.podman),
+        containerd: abs(file.identity?.roots?.containerd ?? DEFAULTS.identity.roots.containerd),
+        crio: abs(file.identity?.roots?.crio ?? DEFAULTS.identity.roots.crio),
+      },
+      kmsg: file.identity?.kmsg === false ? null : (file.identity?.kmsg ?? DEFAULTS.identity.kmsg),
+    },
     selfProtection: { oomScoreAdj: file.selfProtection?.oomScoreAdj ?? DEFAULTS.selfProtection.oomScoreAdj },
   });
 }
