@@ -16,6 +16,7 @@ import { createActionExecutor, type ActionExecutor } from "./actions/executor.js
 import { parseMemTotal, protectSelf } from "./actions/selfProtection.js";
 import { locateController, type CgroupLayout } from "./cgroup/layout.js";
 import { compileCgroupGlob } from "./cgroup/glob.js";
+import type { OomVictim } from "./events/types.js";
 import { createFileReader, type FileReader } from "./cgroup/read.js";
 import { createGuardedWriter } from "./cgroup/writer.js";
 import type { RuntimeConfig } from "./config/types.js";
@@ -32,6 +33,14 @@ import { readSnapshot } from "./watch/snapshot.js";
 import type { NotifierMode } from "./watch/notifiers.js";
 import { createWatcher, type Watcher } from "./watch/watcher.js";
 import { publishCgroupState } from "./watch/publish.js";
+import { createIdentityResolver, type IdentityResolver } from "./identity/resolver.js";
+import { withContainerIdentity } from "./identity/log.js";
+import { containerSnapshot, displayName, identityLabels } from "./identity/labels.js";
+import { compileWatchRules } from "./identity/watchRules.js";
+import { createOomForensics, type OomForensics } from "./oom/forensics.js";
+import { openKmsg } from "./oom/kmsgReader.js";
+import { createRetention } from "./oom/retention.js";
+import { oomKillLine } from "./oom/report.js";
 
 export interface DaemonOptions {
   readonly config: RuntimeConfig;
@@ -77,32 +86,26 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** Labels for a cgroup: every watch rule whose pattern matches contributes its labels (later rules win). */
-function labeller(config: RuntimeConfig): (cgroup: string) => Readonly<Record<string, string>> {
-  const rules = config.watch.map((r) => ({ match: compileCgroupGlob(r.pattern), labels: r.labels }));
-  const cache = new Map<string, Readonly<Record<string, string>>>();
-  return (cgroup) => {
-    let l = cache.get(cgroup);
-    if (l === undefined) {
-      const merged: Record<string, string> = {};
-      for (const r of rules) if (r.match(cgroup)) Object.assign(merged, r.labels);
-      l = Object.freeze(merged);
-      cache.set(cgroup, l);
-    }
-    return l;
-  };
-}
-
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, layout, logger } = options;
   const now = options.now ?? (() => performance.now());
+  const persistent = options.persistent ?? true;
+  // Who each cgroup is; every log line about a cgroup names its container.
+  const identities: IdentityResolver = createIdentityResolver({
+    roots: config.identity.roots,
+    persistent,
+    onResolved: (cgroup, id) => lateIdentity(cgroup, id),
+    onUnreadable: (cgroup, file, reason) => log.watch.warn({ cgroup, file }, `container metadata unreadable (${reason}): path-only identity`),
+  });
+  const named = (l: Logger): Logger => withContainerIdentity(l, (c) => identities.get(c));
   const log = {
     lifecycle: componentLogger(logger, "lifecycle"),
-    watch: componentLogger(logger, "watch"),
-    policy: componentLogger(logger, "policy"),
-    actions: componentLogger(logger, "actions"),
+    watch: named(componentLogger(logger, "watch")),
+    policy: named(componentLogger(logger, "policy")),
+    actions: named(componentLogger(logger, "actions")),
     metrics: componentLogger(logger, "metrics"),
   };
+  let lateIdentity: (cgroup: string, id: NonNullable<ReturnType<IdentityResolver["get"]>>) => void = () => undefined;
   const stops: { name: string; run: () => void | Promise<void> }[] = [];
   const runStops = async (): Promise<void> => {
     for (const s of stops.splice(0).reverse()) {
@@ -114,6 +117,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
   };
 
+  stops.push({ name: "identity", run: () => identities.close() });
   try {
     // 1. Self-protection: the watchdog must survive the pressure it exists for.
     const writer = createGuardedWriter(layout, options.procRoot);
@@ -191,7 +195,23 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     stops.push({ name: "file reader", run: () => reader.close() });
     const own = new Set(options.ownCgroups);
     const excluded = config.exclude.map(compileCgroupGlob);
-    const labelsOf = labeller(config);
+    const rules = compileWatchRules(config.watch, (c) => identities.resolve(c));
+    const labelsOf = (c: string): Readonly<Record<string, string>> => rules.labelsOf(c);
+    lateIdentity = (cgroup, id) => {
+      rules.forget(cgroup);
+      metrics.setIdentity(cgroup, identityLabels(id));
+    };
+    const retention = createRetention({ windowMs: config.metrics.retainRemovedMs, persistent });
+    stops.push({ name: "retention", run: () => retention.close() });
+    const forensics: OomForensics | null =
+      config.identity.kmsg === null
+        ? null
+        : createOomForensics({
+            open: () => openKmsg(config.identity.kmsg ?? undefined),
+            persistent,
+            onUnavailable: (reason) => log.watch.warn({ reason }, "kernel OOM reports unreadable: oom_kill events will not name their victim"),
+          });
+    if (forensics !== null) stops.push({ name: "oom forensics", run: () => forensics.close() });
     const wantsSample = policies.policies().some((p) => p.on.includes("sample"));
     const psiTriggers = Object.fromEntries(
       (["memory", "cpu", "io"] as const).flatMap((r) => {
@@ -203,7 +223,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       layout,
       reader,
       patterns: config.watch.map((w) => w.pattern),
-      exclude: (c) => own.has(c) || excluded.some((m) => m(c)),
+      // Container selectors: a cgroup matched by a rule's path only counts when its identity matches too.
+      exclude: (c) => own.has(c) || excluded.some((m) => m(c)) || (rules.byContainer && !rules.matches(c)),
       pollIntervalMs: config.pollIntervalMs,
       safetyNetIntervalMs: config.safetyNetIntervalMs,
       sampleIntervalMs: wantsSample ? config.sampleIntervalMs : null,
@@ -218,31 +239,63 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     /** The config last applied (startup, then each reload): what the next reload is compared with. */
     let applied: RuntimeConfig = config;
     let scanned = false;
-    const handle = (event: WatchdogEvent): void => {
+    /** The OOM line names the container and, once the kernel's report is read, the victim. */
+    const logOom = (event: WatchdogEvent, victims: readonly OomVictim[]): void => {
+      for (const v of victims) metrics.recordOomVictim(event.cgroup, { comm: v.comm, rssBytes: v.anonRssBytes + v.fileRssBytes + (v.shmemRssBytes ?? 0) });
+      log.watch.warn({ event, ...(victims.length > 0 ? { victims } : {}) }, oomKillLine(event, identities.get(event.cgroup), victims));
+    };
+    const handle = (incoming: WatchdogEvent): void => {
+      let event = incoming;
       metrics.heartbeat();
       switch (event.kind) {
         case "cgroup_added": {
           const t = watcher.trackers.get(event.cgroup);
+          // Re-created within its retention window: a new cgroup, maybe a new container.
+          if (retention.revive(event.cgroup)) {
+            identities.forget(event.cgroup);
+            rules.forget(event.cgroup);
+          }
           metrics.addCgroup(event.cgroup, {
             origin: scanned ? "created" : "startup",
             memory: t?.memoryVersion ?? null,
             cpu: locateController(layout, "cpu")?.version ?? null,
             pids: locateController(layout, "pids") !== null,
+            identity: identityLabels(identities.resolve(event.cgroup)),
           });
           break;
         }
-        case "cgroup_removed":
-          metrics.removeCgroup(event.cgroup);
+        case "cgroup_removed": {
+          // Its last counters and identity stay exported for the retention window.
+          const cgroup = event.cgroup;
+          metrics.retireCgroup(cgroup);
+          retention.retire(cgroup, () => {
+            metrics.removeCgroup(cgroup);
+            identities.forget(cgroup);
+            rules.forget(cgroup);
+          });
           break;
+        }
         default:
           metrics.recordEvent(event);
       }
-      if (event.kind === "oom_kill" || event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, `${event.kind} in ${event.cgroup}`);
+      if (event.kind === "oom_kill") {
+        const oom = event;
+        const count = Math.max(1, oom.counter.after - oom.counter.before);
+        const victims = forensics?.claim(oom.cgroup, count) ?? [];
+        const last = victims.at(-1);
+        if (last !== undefined) event = { ...oom, victim: last };
+        if (victims.length > 0 || forensics === null || !forensics.available) logOom(event, victims);
+        // The report may trail the counter by a moment: the line waits for it (at most ~1 s).
+        else forensics.claimSoon(oom.cgroup, count, (late) => logOom(oom, late));
+      } else if (event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, `${event.kind} in ${displayName(event.cgroup, identities.get(event.cgroup))}`);
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
       if (policies.wantsEvent(event.kind, event.cgroup)) {
         // Periodic samples read settings once (open/read/close) so that they
         // do not evict the kept fds the notification path re-reads.
-        const snapshot = readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached");
+        const snapshot = {
+          ...readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached"),
+          container: containerSnapshot(identities.get(event.cgroup)),
+        };
         for (const proposal of policies.evaluate(event, snapshot)) {
           const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
           options.onAction?.(proposal, outcome);

@@ -4,6 +4,7 @@
  * are the same string.
  */
 import type { IdentityLabelValues } from "../metrics/names.js";
+import type { ContainerSnapshot } from "../cgroup/snapshot.js";
 import type { ContainerIdentity } from "./types.js";
 
 /** cgwatch_cgroup_info's identity labels; "" where unknown (Prometheus drops empty labels). */
@@ -37,4 +38,10 @@ export function identityLogFields(id: ContainerIdentity): Record<string, string>
 export function displayName(cgroup: string, id: ContainerIdentity | null): string {
   if (id?.name == null) return cgroup;
   return id.pod !== null ? `${id.namespace ?? ""}/${id.pod}/${id.name}` : id.name;
+}
+
+/** The policy snapshot's `container` (policies/cgwatch-policy.d.ts ContainerSnapshot). */
+export function containerSnapshot(id: ContainerIdentity | null): ContainerSnapshot | null {
+  if (id === null) return null;
+  return { engine: id.engine, id: id.id, name: id.name, image: id.image, pod: id.pod, namespace: id.namespace, labels: id.labels };
 }
