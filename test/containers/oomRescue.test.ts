@@ -35,9 +35,9 @@ describeContainers("-m 50m --oom-kill-disable + a 300 MB hog, shipped config: re
     expect(Number(c.read("memory", "memory.memsw.limit_in_bytes"))).toBe(memswBytes);
     const mine = (l: LogLine): boolean => l["cgroup"] === c.cgroup || (l["event"] as { cgroup?: string } | undefined)?.cgroup === c.cgroup;
     // Generous: the machine is shared; the figure is measured in `npm run bench`.
-    const exit = await c.wait(60_000).catch(async (e: unknown) => {
+    const exit = await c.wait(60_000).catch((e: unknown) => {
       const oc = c.read("memory", "memory.oom_control").replace(/\n/g, " ");
-      throw new Error(`${String(e)}; still ${oc}, limit ${c.read("memory", "memory.limit_in_bytes")}; cgwatch said:\n${cg.lines().filter(mine).map((l) => `${String(l["time"])} ${String(l.msg)} ${String(l["outcome"] ?? "")} ${String(l["reason"] ?? "")}`).join("\n")}`);
+      throw new Error(`${String(e)}; still ${oc}, limit ${c.read("memory", "memory.limit_in_bytes")}; cgwatch said:\n${cg.lines().filter(mine).map((l) => `${JSON.stringify([l["time"], l.msg, l["outcome"], l["reason"]])}`).join("\n")}`);
     });
     const finished = Date.now();
     expect(exit).toBe(0);
