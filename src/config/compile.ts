@@ -121,6 +121,7 @@ export function compileConfig(file: ConfigFile, ctx: CompileContext): RuntimeCon
     policies: {
       dirs: (p?.builtin ?? DEFAULTS.policies.builtin) ? [ctx.builtinPolicyDir, ...userDirs] : userDirs,
       params: structuredClone(p?.params ?? {}),
+      cooldownsMs: Object.fromEntries(Object.entries(p?.cooldowns ?? {}).map(([name, d]) => [name, ms(d)])),
       disabled: [...(p?.disabled ?? [])],
       quarantineAfter: p?.quarantineAfter ?? DEFAULTS.policies.quarantineAfter,
       deadlineMs: p?.deadline === undefined ? DEFAULTS.policies.deadlineMs : ms(p.deadline),

@@ -151,6 +151,10 @@ const policies = z
     builtin: z.boolean().optional().describe("Load the policies shipped with cgwatch (first, so a same-named file in dirs is a duplicate error)"),
     dirs: z.array(z.string().min(1)).optional().describe("Extra policy directories; relative paths are relative to this file"),
     params: z.record(z.string().min(1), z.record(z.string(), z.unknown())).optional().describe("ctx.params for each policy, by policy name"),
+    cooldowns: z
+      .record(z.string().min(1), duration("policy cooldown", 0, 86_400_000))
+      .optional()
+      .describe("Overrides each policy's meta.cooldown, by policy name: after a policy proposed actions for a cgroup, how long its other events for that cgroup are skipped (a stall under OOM never is)"),
     disabled: z.array(z.string().min(1)).optional().describe("Policy names that are compiled by `cgwatch check` but never run"),
     quarantineAfter: z.number().int().min(1).optional().describe("Consecutive failed calls that quarantine a policy"),
     deadline: duration("policy deadline", 1, 10_000).optional().describe("Budget of one policy call"),

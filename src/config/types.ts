@@ -45,6 +45,8 @@ export interface PolicySettings {
   readonly dirs: readonly string[];
   /** Per-policy `ctx.params`, keyed by policy name (merged over the policy's own defaults by policy/). */
   readonly params: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** Overrides of each policy's `meta.cooldown`, ms, by policy name (`policies.cooldowns`). */
+  readonly cooldownsMs: Readonly<Record<string, number>>;
   /** Policy names that are loaded by `check` but never run. */
   readonly disabled: readonly string[];
   /** Consecutive failed calls that quarantine a policy. */
