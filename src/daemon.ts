@@ -19,7 +19,7 @@ import { compileCgroupGlob } from "./cgroup/glob.js";
 import { createFileReader, type FileReader } from "./cgroup/read.js";
 import { createGuardedWriter } from "./cgroup/writer.js";
 import type { RuntimeConfig } from "./config/types.js";
-import { isEmergency, type WatchdogEvent } from "./events/types.js";
+import { isEmergency, type V1PressureLevel, type WatchdogEvent } from "./events/types.js";
 import { stallOutcome, type StallDecision, type StallEvaluation } from "./actions/stallOutcome.js";
 import { componentLogger } from "./logging/logger.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
@@ -91,6 +91,16 @@ function labeller(config: RuntimeConfig): (cgroup: string) => Readonly<Record<st
       cache.set(cgroup, l);
     }
     return l;
+  };
+}
+
+/** v1 pressure levels for a cgroup: the last matching watch rule that sets them, else the global list. */
+function pressureLevels(config: RuntimeConfig): (cgroup: string) => readonly V1PressureLevel[] {
+  const rules = config.watch.flatMap((r) => (r.v1PressureLevels === null ? [] : [{ match: compileCgroupGlob(r.pattern), levels: r.v1PressureLevels }]));
+  return (cgroup) => {
+    let levels = config.v1PressureLevels;
+    for (const r of rules) if (r.match(cgroup)) levels = r.levels;
+    return levels;
   };
 }
 
@@ -211,6 +221,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       sampleIntervalMs: wantsSample ? config.sampleIntervalMs : null,
       native: options.native.kind === "loaded" ? createNativeNotifiers({ keepAlive: options.persistent ?? true, softLimitRecheckMs: config.safetyNetIntervalMs }) : null,
       psiTriggers,
+      v1PressureLevels: pressureLevels(config),
       persistent: options.persistent ?? true,
       now,
       onProblem: (p) => log.watch.warn({ cgroup: p.cgroup, file: p.file }, `malformed control file: ${p.reason}`),

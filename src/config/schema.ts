@@ -85,14 +85,22 @@ const labels = z
   )
   .describe("Prometheus labels added to every metric of the matched cgroups");
 
+const pressureLevels = z
+  .array(z.enum(["low", "medium", "critical"], { error: 'expected a pressure level: "low", "medium" or "critical"' }))
+  .describe("v1 memory.pressure_level registrations (one eventfd per level and cgroup; each fires at its level or higher); [] for none");
+
 const watchEntry = z.union(
   [
     cgroupGlob("watch pattern"),
     z
-      .object({ pattern: cgroupGlob("watch pattern"), labels: labels.optional() })
+      .object({
+        pattern: cgroupGlob("watch pattern"),
+        labels: labels.optional(),
+        v1PressureLevels: pressureLevels.optional().describe("v1 memory.pressure_level registrations for the cgroups this rule matches, instead of the global v1PressureLevels (a later matching rule wins); [] for none"),
+      })
       .strict(),
   ],
-  { error: 'expected a glob string or {pattern: "...", labels: {...}}' },
+  { error: 'expected a glob string or {pattern: "...", labels: {...}, v1PressureLevels: [...]}' },
 );
 
 const fraction = z.number().gt(0).lte(1);
@@ -182,6 +190,7 @@ export const configFileSchema = z
       .object({ memory: psi("memory").optional(), cpu: psi("cpu").optional(), io: psi("io").optional() })
       .strict()
       .optional(),
+    v1PressureLevels: pressureLevels.optional().describe("v1 memory.pressure_level registrations on every watched cgroup (eventfd; memory_pressure events), unless a watch rule says otherwise; [] for none"),
     dryRun: z.boolean().optional().describe("Log and count every action, write nothing"),
     log: z
       .object({

@@ -8,59 +8,18 @@
  * second stall was never answered: the read still said under_oom 1 (no edge)
  * and both 30 s cooldowns were running, so the hog stayed in D state.
  */
-import { spawn, spawnSync } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterEach, beforeAll, expect, it } from "vitest";
+import { buildDist, runCgwatch, waitFor } from "../helpers/cliRun.js";
 import { createScratchCgroup, describeRealV1, hogArgs, waitExit, type ScratchCgroup } from "../helpers/realCgroup.js";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
-const CLI = path.join(ROOT, "dist/src/cli.js");
 const MB = 1024 * 1024;
 
-beforeAll(() => {
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}\n${r.stderr}`);
-}, 120_000);
+beforeAll(buildDist, 120_000);
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function lines(buf: string): Record<string, unknown>[] {
-  return buf
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-async function waitFor(pred: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const t = Date.now();
-  while (!pred()) {
-    if (Date.now() - t > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** Starts `cgwatch run` on a config that watches only `cgroup` (and keeps everything else at its default). */
-function runCgwatch(cgroup: string, extraYaml: readonly string[] = []): { child: ReturnType<typeof spawn>; out: () => string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-rescue-"));
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  fs.writeFileSync(path.join(dir, "cgwatch.yaml"), [`watch: [ ${JSON.stringify(cgroup)} ]`, "metrics: { listen: 127.0.0.1:0 }", ...extraYaml, ""].join("\n"));
-  const child = spawn(process.execPath, [CLI, "run", "--config", path.join(dir, "cgwatch.yaml")], { stdio: ["ignore", "pipe", "pipe"] });
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      await waitExit(child);
-    }
-  });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-  return { child, out: () => out };
-}
 
 describeRealV1("the under_oom rescue, end to end", ["memory"], () => {
   it("a 50M cgroup with oom_kill_disable and a hog needing ~3x: shipped policies and defaults raise it as often as needed; the hog exits 0", async () => {
@@ -68,15 +27,16 @@ describeRealV1("the under_oom rescue, end to end", ["memory"], () => {
     cleanups.push(() => scratch.remove());
     scratch.write("memory", "memory.limit_in_bytes", String(50 * MB));
     scratch.write("memory", "memory.oom_control", "1");
-    const { out } = runCgwatch(scratch.cgroup);
-    await waitFor(() => out().includes("ready: first scan complete"), "ready");
+    const run = runCgwatch([`watch: [ ${JSON.stringify(scratch.cgroup)} ]`]);
+    cleanups.push(() => run.cleanup());
+    await waitFor(() => run.out().includes("ready: first scan complete"), "ready");
 
     const [cmd, args] = hogArgs(150, 1);
     const hog = scratch.spawnInside(cmd, args, 60_000);
     let hogOut = "";
     hog.stdout?.on("data", (d: Buffer) => (hogOut += d.toString()));
     const exit = await waitExit(hog);
-    const decisions = lines(out()).filter((l) => l["msg"] === "action decision" && l["policy"] === "oom-rescue");
+    const decisions = run.lines().filter((l) => l["msg"] === "action decision" && l["policy"] === "oom-rescue");
     const applied = decisions.filter((l) => l["outcome"] === "applied");
     expect({ exit, hogOut: hogOut.trim() }, `decisions: ${JSON.stringify(decisions)}`).toEqual({ exit: { code: 0, signal: null }, hogOut: "done" });
     // It took several raises (each one a new stall), none rejected, all from the shipped policy.
@@ -85,6 +45,6 @@ describeRealV1("the under_oom rescue, end to end", ["memory"], () => {
     expect(Number(scratch.read("memory", "memory.limit_in_bytes"))).toBeGreaterThan(150 * MB);
     expect(scratch.read("memory", "memory.oom_control")).toMatch(/under_oom 0/);
     // The recovery was reported too.
-    await waitFor(() => lines(out()).some((l) => l["msg"] === `under_oom in ${scratch.cgroup}` && (l["event"] as { underOom?: boolean }).underOom === false), "the recovery event");
+    await waitFor(() => run.lines().some((l) => l["msg"] === `under_oom in ${scratch.cgroup}` && (l["event"] as { underOom?: boolean }).underOom === false), "the recovery event");
   }, 90_000);
 });
