@@ -19,7 +19,8 @@ import { compileCgroupGlob } from "./cgroup/glob.js";
 import { createFileReader, type FileReader } from "./cgroup/read.js";
 import { createGuardedWriter } from "./cgroup/writer.js";
 import type { RuntimeConfig } from "./config/types.js";
-import type { WatchdogEvent } from "./events/types.js";
+import { isEmergency, type V1PressureLevel, type WatchdogEvent } from "./events/types.js";
+import { stallOutcome, type StallDecision, type StallEvaluation } from "./actions/stallOutcome.js";
 import { componentLogger } from "./logging/logger.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { startMetricsServer, type MetricsServer } from "./metrics/server.js";
@@ -93,6 +94,16 @@ function labeller(config: RuntimeConfig): (cgroup: string) => Readonly<Record<st
   };
 }
 
+/** v1 pressure levels for a cgroup: the last matching watch rule that sets them, else the global list. */
+function pressureLevels(config: RuntimeConfig): (cgroup: string) => readonly V1PressureLevel[] {
+  const rules = config.watch.flatMap((r) => (r.v1PressureLevels === null ? [] : [{ match: compileCgroupGlob(r.pattern), levels: r.v1PressureLevels }]));
+  return (cgroup) => {
+    let levels = config.v1PressureLevels;
+    for (const r of rules) if (r.match(cgroup)) levels = r.levels;
+    return levels;
+  };
+}
+
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, layout, logger } = options;
   const now = options.now ?? (() => performance.now());
@@ -148,6 +159,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const policies = await createPolicyEngine({
       dirs: config.policies.dirs,
       params: config.policies.params,
+      cooldowns: config.policies.cooldownsMs,
       limits: { deadlineMs: config.policies.deadlineMs, memoryBytes: config.policies.memoryLimitBytes, quarantineAfter: config.policies.quarantineAfter },
       logger: log.policy,
       clock: now,
@@ -209,6 +221,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       sampleIntervalMs: wantsSample ? config.sampleIntervalMs : null,
       native: options.native.kind === "loaded" ? createNativeNotifiers({ keepAlive: options.persistent ?? true, softLimitRecheckMs: config.safetyNetIntervalMs }) : null,
       psiTriggers,
+      v1PressureLevels: pressureLevels(config),
       persistent: options.persistent ?? true,
       now,
       onProblem: (p) => log.watch.warn({ cgroup: p.cgroup, file: p.file }, `malformed control file: ${p.reason}`),
@@ -244,16 +257,32 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       }
       if (event.kind === "oom_kill" || event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, `${event.kind} in ${event.cgroup}`);
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
+      const evaluations: StallEvaluation[] = [];
+      const decisions: StallDecision[] = [];
       if (policies.wantsEvent(event.kind, event.cgroup)) {
         // Periodic samples read settings once (open/read/close) so that they
         // do not evict the kept fds the notification path re-reads.
         const snapshot = readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached");
-        for (const proposal of policies.evaluate(event, snapshot)) {
-          const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
-          options.onAction?.(proposal, outcome);
+        for (const evaluation of policies.evaluateDetailed(event, snapshot)) {
+          evaluations.push(evaluation);
+          for (const proposal of evaluation.proposals) {
+            const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
+            decisions.push({ proposal, outcome });
+            options.onAction?.(proposal, outcome);
+          }
         }
       }
+      if (isEmergency(event)) reportStall(event, evaluations, decisions);
       options.onEvent?.(event);
+    };
+
+    /** A stall under OOM never passes in silence: what became of this offer is counted, and logged unless it was answered. */
+    const reportStall = (event: WatchdogEvent, evaluations: readonly StallEvaluation[], decisions: readonly StallDecision[]): void => {
+      const r = stallOutcome(evaluations, decisions);
+      metrics.recordOomStall(r.outcome);
+      if (r.outcome === "applied" || r.outcome === "dry_run") return;
+      const stalledMs = event.kind === "under_oom" ? Math.round(event.stalledMs) : null;
+      log.actions.error({ cgroup: event.cgroup, stalledMs, outcome: r.outcome, reasons: r.reasons }, "under_oom stall not rescued; it is offered again while it lasts");
     };
 
     const subscription = new Subscription();

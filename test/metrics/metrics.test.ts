@@ -131,7 +131,7 @@ describe("metrics API", () => {
     m.recordEvent(ev(2));
     m.setMemoryEventCounters("a", { oom_kill: 3 }); // a fresher poll read
     m.recordEvent(ev(2)); // a late event must not move the mirror back
-    m.recordEvent({ kind: "under_oom", cgroup: "a", at: 0, source: "eventfd", underOom: true, oomKillDisable: true });
+    m.recordEvent({ kind: "under_oom", cgroup: "a", at: 0, source: "eventfd", underOom: true, oomKillDisable: true, stalledMs: 0 });
     expect(await value(m, "cgwatch_memory_events_total", { cgroup: "a", event: "oom_kill" })).toBe(3);
     expect(await value(m, "cgwatch_events_total", { kind: "oom_kill", source: "eventfd" })).toBe(2);
     expect(await value(m, "cgwatch_events_total", { kind: "oom_kill", source: "poll" })).toBe(0);
