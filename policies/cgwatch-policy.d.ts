@@ -45,7 +45,14 @@ export interface MemoryCounterEvent extends EventBase {
   /** oom_kill only: the victim, when the kernel's report was read in time. */
   readonly victim?: OomVictim;
 }
-export interface UnderOomEvent extends EventBase { readonly kind: "under_oom"; readonly underOom: boolean; readonly oomKillDisable: boolean }
+export interface UnderOomEvent extends EventBase {
+  readonly kind: "under_oom";
+  /** true: tasks are stalled at the limit right now (a new stall, a re-stall, or a lasting stall re-offered); false: the recovery. */
+  readonly underOom: boolean;
+  readonly oomKillDisable: boolean;
+  /** How long cgwatch has seen this stall (ms, 0 when new); on recovery, how long it lasted. */
+  readonly stalledMs: number;
+}
 export interface ReservationBreachEvent extends EventBase {
   readonly kind: "reservation_breach";
   readonly above: boolean;

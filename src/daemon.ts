@@ -20,7 +20,8 @@ import type { OomVictim } from "./events/types.js";
 import { createFileReader, type FileReader } from "./cgroup/read.js";
 import { createGuardedWriter } from "./cgroup/writer.js";
 import type { RuntimeConfig } from "./config/types.js";
-import type { WatchdogEvent } from "./events/types.js";
+import { isEmergency, type V1PressureLevel, type WatchdogEvent } from "./events/types.js";
+import { stallOutcome, type StallDecision, type StallEvaluation } from "./actions/stallOutcome.js";
 import { componentLogger } from "./logging/logger.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { startMetricsServer, type MetricsServer } from "./metrics/server.js";
@@ -37,6 +38,8 @@ import { createIdentityResolver, type IdentityResolver } from "./identity/resolv
 import { withContainerIdentity } from "./identity/log.js";
 import { containerSnapshot, displayName, identityLabels } from "./identity/labels.js";
 import { compileWatchRules } from "./identity/watchRules.js";
+import { compileSelector } from "./identity/selector.js";
+import type { ContainerIdentity } from "./identity/types.js";
 import { createOomForensics, type OomForensics } from "./oom/forensics.js";
 import { openKmsg } from "./oom/kmsgReader.js";
 import { createRetention } from "./oom/retention.js";
@@ -84,6 +87,21 @@ export interface Daemon {
   /** Applies the settings that can change without a restart. */
   applyConfig(next: RuntimeConfig): string[];
   stop(): Promise<void>;
+}
+
+/** v1 pressure levels for a cgroup: the last matching watch rule that sets them, else the global list. */
+function pressureLevels(config: RuntimeConfig, identityOf: (cgroup: string) => ContainerIdentity | null): (cgroup: string) => readonly V1PressureLevel[] {
+  const rules = config.watch.flatMap((r) => {
+    if (r.v1PressureLevels === null) return [];
+    const path = compileCgroupGlob(r.pattern);
+    const container = r.container === undefined ? null : compileSelector(r.container);
+    return [{ match: (c: string) => path(c) && (container === null || container(identityOf(c))), levels: r.v1PressureLevels }];
+  });
+  return (cgroup) => {
+    let levels = config.v1PressureLevels;
+    for (const r of rules) if (r.match(cgroup)) levels = r.levels;
+    return levels;
+  };
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
@@ -152,6 +170,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const policies = await createPolicyEngine({
       dirs: config.policies.dirs,
       params: config.policies.params,
+      cooldowns: config.policies.cooldownsMs,
       limits: { deadlineMs: config.policies.deadlineMs, memoryBytes: config.policies.memoryLimitBytes, quarantineAfter: config.policies.quarantineAfter },
       logger: log.policy,
       clock: now,
@@ -230,6 +249,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       sampleIntervalMs: wantsSample ? config.sampleIntervalMs : null,
       native: options.native.kind === "loaded" ? createNativeNotifiers({ keepAlive: options.persistent ?? true, softLimitRecheckMs: config.safetyNetIntervalMs }) : null,
       psiTriggers,
+      v1PressureLevels: pressureLevels(config, (c) => identities.resolve(c)),
       persistent: options.persistent ?? true,
       now,
       onProblem: (p) => log.watch.warn({ cgroup: p.cgroup, file: p.file }, `malformed control file: ${p.reason}`),
@@ -262,6 +282,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
             pids: locateController(layout, "pids") !== null,
             identity: identityLabels(identities.resolve(event.cgroup)),
           });
+          // A container's limits are written after its mkdir: publish its
+          // settings within one poll interval, not at the next full pass.
+          // (runc writes them once the container's init reported ready:
+          // measured 0.1-0.6 s after the mkdir on a busy host.)
+          if (scanned) publisher.publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs]);
           break;
         }
         case "cgroup_removed": {
@@ -289,6 +314,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         else forensics.claimSoon(oom.cgroup, count, (late) => logOom(oom, late));
       } else if (event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, `${event.kind} in ${displayName(event.cgroup, identities.get(event.cgroup))}`);
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
+      const evaluations: StallEvaluation[] = [];
+      const decisions: StallDecision[] = [];
       if (policies.wantsEvent(event.kind, event.cgroup)) {
         // Periodic samples read settings once (open/read/close) so that they
         // do not evict the kept fds the notification path re-reads.
@@ -296,12 +323,26 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           ...readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached"),
           container: containerSnapshot(identities.get(event.cgroup)),
         };
-        for (const proposal of policies.evaluate(event, snapshot)) {
-          const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
-          options.onAction?.(proposal, outcome);
+        for (const evaluation of policies.evaluateDetailed(event, snapshot)) {
+          evaluations.push(evaluation);
+          for (const proposal of evaluation.proposals) {
+            const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
+            decisions.push({ proposal, outcome });
+            options.onAction?.(proposal, outcome);
+          }
         }
       }
+      if (isEmergency(event)) reportStall(event, evaluations, decisions);
       options.onEvent?.(event);
+    };
+
+    /** A stall under OOM never passes in silence: what became of this offer is counted, and logged unless it was answered. */
+    const reportStall = (event: WatchdogEvent, evaluations: readonly StallEvaluation[], decisions: readonly StallDecision[]): void => {
+      const r = stallOutcome(evaluations, decisions);
+      metrics.recordOomStall(r.outcome);
+      if (r.outcome === "applied" || r.outcome === "dry_run") return;
+      const stalledMs = event.kind === "under_oom" ? Math.round(event.stalledMs) : null;
+      log.actions.error({ cgroup: event.cgroup, stalledMs, outcome: r.outcome, reasons: r.reasons }, "under_oom stall not rescued; it is offered again while it lasts");
     };
 
     const subscription = new Subscription();

@@ -35,6 +35,12 @@ export const DEFAULTS = {
   sampleIntervalMs: 30_000,
   /** systemd-oomd's and the kernel docs' example trigger; cpu and io are opt-in (one more fd per cgroup each). */
   psi: { memory: "some 300ms 2s", cpu: "off", io: "off" },
+  /**
+   * v1 memory.pressure_level: "medium" (reclaim with swapping or cache
+   * thrashing, and critical) says what matters without the tens of wakes per
+   * second "low" gives under ordinary reclaim. One eventfd per cgroup.
+   */
+  v1PressureLevels: ["medium"] as ("low" | "medium" | "critical")[],
   dryRun: false,
   log: { level: "info", format: "json" },
   /** Two scrapes and an alert's `for` after an OOM-killed container is removed. */

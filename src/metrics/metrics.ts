@@ -136,6 +136,8 @@ export interface Metrics {
    * `doneAt` (monotonic ms, performance.now() by default).
    */
   recordAction(proposal: ActionProposal, outcome: ActionOutcome, doneAt?: number): void;
+  /** Counts what became of one offer of a stall under OOM (all outcomes start at 0). */
+  recordOomStall(outcome: N.OomStallOutcome): void;
   setNotifierFallback(notifier: N.Notifier, on: boolean): void;
   /** The watch loop calls this on every turn; /healthz and a gauge report its age. */
   heartbeat(): void;
@@ -165,6 +167,7 @@ function defineFamilies(store: Store) {
     policyDuration: store.define({ name: N.POLICY_DURATION_SECONDS, type: "histogram", help: "Time a policy took to evaluate one event.", labelNames: ["policy"], buckets: POLICY_BUCKETS }),
     policyQuarantined: store.define({ name: N.POLICY_QUARANTINED, type: "gauge", help: "1 while the policy is quarantined after repeated failures.", labelNames: ["policy"] }),
     actions: store.define({ name: N.ACTIONS_TOTAL, type: "counter", help: "Actions proposed by policies, by outcome (applied, dry_run, rejected, failed).", labelNames: ["policy", "action", "outcome"] }),
+    oomStalls: store.define({ name: N.OOM_STALL_OUTCOMES_TOTAL, type: "counter", help: "Offers of a v1 stall under OOM by what became of them: applied, dry_run, rejected (a guardrail), failed (the write), no_action (no policy proposed one).", labelNames: ["outcome"] }),
     eventToAction: store.define({ name: N.EVENT_TO_ACTION_SECONDS, type: "histogram", help: "Time from reading the kernel notification to the action's write (or dry-run decision).", labelNames: ["outcome"], buckets: LATENCY_BUCKETS }),
 
     info: perCgroup(
@@ -265,6 +268,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const watchedSeries = f.watched.get([]);
   for (const kind of EVENT_KINDS) for (const source of EVENT_SOURCES) f.events.get([kind, source]);
   for (const n of N.NOTIFIERS) f.notifierFallback.get([n]);
+  for (const o of N.OOM_STALL_OUTCOMES) f.oomStalls.get([o]);
   let lastBeat: number | null = null;
   let renderInFlight: Promise<string> | null = null;
 
@@ -400,7 +404,10 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       if (m !== null) {
         gauge(e, f.usage, m.usageBytes);
         gauge(e, f.limit, m.limitBytes);
-        gauge(e, m.version === 1 ? f.memsw : f.swap, m.swapLimitBytes);
+        // The snapshot carries the swap part on both versions; v1's file (and
+        // this family) is memory+swap, so add the limit back.
+        if (m.version === 1) gauge(e, f.memsw, m.swapLimitBytes === null || m.limitBytes === null ? null : m.limitBytes + m.swapLimitBytes);
+        else gauge(e, f.swap, m.swapLimitBytes);
         gauge(e, f.reservation, m.reservationBytes);
         gauge(e, f.high, m.highBytes);
         gauge(e, f.swappiness, m.swappiness);
@@ -494,6 +501,9 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         case "rejected":
           return;
       }
+    },
+    recordOomStall(outcome) {
+      f.oomStalls.get([outcome], true).value += 1;
     },
     setNotifierFallback(notifier, on) {
       f.notifierFallback.get([notifier]).value = on ? 1 : 0;

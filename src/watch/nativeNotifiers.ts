@@ -17,7 +17,7 @@ export interface NativeNotifierOptions {
 export function createNativeNotifiers(options: NativeNotifierOptions): NativeNotifiers {
   const keepAlive = options.keepAlive;
   return {
-    v1Oom: (dir, cgroup) => v1OomWakes({ dir, cgroup, keepAlive }),
+    v1Oom: (dir, cgroup, confirmed) => v1OomWakes({ dir, cgroup, keepAlive, ...(confirmed === undefined ? {} : { confirmed }) }),
     v1Reservation: (dir, cgroup) =>
       reservationBreachWakes({
         dir,

@@ -27,7 +27,7 @@ import {
   type Parsed,
 } from "../cgroup/parse.js";
 import type { FileReader, ReadResult } from "../cgroup/read.js";
-import { diffCpuStat, diffFailcnt, diffMemoryEvents, diffOomControl, diffPidsEvents, diffReservation, type ReadContext } from "../events/diffCounters.js";
+import { diffCpuStat, diffFailcnt, diffMemoryEvents, diffOomControl, diffPidsEvents, diffReservation, type ReadContext, type StallState } from "../events/diffCounters.js";
 import type { EventSource, PressureResource, WatchdogEvent } from "../events/types.js";
 import type { Wake } from "../sources/types.js";
 
@@ -48,6 +48,10 @@ export interface TrackedCounters {
   cpuReadAt: number | null;
   reservationAbove: boolean | null;
   populated: boolean | null;
+  /** v1: the stall under OOM in progress (null: none), see diffOomControl. */
+  stall: StallState | null;
+  /** `at` of the last read in which v1 oom_kill went up: that notification's kill is confirmed. */
+  oomKillSeenAt: number | null;
 }
 
 export interface CgroupTracker {
@@ -112,6 +116,8 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
     cpuReadAt: null,
     reservationAbove: null,
     populated: null,
+    stall: null,
+    oomKillSeenAt: null,
   };
   let quota = false;
 
@@ -150,7 +156,18 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
   const readMemoryEvents = (ctx: ReadContext): WatchdogEvent[] =>
     rereadAndDiff("memory", "memory.events", parseMemoryEvents, (next) => diffMemoryEvents(counters.memoryEvents, next, ctx), (v) => (counters.memoryEvents = v));
   const readOomControl = (ctx: ReadContext): WatchdogEvent[] =>
-    rereadAndDiff("memory", "memory.oom_control", parseOomControl, (next) => diffOomControl(counters.oomControl, next, ctx), (v) => (counters.oomControl = v));
+    rereadAndDiff(
+      "memory",
+      "memory.oom_control",
+      parseOomControl,
+      (next) => {
+        const r = diffOomControl(counters.oomControl, next, counters.stall, ctx);
+        counters.stall = r.stall;
+        if (r.events.some((e) => e.kind === "oom_kill")) counters.oomKillSeenAt = ctx.at;
+        return r.events;
+      },
+      (v) => (counters.oomControl = v),
+    );
   const readFailcnt = (ctx: ReadContext): WatchdogEvent[] =>
     rereadAndDiff("memory", "memory.failcnt", parseInteger, (next) => diffFailcnt(counters.failcnt, next, ctx), (v) => (counters.failcnt = v));
   const readPidsEvents = (ctx: ReadContext): WatchdogEvent[] =>

@@ -56,7 +56,7 @@ async function watch(s: ScratchCgroup, v1PressureLevel: "low" | null = null) {
     safetyNetIntervalMs: 60_000,
     persistent: false,
     native: createNativeNotifiers({ keepAlive: false, softLimitRecheckMs: 60_000 }),
-    v1PressureLevel,
+    v1PressureLevels: v1PressureLevel === null ? [] : [v1PressureLevel],
     onSourceError: (cg, src, err) => sourceErrors.push(`${cg} ${src}: ${err instanceof Error ? err.message : String(err)}`),
   });
   const c = collect(watcher.events$);
