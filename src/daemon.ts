@@ -36,14 +36,14 @@ import { createWatcher, type Watcher } from "./watch/watcher.js";
 import { publishCgroupState } from "./watch/publish.js";
 import { createIdentityResolver, type IdentityResolver } from "./identity/resolver.js";
 import { withContainerIdentity } from "./identity/log.js";
-import { containerSnapshot, displayName, identityLabels } from "./identity/labels.js";
+import { containerSnapshot, identityLabels } from "./identity/labels.js";
 import { compileWatchRules } from "./identity/watchRules.js";
 import { compileSelector } from "./identity/selector.js";
 import type { ContainerIdentity } from "./identity/types.js";
 import { createOomForensics, type OomForensics } from "./oom/forensics.js";
 import { openKmsg } from "./oom/kmsgReader.js";
 import { createRetention } from "./oom/retention.js";
-import { oomKillLine } from "./oom/report.js";
+import { killedSummary, oomKillMessage } from "./oom/report.js";
 
 export interface DaemonOptions {
   readonly config: RuntimeConfig;
@@ -262,7 +262,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     /** The OOM line names the container and, once the kernel's report is read, the victim. */
     const logOom = (event: WatchdogEvent, victims: readonly OomVictim[]): void => {
       for (const v of victims) metrics.recordOomVictim(event.cgroup, { comm: v.comm, rssBytes: v.anonRssBytes + v.fileRssBytes + (v.shmemRssBytes ?? 0) });
-      log.watch.warn({ event, ...(victims.length > 0 ? { victims } : {}) }, oomKillLine(event, identities.get(event.cgroup), victims));
+      log.watch.warn({ event, ...(victims.length > 0 ? { victims, killed: killedSummary(victims) } : {}) }, oomKillMessage(event, identities.get(event.cgroup)));
     };
     const handle = (incoming: WatchdogEvent): void => {
       let event = incoming;
@@ -312,7 +312,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         if (victims.length > 0 || forensics === null || !forensics.available) logOom(event, victims);
         // The report may trail the counter by a moment: the line waits for it (at most ~1 s).
         else forensics.claimSoon(oom.cgroup, count, (late) => logOom(oom, late));
-      } else if (event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, `${event.kind} in ${displayName(event.cgroup, identities.get(event.cgroup))}`);
+      } else if (event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, oomKillMessage(event, identities.get(event.cgroup)));
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
       const evaluations: StallEvaluation[] = [];
       const decisions: StallDecision[] = [];

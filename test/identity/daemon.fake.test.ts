@@ -71,7 +71,7 @@ describe("container identity in the daemon (fake v2, Docker metadata)", () => {
     await until(() => harness?.actions.length === 1, 10_000, "the policy's annotate");
     expect(harness.actions[0]?.proposal.action).toEqual({ kind: "annotate", message: "saw shop-web-1 nginx:1.27 web" });
     const oomLine = await until(() => harness?.logs.find((l) => typeof l["msg"] === "string" && l["msg"].startsWith("oom_kill in")), 5000, "the oom_kill line");
-    expect(oomLine["msg"]).toBe("oom_kill in shop-web-1 (nginx:1.27)");
+    expect(oomLine["msg"]).toBe("oom_kill in shop-web-1");
     expect(oomLine["container"]).toEqual({ engine: "docker", name: "shop-web-1", id: WEB.slice(0, 12), image: "nginx:1.27" });
     const decision = harness.logs.find((l) => l["msg"] === "action decision");
     expect(decision?.["container"]).toMatchObject({ name: "shop-web-1" });
