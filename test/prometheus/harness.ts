@@ -57,6 +57,7 @@ export interface PromResult {
 
 export interface PromAlert {
   readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
   readonly state: "pending" | "firing" | "inactive";
 }
 
