@@ -34,7 +34,9 @@ describeContainers("Prometheus: an OOM-killed and removed container still fires 
       override: { identity: { roots: { podman: [graphRoot], docker: [], containerd: [], crio: [] }, kmsg: "/dev/kmsg" } },
     });
     const cg = cgwatch;
-    const url = String(cg.lines().find((l) => l.msg === "metrics listening")?.["url"] ?? "");
+    const listening = cg.lines().find((l) => l.msg === "metrics listening")?.["url"];
+    if (typeof listening !== "string") throw new Error("cgwatch logged no metrics URL");
+    const url = listening;
     const target = new URL(url).host;
     const p = await startPrometheus([target]);
     prom = p;
