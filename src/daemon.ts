@@ -264,6 +264,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       for (const v of victims) metrics.recordOomVictim(event.cgroup, { comm: v.comm, rssBytes: v.anonRssBytes + v.fileRssBytes + (v.shmemRssBytes ?? 0) });
       log.watch.warn({ event, ...(victims.length > 0 ? { victims, killed: killedSummary(victims) } : {}) }, oomKillMessage(event, identities.get(event.cgroup)));
     };
+    /** OOM lines waiting for the kernel's report, in event order. */
+    let oomLines: Promise<void> = Promise.resolve();
+    let oomLinesPending = 0;
     const handle = (incoming: WatchdogEvent): void => {
       let event = incoming;
       metrics.heartbeat();
@@ -309,9 +312,25 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         const victims = forensics?.claim(oom.cgroup, count) ?? [];
         const last = victims.at(-1);
         if (last !== undefined) event = { ...oom, victim: last };
-        if (victims.length > 0 || forensics === null || !forensics.available) logOom(event, victims);
-        // The report may trail the counter by a moment: the line waits for it (at most ~1 s).
-        else forensics.claimSoon(oom.cgroup, count, (late) => logOom(oom, late));
+        const withVictims = event;
+        if (oomLinesPending === 0 && (victims.length > 0 || forensics === null || !forensics.available)) logOom(withVictims, victims);
+        else {
+          // The report may trail the counter by a moment: the line waits for it
+          // (at most ~1 s), and later OOM lines wait behind it, so they stay in order.
+          oomLinesPending++;
+          oomLines = oomLines.then(
+            () =>
+              new Promise<void>((done) => {
+                const finish = (v: readonly OomVictim[]): void => {
+                  oomLinesPending--;
+                  logOom(withVictims, v);
+                  done();
+                };
+                if (victims.length > 0 || forensics === null || !forensics.available) finish(victims);
+                else forensics.claimSoon(oom.cgroup, count, finish);
+              }),
+          );
+        }
       } else if (event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, oomKillMessage(event, identities.get(event.cgroup)));
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
       const evaluations: StallEvaluation[] = [];

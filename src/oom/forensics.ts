@@ -52,6 +52,8 @@ export function createOomForensics(options: OomForensicsOptions = {}): OomForens
   const assemble = createOomAssembler();
   const held: Held[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  /** claimSoon callbacks not called yet: close() calls them empty, so each runs exactly once. */
+  const waiting = new Set<(victims: OomVictim[]) => void>();
 
   const drain = (): void => {
     if (reader === null) return;
@@ -94,9 +96,11 @@ export function createOomForensics(options: OomForensicsOptions = {}): OomForens
         return;
       }
       const deadline = now() + waitMs;
+      waiting.add(done);
       const step = (): void => {
         const found = claim(cgroup, max);
         if (found.length > 0 || now() >= deadline || reader === null) {
+          waiting.delete(done);
           done(found);
           return;
         }
@@ -115,6 +119,10 @@ export function createOomForensics(options: OomForensicsOptions = {}): OomForens
       timers.clear();
       reader?.close();
       reader = null;
+      for (const done of [...waiting]) {
+        waiting.delete(done);
+        done([]);
+      }
     },
   };
 }

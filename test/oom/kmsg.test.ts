@@ -41,6 +41,11 @@ describe("OOM reports of several kernel versions", () => {
       },
     ]);
   });
+  it("6.1 on cgroup v2, captured in the VM tier", () => {
+    expect(victimsOf("linux-6.1-memcg-v2.txt")).toEqual([
+      expect.objectContaining({ pid: 138, comm: "python3", oomMemcg: "cgwatch-vmtest/victim-127-1", taskMemcg: "cgwatch-vmtest/victim-127-1", anonRssBytes: 32348 * 1024, oomScoreAdj: 0 }),
+    ]);
+  });
   it("3.10: `Task in … killed as a result of limit of …`, no shmem-rss", () => {
     const [v, ...rest] = victimsOf("linux-3.10-memcg.txt");
     expect(rest).toEqual([]);
