@@ -117,7 +117,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   const named = (l: Logger): Logger => withContainerIdentity(l, (c) => identities.get(c));
   const log = {
-    lifecycle: componentLogger(logger, "lifecycle"),
+    lifecycle: named(componentLogger(logger, "lifecycle")),
     watch: named(componentLogger(logger, "watch")),
     policy: named(componentLogger(logger, "policy")),
     actions: named(componentLogger(logger, "actions")),

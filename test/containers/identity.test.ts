@@ -65,6 +65,21 @@ describeContainers("identity: a container named web-1 is named everywhere, and i
     const text = await cg.scrape();
     expect(sample(text, "cgwatch_cgroup_info", { cgroup, engine: "podman", container_id: id, name: "web-1", image: engine.image })).toBe(1);
 
+    // The figures operators alert on, under cAdvisor's names: working set <= usage, rss and cache.
+    const figures = await (async () => {
+      const until = Date.now() + 20_000;
+      for (;;) {
+        const t = await cg.scrape();
+        const ws = sample(t, "cgwatch_memory_working_set_bytes", { cgroup });
+        if (ws !== undefined) return { ws, usage: sample(t, "cgwatch_memory_usage_bytes", { cgroup }), rss: sample(t, "cgwatch_memory_rss_bytes", { cgroup }), cache: sample(t, "cgwatch_memory_cache_bytes", { cgroup }) };
+        if (Date.now() > until) throw new Error("no cgwatch_memory_working_set_bytes for the container");
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    expect(figures.rss).toBeGreaterThanOrEqual(0);
+    expect(figures.cache).toBeGreaterThanOrEqual(0);
+    expect(figures.usage).toBeGreaterThan(0);
+
     // The OOM kill: one line naming the container, the victim from the kernel's report.
     const oom = await cg.waitLine((l) => l.msg === "oom_kill in web-1", "the oom_kill line", 60_000);
     expect(oom["container"]).toMatchObject({ name: "web-1", image: engine.image });
