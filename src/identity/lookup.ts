@@ -8,7 +8,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { containerdMetadata, crioMetadata, parseDockerConfigV2, parseOciAnnotations, parseStorageContainers } from "./metadata.js";
+import { containerdMetadata, crioMetadata, parseDockerConfigV2, parseOciAnnotations, parseStorageContainerList } from "./metadata.js";
 import type { Engine, EngineMetadata, IdentityRoots, PathIdentity } from "./types.js";
 
 export type LookupResult =
@@ -56,12 +56,43 @@ function firstOf(engine: Engine, files: readonly string[], parse: (text: string)
 const docker = (roots: IdentityRoots, id: string): LookupResult =>
   firstOf("docker", roots.docker.map((r) => path.join(r, "containers", id, "config.v2.json")), parseDockerConfigV2);
 
-const podman = (roots: IdentityRoots, id: string): LookupResult =>
-  firstOf(
-    "podman",
-    roots.podman.flatMap((r) => subdirs(r, "-containers").map((d) => path.join(d, "containers.json"))),
-    (text) => parseStorageContainers(text, id),
-  );
+/**
+ * containers.json lists every container of the store: at startup with many
+ * containers, each lookup would read and parse all of it again. Its parse is
+ * kept while the file's mtime and size stay the same.
+ */
+const storageCache = new Map<string, { readonly stamp: string; readonly byId: Map<string, EngineMetadata> | null }>();
+
+function storageLookup(file: string, id: string): LookupResult {
+  let stamp: string;
+  try {
+    const st = fs.statSync(file);
+    stamp = `${st.mtimeMs}:${st.size}`;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR" ? { kind: "absent" } : { kind: "unreadable", file, reason: code ?? String(e) };
+  }
+  let c = storageCache.get(file);
+  if (c?.stamp !== stamp) {
+    const r = readText(file);
+    if (r.kind === "absent") return { kind: "absent" };
+    if (r.kind === "error") return { kind: "unreadable", file, reason: r.reason };
+    c = { stamp, byId: parseStorageContainerList(r.text) };
+    storageCache.set(file, c);
+  }
+  if (c.byId === null) return { kind: "unreadable", file, reason: "malformed JSON" };
+  const meta = c.byId.get(id);
+  return meta === undefined ? { kind: "absent" } : { kind: "found", engine: "podman", meta };
+}
+
+const podman = (roots: IdentityRoots, id: string): LookupResult => {
+  const files = roots.podman.flatMap((r) => subdirs(r, "-containers").map((d) => path.join(d, "containers.json")));
+  for (const file of files) {
+    const r = storageLookup(file, id);
+    if (r.kind !== "absent") return r;
+  }
+  return { kind: "absent" };
+};
 
 const containerd = (roots: IdentityRoots, id: string): LookupResult =>
   firstOf(

@@ -68,8 +68,8 @@ export function parseDockerConfigV2(text: string): EngineMetadata | null {
   };
 }
 
-/** One container's entry of containers/storage's containers.json, or null when absent or malformed. */
-export function parseStorageContainers(text: string, id: string): EngineMetadata | "absent" | null {
+/** Every container of containers/storage's containers.json by id, or null when malformed. */
+export function parseStorageContainerList(text: string): Map<string, EngineMetadata> | null {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -77,18 +77,20 @@ export function parseStorageContainers(text: string, id: string): EngineMetadata
     return null;
   }
   if (!Array.isArray(doc)) return null;
-  const entry: unknown = doc.find((c: unknown) => isObject(c) && c["id"] === id);
-  if (!isObject(entry)) return "absent";
-  const names = Array.isArray(entry["names"]) ? entry["names"].filter((n): n is string => typeof n === "string") : [];
-  const meta = typeof entry["metadata"] === "string" ? (parseObject(entry["metadata"]) ?? {}) : {};
-  return {
-    name: names[0] ?? str(meta["name"]),
-    image: str(meta["image-name"]),
-    pod: null,
-    namespace: null,
-    podUid: null,
-    labels: {},
-  };
+  const out = new Map<string, EngineMetadata>();
+  for (const entry of doc as unknown[]) {
+    if (!isObject(entry) || typeof entry["id"] !== "string") continue;
+    const names = Array.isArray(entry["names"]) ? entry["names"].filter((n): n is string => typeof n === "string") : [];
+    const meta = typeof entry["metadata"] === "string" ? (parseObject(entry["metadata"]) ?? {}) : {};
+    out.set(entry["id"], { name: names[0] ?? str(meta["name"]), image: str(meta["image-name"]), pod: null, namespace: null, podUid: null, labels: {} });
+  }
+  return out;
+}
+
+/** One container's entry of containers.json: "absent" when the store does not list it, null when malformed. */
+export function parseStorageContainers(text: string, id: string): EngineMetadata | "absent" | null {
+  const all = parseStorageContainerList(text);
+  return all === null ? null : (all.get(id) ?? "absent");
 }
 
 /** The annotations of an OCI runtime spec (config.json), or null when malformed. */

@@ -187,6 +187,23 @@ describe("identity resolver", () => {
     r.close();
   });
 
+  it("podman: containers.json is parsed once per version of the file, and a new container in it is found", () => {
+    const root = dockerRoot();
+    const dir = path.join(root, "overlay-containers");
+    fs.mkdirSync(dir);
+    const entry = (id: string, name: string) => ({ id, names: [name], image: "x", metadata: JSON.stringify({ "image-name": `localhost/${name}:1`, name }) });
+    const A = "a".repeat(64);
+    const B = "b".repeat(64);
+    fs.writeFileSync(path.join(dir, "containers.json"), JSON.stringify([entry(A, "one")]));
+    const roots = { ...ROOTS, podman: [root] };
+    expect(lookupMetadata({ engine: "podman", id: A, podUid: null, kubernetes: false }, roots)).toMatchObject({ kind: "found", meta: { name: "one", image: "localhost/one:1" } });
+    expect(lookupMetadata({ engine: "podman", id: B, podUid: null, kubernetes: false }, roots)).toEqual({ kind: "absent" });
+    fs.writeFileSync(path.join(dir, "containers.json"), JSON.stringify([entry(A, "one"), entry(B, "two")]));
+    expect(lookupMetadata({ engine: "podman", id: B, podUid: null, kubernetes: false }, roots)).toMatchObject({ kind: "found", meta: { name: "two" } });
+    fs.writeFileSync(path.join(dir, "containers.json"), "[{broken");
+    expect(lookupMetadata({ engine: "podman", id: B, podUid: null, kubernetes: false }, roots)).toMatchObject({ kind: "unreadable", reason: "malformed JSON" });
+  });
+
   it("forget() stops a pending re-try and drops the cache", async () => {
     let lookups = 0;
     const r = createIdentityResolver({ roots: ROOTS, retryDelaysMs: [20], persistent: false, lookup: () => (lookups++, { kind: "absent" }) });
