@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildDist, startCgwatch, type Cgwatch } from "../helpers/cgwatchRun.js";
 import { RUN_FLAGS, describeContainers, startEngine, type Engine } from "../helpers/podman.js";
-import { prometheusUnavailable, startPrometheus, waitFor, type RunningPrometheus } from "./harness.js";
+import { dashboardVariableQueries, prometheusUnavailable, shippedQueries, startPrometheus, substituteGrafanaVars, waitFor, type RunningPrometheus } from "./harness.js";
 
 const promMissing = prometheusUnavailable();
 
@@ -55,6 +55,16 @@ describeContainers("Prometheus: an OOM-killed and removed container still fires 
     });
     expect(alert.labels).toMatchObject({ cgroup, engine: "podman", image: engine.image, instance: target, event: "oom_kill" });
     expect(alert.annotations["summary"]).toBe(`OOM kill in web-1 (podman ${engine.image}), cgroup ${cgroup} on ${target}`);
+    // Grafana: the container-name dropdown lists web-1, and the OOM kills panel's legend names it.
+    const nameVars = dashboardVariableQueries().filter((v) => v.label === "name");
+    expect(nameVars.length).toBe(2);
+    for (const v of nameVars) {
+      expect(await p.labelValues(v.label, substituteGrafanaVars(v.match, { cgroup: ".*", instance: target, rateInterval: "30s", range: "5m" })), v.where).toContain("web-1");
+    }
+    const panel = shippedQueries().find((q) => q.panelTitle === "OOM kills");
+    if (panel === undefined) throw new Error("no OOM kills panel");
+    const series = await p.query(substituteGrafanaVars(panel.expr, { cgroup, instance: target, rateInterval: "30s", range: "5m", name: "web-1" }));
+    expect(series.data?.result.map((r) => r.metric["name"])).toEqual(["web-1"]);
     process.stdout.write(`containerOom.test: alert ${JSON.stringify(alert.labels)}\n  summary: ${alert.annotations["summary"] ?? ""}\n`);
   }, 180_000);
 });

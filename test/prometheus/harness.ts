@@ -189,9 +189,10 @@ export function grafanaRegexValue(value: string): string {
   return value.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&").replace(/\\/g, "\\\\");
 }
 
-/** Substitutes Grafana's variables as Grafana would for one selected cgroup and instance. */
-export function substituteGrafanaVars(expr: string, vars: { cgroup: string; instance: string; rateInterval: string; range: string }): string {
+/** Substitutes Grafana's variables as Grafana would for one selected cgroup and instance (and container name: All when not given). */
+export function substituteGrafanaVars(expr: string, vars: { cgroup: string; instance: string; rateInterval: string; range: string; name?: string }): string {
   return expr
+    .replace(/\$\{?name\}?/g, vars.name === undefined ? ".*" : grafanaRegexValue(vars.name))
     .replace(/\$__rate_interval/g, vars.rateInterval)
     .replace(/\$__interval/g, vars.rateInterval)
     .replace(/\$__range/g, vars.range)

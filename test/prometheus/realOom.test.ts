@@ -127,6 +127,8 @@ describeRealV1("Prometheus scrapes cgwatch through a real OOM kill", ["memory", 
     for (const v of dashboardVariableQueries()) {
       const match = substituteGrafanaVars(v.match, { cgroup: ".*", instance, rateInterval: "30s", range: "5m" });
       const values = await p.labelValues(v.label, match);
+      // No container runs in this scenario: the container-name list is empty here (containerOom.test.ts checks it).
+      if (v.label === "name") continue;
       expect(values.length, v.where).toBeGreaterThan(0);
       if (v.label === "cgroup") expect(values, v.where).toEqual(expect.arrayContaining([memCg, cpu.cgroup]));
     }
