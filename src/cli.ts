@@ -19,6 +19,9 @@ import { runPolicyTest } from "./policy/replay.js";
 import { notifierFor } from "./watch/notifiers.js";
 import { createWatcher } from "./watch/watcher.js";
 import { runDemo } from "./demo.js";
+import { createIdentityResolver } from "./identity/resolver.js";
+import { containerSnapshot } from "./identity/labels.js";
+import { compileWatchRules } from "./identity/watchRules.js";
 
 function packageVersion(): string {
   for (let dir = path.dirname(new URL(import.meta.url).pathname); dir !== "/"; dir = path.dirname(dir)) {
@@ -106,11 +109,14 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
   const native = loadNative();
   const reader = createFileReader();
   const own = new Set(readOwnCgroups("/proc"));
+  // Who each cgroup is, and the watch rules' container selectors, as the daemon sees them (no re-tries: one shot).
+  const identities = createIdentityResolver({ roots: config.identity.roots, retryDelaysMs: [], persistent: false });
+  const rules = compileWatchRules(config.watch, (c) => identities.resolve(c));
   const watcher = createWatcher({
     layout,
     reader,
     patterns: config.watch.map((w) => w.pattern),
-    exclude: (c) => own.has(c),
+    exclude: (c) => own.has(c) || (rules.byContainer && !rules.matches(c)),
     pollIntervalMs: 0,
     safetyNetIntervalMs: 0,
     native: null,
@@ -123,7 +129,9 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
     notifier: t.memoryVersion === null ? "none" : notifierFor(t.memoryVersion, native.kind === "loaded"),
     memory: t.memoryVersion === null ? "-" : `v${t.memoryVersion}`,
     cpuQuota: t.hasCpuQuota(),
+    container: containerSnapshot(identities.resolve(t.cgroup)),
   }));
+  identities.close();
   sub.unsubscribe();
   reader.close();
   let running: unknown = null;
@@ -142,7 +150,10 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
   out(`hierarchy: ${layout.mode}; native notifications: ${native.kind === "loaded" ? "eventfd/PSI available" : `unavailable (${native.reason}), polling`}\n`);
   out(`running instance: ${running === null ? "not reachable" : JSON.stringify(running)}\n`);
   out(`${rows.length} cgroup(s) match the watch patterns:\n`);
-  for (const r of rows) out(`  ${r.cgroup}  memory=${r.memory} notifier=${r.notifier}${r.cpuQuota ? " cpu-quota" : ""}\n`);
+  for (const r of rows) {
+    const who = r.container === null ? "" : ` ${r.container.engine}${r.container.name === null ? "" : `:${r.container.name}`}${r.container.image === null ? "" : ` (${r.container.image})`}`;
+    out(`  ${r.cgroup}  memory=${r.memory} notifier=${r.notifier}${r.cpuQuota ? " cpu-quota" : ""}${who}\n`);
+  }
   return EXIT_OK;
 }
 

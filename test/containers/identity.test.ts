@@ -61,6 +61,10 @@ describeContainers("identity: a container named web-1 is named everywhere, and i
     // The log formatter names it on the same line.
     expect(seen["container"]).toEqual({ engine: "podman", name: "web-1", id: id.slice(0, 12), image: engine.image });
 
+    // `cgwatch status --json` says who it is too.
+    const status = cg.status() as { cgroups: { cgroup: string; container: { name: string | null; image: string | null } | null }[] };
+    expect(status.cgroups.find((r) => r.cgroup === cgroup)?.container).toMatchObject({ engine: "podman", name: "web-1", image: engine.image });
+
     // /metrics: one info series with the identity.
     const text = await cg.scrape();
     expect(sample(text, "cgwatch_cgroup_info", { cgroup, engine: "podman", container_id: id, name: "web-1", image: engine.image })).toBe(1);
