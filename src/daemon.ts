@@ -231,6 +231,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     /** The config last applied (startup, then each reload): what the next reload is compared with. */
     let applied: RuntimeConfig = config;
     let scanned = false;
+    /** Publishes one cgroup's settings soon (set once the publisher exists, below). */
+    let publishSoon: (cgroup: string, delaysMs: readonly number[]) => void = () => undefined;
     const handle = (event: WatchdogEvent): void => {
       metrics.heartbeat();
       switch (event.kind) {
@@ -246,7 +248,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           // settings within one poll interval, not at the next full pass.
           // (runc writes them once the container's init reported ready:
           // measured 0.1-0.6 s after the mkdir on a busy host.)
-          if (scanned) publisher.publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs]);
+          if (scanned) publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs]);
           break;
         }
         case "cgroup_removed":
@@ -268,6 +270,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           for (const proposal of evaluation.proposals) {
             const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
             decisions.push({ proposal, outcome });
+            // The gauges show what the action wrote now, not at the next pass.
+            if (outcome.kind === "applied") publishSoon(proposal.cgroup, [0]);
             options.onAction?.(proposal, outcome);
           }
         }
@@ -313,6 +317,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       persistent: options.persistent ?? true,
     });
     stops.push({ name: "state publisher", run: () => publisher.stop() });
+    publishSoon = (cgroup, delaysMs) => publisher.publishSoon(cgroup, delaysMs);
 
     const ready = watcher.ready.then((n) => {
       scanned = true;

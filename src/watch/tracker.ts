@@ -60,6 +60,13 @@ export interface CgroupTracker {
   readonly counters: Readonly<TrackedCounters>;
   /** Whether the cgroup (or an ancestor) has a CPU quota: only then is cpu.stat polled. */
   hasCpuQuota(): boolean;
+  /**
+   * v1 pids.events sends no inotify event (measured on 6.18), so a cgroup
+   * with a pids.max on v1 has it polled; refreshed with the quota.
+   */
+  pollsPids(): boolean;
+  /** Re-reads pids.events (the poll path of v1). */
+  sweepPids(at: number): WatchdogEvent[];
   refreshQuota(): void;
   handle(wake: Wake): WatchdogEvent[];
   /** A periodic `sample` event, carrying memory PSI where the kernel has it (v2). */
@@ -225,7 +232,16 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
     return events;
   };
 
+  let pidsPolled = false;
+  const refreshPidsLimit = (): void => {
+    const d = dirOf("pids");
+    if (d === null || d.version !== 1) return;
+    const r = read("pids", "pids.max");
+    pidsPolled = r?.kind === "ok" && r.text.trim() !== "max";
+  };
+
   const refreshQuota = (): void => {
+    refreshPidsLimit();
     // Throttling can come from an ancestor's quota (v1 and v2 both), so a
     // cgroup is polled if it or any ancestor has one.
     quota = false;
@@ -259,6 +275,8 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
     memoryVersion,
     counters,
     hasCpuQuota: () => quota,
+    pollsPids: () => pidsPolled,
+    sweepPids: (at) => readPidsEvents({ cgroup, at, source: "poll" }),
     refreshQuota,
     fileOf,
     handle(wake) {

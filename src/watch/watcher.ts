@@ -149,7 +149,8 @@ export function createWatcher(options: WatchOptions): Watcher {
         for (const level of pressureLevelsOf(cgroup)) sources.push(guard(cgroup, `eventfd:pressure:${level}`, native.v1PressureLevel(memDir, cgroup, level)));
       }
     }
-    // pids.events on v1 and everything on v1-without-native is polled by the sweeps.
+    // pids.events on v1 (of cgroups with a pids.max) and everything on
+    // v1-without-native is polled by the sweeps.
     return merge(...sources);
   };
 
@@ -271,7 +272,7 @@ export function createWatcher(options: WatchOptions): Watcher {
     // state; the settings of cgroups added lately are re-checked too.
     const poll = everySliced(
       options.pollIntervalMs,
-      () => trackerList().filter((t) => t.hasCpuQuota() || (t.memoryVersion === 1 && !nativeV1) || fresh.has(t.cgroup)),
+      () => trackerList().filter((t) => t.hasCpuQuota() || t.pollsPids() || (t.memoryVersion === 1 && !nativeV1) || fresh.has(t.cgroup)),
       (t) => {
         const freshUntil = fresh.get(t.cgroup);
         if (freshUntil !== undefined) {
@@ -280,6 +281,7 @@ export function createWatcher(options: WatchOptions): Watcher {
         }
         if (t.hasCpuQuota()) emitAll(safely(t.cgroup, "cpu sweep", () => t.sweepCpu(now())));
         if (t.memoryVersion === 1 && !nativeV1) emitAll(safely(t.cgroup, "poll sweep", () => t.sweepCounters(now(), "poll")));
+        else if (t.pollsPids()) emitAll(safely(t.cgroup, "pids sweep", () => t.sweepPids(now())));
       },
       { persistent },
     );

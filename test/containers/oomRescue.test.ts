@@ -57,7 +57,7 @@ describeContainers("-m 50m --oom-kill-disable + a 300 MB hog, shipped config: re
     expect(applied.length).toBeGreaterThanOrEqual(8);
     // The executor's read-back after the last raise: "memory.memsw.limit_in_bytes=N; memory.limit_in_bytes=M".
     const readBack = new Map(
-      String(applied.at(-1)?.["after"] ?? "")
+      ((applied.at(-1)?.["after"] as string | undefined) ?? "")
         .split("; ")
         .map((kv) => kv.split("=") as [string, string]),
     );
