@@ -60,6 +60,8 @@ export interface Container {
   readonly cgroup: string;
   /** performance.now() just before `podman run` was started. */
   readonly startedAt: number;
+  /** What `podman run` printed on stderr (warnings about flags it dropped). */
+  readonly warnings: string;
   /** Absolute directory of the container's cgroup in a v1 hierarchy ("memory", "cpu", ...). */
   dir(controller: string): string;
   /** A control file of the container's cgroup, trimmed. */
@@ -260,7 +262,7 @@ export async function startEngine(tag: string): Promise<Engine> {
         if (r.code !== 0) throw new Error(`podman run ${(spec.flags ?? []).join(" ")} failed (${r.code}): ${r.stderr}`);
         const id = r.stdout.trim().split("\n").at(-1) ?? "";
         if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`podman run printed no container id: ${r.stdout}`);
-        return makeContainer(engine, mounts, name, id, startedAt);
+        return makeContainer(engine, mounts, name, id, startedAt, r.stderr);
       },
       close,
     };
@@ -271,7 +273,7 @@ export async function startEngine(tag: string): Promise<Engine> {
   }
 }
 
-function makeContainer(engine: Engine, mounts: readonly CgroupMount[], name: string, id: string, startedAt: number): Container {
+function makeContainer(engine: Engine, mounts: readonly CgroupMount[], name: string, id: string, startedAt: number, warnings: string): Container {
   const cgroup = `${engine.parent}/libpod-${id}`;
   const dir = (controller: string): string => {
     const m = mounts.find((x) => x.controllers.includes(controller));
@@ -283,6 +285,7 @@ function makeContainer(engine: Engine, mounts: readonly CgroupMount[], name: str
     name,
     cgroup,
     startedAt,
+    warnings,
     dir,
     read: (controller, file) => fs.readFileSync(path.join(dir(controller), file), "utf8").trim(),
     tasks: () =>
