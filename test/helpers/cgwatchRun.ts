@@ -44,6 +44,8 @@ export interface CgwatchOptions {
 
 export interface Cgwatch {
   readonly config: string;
+  /** host:port of its /metrics (a Prometheus scrape target). */
+  readonly target: string;
   /** Every JSON log line so far. */
   lines(): LogLine[];
   /** Waits for a log line matching pred (polls every 20 ms). */
@@ -120,6 +122,7 @@ export async function startCgwatch(opts: CgwatchOptions): Promise<Cgwatch> {
     await waitLine((l) => l.msg === "ready: first scan complete", "ready");
     return {
       config,
+      target: new URL(url).host,
       lines,
       waitLine,
       scrape: async () => {
