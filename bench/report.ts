@@ -7,6 +7,7 @@
 import { spread, type Spread } from "./common.js";
 import type { RunRecord, Results } from "./run.js";
 import type { LatencyRun } from "./scenarios.js";
+import type { ContainerRescueRun } from "./container.js";
 
 const f = (s: Spread, d = 2): string => (s.runs === 0 ? "n/a" : `${s.median.toFixed(d)} [${s.min.toFixed(d)}–${s.max.toFixed(d)}]`);
 const over = <T>(runs: readonly RunRecord<T>[], pick: (x: T) => number): Spread => spread(runs.map((r) => pick(r.result)));
@@ -88,6 +89,8 @@ export function renderMarkdown(r: Results): string {
     spread(ef.map((x) => (x.result.eventfd.kind === "measured" ? g(x.result.eventfd) * 1000 : NaN)));
   p(`- beside it, \`runEventfdLatencyBench()\` (eventfd write in another process → JS callback through the addon's uv_poll, 1000 wakes per run): median ${f(efPick((e) => e.medianMs), 1)} µs, p99 ${f(efPick((e) => e.p99Ms), 1)} µs, max ${f(efPick((e) => e.maxMs), 1)} µs; the polling fallback at ${r.eventfd[0]?.result.poll.intervalMs ?? "?"} ms: median ${f(over(r.eventfd, (x) => x.poll.medianMs), 1)} ms, p99 ${f(over(r.eventfd, (x) => x.poll.p99Ms), 1)} ms (30 wakes per run); load at start: ${loads(r.eventfd)}`);
   p();
+
+  if (r.containerRescue !== undefined) renderContainerRescue(r.containerRescue, p);
 
   // Storm
   p("## Event storm: 10,000 cgroups, 10 s, no policy");
@@ -181,4 +184,20 @@ export function renderMarkdown(r: Results): string {
   p(`4. Event storm, nothing lost or double-counted: ${f(mism, 0)} of 60,000 series differ from disk → ${verdict(mism.max === 0)}.`);
   p();
   return `${out.join("\n")}\n`;
+}
+
+/** The real-container rescue (bench/container.ts): absent when the run had no container engine. */
+function renderContainerRescue(runs: readonly RunRecord<ContainerRescueRun>[], p: (s?: string) => void): void {
+  const reps = runs.flatMap((x) => x.result.reps);
+  const hogMb = runs[0]?.result.hogMb ?? 0;
+  p("## Real container: a stall that needs several raises, rescued");
+  p();
+  p(`\`podman run -m 50m --oom-kill-disable\` (podman 4.3 + runc, container cgroup under the bench's own) running a hog that touches ${hogMb} MB`);
+  p("in 1 MB steps: the kernel stalls it again after every raise. `cgwatch run` with the shipped config and oom-rescue's default params");
+  p("(+25% per raise), a fresh instance per repetition. Wall-clock ms between cgwatch's log line times and the hog's own clock.");
+  p();
+  p(`- stall → first raise applied, ms over ${reps.length} containers: **${f(spread(reps.map((x) => x.stallToFirstRaiseMs)), 0)}**`);
+  p(`- stall → hog finished (every raise done), ms: **${f(spread(reps.map((x) => x.stallToHogDoneMs)), 0)}**`);
+  p(`- raises applied per container: ${reps.map((x) => x.raises).join(", ")}; stall events: ${reps.map((x) => x.stalls).join(", ")}; load at start: ${loads(runs)}`);
+  p();
 }

@@ -12,7 +12,12 @@ import os from "node:os";
 import path from "node:path";
 import { waitExit } from "./realCgroup.js";
 
-export const ROOT = path.resolve(import.meta.dirname, "../..");
+/** The repository (this file also runs compiled, from dist/test/helpers, for `npm run bench`). */
+function repoRoot(): string {
+  for (let d = import.meta.dirname; d !== "/"; d = path.dirname(d)) if (fs.existsSync(path.join(d, "package.json")) && fs.existsSync(path.join(d, "config/cgwatch.yaml"))) return d;
+  throw new Error(`no repository above ${import.meta.dirname}`);
+}
+export const ROOT = repoRoot();
 export const CLI = path.join(ROOT, "dist/src/cli.js");
 
 /** Newest modification time of the files below dir (ms). */

@@ -39,7 +39,12 @@ import { parseMountInfo } from "../../src/cgroup/layout.js";
 import { parseProcCgroup } from "../../src/cgroup/paths.js";
 import { IN_CI } from "./realCgroup.js";
 
-const IMAGE_SOURCES = path.resolve(import.meta.dirname, "../containers/image");
+/** The repository (this file also runs compiled, from dist/test/helpers, for `npm run bench`). */
+function repoRoot(): string {
+  for (let d = import.meta.dirname; d !== "/"; d = path.dirname(d)) if (fs.existsSync(path.join(d, "package.json")) && fs.existsSync(path.join(d, "test/containers/image"))) return d;
+  throw new Error(`no repository above ${import.meta.dirname}`);
+}
+const IMAGE_SOURCES = path.join(repoRoot(), "test/containers/image");
 const PROGRAMS = ["hog", "spin", "forks"] as const;
 const BUSYBOX_LINKS = ["sh", "sleep", "cat", "echo", "ls", "kill", "true", "dd", "head"];
 
