@@ -247,8 +247,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           // A container's limits are written after its mkdir: publish its
           // settings within one poll interval, not at the next full pass.
           // (runc writes them once the container's init reported ready:
-          // measured 0.1-0.6 s after the mkdir on a busy host.)
-          if (scanned) publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs]);
+          // 0.1-0.6 s after the mkdir, over 1 s on a loaded host.)
+          if (scanned) publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs, 2500, 5000]);
           break;
         }
         case "cgroup_removed":

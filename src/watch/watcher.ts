@@ -94,7 +94,10 @@ export function discoveryRoots(layout: CgroupLayout): string[] {
  * quota usually still reads -1 and cpu.stat would not be polled until the
  * next safety net.
  */
-export const SETTINGS_RECHECK_MS: readonly number[] = [50, 250, 1000];
+// (runc writes them once the container's init has set itself up: 0.1-0.6 s
+// after the mkdir on a quiet host, and more than 1 s when several containers
+// start on a loaded one (measured: load 16 on 2 cores), hence the late reads.)
+export const SETTINGS_RECHECK_MS: readonly number[] = [50, 250, 1000, 2500, 5000];
 
 export function createWatcher(options: WatchOptions): Watcher {
   const now = options.now ?? (() => performance.now());
