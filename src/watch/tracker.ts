@@ -87,6 +87,13 @@ export interface TrackerOptions {
   readonly reader: FileReader;
   readonly cgroup: string;
   readonly onProblem?: (p: TrackerProblem) => void;
+  /**
+   * Created while cgwatch watched (found after the first scan): its kernel
+   * counters started at 0, so they are diffed from 0 rather than from the
+   * first read. Else a container whose first OOM kill or refused fork came
+   * before that read (an engine starting it under load) would lose it.
+   */
+  readonly bornWatched?: boolean;
 }
 
 const PRESSURE_FILE: Readonly<Record<PressureResource, string>> = { memory: "memory.pressure", cpu: "cpu.pressure", io: "io.pressure" };
@@ -114,11 +121,12 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
   const memoryVersion = dirOf("memory")?.version ?? null;
   const cpuVersion = dirOf("cpu")?.version ?? null;
 
+  const born = options.bornWatched === true;
   const counters: TrackedCounters = {
-    memoryEvents: null,
-    oomControl: null,
-    failcnt: null,
-    pidsMax: null,
+    memoryEvents: born ? { low: 0, high: 0, max: 0, oom: 0, oom_kill: 0, oom_group_kill: 0 } : null,
+    oomControl: born ? { oomKillDisable: false, underOom: false, oomKill: 0 } : null,
+    failcnt: born ? 0 : null,
+    pidsMax: born ? 0 : null,
     cpu: null,
     cpuReadAt: null,
     reservationAbove: null,

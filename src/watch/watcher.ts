@@ -181,6 +181,8 @@ export function createWatcher(options: WatchOptions): Watcher {
     };
     /** Cgroups added lately, until when their settings are re-checked by the poll too. */
     const fresh = new Map<string, number>();
+    /** The first scan is done: cgroups found from now on were created while watched. */
+    let scanned = false;
     /** Re-reads a tracker's quota; a quota that just appeared gets its cpu.stat baseline now. */
     const recheckSettings = (t: CgroupTracker): WatchdogEvent[] => {
       const had = t.hasCpuQuota();
@@ -209,6 +211,7 @@ export function createWatcher(options: WatchOptions): Watcher {
       mergeMap((change) => {
         switch (change.kind) {
           case "scanned":
+            scanned = true;
             resolveReady(change.count);
             return EMPTY;
           case "removed": {
@@ -222,6 +225,7 @@ export function createWatcher(options: WatchOptions): Watcher {
               layout: options.layout,
               reader: options.reader,
               cgroup,
+              bornWatched: scanned,
               ...(options.onProblem === undefined ? {} : { onProblem: options.onProblem }),
             });
             trackers.set(cgroup, tracker);
