@@ -84,6 +84,17 @@ export function renderMarkdown(r: Results): string {
   p();
   p(`- wake → action applied, ms over ${oom.length} OOMs: **${f(spread(oom), 3)}** (each: ${oom.map((x) => x.toFixed(3)).join(", ")})`);
   p(`- outcomes: ${r.realOom.flatMap((x) => x.result.outcomes).join(", ")}; hog exits: ${r.realOom.flatMap((x) => x.result.hogExits).join(", ")}; load at start: ${loads(r.realOom)}`);
+  if (r.oomConfirm !== undefined) {
+    const all = r.oomConfirm.flatMap((x) => x.result.confirmMs);
+    const old = r.oomConfirm.flatMap((x) => x.result.oldScheduleMs);
+    const q = (xs: number[], k: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(k * xs.length))] ?? NaN;
+    // Under 1 ms is the wake's own read (the first re-read is at 1 ms): the kill was already counted when the callback ran.
+    const later = (xs: number[]): number[] => xs.filter((x) => x >= 1);
+    const describe = (xs: number[]): string =>
+      `p50 **${q(xs, 0.5).toFixed(3)} ms**, p90 ${q(xs, 0.9).toFixed(3)} ms, max ${q(xs, 1).toFixed(3)} ms over ${xs.length} kills; ${xs.length - later(xs).length} already counted at the wake's own read, the others confirmed at p50 ${q(later(xs), 0.5).toFixed(3)} ms`;
+    p(`- wake → \`oom_kill\` event (the kill confirmed), real OOM kills of a 100 MB hog in a 50M cgroup, the watch loop with the eventfd notifiers, re-reads at 1, 2, 4, 8 … ms (\`OOM_CONFIRM_DELAYS_MS\`): ${describe(all)}.`);
+    p(`- the same with the earlier 10, 100, 1000 ms re-reads: ${describe(old)}. Kills counted by the kernel / by the events' deltas: ${r.oomConfirm.map((x) => `${x.result.kernelKills}/${x.result.eventKills}`).join(", ")}.`);
+  }
   const ef = r.eventfd.filter((x) => x.result.eventfd.kind === "measured");
   const efPick = (g: (e: { medianMs: number; p99Ms: number; maxMs: number }) => number): Spread =>
     spread(ef.map((x) => (x.result.eventfd.kind === "measured" ? g(x.result.eventfd) * 1000 : NaN)));

@@ -355,6 +355,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           logger.level = next.log.level;
           changed.push("log.level");
         }
+        if (JSON.stringify(next.policies.cooldownsMs) !== JSON.stringify(applied.policies.cooldownsMs)) {
+          policies.setCooldowns(next.policies.cooldownsMs);
+          changed.push("policies.cooldowns");
+        }
         // guardrails.global.dryRun mirrors the top-level dryRun, so this covers it.
         if (JSON.stringify(next.guardrails) !== JSON.stringify(applied.guardrails)) {
           executor = makeExecutor(next.guardrails);
