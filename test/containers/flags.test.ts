@@ -114,6 +114,7 @@ describeContainers("every docker run flag is visible in metrics and snapshots wi
     expect(m("cgwatch_cpu_quota_cores")).toBeCloseTo(0.2, 9);
     expect(m("cgwatch_cpu_shares")).toBe(512);
     expect(m("cgwatch_cpuset_cpus")).toBe(1);
+    expect(m("cgwatch_cpuset_mems")).toBe(1);
     expect(m("cgwatch_pids_max")).toBe(20);
   });
 
@@ -123,11 +124,17 @@ describeContainers("every docker run flag is visible in metrics and snapshots wi
     for (const pid of tasks) expect(fs.readFileSync(`/proc/${pid}/oom_score_adj`, "utf8").trim()).toBe("500");
   });
 
-  it.runIf(dev !== null)("--device-read/write-bps/iops: the blkio throttle files carry major:minor and the value", () => {
+  it.runIf(dev !== null)("--device-read/write-bps/iops: the blkio throttle files carry major:minor and the value, and so does /metrics", async () => {
     expect(c.read("blkio", "blkio.throttle.write_bps_device")).toBe(`${dev?.majMin} ${MB}`);
     expect(c.read("blkio", "blkio.throttle.read_bps_device")).toBe(`${dev?.majMin} ${2 * MB}`);
     expect(c.read("blkio", "blkio.throttle.read_iops_device")).toBe(`${dev?.majMin} 100`);
     expect(c.read("blkio", "blkio.throttle.write_iops_device")).toBe(`${dev?.majMin} 50`);
+    const text = await cgwatch!.scrape();
+    const io = (name: string, op: string): number | undefined => sample(text, name, { cgroup: c.cgroup, device: dev?.majMin ?? "", op });
+    expect(io("cgwatch_io_limit_bytes_per_second", "write")).toBe(MB);
+    expect(io("cgwatch_io_limit_bytes_per_second", "read")).toBe(2 * MB);
+    expect(io("cgwatch_io_limit_operations_per_second", "read")).toBe(100);
+    expect(io("cgwatch_io_limit_operations_per_second", "write")).toBe(50);
   });
 
   it("--blkio-weight: where the kernel has no blkio.weight the engine says so and drops it", () => {
