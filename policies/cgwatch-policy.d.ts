@@ -189,7 +189,11 @@ export interface PolicyMeta {
    * Default: every cgroup.
    */
   readonly match?: readonly MatchEntry[];
-  /** After proposing actions for a cgroup, skip it for this long: "30s", "5m", or ms. */
+  /**
+   * After proposing actions for a cgroup, skip its events for this long: "30s", "5m", or ms, measured
+   * between events' `at`. The config's `policies.cooldowns.<name>` overrides it. A v1 stall under OOM
+   * (`under_oom` with `underOom: true`) is never skipped.
+   */
   readonly cooldown?: string | number;
   /** Defaults of ctx.params; the config overrides them key by key. */
   readonly params?: Readonly<Record<string, unknown>>;

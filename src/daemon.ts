@@ -259,6 +259,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     /** The config last applied (startup, then each reload): what the next reload is compared with. */
     let applied: RuntimeConfig = config;
     let scanned = false;
+    /** Publishes one cgroup's settings soon (set once the publisher exists, below). */
+    let publishSoon: (cgroup: string, delaysMs: readonly number[]) => void = () => undefined;
     /** The OOM line names the container and, once the kernel's report is read, the victim. */
     const logOom = (event: WatchdogEvent, victims: readonly OomVictim[]): void => {
       for (const v of victims) metrics.recordOomVictim(event.cgroup, { comm: v.comm, rssBytes: v.anonRssBytes + v.fileRssBytes + (v.shmemRssBytes ?? 0) });
@@ -288,8 +290,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           // A container's limits are written after its mkdir: publish its
           // settings within one poll interval, not at the next full pass.
           // (runc writes them once the container's init reported ready:
-          // measured 0.1-0.6 s after the mkdir on a busy host.)
-          if (scanned) publisher.publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs]);
+          // 0.1-0.6 s after the mkdir, over 1 s on a loaded host.)
+          if (scanned) publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs, 2500, 5000]);
           break;
         }
         case "cgroup_removed": {
@@ -347,6 +349,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           for (const proposal of evaluation.proposals) {
             const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
             decisions.push({ proposal, outcome });
+            // The gauges show what the action wrote now, not at the next pass.
+            if (outcome.kind === "applied") publishSoon(proposal.cgroup, [0]);
             options.onAction?.(proposal, outcome);
           }
         }
@@ -392,6 +396,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       persistent: options.persistent ?? true,
     });
     stops.push({ name: "state publisher", run: () => publisher.stop() });
+    publishSoon = (cgroup, delaysMs) => publisher.publishSoon(cgroup, delaysMs);
 
     const ready = watcher.ready.then((n) => {
       scanned = true;
@@ -428,6 +433,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         if (next.log.level !== applied.log.level) {
           logger.level = next.log.level;
           changed.push("log.level");
+        }
+        if (JSON.stringify(next.policies.cooldownsMs) !== JSON.stringify(applied.policies.cooldownsMs)) {
+          policies.setCooldowns(next.policies.cooldownsMs);
+          changed.push("policies.cooldowns");
         }
         // guardrails.global.dryRun mirrors the top-level dryRun, so this covers it.
         if (JSON.stringify(next.guardrails) !== JSON.stringify(applied.guardrails)) {

@@ -41,7 +41,7 @@ export function diffMemoryEvents(prev: MemoryEventCounters | null, next: MemoryE
 export interface StallState {
   /** When cgwatch first saw this stall (monotonic ms). */
   readonly since: number;
-  /** `at` of the last under_oom event emitted for it; an OOM notification's follow-up re-reads share their notification's `at`. */
+  /** `at` of the last under_oom event emitted for it; an OOM notification's follow-up re-reads share their notification's `at` (never newer than a later offer's). */
   readonly offeredAt: number;
 }
 
@@ -83,7 +83,9 @@ export function diffOomControl(
     if (stall === null) {
       nextStall = { since: ctx.at, offeredAt: ctx.at };
       events.push(underOom(0, true));
-    } else if (ctx.source === "poll" ? ctx.at - stall.offeredAt >= STALL_REOFFER_MIN_MS : ctx.at !== stall.offeredAt) {
+    } else if (ctx.source === "poll" ? ctx.at - stall.offeredAt >= STALL_REOFFER_MIN_MS : ctx.at > stall.offeredAt) {
+      // A notification newer than the last offer; its follow-up re-reads
+      // carry its own (older) time and repeat nothing.
       nextStall = { since: stall.since, offeredAt: ctx.at };
       events.push(underOom(Math.max(0, ctx.at - stall.since), true));
     }

@@ -66,7 +66,11 @@ export interface UnderOomEvent extends EventBase {
   readonly kind: "under_oom";
   readonly underOom: boolean;
   readonly oomKillDisable: boolean;
-  /** How long cgwatch has seen this stall (ms; 0 for a new stall); on recovery, how long it lasted. */
+  /**
+   * How long cgwatch has seen this stall (ms; 0 for a new stall); on recovery, how long it lasted. Measured
+   * between reads' `at`, and a notification's follow-up re-reads carry its time: a stall released before
+   * the next notification or re-offer reports 0.
+   */
   readonly stalledMs: number;
 }
 

@@ -104,7 +104,7 @@ export async function runDaemon(load: LoadOptions): Promise<number> {
         for (const e of next.errors) logger.error({ key: e.key, file: e.file, line: e.line }, `config reload refused: ${formatConfigError(e)}`);
       } else {
         const changed = daemon.applyConfig(next.config);
-        const needRestart = (["watch", "exclude", "pollIntervalMs", "safetyNetIntervalMs", "psi", "metrics", "cgroupRoot"] as const).filter(
+        const needRestart = (["watch", "exclude", "pollIntervalMs", "safetyNetIntervalMs", "psi", "v1PressureLevels", "metrics", "cgroupRoot"] as const).filter(
           (k) => JSON.stringify(next.config[k]) !== JSON.stringify(config[k]),
         );
         if (needRestart.length > 0) logger.warn({ keys: needRestart }, "these settings change only on restart");

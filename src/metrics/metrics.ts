@@ -16,6 +16,7 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 import type { ActionOutcome, ActionProposal } from "../actions/types.js";
 import type { CgroupVersion } from "../cgroup/layout.js";
 import type { MemoryFigures } from "../cgroup/memoryStat.js";
+import type { IoLimitDevice } from "../cgroup/parse.js";
 import type { CgroupSnapshot } from "../cgroup/snapshot.js";
 import { EVENT_KINDS, type EventSource, type PressureResource, type WatchdogEvent } from "../events/types.js";
 import { EXPOSITION_CONTENT_TYPE } from "./exposition.js";
@@ -49,6 +50,8 @@ export interface CgroupStateExtra {
   readonly cpusetCpus?: number | null;
   /** Working set, rss and cache from memory.stat (cgroup/memoryStat.ts). */
   readonly memoryFigures?: MemoryFigures | null;
+  /** Number of memory nodes in cpuset.mems (effective). */
+  readonly cpusetMems?: number | null;
 }
 
 /** The kernel's report of one OOM victim, for cgwatch_oom_victims_total and cgwatch_oom_victim_rss_bytes. */
@@ -124,6 +127,8 @@ export interface Metrics {
   setPidsEventCounters(cgroup: string, counters: { readonly max?: number }): void;
   /** Replaces the cgroup's device set: devices absent from `devices` lose their series. */
   setIoCounters(cgroup: string, devices: readonly IoDeviceCounters[]): void;
+  /** Replaces the cgroup's I/O throttles (docker --device-*-bps/iops): a limit no longer set loses its series. */
+  setIoLimits(cgroup: string, devices: readonly IoLimitDevice[]): void;
   /** Counts the event by kind and source, and mirrors the counters it carries (never lowering them). */
   recordEvent(event: WatchdogEvent): void;
   /** Registers a policy: its evaluation counters and quarantine gauge start at 0. */
@@ -203,6 +208,9 @@ function defineFamilies(store: Store) {
     shares: perCgroup(N.CPU_SHARES, "gauge", "CPU shares (docker --cpu-shares; v1 cpu.shares, v2 converted back from cpu.weight)."),
     weight: perCgroup(N.CPU_WEIGHT, "gauge", "v2 cpu.weight."),
     cpusetCpus: perCgroup(N.CPUSET_CPUS, "gauge", "Number of CPUs the cgroup may run on (docker --cpuset-cpus)."),
+    cpusetMems: perCgroup(N.CPUSET_MEMS, "gauge", "Number of memory nodes the cgroup may allocate from (docker --cpuset-mems)."),
+    ioLimitBytes: perCgroup(N.IO_LIMIT_BYTES_PER_SECOND, "gauge", "Block I/O bandwidth limit per device (docker --device-read-bps/--device-write-bps; v1 blkio.throttle.*_bps_device, v2 io.max rbps/wbps). No series when unlimited.", ["device", "op"]),
+    ioLimitOps: perCgroup(N.IO_LIMIT_OPERATIONS_PER_SECOND, "gauge", "Block I/O operations limit per device (docker --device-read-iops/--device-write-iops; v1 blkio.throttle.*_iops_device, v2 io.max riops/wiops). No series when unlimited.", ["device", "op"]),
     pidsCurrent: perCgroup(N.PIDS_CURRENT, "gauge", "Number of tasks (pids.current)."),
     pidsMax: perCgroup(N.PIDS_MAX, "gauge", "Task limit (docker --pids-limit; pids.max). No series when max."),
     pidsEvents: perCgroup(N.PIDS_EVENTS_TOTAL, "counter", "Mirror of pids.events (max: forks refused at pids.max).", ["event"]),
@@ -438,6 +446,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         gauge(e, f.rss, extra.memoryFigures?.rssBytes);
         gauge(e, f.cache, extra.memoryFigures?.cacheBytes);
       }
+      if (extra.cpusetMems !== undefined) gauge(e, f.cpusetMems, extra.cpusetMems);
     },
     setMemoryEventCounters,
     setUnderOom(cgroup, underOom) {
@@ -476,6 +485,27 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         if (d.readOps !== undefined) mirror(e.get(f.ioOps, [d.device, "read"]), d.readOps);
         if (d.writeOps !== undefined) mirror(e.get(f.ioOps, [d.device, "write"]), d.writeOps);
         if (d.discardOps !== undefined) mirror(e.get(f.ioOps, [d.device, "discard"]), d.discardOps);
+      }
+    },
+    setIoLimits(cgroup, devices) {
+      const e = entry(cgroup);
+      if (e === undefined) return;
+      const want = new Map<string, number>();
+      for (const d of devices) {
+        for (const [op, bytes, ops] of [
+          ["read", d.readBps, d.readIops],
+          ["write", d.writeBps, d.writeIops],
+        ] as const) {
+          if (bytes !== undefined) want.set(`b\0${d.device}\0${op}`, bytes);
+          if (ops !== undefined) want.set(`o\0${d.device}\0${op}`, ops);
+        }
+      }
+      const key = (kind: string, s: Series): string => `${kind}\0${/device="([^"]*)"/.exec(s.labels)?.[1] ?? ""}\0${/op="([^"]*)"/.exec(s.labels)?.[1] ?? ""}`;
+      e.dropAllOf(f.ioLimitBytes, (s) => want.has(key("b", s)));
+      e.dropAllOf(f.ioLimitOps, (s) => want.has(key("o", s)));
+      for (const [k, v] of want) {
+        const [kind, device = "", op = ""] = k.split("\0");
+        e.get(kind === "b" ? f.ioLimitBytes : f.ioLimitOps, [device, op]).value = v;
       }
     },
     recordEvent,

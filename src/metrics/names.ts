@@ -48,6 +48,9 @@ export const CPU_BURST_SECONDS = "cgwatch_cpu_burst_seconds";
 export const CPU_SHARES = "cgwatch_cpu_shares";
 export const CPU_WEIGHT = "cgwatch_cpu_weight";
 export const CPUSET_CPUS = "cgwatch_cpuset_cpus";
+export const CPUSET_MEMS = "cgwatch_cpuset_mems";
+export const IO_LIMIT_BYTES_PER_SECOND = "cgwatch_io_limit_bytes_per_second";
+export const IO_LIMIT_OPERATIONS_PER_SECOND = "cgwatch_io_limit_operations_per_second";
 export const PIDS_CURRENT = "cgwatch_pids_current";
 export const PIDS_MAX = "cgwatch_pids_max";
 

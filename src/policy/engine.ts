@@ -83,6 +83,8 @@ export interface PolicyEngine {
   policies(): PolicyInfo[];
   /** Rescan the directories: recompile changed files, load new ones, drop removed ones, lift quarantines. */
   reload(): Promise<ReloadReport>;
+  /** Replaces the config's cooldown overrides (`policies.cooldowns`, ms by policy name), for running and later-loaded policies. */
+  setCooldowns(cooldowns: Readonly<Record<string, number>>): void;
   /** The report of the initial load. */
   readonly loadReport: ReloadReport;
   /** Resolves when no reload or sandbox rebuild is in flight. */
@@ -93,7 +95,7 @@ export interface PolicyEngine {
 interface LoadedPolicy {
   readonly meta: PolicyMeta;
   /** meta.cooldownMs, or the config's override. */
-  readonly cooldownMs: number;
+  cooldownMs: number;
   readonly file: string;
   readonly source: string;
   readonly paramsJson: string;
@@ -125,6 +127,7 @@ function errMessage(e: unknown): string {
 
 export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<PolicyEngine> {
   const limits: PolicyLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  let cooldownOverrides: Readonly<Record<string, number>> = opts.cooldowns ?? {};
   const hooks = opts.hooks ?? {};
   const logger = opts.logger;
 
@@ -194,7 +197,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     if (merged.unknownKeys.length > 0) log.warn({ keys: merged.unknownKeys }, "config params not declared in meta.params (typo?)");
     return {
       meta,
-      cooldownMs: opts.cooldowns?.[meta.name] ?? meta.cooldownMs,
+      cooldownMs: cooldownOverrides[meta.name] ?? meta.cooldownMs,
       file,
       source,
       params: merged.params,
@@ -489,6 +492,10 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
         }),
       ),
     reload: fullReload,
+    setCooldowns(next) {
+      cooldownOverrides = next;
+      for (const p of byName.values()) p.cooldownMs = next[p.meta.name] ?? p.meta.cooldownMs;
+    },
     loadReport,
     settled: async () => {
       while (pending.size > 0) await Promise.allSettled([...pending]);

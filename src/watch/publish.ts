@@ -11,7 +11,7 @@ import path from "node:path";
 import type { CgroupLayout, Controller } from "../cgroup/layout.js";
 import { memoryFigures } from "../cgroup/memoryStat.js";
 import { cgroupDir } from "../cgroup/paths.js";
-import { parseBlkioLines, parseFlatKeyed, parseIoStat, parsePsi } from "../cgroup/parse.js";
+import { parseBlkioLines, parseFlatKeyed, parseIoLimitsV1, parseIoMax, parseIoStat, parsePsi } from "../cgroup/parse.js";
 import type { FileReader } from "../cgroup/read.js";
 import type { PressureResource } from "../events/types.js";
 import type { Metrics } from "../metrics/metrics.js";
@@ -70,11 +70,13 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     if (!metrics.hasCgroup(cgroup)) return;
     const snapshot = readSnapshot(layout, reader, cgroup, options.labelsOf(cgroup), "once");
     const cpuset = text(cgroup, "cpuset", t.memoryVersion === 2 ? "cpuset.cpus.effective" : "cpuset.cpus");
+    const mems = text(cgroup, "cpuset", t.memoryVersion === 2 ? "cpuset.mems.effective" : "cpuset.mems");
     const kmem = t.memoryVersion === 1 ? text(cgroup, "memory", "memory.kmem.usage_in_bytes") : null;
     const stat = t.memoryVersion === null ? null : text(cgroup, "memory", "memory.stat");
     metrics.setCgroupState(cgroup, snapshot, {
       cpusetCpus: cpuset === null ? null : countCpus(cpuset),
       memoryFigures: stat === null || t.memoryVersion === null ? null : memoryFigures(t.memoryVersion, snapshot.memory?.usageBytes ?? null, stat),
+      cpusetMems: mems === null ? null : countCpus(mems),
       ...(kmem === null || !/^\d+\s*$/.test(kmem) ? {} : { kernelMemoryBytes: Number(kmem) }),
     });
     const c = t.counters;
@@ -102,6 +104,13 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
       const p = text(cgroup, resource === "io" ? "io" : resource, `${resource}.pressure`);
       const psi = p === null ? null : parsePsi(p);
       if (psi?.kind === "ok") metrics.setPressureCounters(cgroup, resource, { some: psi.value.some.totalUs / 1e6, ...(psi.value.full === null ? {} : { full: psi.value.full.totalUs / 1e6 }) });
+    }
+    const ioMax = text(cgroup, "io", "io.max");
+    if (ioMax !== null) metrics.setIoLimits(cgroup, parseIoMax(ioMax));
+    else {
+      const v1 = (file: string): string | null => text(cgroup, "blkio", `blkio.throttle.${file}_device`);
+      const files = { readBps: v1("read_bps"), writeBps: v1("write_bps"), readIops: v1("read_iops"), writeIops: v1("write_iops") };
+      if (Object.values(files).some((x) => x !== null)) metrics.setIoLimits(cgroup, parseIoLimitsV1(files));
     }
     const ioStat = text(cgroup, "io", "io.stat");
     if (ioStat !== null) metrics.setIoCounters(cgroup, parseIoStat(ioStat));

@@ -60,6 +60,13 @@ export interface CgroupTracker {
   readonly counters: Readonly<TrackedCounters>;
   /** Whether the cgroup (or an ancestor) has a CPU quota: only then is cpu.stat polled. */
   hasCpuQuota(): boolean;
+  /**
+   * v1 pids.events sends no inotify event (measured on 6.18), so a cgroup
+   * with a pids.max on v1 has it polled; refreshed with the quota.
+   */
+  pollsPids(): boolean;
+  /** Re-reads pids.events (the poll path of v1). */
+  sweepPids(at: number): WatchdogEvent[];
   refreshQuota(): void;
   handle(wake: Wake): WatchdogEvent[];
   /** A periodic `sample` event, carrying memory PSI where the kernel has it (v2). */
@@ -80,6 +87,13 @@ export interface TrackerOptions {
   readonly reader: FileReader;
   readonly cgroup: string;
   readonly onProblem?: (p: TrackerProblem) => void;
+  /**
+   * Created while cgwatch watched (found after the first scan): its kernel
+   * counters started at 0, so they are diffed from 0 rather than from the
+   * first read. Else a container whose first OOM kill or refused fork came
+   * before that read (an engine starting it under load) would lose it.
+   */
+  readonly bornWatched?: boolean;
 }
 
 const PRESSURE_FILE: Readonly<Record<PressureResource, string>> = { memory: "memory.pressure", cpu: "cpu.pressure", io: "io.pressure" };
@@ -107,11 +121,12 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
   const memoryVersion = dirOf("memory")?.version ?? null;
   const cpuVersion = dirOf("cpu")?.version ?? null;
 
+  const born = options.bornWatched === true;
   const counters: TrackedCounters = {
-    memoryEvents: null,
-    oomControl: null,
-    failcnt: null,
-    pidsMax: null,
+    memoryEvents: born ? { low: 0, high: 0, max: 0, oom: 0, oom_kill: 0, oom_group_kill: 0 } : null,
+    oomControl: born ? { oomKillDisable: false, underOom: false, oomKill: 0 } : null,
+    failcnt: born ? 0 : null,
+    pidsMax: born ? 0 : null,
     cpu: null,
     cpuReadAt: null,
     reservationAbove: null,
@@ -225,7 +240,16 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
     return events;
   };
 
+  let pidsPolled = false;
+  const refreshPidsLimit = (): void => {
+    const d = dirOf("pids");
+    if (d === null || d.version !== 1) return;
+    const r = read("pids", "pids.max");
+    pidsPolled = r?.kind === "ok" && r.text.trim() !== "max";
+  };
+
   const refreshQuota = (): void => {
+    refreshPidsLimit();
     // Throttling can come from an ancestor's quota (v1 and v2 both), so a
     // cgroup is polled if it or any ancestor has one.
     quota = false;
@@ -259,6 +283,8 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
     memoryVersion,
     counters,
     hasCpuQuota: () => quota,
+    pollsPids: () => pidsPolled,
+    sweepPids: (at) => readPidsEvents({ cgroup, at, source: "poll" }),
     refreshQuota,
     fileOf,
     handle(wake) {

@@ -94,7 +94,10 @@ export function discoveryRoots(layout: CgroupLayout): string[] {
  * quota usually still reads -1 and cpu.stat would not be polled until the
  * next safety net.
  */
-export const SETTINGS_RECHECK_MS: readonly number[] = [50, 250, 1000];
+// (runc writes them once the container's init has set itself up: 0.1-0.6 s
+// after the mkdir on a quiet host, and more than 1 s when several containers
+// start on a loaded one (measured: load 16 on 2 cores), hence the late reads.)
+export const SETTINGS_RECHECK_MS: readonly number[] = [50, 250, 1000, 2500, 5000];
 
 export function createWatcher(options: WatchOptions): Watcher {
   const now = options.now ?? (() => performance.now());
@@ -149,7 +152,8 @@ export function createWatcher(options: WatchOptions): Watcher {
         for (const level of pressureLevelsOf(cgroup)) sources.push(guard(cgroup, `eventfd:pressure:${level}`, native.v1PressureLevel(memDir, cgroup, level)));
       }
     }
-    // pids.events on v1 and everything on v1-without-native is polled by the sweeps.
+    // pids.events on v1 (of cgroups with a pids.max) and everything on
+    // v1-without-native is polled by the sweeps.
     return merge(...sources);
   };
 
@@ -177,6 +181,8 @@ export function createWatcher(options: WatchOptions): Watcher {
     };
     /** Cgroups added lately, until when their settings are re-checked by the poll too. */
     const fresh = new Map<string, number>();
+    /** The first scan is done: cgroups found from now on were created while watched. */
+    let scanned = false;
     /** Re-reads a tracker's quota; a quota that just appeared gets its cpu.stat baseline now. */
     const recheckSettings = (t: CgroupTracker): WatchdogEvent[] => {
       const had = t.hasCpuQuota();
@@ -205,6 +211,7 @@ export function createWatcher(options: WatchOptions): Watcher {
       mergeMap((change) => {
         switch (change.kind) {
           case "scanned":
+            scanned = true;
             resolveReady(change.count);
             return EMPTY;
           case "removed": {
@@ -218,6 +225,7 @@ export function createWatcher(options: WatchOptions): Watcher {
               layout: options.layout,
               reader: options.reader,
               cgroup,
+              bornWatched: scanned,
               ...(options.onProblem === undefined ? {} : { onProblem: options.onProblem }),
             });
             trackers.set(cgroup, tracker);
@@ -271,7 +279,7 @@ export function createWatcher(options: WatchOptions): Watcher {
     // state; the settings of cgroups added lately are re-checked too.
     const poll = everySliced(
       options.pollIntervalMs,
-      () => trackerList().filter((t) => t.hasCpuQuota() || (t.memoryVersion === 1 && !nativeV1) || fresh.has(t.cgroup)),
+      () => trackerList().filter((t) => t.hasCpuQuota() || t.pollsPids() || (t.memoryVersion === 1 && !nativeV1) || fresh.has(t.cgroup)),
       (t) => {
         const freshUntil = fresh.get(t.cgroup);
         if (freshUntil !== undefined) {
@@ -280,6 +288,7 @@ export function createWatcher(options: WatchOptions): Watcher {
         }
         if (t.hasCpuQuota()) emitAll(safely(t.cgroup, "cpu sweep", () => t.sweepCpu(now())));
         if (t.memoryVersion === 1 && !nativeV1) emitAll(safely(t.cgroup, "poll sweep", () => t.sweepCounters(now(), "poll")));
+        else if (t.pollsPids()) emitAll(safely(t.cgroup, "pids sweep", () => t.sweepPids(now())));
       },
       { persistent },
     );

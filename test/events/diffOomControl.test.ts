@@ -58,6 +58,19 @@ describe("diffOomControl: under_oom as a standing emergency", () => {
     ).toEqual([["stall@0"], [], [`stall@${m}`], [], [`stall@${3 * m}`]]);
   });
 
+  it("a notification's late follow-up re-read after a poll re-offer is not a new stall", () => {
+    expect(
+      summary(
+        run([
+          { under: true, at: 100 }, // notification
+          { under: true, at: 1100, source: "poll" }, // re-offer after 1 s
+          { under: true, at: 100 }, // the notification's 1 s follow-up re-read, delivered after it
+          { under: true, at: 1200 }, // a real new notification
+        ]),
+      ),
+    ).toEqual([["stall@0"], ["stall@1000"], [], ["stall@1100"]]);
+  });
+
   it("counts oom_kill by delta beside the stall, and a kill ends nothing by itself", () => {
     const evs = run([
       { under: false, at: 0, kills: 2, source: "poll" },

@@ -12,7 +12,12 @@ import os from "node:os";
 import path from "node:path";
 import { waitExit } from "./realCgroup.js";
 
-export const ROOT = path.resolve(import.meta.dirname, "../..");
+/** The repository (this file also runs compiled, from dist/test/helpers, for `npm run bench`). */
+function repoRoot(): string {
+  for (let d = import.meta.dirname; d !== "/"; d = path.dirname(d)) if (fs.existsSync(path.join(d, "package.json")) && fs.existsSync(path.join(d, "config/cgwatch.yaml"))) return d;
+  throw new Error(`no repository above ${import.meta.dirname}`);
+}
+export const ROOT = repoRoot();
 export const CLI = path.join(ROOT, "dist/src/cli.js");
 
 /** Newest modification time of the files below dir (ms). */
@@ -44,6 +49,8 @@ export interface CgwatchOptions {
 
 export interface Cgwatch {
   readonly config: string;
+  /** host:port of its /metrics (a Prometheus scrape target). */
+  readonly target: string;
   /** Every JSON log line so far. */
   lines(): LogLine[];
   /** Waits for a log line matching pred (polls every 20 ms). */
@@ -120,6 +127,7 @@ export async function startCgwatch(opts: CgwatchOptions): Promise<Cgwatch> {
     await waitLine((l) => l.msg === "ready: first scan complete", "ready");
     return {
       config,
+      target: new URL(url).host,
       lines,
       waitLine,
       scrape: async () => {

@@ -39,7 +39,12 @@ import { parseMountInfo } from "../../src/cgroup/layout.js";
 import { parseProcCgroup } from "../../src/cgroup/paths.js";
 import { IN_CI } from "./realCgroup.js";
 
-const IMAGE_SOURCES = path.resolve(import.meta.dirname, "../containers/image");
+/** The repository (this file also runs compiled, from dist/test/helpers, for `npm run bench`). */
+function repoRoot(): string {
+  for (let d = import.meta.dirname; d !== "/"; d = path.dirname(d)) if (fs.existsSync(path.join(d, "package.json")) && fs.existsSync(path.join(d, "test/containers/image"))) return d;
+  throw new Error(`no repository above ${import.meta.dirname}`);
+}
+const IMAGE_SOURCES = path.join(repoRoot(), "test/containers/image");
 const PROGRAMS = ["hog", "spin", "forks"] as const;
 const BUSYBOX_LINKS = ["sh", "sleep", "cat", "echo", "ls", "kill", "true", "dd", "head"];
 
@@ -60,6 +65,8 @@ export interface Container {
   readonly cgroup: string;
   /** performance.now() just before `podman run` was started. */
   readonly startedAt: number;
+  /** What `podman run` printed on stderr (warnings about flags it dropped). */
+  readonly warnings: string;
   /** Absolute directory of the container's cgroup in a v1 hierarchy ("memory", "cpu", ...). */
   dir(controller: string): string;
   /** A control file of the container's cgroup, trimmed. */
@@ -192,7 +199,8 @@ export async function startEngine(tag: string): Promise<Engine> {
       if (!fs.existsSync(d)) missing.push(d);
     }
   }
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), `cgwatch-podman-${tag}-`));
+  await sweepDeadRuns(mounts, path.posix.dirname(parent));
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), `cgwatch-podman-${process.pid}-${tag}-`));
   const global = [
     "--root",
     path.join(home, "root"),
@@ -260,7 +268,7 @@ export async function startEngine(tag: string): Promise<Engine> {
         if (r.code !== 0) throw new Error(`podman run ${(spec.flags ?? []).join(" ")} failed (${r.code}): ${r.stderr}`);
         const id = r.stdout.trim().split("\n").at(-1) ?? "";
         if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`podman run printed no container id: ${r.stdout}`);
-        return makeContainer(engine, mounts, name, id, startedAt);
+        return makeContainer(engine, mounts, name, id, startedAt, r.stderr);
       },
       close,
     };
@@ -271,7 +279,7 @@ export async function startEngine(tag: string): Promise<Engine> {
   }
 }
 
-function makeContainer(engine: Engine, mounts: readonly CgroupMount[], name: string, id: string, startedAt: number): Container {
+function makeContainer(engine: Engine, mounts: readonly CgroupMount[], name: string, id: string, startedAt: number, warnings: string): Container {
   const cgroup = `${engine.parent}/libpod-${id}`;
   const dir = (controller: string): string => {
     const m = mounts.find((x) => x.controllers.includes(controller));
@@ -283,6 +291,7 @@ function makeContainer(engine: Engine, mounts: readonly CgroupMount[], name: str
     name,
     cgroup,
     startedAt,
+    warnings,
     dir,
     read: (controller, file) => fs.readFileSync(path.join(dir(controller), file), "utf8").trim(),
     tasks: () =>
@@ -306,8 +315,36 @@ function makeContainer(engine: Engine, mounts: readonly CgroupMount[], name: str
   };
 }
 
+const alive = (pid: number): boolean => fs.existsSync(`/proc/${pid}`);
+
+/**
+ * What a killed test process (a vitest worker past its timeout) left behind:
+ * container parents `cgwatch-ct-<pid>-*` and stores `cgwatch-podman-<pid>-*`
+ * of pids that no longer run. Empty cgroups are removed; a parent that still
+ * has tasks is reported, never killed (not ours to kill any more).
+ */
+async function sweepDeadRuns(mounts: readonly CgroupMount[], ownRel: string): Promise<void> {
+  const memory = mounts.find((m) => m.controllers.includes("memory"));
+  const here = memory === undefined ? null : path.join(memory.mountPoint, ownRel);
+  for (const name of here === null || !fs.existsSync(here) ? [] : fs.readdirSync(here)) {
+    const pid = /^cgwatch-ct-(\d+)-/.exec(name)?.[1];
+    if (pid === undefined || alive(Number(pid))) continue;
+    await removeCgroupTree(mounts, path.posix.join(ownRel, name), 0).catch((err: unknown) => {
+      process.stderr.write(`podman helper: a dead run's container cgroup is still busy: ${String(err)}\n`);
+    });
+  }
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    const pid = /^cgwatch-podman-(\d+)-/.exec(name)?.[1];
+    if (pid === undefined || alive(Number(pid))) continue;
+    const dir = path.join(os.tmpdir(), name);
+    const mounted = fs.readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "").filter((m) => m.startsWith(dir + "/"));
+    for (const m of mounted.sort((a, b) => b.length - a.length)) spawnSync("umount", ["-l", m]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Removes `rel` and everything below it in every hierarchy, deepest first; retries while tasks drain. */
-async function removeCgroupTree(mounts: readonly CgroupMount[], rel: string): Promise<void> {
+async function removeCgroupTree(mounts: readonly CgroupMount[], rel: string, retries = 100): Promise<void> {
   for (const m of mounts) {
     const top = path.join(m.mountPoint, rel);
     if (!fs.existsSync(top)) continue;
@@ -325,9 +362,9 @@ async function removeCgroupTree(mounts: readonly CgroupMount[], rel: string): Pr
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === "ENOENT") break;
-          if (attempt >= 100) throw new Error(`could not remove container cgroup ${d}: ${code}`);
+          if (attempt >= retries) throw new Error(`could not remove container cgroup ${d}: ${code}`);
           // A task stalled under_oom dies on SIGKILL only once it can run.
-          if (m.controllers.includes("memory")) {
+          if (m.controllers.includes("memory") && retries > 0) {
             try {
               fs.writeFileSync(path.join(d, "memory.oom_control"), "0");
             } catch {

@@ -115,6 +115,20 @@ describe("metrics API", () => {
     expect(await value(m, "cgwatch_memory_limit_bytes", { cgroup: "a" })).toBeUndefined();
   });
 
+  it("io limits (docker --device-*-bps/iops): bytes and operations families; a limit that is lifted loses its series", async () => {
+    const m = fresh();
+    m.addCgroup("a", { origin: "startup" });
+    m.setIoLimits("a", [{ device: "254:0", writeBps: 1 << 20, readIops: 100 }]);
+    const lim = async (): Promise<(string | number | undefined)[][]> =>
+      (await samples(m)).filter((s) => s.name.startsWith("cgwatch_io_limit_")).map((s) => [s.name, s.labels["device"], s.labels["op"], s.value]);
+    expect(await lim()).toEqual([
+      ["cgwatch_io_limit_bytes_per_second", "254:0", "write", 1 << 20],
+      ["cgwatch_io_limit_operations_per_second", "254:0", "read", 100],
+    ]);
+    m.setIoLimits("a", [{ device: "254:0", readIops: 50 }]);
+    expect(await lim()).toEqual([["cgwatch_io_limit_operations_per_second", "254:0", "read", 50]]);
+  });
+
   it("io devices that disappear lose their series", async () => {
     const m = fresh();
     m.addCgroup("a", { origin: "startup" });

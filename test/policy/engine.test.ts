@@ -76,6 +76,14 @@ describe("cooldown", () => {
     expect(messages(engine, "a", 0)).toEqual(["thaw"]);
     expect(messages(engine, "a", 999)).toEqual([]);
     expect(messages(engine, "a", 1000)).toEqual(["thaw"]);
+    // A reload of the config (SIGHUP) replaces the overrides from the next proposal on; without one, meta.cooldown applies again.
+    engine.setCooldowns({ cd: 5000 });
+    expect(engine.policies()[0]?.cooldownMs).toBe(5000);
+    expect(messages(engine, "a", 2000)).toEqual(["thaw"]);
+    expect(messages(engine, "a", 6999)).toEqual([]);
+    expect(messages(engine, "a", 7000)).toEqual(["thaw"]);
+    engine.setCooldowns({});
+    expect(engine.policies()[0]?.cooldownMs).toBe(30_000);
     engine.close();
   });
 

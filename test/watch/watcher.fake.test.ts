@@ -102,6 +102,26 @@ describe("watch pipeline on a fake v2 cgroupfs", () => {
     stop();
   });
 
+  it("a cgroup born while watched is diffed from 0: an OOM kill or refused fork before its first read still counts", async () => {
+    host = fakeHost(2);
+    host.addCgroup("docker");
+    host.addCgroup("docker/old", { "memory.events": memEvents({ oom_kill: 4 }), "pids.events": "max 2\n" });
+    const { watcher, c, stop } = start(host, ["docker/*"]);
+    await watcher.ready;
+    // A container an engine started under load: killed and fork-limited
+    // before cgwatch read its files for the first time.
+    host.addCgroup("docker/new", { "memory.events": memEvents({ oom_kill: 1 }), "pids.events": "max 3\n" });
+    const got = await c.until((vs) => vs.some((e) => e.kind === "pids_max" && e.cgroup === "docker/new") && vs.some((e) => e.kind === "oom_kill" && e.cgroup === "docker/new"));
+    const counted = got.filter((e) => e.cgroup === "docker/new" && (e.kind === "oom_kill" || e.kind === "pids_max")).map((e) => ("counter" in e ? [e.kind, e.counter.before, e.counter.after] : []));
+    expect(counted).toEqual([
+      ["oom_kill", 0, 1],
+      ["pids_max", 0, 3],
+    ]);
+    // A cgroup that existed at start keeps its history as the baseline.
+    expect(got.filter((e) => e.cgroup === "docker/old" && e.kind !== "cgroup_added")).toEqual([]);
+    stop();
+  });
+
   it("a malformed file is reported and does not end the stream or move the baseline", async () => {
     host = fakeHost(2);
     host.addCgroup("docker");
