@@ -196,7 +196,7 @@ export function createFileReader(options: number | FileReaderOptions = {}): File
   /**
    * Whether a kept fd still reads what `path` names: lstat and compare. A
    * vanished path drops the fd quietly (a removed cgroup is not a problem);
-   * another inode or type is reported as `replaced`.
+   * another inode is reported as `replaced`, another type by the re-open.
    */
   const stillCurrent = (path: string, kept: Kept): boolean => {
     kept.checkedAt = now();
@@ -208,7 +208,9 @@ export function createFileReader(options: number | FileReaderOptions = {}): File
     }
     if (st !== undefined && st.isFile() && st.dev === kept.dev && st.ino === kept.ino) return true;
     closeFd(path);
-    if (st !== undefined) problem(path, "replaced", `${path} was replaced (another inode than the kept fd's); re-opened`);
+    // Another regular file: `replaced` (the re-open reads it). Anything else:
+    // the re-open reports its type.
+    if (st?.isFile() === true) problem(path, "replaced", `${path} was replaced (another inode than the kept fd's); re-opened`);
     return false;
   };
 
