@@ -20,6 +20,7 @@ import {
   parseLimit,
   parseMemoryEvents,
   parseOomControl,
+  parsePidsEvents,
   parsePsi,
   type CpuStat,
   type MemoryEventCounters,
@@ -153,11 +154,6 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
     return events;
   };
 
-  const parsePidsMax = (text: string): Parsed<number> => {
-    const max = parseFlatKeyed(text).values.get("max");
-    return max === undefined ? { kind: "malformed", reason: 'missing key "max"' } : { kind: "ok", value: max };
-  };
-
   const readMemoryEvents = (ctx: ReadContext): WatchdogEvent[] =>
     rereadAndDiff("memory", "memory.events", parseMemoryEvents, (next) => diffMemoryEvents(counters.memoryEvents, next, ctx), (v) => (counters.memoryEvents = v));
   const readOomControl = (ctx: ReadContext): WatchdogEvent[] =>
@@ -165,7 +161,7 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
   const readFailcnt = (ctx: ReadContext): WatchdogEvent[] =>
     rereadAndDiff("memory", "memory.failcnt", parseInteger, (next) => diffFailcnt(counters.failcnt, next, ctx), (v) => (counters.failcnt = v));
   const readPidsEvents = (ctx: ReadContext): WatchdogEvent[] =>
-    rereadAndDiff("pids", "pids.events", parsePidsMax, (next) => diffPidsEvents(counters.pidsMax, next, ctx), (v) => (counters.pidsMax = v));
+    rereadAndDiff("pids", "pids.events", parsePidsEvents, (next) => diffPidsEvents(counters.pidsMax, next, ctx), (v) => (counters.pidsMax = v));
 
   const readReservation = (ctx: ReadContext): WatchdogEvent[] => {
     // v2 reports reservation pressure itself (memory.events low/high); the
