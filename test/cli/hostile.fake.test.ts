@@ -87,7 +87,8 @@ describe("cgwatch run on a hostile tree", () => {
     );
     const run = startRun(config);
     await waitFor(() => run.out().includes("ready: first scan complete"), "ready (a blocking open of the FIFO never gets there)", 20_000);
-    const url = String(lines(run.out()).find((l) => l["msg"] === "metrics listening")?.["url"] ?? "");
+    const listening = lines(run.out()).find((l) => l["msg"] === "metrics listening")?.["url"];
+    const url = typeof listening === "string" ? listening : "";
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+/);
     const base = url.replace(/\/metrics$/, "");
 
