@@ -135,4 +135,25 @@ export function onEvent() { return [{ kind: "set_oom_score_adj", value: 900 }]; 
     await h.daemon.metrics.render();
     expect(await h.daemon.metrics.render()).toMatch(/cgwatch_write_refusals_total\{file="oom_score_adj",reason="symlink"\} 1\b/);
   });
+
+  it("a symlinked directory appearing in a watched parent is not a cgroup: not watched, never acted on", async () => {
+    host = fakeHost(2);
+    host.addCgroup("docker");
+    host.addCgroup("docker/web");
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-outside-"));
+    dirs.push(outside);
+    fs.writeFileSync(path.join(outside, "memory.events"), memEvents(0));
+    fs.writeFileSync(path.join(outside, "cgroup.events"), "populated 1\nfrozen 0\n");
+    harness = await startHarness({ layout: host.layout, yaml: YAML });
+    expect(await harness.daemon.ready).toBe(1);
+    const h = harness;
+    // Created while watching: discovery hears IN_CREATE for "evil" and must lstat, not stat, it.
+    fs.symlinkSync(outside, path.join(host.root, "docker", "evil"));
+    host.addCgroup("docker/real");
+    await until(() => h.events.some((e) => e.kind === "cgroup_added" && e.cgroup === "docker/real"), 10_000, "the real new cgroup");
+    await sleep(500);
+    expect(h.events.filter((e) => e.kind === "cgroup_added").map((e) => e.cgroup).sort()).toEqual(["docker/real", "docker/web"]);
+    expect(h.daemon.status().map((c) => c.cgroup).sort()).toEqual(["docker/real", "docker/web"]);
+  });
 });
+
