@@ -92,9 +92,12 @@ function readOnceInto(path: string, buf: Buffer): ReadResult {
   }
 }
 
+/** Shared by every one-shot read: reads are synchronous, so one buffer serves them all. */
+const oneShotBuffer = Buffer.allocUnsafe(BUFFER_BYTES);
+
 /** One-shot read (open, read, close) of a control file, with the reader's safety: never blocks, regular files only. */
 export function readControlFile(path: string): ReadResult {
-  return readOnceInto(path, Buffer.allocUnsafe(BUFFER_BYTES));
+  return readOnceInto(path, oneShotBuffer);
 }
 
 export interface FileReader {

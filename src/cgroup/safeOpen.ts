@@ -47,19 +47,6 @@ export type UnsafeReason =
   | "outside_root"
   | "bad_name";
 
-export const UNSAFE_REASONS: readonly UnsafeReason[] = [
-  "directory",
-  "symlink",
-  "fifo",
-  "socket",
-  "char_device",
-  "block_device",
-  "unknown",
-  "not_directory",
-  "outside_root",
-  "bad_name",
-];
-
 export type SafeOpenResult =
   | { readonly kind: "ok"; readonly fd: number; readonly dev: number; readonly ino: number; readonly size: number }
   | { readonly kind: "unsafe"; readonly reason: UnsafeReason; readonly message: string }
@@ -181,7 +168,7 @@ export function openBeneathForWrite(root: string, components: readonly string[])
     if (st === undefined) return { kind: "error", errno: "ENOENT", message: `${dir}: ENOENT` };
     const k = kindOf(st);
     if (k === "symlink") return { kind: "unsafe", reason: "symlink", message: `${dir} is a symlink; refusing to follow it out of ${root}` };
-    if (k !== "directory") return { kind: "unsafe", reason: "not_directory", message: `${dir} is a ${describeKind(k === "file" ? "not_directory" : k)}, not a cgroup directory` };
+    if (k !== "directory") return { kind: "unsafe", reason: "not_directory", message: `${dir} is a ${k === "file" ? "regular file" : describeKind(k)}, not a cgroup directory` };
   }
   const file = path.join(dir, components[components.length - 1] ?? "");
   const opened = openRegular(file, fs.constants.O_WRONLY);

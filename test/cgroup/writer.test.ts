@@ -136,7 +136,7 @@ describe("guarded writer: non-regular files", () => {
     expect(writer.write(file("victim", "memory", "memory.max"), "1")).toMatchObject({ kind: "failed", errno: "EREFUSED", unsafe: "fifo" });
   });
 
-  it("a directory, a unix socket or a character device where the control file belongs: refused by name", () => {
+  it("a directory, a unix socket or a symlink to a character device where the control file belongs: refused by name", () => {
     const { host } = hostWithOutside();
     const seen: string[] = [];
     const writer = createGuardedWriter(host.layout, "/proc", { onUnsafe: (p, reason) => seen.push(`${path.basename(p)}:${reason}`) });
