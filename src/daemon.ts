@@ -44,6 +44,7 @@ import type { ContainerIdentity } from "./identity/types.js";
 import { createOomForensics, type OomForensics } from "./oom/forensics.js";
 import { openKmsg } from "./oom/kmsgReader.js";
 import { createRetention } from "./oom/retention.js";
+import { createOomReporter } from "./oom/reporter.js";
 import { killedSummary, oomKillMessage } from "./oom/report.js";
 
 export interface DaemonOptions {
@@ -284,9 +285,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       for (const v of victims) metrics.recordOomVictim(event.cgroup, { comm: v.comm, rssBytes: v.anonRssBytes + v.fileRssBytes + (v.shmemRssBytes ?? 0) });
       log.watch.warn({ event, ...(victims.length > 0 ? { victims, killed: killedSummary(victims) } : {}) }, oomKillMessage(event, identities.get(event.cgroup)));
     };
-    /** OOM lines waiting for the kernel's report, in event order. */
-    let oomLines: Promise<void> = Promise.resolve();
-    let oomLinesPending = 0;
+    const oomReporter = createOomReporter(forensics, logOom);
     const handle = (incoming: WatchdogEvent): void => {
       let event = incoming;
       metrics.heartbeat();
@@ -327,30 +326,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           metrics.recordEvent(event);
       }
       if (event.kind === "oom_kill") {
-        const oom = event;
-        const count = Math.max(1, oom.counter.after - oom.counter.before);
-        const victims = forensics?.claim(oom.cgroup, count) ?? [];
-        const last = victims.at(-1);
-        if (last !== undefined) event = { ...oom, victim: last };
-        const withVictims = event;
-        if (oomLinesPending === 0 && (victims.length > 0 || forensics === null || !forensics.available)) logOom(withVictims, victims);
-        else {
-          // The report may trail the counter by a moment: the line waits for it
-          // (at most ~1 s), and later OOM lines wait behind it, so they stay in order.
-          oomLinesPending++;
-          oomLines = oomLines.then(
-            () =>
-              new Promise<void>((done) => {
-                const finish = (v: readonly OomVictim[]): void => {
-                  oomLinesPending--;
-                  logOom(withVictims, v);
-                  done();
-                };
-                if (victims.length > 0 || forensics === null || !forensics.available) finish(victims);
-                else forensics.claimSoon(oom.cgroup, count, finish);
-              }),
-          );
-        }
+        event = oomReporter.attach(event);
       } else if (event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, oomKillMessage(event, identities.get(event.cgroup)));
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
       const evaluations: StallEvaluation[] = [];
