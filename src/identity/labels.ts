@@ -31,6 +31,7 @@ export function identityLogFields(id: ContainerIdentity): Record<string, string>
   if (id.image !== null) out["image"] = id.image;
   if (id.pod !== null) out["pod"] = id.pod;
   if (id.namespace !== null) out["namespace"] = id.namespace;
+  if (id.podUid !== null) out["podUid"] = id.podUid;
   return out;
 }
 

@@ -73,3 +73,16 @@ describe("policy meta.match with container entries", () => {
     if (r.kind === "invalid") expect(r.reason).toMatch(reason);
   });
 });
+
+describe("identity as log fields and labels", () => {
+  it("a Kubernetes container: pod, namespace, pod uid in the log; cAdvisor's container label", async () => {
+    const { identityLabels, identityLogFields, displayName } = await import("../../src/identity/labels.js");
+    const id = { engine: "containerd", id: "c".repeat(64), name: "redis", image: "docker.io/library/redis:7.4", pod: "cache-0", namespace: "data", podUid: "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f", labels: {}, resolved: true } as const;
+    expect(identityLogFields(id)).toEqual({ engine: "containerd", name: "redis", id: "cccccccccccc", image: "docker.io/library/redis:7.4", pod: "cache-0", namespace: "data", podUid: "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f" });
+    expect(identityLabels(id)).toEqual({ engine: "containerd", container_id: "c".repeat(64), name: "redis", image: "docker.io/library/redis:7.4", pod: "cache-0", namespace: "data", container: "redis" });
+    expect(displayName("kubepods/x", id)).toBe("data/cache-0/redis");
+    const unit = { engine: "systemd", id: "nginx.service", name: "nginx.service", image: null, pod: null, namespace: null, podUid: null, labels: {}, resolved: true } as const;
+    expect(identityLabels(unit)).toMatchObject({ engine: "systemd", container_id: "", name: "nginx.service", container: "" });
+    expect(displayName("system.slice/nginx.service", { ...unit, name: null })).toBe("system.slice/nginx.service");
+  });
+});
