@@ -10,16 +10,14 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, expect, it } from "vitest";
+import { buildDist } from "../helpers/cliRun.js";
 import { createScratchCgroup, describeRealV1, hogArgs, waitExit, type ScratchCgroup } from "../helpers/realCgroup.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = path.join(ROOT, "dist/src/cli.js");
 
-beforeAll(() => {
-  // The CLI runs from dist/: compile once (the suite's own build step also does).
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}\n${r.stderr}`);
-}, 120_000);
+// The CLI runs from dist/: compiled unless fresh (the suite's own build step runs first).
+beforeAll(buildDist, 120_000);
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
