@@ -177,6 +177,8 @@ export function createWatcher(options: WatchOptions): Watcher {
     };
     /** Cgroups added lately, until when their settings are re-checked by the poll too. */
     const fresh = new Map<string, number>();
+    /** The first scan is done: cgroups found from now on were created while watched. */
+    let scanned = false;
     /** Re-reads a tracker's quota; a quota that just appeared gets its cpu.stat baseline now. */
     const recheckSettings = (t: CgroupTracker): WatchdogEvent[] => {
       const had = t.hasCpuQuota();
@@ -205,6 +207,7 @@ export function createWatcher(options: WatchOptions): Watcher {
       mergeMap((change) => {
         switch (change.kind) {
           case "scanned":
+            scanned = true;
             resolveReady(change.count);
             return EMPTY;
           case "removed": {
@@ -232,8 +235,10 @@ export function createWatcher(options: WatchOptions): Watcher {
               return ev;
             });
             const added: WatchdogEvent = { kind: "cgroup_added", cgroup, at, source: "inotify" };
-            fresh.set(cgroup, at + (SETTINGS_RECHECK_MS.at(-1) ?? 0) + options.pollIntervalMs);
-            const settings$ = merge(...SETTINGS_RECHECK_MS.map((ms) => timer(ms))).pipe(mergeMap(() => from(safely(cgroup, "settings re-check", () => recheckSettings(tracker)))));
+            // Only a cgroup created while watched can still be being set up
+            // (at startup 10k cgroups would cost 30k timers for nothing).
+            if (scanned) fresh.set(cgroup, at + (SETTINGS_RECHECK_MS.at(-1) ?? 0) + options.pollIntervalMs);
+            const settings$ = scanned ? merge(...SETTINGS_RECHECK_MS.map((ms) => timer(ms))).pipe(mergeMap(() => from(safely(cgroup, "settings re-check", () => recheckSettings(tracker))))) : EMPTY;
             // NEVER keeps a cgroup with no notifier (v1 polled) alive until its removal.
             const live$ = merge(
               merge(wakesFor(tracker), NEVER).pipe(
