@@ -139,6 +139,16 @@ it("check: a valid config exits 0, a bad one exits 78 naming file:line and key",
   expect(r.stdout).toContain("guardrails.memory.floor");
 });
 
+it("check: policies.cooldowns naming no policy is an error at its line", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-check-"));
+  const file = path.join(dir, "cd.yaml");
+  fs.writeFileSync(file, "policies:\n  cooldowns:\n    oom-rescue: 5s\n    oom-resuce: 5s\n");
+  const r = spawnSync(process.execPath, [CLI, "check", "--config", file], { encoding: "utf8" });
+  fs.rmSync(dir, { recursive: true, force: true });
+  expect(r.status).toBe(78);
+  expect(r.stdout).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:4:\\d+: policies\\.cooldowns\\.oom-resuce: no policy named "oom-resuce"`));
+});
+
 it("run refuses a bad config with the same errors and exit code", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-check-"));
   const bad = path.join(dir, "bad.yaml");
