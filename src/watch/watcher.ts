@@ -174,6 +174,7 @@ export function createWatcher(options: WatchOptions): Watcher {
               reader: options.reader,
               cgroup,
               ...(options.onProblem === undefined ? {} : { onProblem: options.onProblem }),
+              pressureResources: native === null ? [] : (Object.keys(options.psiTriggers ?? {}) as PressureResource[]),
             });
             trackers.set(cgroup, tracker);
             const removed = new Subject<void>();
