@@ -222,6 +222,9 @@ function renderVmPsi(v: VmPsiBench | undefined, p: (s?: string) => void): void {
   p(`| memory.events (\`high\`) | ${cell((x) => x.highEventMs)} | ${cell((x) => x.highActionMs)} |`);
   p(`| oomd (reference, not run) | its polling interval: ${OOMD_INTERVAL_MS} ms by default, up to one interval before it even looks | — |`);
   p();
+  p("- Each repetition times the onset: the first wake of a fresh trigger, the first `high` count. The memory.events reference is");
+  p("  itself an inotify reader (the bench's), which the daemon can beat: hence figures below 0.");
+  p("- The action figures include the policy call and the write, both run on the one emulated vCPU the hog also uses.");
   const avg = reps.map((x) => x.avg10AtFirstFiring).filter((x): x is number => x !== null);
   p(`- \`some avg10\` carried by the first \`memory_pressure\` of each repetition: ${avg.map((x) => x.toFixed(2)).join(", ")}`);
   p(`  (${avg.filter((x) => x === 0).length} of ${avg.length} at 0.00: why pressure-relief decides on the trigger, not on avg10).`);
