@@ -112,6 +112,7 @@ async function main(): Promise<void> {
     `sampleInterval: 1h`,
     `safetyNetInterval: 1h`,
     `policies:`,
+    `  deadline: 1s`,
     `  params:`,
     `    oom-rescue: { nearRatio: 0.3 }`,
     `    pressure-relief: { minHighBytes: 8m }`,

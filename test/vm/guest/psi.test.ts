@@ -77,6 +77,8 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
       `sampleInterval: 1h`,
       `safetyNetInterval: 1h`,
       `policies:`,
+      // The 50 ms default is for real CPUs: TCG runs a call 10-20x slower.
+      `  deadline: 1s`,
       `  params:`,
       // A target far above what the hog reaches: a policy deciding on avg10 would tighten here.
       `    pressure-relief: { targetPct: 50, minHighBytes: 8m }`,
@@ -194,6 +196,8 @@ void describe("quiet samples are the only way down for pressure-relief (daemon)"
       `sampleInterval: 1s`,
       `safetyNetInterval: 1h`,
       `policies:`,
+      // The 50 ms default is for real CPUs: TCG runs a call 10-20x slower.
+      `  deadline: 1s`,
       `  params:`,
       `    pressure-relief: { shrinkPercent: 5, minHighBytes: 8m }`,
       `metrics:`,
