@@ -267,8 +267,8 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
       out.push(...readOomControl(ctx), ...readFailcnt(ctx), ...readReservation(ctx));
     }
     out.push(...readPidsEvents(ctx));
-    // Baselines for the PSI wakes (taken at discovery, before the trigger is armed).
-    for (const resource of options.pressureResources ?? []) readStall(resource, at);
+    // Baselines for the PSI wakes (taken at discovery, before the trigger is armed; triggers are v2 only).
+    if (memoryVersion === 2) for (const resource of options.pressureResources ?? []) readStall(resource, at);
     return out;
   };
 
