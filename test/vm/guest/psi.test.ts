@@ -9,15 +9,18 @@
  * removing a cgroup whose trigger is armed must produce neither an event nor
  * an error line.
  *
- * The lags are printed (PSI-LAG, PSI-DIAG lines) for docs/vm-tier.md; the
- * assertions about time are generous (half the wakes answered before the
- * next one, median under 250 ms), since TCG on one vCPU is slow and noisy.
+ * The lags are printed (PSI-LAG, PSI-DIAG, PSI-LOOP-LAG lines) for
+ * docs/vm-tier.md. The watch loop alone (no policies) must answer every
+ * firing with a median lag under 50 ms; in the daemon, where one emulated
+ * vCPU runs the hog and a policy call per memory_high, the bounds only say
+ * "the same firing" (median under one window), since that lag is the
+ * daemon's CPU share, measured and printed, not the kernel's.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { GuestCgroup, assertInGuest, lineTime, sleep, startDaemon, waitFor, type GuestDaemon, type Hog, type LogLine } from "./guest.js";
-import { referenceTrigger, type ReferenceTrigger } from "./psiref.js";
+import { GuestCgroup, assertInGuest, lineTime, sleep, startDaemon, waitFor, watchCgroups, type GuestDaemon, type Hog, type LogLine, type WatchLog } from "./guest.js";
+import { monotonicMs, referenceTrigger, type ReferenceTrigger } from "./psiref.js";
 
 assertInGuest();
 
@@ -99,7 +102,7 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
     await cg.remove();
   });
 
-  void it("emits memory_pressure right after each wake of the independent trigger", async () => {
+  void it("emits memory_pressure for the same firings as the independent trigger", async () => {
     // 96 MiB against memory.high 24 MiB, no swap: throttled, stalling, for as long as it runs.
     const cpu0 = cpuSeconds(daemon.child.pid ?? 0);
     hog = cg.memoryHog(96, 150, TIMEOUT);
@@ -133,10 +136,12 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
     // Every cgwatch event is the kernel's: it follows a reference wake by less than one window.
     const orphans = mine.filter((t) => !wakes.some((w) => t >= w - 100 && t < w + 1100) && t < (wakes[wakes.length - 1] ?? 0) + 1100);
     assert.deepEqual(orphans, [], "memory_pressure events without a kernel wake before them");
-    // Generous on purpose: one emulated vCPU shared with the hog and this process makes the
-    // daemon's share of the CPU, not the kernel, decide the lag (docs/vm-tier.md, Findings).
-    assert.ok(lags.length >= WAKES / 2, `only ${lags.length} of ${WAKES} reference wakes answered before the next (missed ${JSON.stringify(missed)})`);
-    assert.ok(quantile(sorted, 0.5) < 250, `median lag ${quantile(sorted, 0.5)} ms (lags ${JSON.stringify(lags)})`);
+    // Generous on purpose: in the daemon, one emulated vCPU shared with the hog and this process,
+    // and a policy call per memory_high, make the daemon's share of the CPU, not the kernel, decide
+    // the lag (docs/vm-tier.md, Findings): medians of 48-326 ms were seen. The watch loop's own
+    // promptness is asserted below, without policies.
+    assert.ok(lags.length >= WAKES / 4, `only ${lags.length} of ${WAKES} reference wakes answered before the next (missed ${JSON.stringify(missed)})`);
+    assert.ok(quantile(sorted, 0.5) < 1000, `median lag ${quantile(sorted, 0.5)} ms: not the same firing (lags ${JSON.stringify(lags)})`);
   });
 
   void it("pressure-relief answers every firing by raising memory.high, whatever avg10 says", () => {
@@ -178,6 +183,51 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
       [],
       "no error line",
     );
+  });
+});
+
+void describe("the watch loop's PSI trigger beside an independent one (no policies)", () => {
+  const cg = new GuestCgroup("psi-loop");
+  let log: WatchLog;
+  let ref: ReferenceTrigger;
+  let hog: Hog | null = null;
+
+  before(async () => {
+    cg.write("memory.high", String(24 * MiB));
+    log = watchCgroups([cg.cgroup], { psiTriggers: { memory: TRIGGER } });
+    await log.ready;
+    ref = referenceTrigger(cg.file("memory.pressure"), TRIGGER);
+    await ref.ready;
+  });
+
+  after(async () => {
+    hog?.kill();
+    ref.stop();
+    log.stop();
+    await cg.remove();
+  });
+
+  void it("wakes with the reference: each firing answered before the next, median lag a few ms", async () => {
+    // performance.now() (the events' `at`, taken in the fd's callback) → CLOCK_MONOTONIC, the reference's clock.
+    const offset = monotonicMs() - performance.now();
+    hog = cg.memoryHog(96, 150, TIMEOUT);
+    await waitFor(() => ref.wakes.length >= WAKES || hog?.child.exitCode !== null, TIMEOUT, `${WAKES} reference wakes`);
+    assert.ok(ref.wakes.length >= WAKES, `only ${ref.wakes.length} reference wakes; hog: ${hog.stderr}`);
+    await sleep(1500);
+    const mine = log.events.filter((e) => e.kind === "memory_pressure" && e.cgroup === cg.cgroup).map((e) => e.at + offset);
+    const wakes = ref.wakes.slice(0, WAKES);
+    const lags: number[] = [];
+    const missed: number[] = [];
+    wakes.forEach((w, i) => {
+      const hit = mine.find((t) => t >= w - 100 && t < (wakes[i + 1] ?? w + 1000));
+      if (hit === undefined) missed.push(i);
+      else lags.push(hit - w);
+    });
+    const sorted = [...lags].sort((a, b) => a - b);
+    console.log(`PSI-LOOP-LAG ${JSON.stringify({ lagsMs: lags.map((l) => Math.round(l * 10) / 10), medianMs: quantile(sorted, 0.5), p90Ms: quantile(sorted, 0.9) })}`);
+    assert.deepEqual(missed, [], `reference wakes with no cgwatch event before the next one: ${JSON.stringify(missed)}`);
+    assert.ok(quantile(sorted, 0.5) < 50, `median lag ${quantile(sorted, 0.5)} ms (lags ${JSON.stringify(lags)})`);
+    assert.deepEqual(log.problems, []);
   });
 });
 
