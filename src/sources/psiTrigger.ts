@@ -12,6 +12,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { requireRegularFile } from "../cgroup/safeOpen.js";
 import { Observable, map } from "rxjs";
 import type { PressureResource } from "../events/types.js";
 import { NativeSourceError, nativeFdTicks, type FdSourceOptions } from "./eventfd.js";
@@ -106,7 +107,10 @@ export function psiTriggerWakes(options: PsiTriggerOptions): Observable<Wake> {
   const text = check.text;
   // POLLERR on a trigger fd means its pressure file is gone: the cgroup is
   // being removed (6.1 wakes the trigger during rmdir). That is an end, not a failure.
-  return nativeFdTicks(`PSI trigger "${text}" on ${file}`, 1, (native) => native.openPsiTrigger(file, text), options, () =>
+  return nativeFdTicks(`PSI trigger "${text}" on ${file}`, 1, (native) => {
+    requireRegularFile(file);
+    return native.openPsiTrigger(file, text);
+  }, options, () =>
     cgroupGone(options.dir) || !fs.existsSync(file) ? "complete" : "error",
   ).pipe(map((t): Wake => ({ kind: "psi_trigger", cgroup: options.cgroup, resource: options.resource, trigger: text, at: t.at })));
 }
