@@ -228,6 +228,7 @@ export function createWatcher(options: WatchOptions): Watcher {
               cgroup,
               bornWatched: scanned,
               ...(options.onProblem === undefined ? {} : { onProblem: options.onProblem }),
+              pressureResources: native === null ? [] : (Object.keys(options.psiTriggers ?? {}) as PressureResource[]),
               ...(options.onProblemCleared === undefined ? {} : { onProblemCleared: options.onProblemCleared }),
             });
             trackers.set(cgroup, tracker);
@@ -242,8 +243,10 @@ export function createWatcher(options: WatchOptions): Watcher {
               return ev;
             });
             const added: WatchdogEvent = { kind: "cgroup_added", cgroup, at, source: "inotify" };
-            fresh.set(cgroup, at + (SETTINGS_RECHECK_MS.at(-1) ?? 0) + options.pollIntervalMs);
-            const settings$ = merge(...SETTINGS_RECHECK_MS.map((ms) => timer(ms))).pipe(mergeMap(() => from(safely(cgroup, "settings re-check", () => recheckSettings(tracker)))));
+            // Only a cgroup created while watched can still be being set up
+            // (at startup 10k cgroups would cost 30k timers for nothing).
+            if (scanned) fresh.set(cgroup, at + (SETTINGS_RECHECK_MS.at(-1) ?? 0) + options.pollIntervalMs);
+            const settings$ = scanned ? merge(...SETTINGS_RECHECK_MS.map((ms) => timer(ms))).pipe(mergeMap(() => from(safely(cgroup, "settings re-check", () => recheckSettings(tracker))))) : EMPTY;
             // NEVER keeps a cgroup with no notifier (v1 polled) alive until its removal.
             const live$ = merge(
               merge(wakesFor(tracker), NEVER).pipe(
