@@ -33,7 +33,14 @@ beforeEach(async () => {
   delete process.env["WATCHDOG_USEC"];
   delete process.env["WATCHDOG_PID"];
 });
-afterEach(() => {
+/** Every run is stopped after its test: a watchdog timer left behind would ping the next test's socket. */
+const runs: { signals: EventEmitter; exit: Promise<number> }[] = [];
+afterEach(async () => {
+  for (const r of runs.splice(0)) {
+    r.signals.emit("SIGTERM");
+    // Bounded: a run that never got past its first scan (a failed test) has no handler yet.
+    await Promise.race([r.exit, new Promise((res) => setTimeout(res, 5_000))]);
+  }
   for (const k of ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"]) {
     if (savedEnv[k] === undefined) delete process.env[k];
     else process.env[k] = savedEnv[k];
@@ -99,6 +106,7 @@ function run(fake: ReturnType<typeof fakeDaemon>, stopTimeoutMs = 10_000) {
       logDestination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
     },
   );
+  runs.push({ signals, exit });
   return { signals, logs, exit };
 }
 
