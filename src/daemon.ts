@@ -18,6 +18,7 @@ import { locateController, type CgroupLayout } from "./cgroup/layout.js";
 import { compileCgroupGlob } from "./cgroup/glob.js";
 import { createFileReader, type FileReader } from "./cgroup/read.js";
 import { createGuardedWriter } from "./cgroup/writer.js";
+import { planReload, type ReloadPlan } from "./config/reload.js";
 import type { RuntimeConfig } from "./config/types.js";
 import type { WatchdogEvent } from "./events/types.js";
 import { componentLogger } from "./logging/logger.js";
@@ -72,8 +73,8 @@ export interface Daemon {
   status(): CgroupStatus[];
   /** Reloads policy files (SIGHUP); counters and policy state survive. */
   reloadPolicies(): Promise<ReloadReport>;
-  /** Applies the settings that can change without a restart. */
-  applyConfig(next: RuntimeConfig): string[];
+  /** Applies the settings that can change without a restart; says which changed keys were applied and which wait for one. */
+  applyConfig(next: RuntimeConfig): ReloadPlan;
   stop(): Promise<void>;
 }
 
@@ -215,6 +216,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       onSourceError: (cgroup, source, err) => log.watch.warn({ cgroup, source, err }, "notification source failed; the safety net keeps re-reading"),
     });
 
+    // A no-op until the state publisher exists (below).
+    let refreshGauges: (cgroup: string) => void = () => undefined;
     /** The config last applied (startup, then each reload): what the next reload is compared with. */
     let applied: RuntimeConfig = config;
     let scanned = false;
@@ -235,8 +238,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           metrics.removeCgroup(event.cgroup);
           break;
         default:
-          metrics.recordEvent(event);
+          break;
       }
+      metrics.recordEvent(event);
       if (event.kind === "oom_kill" || event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, `${event.kind} in ${event.cgroup}`);
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
       if (policies.wantsEvent(event.kind, event.cgroup)) {
@@ -245,6 +249,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         const snapshot = readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached");
         for (const proposal of policies.evaluate(event, snapshot)) {
           const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
+          // Gauges of a cgroup cgwatch just changed show the new value on the next scrape, not a pass later.
+          if (outcome.kind === "applied") refreshGauges(proposal.cgroup);
           options.onAction?.(proposal, outcome);
         }
       }
@@ -279,6 +285,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       persistent: options.persistent ?? true,
     });
     stops.push({ name: "state publisher", run: () => publisher.stop() });
+    refreshGauges = (cgroup) => publisher.refresh(cgroup);
 
     const ready = watcher.ready.then((n) => {
       scanned = true;
@@ -311,18 +318,26 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         return report;
       },
       applyConfig: (next) => {
-        const changed: string[] = [];
-        if (next.log.level !== applied.log.level) {
-          logger.level = next.log.level;
-          changed.push("log.level");
-        }
-        // guardrails.global.dryRun mirrors the top-level dryRun, so this covers it.
-        if (JSON.stringify(next.guardrails) !== JSON.stringify(applied.guardrails)) {
-          executor = makeExecutor(next.guardrails);
-          changed.push("guardrails");
+        // Reloadable keys compare with the last reload; the others with what the daemon started with,
+        // because that is what still runs (a second SIGHUP must name them again).
+        const plan: ReloadPlan = { apply: planReload(applied, next).apply, restart: planReload(config, next).restart };
+        for (const key of plan.apply) {
+          switch (key) {
+            case "log.level":
+              logger.level = next.log.level;
+              break;
+            case "guardrails":
+              // guardrails.global.dryRun mirrors the top-level dryRun, so a dryRun change lands here too.
+              executor = makeExecutor(next.guardrails);
+              break;
+            case "policies.params":
+            case "policies.disabled":
+              policies.configure({ params: next.policies.params, disabled: next.policies.disabled });
+              break;
+          }
         }
         applied = next;
-        return changed;
+        return plan;
       },
       stop: runStops,
     };

@@ -30,7 +30,7 @@ export async function runDaemon(load: LoadOptions): Promise<number> {
     process.stderr.write(`cgwatch: the configuration has ${loaded.errors.length} error(s); not starting\n`);
     return EXIT_CONFIG;
   }
-  let config: RuntimeConfig = loaded.config;
+  const config: RuntimeConfig = loaded.config;
   const logger: Logger = createLogger(config.log.level);
   const procRoot = "/proc";
   let daemon: Daemon;
@@ -103,13 +103,10 @@ export async function runDaemon(load: LoadOptions): Promise<number> {
       if (next.kind === "error") {
         for (const e of next.errors) logger.error({ key: e.key, file: e.file, line: e.line }, `config reload refused: ${formatConfigError(e)}`);
       } else {
-        const changed = daemon.applyConfig(next.config);
-        const needRestart = (["watch", "exclude", "pollIntervalMs", "safetyNetIntervalMs", "psi", "metrics", "cgroupRoot"] as const).filter(
-          (k) => JSON.stringify(next.config[k]) !== JSON.stringify(config[k]),
-        );
-        if (needRestart.length > 0) logger.warn({ keys: needRestart }, "these settings change only on restart");
-        config = next.config;
-        logger.info({ changed }, "configuration reloaded");
+        const plan = daemon.applyConfig(next.config);
+        // One warning naming every key that keeps its old value, so nobody waits for a change that never comes.
+        if (plan.restart.length > 0) logger.warn({ keys: plan.restart }, `changed settings that take effect only after a restart: ${plan.restart.join(", ")}`);
+        logger.info({ changed: plan.apply }, "configuration reloaded");
       }
       daemon
         .reloadPolicies()
