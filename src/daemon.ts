@@ -30,7 +30,7 @@ import type { EvaluationOutcome, ReloadReport } from "./policy/types.js";
 import type { PolicyEvaluationOutcome } from "./metrics/names.js";
 import { createNativeNotifiers } from "./watch/nativeNotifiers.js";
 import { readSnapshot } from "./watch/snapshot.js";
-import type { NotifierMode } from "./watch/notifiers.js";
+import { memoryVersionOnDisk, type NotifierMode } from "./watch/notifiers.js";
 import { createWatcher, type Watcher } from "./watch/watcher.js";
 import { publishCgroupState } from "./watch/publish.js";
 
@@ -213,7 +213,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       persistent: options.persistent ?? true,
       now,
       onProblem: (p) => log.watch.warn({ cgroup: p.cgroup, file: p.file }, `malformed control file: ${p.reason}`),
-      onSourceError: (cgroup, source, err) => log.watch.warn({ cgroup, source, err }, "notification source failed; the safety net keeps re-reading"),
+      // The reason, not a stack: a source failing on one cgroup (it vanished, a file is missing) is an operating condition, not a bug.
+      onSourceError: (cgroup, source, err) =>
+        log.watch.warn({ cgroup, source, reason: err instanceof Error ? err.message : String(err) }, "notification source failed; the safety net keeps re-reading"),
     });
 
     // A no-op until the state publisher exists (below).
@@ -228,7 +230,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           const t = watcher.trackers.get(event.cgroup);
           metrics.addCgroup(event.cgroup, {
             origin: scanned ? "created" : "startup",
-            memory: t?.memoryVersion ?? null,
+            memory: t === undefined ? null : memoryVersionOnDisk(t),
             cpu: locateController(layout, "cpu")?.version ?? null,
             pids: locateController(layout, "pids") !== null,
           });

@@ -9,15 +9,13 @@
  * values it read, so a missed or merged notification loses nothing and a
  * repeated one counts nothing twice.
  */
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { ActionOutcome, ActionProposal } from "../actions/types.js";
 import type { CgroupVersion } from "../cgroup/layout.js";
 import type { CgroupSnapshot } from "../cgroup/snapshot.js";
 import { EVENT_SOURCES_OF } from "../events/sources.js";
 import { EVENT_KINDS, type PressureResource, type WatchdogEvent } from "../events/types.js";
+import { findBuildInfo } from "./buildInfo.js";
 import { EXPOSITION_CONTENT_TYPE } from "./exposition.js";
 import * as N from "./names.js";
 import { renderChunks, type RenderOptions } from "./render.js";
@@ -177,21 +175,6 @@ function defineFamilies(store: Store) {
   };
 }
 
-function findBuildVersion(): string {
-  // Walk up from this file: the same code runs from src/ (vitest) and dist/src/ (node).
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
-      if (pkg.name === "cgwatch" && typeof pkg.version === "string") return pkg.version;
-    } catch {
-      /* not here: keep walking up */
-    }
-    dir = path.dirname(dir);
-  }
-  return "unknown";
-}
-
 const MEMORY_EVENT_OF_KIND = {
   memory_low: "low",
   memory_high: "high",
@@ -229,7 +212,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     }
   }
 
-  f.buildInfo.get([opts.build?.version ?? findBuildVersion(), opts.build?.revision ?? "", process.versions.node]).value = 1;
+  const found = opts.build?.version !== undefined && opts.build.revision !== undefined ? null : findBuildInfo();
+  f.buildInfo.get([opts.build?.version ?? found?.version ?? "unknown", opts.build?.revision ?? found?.revision ?? "unknown", process.versions.node]).value = 1;
   const watchedSeries = f.watched.get([]);
   // Only the pairs that can happen (events/sources.ts), each from 0, so that increase() sees the first one.
   for (const kind of EVENT_KINDS) for (const source of EVENT_SOURCES_OF[kind]) f.events.get([kind, source]);

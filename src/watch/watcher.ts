@@ -17,7 +17,7 @@ import type { PressureResource, V1PressureLevel, WatchdogEvent } from "../events
 import { discoverCgroups } from "../sources/discovery.js";
 import { fileWakes } from "../sources/fileWatch.js";
 import type { Wake } from "../sources/types.js";
-import { notifierFor, type NativeNotifiers, type NotifierMode } from "./notifiers.js";
+import { memoryVersionOnDisk, notifierFor, type NativeNotifiers, type NotifierMode } from "./notifiers.js";
 import { everySliced } from "./slices.js";
 import { createTracker, type CgroupTracker, type TrackerProblem } from "./tracker.js";
 
@@ -107,9 +107,10 @@ export function createWatcher(options: WatchOptions): Watcher {
       const p = tracker.fileOf(controller, file);
       if (p !== null) sources.push(guard(cgroup, `inotify:${file}`, fileWakes(cgroup, file, p, { persistent, now })));
     };
-    const mode = notifierFor(tracker.memoryVersion, native !== null);
+    const memoryVersion = memoryVersionOnDisk(tracker);
+    const mode = notifierFor(memoryVersion, native !== null);
     modes.set(cgroup, mode);
-    if (tracker.memoryVersion === 2) {
+    if (memoryVersion === 2) {
       watchFile("cgroup.events", "memory");
       watchFile("memory.events", "memory");
       watchFile("pids.events", "pids");
@@ -120,7 +121,7 @@ export function createWatcher(options: WatchOptions): Watcher {
           if (p !== null) sources.push(guard(cgroup, `psi:${resource}`, native.psiTrigger(p, cgroup, resource, trigger)));
         }
       }
-    } else if (tracker.memoryVersion === 1 && native !== null) {
+    } else if (memoryVersion === 1 && native !== null) {
       // fileOf(..., "") is the cgroup's own directory in the memory hierarchy.
       const memDir = tracker.fileOf("memory", "");
       if (memDir !== null) {

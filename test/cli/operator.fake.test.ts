@@ -8,8 +8,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildDist, sample, startCli, type RunningCli } from "../helpers/cliProcess.js";
-import { materialize, V2_CGROUP_FILES } from "../helpers/fakeCgroupfs.js";
+import { buildDist, runCli, sample, startCli, type RunningCli } from "../helpers/cliProcess.js";
+import { materialize, V1_CPUACCT_FILES, V1_MEMORY_FILES, V2_CGROUP_FILES } from "../helpers/fakeCgroupfs.js";
 
 beforeAll(() => buildDist(), 120_000);
 
@@ -122,5 +122,88 @@ describe("cgwatch run against a fake v2 tree", () => {
     expect(sample(text, "cgwatch_memory_limit_bytes", { cgroup: "app1" })).toBe(125 * MiB);
     expect(sample(text, "cgwatch_actions_total", { policy: "oom-rescue", action: "set_memory_limit", outcome: "applied" })).toBe(1);
     expect(sample(text, "cgwatch_events_total", { kind: "memory_max", source: "inotify" })).toBe(1);
+  }, 60_000);
+});
+
+/** A fake v1 host: `both` exists in the memory and cpu hierarchies, `cpuonly` only in cpu and cpuacct (hybrid-style). */
+function hybridScene(): { root: string; config: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cgwatch-hybrid-${process.pid}-`));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const root = path.join(dir, "cgroup");
+  const cpu = { "cgroup.procs": "", "cpu.stat": "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n", "cpu.cfs_quota_us": "-1\n", "cpu.cfs_period_us": "100000\n", "cpu.shares": "1024\n" };
+  materialize(root, {
+    memory: { "cgroup.procs": "", both: { ...V1_MEMORY_FILES } },
+    cpu: { "cgroup.procs": "", both: cpu, cpuonly: cpu },
+    cpuacct: { "cgroup.procs": "", both: { ...V1_CPUACCT_FILES }, cpuonly: { ...V1_CPUACCT_FILES } },
+  });
+  const config = path.join(dir, "cgwatch.yaml");
+  fs.writeFileSync(config, ['watch: ["*"]', "metrics: { listen: 127.0.0.1:0 }", "policies: { builtin: false }", ""].join("\n"));
+  return { root, config };
+}
+
+describe("a cgroup that exists only in the cpu hierarchy", () => {
+  it("status reports it without a memory notifier, and run starts without a warning or a stack trace for it", async () => {
+    const { root, config } = hybridScene();
+    const status = runCli(["status", "-c", config, "--cgroup-root", root]);
+    expect(status.status).toBe(0);
+    expect(status.stdout).toMatch(/^ {2}cpuonly {2}memory=- notifier=none$/m);
+    expect(status.stdout).toMatch(/^ {2}both {2}memory=v1 notifier=(eventfd|poll)$/m);
+
+    const cli = startCli(["run", "-c", config, "--cgroup-root", root, "--dry-run"]);
+    cleanups.push(() => cli.stop());
+    await cli.waitLog((l) => l["msg"] === "ready: first scan complete", "ready");
+    // Let the sources subscribe and fail, if they are going to.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await cli.stop()).toBe(0);
+    const logs = cli.logs();
+    expect(logs.filter((l) => l["cgroup"] === "cpuonly" && l["level"] !== 30)).toEqual([]);
+    expect(cli.stdout()).not.toMatch(/"stack"/);
+    // Its cpu side is still watched: it is one of the two cgroups.
+    expect(logs.find((l) => l["msg"] === "ready: first scan complete")?.["watched"]).toBe(2);
+  }, 60_000);
+});
+
+describe("self-protection without CAP_SYS_RESOURCE", () => {
+  it("as root, the EACCES reason names the capability and never says 'not root'", async () => {
+    if (process.getuid?.() !== 0 || !fs.existsSync("/usr/bin/setpriv")) throw new Error("needs root and setpriv (util-linux) to drop CAP_SYS_RESOURCE");
+    const s = scene(["app1"], rescueConfig(25));
+    // Drop CAP_SYS_RESOURCE from the bounding set: as root, lowering oom_score_adj then fails with EACCES.
+    const cli = startCli(["run", "-c", s.config, "--cgroup-root", s.root], {}, ["/usr/bin/setpriv", "--bounding-set", "-sys_resource", "--inh-caps", "-sys_resource"]);
+    cleanups.push(() => cli.stop());
+    const line = await cli.waitLog((l) => l["policy"] === "self-protection", "self-protection decision");
+    expect(line).toMatchObject({ outcome: "failed", errno: "EACCES" });
+    expect(String(line["reason"])).not.toMatch(/not root/);
+    expect(String(line["reason"])).toMatch(/CAP_SYS_RESOURCE/);
+  }, 60_000);
+});
+
+describe("the CLI's help and exit codes", () => {
+  it("bare `cgwatch` is a usage error: help on stderr, exit 2; --help is help: stdout, exit 0", () => {
+    const bare = runCli([]);
+    expect(bare.status).toBe(2);
+    expect(bare.stdout).toBe("");
+    expect(bare.stderr).toMatch(/^Usage: cgwatch /);
+    const help = runCli(["--help"]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: cgwatch /);
+    expect(runCli(["policy"]).status).toBe(2);
+    expect(runCli(["nonsense"])).toMatchObject({ status: 2, stderr: expect.stringMatching(/unknown command 'nonsense'/) as unknown });
+  });
+
+  it("check --help lists only the options check acts on", () => {
+    const r = runCli(["check", "--help"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--config/);
+    for (const inert of ["--dry-run", "--log-level", "--metrics-listen", "--cgroup-root"]) expect(r.stdout).not.toContain(inert);
+    const status = runCli(["status", "--help"]).stdout;
+    for (const inert of ["--dry-run", "--log-level"]) expect(status).not.toContain(inert);
+  });
+
+  it("cgwatch_build_info carries a revision, never an empty one", async () => {
+    const s = scene(["app1"], rescueConfig(25));
+    const cli = s.run();
+    await cli.waitLog((l) => l["msg"] === "ready: first scan complete", "ready");
+    const line = (await cli.scrape()).split("\n").find((l) => l.startsWith("cgwatch_build_info{"));
+    expect(line).toMatch(/revision="([0-9a-f]{12}|unknown)"/);
   }, 60_000);
 });

@@ -45,8 +45,10 @@ export function jsonLines(text: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningCli {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+/** `prefix` runs the CLI under a wrapper (e.g. setpriv to drop a capability). */
+export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, prefix: readonly string[] = []): RunningCli {
+  const argv = [...prefix, process.execPath, CLI, ...args];
+  const child = spawn(argv[0] ?? process.execPath, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let out = "";
   let err = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -87,6 +89,12 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
     },
   };
   return self;
+}
+
+/** Runs the CLI to completion. */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The value of one series in exposition text, or undefined when absent. */
