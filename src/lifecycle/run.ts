@@ -31,7 +31,7 @@ export async function runDaemon(load: LoadOptions): Promise<number> {
     return EXIT_CONFIG;
   }
   const config: RuntimeConfig = loaded.config;
-  const logger: Logger = createLogger(config.log.level);
+  const logger: Logger = createLogger(config.log.level, undefined, config.log.format);
   const procRoot = "/proc";
   let daemon: Daemon;
   try {

@@ -4,11 +4,12 @@
  * (`--cgroup-root`; inotify works on ordinary files), real SIGHUPs, real
  * HTTP scrapes of /metrics.
  */
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildDist, runCli, sample, startCli, type RunningCli } from "../helpers/cliProcess.js";
+import { buildDist, CLI, runCli, sample, startCli, waitFor, type RunningCli } from "../helpers/cliProcess.js";
 import { materialize, V1_CPUACCT_FILES, V1_MEMORY_FILES, V2_CGROUP_FILES } from "../helpers/fakeCgroupfs.js";
 
 beforeAll(() => buildDist(), 120_000);
@@ -206,4 +207,46 @@ describe("the CLI's help and exit codes", () => {
     const line = (await cli.scrape()).split("\n").find((l) => l.startsWith("cgwatch_build_info{"));
     expect(line).toMatch(/revision="([0-9a-f]{12}|unknown)"/);
   }, 60_000);
+});
+
+describe("log format", () => {
+  // eslint-disable-next-line no-control-regex -- the colour codes of a terminal are what this matches
+  const READY_PRETTY = /^\d\d:\d\d:\d\d\.\d{3} (\x1b\[\d+m)?INFO (\x1b\[0m)? lifecycle: ready: first scan complete/m;
+
+  it("log.format: pretty changes the output: human lines, not JSON, even into a pipe", async () => {
+    const s = scene(["app1"], rescueConfig(25, ["log: { format: pretty }"]));
+    const cli = s.run();
+    await waitFor(() => READY_PRETTY.test(cli.stdout()), "a pretty ready line");
+    expect(cli.stdout()).not.toMatch(/^\{/m);
+    expect(cli.stdout()).not.toContain("\x1b["); // not a terminal: no colour
+  }, 60_000);
+
+  it("on a terminal (a pseudo-terminal from script(1)) the default is pretty; log.format: json keeps JSON", async () => {
+    if (!fs.existsSync("/usr/bin/script")) throw new Error("needs script(1) from util-linux for a pseudo-terminal");
+    const underPty = async (extra: readonly string[], until: RegExp): Promise<string> => {
+      const s = scene(["app1"], rescueConfig(25, extra));
+      const cmd = ["exec", process.execPath, CLI, "run", "-c", s.config, "--cgroup-root", s.root].map((a) => `'${a}'`).join(" ").replace("'exec'", "exec");
+      const child = spawn("/usr/bin/script", ["-qec", cmd, "/dev/null"], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      const stop = async (): Promise<void> => {
+        if (child.exitCode !== null || child.pid === undefined) return;
+        // cgwatch is script's child: stop it by its pid, then script ends with it.
+        const kids = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+        for (const k of kids) process.kill(k, "SIGTERM");
+        const t = setTimeout(() => child.kill("SIGKILL"), 15_000);
+        await exited;
+        clearTimeout(t);
+      };
+      cleanups.push(stop);
+      await waitFor(() => until.test(out), `${String(until)} on the pty`);
+      await stop();
+      return out;
+    };
+    const pretty = await underPty([], READY_PRETTY);
+    expect(pretty).not.toMatch(/^\{"level"/m);
+    const json = await underPty(["log: { format: json }"], /"msg":"ready: first scan complete"/);
+    expect(json).not.toMatch(READY_PRETTY);
+  }, 90_000);
 });
