@@ -9,6 +9,7 @@ import path from "node:path";
 import { Command } from "commander";
 import { readOwnCgroups } from "./actions/selfProtection.js";
 import { detectLayout } from "./cgroup/detect.js";
+import { parseSize } from "./cgroup/parse.js";
 import { createFileReader } from "./cgroup/read.js";
 import { formatConfigError } from "./config/format.js";
 import { loadConfig, type ConfigOverrides, type LoadOptions } from "./config/load.js";
@@ -166,7 +167,9 @@ export function buildProgram(exit: (code: number) => void): Command {
       throw err;
     });
 
-  withFlags(program.command("run").description("run the watchdog (what the systemd unit and the DaemonSet start)"), ["config", "dryRun", "logLevel", "metricsListen", "cgroupRoot"]).action(async (flags: CommonFlags) => exit(await runDaemon(loadOptions(flags))));
+  withFlags(program.command("run").description("run the watchdog (what the systemd unit and the DaemonSet start)"), ["config", "dryRun", "logLevel", "metricsListen", "cgroupRoot"])
+    .option("--record <file>", "append every event and the cgroup snapshot policies see to FILE (JSON lines), a trace for `cgwatch policy test`")
+    .action(async (flags: CommonFlags & { record?: string }) => exit(await runDaemon(loadOptions(flags), flags.record === undefined ? {} : { recordFile: flags.record })));
 
   withFlags(program.command("check").description("validate the config and compile every policy; exit non-zero with file:line:key errors"), ["config"]).action(async (flags: CommonFlags) =>
     exit(await checkCommand(loadOptions(flags))),
@@ -181,10 +184,12 @@ export function buildProgram(exit: (code: number) => void): Command {
     .command("test")
     .description("replay a recorded event trace (JSON lines) against a policy and print the actions it would take")
     .argument("<policy>", "policy file (.js)")
-    .requiredOption("--events <file>", "JSON-lines trace: events, or cgwatch log lines that carry an event")
+    .requiredOption("--events <file>", "JSON-lines trace: what `cgwatch run --record FILE` writes ({event, snapshot} per line), or bare events")
     .option("--params <json>", "ctx.params overrides as JSON")
-    .option("--snapshot <file>", "cgroup snapshot (JSON) to hand the policy with every event")
-    .action(async (file: string, flags: { events: string; params?: string; snapshot?: string }) => {
+    .option("--snapshot <file>", "starting cgroup snapshot (JSON: one snapshot, or cgroup path → snapshot) for cgroups whose lines carry none")
+    .option("-c, --config <file>", "cgwatch config whose guardrails and policies.params apply (default: the built-in defaults)")
+    .option("--host-memory <bytes>", "host MemTotal for the memory ceiling guardrail (default: this machine's)")
+    .action(async (file: string, flags: { events: string; params?: string; snapshot?: string; config?: string; hostMemory?: string }) => {
       let params: Record<string, unknown> = {};
       if (flags.params !== undefined) {
         try {
@@ -195,7 +200,24 @@ export function buildProgram(exit: (code: number) => void): Command {
           return;
         }
       }
-      const result = await runPolicyTest({ policyFile: file, eventsFile: flags.events, params, ...(flags.snapshot === undefined ? {} : { snapshotFile: flags.snapshot }) });
+      let hostMemoryBytes: number | undefined;
+      if (flags.hostMemory !== undefined) {
+        const size = parseSize(flags.hostMemory);
+        if (size.kind !== "ok") {
+          process.stderr.write(`--host-memory: ${size.reason}\n`);
+          exit(2);
+          return;
+        }
+        hostMemoryBytes = size.value;
+      }
+      const result = await runPolicyTest({
+        policyFile: file,
+        eventsFile: flags.events,
+        params,
+        ...(flags.snapshot === undefined ? {} : { snapshotFile: flags.snapshot }),
+        ...(flags.config === undefined ? {} : { configFile: flags.config }),
+        ...(hostMemoryBytes === undefined ? {} : { hostMemoryBytes }),
+      });
       for (const line of result.lines) process.stdout.write(`${line}\n`);
       exit(result.exitCode);
     });

@@ -20,6 +20,7 @@ import { createFileReader, type FileReader } from "./cgroup/read.js";
 import { createGuardedWriter } from "./cgroup/writer.js";
 import { planReload, type ReloadPlan } from "./config/reload.js";
 import type { RuntimeConfig } from "./config/types.js";
+import type { CgroupSnapshot } from "./cgroup/snapshot.js";
 import type { WatchdogEvent } from "./events/types.js";
 import { componentLogger } from "./logging/logger.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
@@ -55,6 +56,8 @@ export interface DaemonOptions {
   /** Observe every event after it was handled (tests, demo). */
   readonly onEvent?: (event: WatchdogEvent) => void;
   readonly onAction?: (proposal: ActionProposal, outcome: ActionOutcome) => void;
+  /** `cgwatch run --record`: every event with the snapshot policies see (read for every event while recording). */
+  readonly record?: (event: WatchdogEvent, snapshot: CgroupSnapshot | null) => void;
 }
 
 export interface CgroupStatus {
@@ -245,11 +248,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       metrics.recordEvent(event);
       if (event.kind === "oom_kill" || event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, `${event.kind} in ${event.cgroup}`);
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
-      if (policies.wantsEvent(event.kind, event.cgroup)) {
+      const wanted = policies.wantsEvent(event.kind, event.cgroup);
+      if (wanted || options.record !== undefined) {
         // Periodic samples read settings once (open/read/close) so that they
         // do not evict the kept fds the notification path re-reads.
         const snapshot = readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached");
-        for (const proposal of policies.evaluate(event, snapshot)) {
+        // A removed cgroup has nothing left to read: its trace line carries no snapshot (replay keeps the previous one).
+        options.record?.(event, event.kind === "cgroup_removed" ? null : snapshot);
+        for (const proposal of wanted ? policies.evaluate(event, snapshot) : []) {
           const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
           // Gauges of a cgroup cgwatch just changed show the new value on the next scrape, not a pass later.
           if (outcome.kind === "applied") refreshGauges(proposal.cgroup);

@@ -5,13 +5,14 @@
  * without losing counters or policy state, SIGTERM/SIGINT stop every source,
  * close every fd, flush the log and exit 0 within a bounded time.
  */
+import fs from "node:fs";
 import type { Logger } from "pino";
 import { readOwnCgroups } from "../actions/selfProtection.js";
 import { detectLayout, describeLayout } from "../cgroup/detect.js";
 import { formatConfigError } from "../config/format.js";
 import { loadConfig, type LoadOptions } from "../config/load.js";
 import type { RuntimeConfig } from "../config/types.js";
-import { startDaemon, hostMemoryBytes, type Daemon } from "../daemon.js";
+import { startDaemon, hostMemoryBytes, type Daemon, type DaemonOptions } from "../daemon.js";
 import { createLogger } from "../logging/logger.js";
 import { loadNative } from "../native/index.js";
 import { sdNotify } from "../native/sdNotify.js";
@@ -23,7 +24,33 @@ export const EXIT_CONFIG = 78;
 
 const STOP_TIMEOUT_MS = 10_000;
 
-export async function runDaemon(load: LoadOptions): Promise<number> {
+export interface RunOptions {
+  /** `--record FILE`: append each event and the snapshot policies saw, as JSON lines `cgwatch policy test` replays. */
+  readonly recordFile?: string;
+}
+
+/** Opens the trace file for appending; a failed write is logged once and recording stops, the daemon runs on. */
+function openRecorder(file: string, logger: Logger): { record: NonNullable<DaemonOptions["record"]>; close(): void } {
+  let fd: number | null = fs.openSync(file, "a", 0o600);
+  return {
+    record(event, snapshot) {
+      if (fd === null) return;
+      try {
+        fs.writeSync(fd, `${JSON.stringify(snapshot === null ? { event } : { event, snapshot })}\n`);
+      } catch (err) {
+        logger.error({ err, file }, "cannot write the trace; recording stops");
+        fs.closeSync(fd);
+        fd = null;
+      }
+    },
+    close() {
+      if (fd !== null) fs.closeSync(fd);
+      fd = null;
+    },
+  };
+}
+
+export async function runDaemon(load: LoadOptions, opts: RunOptions = {}): Promise<number> {
   const loaded = loadConfig(load);
   if (loaded.kind === "error") {
     for (const e of loaded.errors) process.stderr.write(`${formatConfigError(e)}\n`);
@@ -34,7 +61,12 @@ export async function runDaemon(load: LoadOptions): Promise<number> {
   const logger: Logger = createLogger(config.log.level, undefined, config.log.format);
   const procRoot = "/proc";
   let daemon: Daemon;
+  let recorder: ReturnType<typeof openRecorder> | null = null;
   try {
+    if (opts.recordFile !== undefined) {
+      recorder = openRecorder(opts.recordFile, logger);
+      logger.info({ file: opts.recordFile }, "recording every event and its snapshot for `cgwatch policy test`");
+    }
     const layout = detectLayout(config.cgroupRoot, procRoot);
     logger.info({ source: loaded.source, layout: describeLayout(layout), dryRun: config.dryRun }, "starting cgwatch");
     daemon = await startDaemon({
@@ -45,6 +77,7 @@ export async function runDaemon(load: LoadOptions): Promise<number> {
       native: loadNative(),
       hostMemoryBytes: hostMemoryBytes(procRoot),
       ownCgroups: readOwnCgroups(procRoot),
+      ...(recorder === null ? {} : { record: recorder.record }),
     });
   } catch (err) {
     logger.fatal({ err }, "cgwatch failed to start");
@@ -85,6 +118,7 @@ export async function runDaemon(load: LoadOptions): Promise<number> {
         .stop()
         .then(() => {
           clearTimeout(force);
+          recorder?.close();
           logger.info("stopped");
           logger.flush();
           resolve(EXIT_OK);
