@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildDist, CLI, runCli, sample, startCli, waitFor, type RunningCli } from "../helpers/cliProcess.js";
+import { buildDist, CLI, ROOT, runCli, sample, startCli, waitFor, type RunningCli } from "../helpers/cliProcess.js";
 import { materialize, V1_CPUACCT_FILES, V1_MEMORY_FILES, V2_CGROUP_FILES } from "../helpers/fakeCgroupfs.js";
 
 beforeAll(() => buildDist(), 120_000);
@@ -249,4 +249,41 @@ describe("log format", () => {
     const json = await underPty(["log: { format: json }"], /"msg":"ready: first scan complete"/);
     expect(json).not.toMatch(READY_PRETTY);
   }, 90_000);
+});
+
+describe("cgwatch run --record, then cgwatch policy test", () => {
+  it("the trace a run records replays through the real CLI: the same rescue from the recorded snapshot, the second hit left alone", async () => {
+    const s = scene(["app1"], rescueConfig(25));
+    const trace = path.join(s.dir, "trace.jsonl");
+    const cli = s.run(["--record", trace]);
+    await cli.waitLog((l) => l["msg"] === "ready: first scan complete", "ready");
+    s.write("app1", "memory.events", memoryMax(1));
+    await cli.waitLog(decision("app1"), "rescue");
+    // A second limit hit right after, recorded with the raised limit.
+    s.write("app1", "memory.events", memoryMax(2));
+    await waitFor(() => fs.readFileSync(trace, "utf8").includes('"after":2'), "the second event in the trace");
+    expect(await cli.stop()).toBe(0);
+
+    const recorded = fs
+      .readFileSync(trace, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { event: { kind: string }; snapshot?: { memory: { limitBytes: number } } });
+    const maxes = recorded.filter((r) => r.event.kind === "memory_max");
+    expect(maxes.map((r) => r.snapshot?.memory.limitBytes)).toEqual([100 * MiB, 125 * MiB]);
+
+    const config = path.join(s.dir, "replay.yaml");
+    fs.writeFileSync(config, "policies: { params: { oom-rescue: { stepPercent: 25 } } }\n");
+    const r = runCli(["policy", "test", path.join(ROOT, "policies/oom-rescue.js"), "--events", trace, "--config", config, "--host-memory", "64g"]);
+    expect(r.stderr).toBe("");
+    const decisions = r.stdout.split("\n").filter((l) => l.startsWith("line ") || l.startsWith("  → "));
+    expect(decisions).toEqual([
+      expect.stringMatching(/^line \d+ cgroup_added app1: not subscribed/) as unknown,
+      expect.stringMatching(new RegExp(`^line \\d+ memory_max app1: set_memory_limit \\{"bytes":${125 * MiB}\\}$`)) as unknown,
+      "  → applied (simulated: the next event of this cgroup sees it)",
+      // The policy's cooldown (or, were it not there, usage 100M < 0.9 × 125M) leaves the second hit alone.
+      expect.stringMatching(/^line \d+ memory_max app1: (skipped \(cooling down for another \d+ ms\)|no action)$/) as unknown,
+    ]);
+    expect(r.status).toBe(0);
+  }, 60_000);
 });
