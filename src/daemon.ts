@@ -9,7 +9,7 @@
  * shutdown is the reverse and always runs every step.
  */
 import fs from "node:fs";
-import { Subscription } from "rxjs";
+import { Subject, Subscription } from "rxjs";
 import type { Logger } from "pino";
 import type { ActionOutcome, ActionProposal } from "./actions/types.js";
 import { createActionExecutor, type ActionExecutor } from "./actions/executor.js";
@@ -32,6 +32,7 @@ import type { PolicyEvaluationOutcome } from "./metrics/names.js";
 import { createNativeNotifiers } from "./watch/nativeNotifiers.js";
 import { readSnapshot } from "./watch/snapshot.js";
 import { memoryVersionOnDisk, type NotifierMode } from "./watch/notifiers.js";
+import type { DiscoveryFilter } from "./sources/discovery.js";
 import { createWatcher, type Watcher } from "./watch/watcher.js";
 import { publishCgroupState } from "./watch/publish.js";
 
@@ -194,8 +195,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const reader: FileReader = createFileReader();
     stops.push({ name: "file reader", run: () => reader.close() });
     const own = new Set(options.ownCgroups);
-    const excluded = config.exclude.map(compileCgroupGlob);
-    const labelsOf = labeller(config);
+    // What is watched and how it is labelled can change on reload: discovery re-evaluates them (refilter).
+    const watchFilter = (c: RuntimeConfig): DiscoveryFilter => {
+      const excluded = c.exclude.map(compileCgroupGlob);
+      return { patterns: c.watch.map((w) => w.pattern), exclude: (cg) => own.has(cg) || excluded.some((m) => m(cg)) };
+    };
+    const refilter = new Subject<DiscoveryFilter>();
+    let currentLabels = labeller(config);
+    const labelsOf = (cgroup: string): Readonly<Record<string, string>> => currentLabels(cgroup);
+    const initialFilter = watchFilter(config);
     const wantsSample = policies.policies().some((p) => p.on.includes("sample"));
     const psiTriggers = Object.fromEntries(
       (["memory", "cpu", "io"] as const).flatMap((r) => {
@@ -206,8 +214,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const watcher: Watcher = createWatcher({
       layout,
       reader,
-      patterns: config.watch.map((w) => w.pattern),
-      exclude: (c) => own.has(c) || excluded.some((m) => m(c)),
+      patterns: initialFilter.patterns,
+      ...(initialFilter.exclude === undefined ? {} : { exclude: initialFilter.exclude }),
+      refilter$: refilter,
       pollIntervalMs: config.pollIntervalMs,
       safetyNetIntervalMs: config.safetyNetIntervalMs,
       sampleIntervalMs: wantsSample ? config.sampleIntervalMs : null,
@@ -226,17 +235,23 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     /** The config last applied (startup, then each reload): what the next reload is compared with. */
     let applied: RuntimeConfig = config;
     let scanned = false;
+    /** True while a reload's rescan adopts cgroups (discovery reports them synchronously). */
+    let adopting = false;
     const handle = (event: WatchdogEvent): void => {
       metrics.heartbeat();
       switch (event.kind) {
         case "cgroup_added": {
           const t = watcher.trackers.get(event.cgroup);
           metrics.addCgroup(event.cgroup, {
-            origin: scanned ? "created" : "startup",
+            // A cgroup a reload's new watch rules adopt existed before: like one found at startup, its counters show as they are.
+            origin: scanned && !adopting ? "created" : "startup",
             memory: t === undefined ? null : memoryVersionOnDisk(t),
             cpu: locateController(layout, "cpu")?.version ?? null,
             pids: locateController(layout, "pids") !== null,
           });
+          // After the first scan, a new cgroup's settings and counters are published now, not a safety-net pass later
+          // (at startup the first pass runs right after the scan).
+          if (scanned) refreshGauges(event.cgroup);
           break;
         }
         case "cgroup_removed":
@@ -341,6 +356,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
             case "policies.params":
             case "policies.disabled":
               policies.configure({ params: next.policies.params, disabled: next.policies.disabled });
+              break;
+            case "watch":
+            case "exclude":
+              // Labels first, so a cgroup the rescan adds is labelled by the new rules.
+              currentLabels = labeller(next);
+              adopting = true;
+              try {
+                refilter.next(watchFilter(next));
+              } finally {
+                adopting = false;
+              }
               break;
           }
         }

@@ -8,11 +8,13 @@ import type { RuntimeConfig } from "./types.js";
 
 /**
  * Keys the running daemon applies on reload. Everything else needs a
- * restart: the watch set and intervals are wired into the sources and
- * discovery at start, the sandbox limits into each policy's WebAssembly
+ * restart: the intervals and PSI triggers are wired into the sources at
+ * start, the sandbox limits into each policy's WebAssembly
  * instance, the listen address into the bound socket.
  */
 export const RELOADABLE_KEYS: ReadonlySet<string> = new Set([
+  "watch",
+  "exclude",
   "log.level",
   "dryRun",
   "guardrails",

@@ -59,6 +59,13 @@ export async function runDaemon(load: LoadOptions, opts: RunOptions = {}): Promi
   }
   const config: RuntimeConfig = loaded.config;
   const logger: Logger = createLogger(config.log.level, undefined, config.log.format);
+  // A SIGHUP before the reload handler exists (startup, first scan) would
+  // kill the process (Node's default); hold it and reload once ready.
+  let reloadPending = false;
+  const holdReload = (): void => {
+    reloadPending = true;
+  };
+  process.on("SIGHUP", holdReload);
   const procRoot = "/proc";
   let daemon: Daemon;
   let recorder: ReturnType<typeof openRecorder> | null = null;
@@ -82,6 +89,7 @@ export async function runDaemon(load: LoadOptions, opts: RunOptions = {}): Promi
   } catch (err) {
     logger.fatal({ err }, "cgwatch failed to start");
     logger.flush();
+    process.off("SIGHUP", holdReload);
     return EXIT_FAILURE;
   }
 
@@ -131,7 +139,7 @@ export async function runDaemon(load: LoadOptions, opts: RunOptions = {}): Promi
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
-    process.on("SIGHUP", () => {
+    const reload = (): void => {
       sdNotify("RELOADING=1");
       const next = loadConfig(load);
       if (next.kind === "error") {
@@ -149,6 +157,9 @@ export async function runDaemon(load: LoadOptions, opts: RunOptions = {}): Promi
           sdNotify("READY=1");
         })
         .catch((err: unknown) => logger.error({ err }, "policy reload failed"));
-    });
+    };
+    process.off("SIGHUP", holdReload);
+    process.on("SIGHUP", reload);
+    if (reloadPending) reload();
   });
 }

@@ -14,7 +14,7 @@ import type { CgroupLayout } from "../cgroup/layout.js";
 import { locateController } from "../cgroup/layout.js";
 import type { FileReader } from "../cgroup/read.js";
 import type { PressureResource, V1PressureLevel, WatchdogEvent } from "../events/types.js";
-import { discoverCgroups } from "../sources/discovery.js";
+import { discoverCgroups, type DiscoveryFilter } from "../sources/discovery.js";
 import { fileWakes } from "../sources/fileWatch.js";
 import type { Wake } from "../sources/types.js";
 import { memoryVersionOnDisk, notifierFor, type NativeNotifiers, type NotifierMode } from "./notifiers.js";
@@ -33,6 +33,8 @@ export interface WatchOptions {
   /** Periodic `sample` events for control-loop policies; null = none. */
   readonly sampleIntervalMs?: number | null;
   readonly rescanIntervalMs?: number;
+  /** New watch patterns / exclusions from a config reload (see discoverCgroups). */
+  readonly refilter$?: Observable<DiscoveryFilter>;
   readonly native?: NativeNotifiers | null;
   /** v2 PSI triggers to arm per cgroup, e.g. { memory: "some 150000 1000000" }. */
   readonly psiTriggers?: Partial<Record<PressureResource, string>>;
@@ -153,6 +155,7 @@ export function createWatcher(options: WatchOptions): Watcher {
       patterns: options.patterns,
       ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
       ...(options.rescanIntervalMs === undefined ? {} : { rescanIntervalMs: options.rescanIntervalMs }),
+      ...(options.refilter$ === undefined ? {} : { refilter$: options.refilter$ }),
       persistent: options.persistent ?? true,
       now,
     }).pipe(share());

@@ -81,18 +81,54 @@ describe("cgwatch run against a fake v2 tree", () => {
     const first = await cli.waitLog(decision("app1"), "first rescue");
     expect(first).toMatchObject({ outcome: "applied", after: String(125 * MiB) });
 
-    fs.writeFileSync(s.config, rescueConfig(50, ["log: { level: info }", "pollInterval: 2s", 'exclude: ["nothing"]']));
+    fs.writeFileSync(s.config, rescueConfig(50, ["log: { level: info }", "pollInterval: 2s", "sampleInterval: 20s"]));
     cli.child.kill("SIGHUP");
     const reloaded = await cli.waitLog((l) => l["msg"] === "configuration reloaded", "reload");
     expect(reloaded["changed"]).toEqual(expect.arrayContaining(["policies.params", "log.level"]));
     const warnings = cli.logs().filter((l) => typeof l["msg"] === "string" && (l["msg"]).includes("only after a restart"));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]?.["keys"]).toEqual(["exclude", "pollIntervalMs"]);
+    expect(warnings[0]?.["keys"]).toEqual(["pollIntervalMs", "sampleIntervalMs"]);
 
     s.write("app2", "memory.events", memoryMax(1));
     const second = await cli.waitLog(decision("app2"), "second rescue");
     expect(second).toMatchObject({ outcome: "applied", after: String(150 * MiB) });
     expect(s.read("app2", "memory.max").trim()).toBe(String(150 * MiB));
+    expect(await cli.stop()).toBe(0);
+  }, 60_000);
+
+  it("SIGHUP re-evaluates watch and exclude: a newly matched cgroup is adopted (its old OOM kills not counted as new), an excluded one dropped", async () => {
+    const s = scene(["app1", "app2", "other"], rescueConfig(25));
+    s.write("other", "memory.events", "low 0\nhigh 0\nmax 0\noom 5\noom_kill 5\noom_group_kill 0\n");
+    const cli = s.run();
+    const ready = await cli.waitLog((l) => l["msg"] === "ready: first scan complete", "ready");
+    expect(ready["watched"]).toBe(2);
+    fs.writeFileSync(s.config, rescueConfig(25).replace('watch: ["app*"]', 'watch: ["app*", "other"]\nexclude: ["app2"]'));
+    cli.child.kill("SIGHUP");
+    const reloaded = await cli.waitLog((l) => l["msg"] === "configuration reloaded", "reload");
+    expect(reloaded["changed"]).toEqual(expect.arrayContaining(["watch", "exclude"]));
+    expect(cli.logs().filter((l) => String(l["msg"]).includes("only after a restart"))).toEqual([]);
+    await expect.poll(async () => sample(await cli.scrape(), "cgwatch_watched_cgroups"), { timeout: 20_000 }).toBe(2);
+    const text = await cli.scrape();
+    expect(sample(text, "cgwatch_cgroup_info", { cgroup: "other" })).toBe(1);
+    expect(sample(text, "cgwatch_cgroup_info", { cgroup: "app2" })).toBeUndefined();
+    // Adopted, not created: the first scrape that has the series shows its five earlier OOM kills as they are
+    // (a cgroup created while watched would show 0 first, so that increase() counts its kills as new).
+    let firstSeen: number | undefined;
+    await expect
+      .poll(async () => (firstSeen = sample(await cli.scrape(), "cgwatch_memory_events_total", { cgroup: "other", event: "oom_kill" })), { timeout: 20_000 })
+      .toBeDefined();
+    expect(firstSeen).toBe(5);
+    s.write("other", "memory.events", "low 0\nhigh 0\nmax 1\noom 5\noom_kill 5\noom_group_kill 0\n");
+    expect(await cli.waitLog(decision("other"), "rescue of the adopted cgroup")).toMatchObject({ outcome: "applied" });
+  }, 60_000);
+
+  it("a SIGHUP during startup (before the first scan is done) is held and applied once ready, not fatal", async () => {
+    const s = scene(["app1"], rescueConfig(25));
+    const cli = s.run();
+    await cli.waitLog((l) => l["msg"] === "starting cgwatch", "starting");
+    cli.child.kill("SIGHUP");
+    await cli.waitLog((l) => l["msg"] === "ready: first scan complete", "ready");
+    await cli.waitLog((l) => l["msg"] === "configuration reloaded", "the held reload");
     expect(await cli.stop()).toBe(0);
   }, 60_000);
 

@@ -19,7 +19,7 @@ describe("planReload", () => {
     expect(changedKeys(config(""), config(""))).toEqual([]);
   });
 
-  it("applies params, disabled, dryRun, guardrails and log level; everything else waits for a restart", () => {
+  it("applies watch, exclude, params, disabled, dryRun, guardrails and log level; everything else waits for a restart", () => {
     const before = config("");
     const after = config(
       [
@@ -33,7 +33,7 @@ describe("planReload", () => {
       ].join("\n"),
     );
     const plan = planReload(before, after);
-    expect([...plan.apply].sort()).toEqual(["dryRun", "guardrails", "log.level", "policies.disabled", "policies.params"]);
-    expect([...plan.restart].sort()).toEqual(["log.format", "metrics", "policies.deadlineMs", "pollIntervalMs", "watch"]);
+    expect([...plan.apply].sort()).toEqual(["dryRun", "guardrails", "log.level", "policies.disabled", "policies.params", "watch"]);
+    expect([...plan.restart].sort()).toEqual(["log.format", "metrics", "policies.deadlineMs", "pollIntervalMs"]);
   });
 });

@@ -63,7 +63,7 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, p
       let found: Record<string, unknown> | undefined;
       await waitFor(
         () => {
-          if (child.exitCode !== null) throw new Error(`cgwatch exited ${child.exitCode} while waiting for ${what}:\n${out}\n${err}`);
+          if (child.exitCode !== null || child.signalCode !== null) throw new Error(`cgwatch exited (${child.exitCode ?? child.signalCode}) while waiting for ${what}:\n${out}\n${err}`);
           found = jsonLines(out).find(pred);
           return found !== undefined;
         },
