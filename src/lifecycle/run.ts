@@ -16,6 +16,7 @@ import { startDaemon, hostMemoryBytes, type Daemon, type DaemonOptions } from ".
 import { createLogger } from "../logging/logger.js";
 import { loadNative } from "../native/index.js";
 import { sdNotify } from "../native/sdNotify.js";
+import { preflight } from "./preflight.js";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -51,21 +52,26 @@ function openRecorder(file: string, logger: Logger): { record: NonNullable<Daemo
 }
 
 export async function runDaemon(load: LoadOptions, opts: RunOptions = {}): Promise<number> {
-  const loaded = loadConfig(load);
-  if (loaded.kind === "error") {
-    for (const e of loaded.errors) process.stderr.write(`${formatConfigError(e)}\n`);
-    process.stderr.write(`cgwatch: the configuration has ${loaded.errors.length} error(s); not starting\n`);
-    return EXIT_CONFIG;
-  }
-  const config: RuntimeConfig = loaded.config;
-  const logger: Logger = createLogger(config.log.level, undefined, config.log.format);
-  // A SIGHUP before the reload handler exists (startup, first scan) would
-  // kill the process (Node's default); hold it and reload once ready.
+  // A SIGHUP before the reload handler exists (preflight, startup, first
+  // scan) would kill the process (Node's default); hold it and reload once ready.
   let reloadPending = false;
   const holdReload = (): void => {
     reloadPending = true;
   };
   process.on("SIGHUP", holdReload);
+  const loaded = loadConfig(load);
+  // Exactly what `cgwatch check` verifies: a policy that does not compile
+  // stops the start (exit 78), it is not silently left out.
+  const checked = await preflight(loaded);
+  if (checked.kind === "errors" || loaded.kind === "error") {
+    const problems = checked.kind === "errors" ? checked.problems : [];
+    for (const p of problems) process.stderr.write(`${p}\n`);
+    process.stderr.write(`cgwatch: the configuration or its policies have ${problems.length} error(s); not starting (see cgwatch check)\n`);
+    process.off("SIGHUP", holdReload);
+    return EXIT_CONFIG;
+  }
+  const config: RuntimeConfig = loaded.config;
+  const logger: Logger = createLogger(config.log.level, undefined, config.log.format);
   const procRoot = "/proc";
   let daemon: Daemon;
   let recorder: ReturnType<typeof openRecorder> | null = null;
