@@ -52,12 +52,16 @@ function openRecorder(file: string, logger: Logger): { record: NonNullable<Daemo
 }
 
 export async function runDaemon(load: LoadOptions, opts: RunOptions = {}): Promise<number> {
-  // A SIGHUP before the reload handler exists (preflight, startup, first
-  // scan) would kill the process (Node's default); hold it and reload once ready.
+  // A SIGHUP before the daemon can reload (preflight, startup, first scan)
+  // would kill the process (Node's default): one listener from the start,
+  // which holds it until ready. Never swap listeners: a signal that arrived
+  // while the loop was busy is dispatched later, and removing the last
+  // listener meanwhile would drop it.
   let reloadPending = false;
-  const holdReload = (): void => {
+  let onHangup = (): void => {
     reloadPending = true;
   };
+  const holdReload = (): void => onHangup();
   process.on("SIGHUP", holdReload);
   const loaded = loadConfig(load);
   // Exactly what `cgwatch check` verifies: a policy that does not compile
@@ -164,8 +168,7 @@ export async function runDaemon(load: LoadOptions, opts: RunOptions = {}): Promi
         })
         .catch((err: unknown) => logger.error({ err }, "policy reload failed"));
     };
-    process.off("SIGHUP", holdReload);
-    process.on("SIGHUP", reload);
+    onHangup = reload;
     if (reloadPending) reload();
   });
 }
