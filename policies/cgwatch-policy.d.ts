@@ -55,12 +55,15 @@ export type PressureResource = "memory" | "cpu" | "io";
 export type V1PressureLevel = "low" | "medium" | "critical";
 /** What a PSI trigger fired on: the growth of its stall total over about one window. */
 export interface PressureStall {
+  /** The trigger's stall type: some (some tasks waiting) or full (all non-idle tasks stalled). */
   readonly type: "some" | "full";
   /** Growth of the stall total (µs) over `overMs`. */
   readonly stallUs: number;
+  /** The interval that growth was measured over, ms. */
   readonly overMs: number;
   /** The trigger's threshold and window (µs). */
   readonly thresholdUs: number;
+  /** The trigger's window (µs). */
   readonly windowUs: number;
 }
 export interface PressureEvent extends EventBase {

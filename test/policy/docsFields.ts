@@ -78,7 +78,15 @@ export function generateFieldsSection(): string {
     lines.push(`${kinds.map((k) => `\`${k}\``).join(", ")}${own.length === 0 ? ": no other field." : ":"}`, "");
     if (own.length > 0) lines.push(...table(own), "");
   }
-  lines.push("`CounterChange` is `{ before, after }`:", "", ...table(get("CounterChange").fields), "");
+  // Interfaces the event fields refer to (CounterChange, PressureStall, ...): each gets its own table.
+  const events = new Set(["EventBase", ...unionMembers(source, "WatchdogEvent")]);
+  const referenced: string[] = [];
+  for (const member of events) {
+    for (const f of get(member).fields) {
+      for (const word of f.type.match(/[A-Z][A-Za-z0-9]*/g) ?? []) if (all.has(word) && !events.has(word) && !referenced.includes(word)) referenced.push(word);
+    }
+  }
+  for (const name of referenced) lines.push(`\`${name}\`:`, "", ...table(get(name).fields), "");
   lines.push("### Snapshot fields (`cgroup`)", "");
   const snapshot: [string, string][] = [
     ["CgroupSnapshot", "`cgroup`"],
