@@ -9,7 +9,7 @@
  * shutdown is the reverse and always runs every step.
  */
 import fs from "node:fs";
-import { Subscription } from "rxjs";
+import { Subject, Subscription } from "rxjs";
 import type { Logger } from "pino";
 import type { ActionOutcome, ActionProposal } from "./actions/types.js";
 import { createActionExecutor, type ActionExecutor } from "./actions/executor.js";
@@ -18,7 +18,9 @@ import { locateController, type CgroupLayout } from "./cgroup/layout.js";
 import { compileCgroupGlob } from "./cgroup/glob.js";
 import { createFileReader, type FileReader } from "./cgroup/read.js";
 import { createGuardedWriter } from "./cgroup/writer.js";
+import { planReload, type ReloadPlan } from "./config/reload.js";
 import type { RuntimeConfig } from "./config/types.js";
+import type { CgroupSnapshot } from "./cgroup/snapshot.js";
 import type { WatchdogEvent } from "./events/types.js";
 import { componentLogger } from "./logging/logger.js";
 import { createProblemLog } from "./logging/problems.js";
@@ -30,7 +32,8 @@ import type { EvaluationOutcome, ReloadReport } from "./policy/types.js";
 import type { PolicyEvaluationOutcome } from "./metrics/names.js";
 import { createNativeNotifiers } from "./watch/nativeNotifiers.js";
 import { readSnapshot } from "./watch/snapshot.js";
-import type { NotifierMode } from "./watch/notifiers.js";
+import { memoryVersionOnDisk, type NotifierMode } from "./watch/notifiers.js";
+import type { DiscoveryFilter } from "./sources/discovery.js";
 import { createWatcher, type Watcher } from "./watch/watcher.js";
 import { publishCgroupState } from "./watch/publish.js";
 
@@ -55,6 +58,8 @@ export interface DaemonOptions {
   /** Observe every event after it was handled (tests, demo). */
   readonly onEvent?: (event: WatchdogEvent) => void;
   readonly onAction?: (proposal: ActionProposal, outcome: ActionOutcome) => void;
+  /** `cgwatch run --record`: every event with the snapshot policies see (read for every event while recording). */
+  readonly record?: (event: WatchdogEvent, snapshot: CgroupSnapshot | null) => void;
 }
 
 export interface CgroupStatus {
@@ -73,8 +78,8 @@ export interface Daemon {
   status(): CgroupStatus[];
   /** Reloads policy files (SIGHUP); counters and policy state survive. */
   reloadPolicies(): Promise<ReloadReport>;
-  /** Applies the settings that can change without a restart. */
-  applyConfig(next: RuntimeConfig): string[];
+  /** Applies the settings that can change without a restart; says which changed keys were applied and which wait for one. */
+  applyConfig(next: RuntimeConfig): ReloadPlan;
   stop(): Promise<void>;
 }
 
@@ -207,8 +212,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     stops.push({ name: "file reader", run: () => reader.close() });
     const own = new Set(options.ownCgroups);
-    const excluded = config.exclude.map(compileCgroupGlob);
-    const labelsOf = labeller(config);
+    // What is watched and how it is labelled can change on reload: discovery re-evaluates them (refilter).
+    const watchFilter = (c: RuntimeConfig): DiscoveryFilter => {
+      const excluded = c.exclude.map(compileCgroupGlob);
+      return { patterns: c.watch.map((w) => w.pattern), exclude: (cg) => own.has(cg) || excluded.some((m) => m(cg)) };
+    };
+    const refilter = new Subject<DiscoveryFilter>();
+    let currentLabels = labeller(config);
+    const labelsOf = (cgroup: string): Readonly<Record<string, string>> => currentLabels(cgroup);
+    const initialFilter = watchFilter(config);
     const wantsSample = policies.policies().some((p) => p.on.includes("sample"));
     const psiTriggers = Object.fromEntries(
       (["memory", "cpu", "io"] as const).flatMap((r) => {
@@ -219,8 +231,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const watcher: Watcher = createWatcher({
       layout,
       reader,
-      patterns: config.watch.map((w) => w.pattern),
-      exclude: (c) => own.has(c) || excluded.some((m) => m(c)),
+      patterns: initialFilter.patterns,
+      ...(initialFilter.exclude === undefined ? {} : { exclude: initialFilter.exclude }),
+      refilter$: refilter,
       pollIntervalMs: config.pollIntervalMs,
       safetyNetIntervalMs: config.safetyNetIntervalMs,
       sampleIntervalMs: wantsSample ? config.sampleIntervalMs : null,
@@ -230,39 +243,55 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       now,
       onProblem: (p) => problems.report({ op: "read", path: `${p.cgroup}/${p.file}`, cgroup: p.cgroup, reason: "malformed", message: `malformed control file ${p.file} of ${p.cgroup === "" ? "/" : p.cgroup}: ${p.reason}` }),
       onProblemCleared: (p) => problems.clear("read", `${p.cgroup}/${p.file}`, isParseProblem),
-      onSourceError: (cgroup, source, err) => log.watch.warn({ cgroup, source, err }, "notification source failed; the safety net keeps re-reading"),
+      // The reason, not a stack: a source failing on one cgroup (it vanished, a file is missing) is an operating condition, not a bug.
+      onSourceError: (cgroup, source, err) =>
+        log.watch.warn({ cgroup, source, reason: err instanceof Error ? err.message : String(err) }, "notification source failed; the safety net keeps re-reading"),
     });
 
+    // A no-op until the state publisher exists (below).
+    let refreshGauges: (cgroup: string) => void = () => undefined;
     /** The config last applied (startup, then each reload): what the next reload is compared with. */
     let applied: RuntimeConfig = config;
     let scanned = false;
+    /** True while a reload's rescan adopts cgroups (discovery reports them synchronously). */
+    let adopting = false;
     const handle = (event: WatchdogEvent): void => {
       metrics.heartbeat();
       switch (event.kind) {
         case "cgroup_added": {
           const t = watcher.trackers.get(event.cgroup);
           metrics.addCgroup(event.cgroup, {
-            origin: scanned ? "created" : "startup",
-            memory: t?.memoryVersion ?? null,
+            // A cgroup a reload's new watch rules adopt existed before: like one found at startup, its counters show as they are.
+            origin: scanned && !adopting ? "created" : "startup",
+            memory: t === undefined ? null : memoryVersionOnDisk(t),
             cpu: locateController(layout, "cpu")?.version ?? null,
             pids: locateController(layout, "pids") !== null,
           });
+          // After the first scan, a new cgroup's settings and counters are published now, not a safety-net pass later
+          // (at startup the first pass runs right after the scan).
+          if (scanned) refreshGauges(event.cgroup);
           break;
         }
         case "cgroup_removed":
           metrics.removeCgroup(event.cgroup);
           break;
         default:
-          metrics.recordEvent(event);
+          break;
       }
+      metrics.recordEvent(event);
       if (event.kind === "oom_kill" || event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, `${event.kind} in ${event.cgroup}`);
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
-      if (policies.wantsEvent(event.kind, event.cgroup)) {
+      const wanted = policies.wantsEvent(event.kind, event.cgroup);
+      if (wanted || options.record !== undefined) {
         // Periodic samples read settings once (open/read/close) so that they
         // do not evict the kept fds the notification path re-reads.
         const snapshot = readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached");
-        for (const proposal of policies.evaluate(event, snapshot)) {
+        // A removed cgroup has nothing left to read: its trace line carries no snapshot (replay keeps the previous one).
+        options.record?.(event, event.kind === "cgroup_removed" ? null : snapshot);
+        for (const proposal of wanted ? policies.evaluate(event, snapshot) : []) {
           const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
+          // Gauges of a cgroup cgwatch just changed show the new value on the next scrape, not a pass later.
+          if (outcome.kind === "applied") refreshGauges(proposal.cgroup);
           options.onAction?.(proposal, outcome);
         }
       }
@@ -297,6 +326,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       persistent: options.persistent ?? true,
     });
     stops.push({ name: "state publisher", run: () => publisher.stop() });
+    refreshGauges = (cgroup) => publisher.refresh(cgroup);
 
     const ready = watcher.ready.then((n) => {
       scanned = true;
@@ -329,18 +359,37 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         return report;
       },
       applyConfig: (next) => {
-        const changed: string[] = [];
-        if (next.log.level !== applied.log.level) {
-          logger.level = next.log.level;
-          changed.push("log.level");
-        }
-        // guardrails.global.dryRun mirrors the top-level dryRun, so this covers it.
-        if (JSON.stringify(next.guardrails) !== JSON.stringify(applied.guardrails)) {
-          executor = makeExecutor(next.guardrails);
-          changed.push("guardrails");
+        // Reloadable keys compare with the last reload; the others with what the daemon started with,
+        // because that is what still runs (a second SIGHUP must name them again).
+        const plan: ReloadPlan = { apply: planReload(applied, next).apply, restart: planReload(config, next).restart };
+        for (const key of plan.apply) {
+          switch (key) {
+            case "log.level":
+              logger.level = next.log.level;
+              break;
+            case "guardrails":
+              // guardrails.global.dryRun mirrors the top-level dryRun, so a dryRun change lands here too.
+              executor = makeExecutor(next.guardrails);
+              break;
+            case "policies.params":
+            case "policies.disabled":
+              policies.configure({ params: next.policies.params, disabled: next.policies.disabled });
+              break;
+            case "watch":
+            case "exclude":
+              // Labels first, so a cgroup the rescan adds is labelled by the new rules.
+              currentLabels = labeller(next);
+              adopting = true;
+              try {
+                refilter.next(watchFilter(next));
+              } finally {
+                adopting = false;
+              }
+              break;
+          }
         }
         applied = next;
-        return changed;
+        return plan;
       },
       stop: runStops,
     };

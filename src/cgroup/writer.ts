@@ -193,7 +193,10 @@ export function describeErrno(errno: string): string {
       return " (the kernel could not apply it now: usage above the new limit could not be reclaimed)";
     case "EPERM":
     case "EACCES":
-      return " (permission denied: not root, or the file is read-only)";
+      // As root the cause is a missing capability, a read-only mount or an LSM, never "not root".
+      return process.getuid?.() === 0
+        ? " (permission denied although running as root: a missing capability, a read-only mount, or a security module)"
+        : " (permission denied: not root, or the file is read-only)";
     case "ENOENT":
     case "ENODEV":
     case "ESRCH":

@@ -35,7 +35,7 @@ export const DEFAULTS = {
   /** systemd-oomd's and the kernel docs' example trigger; cpu and io are opt-in (one more fd per cgroup each). */
   psi: { memory: "some 300ms 2s", cpu: "off", io: "off" },
   dryRun: false,
-  log: { level: "info", format: "json" },
+  log: { level: "info", format: "auto" },
   metrics: { host: DEFAULT_METRICS_HOST, port: DEFAULT_METRICS_PORT },
   selfProtection: { oomScoreAdj: -1000 },
 } as const;

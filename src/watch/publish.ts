@@ -34,6 +34,8 @@ export interface PublisherOptions {
 export interface Publisher {
   /** Start a pass now (e.g. right after the first scan). */
   kick(): void;
+  /** Re-publishes one cgroup now: after cgwatch wrote to it, its gauges must not wait for the next pass. */
+  refresh(cgroup: string): void;
   stop(): void;
 }
 
@@ -131,5 +133,15 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     { persistent: options.persistent, budgetMs: options.sliceBudgetMs ?? DEFAULT_SLICE_MS },
   );
 
-  return { kick: sweep.kick, stop: sweep.stop };
+  const refresh = (cgroup: string): void => {
+    const t = watcher.trackers.get(cgroup);
+    if (t === undefined) return;
+    try {
+      publishOne(t);
+    } catch {
+      /* vanished meanwhile: the next pass or its removal event settles it */
+    }
+  };
+
+  return { kick: sweep.kick, refresh, stop: sweep.stop };
 }
