@@ -26,4 +26,6 @@ export const ACTION_LIMITS = {
   ioWeight: { min: 10, max: 1000 },
   iops: { min: 0, max: 1e12 },
   annotateMessageChars: { min: 1, max: 1000 },
+  annotateDataKeys: { min: 0, max: 32 },
+  annotateDataValueChars: { min: 0, max: 1024 },
 } as const satisfies Record<string, IntRange>;
