@@ -1,9 +1,10 @@
 /**
- * The value ranges of action fields, declared once. Both validators read
- * them: the policy host's shape check (policy/validate.ts) and the last
- * check before the kernel (actions/validate.ts). They disagreed when each
- * kept its own numbers (set_io_weight was 1..10000 in one, 10..1000 in the
- * other), so a policy could pass one and be refused by the other.
+ * The value ranges of action fields, declared once. The action kinds'
+ * field checks (kinds/) read them, and both validators run those checks:
+ * the policy host's (policy/validate.ts) and the last one before the kernel
+ * (actions/validate.ts). They disagreed when each kept its own numbers
+ * (set_io_weight was 1..10000 in one, 10..1000 in the other), so a policy
+ * could pass one and be refused by the other.
  */
 export interface IntRange {
   readonly min: number;
