@@ -4,7 +4,7 @@
  * exactly its declared fields (name, optional or not, type text). Read with
  * the TypeScript parser, compared with the registry, so a kind added to
  * src/actions/kinds/ without its .d.ts line (or the reverse) fails here with
- * the kind and field named. (test/policy/authoring-types.test.ts checks the
+ * the kind and field named. (test/policy/authoring-types.typecheck.ts checks the
  * same union type-for-type at compile time.)
  */
 import fs from "node:fs";
