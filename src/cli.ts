@@ -9,6 +9,7 @@ import path from "node:path";
 import { Command } from "commander";
 import { readOwnCgroups } from "./actions/selfProtection.js";
 import { detectLayout } from "./cgroup/detect.js";
+import { parseSize } from "./cgroup/parse.js";
 import { createFileReader } from "./cgroup/read.js";
 import { formatConfigError } from "./config/format.js";
 import { loadConfig, type ConfigOverrides, type LoadOptions } from "./config/load.js";
@@ -16,7 +17,7 @@ import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, runDaemon } from "./lifecycle/run.j
 import { loadNative } from "./native/index.js";
 import { preflight } from "./lifecycle/preflight.js";
 import { runPolicyTest } from "./policy/replay.js";
-import { notifierFor } from "./watch/notifiers.js";
+import { memoryVersionOnDisk, notifierFor } from "./watch/notifiers.js";
 import { createWatcher } from "./watch/watcher.js";
 import { runDemo } from "./demo.js";
 import { createIdentityResolver } from "./identity/resolver.js";
@@ -52,13 +53,19 @@ function loadOptions(flags: CommonFlags): LoadOptions {
   return { ...(flags.config === undefined ? {} : { path: flags.config }), env: process.env, overrides, pid: process.pid };
 }
 
-function withCommonFlags(cmd: Command): Command {
-  return cmd
-    .option("-c, --config <file>", "config file (default: $CGWATCH_CONFIG or /etc/cgwatch/cgwatch.yaml; absent = built-in defaults)")
-    .option("--dry-run", "log and count actions without changing anything")
-    .option("--log-level <level>", "trace|debug|info|warn|error|fatal|silent")
-    .option("--metrics-listen <host:port>", "where /metrics listens (default 127.0.0.1:9786)")
-    .option("--cgroup-root <dir>", "cgroupfs root (default: detected from /proc/self/mountinfo)");
+type FlagName = "config" | "dryRun" | "logLevel" | "metricsListen" | "cgroupRoot";
+
+/** Adds the named common flags: each subcommand lists only those that act there (`check --help` shows no --dry-run). */
+function withFlags(cmd: Command, names: readonly FlagName[]): Command {
+  const flags: Record<FlagName, [string, string]> = {
+    config: ["-c, --config <file>", "config file (default: $CGWATCH_CONFIG or /etc/cgwatch/cgwatch.yaml; absent = built-in defaults)"],
+    dryRun: ["--dry-run", "log and count actions without changing anything"],
+    logLevel: ["--log-level <level>", "trace|debug|info|warn|error|fatal|silent"],
+    metricsListen: ["--metrics-listen <host:port>", "where /metrics listens (default 127.0.0.1:9786)"],
+    cgroupRoot: ["--cgroup-root <dir>", "cgroupfs root (default: detected from /proc/self/mountinfo)"],
+  };
+  for (const n of names) cmd.option(...flags[n]);
+  return cmd;
 }
 
 /** `cgwatch check`: exactly the loading and compiling `run` does (and refuses to start without), with no side effects. */
@@ -102,13 +109,17 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
   });
   const sub = watcher.events$.subscribe();
   await watcher.ready;
-  const rows = [...watcher.trackers.values()].map((t) => ({
-    cgroup: t.cgroup === "" ? "/" : t.cgroup,
-    notifier: t.memoryVersion === null ? "none" : notifierFor(t.memoryVersion, native.kind === "loaded"),
-    memory: t.memoryVersion === null ? "-" : `v${t.memoryVersion}`,
-    cpuQuota: t.hasCpuQuota(),
-    container: containerSnapshot(identities.resolve(t.cgroup)),
-  }));
+  const rows = [...watcher.trackers.values()].map((t) => {
+    // A path that exists only in the cpu hierarchy (hybrid hosts) has no memory notifier.
+    const memory = memoryVersionOnDisk(t);
+    return {
+      cgroup: t.cgroup === "" ? "/" : t.cgroup,
+      notifier: memory === null ? "none" : notifierFor(memory, native.kind === "loaded"),
+      memory: memory === null ? "-" : `v${memory}`,
+      cpuQuota: t.hasCpuQuota(),
+      container: containerSnapshot(identities.resolve(t.cgroup)),
+    };
+  });
   identities.close();
   sub.unsubscribe();
   reader.close();
@@ -148,13 +159,15 @@ export function buildProgram(exit: (code: number) => void): Command {
       throw err;
     });
 
-  withCommonFlags(program.command("run").description("run the watchdog (the default under systemd)")).action(async (flags: CommonFlags) => exit(await runDaemon(loadOptions(flags))));
+  withFlags(program.command("run").description("run the watchdog (what the systemd unit and the DaemonSet start)"), ["config", "dryRun", "logLevel", "metricsListen", "cgroupRoot"])
+    .option("--record <file>", "append every event and the cgroup snapshot policies see to FILE (JSON lines), a trace for `cgwatch policy test`")
+    .action(async (flags: CommonFlags & { record?: string }) => exit(await runDaemon(loadOptions(flags), flags.record === undefined ? {} : { recordFile: flags.record })));
 
-  withCommonFlags(program.command("check").description("validate the config and compile every policy; exit non-zero with file:line:key errors")).action(async (flags: CommonFlags) =>
+  withFlags(program.command("check").description("validate the config and compile every policy; exit non-zero with file:line:key errors"), ["config"]).action(async (flags: CommonFlags) =>
     exit(await checkCommand(loadOptions(flags))),
   );
 
-  withCommonFlags(program.command("status").description("which cgroups are watched and by which notifier (one-shot scan + the running instance's health)"))
+  withFlags(program.command("status").description("which cgroups are watched and by which notifier (one-shot scan + the running instance's health)"), ["config", "metricsListen", "cgroupRoot"])
     .option("--json", "machine-readable output")
     .action(async (flags: CommonFlags & { json?: boolean }) => exit(await statusCommand(loadOptions(flags), flags.json === true)));
 
@@ -163,10 +176,12 @@ export function buildProgram(exit: (code: number) => void): Command {
     .command("test")
     .description("replay a recorded event trace (JSON lines) against a policy and print the actions it would take")
     .argument("<policy>", "policy file (.js)")
-    .requiredOption("--events <file>", "JSON-lines trace: events, or cgwatch log lines that carry an event")
+    .requiredOption("--events <file>", "JSON-lines trace: what `cgwatch run --record FILE` writes ({event, snapshot} per line), or bare events")
     .option("--params <json>", "ctx.params overrides as JSON")
-    .option("--snapshot <file>", "cgroup snapshot (JSON) to hand the policy with every event")
-    .action(async (file: string, flags: { events: string; params?: string; snapshot?: string }) => {
+    .option("--snapshot <file>", "starting cgroup snapshot (JSON: one snapshot, or cgroup path → snapshot) for cgroups whose lines carry none")
+    .option("-c, --config <file>", "cgwatch config whose guardrails and policies.params apply (default: the built-in defaults)")
+    .option("--host-memory <bytes>", "host MemTotal for the memory ceiling guardrail (default: this machine's)")
+    .action(async (file: string, flags: { events: string; params?: string; snapshot?: string; config?: string; hostMemory?: string }) => {
       let params: Record<string, unknown> = {};
       if (flags.params !== undefined) {
         try {
@@ -177,7 +192,24 @@ export function buildProgram(exit: (code: number) => void): Command {
           return;
         }
       }
-      const result = await runPolicyTest({ policyFile: file, eventsFile: flags.events, params, ...(flags.snapshot === undefined ? {} : { snapshotFile: flags.snapshot }) });
+      let hostMemoryBytes: number | undefined;
+      if (flags.hostMemory !== undefined) {
+        const size = parseSize(flags.hostMemory);
+        if (size.kind !== "ok") {
+          process.stderr.write(`--host-memory: ${size.reason}\n`);
+          exit(2);
+          return;
+        }
+        hostMemoryBytes = size.value;
+      }
+      const result = await runPolicyTest({
+        policyFile: file,
+        eventsFile: flags.events,
+        params,
+        ...(flags.snapshot === undefined ? {} : { snapshotFile: flags.snapshot }),
+        ...(flags.config === undefined ? {} : { configFile: flags.config }),
+        ...(hostMemoryBytes === undefined ? {} : { hostMemoryBytes }),
+      });
       for (const line of result.lines) process.stdout.write(`${line}\n`);
       exit(result.exitCode);
     });
@@ -187,6 +219,17 @@ export function buildProgram(exit: (code: number) => void): Command {
     .description("create a scratch cgroup under cgwatch's own, show an OOM stall rescued and a throttled loop given burst, clean up")
     .option("--keep-going", "continue with the CPU part even if the memory part fails")
     .action(async (flags: { keepGoing?: boolean }) => exit(await runDemo({ keepGoing: flags.keepGoing === true })));
+
+  // Bare `cgwatch` is a usage error, as README's exit codes say: help on
+  // stderr (stdout stays clean for scripts), exit 2. `cgwatch --help` is the
+  // request for help: stdout, exit 0.
+  for (const group of [program, policy]) {
+    group.allowExcessArguments(true).action(() => {
+      if (group.args.length > 0) group.error(`error: unknown command '${group.args[0] ?? ""}'`, { code: "commander.unknownCommand", exitCode: 2 });
+      group.outputHelp({ error: true });
+      exit(2);
+    });
+  }
 
   return program;
 }

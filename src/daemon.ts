@@ -9,7 +9,7 @@
  * shutdown is the reverse and always runs every step.
  */
 import fs from "node:fs";
-import { Subscription } from "rxjs";
+import { Subject, Subscription } from "rxjs";
 import type { Logger } from "pino";
 import type { ActionOutcome, ActionProposal } from "./actions/types.js";
 import { createActionExecutor, type ActionExecutor } from "./actions/executor.js";
@@ -19,9 +19,11 @@ import { compileCgroupGlob } from "./cgroup/glob.js";
 import type { OomVictim } from "./events/types.js";
 import { createFileReader, type FileReader } from "./cgroup/read.js";
 import { createGuardedWriter } from "./cgroup/writer.js";
+import { planReload, type ReloadPlan } from "./config/reload.js";
 import type { RuntimeConfig } from "./config/types.js";
 import { isEmergency, type V1PressureLevel, type WatchdogEvent } from "./events/types.js";
 import { stallOutcome, type StallDecision, type StallEvaluation } from "./actions/stallOutcome.js";
+import type { CgroupSnapshot } from "./cgroup/snapshot.js";
 import { componentLogger } from "./logging/logger.js";
 import { createProblemLog } from "./logging/problems.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
@@ -32,13 +34,14 @@ import type { EvaluationOutcome, ReloadReport } from "./policy/types.js";
 import type { PolicyEvaluationOutcome } from "./metrics/names.js";
 import { createNativeNotifiers } from "./watch/nativeNotifiers.js";
 import { readSnapshot } from "./watch/snapshot.js";
-import type { NotifierMode } from "./watch/notifiers.js";
+import { memoryVersionOnDisk, type NotifierMode } from "./watch/notifiers.js";
+import type { DiscoveryFilter } from "./sources/discovery.js";
 import { createWatcher, type Watcher } from "./watch/watcher.js";
 import { publishCgroupState } from "./watch/publish.js";
 import { createIdentityResolver, type IdentityResolver } from "./identity/resolver.js";
 import { withContainerIdentity } from "./identity/log.js";
 import { containerSnapshot, identityLabels } from "./identity/labels.js";
-import { compileWatchRules } from "./identity/watchRules.js";
+import { compileWatchRules, type WatchRules } from "./identity/watchRules.js";
 import { compileSelector } from "./identity/selector.js";
 import type { ContainerIdentity } from "./identity/types.js";
 import { createOomForensics, type OomForensics } from "./oom/forensics.js";
@@ -68,6 +71,8 @@ export interface DaemonOptions {
   /** Observe every event after it was handled (tests, demo). */
   readonly onEvent?: (event: WatchdogEvent) => void;
   readonly onAction?: (proposal: ActionProposal, outcome: ActionOutcome) => void;
+  /** `cgwatch run --record`: every event with the snapshot policies see (read for every event while recording). */
+  readonly record?: (event: WatchdogEvent, snapshot: CgroupSnapshot | null) => void;
 }
 
 export interface CgroupStatus {
@@ -86,8 +91,8 @@ export interface Daemon {
   status(): CgroupStatus[];
   /** Reloads policy files (SIGHUP); counters and policy state survive. */
   reloadPolicies(): Promise<ReloadReport>;
-  /** Applies the settings that can change without a restart. */
-  applyConfig(next: RuntimeConfig): string[];
+  /** Applies the settings that can change without a restart; says which changed keys were applied and which wait for one. */
+  applyConfig(next: RuntimeConfig): ReloadPlan;
   stop(): Promise<void>;
 }
 
@@ -231,11 +236,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     stops.push({ name: "file reader", run: () => reader.close() });
     const own = new Set(options.ownCgroups);
-    const excluded = config.exclude.map(compileCgroupGlob);
-    const rules = compileWatchRules(config.watch, (c) => identities.resolve(c));
-    const labelsOf = (c: string): Readonly<Record<string, string>> => rules.labelsOf(c);
+    // What is watched and how it is labelled can change on reload: discovery re-evaluates them (refilter).
+    // A rule's container selector counts too: a cgroup its path matches is watched only when its identity matches.
+    const rulesOf = (c: RuntimeConfig): WatchRules => compileWatchRules(c.watch, (cg) => identities.resolve(cg));
+    let currentRules = rulesOf(config);
+    const watchFilter = (c: RuntimeConfig, rules: WatchRules): DiscoveryFilter => {
+      const excluded = c.exclude.map(compileCgroupGlob);
+      return { patterns: c.watch.map((w) => w.pattern), exclude: (cg) => own.has(cg) || excluded.some((m) => m(cg)) || (rules.byContainer && !rules.matches(cg)) };
+    };
+    const refilter = new Subject<DiscoveryFilter>();
+    const labelsOf = (cgroup: string): Readonly<Record<string, string>> => currentRules.labelsOf(cgroup);
+    const initialFilter = watchFilter(config, currentRules);
     lateIdentity = (cgroup, id) => {
-      rules.forget(cgroup);
+      currentRules.forget(cgroup);
       metrics.setIdentity(cgroup, identityLabels(id));
     };
     const retention = createRetention({ windowMs: config.metrics.retainRemovedMs, persistent });
@@ -259,9 +272,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const watcher: Watcher = createWatcher({
       layout,
       reader,
-      patterns: config.watch.map((w) => w.pattern),
-      // Container selectors: a cgroup matched by a rule's path only counts when its identity matches too.
-      exclude: (c) => own.has(c) || excluded.some((m) => m(c)) || (rules.byContainer && !rules.matches(c)),
+      patterns: initialFilter.patterns,
+      ...(initialFilter.exclude === undefined ? {} : { exclude: initialFilter.exclude }),
+      refilter$: refilter,
       pollIntervalMs: config.pollIntervalMs,
       safetyNetIntervalMs: config.safetyNetIntervalMs,
       sampleIntervalMs: wantsSample ? config.sampleIntervalMs : null,
@@ -272,12 +285,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       now,
       onProblem: (p) => problems.report({ op: "read", path: `${p.cgroup}/${p.file}`, cgroup: p.cgroup, reason: "malformed", message: `malformed control file ${p.file} of ${p.cgroup === "" ? "/" : p.cgroup}: ${p.reason}` }),
       onProblemCleared: (p) => problems.clear("read", `${p.cgroup}/${p.file}`, isParseProblem),
-      onSourceError: (cgroup, source, err) => log.watch.warn({ cgroup, source, err }, "notification source failed; the safety net keeps re-reading"),
+      // The reason, not a stack: a source failing on one cgroup (it vanished, a file is missing) is an operating condition, not a bug.
+      onSourceError: (cgroup, source, err) =>
+        log.watch.warn({ cgroup, source, reason: err instanceof Error ? err.message : String(err) }, "notification source failed; the safety net keeps re-reading"),
     });
 
+    // A no-op until the state publisher exists (below).
+    let refreshGauges: (cgroup: string) => void = () => undefined;
     /** The config last applied (startup, then each reload): what the next reload is compared with. */
     let applied: RuntimeConfig = config;
     let scanned = false;
+    /** True while a reload's rescan adopts cgroups (discovery reports them synchronously). */
+    let adopting = false;
     /** Publishes one cgroup's settings soon (set once the publisher exists, below). */
     let publishSoon: (cgroup: string, delaysMs: readonly number[]) => void = () => undefined;
     /** The OOM line names the container and, once the kernel's report is read, the victim. */
@@ -295,20 +314,23 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           // Re-created within its retention window: a new cgroup, maybe a new container.
           if (retention.revive(event.cgroup)) {
             identities.forget(event.cgroup);
-            rules.forget(event.cgroup);
+            currentRules.forget(event.cgroup);
           }
           metrics.addCgroup(event.cgroup, {
-            origin: scanned ? "created" : "startup",
-            memory: t?.memoryVersion ?? null,
+            // A cgroup a reload's new watch rules adopt existed before: like one found at startup, its counters show as they are.
+            origin: scanned && !adopting ? "created" : "startup",
+            memory: t === undefined ? null : memoryVersionOnDisk(t),
             cpu: locateController(layout, "cpu")?.version ?? null,
             pids: locateController(layout, "pids") !== null,
             identity: identityLabels(identities.resolve(event.cgroup)),
           });
-          // A container's limits are written after its mkdir: publish its
-          // settings within one poll interval, not at the next full pass.
-          // (runc writes them once the container's init reported ready:
-          // 0.1-0.6 s after the mkdir, over 1 s on a loaded host.)
-          if (scanned) publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs, 2500, 5000]);
+          // After the first scan, a new cgroup's settings and counters are published now, and again while
+          // the engine writes its limits after the mkdir (runc: 0.1-0.6 s after it, over 1 s on a loaded
+          // host), not a safety-net pass later (at startup the first pass runs right after the scan).
+          if (scanned) {
+            refreshGauges(event.cgroup);
+            publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs, 2500, 5000]);
+          }
           break;
         }
         case "cgroup_removed": {
@@ -318,33 +340,37 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           retention.retire(cgroup, () => {
             metrics.removeCgroup(cgroup);
             identities.forget(cgroup);
-            rules.forget(cgroup);
+            currentRules.forget(cgroup);
           });
           break;
         }
         default:
-          metrics.recordEvent(event);
+          break;
       }
+      metrics.recordEvent(event);
       if (event.kind === "oom_kill") {
         event = oomReporter.attach(event);
       } else if (event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, oomKillMessage(event, identities.get(event.cgroup)));
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
       const evaluations: StallEvaluation[] = [];
       const decisions: StallDecision[] = [];
-      if (policies.wantsEvent(event.kind, event.cgroup)) {
+      const wanted = policies.wantsEvent(event.kind, event.cgroup);
+      if (wanted || options.record !== undefined) {
         // Periodic samples read settings once (open/read/close) so that they
         // do not evict the kept fds the notification path re-reads.
-        const snapshot = {
+        const snapshot: CgroupSnapshot = {
           ...readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached"),
           container: containerSnapshot(identities.get(event.cgroup)),
         };
-        for (const evaluation of policies.evaluateDetailed(event, snapshot)) {
+        // A removed cgroup has nothing left to read: its trace line carries no snapshot (replay keeps the previous one).
+        options.record?.(event, event.kind === "cgroup_removed" ? null : snapshot);
+        for (const evaluation of wanted ? policies.evaluateDetailed(event, snapshot) : []) {
           evaluations.push(evaluation);
           for (const proposal of evaluation.proposals) {
             const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
             decisions.push({ proposal, outcome });
-            // The gauges show what the action wrote now, not at the next pass.
-            if (outcome.kind === "applied") publishSoon(proposal.cgroup, [0]);
+            // Gauges of a cgroup cgwatch just changed show the new value on the next scrape, not a pass later.
+            if (outcome.kind === "applied") refreshGauges(proposal.cgroup);
             options.onAction?.(proposal, outcome);
           }
         }
@@ -391,6 +417,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     stops.push({ name: "state publisher", run: () => publisher.stop() });
     publishSoon = (cgroup, delaysMs) => publisher.publishSoon(cgroup, delaysMs);
+    refreshGauges = (cgroup) => publisher.refresh(cgroup);
 
     const ready = watcher.ready.then((n) => {
       scanned = true;
@@ -423,22 +450,41 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         return report;
       },
       applyConfig: (next) => {
-        const changed: string[] = [];
-        if (next.log.level !== applied.log.level) {
-          logger.level = next.log.level;
-          changed.push("log.level");
-        }
-        if (JSON.stringify(next.policies.cooldownsMs) !== JSON.stringify(applied.policies.cooldownsMs)) {
-          policies.setCooldowns(next.policies.cooldownsMs);
-          changed.push("policies.cooldowns");
-        }
-        // guardrails.global.dryRun mirrors the top-level dryRun, so this covers it.
-        if (JSON.stringify(next.guardrails) !== JSON.stringify(applied.guardrails)) {
-          executor = makeExecutor(next.guardrails);
-          changed.push("guardrails");
+        // Reloadable keys compare with the last reload; the others with what the daemon started with,
+        // because that is what still runs (a second SIGHUP must name them again).
+        const plan: ReloadPlan = { apply: planReload(applied, next).apply, restart: planReload(config, next).restart };
+        for (const key of plan.apply) {
+          switch (key) {
+            case "log.level":
+              logger.level = next.log.level;
+              break;
+            case "guardrails":
+              // guardrails.global.dryRun mirrors the top-level dryRun, so a dryRun change lands here too.
+              executor = makeExecutor(next.guardrails);
+              break;
+            case "policies.params":
+            case "policies.disabled":
+              policies.configure({ params: next.policies.params, disabled: next.policies.disabled });
+              break;
+            case "policies.cooldownsMs":
+              policies.setCooldowns(next.policies.cooldownsMs);
+              break;
+            case "watch":
+            case "exclude": {
+              // Rules (labels, container selectors) first, so a cgroup the rescan adds is labelled by the new ones.
+              currentRules = rulesOf(next);
+              adopting = true;
+              try {
+                refilter.next(watchFilter(next, currentRules));
+              } finally {
+                adopting = false;
+              }
+              break;
+            }
+          }
         }
         applied = next;
-        return changed;
+        return plan;
       },
       stop: runStops,
     };

@@ -27,7 +27,8 @@ import {
   type Rejection,
   type TokenBucket,
 } from "./guardrails.js";
-import { controllerFor, planAction, readsFor, type Plan } from "./plan.js";
+import { ACTION_REGISTRY, type ActionRegistry } from "./kinds/index.js";
+import type { Plan } from "./plan.js";
 import type { ActionOutcome, ActionProposal } from "./types.js";
 import { validateAction } from "./validate.js";
 
@@ -54,6 +55,8 @@ export interface ActionExecutorOptions {
   /** cgwatch's own cgroup paths (every hierarchy, see ownCgroupsFromProcSelf); they and their ancestors are never touched. */
   readonly ownCgroups: readonly string[];
   readonly hooks?: ActionHooks;
+  /** The action kinds it knows (default: the built-in registry; tests add a kind). */
+  readonly registry?: ActionRegistry;
 }
 
 export interface ActionExecutor {
@@ -80,6 +83,7 @@ function causeTime(proposal: ActionProposal, fallback: number): number {
 export function createActionExecutor(opts: ActionExecutorOptions): ActionExecutor {
   const { layout, writer, logger, clock } = opts;
   const own = ownProtectedSet(opts.ownCgroups);
+  const kinds = opts.registry ?? ACTION_REGISTRY;
   let cooldowns: CooldownState = new Map();
   let bucket: TokenBucket | null = opts.guardrails.global.rateLimit === null ? null : fullBucket(opts.guardrails.global.rateLimit, clock.now());
 
@@ -89,7 +93,7 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     const { action } = proposal;
     const rejected = (r: Rejection): Decision => ({ outcome: { kind: "rejected", guardrail: r.guardrail, reason: r.reason } });
 
-    const invalid = validateAction(action);
+    const invalid = validateAction(action, kinds);
     if (invalid !== null) return rejected({ guardrail: "invalid_action", reason: invalid });
     let cgroup: string;
     try {
@@ -103,13 +107,13 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     // annotate touches nothing, so it may name any cgroup.
     if (prot !== null && action.kind !== "annotate") return rejected(prot);
 
-    const controller = controllerFor(action);
+    const controller = kinds.scopeOf(action);
     const where = locate(layout, controller);
     if ("reason" in where) return rejected({ guardrail: "unsupported", reason: where.reason });
     const { version } = where;
 
     // The cgroup must exist where the action's files are: a vanished cgroup is a failure (ENOENT), not a plan.
-    const reads = readsFor(action, version);
+    const reads = kinds.readsFor(action, version);
     if (controller !== "none") {
       const dir = controller === "procs" ? procsDir(layout, cgroup) : dirFor(layout, cgroup, reads[0]?.scope ?? controller);
       if (dir === null || !dirExists(dir)) {
@@ -124,7 +128,7 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
       current.set(at.file, r.kind === "ok" ? r.text : null);
     }
 
-    const planned = planAction(action, version, current);
+    const planned = kinds.plan(action, version, current);
     if (planned.kind === "unsupported") return { version, ...rejected({ guardrail: "unsupported", reason: planned.reason }) };
     const plan: Plan = planned;
 

@@ -1,9 +1,10 @@
 /**
- * The value ranges of action fields, declared once. Both validators read
- * them: the policy host's shape check (policy/validate.ts) and the last
- * check before the kernel (actions/validate.ts). They disagreed when each
- * kept its own numbers (set_io_weight was 1..10000 in one, 10..1000 in the
- * other), so a policy could pass one and be refused by the other.
+ * The value ranges of action fields, declared once. The action kinds'
+ * field checks (kinds/) read them, and both validators run those checks:
+ * the policy host's (policy/validate.ts) and the last one before the kernel
+ * (actions/validate.ts). They disagreed when each kept its own numbers
+ * (set_io_weight was 1..10000 in one, 10..1000 in the other), so a policy
+ * could pass one and be refused by the other.
  */
 export interface IntRange {
   readonly min: number;
@@ -26,4 +27,6 @@ export const ACTION_LIMITS = {
   ioWeight: { min: 10, max: 1000 },
   iops: { min: 0, max: 1e12 },
   annotateMessageChars: { min: 1, max: 1000 },
+  annotateDataKeys: { min: 0, max: 32 },
+  annotateDataValueChars: { min: 0, max: 1024 },
 } as const satisfies Record<string, IntRange>;

@@ -1,79 +1,21 @@
 /**
  * The action union: what a policy may ask for. One name per knob across
- * cgroup v1 and v2; `actions/` maps each to files (and rejects what a
- * version cannot do, e.g. swappiness on v2). Plain JSON data: actions come
- * out of policy sandboxes as JSON and are validated before they get here.
+ * cgroup v1 and v2; each kind is declared once, in its module under
+ * `kinds/` (fields, files per version, plan), and the union is derived from
+ * the registry (`kinds/index.ts`). Plain JSON data: actions come out of
+ * policy sandboxes as JSON and are validated before they get here.
  */
+import { BUILTIN_ACTION_KINDS, type Action } from "./kinds/index.js";
+
+export type { Action };
 
 /** A byte count, or "max" for no limit. */
 export type BytesOrMax = number | "max";
 
-export type Action =
-  /** `-m`: memory.limit_in_bytes (v1, memsw ordered) / memory.max (v2). */
-  | { readonly kind: "set_memory_limit"; readonly bytes: BytesOrMax; readonly allowBelowUsage?: boolean }
-  /** `--memory-swap` semantics per version: v1 memsw = memory + swap; v2 memory.swap.max = swap only. Here: swap bytes only. */
-  | { readonly kind: "set_swap_limit"; readonly bytes: BytesOrMax }
-  /** `--memory-reservation`: memory.soft_limit_in_bytes (v1) / memory.low (v2). */
-  | { readonly kind: "set_memory_reservation"; readonly bytes: BytesOrMax }
-  /** memory.high (v2 only). */
-  | { readonly kind: "set_memory_high"; readonly bytes: BytesOrMax; readonly allowBelowUsage?: boolean }
-  /** `--memory-swappiness` 0..100 (v1 only; v2 has no per-cgroup swappiness). */
-  | { readonly kind: "set_swappiness"; readonly value: number }
-  /** `--oom-score-adj` -1000..1000 for every process in the cgroup. */
-  | { readonly kind: "set_oom_score_adj"; readonly value: number }
-  /** `--oom-kill-disable` (v1 memory.oom_control) / memory.oom.group (v2). */
-  | { readonly kind: "set_oom_kill_disable"; readonly disable: boolean }
-  | { readonly kind: "set_oom_group"; readonly enable: boolean }
-  /** `--cpu-quota`/`--cpu-period`: cpu.cfs_quota_us + cpu.cfs_period_us (v1) / cpu.max (v2). */
-  | { readonly kind: "set_cpu_quota"; readonly quotaUs: number | "max"; readonly periodUs?: number }
-  /** cpu.cfs_burst_us (v1) / cpu.max.burst (v2). */
-  | { readonly kind: "set_cpu_burst"; readonly burstUs: number }
-  /** `--cpu-shares` (v1) / cpu.weight (v2, runc's conversion). */
-  | { readonly kind: "set_cpu_shares"; readonly shares: number }
-  /** `--cpuset-cpus` / `--cpuset-mems`. */
-  | { readonly kind: "set_cpuset"; readonly cpus?: string; readonly mems?: string }
-  /** `--pids-limit`. */
-  | { readonly kind: "set_pids_max"; readonly max: number | "max" }
-  /** `--blkio-weight` (v1 blkio.weight / v2 io.weight). */
-  | { readonly kind: "set_io_weight"; readonly weight: number }
-  /** `--device-read-bps` and friends; device is "major:minor". */
-  | {
-      readonly kind: "set_io_throttle";
-      readonly device: string;
-      readonly readBps?: number | "max";
-      readonly writeBps?: number | "max";
-      readonly readIops?: number | "max";
-      readonly writeIops?: number | "max";
-    }
-  | { readonly kind: "freeze" }
-  | { readonly kind: "thaw" }
-  | { readonly kind: "kill" }
-  /** Records only: a log line and a metric, no write. */
-  | { readonly kind: "annotate"; readonly message: string; readonly data?: Readonly<Record<string, string | number | boolean>> };
-
 export type ActionKind = Action["kind"];
 
-export const ACTION_KINDS: readonly ActionKind[] = [
-  "set_memory_limit",
-  "set_swap_limit",
-  "set_memory_reservation",
-  "set_memory_high",
-  "set_swappiness",
-  "set_oom_score_adj",
-  "set_oom_kill_disable",
-  "set_oom_group",
-  "set_cpu_quota",
-  "set_cpu_burst",
-  "set_cpu_shares",
-  "set_cpuset",
-  "set_pids_max",
-  "set_io_weight",
-  "set_io_throttle",
-  "freeze",
-  "thaw",
-  "kill",
-  "annotate",
-] as const;
+/** Every registered kind, in registration order. */
+export const ACTION_KINDS: readonly ActionKind[] = BUILTIN_ACTION_KINDS.map((def) => def.kind);
 
 /** A validated action a policy proposed, before guardrails decide. */
 export interface ActionProposal {

@@ -18,41 +18,13 @@ import { CgroupPathError, cgroupDir, normaliseCgroupPath } from "./paths.js";
 import type { CgroupLayout, Controller } from "./layout.js";
 import { errnoOf } from "./errno.js";
 import { openBeneathForWrite, type UnsafeReason } from "./safeOpen.js";
+import { ACTION_REGISTRY, type WriteAllowList } from "../actions/kinds/index.js";
 
-/** Control files cgwatch may write, by controller. Anything else is refused. */
-export const WRITABLE_FILES: Readonly<Record<Controller, readonly string[]>> = {
-  memory: [
-    "memory.limit_in_bytes",
-    "memory.memsw.limit_in_bytes",
-    "memory.soft_limit_in_bytes",
-    "memory.swappiness",
-    "memory.oom_control",
-    "memory.kmem.limit_in_bytes",
-    "memory.max",
-    "memory.high",
-    "memory.low",
-    "memory.min",
-    "memory.swap.max",
-    "memory.oom.group",
-    "memory.wmark_ratio",
-    "memory.pressure",
-  ],
-  cpu: ["cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.cfs_burst_us", "cpu.shares", "cpu.max", "cpu.max.burst", "cpu.weight", "cpu.pressure"],
-  cpuacct: [],
-  cpuset: ["cpuset.cpus", "cpuset.mems"],
-  pids: ["pids.max"],
-  blkio: [
-    "blkio.weight",
-    "blkio.bfq.weight",
-    "blkio.throttle.read_bps_device",
-    "blkio.throttle.write_bps_device",
-    "blkio.throttle.read_iops_device",
-    "blkio.throttle.write_iops_device",
-  ],
-  io: ["io.weight", "io.max", "io.pressure"],
-  freezer: ["freezer.state", "cgroup.freeze", "cgroup.kill"],
-  hugetlb: [],
-};
+/**
+ * Control files cgwatch may write, by controller: exactly the files the
+ * registered action kinds declare (actions/kinds/). Anything else is refused.
+ */
+export const WRITABLE_FILES: Readonly<Record<Controller, readonly string[]>> = ACTION_REGISTRY.writable.byController;
 
 /**
  * v2 core files (`cgroup.freeze`, `cgroup.kill`) live in every cgroup of the
@@ -60,7 +32,7 @@ export const WRITABLE_FILES: Readonly<Record<Controller, readonly string[]>> = {
  * "freezer" in cgroup.controllers, so they cannot be located through a
  * controller: they have their own target, resolved under the v2 root.
  */
-export const V2_CORE_WRITABLE_FILES: readonly string[] = ["cgroup.freeze", "cgroup.kill"];
+export const V2_CORE_WRITABLE_FILES: readonly string[] = ACTION_REGISTRY.writable.v2Core;
 
 export type WriteTarget =
   | { readonly kind: "cgroup_file"; readonly cgroup: string; readonly controller: Controller; readonly file: string }
@@ -104,7 +76,8 @@ function isInside(child: string, parent: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
-export function createGuardedWriter(layout: CgroupLayout, procRoot: string, hooks: WriterHooks = {}): GuardedWriter {
+/** `allow`: the registered action kinds' files; a test registering an extra kind passes its registry's list. */
+export function createGuardedWriter(layout: CgroupLayout, procRoot: string, hooks: WriterHooks = {}, allow: WriteAllowList = ACTION_REGISTRY.writable): GuardedWriter {
   const resolve: GuardedWriter["resolve"] = (target) => {
     switch (target.kind) {
       case "oom_score_adj": {
@@ -112,7 +85,7 @@ export function createGuardedWriter(layout: CgroupLayout, procRoot: string, hook
         return { kind: "ok", path: path.join(procRoot, String(target.pid), "oom_score_adj"), root: procRoot };
       }
       case "v2_core_file": {
-        if (!V2_CORE_WRITABLE_FILES.includes(target.file)) return { kind: "refused", reason: `file ${target.file} is not a writable cgroup v2 core file` };
+        if (!allow.v2Core.includes(target.file)) return { kind: "refused", reason: `file ${target.file} is not a writable cgroup v2 core file` };
         if (layout.v2Root === null) return { kind: "refused", reason: "no cgroup v2 hierarchy is mounted" };
         let rel;
         try {
@@ -126,7 +99,7 @@ export function createGuardedWriter(layout: CgroupLayout, procRoot: string, hook
         return { kind: "ok", path: full, root: layout.v2Root };
       }
       case "cgroup_file": {
-        if (!WRITABLE_FILES[target.controller].includes(target.file)) {
+        if (!allow.byController[target.controller].includes(target.file)) {
           return { kind: "refused", reason: `file ${target.file} is not writable for controller ${target.controller}` };
         }
         let located;
@@ -193,7 +166,10 @@ export function describeErrno(errno: string): string {
       return " (the kernel could not apply it now: usage above the new limit could not be reclaimed)";
     case "EPERM":
     case "EACCES":
-      return " (permission denied: not root, or the file is read-only)";
+      // As root the cause is a missing capability, a read-only mount or an LSM, never "not root".
+      return process.getuid?.() === 0
+        ? " (permission denied although running as root: a missing capability, a read-only mount, or a security module)"
+        : " (permission denied: not root, or the file is read-only)";
     case "ENOENT":
     case "ENODEV":
     case "ESRCH":

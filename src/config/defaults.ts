@@ -42,7 +42,7 @@ export const DEFAULTS = {
    */
   v1PressureLevels: ["medium"] as ("low" | "medium" | "critical")[],
   dryRun: false,
-  log: { level: "info", format: "json" },
+  log: { level: "info", format: "auto" },
   /** Two scrapes and an alert's `for` after an OOM-killed container is removed. */
   metrics: { host: DEFAULT_METRICS_HOST, port: DEFAULT_METRICS_PORT, retainRemoved: "5m" },
   identity: { roots: DEFAULT_IDENTITY_ROOTS, kmsg: "/dev/kmsg" },

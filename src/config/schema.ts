@@ -211,7 +211,7 @@ export const configFileSchema = z
     log: z
       .object({
         level: z.enum(LOG_LEVELS as [string, ...string[]]).optional(),
-        format: z.enum(LOG_FORMATS as [string, ...string[]]).optional().describe("json: one JSON object per line (journald, Loki); pretty: for a terminal"),
+        format: z.enum(LOG_FORMATS as [string, ...string[]]).optional().describe("auto: pretty on a terminal, JSON otherwise; json: one JSON object per line (journald, Loki); pretty: human-readable lines"),
       })
       .strict()
       .optional(),

@@ -12,8 +12,8 @@ import type { V1PressureLevel } from "../events/types.js";
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 export const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
 
-export type LogFormat = "json" | "pretty";
-export const LOG_FORMATS: readonly LogFormat[] = ["json", "pretty"];
+export type LogFormat = "auto" | "json" | "pretty";
+export const LOG_FORMATS: readonly LogFormat[] = ["auto", "json", "pretty"];
 
 /** Where the cgroup hierarchies are: detected from /proc/self/mountinfo, or one given directory. */
 export type CgroupRootSetting = { readonly kind: "auto" } | { readonly kind: "path"; readonly path: string };

@@ -5,13 +5,14 @@
  * without losing counters or policy state, SIGTERM/SIGINT stop every source,
  * close every fd, flush the log and exit 0 within a bounded time.
  */
+import fs from "node:fs";
 import type { DestinationStream, Logger } from "pino";
 import { readOwnCgroups } from "../actions/selfProtection.js";
 import { detectLayout, describeLayout } from "../cgroup/detect.js";
 import { formatConfigError } from "../config/format.js";
 import { loadConfig, type LoadOptions } from "../config/load.js";
 import type { RuntimeConfig } from "../config/types.js";
-import { startDaemon, hostMemoryBytes, type Daemon } from "../daemon.js";
+import { startDaemon, hostMemoryBytes, type Daemon, type DaemonOptions } from "../daemon.js";
 import { createLogger } from "../logging/logger.js";
 import { loadNative } from "../native/index.js";
 import { sdNotify } from "../native/sdNotify.js";
@@ -24,6 +25,11 @@ export const EXIT_CONFIG = 78;
 
 const STOP_TIMEOUT_MS = 10_000;
 
+export interface RunOptions {
+  /** `--record FILE`: append each event and the snapshot policies saw, as JSON lines `cgwatch policy test` replays. */
+  readonly recordFile?: string;
+}
+
 /**
  * What runDaemon takes from its process. The CLI passes nothing; the tests
  * of the systemd contract pass a fake daemon, an emitter for signals and a
@@ -31,14 +37,46 @@ const STOP_TIMEOUT_MS = 10_000;
  */
 export interface RunSeams {
   readonly start?: typeof startDaemon;
-  readonly signals?: Pick<NodeJS.EventEmitter, "on" | "once">;
+  readonly signals?: Pick<NodeJS.EventEmitter, "on" | "once" | "off">;
   readonly stopTimeoutMs?: number;
   readonly logDestination?: DestinationStream;
 }
 
-export async function runDaemon(load: LoadOptions, seams: RunSeams = {}): Promise<number> {
-  const signals = seams.signals ?? process;
-  const stopTimeoutMs = seams.stopTimeoutMs ?? STOP_TIMEOUT_MS;
+/** Opens the trace file for appending; a failed write is logged once and recording stops, the daemon runs on. */
+function openRecorder(file: string, logger: Logger): { record: NonNullable<DaemonOptions["record"]>; close(): void } {
+  let fd: number | null = fs.openSync(file, "a", 0o600);
+  return {
+    record(event, snapshot) {
+      if (fd === null) return;
+      try {
+        fs.writeSync(fd, `${JSON.stringify(snapshot === null ? { event } : { event, snapshot })}\n`);
+      } catch (err) {
+        logger.error({ err, file }, "cannot write the trace; recording stops");
+        fs.closeSync(fd);
+        fd = null;
+      }
+    },
+    close() {
+      if (fd !== null) fs.closeSync(fd);
+      fd = null;
+    },
+  };
+}
+
+export async function runDaemon(load: LoadOptions, opts: RunOptions & RunSeams = {}): Promise<number> {
+  const signals = opts.signals ?? process;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? STOP_TIMEOUT_MS;
+  // A SIGHUP before the daemon can reload (preflight, startup, first scan)
+  // would kill the process (Node's default): one listener from the start,
+  // which holds it until ready. Never swap listeners: a signal that arrived
+  // while the loop was busy is dispatched later, and removing the last
+  // listener meanwhile would drop it.
+  let reloadPending = false;
+  let onHangup = (): void => {
+    reloadPending = true;
+  };
+  const holdReload = (): void => onHangup();
+  signals.on("SIGHUP", holdReload);
   const loaded = loadConfig(load);
   // Exactly what `cgwatch check` verifies: a policy that does not compile
   // stops the start (exit 78), it is not silently left out.
@@ -47,16 +85,22 @@ export async function runDaemon(load: LoadOptions, seams: RunSeams = {}): Promis
     const problems = checked.kind === "errors" ? checked.problems : [];
     for (const p of problems) process.stderr.write(`${p}\n`);
     process.stderr.write(`cgwatch: the configuration or its policies have ${problems.length} error(s); not starting (see cgwatch check)\n`);
+    signals.off("SIGHUP", holdReload);
     return EXIT_CONFIG;
   }
-  let config: RuntimeConfig = loaded.config;
-  const logger: Logger = createLogger(config.log.level, seams.logDestination);
+  const config: RuntimeConfig = loaded.config;
+  const logger: Logger = createLogger(config.log.level, opts.logDestination, config.log.format);
   const procRoot = "/proc";
   let daemon: Daemon;
+  let recorder: ReturnType<typeof openRecorder> | null = null;
   try {
+    if (opts.recordFile !== undefined) {
+      recorder = openRecorder(opts.recordFile, logger);
+      logger.info({ file: opts.recordFile }, "recording every event and its snapshot for `cgwatch policy test`");
+    }
     const layout = detectLayout(config.cgroupRoot, procRoot);
     logger.info({ source: loaded.source, layout: describeLayout(layout), dryRun: config.dryRun }, "starting cgwatch");
-    daemon = await (seams.start ?? startDaemon)({
+    daemon = await (opts.start ?? startDaemon)({
       config,
       logger,
       layout,
@@ -64,10 +108,12 @@ export async function runDaemon(load: LoadOptions, seams: RunSeams = {}): Promis
       native: loadNative(),
       hostMemoryBytes: hostMemoryBytes(procRoot),
       ownCgroups: readOwnCgroups(procRoot),
+      ...(recorder === null ? {} : { record: recorder.record }),
     });
   } catch (err) {
     logger.fatal({ err }, "cgwatch failed to start");
     logger.flush();
+    signals.off("SIGHUP", holdReload);
     return EXIT_FAILURE;
   }
 
@@ -104,6 +150,7 @@ export async function runDaemon(load: LoadOptions, seams: RunSeams = {}): Promis
         .stop()
         .then(() => {
           clearTimeout(force);
+          recorder?.close();
           logger.info("stopped");
           logger.flush();
           resolve(EXIT_OK);
@@ -116,19 +163,16 @@ export async function runDaemon(load: LoadOptions, seams: RunSeams = {}): Promis
     };
     signals.once("SIGTERM", () => stop("SIGTERM"));
     signals.once("SIGINT", () => stop("SIGINT"));
-    signals.on("SIGHUP", () => {
+    const reload = (): void => {
       sdNotify("RELOADING=1");
       const next = loadConfig(load);
       if (next.kind === "error") {
         for (const e of next.errors) logger.error({ key: e.key, file: e.file, line: e.line }, `config reload refused: ${formatConfigError(e)}`);
       } else {
-        const changed = daemon.applyConfig(next.config);
-        const needRestart = (["watch", "exclude", "pollIntervalMs", "safetyNetIntervalMs", "psi", "v1PressureLevels", "metrics", "cgroupRoot"] as const).filter(
-          (k) => JSON.stringify(next.config[k]) !== JSON.stringify(config[k]),
-        );
-        if (needRestart.length > 0) logger.warn({ keys: needRestart }, "these settings change only on restart");
-        config = next.config;
-        logger.info({ changed }, "configuration reloaded");
+        const plan = daemon.applyConfig(next.config);
+        // One warning naming every key that keeps its old value, so nobody waits for a change that never comes.
+        if (plan.restart.length > 0) logger.warn({ keys: plan.restart }, `changed settings that take effect only after a restart: ${plan.restart.join(", ")}`);
+        logger.info({ changed: plan.apply }, "configuration reloaded");
       }
       daemon
         .reloadPolicies()
@@ -137,6 +181,8 @@ export async function runDaemon(load: LoadOptions, seams: RunSeams = {}): Promis
           sdNotify("READY=1");
         })
         .catch((err: unknown) => logger.error({ err }, "policy reload failed"));
-    });
+    };
+    onHangup = reload;
+    if (reloadPending) reload();
   });
 }

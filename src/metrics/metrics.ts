@@ -9,16 +9,15 @@
  * values it read, so a missed or merged notification loses nothing and a
  * repeated one counts nothing twice.
  */
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { ActionOutcome, ActionProposal } from "../actions/types.js";
 import type { CgroupVersion } from "../cgroup/layout.js";
 import type { MemoryFigures } from "../cgroup/memoryStat.js";
 import type { IoLimitDevice } from "../cgroup/parse.js";
 import type { CgroupSnapshot } from "../cgroup/snapshot.js";
-import { EVENT_KINDS, type EventSource, type PressureResource, type WatchdogEvent } from "../events/types.js";
+import { EVENT_SOURCES_OF } from "../events/sources.js";
+import { EVENT_KINDS, type PressureResource, type WatchdogEvent } from "../events/types.js";
+import { findBuildInfo } from "./buildInfo.js";
 import { EXPOSITION_CONTENT_TYPE } from "./exposition.js";
 import * as N from "./names.js";
 import { renderChunks, type RenderOptions } from "./render.js";
@@ -157,7 +156,6 @@ export interface Metrics {
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const POLICY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
-const EVENT_SOURCES: readonly EventSource[] = ["inotify", "eventfd", "psi", "poll"];
 const PRESSURE_RESOURCES: readonly PressureResource[] = ["memory", "cpu", "io"];
 
 function defineFamilies(store: Store) {
@@ -224,21 +222,6 @@ function defineFamilies(store: Store) {
   };
 }
 
-function findBuildVersion(): string {
-  // Walk up from this file: the same code runs from src/ (vitest) and dist/src/ (node).
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
-      if (pkg.name === "cgwatch" && typeof pkg.version === "string") return pkg.version;
-    } catch {
-      /* not here: keep walking up */
-    }
-    dir = path.dirname(dir);
-  }
-  return "unknown";
-}
-
 const MEMORY_EVENT_OF_KIND = {
   memory_low: "low",
   memory_high: "high",
@@ -276,9 +259,11 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     }
   }
 
-  f.buildInfo.get([opts.build?.version ?? findBuildVersion(), opts.build?.revision ?? "", process.versions.node]).value = 1;
+  const found = opts.build?.version !== undefined && opts.build.revision !== undefined ? null : findBuildInfo();
+  f.buildInfo.get([opts.build?.version ?? found?.version ?? "unknown", opts.build?.revision ?? found?.revision ?? "unknown", process.versions.node]).value = 1;
   const watchedSeries = f.watched.get([]);
-  for (const kind of EVENT_KINDS) for (const source of EVENT_SOURCES) f.events.get([kind, source]);
+  // Only the pairs that can happen (events/sources.ts), each from 0, so that increase() sees the first one.
+  for (const kind of EVENT_KINDS) for (const source of EVENT_SOURCES_OF[kind]) f.events.get([kind, source]);
   for (const n of N.NOTIFIERS) f.notifierFallback.get([n]);
   for (const o of N.OOM_STALL_OUTCOMES) f.oomStalls.get([o]);
   let lastBeat: number | null = null;
@@ -309,7 +294,10 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const memoryVersions = new Map<string, 1 | 2>();
 
   const recordEvent = (event: WatchdogEvent): void => {
-    f.events.get([event.kind, event.source], true).value += 1;
+    // cgwatch's own counters count from 0 in this process: a series born
+    // with its first increment shows it (held series are for kernel mirrors,
+    // whose first value may predate cgwatch).
+    f.events.get([event.kind, event.source]).value += 1;
     const e = entry(event.cgroup);
     if (e === undefined) return;
     switch (event.kind) {
@@ -518,14 +506,14 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       f.policyQuarantined.get([policy]);
     },
     recordPolicyEvaluation(policy, outcome, seconds) {
-      f.policyEvaluations.get([policy, outcome], true).value += 1;
+      f.policyEvaluations.get([policy, outcome]).value += 1;
       observe(f.policyDuration.get([policy]), seconds);
     },
     recordPolicyQuarantine(policy, quarantined) {
       f.policyQuarantined.get([policy]).value = quarantined ? 1 : 0;
     },
     recordAction(proposal, outcome, doneAt = monotonicNow()) {
-      f.actions.get([proposal.policy, proposal.action.kind, outcome.kind], true).value += 1;
+      f.actions.get([proposal.policy, proposal.action.kind, outcome.kind]).value += 1;
       switch (outcome.kind) {
         case "applied":
         case "dry_run":

@@ -85,6 +85,8 @@ export interface PolicyEngine {
   reload(): Promise<ReloadReport>;
   /** Replaces the config's cooldown overrides (`policies.cooldowns`, ms by policy name), for running and later-loaded policies. */
   setCooldowns(cooldowns: Readonly<Record<string, number>>): void;
+  /** Applies a reloaded config's `policies.params` and `policies.disabled` to the running policies (and to later loads). */
+  configure(settings: { readonly params: PolicyEngineOptions["params"]; readonly disabled: readonly string[] }): void;
   /** The report of the initial load. */
   readonly loadReport: ReloadReport;
   /** Resolves when no reload or sandbox rebuild is in flight. */
@@ -98,8 +100,9 @@ interface LoadedPolicy {
   cooldownMs: number;
   readonly file: string;
   readonly source: string;
-  readonly paramsJson: string;
-  readonly params: Readonly<Record<string, unknown>>;
+  /** Replaced when a config reload changes `policies.params`. */
+  paramsJson: string;
+  params: Readonly<Record<string, unknown>>;
   readonly matches: PolicyMatcher;
   readonly log: Logger;
   sandbox: PolicySandbox | null;
@@ -153,7 +156,9 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
 
   // Disabled policies are loaded and compiled (so a broken one is still
   // reported) but never evaluated.
-  const disabled = new Set(opts.disabled ?? []);
+  let disabled = new Set(opts.disabled ?? []);
+  /** Config params by policy name; replaced by configure() on a config reload. */
+  let configParams = opts.params ?? {};
   const reorder = (): void => {
     ordered = [...byName.values()].filter((p) => !disabled.has(p.meta.name)).sort((a, b) => (a.meta.name < b.meta.name ? -1 : 1));
   };
@@ -192,7 +197,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
   };
 
   const makeLoaded = (meta: PolicyMeta, file: string, source: string, sandbox: PolicySandbox): LoadedPolicy => {
-    const merged = mergeParams(meta.params, opts.params?.[meta.name]);
+    const merged = mergeParams(meta.params, configParams[meta.name]);
     const log = logger.child({ policy: meta.name });
     if (merged.unknownKeys.length > 0) log.warn({ keys: merged.unknownKeys }, "config params not declared in meta.params (typo?)");
     return {
@@ -495,6 +500,20 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     setCooldowns(next) {
       cooldownOverrides = next;
       for (const p of byName.values()) p.cooldownMs = next[p.meta.name] ?? p.meta.cooldownMs;
+    },
+    configure: (settings) => {
+      configParams = settings.params ?? {};
+      disabled = new Set(settings.disabled);
+      for (const p of byName.values()) {
+        const merged = mergeParams(p.meta.params, configParams[p.meta.name]);
+        const json = JSON.stringify(merged.params);
+        if (json === p.paramsJson) continue;
+        p.params = merged.params;
+        p.paramsJson = json;
+        if (merged.unknownKeys.length > 0) p.log.warn({ keys: merged.unknownKeys }, "config params not declared in meta.params (typo?)");
+        p.log.info({ params: merged.params }, "policy params changed");
+      }
+      reorder();
     },
     loadReport,
     settled: async () => {

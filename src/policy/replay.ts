@@ -1,54 +1,87 @@
 /**
  * `cgwatch policy test POLICY --events FILE`: replay a recorded trace against
  * one policy and print what it would do, the way `opa test` serves OPA
- * authors. The trace is JSON lines: bare `WatchdogEvent`s, or the watchdog's
- * own log records that carry `event` (and optionally `snapshot`). Cooldowns
- * run on the trace's own clock (`event.at`), so a replay behaves like the
- * recorded run did. A bad line is reported and skipped, never fatal.
+ * authors. The trace is JSON lines: `{event, snapshot}` records as
+ * `cgwatch run --record FILE` writes them, or bare `WatchdogEvent`s (their
+ * snapshot then comes from `--snapshot` or the cgroup's previous line).
+ * Each proposal goes through the guardrails (actions/simulate.ts, the
+ * executor's own checks) on the trace's own clock (`event.at`), and an
+ * applied one changes the snapshot the cgroup's next event sees, so a ramp
+ * replays. A bad line is reported and skipped; an event the policy listens
+ * to but that has no snapshot is reported as not evaluated; both make the
+ * exit code 1, so a replay never passes silently.
  */
 import fs from "node:fs";
+import os from "node:os";
 import { pino } from "pino";
+import { judge, startGuardrailSim, type GuardrailSim, type SimOutcome } from "../actions/simulate.js";
 import type { CgroupSnapshot } from "../cgroup/snapshot.js";
+import { formatConfigError } from "../config/format.js";
+import { loadConfig } from "../config/load.js";
+import type { RuntimeConfig } from "../config/types.js";
 import { isEventKind, type WatchdogEvent } from "../events/types.js";
 import { compilePolicies } from "./compile.js";
 import { createPolicyEngine, type PolicyEvaluation } from "./engine.js";
+import { checkSnapshot } from "./traceSnapshot.js";
 import type { PolicyLimits } from "./types.js";
 
 export interface PolicyTestOptions {
   readonly policyFile: string;
   readonly eventsFile: string;
-  /** ctx.params overrides (over meta.params). */
+  /** ctx.params overrides (over the config's, over meta.params). */
   readonly params?: Readonly<Record<string, unknown>>;
-  /** A JSON snapshot file: one `CgroupSnapshot`, or an object of cgroup path → snapshot. */
+  /** A JSON snapshot file: one `CgroupSnapshot`, or an object of cgroup path → snapshot; the starting state of cgroups whose lines carry none. */
   readonly snapshotFile?: string;
+  /** A cgwatch config: its guardrails and `policies.params` apply (default: the built-in defaults). */
+  readonly configFile?: string;
+  /** MemTotal for the memory ceiling guardrail (default: this machine's). */
+  readonly hostMemoryBytes?: number;
   readonly limits?: Partial<PolicyLimits>;
 }
 
 export interface PolicyTestResult {
   readonly lines: string[];
-  /** 0 all calls ok; 1 a call failed or a line was bad; 2 the policy or an input file could not be loaded. */
+  /** 0 all fine; 1 a call failed, a line was bad, or an event the policy listens to could not be evaluated; 2 the policy or an input file could not be loaded. */
   readonly exitCode: 0 | 1 | 2;
 }
 
-type SnapshotSource = { readonly kind: "none" } | { readonly kind: "one"; readonly snapshot: CgroupSnapshot } | { readonly kind: "byPath"; readonly map: Record<string, CgroupSnapshot> };
+type SnapshotSource = { readonly kind: "none" } | { readonly kind: "one"; readonly snapshot: CgroupSnapshot } | { readonly kind: "byPath"; readonly map: ReadonlyMap<string, CgroupSnapshot> };
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function emptySnapshot(cgroup: string): CgroupSnapshot {
-  return { path: cgroup, labels: {}, memory: null, cpu: null, pids: null };
-}
-
-function snapshotFor(src: SnapshotSource, cgroup: string): CgroupSnapshot {
+function snapshotFor(src: SnapshotSource, cgroup: string): CgroupSnapshot | null {
   switch (src.kind) {
     case "none":
-      return emptySnapshot(cgroup);
+      return null;
     case "one":
       return { ...src.snapshot, path: cgroup };
     case "byPath":
-      return src.map[cgroup] ?? emptySnapshot(cgroup);
+      return src.map.get(cgroup) ?? null;
   }
+}
+
+/** The --snapshot file: one snapshot (it has a snapshot's keys) or a map of cgroup → snapshot; every one checked. */
+function readSnapshotFile(file: string): { kind: "ok"; source: SnapshotSource } | { kind: "error"; reason: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    return { kind: "error", reason: `${file}: cannot read snapshot: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  if (!isRecord(parsed)) return { kind: "error", reason: `${file}: a snapshot file must be a JSON object (one snapshot, or cgroup path → snapshot)` };
+  if (["path", "labels", "memory", "cpu", "pids"].some((k) => k in parsed)) {
+    const one = checkSnapshot(parsed, `${file}: snapshot`, "");
+    return one.kind === "ok" ? { kind: "ok", source: { kind: "one", snapshot: one.snapshot } } : { kind: "error", reason: one.reason };
+  }
+  const map = new Map<string, CgroupSnapshot>();
+  for (const [cgroup, raw] of Object.entries(parsed)) {
+    const one = checkSnapshot(raw, `${file}: snapshot of ${JSON.stringify(cgroup)}`, cgroup);
+    if (one.kind === "invalid") return { kind: "error", reason: one.reason };
+    map.set(cgroup, one.snapshot);
+  }
+  return { kind: "ok", source: { kind: "byPath", map } };
 }
 
 /** One trace line → event (+ snapshot), or why not. Missing `at`/`source` are filled so hand-written traces stay short. */
@@ -65,9 +98,14 @@ export function parseTraceLine(
   }
   if (!isRecord(rec)) return { kind: "bad", reason: "not a JSON object" };
   const raw = isRecord(rec.event) ? rec.event : rec;
-  const snapshot = isRecord(rec.event) && isRecord(rec.snapshot) ? (rec.snapshot as unknown as CgroupSnapshot) : null;
   if (typeof raw.kind !== "string" || !isEventKind(raw.kind)) return { kind: "bad", reason: `unknown event kind ${JSON.stringify(raw.kind)}` };
   if (typeof raw.cgroup !== "string") return { kind: "bad", reason: "event has no cgroup" };
+  let snapshot: CgroupSnapshot | null = null;
+  if (isRecord(rec.event) && rec.snapshot !== undefined && rec.snapshot !== null) {
+    const checked = checkSnapshot(rec.snapshot, "snapshot", raw.cgroup);
+    if (checked.kind === "invalid") return { kind: "bad", reason: checked.reason };
+    snapshot = checked.snapshot;
+  }
   const event = { ...raw, at: typeof raw.at === "number" ? raw.at : lineNo * 1000, source: typeof raw.source === "string" ? raw.source : "poll" };
   // The kind, cgroup, at and source were checked; kind-specific fields are the policy's to read.
   return { kind: "event", event: event as unknown as WatchdogEvent, snapshot };
@@ -78,10 +116,21 @@ function describeAction(action: Readonly<Record<string, unknown>>): string {
   return Object.keys(rest).length === 0 ? String(kind) : `${String(kind)} ${JSON.stringify(rest)}`;
 }
 
-function describeEvaluation(prefix: string, r: PolicyEvaluation): string[] {
+function describeOutcome(o: SimOutcome): string {
+  switch (o.kind) {
+    case "applied":
+      return "  → applied (simulated: the next event of this cgroup sees it)";
+    case "dry_run":
+      return "  → dry_run (guardrails passed; dry-run writes nothing)";
+    case "rejected":
+      return `  → rejected by ${o.guardrail}: ${o.reason}`;
+  }
+}
+
+function describeFailure(prefix: string, r: PolicyEvaluation): string[] {
   switch (r.outcome) {
     case "ok":
-      return r.proposals.length === 0 ? [`${prefix}: no action`] : r.proposals.map((p) => `${prefix}: ${describeAction(p.action)}`);
+      return r.proposals.length === 0 ? [`${prefix}: no action`] : [];
     case "skipped_cooldown":
       return [`${prefix}: skipped (${r.reason ?? "cooldown"})`];
     case "unavailable":
@@ -95,6 +144,12 @@ function describeEvaluation(prefix: string, r: PolicyEvaluation): string[] {
   }
 }
 
+/** The config whose guardrails and params a replay uses: the given file, or the built-in defaults (never /etc, so a replay is the same on every machine). */
+function replayConfig(file: string | undefined): { kind: "ok"; config: RuntimeConfig } | { kind: "error"; lines: string[] } {
+  const loaded = loadConfig(file === undefined ? { env: {}, defaultPath: "/nonexistent/cgwatch-policy-test-defaults.yaml" } : { path: file, env: {} });
+  return loaded.kind === "ok" ? { kind: "ok", config: loaded.config } : { kind: "error", lines: loaded.errors.map(formatConfigError) };
+}
+
 export async function runPolicyTest(opts: PolicyTestOptions): Promise<PolicyTestResult> {
   const lines: string[] = [];
   let trace: string;
@@ -105,17 +160,14 @@ export async function runPolicyTest(opts: PolicyTestOptions): Promise<PolicyTest
   }
   let snapshots: SnapshotSource = { kind: "none" };
   if (opts.snapshotFile !== undefined) {
-    try {
-      const parsed: unknown = JSON.parse(fs.readFileSync(opts.snapshotFile, "utf8"));
-      if (!isRecord(parsed)) throw new Error("expected a JSON object");
-      snapshots =
-        typeof parsed.path === "string"
-          ? { kind: "one", snapshot: parsed as unknown as CgroupSnapshot }
-          : { kind: "byPath", map: parsed as unknown as Record<string, CgroupSnapshot> };
-    } catch (e) {
-      return { lines: [`${opts.snapshotFile}: cannot read snapshot: ${e instanceof Error ? e.message : String(e)}`], exitCode: 2 };
-    }
+    const read = readSnapshotFile(opts.snapshotFile);
+    if (read.kind === "error") return { lines: [read.reason], exitCode: 2 };
+    snapshots = read.source;
   }
+  const cfg = replayConfig(opts.configFile);
+  if (cfg.kind === "error") return { lines: cfg.lines, exitCode: 2 };
+  const { guardrails } = cfg.config;
+  const hostMemoryBytes = opts.hostMemoryBytes ?? os.totalmem();
 
   // Compile once to learn the policy's name, which keys its params.
   const checked = await compilePolicies([], { files: [opts.policyFile], ...(opts.limits === undefined ? {} : { limits: opts.limits }) });
@@ -124,7 +176,8 @@ export async function runPolicyTest(opts: PolicyTestOptions): Promise<PolicyTest
     return { lines: checked.errors.map((e) => e.text), exitCode: 2 };
   }
   const name = first.meta.name;
-  for (const k of first.unknownParams) lines.push(`warning: param "${k}" is not declared in meta.params of ${name}`);
+  const params = { ...cfg.config.policies.params[name], ...opts.params };
+  for (const k of Object.keys(params)) if (!(k in first.meta.params)) lines.push(`warning: param "${k}" is not declared in meta.params of ${name}`);
 
   const policyLogs: string[] = [];
   const logger = pino(
@@ -132,7 +185,7 @@ export async function runPolicyTest(opts: PolicyTestOptions): Promise<PolicyTest
     {
       write(chunk: string) {
         const rec = JSON.parse(chunk) as Record<string, unknown>;
-        if (rec.msg === "policy loaded" || rec.msg === "policy call failed") return;
+        if (rec.msg === "policy loaded" || rec.msg === "policy call failed" || rec.msg === "config params not declared in meta.params (typo?)") return;
         const fields = rec.policyFields === undefined || rec.policyFields === null ? "" : ` ${JSON.stringify(rec.policyFields)}`;
         policyLogs.push(`  log ${pino.levels.labels[Number(rec.level)] ?? String(rec.level)}: ${String(rec.msg)}${fields}`);
       },
@@ -142,47 +195,70 @@ export async function runPolicyTest(opts: PolicyTestOptions): Promise<PolicyTest
   const engine = await createPolicyEngine({
     dirs: [],
     files: [opts.policyFile],
-    params: { [name]: opts.params ?? {} },
+    params: { [name]: params },
     logger,
     clock: () => now,
     ...(opts.limits === undefined ? {} : { limits: opts.limits }),
   });
-  let events = 0;
-  let actions = 0;
-  let failures = 0;
-  let bad = 0;
+  /** Each cgroup's snapshot as the replay has left it: recorded, then changed by simulated actions. */
+  const state = new Map<string, CgroupSnapshot>();
+  let sim: GuardrailSim | null = null;
+  const n = { events: 0, evaluated: 0, unevaluated: 0, actions: 0, applied: 0, dryRun: 0, rejected: 0, failures: 0, bad: 0 };
   try {
-    const rows = trace.split("\n");
-    for (const [i, text] of rows.entries()) {
+    for (const [i, text] of trace.split("\n").entries()) {
       const lineNo = i + 1;
       const parsed = parseTraceLine(text, lineNo);
       if (parsed.kind === "skip") continue;
       if (parsed.kind === "bad") {
-        bad++;
+        n.bad++;
         lines.push(`${opts.eventsFile}:${lineNo}: ${parsed.reason}`);
         continue;
       }
       const { event } = parsed;
-      events++;
+      n.events++;
       const prefix = `line ${lineNo} ${event.kind} ${event.cgroup === "" ? "/" : event.cgroup}`;
+      if (parsed.snapshot !== null) state.set(event.cgroup, parsed.snapshot);
       if (!engine.wantsEvent(event.kind, event.cgroup)) {
         lines.push(`${prefix}: not subscribed (meta.on / meta.match)`);
         continue;
       }
-      now = event.at;
-      const results = engine.evaluateDetailed(event, parsed.snapshot ?? snapshotFor(snapshots, event.cgroup));
-      for (const r of results) {
-        lines.push(...describeEvaluation(prefix, r));
-        lines.push(...policyLogs.splice(0));
-        actions += r.proposals.length;
-        if (r.outcome !== "ok" && r.outcome !== "skipped_cooldown" && r.outcome !== "unavailable") failures++;
+      const snapshot = state.get(event.cgroup) ?? snapshotFor(snapshots, event.cgroup);
+      if (snapshot === null) {
+        n.unevaluated++;
+        lines.push(`${prefix}: NOT EVALUATED: no snapshot of this cgroup (record the trace with \`cgwatch run --record FILE\`, or pass --snapshot)`);
+        continue;
       }
+      n.evaluated++;
+      now = event.at;
+      sim ??= startGuardrailSim(guardrails, event.at);
+      let current = snapshot;
+      for (const r of engine.evaluateDetailed(event, snapshot)) {
+        lines.push(...describeFailure(prefix, r));
+        for (const p of r.proposals) {
+          lines.push(`${prefix}: ${describeAction(p.action)}`);
+          const outcome = judge(p, current, guardrails, hostMemoryBytes, sim);
+          lines.push(describeOutcome(outcome));
+          n.actions++;
+          if (outcome.kind === "applied") {
+            n.applied++;
+            current = outcome.snapshot;
+          } else if (outcome.kind === "dry_run") n.dryRun++;
+          else n.rejected++;
+        }
+        lines.push(...policyLogs.splice(0));
+        if (r.outcome !== "ok" && r.outcome !== "skipped_cooldown" && r.outcome !== "unavailable") n.failures++;
+      }
+      state.set(event.cgroup, current);
+      if (event.kind === "cgroup_removed") state.delete(event.cgroup);
       // A crashed sandbox is rebuilt before the next line, as the daemon would between events.
       await engine.settled();
     }
   } finally {
     engine.close();
   }
-  lines.push(`${name}: ${events} events, ${actions} actions, ${failures} failed calls${bad > 0 ? `, ${bad} bad lines` : ""}`);
-  return { lines, exitCode: failures > 0 || bad > 0 ? 1 : 0 };
+  const extra = [n.unevaluated > 0 ? `${n.unevaluated} not evaluated (no snapshot)` : "", n.bad > 0 ? `${n.bad} bad lines` : ""].filter((x) => x !== "");
+  lines.push(
+    `${name}: ${n.events} events, ${n.actions} actions (${n.applied} applied, ${n.dryRun} dry-run, ${n.rejected} rejected by guardrails), ${n.failures} failed calls${extra.map((x) => `, ${x}`).join("")}`,
+  );
+  return { lines, exitCode: n.failures > 0 || n.bad > 0 || n.unevaluated > 0 ? 1 : 0 };
 }

@@ -26,6 +26,13 @@ export interface DiscoveryOptions {
   readonly rescanIntervalMs?: number;
   readonly persistent?: boolean;
   readonly now?: () => number;
+  /** New patterns and exclusions (a config reload): a rescan then adds what now matches and removes what no longer does. */
+  readonly refilter$?: Observable<DiscoveryFilter>;
+}
+
+export interface DiscoveryFilter {
+  readonly patterns: readonly string[];
+  readonly exclude?: (cgroup: string) => boolean;
 }
 
 interface WatchedDir {
@@ -34,9 +41,10 @@ interface WatchedDir {
 
 export function discoverCgroups(options: DiscoveryOptions): Observable<DiscoveryChange> {
   const now = options.now ?? (() => performance.now());
-  const matchers = options.patterns.map(compileCgroupGlob);
-  const matches = (cgroup: string): boolean => matchers.some((m) => m(cgroup)) && !(options.exclude?.(cgroup) ?? false);
-  const starts = options.patterns.map((p) => ({ prefix: literalPrefix(p), depth: maxDepthBelowPrefix(p) }));
+  let matchers = options.patterns.map(compileCgroupGlob);
+  let exclude = options.exclude;
+  const matches = (cgroup: string): boolean => matchers.some((m) => m(cgroup)) && !(exclude?.(cgroup) ?? false);
+  let starts = options.patterns.map((p) => ({ prefix: literalPrefix(p), depth: maxDepthBelowPrefix(p) }));
   /** How deep below the root a directory may still hold (or lead to) a match. */
   const maxDepthOf = (rel: string): number => {
     const relDepth = rel === "" ? 0 : rel.split("/").length;
@@ -168,8 +176,15 @@ export function discoverCgroups(options: DiscoveryOptions): Observable<Discovery
 
     const timer = options.rescanIntervalMs !== undefined && options.rescanIntervalMs > 0 ? setInterval(rescan, options.rescanIntervalMs) : null;
     if (timer !== null && options.persistent === false) timer.unref();
+    const refilter = options.refilter$?.subscribe((f) => {
+      matchers = f.patterns.map(compileCgroupGlob);
+      starts = f.patterns.map((p) => ({ prefix: literalPrefix(p), depth: maxDepthBelowPrefix(p) }));
+      exclude = f.exclude;
+      rescan();
+    });
     return () => {
       closed = true;
+      refilter?.unsubscribe();
       if (timer !== null) clearInterval(timer);
       for (const w of watched.values()) w.watcher.close();
       watched.clear();

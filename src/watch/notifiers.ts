@@ -4,6 +4,7 @@
  * do. inotify works on v2 files; v1 needs eventfd (native addon); when the
  * addon is unavailable v1 falls back to polling, and says so.
  */
+import fs from "node:fs";
 import type { Observable } from "rxjs";
 import type { PressureResource, V1PressureLevel } from "../events/types.js";
 import type { Wake } from "../sources/types.js";
@@ -31,4 +32,16 @@ export function notifierFor(memoryVersion: 1 | 2 | null, native: boolean): Notif
   if (memoryVersion === 2) return "inotify";
   if (memoryVersion === 1 && native) return "eventfd";
   return "poll";
+}
+
+/**
+ * The memory controller version of a cgroup that exists in the memory
+ * hierarchy, or null when it does not: on a v1 or hybrid host a path can
+ * exist only in the cpu (or pids) hierarchy, and it must then be neither
+ * reported nor registered as a memory cgroup.
+ */
+export function memoryVersionOnDisk(tracker: { readonly memoryVersion: 1 | 2 | null; fileOf(controller: "memory", file: string): string | null }): 1 | 2 | null {
+  if (tracker.memoryVersion === null) return null;
+  const dir = tracker.fileOf("memory", "");
+  return dir !== null && fs.existsSync(dir) ? tracker.memoryVersion : null;
 }

@@ -41,6 +41,8 @@ export interface Publisher {
    * so a read at discovery sees defaults. Read at `delaysMs` after the call.
    */
   publishSoon(cgroup: string, delaysMs: readonly number[]): void;
+  /** Re-publishes one cgroup now: after cgwatch wrote to it, its gauges must not wait for the next pass. */
+  refresh(cgroup: string): void;
   stop(): void;
 }
 
@@ -167,9 +169,20 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     }
   };
 
+  const refresh = (cgroup: string): void => {
+    const t = watcher.trackers.get(cgroup);
+    if (t === undefined) return;
+    try {
+      publishOne(t);
+    } catch {
+      /* vanished meanwhile: the next pass or its removal event settles it */
+    }
+  };
+
   return {
     kick: sweep.kick,
     publishSoon,
+    refresh,
     stop: () => {
       for (const t of timers) clearTimeout(t);
       timers.clear();

@@ -14,10 +14,10 @@ import type { CgroupLayout } from "../cgroup/layout.js";
 import { locateController } from "../cgroup/layout.js";
 import type { FileReader } from "../cgroup/read.js";
 import type { PressureResource, V1PressureLevel, WatchdogEvent } from "../events/types.js";
-import { discoverCgroups } from "../sources/discovery.js";
+import { discoverCgroups, type DiscoveryFilter } from "../sources/discovery.js";
 import { fileWakes } from "../sources/fileWatch.js";
 import type { Wake } from "../sources/types.js";
-import { notifierFor, type NativeNotifiers, type NotifierMode } from "./notifiers.js";
+import { memoryVersionOnDisk, notifierFor, type NativeNotifiers, type NotifierMode } from "./notifiers.js";
 import { everySliced } from "./slices.js";
 import { createStallReoffers } from "./stallReoffer.js";
 import { createTracker, type CgroupTracker, type TrackerProblem } from "./tracker.js";
@@ -34,6 +34,8 @@ export interface WatchOptions {
   /** Periodic `sample` events for control-loop policies; null = none. */
   readonly sampleIntervalMs?: number | null;
   readonly rescanIntervalMs?: number;
+  /** New watch patterns / exclusions from a config reload (see discoverCgroups). */
+  readonly refilter$?: Observable<DiscoveryFilter>;
   readonly native?: NativeNotifiers | null;
   /** v2 PSI triggers to arm per cgroup, e.g. { memory: "some 150000 1000000" }. */
   readonly psiTriggers?: Partial<Record<PressureResource, string>>;
@@ -129,9 +131,10 @@ export function createWatcher(options: WatchOptions): Watcher {
       const p = tracker.fileOf(controller, file);
       if (p !== null) sources.push(guard(cgroup, `inotify:${file}`, fileWakes(cgroup, file, p, { persistent, now })));
     };
-    const mode = notifierFor(tracker.memoryVersion, native !== null);
+    const memoryVersion = memoryVersionOnDisk(tracker);
+    const mode = notifierFor(memoryVersion, native !== null);
     modes.set(cgroup, mode);
-    if (tracker.memoryVersion === 2) {
+    if (memoryVersion === 2) {
       watchFile("cgroup.events", "memory");
       watchFile("memory.events", "memory");
       watchFile("pids.events", "pids");
@@ -142,7 +145,7 @@ export function createWatcher(options: WatchOptions): Watcher {
           if (p !== null) sources.push(guard(cgroup, `psi:${resource}`, native.psiTrigger(p, cgroup, resource, trigger)));
         }
       }
-    } else if (tracker.memoryVersion === 1 && native !== null) {
+    } else if (memoryVersion === 1 && native !== null) {
       // fileOf(..., "") is the cgroup's own directory in the memory hierarchy.
       const memDir = tracker.fileOf("memory", "");
       if (memDir !== null) {
@@ -204,6 +207,7 @@ export function createWatcher(options: WatchOptions): Watcher {
       patterns: options.patterns,
       ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
       ...(options.rescanIntervalMs === undefined ? {} : { rescanIntervalMs: options.rescanIntervalMs }),
+      ...(options.refilter$ === undefined ? {} : { refilter$: options.refilter$ }),
       persistent: options.persistent ?? true,
       now,
     }).pipe(share());

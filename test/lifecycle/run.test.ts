@@ -12,6 +12,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { planReload } from "../../src/config/reload.js";
 import type { RuntimeConfig } from "../../src/config/types.js";
 import type { Daemon, DaemonOptions } from "../../src/daemon.js";
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, runDaemon } from "../../src/lifecycle/run.js";
@@ -83,7 +84,9 @@ function fakeDaemon() {
     },
     applyConfig: (next: RuntimeConfig) => {
       state.applied.push(next);
-      return [];
+      // What the real daemon answers: compared with the config it started with.
+      if (state.startedWith === null) throw new Error("applyConfig before start");
+      return planReload(state.startedWith.config, next);
     },
     stop: () => state.stop(),
   } as unknown as Daemon;
@@ -210,7 +213,7 @@ describe("reload (SIGHUP)", () => {
     signals.emit("SIGHUP");
     await until(() => fake.state.applied.length === 1, 20_000, "the good config applied");
     expect(fake.state.applied[0]?.log.level).toBe("debug");
-    const warn = logs.find((l) => l["msg"] === "these settings change only on restart");
+    const warn = logs.find((l) => typeof l["msg"] === "string" && l["msg"].startsWith("changed settings that take effect only after a restart"));
     expect(warn?.["keys"]).toEqual(["safetyNetIntervalMs"]);
   });
 });

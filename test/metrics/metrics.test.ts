@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import type { ActionProposal } from "../../src/actions/types.js";
 import type { CgroupSnapshot } from "../../src/cgroup/snapshot.js";
+import { EVENT_SOURCES_OF } from "../../src/events/sources.js";
 import type { WatchdogEvent } from "../../src/events/types.js";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.js";
 import { parseExposition, type ParsedSample } from "../../src/metrics/parse.js";
@@ -178,8 +179,7 @@ describe("metrics API", () => {
     const proposal: ActionProposal = { policy: "rescue", cgroup: "a", action: { kind: "set_memory_limit", bytes: 1 << 30 }, cause: { kind: "under_oom", at: 1000 } };
     m.recordAction(proposal, { kind: "applied", before: "1", after: "2" }, 1000.3);
     m.recordAction(proposal, { kind: "rejected", guardrail: "max_step", reason: "too big" }, 5000);
-    // A series born by its first increment shows 0 once, like the kernel mirrors.
-    expect(await value(m, "cgwatch_actions_total", { policy: "rescue", action: "set_memory_limit", outcome: "applied" })).toBe(0);
+    // cgwatch's own counters count from 0 in this process: the first scrape shows the first increment.
     expect(await value(m, "cgwatch_actions_total", { policy: "rescue", action: "set_memory_limit", outcome: "applied" })).toBe(1);
     expect(await value(m, "cgwatch_actions_total", { policy: "rescue", action: "set_memory_limit", outcome: "rejected" })).toBe(1);
     expect(await value(m, "cgwatch_policy_evaluations_total", { policy: "rescue", outcome: "timeout" })).toBe(1);
@@ -189,6 +189,18 @@ describe("metrics API", () => {
     expect(await value(m, "cgwatch_event_to_action_seconds_bucket", { outcome: "applied", le: "0.0001" })).toBe(0);
     expect(await value(m, "cgwatch_event_to_action_seconds_bucket", { outcome: "applied", le: "0.0005" })).toBe(1);
     expect(await value(m, "cgwatch_event_to_action_seconds_count", { outcome: "rejected" })).toBeUndefined();
+  });
+
+  it("cgwatch_events_total exports only the (kind, source) pairs that can happen, each from 0", async () => {
+    const m = fresh();
+    const pairs = (await samples(m)).filter((s) => s.name === "cgwatch_events_total").map((s) => `${s.labels["kind"]}/${s.labels["source"]}`);
+    expect(pairs).toContain("oom_kill/eventfd");
+    expect(pairs).toContain("cgroup_added/inotify");
+    expect(pairs).not.toContain("cgroup_added/psi");
+    expect(pairs).not.toContain("cpu_throttled/inotify");
+    expect(pairs).toHaveLength(Object.values(EVENT_SOURCES_OF).flat().length);
+    m.recordEvent({ kind: "cpu_throttled", cgroup: "x", at: 1, source: "poll", periods: { before: 0, after: 1 }, throttledPeriods: { before: 0, after: 1 }, throttledSeconds: { before: 0, after: 0.1 }, ratio: 1, intervalSeconds: 1 });
+    expect(await value(m, "cgwatch_events_total", { kind: "cpu_throttled", source: "poll" })).toBe(1);
   });
 
   it("heartbeat, fallback and build info", async () => {

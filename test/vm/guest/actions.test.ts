@@ -5,7 +5,10 @@
  * v2 core files (cgroup.kill) really act.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
 import { after, describe, it } from "node:test";
+import { protectSelf } from "../../../src/actions/selfProtection.js";
 import { createGuardedWriter } from "../../../src/cgroup/writer.js";
 import { GuestCgroup, assertInGuest, guestExecutor, v2Layout, waitFor } from "./guest.js";
 
@@ -72,6 +75,22 @@ void describe("action executor on cgroup v2", () => {
     assert.equal(out.guardrail, "unsupported");
     assert.match(out.reason, /burst <= quota/);
     assert.equal(cg.read("cpu.max.burst").trim(), "25000");
+  });
+
+  void it("self-protection lowers a process's oom_score_adj to -1000 through the writer and the kernel reads it back", async () => {
+    // Lowering oom_score_adj needs CAP_SYS_RESOURCE, which the host's bounding
+    // set lacks even for root; the guest's root holds it, so the read-back runs here.
+    const kid = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      const pid = kid.pid ?? -1;
+      await waitFor(() => fs.existsSync(`/proc/${pid}/oom_score_adj`), 5_000, "the sleeper");
+      // a child stands in for cgwatch: the guest runner's own score stays untouched
+      const outcome = protectSelf({ procRoot: "/proc", pid });
+      assert.equal(outcome.kind, "applied", JSON.stringify(outcome));
+      assert.equal(fs.readFileSync(`/proc/${pid}/oom_score_adj`, "utf8").trim(), "-1000");
+    } finally {
+      kid.kill("SIGKILL");
+    }
   });
 
   void it("never touches the root cgroup", () => {

@@ -192,8 +192,8 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
       throw new Error(`${err instanceof Error ? err.message : String(err)}\n${got}`);
     });
     // Every action a policy proposed and the executor applied is counted in
-    // cgwatch_actions_total. A counter series born non-zero is shown as 0 on
-    // its first scrape (so that Prometheus' increase() sees the step): scrape again.
+    // cgwatch_actions_total, from its first scrape on; the policies keep
+    // acting meanwhile, so scrape until the count matches the log.
     const appliedLines = (): LogLine[] => lines.filter((l) => l["component"] === "actions" && l["msg"] === "action decision" && l["outcome"] === "applied");
     let applied = appliedLines();
     assert.ok(applied.length >= 2, "the policies acted");
