@@ -295,7 +295,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     /** The config last applied (startup, then each reload): what the next reload is compared with. */
     let applied: RuntimeConfig = config;
     let scanned = false;
-    /** True while a reload's rescan adopts cgroups (discovery reports them synchronously). */
+    /** True while a reload's rescan adopts (or drops) cgroups (discovery reports them synchronously). */
     let adopting = false;
     /** Publishes one cgroup's settings soon (set once the publisher exists, below). */
     let publishSoon: (cgroup: string, delaysMs: readonly number[]) => void = () => undefined;
@@ -334,14 +334,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           break;
         }
         case "cgroup_removed": {
-          // Its last counters and identity stay exported for the retention window.
+          // A removed cgroup's last counters and identity stay exported for the retention window; one a
+          // reload stopped watching (reported during the reload's rescan) exists still and goes at once.
           const cgroup = event.cgroup;
-          metrics.retireCgroup(cgroup);
-          retention.retire(cgroup, () => {
+          const forget = (): void => {
             metrics.removeCgroup(cgroup);
             identities.forget(cgroup);
             currentRules.forget(cgroup);
-          });
+          };
+          if (adopting) forget();
+          else {
+            metrics.retireCgroup(cgroup);
+            retention.retire(cgroup, forget);
+          }
           break;
         }
         default:
