@@ -149,7 +149,7 @@ export function createWatcher(options: WatchOptions): Watcher {
         // A notification's follow-up re-reads end once its kill was counted.
         const confirmed = (notifiedAt: number): boolean => tracker.counters.oomKillSeenAt === notifiedAt;
         sources.push(guard(cgroup, "eventfd:oom", native.v1Oom(memDir, cgroup, confirmed)));
-        sources.push(guard(cgroup, "eventfd:reservation", native.v1Reservation(memDir, cgroup)));
+        sources.push(guard(cgroup, "eventfd:reservation", native.v1Reservation(memDir, cgroup, tracker.bornWatched)));
         for (const level of pressureLevelsOf(cgroup)) sources.push(guard(cgroup, `eventfd:pressure:${level}`, native.v1PressureLevel(memDir, cgroup, level)));
       }
     }
@@ -242,8 +242,10 @@ export function createWatcher(options: WatchOptions): Watcher {
               return ev;
             });
             const added: WatchdogEvent = { kind: "cgroup_added", cgroup, at, source: "inotify" };
-            fresh.set(cgroup, at + (SETTINGS_RECHECK_MS.at(-1) ?? 0) + options.pollIntervalMs);
-            const settings$ = merge(...SETTINGS_RECHECK_MS.map((ms) => timer(ms))).pipe(mergeMap(() => from(safely(cgroup, "settings re-check", () => recheckSettings(tracker)))));
+            // Only a cgroup created while watched can still be being set up
+            // (at startup 10k cgroups would cost 30k timers for nothing).
+            if (scanned) fresh.set(cgroup, at + (SETTINGS_RECHECK_MS.at(-1) ?? 0) + options.pollIntervalMs);
+            const settings$ = scanned ? merge(...SETTINGS_RECHECK_MS.map((ms) => timer(ms))).pipe(mergeMap(() => from(safely(cgroup, "settings re-check", () => recheckSettings(tracker))))) : EMPTY;
             // NEVER keeps a cgroup with no notifier (v1 polled) alive until its removal.
             const live$ = merge(
               merge(wakesFor(tracker), NEVER).pipe(

@@ -12,10 +12,46 @@ import { waitExit } from "./realCgroup.js";
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 export const CLI = path.join(ROOT, "dist/src/cli.js");
 
-/** Compiles dist/ once per test file (call from beforeAll, 120 s timeout). */
+/** Newest modification time under `dir` (files only), 0 if absent. */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) t = Math.max(t, fs.statSync(path.join(e.parentPath, e.name)).mtimeMs);
+  }
+  return t;
+}
+
+const sleepSync = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
+/**
+ * Compiles dist/ unless it is newer than every source (call from beforeAll,
+ * 120 s timeout). `npm test` builds first, so the test files skip it; several
+ * test files run alone at once take turns through a lock directory instead of
+ * writing dist/ over each other while another's CLI reads it.
+ */
 export function buildDist(): void {
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}\n${r.stderr}`);
+  const fresh = (): boolean => fs.existsSync(CLI) && fs.statSync(CLI).mtimeMs >= Math.max(newest(path.join(ROOT, "src")), newest(path.join(ROOT, "bench")));
+  if (fresh()) return;
+  const lock = path.join(os.tmpdir(), `cgwatch-build-${Buffer.from(ROOT).toString("hex").slice(-32)}.lock`);
+  const deadline = Date.now() + 110_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`another build holds ${lock}`);
+      sleepSync(200);
+    }
+  }
+  try {
+    if (fresh()) return;
+    const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}\n${r.stderr}`);
+  } finally {
+    fs.rmdirSync(lock);
+  }
 }
 
 export function logLines(buf: string): Record<string, unknown>[] {

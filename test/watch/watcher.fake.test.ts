@@ -239,3 +239,33 @@ describe("notification storms", () => {
     stop();
   });
 });
+
+describe("a v1 stall under OOM on a fake cgroupfs (the poll path: no eventfd)", () => {
+  it("is re-offered while it lasts, backing off from stallReofferMs, and its recovery is an event that ends the re-offers", async () => {
+    host = fakeHost(1);
+    host.addCgroup("ctr", { "memory.oom_control": "oom_kill_disable 1\nunder_oom 1\noom_kill 0\n" });
+    const { watcher, c, stop } = start(host, ["ctr"], { native: null, stallReofferMs: 100, safetyNetIntervalMs: 600_000 });
+    await watcher.ready;
+    const stalls = (): WatchdogEvent[] => c.values.filter((e) => e.kind === "under_oom");
+    await c.until(() => stalls().length >= 4, 10_000);
+    const at = stalls().map((e) => e.at);
+    // Timers never fire early: each re-offer comes at least 100, 200, 400 ms after the one before.
+    for (let k = 1; k < 4; k++) expect((at[k] ?? 0) - (at[k - 1] ?? 0)).toBeGreaterThanOrEqual(100 * 2 ** (k - 1) - 1);
+    expect(stalls().slice(0, 4).map((e) => (e.kind === "under_oom" ? [e.source, e.underOom] : null))).toEqual([
+      ["poll", true],
+      ["poll", true],
+      ["poll", true],
+      ["poll", true],
+    ]);
+    const stalledMs = stalls().map((e) => (e.kind === "under_oom" ? e.stalledMs : -1));
+    expect(stalledMs[0]).toBe(0);
+    expect(stalledMs[3]).toBeGreaterThanOrEqual(699);
+    // Freed: the next re-offer's read finds the recovery, and nothing follows it.
+    host.write("ctr", "memory.oom_control", "oom_kill_disable 1\nunder_oom 0\noom_kill 0\n");
+    await c.until((vs) => vs.some((e) => e.kind === "under_oom" && !e.underOom), 10_000);
+    const n = stalls().length;
+    await sleep(1000);
+    expect(stalls()).toHaveLength(n);
+    stop();
+  });
+});
