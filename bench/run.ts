@@ -20,8 +20,24 @@ import { buildTree, loadavg, spread, type Spread } from "./common.js";
 import { runEventfdLatencyBench, type EventfdLatencyResult } from "./eventfd-latency.js";
 import { runMetricsBench, type MetricsBenchResult } from "./metrics.js";
 import { runPolicyBench, type PolicyBenchResult } from "./policy.js";
-import { latencyRun, realOomRun, realSweepRun, startupRun, stormRun, sweepRun, type LatencyRun, type RealOomRun, type StartupRun, type StormRun, type SweepRun } from "./scenarios.js";
+import {
+  latencyRun,
+  realOomConfirmRun,
+  realOomRun,
+  realSweepRun,
+  startupRun,
+  stormRun,
+  sweepRun,
+  type LatencyRun,
+  type OomConfirmRun,
+  type RealOomRun,
+  type StartupRun,
+  type StormRun,
+  type SweepRun,
+} from "./scenarios.js";
 import { renderMarkdown } from "./report.js";
+import { containerRescueRun, type ContainerRescueRun } from "./container.js";
+import { containerEngineUnavailable } from "../test/helpers/podman.js";
 import { medianP90, runVmPsiBench, type VmPsiBench, type VmPsiRep } from "./vmPsi.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -35,9 +51,11 @@ type ChildSpec =
   | { readonly name: "sweep"; readonly args: { root: string; n: number; sweeps: number } }
   | { readonly name: "realSweep"; readonly args: { count: number; sweeps: number } }
   | { readonly name: "realOom"; readonly args: { reps: number } }
+  | { readonly name: "oomConfirm"; readonly args: { kills: number } }
   | { readonly name: "metrics"; readonly args: { runs: number } }
   | { readonly name: "policy"; readonly args: Record<string, never> }
-  | { readonly name: "eventfd"; readonly args: { pollWakes: number } };
+  | { readonly name: "eventfd"; readonly args: { pollWakes: number } }
+  | { readonly name: "containerRescue"; readonly args: { reps: number; hogMb: number } };
 
 async function childMain(spec: ChildSpec): Promise<unknown> {
   switch (spec.name) {
@@ -53,12 +71,16 @@ async function childMain(spec: ChildSpec): Promise<unknown> {
       return realSweepRun(spec.args);
     case "realOom":
       return realOomRun(spec.args);
+    case "oomConfirm":
+      return realOomConfirmRun(spec.args);
     case "metrics":
       return runMetricsBench({ runs: spec.args.runs });
     case "policy":
       return runPolicyBench();
     case "eventfd":
       return runEventfdLatencyBench({ pollWakes: spec.args.pollWakes });
+    case "containerRescue":
+      return containerRescueRun(spec.args);
   }
 }
 
@@ -128,9 +150,12 @@ export interface Results {
   readonly sweep: Record<string, RunRecord<SweepRun>[]>;
   readonly realSweep: RunRecord<SweepRun>[];
   readonly realOom: RunRecord<RealOomRun>[];
+  readonly oomConfirm: RunRecord<OomConfirmRun>[];
   readonly metrics: RunRecord<MetricsBenchResult>[];
   readonly policy: RunRecord<PolicyBenchResult>[];
   readonly eventfd: RunRecord<EventfdLatencyResult>[];
+  /** Absent when no container engine could start (the section is left out). */
+  readonly containerRescue?: RunRecord<ContainerRescueRun>[];
   /** Real cgroup v2 in the QEMU guest: PSI and memory.events, kernel → event → action (absent in results from before it existed). */
   readonly vmPsi?: VmPsiBench;
 }
@@ -160,6 +185,18 @@ function printTable(r: Partial<Results>): void {
     rows.push([`sweep CPU ms @${n} reader / naive`, `${fmt(spread(runs.map((x) => x.result.readerCpuMs)))} / ${fmt(spread(runs.map((x) => x.result.naiveCpuMs)))}`]);
   }
   if (r.realOom !== undefined) rows.push(["real v1 OOM wake→action ms", fmt(spread(r.realOom.flatMap((x) => x.result.wakeToActionMs)), 3)]);
+  if (r.containerRescue !== undefined) {
+    const reps = r.containerRescue.flatMap((x) => x.result.reps);
+    rows.push(["container stall→first raise ms", fmt(spread(reps.map((x) => x.stallToFirstRaiseMs)), 0)]);
+    rows.push(["container stall→hog finished ms", fmt(spread(reps.map((x) => x.stallToHogDoneMs)), 0)]);
+  }
+  if (r.oomConfirm !== undefined) {
+    const p50 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    const late = (xs: number[]): number[] => xs.filter((x) => x >= 1);
+    rows.push(["real v1 OOM wake→oom_kill event p50 ms (old schedule)", `${fmt(spread(r.oomConfirm.map((x) => p50(x.result.confirmMs))), 3)} (${fmt(spread(r.oomConfirm.map((x) => p50(x.result.oldScheduleMs))), 3)})`]);
+    rows.push(["  of kills not yet counted at the wake (old)", `${fmt(spread(r.oomConfirm.map((x) => p50(late(x.result.confirmMs)))), 3)} (${fmt(spread(r.oomConfirm.map((x) => p50(late(x.result.oldScheduleMs)))), 3)})`]);
+    rows.push(["real v1 OOM kills: kernel / events", r.oomConfirm.map((x) => `${x.result.kernelKills}/${x.result.eventKills}`).join(", ")]);
+  }
   if (r.metrics !== undefined) {
     for (const n of [1000, 10000]) {
       const pick = (x: RunRecord<MetricsBenchResult>) => x.result.scales.find((s) => s.cgroups === n);
@@ -244,6 +281,12 @@ async function main(): Promise<void> {
       r.realSweep = await repeat<SweepRun>("poll sweep, real v1 kernel", RUNS, { name: "realSweep", args: { count: 50, sweeps: 21 } }, 60_000);
     }
     if (want("oom")) r.realOom = await repeat<RealOomRun>("real v1 OOM (5 reps per run)", 1, { name: "realOom", args: { reps: 5 } }, 240_000);
+    if (want("container")) {
+      const missing = containerEngineUnavailable();
+      if (missing === null) r.containerRescue = await repeat<ContainerRescueRun>("real container rescue (3 containers per run)", 1, { name: "containerRescue", args: { reps: 3, hogMb: 300 } }, 300_000);
+      else process.stderr.write(`[bench] real container rescue SKIPPED: ${missing}\n`);
+    }
+    if (want("oom")) r.oomConfirm = await repeat<OomConfirmRun>("real v1 OOM confirm (20 kills per schedule)", RUNS, { name: "oomConfirm", args: { kills: 20 } }, 240_000);
     if (want("eventfd")) r.eventfd = await repeat<EventfdLatencyResult>("eventfd latency", RUNS, { name: "eventfd", args: { pollWakes: 30 } }, 120_000);
     if (want("metrics")) r.metrics = await repeat<MetricsBenchResult>("/metrics render", RUNS, { name: "metrics", args: { runs: 3 } }, 240_000);
     if (want("vmpsi")) {

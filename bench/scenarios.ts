@@ -13,6 +13,10 @@ import { layoutFromMountInfo } from "../src/cgroup/layout.js";
 import { parseProcCgroup } from "../src/cgroup/paths.js";
 import { v2LayoutAt } from "../src/cgroup/layout.js";
 import type { WatchdogEvent } from "../src/events/types.js";
+import { loadNative } from "../src/native/index.js";
+import { v1OomWakes } from "../src/sources/v1Notifications.js";
+import { createNativeNotifiers } from "../src/watch/nativeNotifiers.js";
+import { createWatcher } from "../src/watch/watcher.js";
 import { cgroupName, cpuMs, dist, MEMORY_EVENT_KEYS, parseMemoryEvents, sleep, startBenchDaemon, WATCH_PATTERN, type Dist } from "./common.js";
 import type { DriverCommand, DriverReply } from "./driver.js";
 
@@ -552,4 +556,68 @@ export async function realOomRun(args: { reps: number }): Promise<RealOomRun> {
     }
   }
   return { reps: args.reps, wakeToActionMs, outcomes, hogExits };
+}
+
+export interface OomConfirmRun {
+  /** OOM_CONFIRM_DELAYS_MS (1, 2, 4 ... ms): wake → oom_kill event, ms, one per kill. */
+  readonly confirmMs: number[];
+  /** The schedule before issue 13 (10, 100, 1000 ms), same hog, for comparison. */
+  readonly oldScheduleMs: number[];
+  /** Kills the kernel counted (oom_kill) vs oom_kill events' deltas: equal means none lost or double-counted. */
+  readonly kernelKills: number;
+  readonly eventKills: number;
+}
+
+/**
+ * Real v1 OOM kills: how soon after the eventfd wake the `oom_kill` event is
+ * emitted. The kernel signals the eventfd on entering OOM handling, ~3 ms
+ * before the victim is killed and oom_kill counted; the follow-up re-reads
+ * find the increment. A scratch memory cgroup (50M, the OOM killer on) under
+ * our own, the watch loop with the eventfd notifiers as the daemon wires
+ * them, and `kills` python hogs of 100 MB one after another. Measured from
+ * the wake's `at` (performance.now() in the eventfd callback, which every
+ * follow-up re-read carries) to the oom_kill event's arrival.
+ */
+export async function realOomConfirmRun(args: { kills: number }): Promise<OomConfirmRun> {
+  if (loadNative().kind !== "loaded") throw new Error("the native addon is not loaded: no eventfd");
+  const layout = hostLayout();
+  const memRoot = layout.v1.get("memory");
+  if (memRoot === undefined) throw new Error("no v1 memory hierarchy");
+  const own = parseProcCgroup(fs.readFileSync("/proc/self/cgroup", "utf8")).v1.get("memory") ?? "";
+  const kernelKills = (dir: string): number => Number(/oom_kill (\d+)/.exec(fs.readFileSync(path.join(dir, "memory.oom_control"), "utf8"))?.[1] ?? 0);
+
+  const measure = async (label: string, oldSchedule: boolean): Promise<{ ms: number[]; kernel: number; events: number }> => {
+    const cg = path.posix.join(own, `cgwatch-bench-${process.pid}-${label}`);
+    const dir = path.join(memRoot, cg);
+    fs.mkdirSync(dir);
+    const reader = createFileReader();
+    const base = createNativeNotifiers({ keepAlive: false, softLimitRecheckMs: 60_000 });
+    const native = oldSchedule ? { ...base, v1Oom: (d: string, c: string) => v1OomWakes({ dir: d, cgroup: c, keepAlive: false, settleDelaysMs: [10, 100, 1000] }) } : base;
+    const watcher = createWatcher({ layout, reader, patterns: [cg], pollIntervalMs: 60_000, safetyNetIntervalMs: 600_000, persistent: false, native });
+    const ms: number[] = [];
+    let events = 0;
+    const sub = watcher.events$.subscribe((e: WatchdogEvent) => {
+      if (e.kind !== "oom_kill") return;
+      ms.push(Math.round((performance.now() - e.at) * 1000) / 1000);
+      events += e.counter.after - e.counter.before;
+    });
+    try {
+      fs.writeFileSync(path.join(dir, "memory.limit_in_bytes"), String(50 * 2 ** 20));
+      await watcher.ready;
+      const script = "chunks = []\nfor i in range(100):\n    chunks.append(bytearray(1024 * 1024))";
+      for (let i = 0; i < args.kills; i++) {
+        const hog = spawn("/bin/sh", ["-c", `echo $$ > ${path.join(dir, "cgroup.procs")} && exec python3 -c "$0"`, script], { stdio: "ignore", timeout: 30_000, killSignal: "SIGKILL" });
+        await new Promise<void>((r) => hog.once("exit", () => r()));
+        await sleep(1100); // the last follow-up re-read (1 s) is over: the next kill is a fresh wake
+      }
+      return { ms, kernel: kernelKills(dir), events };
+    } finally {
+      sub.unsubscribe();
+      reader.close();
+      await removeCgroupDir(dir);
+    }
+  };
+  const now = await measure("confirm", false);
+  const old = await measure("confirm-old", true);
+  return { confirmMs: now.ms, oldScheduleMs: old.ms, kernelKills: now.kernel, eventKills: now.events };
 }

@@ -37,10 +37,12 @@ export interface MemoryCounterEvent extends EventBase {
 }
 export interface UnderOomEvent extends EventBase {
   readonly kind: "under_oom";
-  /** v1 memory.oom_control under_oom: tasks are stalled at the limit now (false: the stall ended). */
+  /** v1 memory.oom_control under_oom: true, tasks are stalled at the limit right now (a new stall, a re-stall, or a lasting stall re-offered); false, the recovery. */
   readonly underOom: boolean;
   /** v1 memory.oom_control oom_kill_disable: the OOM killer is off, so only more memory releases the tasks. */
   readonly oomKillDisable: boolean;
+  /** How long cgwatch has seen this stall (ms, 0 when new); on recovery, how long it lasted. */
+  readonly stalledMs: number;
 }
 export interface ReservationBreachEvent extends EventBase {
   readonly kind: "reservation_breach";
@@ -219,7 +221,11 @@ export interface PolicyMeta {
   readonly on: readonly EventKind[];
   /** cgroup globs: `docker/*`, `system.slice/*.service`, `kubepods.slice/**`. Default: every cgroup. */
   readonly match?: readonly string[];
-  /** After proposing actions for a cgroup, skip it for this long: "30s", "5m", or ms. */
+  /**
+   * After proposing actions for a cgroup, skip its events for this long: "30s", "5m", or ms, measured
+   * between events' `at`. The config's `policies.cooldowns.<name>` overrides it. A v1 stall under OOM
+   * (`under_oom` with `underOom: true`) is never skipped.
+   */
   readonly cooldown?: string | number;
   /** Defaults of ctx.params; the config overrides them key by key. */
   readonly params?: Readonly<Record<string, unknown>>;

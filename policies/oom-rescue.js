@@ -8,7 +8,14 @@
  *    the limit (memory.max).
  * Raises the memory limit by `stepPercent` of the current limit, at most
  * `stepBytes`, never above `ceilingBytes`. Does nothing when the cgroup is
- * unlimited or already at the ceiling (then it only annotates once per cooldown).
+ * unlimited or already at the ceiling (then it logs a warning).
+ *
+ * A v1 stall is an emergency: cgwatch offers it on every kernel notification
+ * (each re-stall after a raise that was not enough) and again while it lasts,
+ * and neither this policy's cooldown nor the guardrail cooldown holds it back,
+ * so a hog that needs several raises gets them one per stall, within
+ * seconds. The cooldown still spaces out the v2 answers. A stall nothing
+ * answers (at the ceiling) is logged and counted by cgwatch itself.
  *
  * Params (sizes are bytes or Docker-style strings: "512m", "8g"):
  *   stepPercent  25     raise by this share of the current limit

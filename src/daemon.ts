@@ -21,7 +21,8 @@ import { createGuardedWriter } from "./cgroup/writer.js";
 import { planReload, type ReloadPlan } from "./config/reload.js";
 import type { RuntimeConfig } from "./config/types.js";
 import type { CgroupSnapshot } from "./cgroup/snapshot.js";
-import type { WatchdogEvent } from "./events/types.js";
+import { isEmergency, type V1PressureLevel, type WatchdogEvent } from "./events/types.js";
+import { stallOutcome, type StallDecision, type StallEvaluation } from "./actions/stallOutcome.js";
 import { componentLogger } from "./logging/logger.js";
 import { createProblemLog } from "./logging/problems.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
@@ -99,6 +100,16 @@ function labeller(config: RuntimeConfig): (cgroup: string) => Readonly<Record<st
   };
 }
 
+/** v1 pressure levels for a cgroup: the last matching watch rule that sets them, else the global list. */
+function pressureLevels(config: RuntimeConfig): (cgroup: string) => readonly V1PressureLevel[] {
+  const rules = config.watch.flatMap((r) => (r.v1PressureLevels === null ? [] : [{ match: compileCgroupGlob(r.pattern), levels: r.v1PressureLevels }]));
+  return (cgroup) => {
+    let levels = config.v1PressureLevels;
+    for (const r of rules) if (r.match(cgroup)) levels = r.levels;
+    return levels;
+  };
+}
+
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, layout, logger } = options;
   const now = options.now ?? (() => performance.now());
@@ -163,6 +174,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const policies = await createPolicyEngine({
       dirs: config.policies.dirs,
       params: config.policies.params,
+      cooldowns: config.policies.cooldownsMs,
       limits: { deadlineMs: config.policies.deadlineMs, memoryBytes: config.policies.memoryLimitBytes, quarantineAfter: config.policies.quarantineAfter },
       logger: log.policy,
       clock: now,
@@ -239,6 +251,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       sampleIntervalMs: wantsSample ? config.sampleIntervalMs : null,
       native: options.native.kind === "loaded" ? createNativeNotifiers({ keepAlive: options.persistent ?? true, softLimitRecheckMs: config.safetyNetIntervalMs }) : null,
       psiTriggers,
+      v1PressureLevels: pressureLevels(config),
       persistent: options.persistent ?? true,
       now,
       onProblem: (p) => problems.report({ op: "read", path: `${p.cgroup}/${p.file}`, cgroup: p.cgroup, reason: "malformed", message: `malformed control file ${p.file} of ${p.cgroup === "" ? "/" : p.cgroup}: ${p.reason}` }),
@@ -255,6 +268,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     let scanned = false;
     /** True while a reload's rescan adopts cgroups (discovery reports them synchronously). */
     let adopting = false;
+    /** Publishes one cgroup's settings soon (set once the publisher exists, below). */
+    let publishSoon: (cgroup: string, delaysMs: readonly number[]) => void = () => undefined;
     const handle = (event: WatchdogEvent): void => {
       metrics.heartbeat();
       switch (event.kind) {
@@ -267,9 +282,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
             cpu: locateController(layout, "cpu")?.version ?? null,
             pids: locateController(layout, "pids") !== null,
           });
-          // After the first scan, a new cgroup's settings and counters are published now, not a safety-net pass later
-          // (at startup the first pass runs right after the scan).
-          if (scanned) refreshGauges(event.cgroup);
+          // After the first scan a new cgroup's gauges are published now, and again
+          // soon: an engine writes a container's limits after its mkdir (runc,
+          // once the container's init reported ready: 0.1-0.6 s after the mkdir,
+          // over 1 s on a loaded host), so a read at discovery sees defaults.
+          if (scanned) {
+            refreshGauges(event.cgroup);
+            publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs, 2500, 5000]);
+          }
           break;
         }
         case "cgroup_removed":
@@ -281,6 +301,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       metrics.recordEvent(event);
       if (event.kind === "oom_kill" || event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, `${event.kind} in ${event.cgroup}`);
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
+      const evaluations: StallEvaluation[] = [];
+      const decisions: StallDecision[] = [];
       const wanted = policies.wantsEvent(event.kind, event.cgroup);
       if (wanted || options.record !== undefined) {
         // Periodic samples read settings once (open/read/close) so that they
@@ -288,14 +310,28 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         const snapshot = readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached");
         // A removed cgroup has nothing left to read: its trace line carries no snapshot (replay keeps the previous one).
         options.record?.(event, event.kind === "cgroup_removed" ? null : snapshot);
-        for (const proposal of wanted ? policies.evaluate(event, snapshot) : []) {
-          const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
-          // Gauges of a cgroup cgwatch just changed show the new value on the next scrape, not a pass later.
-          if (outcome.kind === "applied") refreshGauges(proposal.cgroup);
-          options.onAction?.(proposal, outcome);
+        for (const evaluation of wanted ? policies.evaluateDetailed(event, snapshot) : []) {
+          evaluations.push(evaluation);
+          for (const proposal of evaluation.proposals) {
+            const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
+            decisions.push({ proposal, outcome });
+            // Gauges of a cgroup cgwatch just changed show the new value on the next scrape, not a pass later.
+            if (outcome.kind === "applied") refreshGauges(proposal.cgroup);
+            options.onAction?.(proposal, outcome);
+          }
         }
       }
+      if (isEmergency(event)) reportStall(event, evaluations, decisions);
       options.onEvent?.(event);
+    };
+
+    /** A stall under OOM never passes in silence: what became of this offer is counted, and logged unless it was answered. */
+    const reportStall = (event: WatchdogEvent, evaluations: readonly StallEvaluation[], decisions: readonly StallDecision[]): void => {
+      const r = stallOutcome(evaluations, decisions);
+      metrics.recordOomStall(r.outcome);
+      if (r.outcome === "applied" || r.outcome === "dry_run") return;
+      const stalledMs = event.kind === "under_oom" ? Math.round(event.stalledMs) : null;
+      log.actions.error({ cgroup: event.cgroup, stalledMs, outcome: r.outcome, reasons: r.reasons }, "under_oom stall not rescued; it is offered again while it lasts");
     };
 
     const subscription = new Subscription();
@@ -327,6 +363,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     stops.push({ name: "state publisher", run: () => publisher.stop() });
     refreshGauges = (cgroup) => publisher.refresh(cgroup);
+    publishSoon = (cgroup, delaysMs) => publisher.publishSoon(cgroup, delaysMs);
 
     const ready = watcher.ready.then((n) => {
       scanned = true;
@@ -370,6 +407,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
             case "guardrails":
               // guardrails.global.dryRun mirrors the top-level dryRun, so a dryRun change lands here too.
               executor = makeExecutor(next.guardrails);
+              break;
+            case "policies.cooldownsMs":
+              policies.setCooldowns(next.policies.cooldownsMs);
               break;
             case "policies.params":
             case "policies.disabled":

@@ -74,6 +74,12 @@ function locate(layout: CgroupLayout, controller: Controller | "procs" | "none")
   return { reason: `no cgroup hierarchy on this host carries the ${controller} controller` };
 }
 
+/** The causing event's time, or `fallback` (now) for a proposal without a usable one. */
+function causeTime(proposal: ActionProposal, fallback: number): number {
+  const at = (proposal.cause as { at?: unknown } | undefined)?.at;
+  return typeof at === "number" && Number.isFinite(at) ? at : fallback;
+}
+
 export function createActionExecutor(opts: ActionExecutorOptions): ActionExecutor {
   const { layout, writer, logger, clock } = opts;
   const own = ownProtectedSet(opts.ownCgroups);
@@ -129,7 +135,11 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     if (action.kind !== "annotate") {
       const valueRejection = checkEffect(plan.effect, cfg, opts.hostMemoryBytes);
       if (valueRejection !== null) return { version, ...rejected(valueRejection) };
-      const cool = checkCooldown(cooldowns, cgroup, action.kind, started, cfg.cooldownMs);
+      // Cooldowns are measured between the causing events' times (the clock
+      // policy cooldowns use), so equal policy and guardrail cooldowns agree;
+      // the answer to a stall under OOM is not held back by one.
+      const at = causeTime(proposal, started);
+      const cool = (proposal.cause as { emergency?: unknown } | undefined)?.emergency === true ? null : checkCooldown(cooldowns, cgroup, action.kind, at, cfg.cooldownMs);
       if (cool !== null) return { version, ...rejected(cool) };
       // The rate limit comes last so that proposals another guardrail stops cost no token.
       const limit = opts.guardrails.global.rateLimit;
@@ -140,7 +150,7 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
       }
       // Whatever happens next (dry-run, write, refusal) counts as an attempt:
       // a failing action must not be retried in a tight loop either.
-      cooldowns = recordCooldown(cooldowns, cgroup, action.kind, started);
+      cooldowns = recordCooldown(cooldowns, cgroup, action.kind, at);
     }
 
     const before = beforeOf(plan.steps, current);

@@ -22,8 +22,13 @@ export interface ActionProposal {
   readonly policy: string;
   readonly cgroup: string;
   readonly action: Action;
-  /** The event that caused it (kind and monotonic read time), for logs and latency metrics. */
-  readonly cause: { readonly kind: string; readonly at: number };
+  /**
+   * The event that caused it (kind and monotonic read time), for logs and
+   * latency metrics; cooldowns are measured between causes' times.
+   * `emergency`: the cause was a stall under OOM (events/types isEmergency),
+   * which the guardrail cooldown does not hold back.
+   */
+  readonly cause: { readonly kind: string; readonly at: number; readonly emergency?: boolean };
 }
 
 /**

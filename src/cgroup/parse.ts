@@ -337,3 +337,44 @@ export function parseIoStat(text: string): IoStatDevice[] {
   }
   return out;
 }
+
+/** A device's I/O throttles (docker --device-read-bps and friends); absent = no limit. */
+export interface IoLimitDevice {
+  /** "major:minor". */
+  readonly device: string;
+  readonly readBps?: number;
+  readonly writeBps?: number;
+  readonly readIops?: number;
+  readonly writeIops?: number;
+}
+
+/** v1 blkio.throttle.{read,write}_{bps,iops}_device, one file per kind: "254:0 1048576" lines. */
+export function parseIoLimitsV1(files: { readonly readBps: string | null; readonly writeBps: string | null; readonly readIops: string | null; readonly writeIops: string | null }): IoLimitDevice[] {
+  const byDevice = new Map<string, Record<string, number>>();
+  for (const [key, text] of Object.entries(files)) {
+    for (const line of (text ?? "").split("\n")) {
+      const [dev, value] = line.trim().split(/\s+/);
+      if (dev === undefined || value === undefined || !/^\d+:\d+$/.test(dev) || !/^\d+$/.test(value)) continue;
+      byDevice.set(dev, { ...(byDevice.get(dev) ?? {}), [key]: Number(value) });
+    }
+  }
+  return [...byDevice].map(([device, limits]) => ({ device, ...limits }));
+}
+
+/** v2 io.max: "8:0 rbps=1048576 wbps=max riops=max wiops=100"; "max" is no limit. */
+export function parseIoMax(text: string): IoLimitDevice[] {
+  const keys: Readonly<Record<string, keyof Omit<IoLimitDevice, "device">>> = { rbps: "readBps", wbps: "writeBps", riops: "readIops", wiops: "writeIops" };
+  const out: IoLimitDevice[] = [];
+  for (const line of text.split("\n")) {
+    const [dev, ...kvs] = line.trim().split(/\s+/);
+    if (dev === undefined || !/^\d+:\d+$/.test(dev)) continue;
+    const limits: Record<string, number> = {};
+    for (const kv of kvs) {
+      const [k, v] = kv.split("=");
+      const key = k === undefined ? undefined : keys[k];
+      if (key !== undefined && v !== undefined && /^\d+$/.test(v)) limits[key] = Number(v);
+    }
+    if (Object.keys(limits).length > 0) out.push({ device: dev, ...limits });
+  }
+  return out;
+}

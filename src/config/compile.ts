@@ -12,6 +12,7 @@ import { DEFAULTS } from "./defaults.js";
 import { parseListen } from "./listen.js";
 import { parsePsiTrigger } from "./psi.js";
 import type { ConfigFile } from "./schema.js";
+import type { V1PressureLevel } from "../events/types.js";
 import type { LogFormat, LogLevel, MetricsListen, PsiTrigger, RuntimeConfig, WatchRule } from "./types.js";
 
 export interface CompileContext {
@@ -97,8 +98,15 @@ function compileGuardrails(g: FileGuardrails | undefined, dryRun: boolean): Guar
 
 function compileWatch(entries: ConfigFile["watch"]): WatchRule[] {
   return (entries ?? DEFAULTS.watch).map((e) =>
-    typeof e === "string" ? { pattern: normaliseCgroupPath(e), labels: {} } : { pattern: normaliseCgroupPath(e.pattern), labels: { ...(e.labels ?? {}) } },
+    typeof e === "string"
+      ? { pattern: normaliseCgroupPath(e), labels: {}, v1PressureLevels: null }
+      : { pattern: normaliseCgroupPath(e.pattern), labels: { ...(e.labels ?? {}) }, v1PressureLevels: e.v1PressureLevels === undefined ? null : uniqueLevels(e.v1PressureLevels) },
   );
+}
+
+/** Each level once, lowest first (a duplicate would be a second eventfd saying the same). */
+function uniqueLevels(levels: readonly V1PressureLevel[]): V1PressureLevel[] {
+  return (["low", "medium", "critical"] as const).filter((l) => levels.includes(l));
 }
 
 function compileListen(listen: string | undefined, systemd: MetricsListen | null): MetricsListen {
@@ -121,6 +129,7 @@ export function compileConfig(file: ConfigFile, ctx: CompileContext): RuntimeCon
     policies: {
       dirs: (p?.builtin ?? DEFAULTS.policies.builtin) ? [ctx.builtinPolicyDir, ...userDirs] : userDirs,
       params: structuredClone(p?.params ?? {}),
+      cooldownsMs: Object.fromEntries(Object.entries(p?.cooldowns ?? {}).map(([name, d]) => [name, ms(d)])),
       disabled: [...(p?.disabled ?? [])],
       quarantineAfter: p?.quarantineAfter ?? DEFAULTS.policies.quarantineAfter,
       deadlineMs: p?.deadline === undefined ? DEFAULTS.policies.deadlineMs : ms(p.deadline),
@@ -135,6 +144,7 @@ export function compileConfig(file: ConfigFile, ctx: CompileContext): RuntimeCon
       cpu: psi(file.psi?.cpu, DEFAULTS.psi.cpu),
       io: psi(file.psi?.io, DEFAULTS.psi.io),
     },
+    v1PressureLevels: uniqueLevels(file.v1PressureLevels ?? DEFAULTS.v1PressureLevels),
     dryRun,
     log: { level: (file.log?.level ?? DEFAULTS.log.level) as LogLevel, format: (file.log?.format ?? DEFAULTS.log.format) as LogFormat },
     metrics: { listen: compileListen(file.metrics?.listen, ctx.systemdListen) },

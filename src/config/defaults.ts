@@ -34,6 +34,12 @@ export const DEFAULTS = {
   sampleIntervalMs: 30_000,
   /** systemd-oomd's and the kernel docs' example trigger; cpu and io are opt-in (one more fd per cgroup each). */
   psi: { memory: "some 300ms 2s", cpu: "off", io: "off" },
+  /**
+   * v1 memory.pressure_level: "medium" (reclaim with swapping or cache
+   * thrashing, and critical) says what matters without the tens of wakes per
+   * second "low" gives under ordinary reclaim. One eventfd per cgroup.
+   */
+  v1PressureLevels: ["medium"] as ("low" | "medium" | "critical")[],
   dryRun: false,
   log: { level: "info", format: "auto" },
   metrics: { host: DEFAULT_METRICS_HOST, port: DEFAULT_METRICS_PORT },

@@ -20,6 +20,7 @@ export const RELOADABLE_KEYS: ReadonlySet<string> = new Set([
   "guardrails",
   "policies.params",
   "policies.disabled",
+  "policies.cooldownsMs",
 ]);
 
 /** The key paths compared: nested objects whose parts reload differently are split one level down. */

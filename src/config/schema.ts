@@ -85,14 +85,22 @@ const labels = z
   )
   .describe("Prometheus labels added to every metric of the matched cgroups");
 
+const pressureLevels = z
+  .array(z.enum(["low", "medium", "critical"], { error: 'expected a pressure level: "low", "medium" or "critical"' }))
+  .describe("v1 memory.pressure_level registrations (one eventfd per level and cgroup; each fires at its level or higher); [] for none");
+
 const watchEntry = z.union(
   [
     cgroupGlob("watch pattern"),
     z
-      .object({ pattern: cgroupGlob("watch pattern"), labels: labels.optional() })
+      .object({
+        pattern: cgroupGlob("watch pattern"),
+        labels: labels.optional(),
+        v1PressureLevels: pressureLevels.optional().describe("v1 memory.pressure_level registrations for the cgroups this rule matches, instead of the global v1PressureLevels (a later matching rule wins); [] for none"),
+      })
       .strict(),
   ],
-  { error: 'expected a glob string or {pattern: "...", labels: {...}}' },
+  { error: 'expected a glob string or {pattern: "...", labels: {...}, v1PressureLevels: [...]}' },
 );
 
 const fraction = z.number().gt(0).lte(1);
@@ -151,6 +159,10 @@ const policies = z
     builtin: z.boolean().optional().describe("Load the policies shipped with cgwatch (first, so a same-named file in dirs is a duplicate error)"),
     dirs: z.array(z.string().min(1)).optional().describe("Extra policy directories; relative paths are relative to this file"),
     params: z.record(z.string().min(1), z.record(z.string(), z.unknown())).optional().describe("ctx.params for each policy, by policy name"),
+    cooldowns: z
+      .record(z.string().min(1), duration("policy cooldown", 0, 86_400_000))
+      .optional()
+      .describe("Overrides each policy's meta.cooldown, by policy name: after a policy proposed actions for a cgroup, how long its other events for that cgroup are skipped (a stall under OOM never is)"),
     disabled: z.array(z.string().min(1)).optional().describe("Policy names that are compiled by `cgwatch check` but never run"),
     quarantineAfter: z.number().int().min(1).optional().describe("Consecutive failed calls that quarantine a policy"),
     deadline: duration("policy deadline", 1, 10_000).optional().describe("Budget of one policy call"),
@@ -178,6 +190,7 @@ export const configFileSchema = z
       .object({ memory: psi("memory").optional(), cpu: psi("cpu").optional(), io: psi("io").optional() })
       .strict()
       .optional(),
+    v1PressureLevels: pressureLevels.optional().describe("v1 memory.pressure_level registrations on every watched cgroup (eventfd; memory_pressure events), unless a watch rule says otherwise; [] for none"),
     dryRun: z.boolean().optional().describe("Log and count every action, write nothing"),
     log: z
       .object({

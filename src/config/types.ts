@@ -5,6 +5,7 @@
  * was set: `loadConfig` (load.ts) is the only producer.
  */
 import type { GuardrailSettings } from "../actions/guardrailConfig.js";
+import type { V1PressureLevel } from "../events/types.js";
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 export const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
@@ -19,6 +20,8 @@ export type CgroupRootSetting = { readonly kind: "auto" } | { readonly kind: "pa
 export interface WatchRule {
   readonly pattern: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** v1 memory.pressure_level registrations for the cgroups it matches; null: the global `v1PressureLevels`. */
+  readonly v1PressureLevels: readonly V1PressureLevel[] | null;
 }
 
 /** A PSI trigger as the kernel takes it: "<some|full> <stall µs> <window µs>". */
@@ -45,6 +48,8 @@ export interface PolicySettings {
   readonly dirs: readonly string[];
   /** Per-policy `ctx.params`, keyed by policy name (merged over the policy's own defaults by policy/). */
   readonly params: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** Overrides of each policy's `meta.cooldown`, ms, by policy name (`policies.cooldowns`). */
+  readonly cooldownsMs: Readonly<Record<string, number>>;
   /** Policy names that are loaded by `check` but never run. */
   readonly disabled: readonly string[];
   /** Consecutive failed calls that quarantine a policy. */
@@ -72,6 +77,8 @@ export interface RuntimeConfig {
     readonly cpu: PsiTrigger | null;
     readonly io: PsiTrigger | null;
   };
+  /** v1 memory.pressure_level registrations on each watched cgroup, unless its watch rule has its own. */
+  readonly v1PressureLevels: readonly V1PressureLevel[];
   readonly dryRun: boolean;
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   readonly metrics: { readonly listen: MetricsListen };

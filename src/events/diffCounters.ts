@@ -37,21 +37,66 @@ export function diffMemoryEvents(prev: MemoryEventCounters | null, next: MemoryE
   return out;
 }
 
+/** What the tracker remembers of a stall in progress, to tell whether a read that still shows it is news. */
+export interface StallState {
+  /** When cgwatch first saw this stall (monotonic ms). */
+  readonly since: number;
+  /** `at` of the last under_oom event emitted for it; an OOM notification's follow-up re-reads share their notification's `at` (never newer than a later offer's). */
+  readonly offeredAt: number;
+}
+
 /**
- * v1 memory.oom_control: an `under_oom` edge in either direction, and the
- * `oom_kill` delta. The first read is a baseline, except that a cgroup
- * already under OOM when first seen is reported: it is stalled right now.
+ * A poll read (safety net, stall re-offer timer, the no-eventfd path) re-offers
+ * a lasting stall at most this often, so a sweep that lands just after a
+ * notification does not answer the same stall twice.
  */
-export function diffOomControl(prev: OomControl | null, next: OomControl, ctx: ReadContext): WatchdogEvent[] {
-  const out: WatchdogEvent[] = [];
-  const wasUnder = prev?.underOom ?? false;
-  if (next.underOom !== wasUnder) {
-    out.push({ kind: "under_oom", cgroup: ctx.cgroup, at: ctx.at, source: ctx.source, underOom: next.underOom, oomKillDisable: next.oomKillDisable });
+export const STALL_REOFFER_MIN_MS = 500;
+
+/**
+ * v1 memory.oom_control. `under_oom` is a standing emergency: a read that
+ * shows `under_oom 1` is an event when the stall is new, when a kernel
+ * notification (each is a task entering OOM again, e.g. after a raise that
+ * was not enough) says so, whatever the last read said, and when a poll read
+ * finds it still there (a re-offer, at most every STALL_REOFFER_MIN_MS). The
+ * recovery (`under_oom 0` after a stall) is an event too. `oom_kill` is the
+ * counter delta. The first read is a baseline for the counter, but a cgroup
+ * already stalled when first seen is reported: it is stalled right now.
+ */
+export function diffOomControl(
+  prev: OomControl | null,
+  next: OomControl,
+  stall: StallState | null,
+  ctx: ReadContext,
+): { readonly events: WatchdogEvent[]; readonly stall: StallState | null } {
+  const events: WatchdogEvent[] = [];
+  const underOom = (stalledMs: number, under: boolean): WatchdogEvent => ({
+    kind: "under_oom",
+    cgroup: ctx.cgroup,
+    at: ctx.at,
+    source: ctx.source,
+    underOom: under,
+    oomKillDisable: next.oomKillDisable,
+    stalledMs,
+  });
+  let nextStall = stall;
+  if (next.underOom) {
+    if (stall === null) {
+      nextStall = { since: ctx.at, offeredAt: ctx.at };
+      events.push(underOom(0, true));
+    } else if (ctx.source === "poll" ? ctx.at - stall.offeredAt >= STALL_REOFFER_MIN_MS : ctx.at > stall.offeredAt) {
+      // A notification newer than the last offer; its follow-up re-reads
+      // carry its own (older) time and repeat nothing.
+      nextStall = { since: stall.since, offeredAt: ctx.at };
+      events.push(underOom(Math.max(0, ctx.at - stall.since), true));
+    }
+  } else if (stall !== null) {
+    nextStall = null;
+    events.push(underOom(Math.max(0, ctx.at - stall.since), false));
   }
   if (prev !== null && prev.oomKill !== null && next.oomKill !== null && next.oomKill > prev.oomKill) {
-    out.push({ kind: "oom_kill", cgroup: ctx.cgroup, at: ctx.at, source: ctx.source, counter: { before: prev.oomKill, after: next.oomKill } });
+    events.push({ kind: "oom_kill", cgroup: ctx.cgroup, at: ctx.at, source: ctx.source, counter: { before: prev.oomKill, after: next.oomKill } });
   }
-  return out;
+  return { events, stall: nextStall };
 }
 
 /** v1 memory.failcnt (times usage hit the limit) → memory_max, the v2 name for the same happening. */

@@ -30,11 +30,23 @@ export interface MemoryCounterEvent extends EventBase {
   readonly counter: CounterChange;
 }
 
-/** v1 `under_oom` edge: tasks are stalled (true) or released (false). */
+/**
+ * v1 `under_oom`: a standing emergency, not an edge. `underOom: true` is
+ * emitted for every read that shows tasks stalled at the limit and is news:
+ * a new stall, each kernel notification of a re-stall (after a raise that
+ * was not enough), and a stall that lasts, re-offered while it lasts.
+ * `underOom: false` is the recovery. See `isEmergency`.
+ */
 export interface UnderOomEvent extends EventBase {
   readonly kind: "under_oom";
   readonly underOom: boolean;
   readonly oomKillDisable: boolean;
+  /**
+   * How long cgwatch has seen this stall (ms; 0 for a new stall); on recovery, how long it lasted. Measured
+   * between reads' `at`, and a notification's follow-up re-reads carry its time: a stall released before
+   * the next notification or re-offer reports 0.
+   */
+  readonly stalledMs: number;
 }
 
 /** Memory usage crossed the reservation (v1 soft limit) upwards (`above`) or back down. */
@@ -127,6 +139,17 @@ export type WatchdogEvent =
   | SampleEvent;
 
 export type EventKind = WatchdogEvent["kind"];
+
+/**
+ * Tasks stalled under OOM right now (v1 `oom_kill_disable`): nothing in the
+ * cgroup runs until memory is freed or the limit is raised. Such an event is
+ * never held back by a cooldown (a policy's or the guardrails'), only by
+ * the value guardrails and the global rate limit, and its answer is always
+ * recorded (see the daemon's stall outcome).
+ */
+export function isEmergency(event: WatchdogEvent): boolean {
+  return event.kind === "under_oom" && event.underOom;
+}
 
 /** Every event kind, for validating `meta.on` of policies and config keys. */
 export const EVENT_KINDS: readonly EventKind[] = [

@@ -29,6 +29,9 @@ export async function preflight(loaded: LoadResult): Promise<Preflight> {
   for (const p of compiled.policies) {
     for (const k of p.unknownParams) problems.push(formatConfigError(loaded.errorAt(["policies", "params", p.meta.name, k], `policy ${p.meta.name} declares no param "${k}"`)));
   }
+  for (const name of Object.keys(config.policies.cooldownsMs)) {
+    if (!names.has(name)) problems.push(formatConfigError(loaded.errorAt(["policies", "cooldowns", name], `no policy named "${name}" in ${config.policies.dirs.join(", ")}`)));
+  }
   for (const name of config.policies.disabled) {
     if (!names.has(name)) problems.push(formatConfigError(loaded.errorAt(["policies", "disabled"], `no policy named "${name}" to disable`)));
   }

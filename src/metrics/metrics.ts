@@ -12,6 +12,7 @@
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { ActionOutcome, ActionProposal } from "../actions/types.js";
 import type { CgroupVersion } from "../cgroup/layout.js";
+import type { IoLimitDevice } from "../cgroup/parse.js";
 import type { CgroupSnapshot } from "../cgroup/snapshot.js";
 import { EVENT_SOURCES_OF } from "../events/sources.js";
 import { EVENT_KINDS, type PressureResource, type WatchdogEvent } from "../events/types.js";
@@ -43,6 +44,8 @@ export interface CgroupStateExtra {
   readonly kernelMemoryBytes?: number | null;
   /** Number of CPUs in cpuset.cpus (effective). */
   readonly cpusetCpus?: number | null;
+  /** Number of memory nodes in cpuset.mems (effective). */
+  readonly cpusetMems?: number | null;
 }
 
 /** Absolute cpu counters (cpuacct.usage / cpu.stat usage_usec; cpu.stat nr_periods, nr_throttled, throttled time). */
@@ -101,6 +104,8 @@ export interface Metrics {
   setPidsEventCounters(cgroup: string, counters: { readonly max?: number }): void;
   /** Replaces the cgroup's device set: devices absent from `devices` lose their series. */
   setIoCounters(cgroup: string, devices: readonly IoDeviceCounters[]): void;
+  /** Replaces the cgroup's I/O throttles (docker --device-*-bps/iops): a limit no longer set loses its series. */
+  setIoLimits(cgroup: string, devices: readonly IoLimitDevice[]): void;
   /** Counts the event by kind and source, and mirrors the counters it carries (never lowering them). */
   recordEvent(event: WatchdogEvent): void;
   /** Registers a policy: its evaluation counters and quarantine gauge start at 0. */
@@ -113,6 +118,8 @@ export interface Metrics {
    * `doneAt` (monotonic ms, performance.now() by default).
    */
   recordAction(proposal: ActionProposal, outcome: ActionOutcome, doneAt?: number): void;
+  /** Counts what became of one offer of a stall under OOM (all outcomes start at 0). */
+  recordOomStall(outcome: N.OomStallOutcome): void;
   setNotifierFallback(notifier: N.Notifier, on: boolean): void;
   /** One more file problem started (logging/problems.ts): a read problem or a refused write, by file base name and reason. */
   recordFileProblem(op: "read" | "write", file: string, reason: string): void;
@@ -145,6 +152,7 @@ function defineFamilies(store: Store) {
     policyDuration: store.define({ name: N.POLICY_DURATION_SECONDS, type: "histogram", help: "Time a policy took to evaluate one event.", labelNames: ["policy"], buckets: POLICY_BUCKETS }),
     policyQuarantined: store.define({ name: N.POLICY_QUARANTINED, type: "gauge", help: "1 while the policy is quarantined after repeated failures.", labelNames: ["policy"] }),
     actions: store.define({ name: N.ACTIONS_TOTAL, type: "counter", help: "Actions proposed by policies, by outcome (applied, dry_run, rejected, failed).", labelNames: ["policy", "action", "outcome"] }),
+    oomStalls: store.define({ name: N.OOM_STALL_OUTCOMES_TOTAL, type: "counter", help: "Offers of a v1 stall under OOM by what became of them: applied, dry_run, rejected (a guardrail), failed (the write), no_action (no policy proposed one).", labelNames: ["outcome"] }),
     eventToAction: store.define({ name: N.EVENT_TO_ACTION_SECONDS, type: "histogram", help: "Time from reading the kernel notification to the action's write (or dry-run decision).", labelNames: ["outcome"], buckets: LATENCY_BUCKETS }),
 
     info: perCgroup(N.CGROUP_INFO, "gauge", "Always 1 for every watched cgroup; labels give the cgroup version of its memory and cpu controllers (empty: none).", ["memory", "cpu"]),
@@ -170,6 +178,9 @@ function defineFamilies(store: Store) {
     shares: perCgroup(N.CPU_SHARES, "gauge", "CPU shares (docker --cpu-shares; v1 cpu.shares, v2 converted back from cpu.weight)."),
     weight: perCgroup(N.CPU_WEIGHT, "gauge", "v2 cpu.weight."),
     cpusetCpus: perCgroup(N.CPUSET_CPUS, "gauge", "Number of CPUs the cgroup may run on (docker --cpuset-cpus)."),
+    cpusetMems: perCgroup(N.CPUSET_MEMS, "gauge", "Number of memory nodes the cgroup may allocate from (docker --cpuset-mems)."),
+    ioLimitBytes: perCgroup(N.IO_LIMIT_BYTES_PER_SECOND, "gauge", "Block I/O bandwidth limit per device (docker --device-read-bps/--device-write-bps; v1 blkio.throttle.*_bps_device, v2 io.max rbps/wbps). No series when unlimited.", ["device", "op"]),
+    ioLimitOps: perCgroup(N.IO_LIMIT_OPERATIONS_PER_SECOND, "gauge", "Block I/O operations limit per device (docker --device-read-iops/--device-write-iops; v1 blkio.throttle.*_iops_device, v2 io.max riops/wiops). No series when unlimited.", ["device", "op"]),
     pidsCurrent: perCgroup(N.PIDS_CURRENT, "gauge", "Number of tasks (pids.current)."),
     pidsMax: perCgroup(N.PIDS_MAX, "gauge", "Task limit (docker --pids-limit; pids.max). No series when max."),
     pidsEvents: perCgroup(N.PIDS_EVENTS_TOTAL, "counter", "Mirror of pids.events (max: forks refused at pids.max).", ["event"]),
@@ -222,6 +233,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   // Only the pairs that can happen (events/sources.ts), each from 0, so that increase() sees the first one.
   for (const kind of EVENT_KINDS) for (const source of EVENT_SOURCES_OF[kind]) f.events.get([kind, source]);
   for (const n of N.NOTIFIERS) f.notifierFallback.get([n]);
+  for (const o of N.OOM_STALL_OUTCOMES) f.oomStalls.get([o]);
   let lastBeat: number | null = null;
   let renderInFlight: Promise<string> | null = null;
 
@@ -326,7 +338,10 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       if (m !== null) {
         gauge(e, f.usage, m.usageBytes);
         gauge(e, f.limit, m.limitBytes);
-        gauge(e, m.version === 1 ? f.memsw : f.swap, m.swapLimitBytes);
+        // The snapshot carries the swap part on both versions; v1's file (and
+        // this family) is memory+swap, so add the limit back.
+        if (m.version === 1) gauge(e, f.memsw, m.swapLimitBytes === null || m.limitBytes === null ? null : m.limitBytes + m.swapLimitBytes);
+        else gauge(e, f.swap, m.swapLimitBytes);
         gauge(e, f.reservation, m.reservationBytes);
         gauge(e, f.high, m.highBytes);
         gauge(e, f.swappiness, m.swappiness);
@@ -352,6 +367,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       }
       if (extra.kernelMemoryBytes !== undefined) gauge(e, f.kernel, extra.kernelMemoryBytes);
       if (extra.cpusetCpus !== undefined) gauge(e, f.cpusetCpus, extra.cpusetCpus);
+      if (extra.cpusetMems !== undefined) gauge(e, f.cpusetMems, extra.cpusetMems);
     },
     setMemoryEventCounters,
     setUnderOom(cgroup, underOom) {
@@ -392,6 +408,27 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         if (d.discardOps !== undefined) mirror(e.get(f.ioOps, [d.device, "discard"]), d.discardOps);
       }
     },
+    setIoLimits(cgroup, devices) {
+      const e = entry(cgroup);
+      if (e === undefined) return;
+      const want = new Map<string, number>();
+      for (const d of devices) {
+        for (const [op, bytes, ops] of [
+          ["read", d.readBps, d.readIops],
+          ["write", d.writeBps, d.writeIops],
+        ] as const) {
+          if (bytes !== undefined) want.set(`b\0${d.device}\0${op}`, bytes);
+          if (ops !== undefined) want.set(`o\0${d.device}\0${op}`, ops);
+        }
+      }
+      const key = (kind: string, s: Series): string => `${kind}\0${/device="([^"]*)"/.exec(s.labels)?.[1] ?? ""}\0${/op="([^"]*)"/.exec(s.labels)?.[1] ?? ""}`;
+      e.dropAllOf(f.ioLimitBytes, (s) => want.has(key("b", s)));
+      e.dropAllOf(f.ioLimitOps, (s) => want.has(key("o", s)));
+      for (const [k, v] of want) {
+        const [kind, device = "", op = ""] = k.split("\0");
+        e.get(kind === "b" ? f.ioLimitBytes : f.ioLimitOps, [device, op]).value = v;
+      }
+    },
     recordEvent,
     addPolicy(policy) {
       for (const o of N.POLICY_EVALUATION_OUTCOMES) f.policyEvaluations.get([policy, o]);
@@ -415,6 +452,9 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         case "rejected":
           return;
       }
+    },
+    recordOomStall(outcome) {
+      f.oomStalls.get([outcome], true).value += 1;
     },
     recordFileProblem(op, file, reason) {
       (op === "read" ? f.readProblems : f.writeRefusals).get([file, reason], true).value += 1;

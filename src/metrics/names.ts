@@ -41,6 +41,9 @@ export const CPU_BURST_SECONDS = "cgwatch_cpu_burst_seconds";
 export const CPU_SHARES = "cgwatch_cpu_shares";
 export const CPU_WEIGHT = "cgwatch_cpu_weight";
 export const CPUSET_CPUS = "cgwatch_cpuset_cpus";
+export const CPUSET_MEMS = "cgwatch_cpuset_mems";
+export const IO_LIMIT_BYTES_PER_SECOND = "cgwatch_io_limit_bytes_per_second";
+export const IO_LIMIT_OPERATIONS_PER_SECOND = "cgwatch_io_limit_operations_per_second";
 export const PIDS_CURRENT = "cgwatch_pids_current";
 export const PIDS_MAX = "cgwatch_pids_max";
 
@@ -51,6 +54,7 @@ export const POLICY_DURATION_SECONDS = "cgwatch_policy_duration_seconds";
 export const POLICY_QUARANTINED = "cgwatch_policy_quarantined";
 export const ACTIONS_TOTAL = "cgwatch_actions_total";
 export const EVENT_TO_ACTION_SECONDS = "cgwatch_event_to_action_seconds";
+export const OOM_STALL_OUTCOMES_TOTAL = "cgwatch_oom_stall_outcomes_total";
 export const WATCHED_CGROUPS = "cgwatch_watched_cgroups";
 export const NOTIFIER_FALLBACK = "cgwatch_notifier_fallback";
 export const BUILD_INFO = "cgwatch_build_info";
@@ -74,6 +78,14 @@ export type PressureKind = "some" | "full";
 /** How a policy evaluation ended; `ok` covers both "returned actions" and "returned none". */
 export type PolicyEvaluationOutcome = "ok" | "error" | "timeout" | "memory_limit" | "invalid_output";
 export const POLICY_EVALUATION_OUTCOMES: readonly PolicyEvaluationOutcome[] = ["ok", "error", "timeout", "memory_limit", "invalid_output"];
+
+/**
+ * What became of one offer of a v1 stall under OOM (actions/stallOutcome.ts):
+ * an action applied (or would have been, dry-run), every proposal rejected
+ * by a guardrail or failed, or no policy proposed anything.
+ */
+export type OomStallOutcome = "applied" | "dry_run" | "rejected" | "failed" | "no_action";
+export const OOM_STALL_OUTCOMES: readonly OomStallOutcome[] = ["applied", "dry_run", "rejected", "failed", "no_action"];
 
 /** Kernel notifiers that can fall back to polling. */
 export type Notifier = "eventfd" | "psi" | "inotify";

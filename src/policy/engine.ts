@@ -17,7 +17,7 @@ import type { Logger } from "pino";
 import type { ActionProposal } from "../actions/types.js";
 import type { CgroupMatcher } from "../cgroup/glob.js";
 import type { CgroupSnapshot } from "../cgroup/snapshot.js";
-import type { EventKind, WatchdogEvent } from "../events/types.js";
+import { isEmergency, type EventKind, type WatchdogEvent } from "../events/types.js";
 import { compilePolicy } from "./compile.js";
 import { isPolicyFile, listPolicyFiles, readPolicySource } from "./load.js";
 import { compileMatch, mergeParams } from "./meta.js";
@@ -51,8 +51,13 @@ export interface PolicyEngineOptions {
   readonly params?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   readonly limits?: Partial<PolicyLimits>;
   readonly logger: Logger;
-  /** Milliseconds on the same clock as `event.at` (monotonic); drives cooldowns. */
+  /**
+   * Ignored (kept for callers): cooldowns are measured between events' `at`,
+   * the clock the guardrail cooldown uses too, so the two cannot disagree.
+   */
   readonly clock?: () => number;
+  /** Config overrides of `meta.cooldown` (ms), by policy name (`policies.cooldowns`). */
+  readonly cooldowns?: Readonly<Record<string, number>>;
   /** Policy names loaded but never run (config `policies.disabled`). */
   readonly disabled?: readonly string[];
   /** Watch the directories and hot-reload changed files. */
@@ -81,6 +86,8 @@ export interface PolicyEngine {
   reload(): Promise<ReloadReport>;
   /** Applies a reloaded config's `policies.params` and `policies.disabled` to the running policies (and to later loads). */
   configure(settings: { readonly params: PolicyEngineOptions["params"]; readonly disabled: readonly string[] }): void;
+  /** Replaces the config's cooldown overrides (`policies.cooldowns`, ms by policy name), for running and later-loaded policies. */
+  setCooldowns(cooldowns: Readonly<Record<string, number>>): void;
   /** The report of the initial load. */
   readonly loadReport: ReloadReport;
   /** Resolves when no reload or sandbox rebuild is in flight. */
@@ -90,6 +97,8 @@ export interface PolicyEngine {
 
 interface LoadedPolicy {
   readonly meta: PolicyMeta;
+  /** meta.cooldownMs, or the config's override. */
+  cooldownMs: number;
   readonly file: string;
   readonly source: string;
   /** Replaced when a config reload changes `policies.params`. */
@@ -122,7 +131,7 @@ function errMessage(e: unknown): string {
 
 export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<PolicyEngine> {
   const limits: PolicyLimits = { ...DEFAULT_LIMITS, ...opts.limits };
-  const clock = opts.clock ?? (() => performance.now());
+  let cooldownOverrides: Readonly<Record<string, number>> = opts.cooldowns ?? {};
   const hooks = opts.hooks ?? {};
   const logger = opts.logger;
 
@@ -131,7 +140,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
   let ordered: LoadedPolicy[] = [];
   /** policy name → cgroup → ctx.state JSON. Outlives any one version of the policy. */
   const states = new Map<string, Map<string, string>>();
-  /** policy name → cgroup → clock time before which the policy is not evaluated for it. */
+  /** policy name → cgroup → event time (`at`) before which the policy is not evaluated for it. */
   const cooldowns = new Map<string, Map<string, number>>();
   /** Reloads and sandbox rebuilds in flight, for `settled()`. */
   const pending = new Set<Promise<unknown>>();
@@ -194,6 +203,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     if (merged.unknownKeys.length > 0) log.warn({ keys: merged.unknownKeys }, "config params not declared in meta.params (typo?)");
     return {
       meta,
+      cooldownMs: cooldownOverrides[meta.name] ?? meta.cooldownMs,
       file,
       source,
       params: merged.params,
@@ -358,9 +368,13 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       return { policy: name, outcome, seconds, proposals, reason };
     };
 
-    const now = clock();
+    // Cooldowns run on the events' own clock (`at`), as the guardrail
+    // cooldown does: a policy whose cooldown equals the guardrail's is never
+    // rejected by it. A stall under OOM is never held back by a cooldown.
+    const now = event.at;
+    const emergency = isEmergency(event);
     const until = cooldowns.get(name)?.get(cgroup);
-    if (until !== undefined) {
+    if (until !== undefined && !emergency) {
       if (now < until) return done("skipped_cooldown", 0, `cooling down for another ${Math.ceil(until - now)} ms`);
       cooldowns.get(name)?.delete(cgroup);
     }
@@ -405,11 +419,12 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       if (perPolicy === undefined) states.set(name, (perPolicy = new Map<string, string>()));
       perPolicy.set(cgroup, nextState);
     }
-    const proposals = validated.actions.map((action): ActionProposal => ({ policy: name, cgroup, action, cause: { kind: event.kind, at: event.at } }));
-    if (proposals.length > 0 && p.meta.cooldownMs > 0) {
+    const cause = emergency ? { kind: event.kind, at: event.at, emergency: true } : { kind: event.kind, at: event.at };
+    const proposals = validated.actions.map((action): ActionProposal => ({ policy: name, cgroup, action, cause }));
+    if (proposals.length > 0 && p.cooldownMs > 0) {
       let perPolicyCd = cooldowns.get(name);
       if (perPolicyCd === undefined) cooldowns.set(name, (perPolicyCd = new Map<string, number>()));
-      perPolicyCd.set(cgroup, now + p.meta.cooldownMs);
+      perPolicyCd.set(cgroup, now + p.cooldownMs);
     }
     return done("ok", seconds, null, proposals);
   };
@@ -473,7 +488,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
           file: p.file,
           on: p.meta.on,
           match: p.meta.match,
-          cooldownMs: p.meta.cooldownMs,
+          cooldownMs: p.cooldownMs,
           params: p.params,
           quarantined: p.quarantined !== null,
           quarantineReason: p.quarantined,
@@ -496,6 +511,10 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
         p.log.info({ params: merged.params }, "policy params changed");
       }
       reorder();
+    },
+    setCooldowns(next) {
+      cooldownOverrides = next;
+      for (const p of byName.values()) p.cooldownMs = next[p.meta.name] ?? p.meta.cooldownMs;
     },
     loadReport,
     settled: async () => {

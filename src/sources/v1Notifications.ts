@@ -14,7 +14,7 @@
  * still sees the removal through directory discovery.
  */
 import fs from "node:fs";
-import { EMPTY, Observable, distinctUntilChanged, map, merge, of, switchMap, takeWhile, timer } from "rxjs";
+import { EMPTY, Observable, concat, distinctUntilChanged, map, merge, of, switchMap, takeWhile, timer } from "rxjs";
 import type { V1PressureLevel } from "../events/types.js";
 import { NativeSourceError, nativeFdTicks, type FdSourceOptions } from "./eventfd.js";
 import type { Wake } from "./types.js";
@@ -63,30 +63,45 @@ function untilRemoved(ticks: Observable<V1Tick>): Observable<V1Tick> {
  * Follow-up re-reads after an OOM notification. The kernel signals the
  * eventfd when it enters OOM handling (mem_cgroup_oom: mark under_oom,
  * notify), *before* the OOM killer has chosen and killed a victim and
- * counted oom_kill; JS reads the file ~20 µs later, so the first re-read
- * often still shows the old oom_kill (measured: 2 runs in 6 lost the kill
- * until the safety net). Later re-reads find it. Extra wakes cost one file
- * read each: the tracker diffs counters, so they never double-count.
+ * counted oom_kill (measured: ~3 ms later on this kind of machine), so the
+ * read at the notification usually still shows the old oom_kill. Re-reads at
+ * 1, 2, 4, 8 ... ms after it catch the increment within about a millisecond
+ * (each re-read is one pread of a kept fd); they stop once the notification
+ * is confirmed (its oom_kill counted), and the last, at 1 s, is the bound
+ * for a kill that takes long or a stall that never kills (oom_kill_disable).
+ * Extra wakes never double-count: the tracker diffs counters, and a stall's
+ * re-reads share their notification's time, so they re-offer nothing.
  */
-export const OOM_SETTLE_DELAYS_MS: readonly number[] = [10, 100, 1000];
+export const OOM_CONFIRM_DELAYS_MS: readonly number[] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000];
 
 export interface V1OomOptions extends V1SourceOptions {
   /** Re-read delays after each notification; [] for none. */
   readonly settleDelaysMs?: readonly number[];
+  /** True once the notification read at `notifiedAt` is confirmed (its oom_kill counted): its remaining re-reads are dropped. */
+  readonly confirmed?: (notifiedAt: number) => boolean;
 }
 
 /**
  * OOM notifications: wakes to re-read memory.oom_control (oom_kill,
- * under_oom), one at the notification and one after each settle delay (a new
- * notification restarts the schedule); every wake carries the notification's
- * time. The kernel also fires at once when registered on a cgroup already
- * under OOM, so a stalled cgroup found at startup is reported.
+ * under_oom), one at the notification and one after each settle delay until
+ * confirmed (a new notification restarts the schedule); every wake carries
+ * the notification's time. The kernel also fires at once when registered on
+ * a cgroup already under OOM, so a stalled cgroup found at startup is reported.
  */
 export function v1OomWakes(options: V1OomOptions): Observable<Wake> {
-  const delays = options.settleDelaysMs ?? OOM_SETTLE_DELAYS_MS;
+  const delays = options.settleDelaysMs ?? OOM_CONFIRM_DELAYS_MS;
+  const confirmed = options.confirmed ?? (() => false);
   const wake = (at: number): Wake => ({ kind: "file_changed", cgroup: options.cgroup, file: "memory.oom_control", source: "eventfd", at });
   return untilRemoved(v1EventfdTicks(options.dir, "memory.oom_control", "", options)).pipe(
-    switchMap((t) => merge(of(wake(t.at)), ...delays.map((ms) => timer(ms).pipe(map(() => wake(t.at)))))),
+    switchMap((t) =>
+      concat(
+        of(wake(t.at)),
+        merge(...delays.map((ms) => timer(ms))).pipe(
+          takeWhile(() => !confirmed(t.at)),
+          map(() => wake(t.at)),
+        ),
+      ),
+    ),
   );
 }
 

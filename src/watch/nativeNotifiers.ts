@@ -2,10 +2,11 @@
  * Adapts the native-addon sources (src/sources/v1Notifications.ts,
  * psiTrigger.ts) to the watcher's NativeNotifiers interface.
  */
-import { EMPTY, catchError, map, timer } from "rxjs";
+import { EMPTY, catchError, map, merge, timer } from "rxjs";
 import { psiTriggerWakes } from "../sources/psiTrigger.js";
 import { readV1SoftLimit, reservationBreachWakes, v1OomWakes, v1PressureLevelWakes } from "../sources/v1Notifications.js";
 import type { NativeNotifiers } from "./notifiers.js";
+import { SETTINGS_RECHECK_MS } from "./watcher.js";
 
 export interface NativeNotifierOptions {
   /** Keep the loop alive while registrations exist (true in the daemon). */
@@ -17,15 +18,17 @@ export interface NativeNotifierOptions {
 export function createNativeNotifiers(options: NativeNotifierOptions): NativeNotifiers {
   const keepAlive = options.keepAlive;
   return {
-    v1Oom: (dir, cgroup) => v1OomWakes({ dir, cgroup, keepAlive }),
-    v1Reservation: (dir, cgroup) =>
+    v1Oom: (dir, cgroup, confirmed) => v1OomWakes({ dir, cgroup, keepAlive, ...(confirmed === undefined ? {} : { confirmed }) }),
+    v1Reservation: (dir, cgroup, fresh = false) =>
       reservationBreachWakes({
         dir,
         cgroup,
         keepAlive,
         // A policy or an operator may change the soft limit: re-read it and
-        // re-arm the threshold when it moved (distinct values only).
-        softLimits: timer(0, options.softLimitRecheckMs).pipe(
+        // re-arm the threshold when it moved (distinct values only). runc
+        // writes it after the mkdir: a new cgroup's is re-read on the
+        // new-cgroup schedule too.
+        softLimits: merge(timer(0, options.softLimitRecheckMs), ...(fresh ? SETTINGS_RECHECK_MS : []).map((ms) => timer(ms))).pipe(
           map(() => readV1SoftLimit(dir)),
           catchError(() => EMPTY),
         ),

@@ -10,7 +10,7 @@
 import path from "node:path";
 import type { CgroupLayout, Controller } from "../cgroup/layout.js";
 import { cgroupDir } from "../cgroup/paths.js";
-import { parseBlkioLines, parseFlatKeyed, parseIoStat, parsePsi, timeCounter } from "../cgroup/parse.js";
+import { parseBlkioLines, parseFlatKeyed, parseIoLimitsV1, parseIoMax, parseIoStat, parsePsi, timeCounter } from "../cgroup/parse.js";
 import type { FileReader } from "../cgroup/read.js";
 import type { PressureResource } from "../events/types.js";
 import type { Metrics } from "../metrics/metrics.js";
@@ -36,6 +36,12 @@ export interface Publisher {
   kick(): void;
   /** Re-publishes one cgroup now: after cgwatch wrote to it, its gauges must not wait for the next pass. */
   refresh(cgroup: string): void;
+  /**
+   * Publishes one new cgroup soon, without waiting for the next pass: an
+   * engine (runc) creates the directory first and writes the limits after,
+   * so a read at discovery sees defaults. Read at `delaysMs` after the call.
+   */
+  publishSoon(cgroup: string, delaysMs: readonly number[]): void;
   stop(): void;
 }
 
@@ -65,9 +71,11 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     if (!metrics.hasCgroup(cgroup)) return;
     const snapshot = readSnapshot(layout, reader, cgroup, options.labelsOf(cgroup), "once");
     const cpuset = text(cgroup, "cpuset", t.memoryVersion === 2 ? "cpuset.cpus.effective" : "cpuset.cpus");
+    const mems = text(cgroup, "cpuset", t.memoryVersion === 2 ? "cpuset.mems.effective" : "cpuset.mems");
     const kmem = t.memoryVersion === 1 ? text(cgroup, "memory", "memory.kmem.usage_in_bytes") : null;
     metrics.setCgroupState(cgroup, snapshot, {
       cpusetCpus: cpuset === null ? null : countCpus(cpuset),
+      cpusetMems: mems === null ? null : countCpus(mems),
       ...(kmem === null || !/^\d+\s*$/.test(kmem) ? {} : { kernelMemoryBytes: Number(kmem) }),
     });
     const c = t.counters;
@@ -96,6 +104,13 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
       const p = text(cgroup, resource === "io" ? "io" : resource, `${resource}.pressure`);
       const psi = p === null ? null : parsePsi(p);
       if (psi?.kind === "ok") metrics.setPressureCounters(cgroup, resource, { some: psi.value.some.totalUs / 1e6, ...(psi.value.full === null ? {} : { full: psi.value.full.totalUs / 1e6 }) });
+    }
+    const ioMax = text(cgroup, "io", "io.max");
+    if (ioMax !== null) metrics.setIoLimits(cgroup, parseIoMax(ioMax));
+    else {
+      const v1 = (file: string): string | null => text(cgroup, "blkio", `blkio.throttle.${file}_device`);
+      const files = { readBps: v1("read_bps"), writeBps: v1("write_bps"), readIops: v1("read_iops"), writeIops: v1("write_iops") };
+      if (Object.values(files).some((x) => x !== null)) metrics.setIoLimits(cgroup, parseIoLimitsV1(files));
     }
     const ioStat = text(cgroup, "io", "io.stat");
     if (ioStat !== null) metrics.setIoCounters(cgroup, parseIoStat(ioStat));
@@ -143,5 +158,26 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     }
   };
 
-  return { kick: sweep.kick, refresh, stop: sweep.stop };
+  const timers = new Set<NodeJS.Timeout>();
+  const publishSoon = (cgroup: string, delaysMs: readonly number[]): void => {
+    for (const delay of delaysMs) {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        refresh(cgroup);
+      }, delay);
+      if (!options.persistent) timer.unref();
+      timers.add(timer);
+    }
+  };
+
+  return {
+    kick: sweep.kick,
+    refresh,
+    publishSoon,
+    stop: () => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      sweep.stop();
+    },
+  };
 }

@@ -28,7 +28,7 @@ import {
   type Parsed,
 } from "../cgroup/parse.js";
 import type { FileReader, ReadResult } from "../cgroup/read.js";
-import { diffCpuStat, diffFailcnt, diffMemoryEvents, diffOomControl, diffPidsEvents, diffReservation, type ReadContext } from "../events/diffCounters.js";
+import { diffCpuStat, diffFailcnt, diffMemoryEvents, diffOomControl, diffPidsEvents, diffReservation, type ReadContext, type StallState } from "../events/diffCounters.js";
 import { judgePsiWake, recordStall, stallReading, type StallReading } from "../events/diffPressure.js";
 import type { EventSource, PressureResource, WatchdogEvent } from "../events/types.js";
 import type { Wake } from "../sources/types.js";
@@ -50,6 +50,10 @@ export interface TrackedCounters {
   cpuReadAt: number | null;
   reservationAbove: boolean | null;
   populated: boolean | null;
+  /** v1: the stall under OOM in progress (null: none), see diffOomControl. */
+  stall: StallState | null;
+  /** `at` of the last read in which v1 oom_kill went up: that notification's kill is confirmed. */
+  oomKillSeenAt: number | null;
 }
 
 export interface CgroupTracker {
@@ -57,7 +61,16 @@ export interface CgroupTracker {
   readonly memoryVersion: CgroupVersion | null;
   readonly counters: Readonly<TrackedCounters>;
   /** Whether the cgroup (or an ancestor) has a CPU quota: only then is cpu.stat polled. */
+  /** Created while cgwatch watched (TrackerOptions.bornWatched). */
+  readonly bornWatched: boolean;
   hasCpuQuota(): boolean;
+  /**
+   * v1 pids.events sends no inotify event (measured on 6.18), so a cgroup
+   * with a pids.max on v1 has it polled; refreshed with the quota.
+   */
+  pollsPids(): boolean;
+  /** Re-reads pids.events (the poll path of v1). */
+  sweepPids(at: number): WatchdogEvent[];
   refreshQuota(): void;
   handle(wake: Wake): WatchdogEvent[];
   /** A periodic `sample` event, carrying memory PSI where the kernel has it (v2). */
@@ -78,6 +91,13 @@ export interface TrackerOptions {
   readonly reader: FileReader;
   readonly cgroup: string;
   readonly onProblem?: (p: TrackerProblem) => void;
+  /**
+   * Created while cgwatch watched (found after the first scan): its kernel
+   * counters started at 0, so they are diffed from 0 rather than from the
+   * first read. Else a container whose first OOM kill or refused fork came
+   * before that read (an engine starting it under load) would lose it.
+   */
+  readonly bornWatched?: boolean;
   /** Resources with a PSI trigger armed: their stall totals are read on sweeps, for the wakes to diff against. */
   readonly pressureResources?: readonly PressureResource[];
   /** A file reported through onProblem parsed cleanly again. */
@@ -117,15 +137,18 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
   const memoryVersion = dirOf("memory")?.version ?? null;
   const cpuVersion = dirOf("cpu")?.version ?? null;
 
+  const born = options.bornWatched === true;
   const counters: TrackedCounters = {
-    memoryEvents: null,
-    oomControl: null,
-    failcnt: null,
-    pidsMax: null,
+    memoryEvents: born ? { low: 0, high: 0, max: 0, oom: 0, oom_kill: 0, oom_group_kill: 0 } : null,
+    oomControl: born ? { oomKillDisable: false, underOom: false, oomKill: 0 } : null,
+    failcnt: born ? 0 : null,
+    pidsMax: born ? 0 : null,
     cpu: null,
     cpuReadAt: null,
     reservationAbove: null,
     populated: null,
+    stall: null,
+    oomKillSeenAt: null,
   };
   let quota = false;
 
@@ -160,7 +183,18 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
   const readMemoryEvents = (ctx: ReadContext): WatchdogEvent[] =>
     rereadAndDiff("memory", "memory.events", parseMemoryEvents, (next) => diffMemoryEvents(counters.memoryEvents, next, ctx), (v) => (counters.memoryEvents = v));
   const readOomControl = (ctx: ReadContext): WatchdogEvent[] =>
-    rereadAndDiff("memory", "memory.oom_control", parseOomControl, (next) => diffOomControl(counters.oomControl, next, ctx), (v) => (counters.oomControl = v));
+    rereadAndDiff(
+      "memory",
+      "memory.oom_control",
+      parseOomControl,
+      (next) => {
+        const r = diffOomControl(counters.oomControl, next, counters.stall, ctx);
+        counters.stall = r.stall;
+        if (r.events.some((e) => e.kind === "oom_kill")) counters.oomKillSeenAt = ctx.at;
+        return r.events;
+      },
+      (v) => (counters.oomControl = v),
+    );
   const readFailcnt = (ctx: ReadContext): WatchdogEvent[] =>
     rereadAndDiff("memory", "memory.failcnt", parseInteger, (next) => diffFailcnt(counters.failcnt, next, ctx), (v) => (counters.failcnt = v));
   const readPidsEvents = (ctx: ReadContext): WatchdogEvent[] =>
@@ -252,7 +286,16 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
     return events;
   };
 
+  let pidsPolled = false;
+  const refreshPidsLimit = (): void => {
+    const d = dirOf("pids");
+    if (d === null || d.version !== 1) return;
+    const r = read("pids", "pids.max");
+    pidsPolled = r?.kind === "ok" && r.text.trim() !== "max";
+  };
+
   const refreshQuota = (): void => {
+    refreshPidsLimit();
     // Throttling can come from an ancestor's quota (v1 and v2 both), so a
     // cgroup is polled if it or any ancestor has one.
     quota = false;
@@ -287,7 +330,10 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
     cgroup,
     memoryVersion,
     counters,
+    bornWatched: born,
     hasCpuQuota: () => quota,
+    pollsPids: () => pidsPolled,
+    sweepPids: (at) => readPidsEvents({ cgroup, at, source: "poll" }),
     refreshQuota,
     fileOf,
     handle(wake) {

@@ -9,7 +9,7 @@
  * sources are unsubscribed and its fds closed.
  */
 import fs from "node:fs";
-import { EMPTY, NEVER, Observable, Subject, catchError, concat, defer, from, merge, mergeMap, share, takeUntil, type Subscription } from "rxjs";
+import { EMPTY, NEVER, Observable, Subject, catchError, concat, defer, from, merge, mergeMap, share, takeUntil, timer, type Subscription } from "rxjs";
 import type { CgroupLayout } from "../cgroup/layout.js";
 import { locateController } from "../cgroup/layout.js";
 import type { FileReader } from "../cgroup/read.js";
@@ -19,6 +19,7 @@ import { fileWakes } from "../sources/fileWatch.js";
 import type { Wake } from "../sources/types.js";
 import { memoryVersionOnDisk, notifierFor, type NativeNotifiers, type NotifierMode } from "./notifiers.js";
 import { everySliced } from "./slices.js";
+import { createStallReoffers } from "./stallReoffer.js";
 import { createTracker, type CgroupTracker, type TrackerProblem } from "./tracker.js";
 
 export interface WatchOptions {
@@ -38,8 +39,14 @@ export interface WatchOptions {
   readonly native?: NativeNotifiers | null;
   /** v2 PSI triggers to arm per cgroup, e.g. { memory: "some 150000 1000000" }. */
   readonly psiTriggers?: Partial<Record<PressureResource, string>>;
-  /** v1 pressure level to register (when native is available). */
-  readonly v1PressureLevel?: V1PressureLevel | null;
+  /**
+   * v1 memory.pressure_level registrations per cgroup (when native is
+   * available): the levels, or a function of the cgroup (per watch rule).
+   * One eventfd per level and cgroup; none by default.
+   */
+  readonly v1PressureLevels?: readonly V1PressureLevel[] | ((cgroup: string) => readonly V1PressureLevel[]);
+  /** First re-offer of a lasting v1 stall under OOM (ms, default 1000); doubles up to the safety-net interval. */
+  readonly stallReofferMs?: number;
   readonly persistent?: boolean;
   readonly now?: () => number;
   readonly onProblem?: (p: TrackerProblem) => void;
@@ -83,8 +90,22 @@ export function discoveryRoots(layout: CgroupLayout): string[] {
   return [...roots];
 }
 
+/**
+ * After `cgroup_added`, a new cgroup's settings are re-read on this schedule
+ * (ms) and on the next poll: runc (docker, podman, containerd) creates the
+ * cgroup, then writes cpu.cfs_quota_us and the limits, so at discovery the
+ * quota usually still reads -1 and cpu.stat would not be polled until the
+ * next safety net.
+ */
+// (runc writes them once the container's init has set itself up: 0.1-0.6 s
+// after the mkdir on a quiet host, and more than 1 s when several containers
+// start on a loaded one (measured: load 16 on 2 cores), hence the late reads.)
+export const SETTINGS_RECHECK_MS: readonly number[] = [50, 250, 1000, 2500, 5000];
+
 export function createWatcher(options: WatchOptions): Watcher {
   const now = options.now ?? (() => performance.now());
+  const levels = options.v1PressureLevels ?? [];
+  const pressureLevelsOf = (cgroup: string): readonly V1PressureLevel[] => (typeof levels === "function" ? levels(cgroup) : levels);
   const trackers = new Map<string, CgroupTracker>();
   const modes = new Map<string, NotifierMode>();
   let resolveReady: (n: number) => void = () => undefined;
@@ -128,19 +149,49 @@ export function createWatcher(options: WatchOptions): Watcher {
       // fileOf(..., "") is the cgroup's own directory in the memory hierarchy.
       const memDir = tracker.fileOf("memory", "");
       if (memDir !== null) {
-        sources.push(guard(cgroup, "eventfd:oom", native.v1Oom(memDir, cgroup)));
-        sources.push(guard(cgroup, "eventfd:reservation", native.v1Reservation(memDir, cgroup)));
-        if (options.v1PressureLevel) sources.push(guard(cgroup, "eventfd:pressure", native.v1PressureLevel(memDir, cgroup, options.v1PressureLevel)));
+        // A notification's follow-up re-reads end once its kill was counted.
+        const confirmed = (notifiedAt: number): boolean => tracker.counters.oomKillSeenAt === notifiedAt;
+        sources.push(guard(cgroup, "eventfd:oom", native.v1Oom(memDir, cgroup, confirmed)));
+        sources.push(guard(cgroup, "eventfd:reservation", native.v1Reservation(memDir, cgroup, tracker.bornWatched)));
+        for (const level of pressureLevelsOf(cgroup)) sources.push(guard(cgroup, `eventfd:pressure:${level}`, native.v1PressureLevel(memDir, cgroup, level)));
       }
     }
-    // pids.events on v1 and everything on v1-without-native is polled by the sweeps.
+    // pids.events on v1 (of cgroups with a pids.max) and everything on
+    // v1-without-native is polled by the sweeps.
     return merge(...sources);
   };
 
   const events$ = new Observable<WatchdogEvent>((subscriber) => {
     const removals = new Map<string, Subject<void>>();
+    const persistent = options.persistent ?? true;
+    // A lasting stall under OOM is re-offered until it clears (stallReoffer.ts).
+    const reoffers = createStallReoffers({
+      baseMs: options.stallReofferMs ?? 1000,
+      maxMs: Math.max(options.stallReofferMs ?? 1000, options.safetyNetIntervalMs),
+      persistent,
+      reoffer: (cgroup) => {
+        const t = trackers.get(cgroup);
+        if (t === undefined || t.counters.stall === null) return false;
+        emitAll(safely(cgroup, "stall re-offer", () => t.handle({ kind: "file_changed", cgroup, file: "memory.oom_control", source: "poll", at: now() })));
+        return t.counters.stall !== null;
+      },
+    });
+    const emit = (e: WatchdogEvent): void => {
+      reoffers.observe(e);
+      subscriber.next(e);
+    };
     const emitAll = (events: readonly WatchdogEvent[]): void => {
-      for (const e of events) subscriber.next(e);
+      for (const e of events) emit(e);
+    };
+    /** Cgroups added lately, until when their settings are re-checked by the poll too. */
+    const fresh = new Map<string, number>();
+    /** The first scan is done: cgroups found from now on were created while watched. */
+    let scanned = false;
+    /** Re-reads a tracker's quota; a quota that just appeared gets its cpu.stat baseline now. */
+    const recheckSettings = (t: CgroupTracker): WatchdogEvent[] => {
+      const had = t.hasCpuQuota();
+      t.refreshQuota();
+      return !had && t.hasCpuQuota() ? t.sweepCpu(now()) : [];
     };
     const safely = (cgroup: string, what: string, fn: () => WatchdogEvent[]): WatchdogEvent[] => {
       try {
@@ -165,6 +216,7 @@ export function createWatcher(options: WatchOptions): Watcher {
       mergeMap((change) => {
         switch (change.kind) {
           case "scanned":
+            scanned = true;
             resolveReady(change.count);
             return EMPTY;
           case "removed": {
@@ -178,6 +230,7 @@ export function createWatcher(options: WatchOptions): Watcher {
               layout: options.layout,
               reader: options.reader,
               cgroup,
+              bornWatched: scanned,
               ...(options.onProblem === undefined ? {} : { onProblem: options.onProblem }),
               pressureResources: native === null ? [] : (Object.keys(options.psiTriggers ?? {}) as PressureResource[]),
               ...(options.onProblemCleared === undefined ? {} : { onProblemCleared: options.onProblemCleared }),
@@ -194,14 +247,20 @@ export function createWatcher(options: WatchOptions): Watcher {
               return ev;
             });
             const added: WatchdogEvent = { kind: "cgroup_added", cgroup, at, source: "inotify" };
+            // Only a cgroup created while watched can still be being set up
+            // (at startup 10k cgroups would cost 30k timers for nothing).
+            if (scanned) fresh.set(cgroup, at + (SETTINGS_RECHECK_MS.at(-1) ?? 0) + options.pollIntervalMs);
+            const settings$ = scanned ? merge(...SETTINGS_RECHECK_MS.map((ms) => timer(ms))).pipe(mergeMap(() => from(safely(cgroup, "settings re-check", () => recheckSettings(tracker))))) : EMPTY;
             // NEVER keeps a cgroup with no notifier (v1 polled) alive until its removal.
-            const live$ = merge(wakesFor(tracker), NEVER).pipe(
-              mergeMap((wake) => {
-                wakeCount++;
-                return from(safely(cgroup, wake.kind, () => tracker.handle(wake)));
-              }),
-              takeUntil(removed),
-            );
+            const live$ = merge(
+              merge(wakesFor(tracker), NEVER).pipe(
+                mergeMap((wake) => {
+                  wakeCount++;
+                  return from(safely(cgroup, wake.kind, () => tracker.handle(wake)));
+                }),
+              ),
+              settings$,
+            ).pipe(takeUntil(removed));
             const farewell$ = defer(() => {
               const t = now();
               const last = safely(cgroup, "final read", () => tracker.finalRead(t));
@@ -209,6 +268,7 @@ export function createWatcher(options: WatchOptions): Watcher {
               trackers.delete(cgroup);
               modes.delete(cgroup);
               removals.delete(cgroup);
+              fresh.delete(cgroup);
               return from([...last, { kind: "cgroup_removed", cgroup, at: t, source: "inotify" } satisfies WatchdogEvent]);
             });
             return concat(from([added, ...baseline]), live$, farewell$);
@@ -218,20 +278,26 @@ export function createWatcher(options: WatchOptions): Watcher {
     );
 
     const subs: Subscription[] = [];
-    subs.push(perCgroup$.subscribe({ next: (e) => subscriber.next(e), error: (err: unknown) => subscriber.error(err) }));
+    subs.push(perCgroup$.subscribe({ next: emit, error: (err: unknown) => subscriber.error(err) }));
 
     const nativeV1 = native !== null;
-    const persistent = options.persistent ?? true;
     const stops: (() => void)[] = [];
     const trackerList = (): CgroupTracker[] => [...trackers.values()];
 
-    // cpu.stat of cgroups under a quota, and — v1 without eventfd — OOM state.
+    // cpu.stat of cgroups under a quota, and — v1 without eventfd — OOM
+    // state; the settings of cgroups added lately are re-checked too.
     const poll = everySliced(
       options.pollIntervalMs,
-      () => trackerList().filter((t) => t.hasCpuQuota() || (t.memoryVersion === 1 && !nativeV1)),
+      () => trackerList().filter((t) => t.hasCpuQuota() || t.pollsPids() || (t.memoryVersion === 1 && !nativeV1) || fresh.has(t.cgroup)),
       (t) => {
+        const freshUntil = fresh.get(t.cgroup);
+        if (freshUntil !== undefined) {
+          if (now() >= freshUntil) fresh.delete(t.cgroup);
+          if (!t.hasCpuQuota()) emitAll(safely(t.cgroup, "settings re-check", () => recheckSettings(t)));
+        }
         if (t.hasCpuQuota()) emitAll(safely(t.cgroup, "cpu sweep", () => t.sweepCpu(now())));
         if (t.memoryVersion === 1 && !nativeV1) emitAll(safely(t.cgroup, "poll sweep", () => t.sweepCounters(now(), "poll")));
+        else if (t.pollsPids()) emitAll(safely(t.cgroup, "pids sweep", () => t.sweepPids(now())));
       },
       { persistent },
     );
@@ -274,12 +340,13 @@ export function createWatcher(options: WatchOptions): Watcher {
         trackerList,
         (t) => {
           const [sample] = safely(t.cgroup, "sample", () => [t.sample(now())]);
-          if (sample !== undefined) subscriber.next(sample);
+          if (sample !== undefined) emit(sample);
         },
         { persistent },
       );
       stops.push(samples.stop);
     }
+    stops.push(() => reoffers.stop());
     return () => {
       for (const stop of stops) stop();
       for (const s of subs) s.unsubscribe();

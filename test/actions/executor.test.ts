@@ -9,10 +9,10 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createActionExecutor, type ActionExecutorOptions } from "../../src/actions/executor.js";
 import type { GuardrailConfig } from "../../src/actions/guardrailConfig.js";
-import { ACTION_KINDS, type Action, type ActionKind } from "../../src/actions/types.js";
+import { ACTION_KINDS, type Action, type ActionKind, type ActionProposal } from "../../src/actions/types.js";
 import { createGuardedWriter, type GuardedWriter } from "../../src/cgroup/writer.js";
 import { fakeHost, type FakeHost } from "../helpers/fakeCgroupfs.js";
-import { MiB, OPEN_GUARDRAILS, captureLog, fakeClock, proposal, recordingWriter, type CapturedLog, type FakeClock } from "./helpers.js";
+import { MiB, OPEN_GUARDRAILS, captureLog, fakeClock, proposal, proposal as baseProposal, recordingWriter, type CapturedLog, type FakeClock } from "./helpers.js";
 
 const CG = "app";
 const PIDS = [4101, 4102, 4103];
@@ -271,6 +271,8 @@ describe("outcomes", () => {
     const r = newRig(2);
     const exec = r.make({ cooldownMs: 10_000, rateLimit: { perMinute: 6, burst: 2 } });
     const limit = (b: number): Action => ({ kind: "set_pids_max", max: b });
+    // Cooldowns are measured between the causing events' times, here the clock's.
+    const proposal = (cg: string, a: Action): ActionProposal => ({ ...baseProposal(cg, a), cause: { kind: "sample", at: r.clock.now() } });
     expect(exec.execute(proposal(CG, limit(10))).kind).toBe("applied");
     r.clock.advance(9_999);
     expect(exec.execute(proposal(CG, limit(11)))).toMatchObject({ kind: "rejected", guardrail: "cooldown" });
@@ -284,6 +286,28 @@ describe("outcomes", () => {
     r.clock.advance(1);
     expect(exec.execute(proposal(CG, { kind: "thaw" })).kind).toBe("applied");
     expect(r.host.read(CG, "pids.max").trim()).toBe("12");
+  });
+  it("cooldown: measured between causing events, so an event exactly one cooldown later passes however long the policy ran", () => {
+    const r = newRig(2);
+    const exec = r.make({ cooldownMs: 1000 });
+    const at = (a: Action, t: number): ActionProposal => ({ ...baseProposal(CG, a), cause: { kind: "cpu_throttled", at: t } });
+    expect(exec.execute(at({ kind: "set_pids_max", max: 10 }, 0)).kind).toBe("applied");
+    // The executor runs 0.1 ms after its event the first time and right at it the second: still one cooldown apart.
+    r.clock.advance(1000);
+    expect(exec.execute(at({ kind: "set_pids_max", max: 11 }, 1000)).kind).toBe("applied");
+    expect(exec.execute(at({ kind: "set_pids_max", max: 12 }, 1999.9))).toMatchObject({ kind: "rejected", guardrail: "cooldown" });
+  });
+  it("cooldown: the answer to a stall under OOM (an emergency cause) is not held back by it; value guardrails still apply", () => {
+    const r = newRig(2);
+    const exec = r.make({ cooldownMs: 30_000, memory: { ...OPEN_GUARDRAILS.memory, ceilingBytes: 100 * MiB } });
+    const stall = (a: Action): ActionProposal => ({ ...baseProposal(CG, a), cause: { kind: "under_oom", at: r.clock.now(), emergency: true } });
+    r.host.write(CG, "memory.max", String(50 * MiB));
+    expect(exec.execute(stall({ kind: "set_memory_limit", bytes: 60 * MiB })).kind).toBe("applied");
+    r.clock.advance(5);
+    expect(exec.execute(stall({ kind: "set_memory_limit", bytes: 80 * MiB })).kind).toBe("applied");
+    expect(exec.execute(stall({ kind: "set_memory_limit", bytes: 200 * MiB }))).toMatchObject({ kind: "rejected", guardrail: "memory_ceiling" });
+    // An ordinary cause right after is still subject to the cooldown.
+    expect(exec.execute({ ...baseProposal(CG, { kind: "set_memory_limit", bytes: 90 * MiB }), cause: { kind: "memory_max", at: r.clock.now() } })).toMatchObject({ kind: "rejected", guardrail: "cooldown" });
   });
   it("failed: a vanished cgroup is ENOENT; nothing written, one line", () => {
     const r = newRig(1);

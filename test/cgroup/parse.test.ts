@@ -9,6 +9,8 @@ import {
   parseDuration,
   parseFlatKeyed,
   parseInteger,
+  parseIoLimitsV1,
+  parseIoMax,
   parseIoStat,
   parseLimit,
   parseMemoryEvents,
@@ -260,5 +262,16 @@ describe("block I/O counters", () => {
     const parsed = parseBlkioLines(text);
     expect([...parsed.keys()]).toEqual(["8:0"]);
     expect(parsed.get("8:0")).toMatchObject({ Read: 4096, Write: 8192, Total: 12288 });
+  });
+  it("v1 blkio.throttle.*_device: one file per kind merged by device; empty files are no limits", () => {
+    expect(parseIoLimitsV1({ readBps: "254:0 2097152\n", writeBps: "254:0 1048576\n8:16 512\n", readIops: "254:0 100\n", writeIops: "" })).toEqual([
+      { device: "254:0", readBps: 2097152, writeBps: 1048576, readIops: 100 },
+      { device: "8:16", writeBps: 512 },
+    ]);
+    expect(parseIoLimitsV1({ readBps: null, writeBps: "", readIops: null, writeIops: "junk\n" })).toEqual([]);
+  });
+  it("v2 io.max: max is no limit; a device line with only max is left out", () => {
+    expect(parseIoMax("8:0 rbps=1048576 wbps=max riops=max wiops=100\n8:16 rbps=max wbps=max riops=max wiops=max\n")).toEqual([{ device: "8:0", readBps: 1048576, writeIops: 100 }]);
+    expect(parseIoMax("")).toEqual([]);
   });
 });

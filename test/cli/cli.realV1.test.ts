@@ -10,16 +10,14 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, expect, it } from "vitest";
+import { buildDist } from "../helpers/cliRun.js";
 import { createScratchCgroup, describeRealV1, hogArgs, waitExit, type ScratchCgroup } from "../helpers/realCgroup.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = path.join(ROOT, "dist/src/cli.js");
 
-beforeAll(() => {
-  // The CLI runs from dist/: compile once (the suite's own build step also does).
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}\n${r.stderr}`);
-}, 120_000);
+// The CLI runs from dist/: compiled unless fresh (the suite's own build step runs first).
+beforeAll(buildDist, 120_000);
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -157,6 +155,16 @@ it("check: a valid config exits 0, a bad one exits 78 naming file:line and key",
   expect(r.status).toBe(78);
   expect(r.stdout).toContain(`${bad}:4:`);
   expect(r.stdout).toContain("guardrails.memory.floor");
+});
+
+it("check: policies.cooldowns naming no policy is an error at its line", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-check-"));
+  const file = path.join(dir, "cd.yaml");
+  fs.writeFileSync(file, "policies:\n  cooldowns:\n    oom-rescue: 5s\n    oom-resuce: 5s\n");
+  const r = spawnSync(process.execPath, [CLI, "check", "--config", file], { encoding: "utf8" });
+  fs.rmSync(dir, { recursive: true, force: true });
+  expect(r.status).toBe(78);
+  expect(r.stdout).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:4:\\d+: policies\\.cooldowns\\.oom-resuce: no policy named "oom-resuce"`));
 });
 
 it("run refuses a bad config with the same errors and exit code", () => {

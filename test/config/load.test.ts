@@ -57,7 +57,9 @@ describe("the shipped config and the defaults", () => {
     const c = ok(none);
     expect(ok(load({ path: write("comments.yaml", "# only a comment\n") }))).toEqual(c);
     expect(c.cgroupRoot).toEqual({ kind: "auto" });
-    expect(c.watch).toEqual([{ pattern: "**", labels: {} }]);
+    expect(c.watch).toEqual([{ pattern: "**", labels: {}, v1PressureLevels: null }]);
+    expect(c.v1PressureLevels).toEqual(["medium"]);
+    expect(c.policies.cooldownsMs).toEqual({});
     expect(c.pollIntervalMs).toBe(1000);
     expect(c.safetyNetIntervalMs).toBe(30_000);
     expect(c.psi.memory).toEqual({ stall: "some", thresholdUs: 300_000, windowUs: 2_000_000, kernel: "some 300000 2000000" });
@@ -98,7 +100,7 @@ describe("units and compilation", () => {
     expect(c.guardrails.global.rateLimit).toBeNull();
     expect(c.guardrails.global.dryRun).toBe(true);
     expect(c.guardrails.perPolicy?.["oom-rescue"]).toEqual({ dryRun: true, memory: { ceilingBytes: 16 * 2 ** 30 }, cooldownMs: 10_000, protectedCgroups: ["docker/db"] });
-    expect(c.watch[2]).toEqual({ pattern: "system.slice/postgresql.service", labels: { tier: "critical", team: "db" } });
+    expect(c.watch[2]).toEqual({ pattern: "system.slice/postgresql.service", labels: { tier: "critical", team: "db" }, v1PressureLevels: null });
     expect(c.psi).toEqual({
       memory: { stall: "full", thresholdUs: 100_000, windowUs: 2_000_000, kernel: "full 100000 2000000" },
       cpu: { stall: "some", thresholdUs: 150_000, windowUs: 1_000_000, kernel: "some 150000 1000000" },
@@ -108,6 +110,28 @@ describe("units and compilation", () => {
     expect(c.log).toEqual({ level: "debug", format: "pretty" });
     expect(c.pollIntervalMs).toBe(500);
     expect(c.safetyNetIntervalMs).toBe(60_000);
+  });
+
+  it("v1PressureLevels: global and per watch rule, each level once; policies.cooldowns in ms", () => {
+    const yaml = [
+      "v1PressureLevels: [critical, low, critical]",
+      "watch:",
+      "  - docker/*",
+      "  - pattern: system.slice/*",
+      "    v1PressureLevels: []",
+      "policies:",
+      "  cooldowns: { oom-rescue: 5s, throttle-burst: 250 }",
+      "",
+    ].join("\n");
+    const c = ok(load({ path: write("levels.yaml", yaml) }));
+    expect(c.v1PressureLevels).toEqual(["low", "critical"]);
+    expect(c.watch.map((w) => w.v1PressureLevels)).toEqual([null, []]);
+    expect(c.policies.cooldownsMs).toEqual({ "oom-rescue": 5000, "throttle-burst": 250 });
+    const bad = load({ path: write("badlevel.yaml", "v1PressureLevels: [severe]\n") });
+    expect(bad.kind).toBe("error");
+    if (bad.kind === "error") expect(formatConfigError(bad.errors[0] as ConfigError)).toMatch(/badlevel\.yaml:1:.*v1PressureLevels.*"low", "medium" or "critical"/);
+    const badCooldown = load({ path: write("badcd.yaml", "policies:\n  cooldowns: { oom-rescue: soon }\n") });
+    expect(badCooldown.kind === "error" && formatConfigError(badCooldown.errors[0] as ConfigError)).toMatch(/badcd\.yaml:2:.*policies\.cooldowns\.oom-rescue/);
   });
 
   it("policies.builtin: false leaves only the listed dirs", () => {

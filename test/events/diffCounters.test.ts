@@ -82,20 +82,23 @@ describe("diffMemoryEvents", () => {
 
 describe("diffOomControl", () => {
   const oc = (underOom: boolean, oomKill: number | null, oomKillDisable = false) => ({ underOom, oomKill, oomKillDisable });
+  // The stall rule (issue 13): the third argument is the stall in force, if any.
+  const events = (prev: ReturnType<typeof oc> | null, next: ReturnType<typeof oc>, stall: { since: number; offeredAt: number } | null = null) => diffOomControl(prev, next, stall, ctx).events;
 
   it("under_oom edges both ways, and a cgroup first seen under OOM is reported", () => {
-    expect(diffOomControl(null, oc(false, 0), ctx)).toEqual([]);
-    expect(diffOomControl(null, oc(true, 0, true), ctx)).toMatchObject([{ kind: "under_oom", underOom: true, oomKillDisable: true }]);
-    expect(diffOomControl(oc(false, 0), oc(true, 0), ctx)).toMatchObject([{ kind: "under_oom", underOom: true }]);
-    expect(diffOomControl(oc(true, 0), oc(false, 0), ctx)).toMatchObject([{ kind: "under_oom", underOom: false }]);
-    expect(diffOomControl(oc(true, 0), oc(true, 0), ctx)).toEqual([]);
+    expect(events(null, oc(false, 0))).toEqual([]);
+    expect(events(null, oc(true, 0, true))).toMatchObject([{ kind: "under_oom", underOom: true, oomKillDisable: true }]);
+    expect(events(oc(false, 0), oc(true, 0))).toMatchObject([{ kind: "under_oom", underOom: true }]);
+    expect(events(oc(true, 0), oc(false, 0), { since: ctx.at - 10, offeredAt: ctx.at - 10 })).toMatchObject([{ kind: "under_oom", underOom: false }]);
+    // A stall already offered at this very read is not offered twice.
+    expect(events(oc(true, 0), oc(true, 0), { since: ctx.at, offeredAt: ctx.at })).toEqual([]);
   });
 
   it("oom_kill deltas; a kernel without oom_kill (before 4.13) or a lower counter emits none", () => {
-    expect(diffOomControl(oc(false, 1), oc(false, 3), ctx)).toMatchObject([{ kind: "oom_kill", counter: { before: 1, after: 3 } }]);
-    expect(diffOomControl(oc(false, null), oc(false, null), ctx)).toEqual([]);
-    expect(diffOomControl(oc(false, null), oc(false, 2), ctx)).toEqual([]);
-    expect(diffOomControl(oc(false, 3), oc(false, 1), ctx)).toEqual([]);
+    expect(events(oc(false, 1), oc(false, 3))).toMatchObject([{ kind: "oom_kill", counter: { before: 1, after: 3 } }]);
+    expect(events(oc(false, null), oc(false, null))).toEqual([]);
+    expect(events(oc(false, null), oc(false, 2))).toEqual([]);
+    expect(events(oc(false, 3), oc(false, 1))).toEqual([]);
   });
 });
 

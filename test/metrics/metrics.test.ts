@@ -30,7 +30,8 @@ function v1Snapshot(path: string, over: Partial<NonNullable<CgroupSnapshot["memo
   return {
     path,
     labels: {},
-    memory: { version: 1, usageBytes: 10, limitBytes: 50 << 20, swapLimitBytes: 100 << 20, reservationBytes: null, highBytes: null, swappiness: 60, oomKillDisable: false, underOom: false, oomKills: 0, ...over },
+    // swapLimitBytes is the swap part (memsw - limit), as readSnapshot gives it.
+    memory: { version: 1, usageBytes: 10, limitBytes: 50 << 20, swapLimitBytes: 50 << 20, reservationBytes: null, highBytes: null, swappiness: 60, oomKillDisable: false, underOom: false, oomKills: 0, ...over },
     cpu: { version: 1, quotaUs: 25_000, periodUs: 100_000, burstUs: null, shares: 1024, weight: null, usageSeconds: 1.5 },
     pids: { current: 3, max: null },
   };
@@ -115,6 +116,20 @@ describe("metrics API", () => {
     expect(await value(m, "cgwatch_memory_limit_bytes", { cgroup: "a" })).toBeUndefined();
   });
 
+  it("io limits (docker --device-*-bps/iops): bytes and operations families; a limit that is lifted loses its series", async () => {
+    const m = fresh();
+    m.addCgroup("a", { origin: "startup" });
+    m.setIoLimits("a", [{ device: "254:0", writeBps: 1 << 20, readIops: 100 }]);
+    const lim = async (): Promise<(string | number | undefined)[][]> =>
+      (await samples(m)).filter((s) => s.name.startsWith("cgwatch_io_limit_")).map((s) => [s.name, s.labels["device"], s.labels["op"], s.value]);
+    expect(await lim()).toEqual([
+      ["cgwatch_io_limit_bytes_per_second", "254:0", "write", 1 << 20],
+      ["cgwatch_io_limit_operations_per_second", "254:0", "read", 100],
+    ]);
+    m.setIoLimits("a", [{ device: "254:0", readIops: 50 }]);
+    expect(await lim()).toEqual([["cgwatch_io_limit_operations_per_second", "254:0", "read", 50]]);
+  });
+
   it("io devices that disappear lose their series", async () => {
     const m = fresh();
     m.addCgroup("a", { origin: "startup" });
@@ -131,7 +146,7 @@ describe("metrics API", () => {
     m.recordEvent(ev(2));
     m.setMemoryEventCounters("a", { oom_kill: 3 }); // a fresher poll read
     m.recordEvent(ev(2)); // a late event must not move the mirror back
-    m.recordEvent({ kind: "under_oom", cgroup: "a", at: 0, source: "eventfd", underOom: true, oomKillDisable: true });
+    m.recordEvent({ kind: "under_oom", cgroup: "a", at: 0, source: "eventfd", underOom: true, oomKillDisable: true, stalledMs: 0 });
     expect(await value(m, "cgwatch_memory_events_total", { cgroup: "a", event: "oom_kill" })).toBe(3);
     expect(await value(m, "cgwatch_events_total", { kind: "oom_kill", source: "eventfd" })).toBe(2);
     expect(await value(m, "cgwatch_events_total", { kind: "oom_kill", source: "poll" })).toBe(0);

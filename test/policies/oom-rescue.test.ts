@@ -2,13 +2,15 @@ import { describe, expect, it } from "vitest";
 import { GiB, MiB, replay } from "./trace.js";
 
 describe("oom-rescue", () => {
-  it("v1 under_oom: raises by 25% per stall, honours the 30 s cooldown, caps at the ceiling, then stops", async () => {
+  it("v1 under_oom: raises by 25% per stall, even inside the 30 s cooldown (a stall is an emergency), caps at the ceiling, then stops", async () => {
     const r = await replay("oom-rescue", "oom-rescue-v1");
     expect(r.exitCode).toBe(0);
     expect(r.decisions).toEqual([
       `line 1 under_oom docker/3f2a9c: set_memory_limit {"bytes":${320 * MiB}}`,
+      // The recovery is no emergency: the cooldown holds it back.
       "line 2 under_oom docker/3f2a9c: skipped (cooling down for another 29940 ms)",
-      "line 3 under_oom docker/3f2a9c: skipped (cooling down for another 16001 ms)",
+      // A new stall 14 s later is answered at once; so is the next.
+      `line 3 under_oom docker/3f2a9c: set_memory_limit {"bytes":${400 * MiB}}`,
       `line 4 under_oom docker/3f2a9c: set_memory_limit {"bytes":${400 * MiB}}`,
       // 7900 MiB + min(25 %, 1 GiB) would pass the 8 GiB ceiling.
       `line 5 under_oom docker/3f2a9c: set_memory_limit {"bytes":${8 * GiB}}`,

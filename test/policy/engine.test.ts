@@ -45,24 +45,51 @@ describe("quarantine", () => {
 });
 
 describe("cooldown", () => {
-  it("skips a cgroup after it got actions until the cooldown passes, per cgroup, on the injected clock", async () => {
-    let now = 0;
+  it("skips a cgroup after it got actions until the cooldown passes, per cgroup, on the events' clock", async () => {
     const dir = policyDir({ "cd.js": policy("cd", `return [{ kind: "thaw" }];`, `, cooldown: "30s"`) });
     const outcomes: string[] = [];
-    const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger, clock: () => now, hooks: { onEvaluation: (_p, o) => outcomes.push(o) } });
-    expect(messages(engine, "a")).toEqual(["thaw"]);
-    now = 29_999;
-    expect(messages(engine, "a")).toEqual([]);
-    expect(messages(engine, "b")).toEqual(["thaw"]);
-    now = 30_000;
-    expect(messages(engine, "a")).toEqual(["thaw"]);
+    const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger, hooks: { onEvaluation: (_p, o) => outcomes.push(o) } });
+    expect(messages(engine, "a", 0)).toEqual(["thaw"]);
+    expect(messages(engine, "a", 29_999)).toEqual([]);
+    expect(messages(engine, "b", 29_999)).toEqual(["thaw"]);
+    expect(messages(engine, "a", 30_000)).toEqual(["thaw"]);
     expect(outcomes).toEqual(["ok", "skipped_cooldown", "ok", "ok"]);
+    engine.close();
+  });
+
+  it("a stall under OOM (underOom: true) is never held back by the cooldown; its proposals are marked emergency", async () => {
+    const dir = policyDir({ "cd.js": policy("cd", `return [{ kind: "thaw" }];`, `, cooldown: "30s", on: ["under_oom", "sample"]`) });
+    const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger });
+    const stall = (at: number, underOom = true): WatchdogEvent => ({ kind: "under_oom", cgroup: "a", at, source: "eventfd", underOom, oomKillDisable: true, stalledMs: 0 });
+    expect(engine.evaluate(stall(0), snapshot("a")).map((p) => p.cause)).toEqual([{ kind: "under_oom", at: 0, emergency: true }]);
+    expect(engine.evaluate(stall(5), snapshot("a"))).toHaveLength(1);
+    // Ordinary events still wait, and so does a recovery.
+    expect(messages(engine, "a", 10)).toEqual([]);
+    expect(engine.evaluate(stall(15, false), snapshot("a"))).toEqual([]);
+    engine.close();
+  });
+
+  it("policies.cooldowns overrides meta.cooldown by policy name", async () => {
+    const dir = policyDir({ "cd.js": policy("cd", `return [{ kind: "thaw" }];`, `, cooldown: "30s"`) });
+    const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger, cooldowns: { cd: 1000 } });
+    expect(engine.policies()[0]?.cooldownMs).toBe(1000);
+    expect(messages(engine, "a", 0)).toEqual(["thaw"]);
+    expect(messages(engine, "a", 999)).toEqual([]);
+    expect(messages(engine, "a", 1000)).toEqual(["thaw"]);
+    // A reload of the config (SIGHUP) replaces the overrides from the next proposal on; without one, meta.cooldown applies again.
+    engine.setCooldowns({ cd: 5000 });
+    expect(engine.policies()[0]?.cooldownMs).toBe(5000);
+    expect(messages(engine, "a", 2000)).toEqual(["thaw"]);
+    expect(messages(engine, "a", 6999)).toEqual([]);
+    expect(messages(engine, "a", 7000)).toEqual(["thaw"]);
+    engine.setCooldowns({});
+    expect(engine.policies()[0]?.cooldownMs).toBe(30_000);
     engine.close();
   });
 
   it("does not start when the policy proposes nothing", async () => {
     const dir = policyDir({ "quiet.js": policy("quiet", `ctx.state.n = (ctx.state.n || 0) + 1; return ctx.state.n >= 2 ? [{ kind: "thaw" }] : [];`, `, cooldown: 60000`) });
-    const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger, clock: () => 0 });
+    const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger });
     expect(messages(engine, "a")).toEqual([]);
     expect(messages(engine, "a")).toEqual(["thaw"]);
     expect(messages(engine, "a")).toEqual([]);

@@ -56,7 +56,7 @@ async function watch(s: ScratchCgroup, v1PressureLevel: "low" | null = null) {
     safetyNetIntervalMs: 60_000,
     persistent: false,
     native: createNativeNotifiers({ keepAlive: false, softLimitRecheckMs: 60_000 }),
-    v1PressureLevel,
+    v1PressureLevels: v1PressureLevel === null ? [] : [v1PressureLevel],
     onSourceError: (cg, src, err) => sourceErrors.push(`${cg} ${src}: ${err instanceof Error ? err.message : String(err)}`),
   });
   const c = collect(watcher.events$);
@@ -79,6 +79,22 @@ describeRealV1Native("eventfd notifications through the watch pipeline", () => {
     const got = await c.until((vs) => vs.some((e) => e.kind === "oom_kill"));
     expect((await waitExit(hog)).signal).toBe("SIGKILL");
     expect(got.find((e) => e.kind === "oom_kill")).toMatchObject({ cgroup: s.cgroup, source: "eventfd", counter: { before: 0 } });
+  });
+
+  it("three kills in a row: the follow-up re-reads (1, 2, 4 ... ms) count each kill once, as the kernel does", async () => {
+    const s = scratch();
+    limit(s, 50 * MB);
+    const c = await watch(s);
+    const [cmd, args] = hogArgs(120, 0);
+    for (let i = 0; i < 3; i++) {
+      expect((await waitExit(s.spawnInside(cmd, args, 20_000))).signal).toBe("SIGKILL");
+      await new Promise((r) => setTimeout(r, 1100)); // past the last follow-up re-read
+    }
+    const kernel = Number(/oom_kill (\d+)/.exec(s.read("memory", "memory.oom_control"))?.[1]);
+    const kills = c.values.filter((e) => e.kind === "oom_kill");
+    expect(kills.every((e) => e.source === "eventfd")).toBe(true);
+    expect(kills.reduce((n, e) => n + (e.kind === "oom_kill" ? e.counter.after - e.counter.before : 0), 0)).toBe(kernel);
+    expect(kernel).toBeGreaterThanOrEqual(3);
   });
 
   it("oom_kill_disable 1: under_oom is emitted while the hog is alive and stalled; raising the limit releases it", async () => {

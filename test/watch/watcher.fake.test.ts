@@ -115,6 +115,26 @@ describe("watch pipeline on a fake v2 cgroupfs", () => {
     stop();
   });
 
+  it("a cgroup born while watched is diffed from 0: an OOM kill or refused fork before its first read still counts", async () => {
+    host = fakeHost(2);
+    host.addCgroup("docker");
+    host.addCgroup("docker/old", { "memory.events": memEvents({ oom_kill: 4 }), "pids.events": "max 2\n" });
+    const { watcher, c, stop } = start(host, ["docker/*"]);
+    await watcher.ready;
+    // A container an engine started under load: killed and fork-limited
+    // before cgwatch read its files for the first time.
+    host.addCgroup("docker/new", { "memory.events": memEvents({ oom_kill: 1 }), "pids.events": "max 3\n" });
+    const got = await c.until((vs) => vs.some((e) => e.kind === "pids_max" && e.cgroup === "docker/new") && vs.some((e) => e.kind === "oom_kill" && e.cgroup === "docker/new"));
+    const counted = got.filter((e) => e.cgroup === "docker/new" && (e.kind === "oom_kill" || e.kind === "pids_max")).map((e) => ("counter" in e ? [e.kind, e.counter.before, e.counter.after] : []));
+    expect(counted).toEqual([
+      ["oom_kill", 0, 1],
+      ["pids_max", 0, 3],
+    ]);
+    // A cgroup that existed at start keeps its history as the baseline.
+    expect(got.filter((e) => e.cgroup === "docker/old" && e.kind !== "cgroup_added")).toEqual([]);
+    stop();
+  });
+
   it("a malformed file is reported and does not end the stream or move the baseline", async () => {
     host = fakeHost(2);
     host.addCgroup("docker");
@@ -257,6 +277,36 @@ describe("notification storms", () => {
     const maxes = c.values.filter((e) => e.kind === "memory_max");
     expect(maxes.at(-1)).toMatchObject({ counter: { after: 60 } });
     expect(maxes.reduce((n, e) => n + ("counter" in e ? e.counter.after - e.counter.before : 0), 0)).toBe(60);
+    stop();
+  });
+});
+
+describe("a v1 stall under OOM on a fake cgroupfs (the poll path: no eventfd)", () => {
+  it("is re-offered while it lasts, backing off from stallReofferMs, and its recovery is an event that ends the re-offers", async () => {
+    host = fakeHost(1);
+    host.addCgroup("ctr", { "memory.oom_control": "oom_kill_disable 1\nunder_oom 1\noom_kill 0\n" });
+    const { watcher, c, stop } = start(host, ["ctr"], { native: null, stallReofferMs: 100, safetyNetIntervalMs: 600_000 });
+    await watcher.ready;
+    const stalls = (): WatchdogEvent[] => c.values.filter((e) => e.kind === "under_oom");
+    await c.until(() => stalls().length >= 4, 10_000);
+    const at = stalls().map((e) => e.at);
+    // Timers never fire early: each re-offer comes at least 100, 200, 400 ms after the one before.
+    for (let k = 1; k < 4; k++) expect((at[k] ?? 0) - (at[k - 1] ?? 0)).toBeGreaterThanOrEqual(100 * 2 ** (k - 1) - 1);
+    expect(stalls().slice(0, 4).map((e) => (e.kind === "under_oom" ? [e.source, e.underOom] : null))).toEqual([
+      ["poll", true],
+      ["poll", true],
+      ["poll", true],
+      ["poll", true],
+    ]);
+    const stalledMs = stalls().map((e) => (e.kind === "under_oom" ? e.stalledMs : -1));
+    expect(stalledMs[0]).toBe(0);
+    expect(stalledMs[3]).toBeGreaterThanOrEqual(699);
+    // Freed: the next re-offer's read finds the recovery, and nothing follows it.
+    host.write("ctr", "memory.oom_control", "oom_kill_disable 1\nunder_oom 0\noom_kill 0\n");
+    await c.until((vs) => vs.some((e) => e.kind === "under_oom" && !e.underOom), 10_000);
+    const n = stalls().length;
+    await sleep(1000);
+    expect(stalls()).toHaveLength(n);
     stop();
   });
 });

@@ -9,7 +9,7 @@ import { parseCpuStat } from "../../src/cgroup/parse.js";
 import { createFileReader } from "../../src/cgroup/read.js";
 import type { CpuThrottledEvent, WatchdogEvent } from "../../src/events/types.js";
 import { createWatcher } from "../../src/watch/watcher.js";
-import { collect } from "../helpers/collect.js";
+import { collect, sleep } from "../helpers/collect.js";
 import { until } from "../helpers/daemonHarness.js";
 import { cpuLoopArgs, createScratchCgroup, describeRealV1, hogArgs, waitExit, type ScratchCgroup } from "../helpers/realCgroup.js";
 
@@ -18,9 +18,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function watch(scratch: ScratchCgroup, patterns: string[], pollIntervalMs: number) {
+function watch(scratch: ScratchCgroup, patterns: string[], pollIntervalMs: number, safetyNetIntervalMs = 1000) {
   const reader = createFileReader();
-  const watcher = createWatcher({ layout: scratch.layout, reader, patterns, pollIntervalMs, safetyNetIntervalMs: 1000, persistent: false, native: null });
+  const watcher = createWatcher({ layout: scratch.layout, reader, patterns, pollIntervalMs, safetyNetIntervalMs, persistent: false, native: null });
   const c = collect(watcher.events$);
   cleanups.push(() => {
     c.sub.unsubscribe();
@@ -83,6 +83,26 @@ describeRealV1("watch pipeline", ["memory", "cpu", "cpuacct"], () => {
     const sum = throttled.reduce((s, e) => s + (e.throttledSeconds.after - e.throttledSeconds.before), 0);
     expect(sum).toBeCloseTo(final.value.throttledSeconds, 6);
     expect(throttled.at(-1)?.throttledPeriods.after).toBe(final.value.throttledPeriods);
+  });
+
+  it("a quota written after the cgroup was created (as runc does) is found: cpu_throttled within a poll interval, long before the safety net", async () => {
+    const scratch = createScratchCgroup(["cpu", "cpuacct"], "late");
+    cleanups.push(() => scratch.remove());
+    // The safety net (which also re-reads quotas) is pushed out of the test's time.
+    const { watcher, c } = watch(scratch, [`${scratch.cgroup}/*`], 500, 600_000);
+    expect(await watcher.ready).toBe(0);
+    const kid = scratch.child("ctr");
+    await c.until((vs) => vs.some((e) => e.kind === "cgroup_added" && e.cgroup === kid.cgroup));
+    expect(watcher.trackers.get(kid.cgroup)?.hasCpuQuota()).toBe(false);
+    await sleep(200);
+    kid.write("cpu", "cpu.cfs_period_us", "100000");
+    kid.write("cpu", "cpu.cfs_quota_us", "20000");
+    const loop = kid.spawnInside(...cpuLoopArgs(3), 20_000);
+    const got = await c.until((vs) => vs.some((e) => e.kind === "cpu_throttled" && e.cgroup === kid.cgroup), 8000);
+    expect(watcher.trackers.get(kid.cgroup)?.hasCpuQuota()).toBe(true);
+    expect(got.find((e) => e.kind === "cpu_throttled")).toMatchObject({ cgroup: kid.cgroup, source: "poll" });
+    loop.kill("SIGKILL");
+    await waitExit(loop);
   });
 
   it("cgroup mkdir and rmdir are discovered", async () => {
