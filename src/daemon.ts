@@ -18,6 +18,7 @@ import { locateController, type CgroupLayout } from "./cgroup/layout.js";
 import { compileCgroupGlob } from "./cgroup/glob.js";
 import { createFileReader, type FileReader } from "./cgroup/read.js";
 import { createGuardedWriter } from "./cgroup/writer.js";
+import { actScope } from "./config/actScope.js";
 import type { RuntimeConfig } from "./config/types.js";
 import type { WatchdogEvent } from "./events/types.js";
 import { componentLogger } from "./logging/logger.js";
@@ -58,6 +59,8 @@ export interface DaemonOptions {
 
 export interface CgroupStatus {
   readonly cgroup: string;
+  /** A watch rule opted it in to actions; otherwise it is observed only. */
+  readonly act: boolean;
   readonly notifier: NotifierMode | null;
   readonly memoryVersion: 1 | 2 | null;
   readonly cpuQuota: boolean;
@@ -172,6 +175,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     for (const e of policies.loadReport.errors) log.policy.error({ file: e.file, line: e.line, column: e.column }, `policy failed to compile: ${e.message}`);
 
     // 4. Actions. Rebuilt when a reload changes the guardrails (dry-run included).
+    // Which cgroups may be acted on comes from the watch rules, which need a restart to change.
+    const mayAct = actScope(config.watch);
     const makeExecutor = (guardrails: RuntimeConfig["guardrails"]): ActionExecutor =>
       createActionExecutor({
         layout,
@@ -182,6 +187,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         clock: { now },
         hostMemoryBytes: options.hostMemoryBytes,
         ownCgroups: options.ownCgroups,
+        mayAct,
         hooks: { onOutcome: (proposal, outcome) => metrics.recordAction(proposal, outcome) },
       });
     let executor = makeExecutor(config.guardrails);
@@ -284,7 +290,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       scanned = true;
       metrics.heartbeat();
       publisher.kick();
-      log.lifecycle.info({ watched: n, mode: layout.mode, native: options.native.kind === "loaded" }, "ready: first scan complete");
+      const actable = [...watcher.trackers.keys()].filter(mayAct).length;
+      const dryRun = config.guardrails.global.dryRun;
+      log.lifecycle.info(
+        { watched: n, actable: dryRun ? 0 : actable, optedIn: actable, dryRun, mode: layout.mode, native: options.native.kind === "loaded" },
+        `ready: watching ${n} cgroups, ${dryRun ? `acting on none (dry-run; ${actable} opted in)` : `may act on ${actable}`}${actable < n ? ` (${n - actable} observed only: no watch rule with act: true matches them)` : ""}`,
+      );
       return n;
     });
 
@@ -300,6 +311,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       status: () =>
         [...watcher.trackers.values()].map((t) => ({
           cgroup: t.cgroup,
+          act: mayAct(t.cgroup),
           notifier: watcher.notifierOf(t.cgroup),
           memoryVersion: t.memoryVersion,
           cpuQuota: t.hasCpuQuota(),

@@ -95,9 +95,17 @@ function compileGuardrails(g: FileGuardrails | undefined, dryRun: boolean): Guar
   return { global, perPolicy };
 }
 
+/**
+ * A rule the operator wrote is their opt-in for what it matches, so a bare
+ * glob acts (configs written before `act` existed keep acting); the built-in
+ * catch-all used when no config names a cgroup observes only.
+ */
 function compileWatch(entries: ConfigFile["watch"]): WatchRule[] {
-  return (entries ?? DEFAULTS.watch).map((e) =>
-    typeof e === "string" ? { pattern: normaliseCgroupPath(e), labels: {} } : { pattern: normaliseCgroupPath(e.pattern), labels: { ...(e.labels ?? {}) } },
+  if (entries === undefined) return DEFAULTS.watch.map((r) => ({ pattern: normaliseCgroupPath(r.pattern), labels: {}, act: r.act }));
+  return entries.map((e) =>
+    typeof e === "string"
+      ? { pattern: normaliseCgroupPath(e), labels: {}, act: true }
+      : { pattern: normaliseCgroupPath(e.pattern), labels: { ...(e.labels ?? {}) }, act: e.act ?? true },
   );
 }
 

@@ -89,10 +89,17 @@ const watchEntry = z.union(
   [
     cgroupGlob("watch pattern"),
     z
-      .object({ pattern: cgroupGlob("watch pattern"), labels: labels.optional() })
+      .object({
+        pattern: cgroupGlob("watch pattern"),
+        labels: labels.optional(),
+        act: z
+          .boolean({ error: "act must be true or false" })
+          .optional()
+          .describe("May policies' actions be applied to the cgroups this rule matches? Default true; false: observe only (metrics, events, logs and \"would have\" decisions with reason observe_only)"),
+      })
       .strict(),
   ],
-  { error: 'expected a glob string or {pattern: "...", labels: {...}}' },
+  { error: 'expected a glob string or {pattern: "...", labels: {...}, act: true|false}' },
 );
 
 const fraction = z.number().gt(0).lte(1);

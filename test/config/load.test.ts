@@ -57,7 +57,8 @@ describe("the shipped config and the defaults", () => {
     const c = ok(none);
     expect(ok(load({ path: write("comments.yaml", "# only a comment\n") }))).toEqual(c);
     expect(c.cgroupRoot).toEqual({ kind: "auto" });
-    expect(c.watch).toEqual([{ pattern: "**", labels: {} }]);
+    // The built-in catch-all observes every cgroup and opts none in to actions.
+    expect(c.watch).toEqual([{ pattern: "**", labels: {}, act: false }]);
     expect(c.pollIntervalMs).toBe(1000);
     expect(c.safetyNetIntervalMs).toBe(30_000);
     expect(c.psi.memory).toEqual({ stall: "some", thresholdUs: 300_000, windowUs: 2_000_000, kernel: "some 300000 2000000" });
@@ -98,7 +99,10 @@ describe("units and compilation", () => {
     expect(c.guardrails.global.rateLimit).toBeNull();
     expect(c.guardrails.global.dryRun).toBe(true);
     expect(c.guardrails.perPolicy?.["oom-rescue"]).toEqual({ dryRun: true, memory: { ceilingBytes: 16 * 2 ** 30 }, cooldownMs: 10_000, protectedCgroups: ["docker/db"] });
-    expect(c.watch[2]).toEqual({ pattern: "system.slice/postgresql.service", labels: { tier: "critical", team: "db" } });
+    // Rules the operator wrote are their opt-in: they act unless they say act: false.
+    expect(c.watch[0]).toEqual({ pattern: "docker/*", labels: {}, act: true });
+    expect(c.watch[2]).toEqual({ pattern: "system.slice/postgresql.service", labels: { tier: "critical", team: "db" }, act: true });
+    expect(c.watch[3]).toEqual({ pattern: "kubepods.slice/**", labels: {}, act: false });
     expect(c.psi).toEqual({
       memory: { stall: "full", thresholdUs: 100_000, windowUs: 2_000_000, kernel: "full 100000 2000000" },
       cpu: { stall: "some", thresholdUs: 150_000, windowUs: 1_000_000, kernel: "some 150000 1000000" },
