@@ -136,7 +136,7 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
     }
   }
   if (json) {
-    out(`${JSON.stringify({ mode: layout.mode, native: native.kind === "loaded" ? "loaded" : native.reason, dryRun: config.dryRun, running, cgroups: rows }, null, 2)}\n`);
+    out(`${JSON.stringify({ mode: layout.mode, native: native.kind === "loaded" ? "loaded" : native.reason, addon: native.kind === "loaded" ? native.path : null, dryRun: config.dryRun, running, cgroups: rows }, null, 2)}\n`);
     return EXIT_OK;
   }
   out(`hierarchy: ${layout.mode}; native notifications: ${native.kind === "loaded" ? "eventfd/PSI available" : `unavailable (${native.reason}), polling`}\n`);
