@@ -235,6 +235,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
             cpu: locateController(layout, "cpu")?.version ?? null,
             pids: locateController(layout, "pids") !== null,
           });
+          // A container's limits are written after its mkdir: publish its
+          // settings within one poll interval, not at the next full pass.
+          // (runc writes them once the container's init reported ready:
+          // measured 0.1-0.6 s after the mkdir on a busy host.)
+          if (scanned) publisher.publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs]);
           break;
         }
         case "cgroup_removed":

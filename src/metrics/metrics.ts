@@ -334,7 +334,10 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       if (m !== null) {
         gauge(e, f.usage, m.usageBytes);
         gauge(e, f.limit, m.limitBytes);
-        gauge(e, m.version === 1 ? f.memsw : f.swap, m.swapLimitBytes);
+        // The snapshot carries the swap part on both versions; v1's file (and
+        // this family) is memory+swap, so add the limit back.
+        if (m.version === 1) gauge(e, f.memsw, m.swapLimitBytes === null || m.limitBytes === null ? null : m.limitBytes + m.swapLimitBytes);
+        else gauge(e, f.swap, m.swapLimitBytes);
         gauge(e, f.reservation, m.reservationBytes);
         gauge(e, f.high, m.highBytes);
         gauge(e, f.swappiness, m.swappiness);

@@ -34,6 +34,12 @@ export interface PublisherOptions {
 export interface Publisher {
   /** Start a pass now (e.g. right after the first scan). */
   kick(): void;
+  /**
+   * Publishes one new cgroup soon, without waiting for the next pass: an
+   * engine (runc) creates the directory first and writes the limits after,
+   * so a read at discovery sees defaults. Read at `delaysMs` after the call.
+   */
+  publishSoon(cgroup: string, delaysMs: readonly number[]): void;
   stop(): void;
 }
 
@@ -130,5 +136,31 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     { persistent: options.persistent, budgetMs: options.sliceBudgetMs ?? DEFAULT_SLICE_MS },
   );
 
-  return { kick: sweep.kick, stop: sweep.stop };
+  const timers = new Set<NodeJS.Timeout>();
+  const publishSoon = (cgroup: string, delaysMs: readonly number[]): void => {
+    for (const delay of delaysMs) {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        const t = watcher.trackers.get(cgroup);
+        if (t === undefined) return;
+        try {
+          publishOne(t);
+        } catch {
+          /* removed meanwhile: its removal event cleans up */
+        }
+      }, delay);
+      if (!options.persistent) timer.unref();
+      timers.add(timer);
+    }
+  };
+
+  return {
+    kick: sweep.kick,
+    publishSoon,
+    stop: () => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      sweep.stop();
+    },
+  };
 }

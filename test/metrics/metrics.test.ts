@@ -29,7 +29,8 @@ function v1Snapshot(path: string, over: Partial<NonNullable<CgroupSnapshot["memo
   return {
     path,
     labels: {},
-    memory: { version: 1, usageBytes: 10, limitBytes: 50 << 20, swapLimitBytes: 100 << 20, reservationBytes: null, highBytes: null, swappiness: 60, oomKillDisable: false, underOom: false, oomKills: 0, ...over },
+    // swapLimitBytes is the swap part (memsw - limit), as readSnapshot gives it.
+    memory: { version: 1, usageBytes: 10, limitBytes: 50 << 20, swapLimitBytes: 50 << 20, reservationBytes: null, highBytes: null, swappiness: 60, oomKillDisable: false, underOom: false, oomKills: 0, ...over },
     cpu: { version: 1, quotaUs: 25_000, periodUs: 100_000, burstUs: null, shares: 1024, weight: null, usageSeconds: 1.5 },
     pids: { current: 3, max: null },
   };
