@@ -5,6 +5,7 @@
  * again and a bad value becomes a clear rejection (never a thrown error or a
  * write the kernel would half-apply).
  */
+import { ACTION_LIMITS as L, type IntRange } from "./limits.js";
 import { ACTION_KINDS, type Action } from "./types.js";
 
 /** null = valid; otherwise why not. */
@@ -20,45 +21,42 @@ export function validateAction(action: Action): string | null {
     case "set_memory_reservation":
       return bytesOrMax("bytes", action.bytes);
     case "set_swappiness":
-      return intIn("value", action.value, 0, 100);
+      return intIn("value", action.value, L.swappiness);
     case "set_oom_score_adj":
-      return intIn("value", action.value, -1000, 1000);
+      return intIn("value", action.value, L.oomScoreAdj);
     case "set_oom_kill_disable":
       return typeof action.disable === "boolean" ? null : "disable must be true or false";
     case "set_oom_group":
       return typeof action.enable === "boolean" ? null : "enable must be true or false";
     case "set_cpu_quota":
-      // sched-bwc: 1 ms <= quota; 1 ms <= period <= 1 s.
       if (action.quotaUs !== "max") {
-        const q = intIn("quotaUs", action.quotaUs, 1000, Number.MAX_SAFE_INTEGER);
+        const q = intIn("quotaUs", action.quotaUs, L.cpuQuotaUs);
         if (q !== null) return q;
       }
-      return action.periodUs === undefined ? null : intIn("periodUs", action.periodUs, 1000, 1_000_000);
+      return action.periodUs === undefined ? null : intIn("periodUs", action.periodUs, L.cpuPeriodUs);
     case "set_cpu_burst":
-      return intIn("burstUs", action.burstUs, 0, Number.MAX_SAFE_INTEGER);
+      return intIn("burstUs", action.burstUs, L.cpuBurstUs);
     case "set_cpu_shares":
-      // runc's bounds for cpu.shares (MinShares=2, MaxShares=262144).
-      return intIn("shares", action.shares, 2, 262_144);
+      return intIn("shares", action.shares, L.cpuShares);
     case "set_cpuset":
       if (action.cpus === undefined && action.mems === undefined) return "set_cpuset needs cpus or mems";
       return cpuList("cpus", action.cpus) ?? cpuList("mems", action.mems);
     case "set_pids_max":
-      return action.max === "max" ? null : intIn("max", action.max, 0, Number.MAX_SAFE_INTEGER);
+      return action.max === "max" ? null : intIn("max", action.max, L.pidsMax);
     case "set_io_weight":
-      // docker --blkio-weight range; v2 gets runc's conversion to 1..10000.
-      return intIn("weight", action.weight, 10, 1000);
+      return intIn("weight", action.weight, L.ioWeight);
     case "set_io_throttle": {
       if (typeof action.device !== "string" || !/^\d+:\d+$/.test(action.device)) return `device must be "major:minor", got ${JSON.stringify(action.device)}`;
       const fields = [
-        ["readBps", action.readBps],
-        ["writeBps", action.writeBps],
-        ["readIops", action.readIops],
-        ["writeIops", action.writeIops],
+        ["readBps", action.readBps, L.bytes],
+        ["writeBps", action.writeBps, L.bytes],
+        ["readIops", action.readIops, L.iops],
+        ["writeIops", action.writeIops, L.iops],
       ] as const;
       if (fields.every(([, v]) => v === undefined)) return "set_io_throttle needs at least one of readBps, writeBps, readIops, writeIops";
-      for (const [name, v] of fields) {
+      for (const [name, v, range] of fields) {
         if (v === undefined) continue;
-        const err = bytesOrMax(name, v);
+        const err = v === "max" ? null : intIn(name, v, range);
         if (err !== null) return err;
       }
       return null;
@@ -69,19 +67,19 @@ export function validateAction(action: Action): string | null {
       return null;
     case "annotate":
       if (typeof action.message !== "string" || action.message.trim() === "") return "annotate needs a non-empty message";
-      return action.message.length > 1000 ? "annotate message longer than 1000 characters" : null;
+      return action.message.length > L.annotateMessageChars.max ? `annotate message longer than ${L.annotateMessageChars.max} characters` : null;
   }
 }
 
-function intIn(name: string, v: unknown, min: number, max: number): string | null {
+function intIn(name: string, v: unknown, { min, max }: IntRange): string | null {
   if (typeof v !== "number" || !Number.isSafeInteger(v)) return `${name} must be an integer, got ${JSON.stringify(v)}`;
-  if (v < min || v > max) return `${name} must be in [${min}, ${max === Number.MAX_SAFE_INTEGER ? "∞" : max}], got ${v}`;
+  if (v < min || v > max) return `${name} must be in [${min}, ${max}], got ${v}`;
   return null;
 }
 
 function bytesOrMax(name: string, v: unknown): string | null {
   if (v === "max") return null;
-  return intIn(name, v, 0, Number.MAX_SAFE_INTEGER);
+  return intIn(name, v, L.bytes);
 }
 
 /** Kernel list format: "0-3,5,7-8". */

@@ -5,14 +5,13 @@
  * integer-ness, absurd magnitudes, unknown fields that are usually typos);
  * whether a sane value is *wise* is for the guardrails in `actions/`.
  */
+import { ACTION_LIMITS as L, type IntRange } from "../actions/limits.js";
 import { ACTION_KINDS, type Action, type ActionKind } from "../actions/types.js";
 
 /** The sandbox encodes NaN/±Infinity as this marker so they are not silently turned into `null` by JSON. */
 export const NON_FINITE_KEY = "$cgwatchNonFinite";
 
 export type ValidationResult = { readonly kind: "ok"; readonly actions: Action[] } | { readonly kind: "invalid"; readonly reason: string };
-
-const PIB = 2 ** 50;
 
 type FieldCheck = (v: unknown) => string | null;
 
@@ -38,7 +37,7 @@ function describe(v: unknown): string {
   }
 }
 
-function integerIn(min: number, max: number, allowMax = false): FieldCheck {
+function integerIn({ min, max }: IntRange, allowMax = false): FieldCheck {
   return (v) => {
     if (allowMax && v === "max") return null;
     if (typeof v !== "number") return `must be ${allowMax ? '"max" or ' : ""}an integer, got ${describe(v)}`;
@@ -48,13 +47,15 @@ function integerIn(min: number, max: number, allowMax = false): FieldCheck {
   };
 }
 
-const bytes = integerIn(0, PIB, true);
+const bytes = integerIn(L.bytes, true);
 const boolean: FieldCheck = (v) => (typeof v === "boolean" ? null : `must be a boolean, got ${describe(v)}`);
 const cpuList: FieldCheck = (v) =>
   typeof v === "string" && v.length <= 256 && /^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/.test(v) ? null : `must be a cpu/mem list like "0-3,8", got ${describe(v)}`;
 const device: FieldCheck = (v) => (typeof v === "string" && /^[0-9]{1,10}:[0-9]{1,10}$/.test(v) ? null : `must be "major:minor", got ${describe(v)}`);
 const message: FieldCheck = (v) =>
-  typeof v === "string" && v.length > 0 && v.length <= 1024 ? null : `must be a non-empty string of at most 1024 characters, got ${describe(v)}`;
+  typeof v === "string" && v.length >= L.annotateMessageChars.min && v.length <= L.annotateMessageChars.max
+    ? null
+    : `must be a non-empty string of at most ${L.annotateMessageChars.max} characters, got ${describe(v)}`;
 const annotationData: FieldCheck = (v) => {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return `must be an object, got ${describe(v)}`;
   const entries = Object.entries(v);
@@ -79,20 +80,19 @@ const SPECS: Readonly<Record<ActionKind, KindSpec>> = {
   set_swap_limit: { required: { bytes }, optional: {} },
   set_memory_reservation: { required: { bytes }, optional: {} },
   set_memory_high: { required: { bytes }, optional: { allowBelowUsage: boolean } },
-  set_swappiness: { required: { value: integerIn(0, 100) }, optional: {} },
-  set_oom_score_adj: { required: { value: integerIn(-1000, 1000) }, optional: {} },
+  set_swappiness: { required: { value: integerIn(L.swappiness) }, optional: {} },
+  set_oom_score_adj: { required: { value: integerIn(L.oomScoreAdj) }, optional: {} },
   set_oom_kill_disable: { required: { disable: boolean }, optional: {} },
   set_oom_group: { required: { enable: boolean }, optional: {} },
-  // The kernel refuses quotas under 1 ms and periods outside 1 ms..1 s.
-  set_cpu_quota: { required: { quotaUs: integerIn(1000, 1e12, true) }, optional: { periodUs: integerIn(1000, 1_000_000) } },
-  set_cpu_burst: { required: { burstUs: integerIn(0, 1e12) }, optional: {} },
-  set_cpu_shares: { required: { shares: integerIn(2, 262_144) }, optional: {} },
+  set_cpu_quota: { required: { quotaUs: integerIn(L.cpuQuotaUs, true) }, optional: { periodUs: integerIn(L.cpuPeriodUs) } },
+  set_cpu_burst: { required: { burstUs: integerIn(L.cpuBurstUs) }, optional: {} },
+  set_cpu_shares: { required: { shares: integerIn(L.cpuShares) }, optional: {} },
   set_cpuset: { required: {}, optional: { cpus: cpuList, mems: cpuList }, needsOneOptional: true },
-  set_pids_max: { required: { max: integerIn(0, 2 ** 31, true) }, optional: {} },
-  set_io_weight: { required: { weight: integerIn(1, 10_000) }, optional: {} },
+  set_pids_max: { required: { max: integerIn(L.pidsMax, true) }, optional: {} },
+  set_io_weight: { required: { weight: integerIn(L.ioWeight) }, optional: {} },
   set_io_throttle: {
     required: { device },
-    optional: { readBps: bytes, writeBps: bytes, readIops: integerIn(0, 1e12, true), writeIops: integerIn(0, 1e12, true) },
+    optional: { readBps: bytes, writeBps: bytes, readIops: integerIn(L.iops, true), writeIops: integerIn(L.iops, true) },
     needsOneOptional: true,
   },
   freeze: { required: {}, optional: {} },

@@ -51,7 +51,7 @@ describe("validateResult", () => {
     ["a bad cpu list", [{ kind: "set_cpuset", cpus: "0-3;rm -rf" }], /cpu\/mem list/],
     ["an empty cpuset", [{ kind: "set_cpuset" }], /needs at least one of cpus, mems/],
     ["a bad device", [{ kind: "set_io_throttle", device: "../sda", readBps: 1 }], /major:minor/],
-    ["a huge annotation", [{ kind: "annotate", message: "x".repeat(2000) }], /at most 1024/],
+    ["a huge annotation", [{ kind: "annotate", message: "x".repeat(2000) }], /at most 1000/],
     ["a nested annotation value", [{ kind: "annotate", message: "m", data: { a: { b: 1 } } }], /\.a must be a string/],
   ])("rejects %s", (_label, result, reason) => {
     const r = validateResult(result, 8);
