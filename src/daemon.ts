@@ -297,10 +297,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       publisher.kick();
       const actable = [...watcher.trackers.keys()].filter(mayAct).length;
       const dryRun = config.guardrails.global.dryRun;
+      // The operator's first question about a watchdog: what will it touch? One line that says it.
       log.lifecycle.info(
-        { watched: n, actable: dryRun ? 0 : actable, optedIn: actable, dryRun, mode: layout.mode, native: options.native.kind === "loaded" },
-        `ready: watching ${n} cgroups, ${dryRun ? `acting on none (dry-run; ${actable} opted in)` : `may act on ${actable}`}${actable < n ? ` (${n - actable} observed only: no watch rule with act: true matches them)` : ""}`,
+        { watched: n, actable: dryRun ? 0 : actable, optedIn: actable, dryRun },
+        `watching ${n} cgroup${n === 1 ? "" : "s"}, ${dryRun ? `acting on none (dry-run; ${actable} opted in)` : `may act on ${actable}`}${actable < n ? ` (${n - actable} observed only: no watch rule with act: true matches them)` : ""}`,
       );
+      log.lifecycle.info({ watched: n, actable: dryRun ? 0 : actable, mode: layout.mode, native: options.native.kind === "loaded" }, "ready: first scan complete");
       return n;
     });
 

@@ -99,7 +99,8 @@ function nearLimitHost(): FakeHost {
 
 const hitLimit = (host: FakeHost): void => host.write("app", "memory.events", "low 0\nhigh 0\nmax 1\noom 0\noom_kill 0\noom_group_kill 0\n");
 const decisions = (r: Run): Line[] => r.lines().filter((l) => l["msg"] === "action decision" && l["cgroup"] === "app");
-const readyLine = (r: Run): Line | undefined => r.lines().find((l) => typeof l["msg"] === "string" && (l["msg"]).startsWith("ready: watching"));
+/** The startup line that says what cgwatch will touch (logged just before "ready: first scan complete"). */
+const readyLine = (r: Run): Line | undefined => r.lines().find((l) => typeof l["msg"] === "string" && l["msg"].startsWith("watching "));
 
 describe("acting is opt-in (real cgwatch run on a fake v2 cgroupfs)", () => {
   it("the shipped config observes every cgroup and writes nothing: oom-rescue's raise is logged as observe_only", async () => {

@@ -111,7 +111,7 @@ describeContainers("the cgwatch image, run as the DaemonSet runs it, rescues a s
     };
     const listening = await waitLine((l) => l["msg"] === "metrics listening", "metrics listening line");
     const url = String(listening["url"]);
-    await waitLine((l) => String(l["msg"]).startsWith("ready: watching"), "ready line");
+    await waitLine((l) => l["msg"] === "ready: first scan complete", "ready line");
     // cgwatch leaves out its own container's cgroup (it reads /proc/self/cgroup through the host's
     // cgroup namespace, as a v1 container has it): what it watches below the parent is conmon's.
     const infoCgroups = async (): Promise<string[]> =>

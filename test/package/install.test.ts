@@ -118,7 +118,7 @@ describeRealV1("the installed cgwatch on this host's cgroup v1", ["memory"], () 
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
     const t0 = Date.now();
-    while (!out.includes("ready: watching")) {
+    while (!out.includes("ready: first scan complete")) {
       if (child.exitCode !== null || Date.now() - t0 > 60_000) {
         child.kill("SIGKILL");
         throw new Error(`no ready line:\n${out}`);
@@ -128,12 +128,12 @@ describeRealV1("the installed cgwatch on this host's cgroup v1", ["memory"], () 
     const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
-    const ready = out
+    const logged = out
       .split("\n")
       .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => String(l["msg"]).startsWith("ready: watching"));
-    expect(ready).toMatchObject({ watched: 1, dryRun: true, native: true });
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logged.find((l) => l["msg"] === "ready: first scan complete")).toMatchObject({ watched: 1, native: true });
+    expect(logged.find((l) => String(l["msg"]).startsWith("watching "))).toMatchObject({ watched: 1, actable: 0, optedIn: 1, dryRun: true, msg: "watching 1 cgroup, acting on none (dry-run; 1 opted in)" });
     expect(out).not.toMatch(/native addon unavailable/);
   }, 90_000);
 });
