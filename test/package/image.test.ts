@@ -79,7 +79,8 @@ describeContainers("the cgwatch image, run as the DaemonSet runs it, rescues a s
     const run = await e.podman([
       "run", "-d", "--name", name,
       "--cgroup-parent", `/${e.parent}`,
-      "--read-only",
+      // readOnlyRootFilesystem: true, and no writable /tmp either (podman adds tmpfs mounts by default; Kubernetes does not).
+      "--read-only", "--read-only-tmpfs=false",
       "--pid", "host",
       // The DaemonSet's pod is on the node's network for Prometheus; here the probe comes from the host.
       "--network", "host",
@@ -122,6 +123,16 @@ describeContainers("the cgwatch image, run as the DaemonSet runs it, rescues a s
     process.stdout.write(`cgwatch container watches: ${JSON.stringify(watched)}\n`);
     expect(watched).not.toContain(`${e.parent}/libpod-${own}`);
     expect(watched).toEqual([`${e.parent}/conmon`]);
+
+    // The process holds exactly the DaemonSet's three capabilities (DAC_OVERRIDE 1, KILL 5, SYS_RESOURCE 24)
+    // that this host can grant (its own bounding set may lack some: this machine's lacks SYS_RESOURCE), and no new privileges.
+    const capsOf = (text: string, field: string): bigint => BigInt(`0x${new RegExp(`^${field}:\\s+([0-9a-f]+)$`, "m").exec(text)?.[1] ?? "0"}`);
+    const pid = (await e.podman(["inspect", "--format", "{{.State.Pid}}", name])).stdout.trim();
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const granted = ((1n << 1n) | (1n << 5n) | (1n << 24n)) & capsOf(fs.readFileSync("/proc/self/status", "utf8"), "CapBnd");
+    expect(capsOf(status, "CapEff").toString(16)).toBe(granted.toString(16));
+    expect(granted & ((1n << 1n) | (1n << 5n))).toBe((1n << 1n) | (1n << 5n));
+    expect(/^NoNewPrivs:\s+(\d)$/m.exec(status)?.[1]).toBe("1");
 
     // The DaemonSet's liveness and readiness probes.
     const health = await fetch(`${url}/healthz`);
