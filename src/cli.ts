@@ -15,7 +15,7 @@ import { formatConfigError } from "./config/format.js";
 import { loadConfig, type ConfigOverrides, type LoadOptions } from "./config/load.js";
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, runDaemon } from "./lifecycle/run.js";
 import { loadNative } from "./native/index.js";
-import { compilePolicies } from "./policy/compile.js";
+import { preflight } from "./lifecycle/preflight.js";
 import { runPolicyTest } from "./policy/replay.js";
 import { notifierFor } from "./watch/notifiers.js";
 import { createWatcher } from "./watch/watcher.js";
@@ -59,36 +59,17 @@ function withCommonFlags(cmd: Command): Command {
     .option("--cgroup-root <dir>", "cgroupfs root (default: detected from /proc/self/mountinfo)");
 }
 
-/** `cgwatch check`: exactly the loading and compiling `run` does, with no side effects. */
+/** `cgwatch check`: exactly the loading and compiling `run` does (and refuses to start without), with no side effects. */
 export async function checkCommand(load: LoadOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const loaded = loadConfig(load);
-  if (loaded.kind === "error") {
-    for (const e of loaded.errors) out(`${formatConfigError(e)}\n`);
-    out(`cgwatch check: ${loaded.errors.length} error(s)\n`);
+  const checked = await preflight(loaded);
+  if (checked.kind === "errors") {
+    for (const p of checked.problems) out(`${p}\n`);
+    out(`cgwatch check: ${checked.problems.length} error(s)\n`);
     return EXIT_CONFIG;
   }
-  const { config } = loaded;
-  const compiled = await compilePolicies(config.policies.dirs, {
-    params: config.policies.params,
-    limits: { deadlineMs: config.policies.deadlineMs, memoryBytes: config.policies.memoryLimitBytes, quarantineAfter: config.policies.quarantineAfter },
-  });
-  const problems: string[] = compiled.errors.map((e) => e.text);
-  const names = new Set(compiled.policies.map((p) => p.meta.name));
-  for (const name of Object.keys(config.policies.params)) {
-    if (!names.has(name)) problems.push(formatConfigError(loaded.errorAt(["policies", "params", name], `no policy named "${name}" in ${config.policies.dirs.join(", ")}`)));
-  }
-  for (const p of compiled.policies) {
-    for (const k of p.unknownParams) problems.push(formatConfigError(loaded.errorAt(["policies", "params", p.meta.name, k], `policy ${p.meta.name} declares no param "${k}"`)));
-  }
-  for (const name of config.policies.disabled) {
-    if (!names.has(name)) problems.push(formatConfigError(loaded.errorAt(["policies", "disabled"], `no policy named "${name}" to disable`)));
-  }
-  for (const p of problems) out(`${p}\n`);
-  if (problems.length > 0) {
-    out(`cgwatch check: ${problems.length} error(s)\n`);
-    return EXIT_CONFIG;
-  }
-  out(`config ok (${loaded.source.kind === "file" ? loaded.source.path : "built-in defaults"}); ${compiled.policies.length} policies compiled: ${compiled.policies.map((p) => p.meta.name).join(", ")}\n`);
+  const source = loaded.kind === "ok" && loaded.source.kind === "file" ? loaded.source.path : "built-in defaults";
+  out(`config ok (${source}); ${checked.policies.length} policies compiled: ${checked.policies.map((p) => p.meta.name).join(", ")}\n`);
   return EXIT_OK;
 }
 

@@ -22,6 +22,7 @@ import { actScope } from "./config/actScope.js";
 import type { RuntimeConfig } from "./config/types.js";
 import type { WatchdogEvent } from "./events/types.js";
 import { componentLogger } from "./logging/logger.js";
+import { createProblemLog } from "./logging/problems.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { startMetricsServer, type MetricsServer } from "./metrics/server.js";
 import type { NativeLoad } from "./native/index.js";
@@ -118,14 +119,23 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   };
 
   try {
+    // File problems (malformed, wrong type, replaced, refused write): logged
+    // once when they start and once when they clear, counted once metrics exist.
+    let countProblem: ((op: "read" | "write", file: string, reason: string) => void) | null = null;
+    const problems = createProblemLog({ logger: log.watch, count: (op, file, reason) => countProblem?.(op, file, reason) });
+
     // 1. Self-protection: the watchdog must survive the pressure it exists for.
-    const writer = createGuardedWriter(layout, options.procRoot);
+    const writer = createGuardedWriter(layout, options.procRoot, {
+      onUnsafe: (p, reason, message) => problems.report({ op: "write", path: p, reason, message }),
+      onWritten: (p) => problems.clear("write", p),
+    });
     if (options.protectSelf ?? true) {
       protectSelf({ procRoot: options.procRoot, value: config.selfProtection.oomScoreAdj, writer, logger: log.lifecycle });
     }
 
     // 2. Metrics.
     const metrics = createMetrics();
+    countProblem = (op, file, reason) => metrics.recordFileProblem(op, file, reason);
     let metricsServer: MetricsServer | null = null;
     if (options.serveMetrics ?? true) {
       const listen = config.metrics.listen;
@@ -193,7 +203,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     let executor = makeExecutor(config.guardrails);
 
     // 5. Watch.
-    const reader: FileReader = createFileReader();
+    const isParseProblem = (reason: string): boolean => reason === "malformed";
+    const reader: FileReader = createFileReader({
+      revalidateMs: config.safetyNetIntervalMs,
+      hooks: {
+        onProblem: (p, reason, message) => problems.report({ op: "read", path: p, reason, message }),
+        onCleared: (p) => problems.clear("read", p, (reason) => !isParseProblem(reason)),
+      },
+    });
     stops.push({ name: "file reader", run: () => reader.close() });
     const own = new Set(options.ownCgroups);
     const excluded = config.exclude.map(compileCgroupGlob);
@@ -217,7 +234,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       psiTriggers,
       persistent: options.persistent ?? true,
       now,
-      onProblem: (p) => log.watch.warn({ cgroup: p.cgroup, file: p.file }, `malformed control file: ${p.reason}`),
+      onProblem: (p) => problems.report({ op: "read", path: `${p.cgroup}/${p.file}`, cgroup: p.cgroup, reason: "malformed", message: `malformed control file ${p.file} of ${p.cgroup === "" ? "/" : p.cgroup}: ${p.reason}` }),
+      onProblemCleared: (p) => problems.clear("read", `${p.cgroup}/${p.file}`, isParseProblem),
       onSourceError: (cgroup, source, err) => log.watch.warn({ cgroup, source, err }, "notification source failed; the safety net keeps re-reading"),
     });
 

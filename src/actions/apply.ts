@@ -6,19 +6,26 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { CgroupLayout, Controller } from "../cgroup/layout.js";
-import { cgroupDir } from "../cgroup/paths.js";
+import { cgroupDir, normaliseCgroupPath } from "../cgroup/paths.js";
+import { isDirBeneath } from "../cgroup/safeOpen.js";
 import type { GuardedWriter, WriteTarget } from "../cgroup/writer.js";
 import { confirms, type FileAddr, type Step } from "./plan.js";
-import { errnoOf } from "../cgroup/errno.js";
+import { readControlFile } from "../cgroup/read.js";
 
 export type FileRead = { readonly kind: "ok"; readonly text: string } | { readonly kind: "absent" } | { readonly kind: "error"; readonly errno: string };
 
+/** Reads a control file the way the watch path does: never blocks, regular files only (a FIFO or symlink is an EREFUSED error). */
 export function readFile(p: string): FileRead {
-  try {
-    return { kind: "ok", text: fs.readFileSync(p, "utf8") };
-  } catch (err) {
-    const errno = errnoOf(err);
-    return errno === "ENOENT" || errno === "ENODEV" ? { kind: "absent" } : { kind: "error", errno };
+  const r = readControlFile(p);
+  switch (r.kind) {
+    case "ok":
+      return r;
+    case "gone":
+      return { kind: "absent" };
+    case "unsafe":
+      return { kind: "error", errno: "EREFUSED" };
+    case "error":
+      return { kind: "error", errno: r.errno };
   }
 }
 
@@ -43,16 +50,21 @@ export function dirExists(dir: string): boolean {
 /** Where to find a cgroup's processes: the first hierarchy (in this order) that has the cgroup. v2: the unified one. */
 const PROCS_ORDER: readonly Controller[] = ["memory", "cpu", "pids", "freezer", "cpuset", "blkio"];
 
+/** The cgroup's directory under `root`, if it is a real directory reached through no symlink (isDirBeneath). */
+function realCgroupDir(root: string, cgroup: string): string | null {
+  const rel = normaliseCgroupPath(cgroup);
+  const components = rel === "" ? [] : rel.split("/");
+  return isDirBeneath(root, components) ? path.join(root, ...components) : null;
+}
+
 export function procsDir(layout: CgroupLayout, cgroup: string): string | null {
   for (const c of PROCS_ORDER) {
     const located = cgroupDir(layout, cgroup, c);
-    if (located !== null && dirExists(located.dir)) return located.dir;
+    if (located === null) continue;
+    const dir = realCgroupDir(located.location.root, cgroup);
+    if (dir !== null) return dir;
   }
-  if (layout.v2Root !== null) {
-    const d = path.join(layout.v2Root, cgroup);
-    if (dirExists(d)) return d;
-  }
-  return null;
+  return layout.v2Root === null ? null : realCgroupDir(layout.v2Root, cgroup);
 }
 
 export function listPids(dir: string): { kind: "ok"; pids: number[] } | { kind: "error"; errno: string } {

@@ -6,13 +6,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { layoutFromMountInfo, v1LayoutAt, v2LayoutAt, type CgroupLayout } from "./layout.js";
 import type { CgroupRootSetting } from "../config/types.js";
+import { readControlFile } from "./read.js";
 
+/** Non-blocking and regular files only, like every control file read (a FIFO here must not hang startup). */
 const readControllers = (root: string): string => {
-  try {
-    return fs.readFileSync(path.join(root, "cgroup.controllers"), "utf8");
-  } catch {
-    return "";
-  }
+  const r = readControlFile(path.join(root, "cgroup.controllers"));
+  return r.kind === "ok" ? r.text : "";
 };
 
 /**

@@ -19,15 +19,55 @@ const UNLIMITED_THRESHOLD = 2 ** 62;
 
 const DIGITS = /^\d+$/;
 
-/** A non-negative integer as a JS number. Counters above 2^53 lose precision but stay ordered. */
-function parseCount(token: string): number | null {
-  return DIGITS.test(token) ? Number(token) : null;
+/**
+ * A non-negative integer as a JS number, or null when it is not one or lies
+ * above 2^53 (Number.MAX_SAFE_INTEGER): there a double can no longer hold
+ * every integer, so a counter would be exported rounded and diffed into a
+ * wrong delta (2^64+1 in memory.events became a huge oom_kill delta). No
+ * kernel event counter gets there; such a value is malformed input.
+ */
+export function safeCount(token: string): number | null {
+  if (!DIGITS.test(token)) return null;
+  const n = Number(token);
+  return Number.isSafeInteger(n) ? n : null;
 }
 
+const parseCount = safeCount;
+
 export interface FlatKeyed {
+  /** Keys whose value is a non-negative integer up to 2^53. */
   readonly values: ReadonlyMap<string, number>;
+  /**
+   * Keys whose value is an integer above 2^53, as the digits read: not a
+   * count (see safeCount); time counters may still be used approximately
+   * (timeCounter).
+   */
+  readonly unsafe: ReadonlyMap<string, string>;
   /** Lines that were not "key <non-negative integer>", kept so callers can log them. */
   readonly badLines: readonly string[];
+}
+
+/** Why a required key is missing or unusable, for malformed reasons. */
+function missing(parsed: FlatKeyed, key: string, text: string): string {
+  const big = parsed.unsafe.get(key);
+  if (big !== undefined) return `"${key}" is ${big.length > 30 ? `${big.slice(0, 30)}…` : big}, above 2^53: not an exact counter`;
+  if (text.trim() === "") return "empty file";
+  const hint = parsed.badLines.length > 0 ? `; unparsable line ${JSON.stringify(parsed.badLines[0])}` : "";
+  return `missing key "${key}"${hint}`;
+}
+
+/**
+ * A time counter (ns or µs: cpu.stat throttled_time/throttled_usec/
+ * usage_usec, cpuacct.usage) in its own unit, precise or not: 2^53 ns is only
+ * 104 days of CPU time (a few days for a busy many-core cgroup), and once
+ * converted to seconds a double's rounding stays below a microsecond. Counts
+ * (events, periods) never go through here.
+ */
+export function timeCounter(parsed: FlatKeyed, key: string): number | undefined {
+  const v = parsed.values.get(key);
+  if (v !== undefined) return v;
+  const big = parsed.unsafe.get(key);
+  return big === undefined ? undefined : Number(big);
 }
 
 /**
@@ -36,32 +76,35 @@ export interface FlatKeyed {
  */
 export function parseFlatKeyed(text: string): FlatKeyed {
   const values = new Map<string, number>();
+  const unsafe = new Map<string, string>();
   const badLines: string[] = [];
   for (const line of text.split("\n")) {
     const trimmed = line.trim();
     if (trimmed === "") continue;
     const parts = trimmed.split(/\s+/);
     const key = parts[0];
-    const value = parts.length === 2 && parts[1] !== undefined ? parseCount(parts[1]) : null;
-    if (key === undefined || value === null) badLines.push(line);
-    else values.set(key, value);
+    const token = parts.length === 2 ? parts[1] : undefined;
+    const value = token === undefined ? null : parseCount(token);
+    if (key !== undefined && value !== null) values.set(key, value);
+    else if (key !== undefined && token !== undefined && DIGITS.test(token)) unsafe.set(key, token);
+    else badLines.push(line);
   }
-  return { values, badLines };
+  return { values, unsafe, badLines };
 }
 
 /** Keyed counters where a set of keys is required (e.g. memory.events must have oom_kill). */
 export function parseRequiredKeys<K extends string>(text: string, keys: readonly K[], optional: readonly K[] = []): Parsed<Record<K, number>> {
-  const { values, badLines } = parseFlatKeyed(text);
+  const parsed = parseFlatKeyed(text);
   const out = {} as Record<K, number>;
   for (const k of keys) {
-    const v = values.get(k);
-    if (v === undefined) {
-      const hint = badLines.length > 0 ? `; unparsable line ${JSON.stringify(badLines[0])}` : "";
-      return malformed(text.trim() === "" ? "empty file" : `missing key "${k}"${hint}`);
-    }
+    const v = parsed.values.get(k);
+    if (v === undefined) return malformed(missing(parsed, k, text));
     out[k] = v;
   }
-  for (const k of optional) out[k] = values.get(k) ?? 0;
+  for (const k of optional) {
+    if (parsed.unsafe.has(k)) return malformed(missing(parsed, k, text));
+    out[k] = parsed.values.get(k) ?? 0;
+  }
   return ok(out);
 }
 
@@ -73,6 +116,12 @@ export function parseMemoryEvents(text: string): Parsed<MemoryEventCounters> {
   return parseRequiredKeys(text, MEMORY_EVENT_KEYS, ["oom_group_kill"]);
 }
 
+/** pids.events (v1 and v2): the `max` counter. */
+export function parsePidsEvents(text: string): Parsed<number> {
+  const r = parseRequiredKeys(text, ["max"]);
+  return r.kind === "ok" ? ok(r.value.max) : r;
+}
+
 export interface OomControl {
   readonly oomKillDisable: boolean;
   readonly underOom: boolean;
@@ -82,10 +131,12 @@ export interface OomControl {
 
 /** v1 memory.oom_control. */
 export function parseOomControl(text: string): Parsed<OomControl> {
-  const { values } = parseFlatKeyed(text);
+  const parsed = parseFlatKeyed(text);
+  const { values } = parsed;
   const disable = values.get("oom_kill_disable");
   const under = values.get("under_oom");
   if (disable === undefined || under === undefined) return malformed(text.trim() === "" ? "empty file" : "missing oom_kill_disable or under_oom");
+  if (parsed.unsafe.has("oom_kill")) return malformed(missing(parsed, "oom_kill", text));
   return ok({ oomKillDisable: disable !== 0, underOom: under !== 0, oomKill: values.get("oom_kill") ?? null });
 }
 
@@ -100,19 +151,22 @@ export interface CpuStat {
 
 /** cpu.stat for v1 (nr_periods nr_throttled throttled_time[ns]) or v2 (… throttled_usec). */
 export function parseCpuStat(text: string): Parsed<CpuStat> {
-  const { values } = parseFlatKeyed(text);
+  const parsed = parseFlatKeyed(text);
+  const { values } = parsed;
   const periods = values.get("nr_periods");
   const throttled = values.get("nr_throttled");
-  const ns = values.get("throttled_time");
-  const us = values.get("throttled_usec");
+  const ns = timeCounter(parsed, "throttled_time");
+  const us = timeCounter(parsed, "throttled_usec");
+  // Period counts are diffed into throttling ratios: above 2^53 they are malformed, not rounded.
+  for (const k of ["nr_periods", "nr_throttled"]) if (parsed.unsafe.has(k)) return malformed(missing(parsed, k, text));
   if (periods === undefined || throttled === undefined) {
     // v2 without the cpu controller enabled has only usage_usec & co.
-    const usage = values.get("usage_usec");
+    const usage = timeCounter(parsed, "usage_usec");
     if (usage !== undefined && periods === undefined) return ok({ periods: 0, throttledPeriods: 0, throttledSeconds: 0, usageSeconds: usage / 1e6 });
     return malformed(text.trim() === "" ? "empty file" : "missing nr_periods or nr_throttled");
   }
   const throttledSeconds = us !== undefined ? us / 1e6 : ns !== undefined ? ns / 1e9 : 0;
-  const usage = values.get("usage_usec");
+  const usage = timeCounter(parsed, "usage_usec");
   return ok({ periods, throttledPeriods: throttled, throttledSeconds, usageSeconds: usage === undefined ? null : usage / 1e6 });
 }
 
@@ -139,7 +193,9 @@ function parsePsiLine(rest: string): PsiLine | null {
   const num = (k: string): number | null => {
     const v = fields.get(k);
     if (v === undefined || !/^\d+(\.\d+)?$/.test(v)) return null;
-    return Number(v);
+    const n = Number(v);
+    // total= is a µs count (2^53 µs is 285 years): beyond it, malformed.
+    return k === "total" && !Number.isSafeInteger(n) ? null : n;
   };
   const avg10 = num("avg10");
   const avg60 = num("avg60");
@@ -169,15 +225,27 @@ export function parsePsi(text: string): Parsed<Psi> {
 export function parseLimit(text: string): Parsed<number | null> {
   const t = text.trim();
   if (t === "max" || t === "-1") return ok(null);
-  const n = parseCount(t);
-  if (n === null) return malformed(t === "" ? "empty file" : `not a limit: ${JSON.stringify(t.slice(0, 40))}`);
-  return ok(n >= UNLIMITED_THRESHOLD ? null : n);
+  if (!DIGITS.test(t)) return malformed(t === "" ? "empty file" : `not a limit: ${JSON.stringify(t.slice(0, 40))}`);
+  const n = Number(t);
+  if (n >= UNLIMITED_THRESHOLD) return ok(null);
+  // Between 2^53 and 2^62: not exactly representable, and no real limit either.
+  if (!Number.isSafeInteger(n)) return malformed(`limit ${t} is above 2^53 and below the unlimited value`);
+  return ok(n);
 }
 
 /** A single integer file (memory.usage_in_bytes, memory.current, pids.current, cpu.shares, memory.swappiness ...). Negative allowed (oom_score_adj). */
 export function parseInteger(text: string): Parsed<number> {
   const t = text.trim();
   if (!/^-?\d+$/.test(t)) return malformed(t === "" ? "empty file" : `not an integer: ${JSON.stringify(t.slice(0, 40))}`);
+  const n = Number(t);
+  if (!Number.isSafeInteger(n)) return malformed(`${t.slice(0, 30)} is beyond ±2^53: not an exact integer`);
+  return ok(n);
+}
+
+/** A single time counter file in its own unit (v1 cpuacct.usage, ns), precise or not: see timeCounter. */
+export function parseTimeCounter(text: string): Parsed<number> {
+  const t = text.trim();
+  if (!DIGITS.test(t)) return malformed(t === "" ? "empty file" : `not a counter: ${JSON.stringify(t.slice(0, 40))}`);
   return ok(Number(t));
 }
 
@@ -236,9 +304,10 @@ export function parseBlkioLines(text: string): Map<string, Record<string, number
   const out = new Map<string, Record<string, number>>();
   for (const line of text.split("\n")) {
     const [dev, op, value] = line.trim().split(/\s+/);
-    if (dev === undefined || op === undefined || value === undefined || !/^\d+:\d+$/.test(dev) || !/^\d+$/.test(value)) continue;
+    const n = value === undefined ? null : parseCount(value);
+    if (dev === undefined || op === undefined || n === null || !/^\d+:\d+$/.test(dev)) continue;
     const rec = out.get(dev) ?? {};
-    rec[op] = Number(value);
+    rec[op] = n;
     out.set(dev, rec);
   }
   return out;
@@ -253,7 +322,8 @@ export function parseIoStat(text: string): IoStatDevice[] {
     const f: Record<string, number> = {};
     for (const kv of kvs) {
       const [k, v] = kv.split("=");
-      if (k !== undefined && v !== undefined && /^\d+$/.test(v)) f[k] = Number(v);
+      const n = v === undefined ? null : parseCount(v);
+      if (k !== undefined && n !== null) f[k] = n;
     }
     out.push({
       device: dev,

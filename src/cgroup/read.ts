@@ -12,14 +12,44 @@
  *
  * A read never throws: a vanished cgroup (ENOENT, or ENODEV on an fd whose
  * cgroup was removed) is `gone`, anything else an `error` with the errno.
+ *
+ * A read never blocks the event loop on a tree that is not kernfs: every
+ * open is O_NONBLOCK|O_NOFOLLOW and must fstat as a regular file (safeOpen.ts),
+ * so a FIFO, socket, directory, device or symlink at a watched path comes
+ * back `unsafe` (reported, not read). A kept fd goes on reading its inode
+ * after the path is replaced (deleted, renamed over, turned into a directory
+ * or a symlink), which kernfs never does but other trees do: every
+ * `revalidateMs` a kept path is lstat'ed and a changed dev/ino (or type)
+ * closes the fd, reports `replaced` and opens the path afresh.
  */
 import fs from "node:fs";
 import { errnoOf } from "./errno.js";
+import { openRegular, type SafeOpenResult, type UnsafeReason } from "./safeOpen.js";
 
 export type ReadResult =
   | { readonly kind: "ok"; readonly text: string }
   | { readonly kind: "gone" }
+  | { readonly kind: "unsafe"; readonly reason: UnsafeReason; readonly message: string }
   | { readonly kind: "error"; readonly errno: string; readonly message: string };
+
+/** What the reader found wrong with a path: a wrong file type, or a kept fd whose path now names another inode. */
+export type ReadProblemReason = UnsafeReason | "replaced";
+
+/** Observers of read problems: the problem log reports each once when it starts and once when it clears. */
+export interface ReaderHooks {
+  onProblem?(path: string, reason: ReadProblemReason, message: string): void;
+  /** A path that had a problem was read successfully again. */
+  onCleared?(path: string): void;
+}
+
+export interface FileReaderOptions {
+  /** Most kept fds (default: defaultFdBudget()). */
+  readonly maxOpen?: number;
+  /** How often a kept fd's path is lstat'ed for a replaced inode (ms; default 10 s). */
+  readonly revalidateMs?: number;
+  readonly now?: () => number;
+  readonly hooks?: ReaderHooks;
+}
 
 const GONE_ERRNOS = new Set(["ENOENT", "ENODEV", "ESTALE", "ENOTDIR"]);
 
@@ -29,13 +59,45 @@ function failure(err: unknown, path: string): ReadResult {
   return { kind: "error", errno, message: `read ${path}: ${errno}` };
 }
 
-/** One-shot read (open, read, close). */
-export function readControlFile(path: string): ReadResult {
+function notOpened(r: Exclude<SafeOpenResult, { kind: "ok" }>): ReadResult {
+  if (r.kind === "unsafe") return r;
+  return GONE_ERRNOS.has(r.errno) ? { kind: "gone" } : { kind: "error", errno: r.errno, message: r.message };
+}
+
+/** Control files are small (memory.stat is the largest, ~1.5 KiB); 64 KiB covers any with room. */
+const BUFFER_BYTES = 64 * 1024;
+
+/** Reads from offset 0 to EOF (or BUFFER_BYTES: larger than any control file, truncated rather than unbounded). */
+function readAll(fd: number, buf: Buffer): string {
+  let total = 0;
+  for (;;) {
+    const n = fs.readSync(fd, buf, total, BUFFER_BYTES - total, total);
+    if (n === 0) break;
+    total += n;
+    if (total >= BUFFER_BYTES) break;
+  }
+  return buf.toString("utf8", 0, total);
+}
+
+/** One read through a fresh non-blocking, no-follow, regular-files-only open. */
+function readOnceInto(path: string, buf: Buffer): ReadResult {
+  const opened = openRegular(path, fs.constants.O_RDONLY);
+  if (opened.kind !== "ok") return notOpened(opened);
   try {
-    return { kind: "ok", text: fs.readFileSync(path, "utf8") };
+    return { kind: "ok", text: readAll(opened.fd, buf) };
   } catch (err) {
     return failure(err, path);
+  } finally {
+    fs.closeSync(opened.fd);
   }
+}
+
+/** Shared by every one-shot read: reads are synchronous, so one buffer serves them all. */
+const oneShotBuffer = Buffer.allocUnsafe(BUFFER_BYTES);
+
+/** One-shot read (open, read, close) of a control file, with the reader's safety: never blocks, regular files only. */
+export function readControlFile(path: string): ReadResult {
+  return readOnceInto(path, oneShotBuffer);
 }
 
 export interface FileReader {
@@ -54,9 +116,6 @@ export interface FileReader {
   close(): void;
   readonly openCount: number;
 }
-
-/** Control files are small (memory.stat is the largest, ~1.5 KiB); 64 KiB covers any with room. */
-const BUFFER_BYTES = 64 * 1024;
 
 /**
  * How many fds the reader may keep: half the soft RLIMIT_NOFILE (the rest is
@@ -77,30 +136,56 @@ export function defaultFdBudget(limitsText?: string): number {
   return Math.max(256, Math.min(65536, Math.floor(soft / 2)));
 }
 
-export function createFileReader(maxOpen = defaultFdBudget()): FileReader {
-  const fds = new Map<string, number>();
+interface Kept {
+  readonly fd: number;
+  readonly dev: number;
+  readonly ino: number;
+  /** When the path was last lstat'ed against this fd's inode (ms). */
+  checkedAt: number;
+}
+
+export function createFileReader(options: number | FileReaderOptions = {}): FileReader {
+  const opts: FileReaderOptions = typeof options === "number" ? { maxOpen: options } : options;
+  const maxOpen = opts.maxOpen ?? defaultFdBudget();
+  const revalidateMs = opts.revalidateMs ?? 10_000;
+  const now = opts.now ?? (() => performance.now());
+  const hooks = opts.hooks ?? {};
+  const fds = new Map<string, Kept>();
   /** Kept paths by directory, so releasing one cgroup costs its own files, not all of them. */
   const byDir = new Map<string, Set<string>>();
+  /** Paths with a reported read problem, so the next good read clears it (once). */
+  const troubled = new Set<string>();
   const dirOf = (p: string): string => p.slice(0, Math.max(0, p.lastIndexOf("/")));
   const buf = Buffer.allocUnsafe(BUFFER_BYTES);
 
+  const problem = (path: string, reason: ReadProblemReason, message: string): void => {
+    troubled.add(path);
+    hooks.onProblem?.(path, reason, message);
+  };
+  /** Reports an unsafe result and passes any result through; clears a past problem on success. */
+  const observed = (path: string, r: ReadResult): ReadResult => {
+    if (r.kind === "unsafe") problem(path, r.reason, r.message);
+    else if (r.kind === "ok" && troubled.size > 0 && troubled.delete(path)) hooks.onCleared?.(path);
+    return r;
+  };
+
   const closeFd = (path: string): void => {
-    const fd = fds.get(path);
-    if (fd === undefined) return;
+    const kept = fds.get(path);
+    if (kept === undefined) return;
     fds.delete(path);
     const siblings = byDir.get(dirOf(path));
     siblings?.delete(path);
     if (siblings?.size === 0) byDir.delete(dirOf(path));
     try {
-      fs.closeSync(fd);
+      fs.closeSync(kept.fd);
     } catch {
       /* already invalid: nothing to release */
     }
   };
 
-  const open = (path: string): number => {
-    const fd = fs.openSync(path, fs.constants.O_RDONLY /* libuv adds O_CLOEXEC */);
-    fds.set(path, fd);
+  const keep = (path: string, opened: Extract<SafeOpenResult, { kind: "ok" }>): Kept => {
+    const kept: Kept = { fd: opened.fd, dev: opened.dev, ino: opened.ino, checkedAt: now() };
+    fds.set(path, kept);
     const d = dirOf(path);
     let set = byDir.get(d);
     if (set === undefined) {
@@ -108,38 +193,38 @@ export function createFileReader(maxOpen = defaultFdBudget()): FileReader {
       byDir.set(d, set);
     }
     set.add(path);
-    return fd;
+    return kept;
   };
 
-  const readOnce = (path: string): ReadResult => {
-    let fd: number | null = null;
+  /**
+   * Whether a kept fd still reads what `path` names: lstat and compare. A
+   * vanished path drops the fd quietly (a removed cgroup is not a problem);
+   * another inode is reported as `replaced`, another type by the re-open.
+   */
+  const stillCurrent = (path: string, kept: Kept): boolean => {
+    kept.checkedAt = now();
+    let st: fs.Stats | undefined;
     try {
-      fd = fs.openSync(path, fs.constants.O_RDONLY);
-      return { kind: "ok", text: readAll(fd) };
-    } catch (err) {
-      return failure(err, path);
-    } finally {
-      if (fd !== null) fs.closeSync(fd);
+      st = fs.lstatSync(path, { throwIfNoEntry: false });
+    } catch {
+      st = undefined;
     }
+    if (st !== undefined && st.isFile() && st.dev === kept.dev && st.ino === kept.ino) return true;
+    closeFd(path);
+    // Another regular file: `replaced` (the re-open reads it). Anything else:
+    // the re-open reports its type.
+    if (st?.isFile() === true) problem(path, "replaced", `${path} was replaced (another inode than the kept fd's); re-opened`);
+    return false;
   };
 
-  const readAll = (fd: number): string => {
-    let total = 0;
-    for (;;) {
-      const n = fs.readSync(fd, buf, total, BUFFER_BYTES - total, total);
-      if (n === 0) break;
-      total += n;
-      if (total >= BUFFER_BYTES) break; // larger than any control file: truncated rather than unbounded
-    }
-    return buf.toString("utf8", 0, total);
-  };
+  const readOnce = (path: string): ReadResult => observed(path, readOnceInto(path, buf));
 
   return {
     read(path) {
-      let fd = fds.get(path);
-      if (fd !== undefined) {
+      const kept = fds.get(path);
+      if (kept !== undefined && (now() - kept.checkedAt < revalidateMs || stillCurrent(path, kept))) {
         try {
-          return { kind: "ok", text: readAll(fd) };
+          return observed(path, { kind: "ok", text: readAll(kept.fd, buf) });
         } catch (err) {
           closeFd(path);
           // ENODEV: the cgroup behind the fd was removed. Retry once through a
@@ -148,9 +233,11 @@ export function createFileReader(maxOpen = defaultFdBudget()): FileReader {
         }
       }
       if (fds.size >= maxOpen) return readOnce(path);
+      const opened = openRegular(path, fs.constants.O_RDONLY);
+      if (opened.kind !== "ok") return observed(path, notOpened(opened));
+      keep(path, opened);
       try {
-        fd = open(path);
-        return { kind: "ok", text: readAll(fd) };
+        return observed(path, { kind: "ok", text: readAll(opened.fd, buf) });
       } catch (err) {
         closeFd(path);
         return failure(err, path);
@@ -159,8 +246,15 @@ export function createFileReader(maxOpen = defaultFdBudget()): FileReader {
     readOnce,
     forget: closeFd,
     forgetDir(dir) {
-      const kept = byDir.get(dir.endsWith("/") ? dir.slice(0, -1) : dir);
+      const d = dir.endsWith("/") ? dir.slice(0, -1) : dir;
+      const kept = byDir.get(d);
       if (kept !== undefined) for (const p of [...kept]) closeFd(p);
+      // A removed cgroup's problems end with it.
+      for (const p of troubled) {
+        if (dirOf(p) !== d) continue;
+        troubled.delete(p);
+        hooks.onCleared?.(p);
+      }
     },
     close() {
       for (const p of [...fds.keys()]) closeFd(p);

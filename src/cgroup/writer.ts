@@ -4,8 +4,11 @@
  * which:
  *  - accepts only allow-listed file names (a policy bug cannot write
  *    `cgroup.procs` or `release_agent`),
- *  - joins the cgroup path under the injected root and refuses any result
- *    that resolves (symlinks included) outside it,
+ *  - joins the cgroup path under the injected root and opens it beneath
+ *    that root only (safeOpen.ts): no symlink at any component, O_NOFOLLOW,
+ *    a regular file by fstat, and the opened fd's real path under the
+ *    root's, so no policy output or tree shape can write outside the root
+ *    (a FIFO cannot block it either: the open is non-blocking),
  *  - never throws for kernel refusals: EINVAL/EBUSY/EPERM/ENOENT come back
  *    as a `failed` result with the errno, the file and the value.
  */
@@ -14,6 +17,7 @@ import path from "node:path";
 import { CgroupPathError, cgroupDir, normaliseCgroupPath } from "./paths.js";
 import type { CgroupLayout, Controller } from "./layout.js";
 import { errnoOf } from "./errno.js";
+import { openBeneathForWrite, type UnsafeReason } from "./safeOpen.js";
 
 /** Control files cgwatch may write, by controller. Anything else is refused. */
 export const WRITABLE_FILES: Readonly<Record<Controller, readonly string[]>> = {
@@ -68,7 +72,20 @@ export type GuardedSignal = "SIGKILL";
 
 export type WriteResult =
   | { readonly kind: "written"; readonly path: string }
-  | { readonly kind: "failed"; readonly path: string | null; readonly errno: string; readonly reason: string };
+  | {
+      readonly kind: "failed";
+      readonly path: string | null;
+      readonly errno: string;
+      readonly reason: string;
+      /** Set when the tree itself was refused (errno EREFUSED): what was found where a regular file or directory belongs. */
+      readonly unsafe?: UnsafeReason;
+    };
+
+/** Observers of refused writes (the problem log: once when it starts, once when it clears). */
+export interface WriterHooks {
+  onUnsafe?(path: string, reason: UnsafeReason, message: string): void;
+  onWritten?(path: string): void;
+}
 
 export interface GuardedWriter {
   write(target: WriteTarget, value: string): WriteResult;
@@ -87,7 +104,7 @@ function isInside(child: string, parent: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
-export function createGuardedWriter(layout: CgroupLayout, procRoot: string): GuardedWriter {
+export function createGuardedWriter(layout: CgroupLayout, procRoot: string, hooks: WriterHooks = {}): GuardedWriter {
   const resolve: GuardedWriter["resolve"] = (target) => {
     switch (target.kind) {
       case "oom_score_adj": {
@@ -130,29 +147,26 @@ export function createGuardedWriter(layout: CgroupLayout, procRoot: string): Gua
   const write: GuardedWriter["write"] = (target, value) => {
     const r = resolve(target);
     if (r.kind === "refused") return { kind: "failed", path: null, errno: "EREFUSED", reason: r.reason };
+    // resolve() normalised the cgroup path, so the relative path splits into plain names.
+    const opened = openBeneathForWrite(r.root, path.relative(r.root, r.path).split("/"));
+    if (opened.kind === "unsafe") {
+      hooks.onUnsafe?.(r.path, opened.reason, opened.message);
+      return { kind: "failed", path: r.path, errno: "EREFUSED", reason: `refused to write ${r.path}: ${opened.message}`, unsafe: opened.reason };
+    }
+    if (opened.kind === "error") return { kind: "failed", path: r.path, errno: opened.errno, reason: `write ${JSON.stringify(value)} to ${r.path}: ${opened.errno}${describeErrno(opened.errno)}` };
     try {
-      // Symlinks inside cgroupfs do not exist, but a fake or hostile tree could
-      // have one: resolve the directory and check it is still under the root.
-      const realDir = fs.realpathSync(path.dirname(r.path));
-      const realRoot = fs.realpathSync(r.root);
-      if (!isInside(realDir, realRoot)) {
-        return { kind: "failed", path: r.path, errno: "EREFUSED", reason: `${realDir} resolves outside ${realRoot}` };
-      }
-      // O_WRONLY|O_TRUNC without O_CREAT: cgroupfs files exist or the cgroup
-      // is gone, and we never create files in a fake tree by accident.
-      // O_TRUNC is what runc (opencontainers/cgroups WriteFile) and every
-      // shell `echo v > file` use; kernfs ignores it, and on a fake tree it
-      // stops a shorter value leaving the old value's tail behind.
-      const fd = fs.openSync(r.path, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
-      try {
-        fs.writeSync(fd, value);
-      } finally {
-        fs.closeSync(fd);
-      }
+      // Truncate only now that the file is known to be the right one (not
+      // O_TRUNC at open). kernfs files report size 0 and ignore truncation;
+      // on a fake tree it stops a shorter value leaving the old one's tail.
+      if (opened.size > 0) fs.ftruncateSync(opened.fd, 0);
+      fs.writeSync(opened.fd, value);
+      hooks.onWritten?.(r.path);
       return { kind: "written", path: r.path };
     } catch (err) {
       const errno = errnoOf(err);
       return { kind: "failed", path: r.path, errno, reason: `write ${JSON.stringify(value)} to ${r.path}: ${errno}${describeErrno(errno)}` };
+    } finally {
+      fs.closeSync(opened.fd);
     }
   };
   const signal: GuardedWriter["signal"] = (pid, sig) => {

@@ -15,6 +15,7 @@ import { startDaemon, hostMemoryBytes, type Daemon } from "../daemon.js";
 import { createLogger } from "../logging/logger.js";
 import { loadNative } from "../native/index.js";
 import { sdNotify } from "../native/sdNotify.js";
+import { preflight } from "./preflight.js";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -25,9 +26,13 @@ const STOP_TIMEOUT_MS = 10_000;
 
 export async function runDaemon(load: LoadOptions): Promise<number> {
   const loaded = loadConfig(load);
-  if (loaded.kind === "error") {
-    for (const e of loaded.errors) process.stderr.write(`${formatConfigError(e)}\n`);
-    process.stderr.write(`cgwatch: the configuration has ${loaded.errors.length} error(s); not starting\n`);
+  // Exactly what `cgwatch check` verifies: a policy that does not compile
+  // stops the start (exit 78), it is not silently left out.
+  const checked = await preflight(loaded);
+  if (checked.kind === "errors" || loaded.kind === "error") {
+    const problems = checked.kind === "errors" ? checked.problems : [];
+    for (const p of problems) process.stderr.write(`${p}\n`);
+    process.stderr.write(`cgwatch: the configuration or its policies have ${problems.length} error(s); not starting (see cgwatch check)\n`);
     return EXIT_CONFIG;
   }
   let config: RuntimeConfig = loaded.config;

@@ -115,6 +115,8 @@ export interface Metrics {
    */
   recordAction(proposal: ActionProposal, outcome: ActionOutcome, doneAt?: number): void;
   setNotifierFallback(notifier: N.Notifier, on: boolean): void;
+  /** One more file problem started (logging/problems.ts): a read problem or a refused write, by file base name and reason. */
+  recordFileProblem(op: "read" | "write", file: string, reason: string): void;
   /** The watch loop calls this on every turn; /healthz and a gauge report its age. */
   heartbeat(): void;
   /** Monotonic ms of the last heartbeat, or null before the first. */
@@ -137,6 +139,8 @@ function defineFamilies(store: Store) {
     watched: store.define({ name: N.WATCHED_CGROUPS, type: "gauge", help: "Number of cgroups cgwatch is watching.", labelNames: [] }),
     heartbeat: store.define({ name: N.WATCH_LOOP_HEARTBEAT_SECONDS, type: "gauge", help: "Unix time of the watch loop's last heartbeat.", labelNames: [] }),
     renderSeconds: store.define({ name: N.METRICS_RENDER_SECONDS, type: "gauge", help: "Wall time the previous /metrics render took, including the turns it yielded to the event loop.", labelNames: [] }),
+    readProblems: store.define({ name: N.READ_PROBLEMS_TOTAL, type: "counter", help: "Read problems started, by control file name and reason (malformed content, a non-regular file, a replaced inode).", labelNames: ["file", "reason"] }),
+    writeRefusals: store.define({ name: N.WRITE_REFUSALS_TOTAL, type: "counter", help: "Writes refused because the tree was unsafe (symlink, non-regular file, path outside the root), by file name and reason.", labelNames: ["file", "reason"] }),
     notifierFallback: store.define({ name: N.NOTIFIER_FALLBACK, type: "gauge", help: "1 when polling replaces this kernel notifier (not available on this host or kernel).", labelNames: ["notifier"] }),
     events: store.define({ name: N.EVENTS_TOTAL, type: "counter", help: "Watchdog events emitted, by kind and by the notification source that led to them.", labelNames: ["kind", "source"] }),
     policyEvaluations: store.define({ name: N.POLICY_EVALUATIONS_TOTAL, type: "counter", help: "Policy evaluations by outcome (ok, error, timeout, memory_limit, invalid_output).", labelNames: ["policy", "outcome"] }),
@@ -426,6 +430,9 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         case "rejected":
           return;
       }
+    },
+    recordFileProblem(op, file, reason) {
+      (op === "read" ? f.readProblems : f.writeRefusals).get([file, reason], true).value += 1;
     },
     setNotifierFallback(notifier, on) {
       f.notifierFallback.get([notifier]).value = on ? 1 : 0;

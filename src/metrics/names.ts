@@ -56,6 +56,8 @@ export const NOTIFIER_FALLBACK = "cgwatch_notifier_fallback";
 export const BUILD_INFO = "cgwatch_build_info";
 export const WATCH_LOOP_HEARTBEAT_SECONDS = "cgwatch_watch_loop_heartbeat_timestamp_seconds";
 export const METRICS_RENDER_SECONDS = "cgwatch_metrics_render_seconds";
+export const READ_PROBLEMS_TOTAL = "cgwatch_read_problems_total";
+export const WRITE_REFUSALS_TOTAL = "cgwatch_write_refusals_total";
 
 /**
  * Kernel memory counters mirrored in `cgwatch_memory_events_total{event}`.

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -54,6 +55,28 @@ int OpenRetry(const std::string& path, int flags) {
   int fd;
   do fd = open(path.c_str(), flags);
   while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+// Opens a control file the way src/cgroup/safeOpen.ts does: never through a
+// symlink (O_NOFOLLOW: ELOOP), never blocking (O_NONBLOCK: a FIFO cannot
+// stall the event loop), and only a regular file (kernfs files are; a FIFO,
+// socket, directory or device on a fake or hostile tree fails with EINVAL).
+int OpenControlFile(const std::string& path, int flags) {
+  int fd = OpenRetry(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return fd;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    errno = EINVAL;
+    return -1;
+  }
   return fd;
 }
 
@@ -107,13 +130,13 @@ Napi::Value OpenV1Notification(const Napi::CallbackInfo& info) {
 
   int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) return ThrowErrno(env, errno, "eventfd", "");
-  int tfd = OpenRetry(target, O_RDONLY | O_CLOEXEC);
+  int tfd = OpenControlFile(target, O_RDONLY);
   if (tfd < 0) {
     int err = errno;
     close(efd);
     return ThrowErrno(env, err, "open", target);
   }
-  int cfd = OpenRetry(control, O_WRONLY | O_CLOEXEC);
+  int cfd = OpenControlFile(control, O_WRONLY);
   if (cfd < 0) {
     int err = errno;
     close(tfd);
@@ -144,7 +167,7 @@ Napi::Value OpenPsiTrigger(const Napi::CallbackInfo& info) {
   if (!info[0].IsString() || !info[1].IsString()) return ThrowType(env, "openPsiTrigger(path, trigger)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
   std::string trigger = info[1].As<Napi::String>().Utf8Value();
-  int fd = OpenRetry(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  int fd = OpenControlFile(path, O_RDWR);
   if (fd < 0) return ThrowErrno(env, errno, "open", path);
   ssize_t n = WriteRetry(fd, trigger.c_str(), trigger.size() + 1);
   int err = errno;

@@ -3,18 +3,33 @@
  * `meta`. `compilePolicies` is what `cgwatch check` runs: everything the
  * daemon would load, compiled the same way, then thrown away.
  */
-import { mergeParams, validateMeta } from "./meta.js";
+import { locateMetaProblem, mergeParams, validateMeta, type MetaProblem } from "./meta.js";
 import { listPolicyFiles, readPolicySource, type PolicySource } from "./load.js";
 import { compileError, PolicySandbox } from "./sandbox.js";
 import { DEFAULT_LIMITS, type PolicyCompileError, type PolicyLimits, type PolicyMeta } from "./types.js";
 
 export type CompiledPolicy =
   | { readonly kind: "ok"; readonly sandbox: PolicySandbox; readonly meta: PolicyMeta }
-  | { readonly kind: "error"; readonly error: PolicyCompileError };
+  /**
+   * `errors` has every problem, each located (what `cgwatch check` prints,
+   * one line each); `error` is one error for the file that names them all
+   * (what the engine reports and logs): the first one's position, and every
+   * other problem with its line:col in the message.
+   */
+  | { readonly kind: "error"; readonly error: PolicyCompileError; readonly errors: readonly PolicyCompileError[] };
+
+/** The located meta problems as one error per problem, and one that names them all. */
+function metaErrors(src: PolicySource, problems: readonly MetaProblem[]): { error: PolicyCompileError; errors: PolicyCompileError[] } {
+  const located = problems.map((p) => ({ p, at: locateMetaProblem(src.source, p) }));
+  const errors = located.map(({ p, at }) => compileError(src.file, p.message, at));
+  const first = located[0];
+  const message = located.map(({ p, at }, i) => (i === 0 || at === null ? p.message : `${p.message} (at ${at.line}:${at.column})`)).join("; ");
+  return { error: compileError(src.file, message, first?.at ?? null), errors };
+}
 
 export async function compilePolicy(src: PolicySource, limits: PolicyLimits): Promise<CompiledPolicy> {
   const created = await PolicySandbox.create(src.source, src.file, limits);
-  if (created.kind === "error") return created;
+  if (created.kind === "error") return { kind: "error", error: created.error, errors: [created.error] };
   let raw: unknown;
   try {
     raw = JSON.parse(created.metaJson);
@@ -23,12 +38,13 @@ export async function compilePolicy(src: PolicySource, limits: PolicyLimits): Pr
   }
   if (typeof raw === "object" && raw !== null && "big" in raw) {
     created.sandbox.dispose();
-    return { kind: "error", error: compileError(src.file, "`meta` is too large", null) };
+    const error = compileError(src.file, "`meta` is too large", locateMetaProblem(src.source, { key: null, message: "" }));
+    return { kind: "error", error, errors: [error] };
   }
   const meta = validateMeta(raw);
   if (meta.kind === "invalid") {
     created.sandbox.dispose();
-    return { kind: "error", error: compileError(src.file, meta.reason, null) };
+    return { kind: "error", ...metaErrors(src, meta.problems) };
   }
   return { kind: "ok", sandbox: created.sandbox, meta: meta.meta };
 }
@@ -58,7 +74,7 @@ export async function compilePolicies(
     }
     const compiled = await compilePolicy(read.source, limits);
     if (compiled.kind === "error") {
-      errors.push(compiled.error);
+      errors.push(...compiled.errors);
       continue;
     }
     compiled.sandbox.dispose();

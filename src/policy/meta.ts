@@ -8,7 +8,21 @@ import { parseDuration } from "../cgroup/parse.js";
 import { isEventKind, type EventKind } from "../events/types.js";
 import type { PolicyMeta } from "./types.js";
 
-export type MetaResult = { readonly kind: "ok"; readonly meta: PolicyMeta } | { readonly kind: "invalid"; readonly reason: string };
+/**
+ * One thing wrong with `meta`: the top-level key it is about (null: `meta`
+ * itself) and, for a bad element of an array, the offending value, so the
+ * compiler can point at it in the source (locateMetaProblem).
+ */
+export interface MetaProblem {
+  readonly key: string | null;
+  readonly value?: unknown;
+  readonly message: string;
+}
+
+export type MetaResult =
+  | { readonly kind: "ok"; readonly meta: PolicyMeta }
+  /** `reason` joins every problem's message; `problems` lists them all. */
+  | { readonly kind: "invalid"; readonly reason: string; readonly problems: readonly MetaProblem[] };
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const KNOWN_KEYS = new Set(["name", "on", "match", "cooldown", "params", "description"]);
@@ -17,49 +31,103 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** Checks every key and reports every problem, not only the first: a policy author fixes them in one go. */
 export function validateMeta(raw: unknown): MetaResult {
-  if (!isRecord(raw)) return { kind: "invalid", reason: "`meta` must be an exported object" };
+  const problems: MetaProblem[] = [];
+  const problem = (key: string | null, message: string, value?: unknown): void => {
+    problems.push(value === undefined ? { key, message } : { key, value, message });
+  };
+  if (!isRecord(raw)) {
+    problem(null, "`meta` must be an exported object");
+    return invalid(problems);
+  }
   for (const key of Object.keys(raw)) {
-    if (!KNOWN_KEYS.has(key)) return { kind: "invalid", reason: `meta.${key}: unknown key (known: ${[...KNOWN_KEYS].join(", ")})` };
+    if (!KNOWN_KEYS.has(key)) problem(key, `meta.${key}: unknown key (known: ${[...KNOWN_KEYS].join(", ")})`);
   }
   const { name, on, match, cooldown, params, description } = raw;
   if (typeof name !== "string" || !NAME.test(name)) {
-    return { kind: "invalid", reason: `meta.name must be a lower-case name matching ${NAME.source}, got ${JSON.stringify(name)}` };
+    problem(name === undefined ? null : "name", `meta.name must be a lower-case name matching ${NAME.source}, got ${JSON.stringify(name)}`);
   }
-  if (!Array.isArray(on) || on.length === 0) return { kind: "invalid", reason: "meta.on must be a non-empty array of event kinds" };
   const kinds: EventKind[] = [];
-  for (const k of on) {
-    if (typeof k !== "string" || !isEventKind(k)) return { kind: "invalid", reason: `meta.on: unknown event kind ${JSON.stringify(k)}` };
-    if (!kinds.includes(k)) kinds.push(k);
+  if (!Array.isArray(on) || on.length === 0) problem(on === undefined ? null : "on", "meta.on must be a non-empty array of event kinds");
+  else {
+    for (const k of on) {
+      if (typeof k !== "string" || !isEventKind(k)) problem("on", `meta.on: unknown event kind ${JSON.stringify(k)}`, k);
+      else if (!kinds.includes(k)) kinds.push(k);
+    }
   }
   const globs: string[] = [];
   if (match !== undefined) {
-    if (!Array.isArray(match) || match.length === 0) return { kind: "invalid", reason: "meta.match must be a non-empty array of cgroup globs" };
-    for (const g of match) {
-      if (typeof g !== "string") return { kind: "invalid", reason: `meta.match: not a string: ${JSON.stringify(g)}` };
-      try {
-        compileCgroupGlob(g);
-      } catch (e) {
-        return { kind: "invalid", reason: `meta.match: ${e instanceof Error ? e.message : String(e)}` };
+    if (!Array.isArray(match) || match.length === 0) problem("match", "meta.match must be a non-empty array of cgroup globs");
+    else {
+      for (const g of match) {
+        if (typeof g !== "string") {
+          problem("match", `meta.match: not a string: ${JSON.stringify(g)}`, g);
+          continue;
+        }
+        try {
+          compileCgroupGlob(g);
+          globs.push(g);
+        } catch (e) {
+          problem("match", `meta.match: ${e instanceof Error ? e.message : String(e)}`, g);
+        }
       }
-      globs.push(g);
     }
   } else {
     globs.push("**");
   }
   let cooldownMs = 0;
   if (cooldown !== undefined && cooldown !== null) {
-    if (typeof cooldown !== "string" && typeof cooldown !== "number") return { kind: "invalid", reason: "meta.cooldown must be a duration (\"30s\") or ms" };
-    const parsed = parseDuration(cooldown);
-    if (parsed.kind === "malformed") return { kind: "invalid", reason: `meta.cooldown: ${parsed.reason}` };
-    cooldownMs = parsed.value;
+    if (typeof cooldown !== "string" && typeof cooldown !== "number") problem("cooldown", 'meta.cooldown must be a duration ("30s") or ms');
+    else {
+      const parsed = parseDuration(cooldown);
+      if (parsed.kind === "malformed") problem("cooldown", `meta.cooldown: ${parsed.reason}`);
+      else cooldownMs = parsed.value;
+    }
   }
-  if (params !== undefined && !isRecord(params)) return { kind: "invalid", reason: "meta.params must be an object of defaults" };
-  if (description !== undefined && typeof description !== "string") return { kind: "invalid", reason: "meta.description must be a string" };
+  if (params !== undefined && !isRecord(params)) problem("params", "meta.params must be an object of defaults");
+  if (description !== undefined && typeof description !== "string") problem("description", "meta.description must be a string");
+  if (problems.length > 0 || typeof name !== "string") return invalid(problems);
   return {
     kind: "ok",
-    meta: { name, on: kinds, match: globs, cooldownMs, params: params ?? {}, description: description ?? null },
+    meta: { name, on: kinds, match: globs, cooldownMs, params: isRecord(params) ? params : {}, description: typeof description === "string" ? description : null },
   };
+}
+
+function invalid(problems: readonly MetaProblem[]): MetaResult {
+  return { kind: "invalid", reason: problems.map((p) => p.message).join("; "), problems };
+}
+
+/** 1-based line and column of a string offset. */
+function lineCol(source: string, offset: number): { line: number; column: number } {
+  const before = source.slice(0, offset);
+  const line = before.split("\n").length;
+  return { line, column: offset - before.lastIndexOf("\n") };
+}
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * Where a meta problem is in the policy's source: the offending array
+ * element, else its key, else the `meta` declaration; null when `meta` is
+ * not declared literally (the sandbox only hands over its JSON value, so
+ * this is a textual search after `export const meta =`).
+ */
+export function locateMetaProblem(source: string, problem: MetaProblem): { line: number; column: number } | null {
+  const decl = /\bexport\s+(?:const|let|var)\s+meta\b/.exec(source);
+  if (decl === null) return null;
+  if (problem.key === null) return lineCol(source, decl.index);
+  const keyRe = new RegExp(`(?:[{,\\s])(["']?)${escapeRe(problem.key)}\\1\\s*:`, "g");
+  keyRe.lastIndex = decl.index;
+  const key = keyRe.exec(source);
+  if (key === null) return lineCol(source, decl.index);
+  const keyAt = key.index + 1;
+  if (typeof problem.value === "string") {
+    const v = problem.value;
+    const candidates = [JSON.stringify(v), `'${v}'`, `\`${v}\``].map((lit) => source.indexOf(lit, keyAt)).filter((i) => i >= 0);
+    if (candidates.length > 0) return lineCol(source, Math.min(...candidates));
+  }
+  return lineCol(source, keyAt);
 }
 
 /** One matcher for all of a policy's globs. */

@@ -103,7 +103,8 @@ export class PolicySandbox {
      */
     runtime.setMaxStackSize(limits.stackBytes);
     const context = runtime.newContext();
-    const box = { deadline: performance.now() + limits.compileDeadlineMs, interrupted: false };
+    // The policy's budget starts after cgwatch's own prelude (see below).
+    const box = { deadline: Infinity, interrupted: false };
     runtime.setInterruptHandler(() => {
       if (performance.now() <= box.deadline) return false;
       box.interrupted = true;
@@ -123,6 +124,11 @@ export class PolicySandbox {
       const metaToJson = context.getProp(prelude.value, 1);
       prelude.value.dispose();
 
+      // The top-level budget is the policy's, not the prelude's: the first
+      // sandbox of a process runs on cold WebAssembly code (V8 compiles it
+      // lazily), which on a slow host (the TCG VM: over 1 s) made the prelude
+      // itself run out the budget and a good policy fail to compile.
+      box.deadline = performance.now() + limits.compileDeadlineMs;
       const evaluated = context.evalCode(source, file, { type: "module" });
       if (evaluated.error) {
         const err = asDumpedError(safeDump(context, evaluated.error));

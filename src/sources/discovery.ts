@@ -132,7 +132,9 @@ export function discoverCgroups(options: DiscoveryOptions): Observable<Discovery
       const rel = parentRel === "" ? name : `${parentRel}/${name}`;
       let isDir = false;
       try {
-        isDir = fs.statSync(path.join(root, rel)).isDirectory();
+        // lstat: a symlink to a directory is not a cgroup (kernfs has none; on
+        // another tree it could lead the watch, and actions, out of the root).
+        isDir = fs.lstatSync(path.join(root, rel)).isDirectory();
       } catch {
         isDir = false;
       }

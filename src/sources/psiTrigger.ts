@@ -12,6 +12,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { requireRegularFile } from "../cgroup/safeOpen.js";
 import { Observable, map } from "rxjs";
 import type { PressureResource } from "../events/types.js";
 import { NativeSourceError, nativeFdTicks, type FdSourceOptions } from "./eventfd.js";
@@ -103,7 +104,10 @@ export function psiTriggerWakes(options: PsiTriggerOptions): Observable<Wake> {
   if (check.kind === "invalid") return new Observable<Wake>((s) => s.error(new NativeSourceError("invalid_argument", check.reason)));
   const file = path.join(options.dir, options.file ?? `${options.resource}.pressure`);
   const text = check.text;
-  return nativeFdTicks(`PSI trigger "${text}" on ${file}`, 1, (native) => native.openPsiTrigger(file, text), options, () =>
+  return nativeFdTicks(`PSI trigger "${text}" on ${file}`, 1, (native) => {
+    requireRegularFile(file);
+    return native.openPsiTrigger(file, text);
+  }, options, () =>
     cgroupGone(options.dir) ? "complete" : "error",
   ).pipe(map((t): Wake => ({ kind: "psi_trigger", cgroup: options.cgroup, resource: options.resource, trigger: text, at: t.at })));
 }

@@ -18,6 +18,8 @@ import { EMPTY, Observable, distinctUntilChanged, map, merge, of, switchMap, tak
 import type { V1PressureLevel } from "../events/types.js";
 import { NativeSourceError, nativeFdTicks, type FdSourceOptions } from "./eventfd.js";
 import type { Wake } from "./types.js";
+import { readControlFile } from "../cgroup/read.js";
+import { requireRegularFile } from "../cgroup/safeOpen.js";
 
 export type V1NotificationFile = "memory.oom_control" | "memory.usage_in_bytes" | "memory.memsw.usage_in_bytes" | "memory.pressure_level";
 
@@ -43,7 +45,11 @@ export function cgroupGone(dir: string): boolean {
 
 /** Raw ticks of one cgroup.event_control registration, removal ticks included (flagged). */
 export function v1EventfdTicks(dir: string, file: V1NotificationFile, args: string, options: FdSourceOptions = {}): Observable<V1Tick> {
-  return nativeFdTicks(`eventfd ${file}${args === "" ? "" : ` ${args}`} in ${dir}`, 0, (native) => native.openV1Notification(dir, file, args), options).pipe(
+  return nativeFdTicks(`eventfd ${file}${args === "" ? "" : ` ${args}`} in ${dir}`, 0, (native) => {
+    requireRegularFile(`${dir}/${file}`);
+    requireRegularFile(`${dir}/cgroup.event_control`);
+    return native.openV1Notification(dir, file, args);
+  }, options).pipe(
     map((t) => ({ count: t.count, at: t.at, cgroupGone: cgroupGone(dir) })),
   );
 }
@@ -117,7 +123,10 @@ export function isUnlimitedV1(bytes: number): boolean {
 
 /** memory.soft_limit_in_bytes of `dir` (throws if unreadable: the cgroup is gone). */
 export function readV1SoftLimit(dir: string): number {
-  const text = fs.readFileSync(`${dir}/memory.soft_limit_in_bytes`, "utf8").trim();
+  // Non-blocking, regular files only: a FIFO here must not freeze the loop.
+  const r = readControlFile(`${dir}/memory.soft_limit_in_bytes`);
+  if (r.kind !== "ok") throw new Error(`cannot read memory.soft_limit_in_bytes in ${dir}: ${r.kind === "gone" ? "gone" : r.message}`);
+  const text = r.text.trim();
   if (!/^\d+$/.test(text)) throw new Error(`unexpected memory.soft_limit_in_bytes in ${dir}: ${JSON.stringify(text)}`);
   return Number(text);
 }

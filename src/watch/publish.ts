@@ -10,7 +10,7 @@
 import path from "node:path";
 import type { CgroupLayout, Controller } from "../cgroup/layout.js";
 import { cgroupDir } from "../cgroup/paths.js";
-import { parseBlkioLines, parseFlatKeyed, parseIoStat, parsePsi } from "../cgroup/parse.js";
+import { parseBlkioLines, parseFlatKeyed, parseIoStat, parsePsi, timeCounter } from "../cgroup/parse.js";
 import type { FileReader } from "../cgroup/read.js";
 import type { PressureResource } from "../events/types.js";
 import type { Metrics } from "../metrics/metrics.js";
@@ -83,11 +83,12 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     if (c.pidsMax !== null) metrics.setPidsEventCounters(cgroup, { max: c.pidsMax });
     const cpuStat = text(cgroup, "cpu", "cpu.stat");
     if (cpuStat !== null) {
-      const v = parseFlatKeyed(cpuStat).values;
-      const periods = v.get("nr_periods");
-      const throttled = v.get("nr_throttled");
-      const thrNs = v.get("throttled_time");
-      const thrUs = v.get("throttled_usec");
+      const parsed = parseFlatKeyed(cpuStat);
+      // Counts above 2^53 are not exported (not in `values`); time counters may be approximate.
+      const periods = parsed.values.get("nr_periods");
+      const throttled = parsed.values.get("nr_throttled");
+      const thrNs = timeCounter(parsed, "throttled_time");
+      const thrUs = timeCounter(parsed, "throttled_usec");
       metrics.setCpuCounters(cgroup, {
         ...(snapshot.cpu?.usageSeconds === null || snapshot.cpu === null ? {} : { usageSeconds: snapshot.cpu.usageSeconds }),
         ...(periods === undefined ? {} : { periods }),

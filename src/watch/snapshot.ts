@@ -7,7 +7,7 @@
 import path from "node:path";
 import type { CgroupLayout, Controller } from "../cgroup/layout.js";
 import { cgroupDir } from "../cgroup/paths.js";
-import { parseCpuMax, parseCpuStat, parseInteger, parseLimit, parseOomControl } from "../cgroup/parse.js";
+import { parseCpuMax, parseCpuStat, parseInteger, parseLimit, parseOomControl, parseTimeCounter, safeCount } from "../cgroup/parse.js";
 import type { FileReader } from "../cgroup/read.js";
 import type { CgroupSnapshot, CpuSnapshot, MemorySnapshot, PidsSnapshot } from "../cgroup/snapshot.js";
 
@@ -84,14 +84,17 @@ export function readSnapshot(
       swappiness: null,
       oomKillDisable: null,
       underOom: null,
-      oomKills: kills?.[1] === undefined ? null : Number(kills[1]),
+      oomKills: kills?.[1] === undefined ? null : safeCount(kills[1]),
     };
   }
 
   const cpuLoc = cgroupDir(layout, cgroup, "cpu");
   let cpu: CpuSnapshot | null = null;
   if (cpuLoc !== null && cpuLoc.location.version === 1) {
-    const usageNs = int("cpuacct", "cpuacct.usage");
+    // ns: passes 2^53 after 104 days of CPU time, so read as a time counter (approximate), not an exact integer.
+    const usageText = text("cpuacct", "cpuacct.usage");
+    const usage = usageText === null ? null : parseTimeCounter(usageText);
+    const usageNs = usage?.kind === "ok" ? usage.value : null;
     const shares = int("cpu", "cpu.shares");
     cpu = {
       version: 1,

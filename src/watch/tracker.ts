@@ -20,6 +20,7 @@ import {
   parseLimit,
   parseMemoryEvents,
   parseOomControl,
+  parsePidsEvents,
   parsePsi,
   type CpuStat,
   type MemoryEventCounters,
@@ -76,6 +77,8 @@ export interface TrackerOptions {
   readonly reader: FileReader;
   readonly cgroup: string;
   readonly onProblem?: (p: TrackerProblem) => void;
+  /** A file reported through onProblem parsed cleanly again. */
+  readonly onProblemCleared?: (p: { readonly cgroup: string; readonly file: string }) => void;
 }
 
 const PRESSURE_FILE: Readonly<Record<PressureResource, string>> = { memory: "memory.pressure", cpu: "cpu.pressure", io: "io.pressure" };
@@ -83,7 +86,15 @@ const PRESSURE_CONTROLLER: Readonly<Record<PressureResource, Controller>> = { me
 
 export function createTracker(options: TrackerOptions): CgroupTracker {
   const { layout, reader, cgroup } = options;
-  const report = (file: string, reason: string): void => options.onProblem?.({ cgroup, file, reason });
+  /** Files with a reported problem: only those are cleared (once) by a good parse. */
+  const troubled = new Set<string>();
+  const report = (file: string, reason: string): void => {
+    troubled.add(file);
+    options.onProblem?.({ cgroup, file, reason });
+  };
+  const parsedCleanly = (file: string): void => {
+    if (troubled.size > 0 && troubled.delete(file)) options.onProblemCleared?.({ cgroup, file });
+  };
   const dirs = new Map<Controller, { dir: string; version: CgroupVersion } | null>();
   const dirOf = (c: Controller): { dir: string; version: CgroupVersion } | null => {
     if (!dirs.has(c)) {
@@ -137,14 +148,10 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
       report(file, parsed.reason);
       return [];
     }
+    parsedCleanly(file);
     const events = diff(parsed.value);
     store(parsed.value);
     return events;
-  };
-
-  const parsePidsMax = (text: string): Parsed<number> => {
-    const max = parseFlatKeyed(text).values.get("max");
-    return max === undefined ? { kind: "malformed", reason: 'missing key "max"' } : { kind: "ok", value: max };
   };
 
   const readMemoryEvents = (ctx: ReadContext): WatchdogEvent[] =>
@@ -154,7 +161,7 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
   const readFailcnt = (ctx: ReadContext): WatchdogEvent[] =>
     rereadAndDiff("memory", "memory.failcnt", parseInteger, (next) => diffFailcnt(counters.failcnt, next, ctx), (v) => (counters.failcnt = v));
   const readPidsEvents = (ctx: ReadContext): WatchdogEvent[] =>
-    rereadAndDiff("pids", "pids.events", parsePidsMax, (next) => diffPidsEvents(counters.pidsMax, next, ctx), (v) => (counters.pidsMax = v));
+    rereadAndDiff("pids", "pids.events", parsePidsEvents, (next) => diffPidsEvents(counters.pidsMax, next, ctx), (v) => (counters.pidsMax = v));
 
   const readReservation = (ctx: ReadContext): WatchdogEvent[] => {
     // v2 reports reservation pressure itself (memory.events low/high); the
@@ -201,6 +208,7 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
       report("cpu.stat", parsed.reason);
       return [];
     }
+    parsedCleanly("cpu.stat");
     const interval = counters.cpuReadAt === null ? 0 : (at - counters.cpuReadAt) / 1000;
     const events = diffCpuStat(counters.cpu, parsed.value, interval, { cgroup, at, source: "poll" });
     counters.cpu = parsed.value;
@@ -293,6 +301,9 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
     },
     close() {
       for (const d of dirs.values()) if (d !== null) reader.forgetDir(d.dir);
+      // A removed cgroup's problems end with it.
+      for (const f of troubled) options.onProblemCleared?.({ cgroup, file: f });
+      troubled.clear();
     },
   };
   return tracker;

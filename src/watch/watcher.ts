@@ -41,6 +41,7 @@ export interface WatchOptions {
   readonly persistent?: boolean;
   readonly now?: () => number;
   readonly onProblem?: (p: TrackerProblem) => void;
+  readonly onProblemCleared?: (p: { readonly cgroup: string; readonly file: string }) => void;
   readonly onSourceError?: (cgroup: string, source: string, err: unknown) => void;
   /** Wakes per second that count as a storm (default: from fs.inotify.max_queued_events). */
   readonly stormThreshold?: number;
@@ -174,6 +175,7 @@ export function createWatcher(options: WatchOptions): Watcher {
               reader: options.reader,
               cgroup,
               ...(options.onProblem === undefined ? {} : { onProblem: options.onProblem }),
+              ...(options.onProblemCleared === undefined ? {} : { onProblemCleared: options.onProblemCleared }),
             });
             trackers.set(cgroup, tracker);
             const removed = new Subject<void>();

@@ -231,7 +231,7 @@ describeRealV1("actions on the real kernel", ["memory", "cpu"], () => {
     expect(rec.writes[0]?.result).toMatchObject({ kind: "failed", errno: "ENOENT" });
   });
 
-  it("read-only files: not allow-listed → EREFUSED; a real read-only kernel file → failed EINVAL, nothing thrown", async () => {
+  it("read-only files: not allow-listed → EREFUSED; a symlink to a real kernel file → refused by name, nothing thrown or written", async () => {
     const s = scratch(["memory"], "ro");
     const writer = createGuardedWriter(s.layout, "/proc");
     expect(writer.write({ kind: "cgroup_file", cgroup: s.cgroup, controller: "memory", file: "memory.usage_in_bytes" }, "0")).toMatchObject({ kind: "failed", errno: "EREFUSED" });
@@ -242,9 +242,10 @@ describeRealV1("actions on the real kernel", ["memory", "cpu"], () => {
     const procRoot = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-ro-proc-"));
     try {
       fs.mkdirSync(path.join(procRoot, String(pid)));
+      // A symlink out of the proc root (here to the kernel's read-only oom_score) is never followed.
       fs.symlinkSync(`/proc/${pid}/oom_score`, path.join(procRoot, String(pid), "oom_score_adj"));
       const { exec } = executorFor(s, { procRoot, writer: createGuardedWriter(s.layout, procRoot) });
-      expect(exec.execute(proposal(s.cgroup, { kind: "set_oom_score_adj", value: 100 }))).toMatchObject({ kind: "failed", errno: "EINVAL" });
+      expect(exec.execute(proposal(s.cgroup, { kind: "set_oom_score_adj", value: 100 }))).toMatchObject({ kind: "failed", errno: "EREFUSED" });
     } finally {
       fs.rmSync(procRoot, { recursive: true, force: true });
     }

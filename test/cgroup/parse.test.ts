@@ -13,8 +13,12 @@ import {
   parseLimit,
   parseMemoryEvents,
   parseOomControl,
+  parsePidsEvents,
   parsePsi,
   parseSize,
+  parseTimeCounter,
+  timeCounter,
+  type MemoryEventCounters,
 } from "../../src/cgroup/parse.js";
 
 const fixture = (p: string): string => fs.readFileSync(path.join(import.meta.dirname, "../fixtures/kernel", p), "utf8");
@@ -37,7 +41,8 @@ describe("parsers on captured kernel text", () => {
   it("v1 memory.stat is flat-keyed with no bad lines", () => {
     const r = parseFlatKeyed(fixture("v1/memory.stat"));
     expect(r.badLines).toEqual([]);
-    expect(r.values.get("hierarchical_memory_limit")).toBeGreaterThan(0);
+    // "unlimited" (near 2^63) is no exact count: kept aside, not in values.
+    expect(r.unsafe.get("hierarchical_memory_limit")).toBe("9223372036854771712");
     expect(r.values.has("rss")).toBe(true);
   });
   it("v2 memory.events after an OOM kill", () => {
@@ -86,9 +91,14 @@ describe("malformed input", () => {
   it("oom_group_kill absent (kernels before 5.16) reads as 0", () => {
     expect(parseMemoryEvents("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n")).toMatchObject({ kind: "ok", value: { oom_group_kill: 0 } });
   });
-  it("huge numbers stay ordered and never become NaN", () => {
-    const r = parseFlatKeyed("throttled_time 18446744073709551615\n");
-    expect(r.values.get("throttled_time")).toBeGreaterThan(2 ** 63);
+  it("values above 2^53 are not counts: kept aside (never in `values`), usable only as approximate time counters", () => {
+    const r = parseFlatKeyed("throttled_time 18446744073709551615\nnr_periods 9007199254740992\nnr_throttled 9007199254740991\n");
+    expect(r.values.has("throttled_time")).toBe(false);
+    expect(r.values.has("nr_periods")).toBe(false);
+    expect(r.values.get("nr_throttled")).toBe(Number.MAX_SAFE_INTEGER);
+    expect(r.unsafe.get("nr_periods")).toBe("9007199254740992");
+    expect(r.badLines).toEqual([]);
+    expect(timeCounter(r, "throttled_time")).toBeGreaterThan(2 ** 63);
     expect(parseLimit("9223372036854771712")).toEqual({ kind: "ok", value: null });
     expect(parseLimit("4611686018427387904")).toEqual({ kind: "ok", value: null });
     expect(parseLimit("52428800\n")).toEqual({ kind: "ok", value: 52428800 });
@@ -107,6 +117,58 @@ describe("malformed input", () => {
   it("v1 cpu quota -1 and v2 max are both unlimited", () => {
     expect(parseLimit("-1\n")).toEqual({ kind: "ok", value: null });
     expect(parseLimit("max\n")).toEqual({ kind: "ok", value: null });
+  });
+});
+
+describe("counters above 2^53 (Number.MAX_SAFE_INTEGER) are malformed input", () => {
+  const BIG = "18446744073709551617"; // 2^64 + 1
+  it("memory.events with oom_kill = 2^64+1 is malformed, naming the key, not a huge oom_kill", () => {
+    const r = parseMemoryEvents(`low 0\nhigh 0\nmax 0\noom 1\noom_kill ${BIG}\noom_group_kill 0\n`);
+    expect(r).toEqual({ kind: "malformed", reason: `"oom_kill" is ${BIG}, above 2^53: not an exact counter` });
+    expect(parseMemoryEvents(`low 0\nhigh 0\nmax 0\noom 1\noom_kill 0\noom_group_kill ${BIG}\n`).kind).toBe("malformed");
+    expect(parseMemoryEvents("low 0\nhigh 0\nmax 0\noom 0\noom_kill 9007199254740991\n")).toMatchObject({ kind: "ok", value: { oom_kill: Number.MAX_SAFE_INTEGER } });
+  });
+  it("every counter parser: oom_control, pids.events, cpu.stat periods, failcnt, PSI totals, io.stat, blkio", () => {
+    expect(parseOomControl(`oom_kill_disable 0\nunder_oom 0\noom_kill ${BIG}\n`).kind).toBe("malformed");
+    const pids = parsePidsEvents(`max ${BIG}\n`);
+    expect(pids.kind === "malformed" ? pids.reason : "").toContain("above 2^53");
+    expect(parsePidsEvents("max 3\n")).toEqual({ kind: "ok", value: 3 });
+    expect(parseCpuStat(`nr_periods ${BIG}\nnr_throttled 1\nthrottled_time 5\n`).kind).toBe("malformed");
+    expect(parseCpuStat(`nr_periods 10\nnr_throttled ${BIG}\nthrottled_time 5\n`).kind).toBe("malformed");
+    expect(parseInteger(BIG).kind).toBe("malformed");
+    expect(parseInteger(`-${BIG}`).kind).toBe("malformed");
+    expect(parsePsi(`some avg10=0.00 avg60=0.00 avg300=0.00 total=${BIG}\n`).kind).toBe("malformed");
+    expect(parseIoStat(`8:0 rbytes=${BIG} wbytes=2\n`)).toEqual([{ device: "8:0", writeBytes: 2 }]);
+    expect(parseBlkioLines(`8:0 Read ${BIG}\n8:0 Write 2\n`).get("8:0")).toEqual({ Write: 2 });
+    // A limit between 2^53 and the unlimited threshold (2^62) is not a real limit and not exact.
+    expect(parseLimit("9007199254740993").kind).toBe("malformed");
+  });
+  it("time counters in ns/µs may pass 2^53 (104 days of CPU in ns) and stay usable in seconds", () => {
+    const r = parseCpuStat("nr_periods 10\nnr_throttled 2\nthrottled_time 10000000000000000000\n");
+    expect(r).toMatchObject({ kind: "ok", value: { periods: 10, throttledPeriods: 2 } });
+    if (r.kind === "ok") expect(r.value.throttledSeconds).toBeCloseTo(1e10, 0);
+    expect(parseTimeCounter("10000000000000000000\n")).toEqual({ kind: "ok", value: 1e19 });
+    expect(parseTimeCounter("x").kind).toBe("malformed");
+  });
+  it("fuzz: whatever the value, a counter parser yields an exact safe integer or malformed, never a rounded number", () => {
+    const counter = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 70n }), fc.bigInt({ min: 2n ** 53n - 3n, max: 2n ** 53n + 3n }));
+    fc.assert(
+      fc.property(fc.constantFrom<keyof MemoryEventCounters>("low", "high", "max", "oom", "oom_kill", "oom_group_kill"), counter, (key, n) => {
+        const values: Record<string, bigint> = { low: 0n, high: 0n, max: 0n, oom: 0n, oom_kill: 0n, oom_group_kill: 0n, [key]: n };
+        const text = Object.entries(values).map(([k, v]) => `${k} ${v}`).join("\n");
+        const r = parseMemoryEvents(text);
+        if (n <= BigInt(Number.MAX_SAFE_INTEGER)) {
+          expect(r.kind).toBe("ok");
+          if (r.kind === "ok") expect(BigInt(r.value[key])).toBe(n);
+        } else expect(r.kind).toBe("malformed");
+        const pids = parsePidsEvents(`max ${n}\n`);
+        expect(pids.kind === "ok" ? BigInt(pids.value) === n : n > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
+        const oc = parseOomControl(`oom_kill_disable 0\nunder_oom 0\noom_kill ${n}\n`);
+        expect(oc.kind === "ok" ? BigInt(oc.value.oomKill ?? -1) === n : n > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
+        const cpu = parseCpuStat(`nr_periods ${n}\nnr_throttled 0\nthrottled_usec 0\n`);
+        expect(cpu.kind === "ok" ? BigInt(cpu.value.periods) === n : n > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
+      }),
+    );
   });
 });
 
@@ -157,18 +219,19 @@ describe("parser properties", () => {
   it("no input makes a parser throw", () => {
     fc.assert(
       fc.property(fc.string(), (s) => {
-        for (const parse of [parseFlatKeyed, parseMemoryEvents, parseOomControl, parseCpuStat, parsePsi, parseLimit, parseCpuMax, parseInteger, parseSize, parseDuration]) {
+        for (const parse of [parseFlatKeyed, parseMemoryEvents, parseOomControl, parseCpuStat, parsePsi, parseLimit, parseCpuMax, parseInteger, parseSize, parseDuration, parsePidsEvents, parseTimeCounter]) {
           expect(() => parse(s)).not.toThrow();
         }
       }),
     );
   });
-  it("parseLimit never returns a number at or above 2^62 (unlimited is null)", () => {
+  it("parseLimit: exact up to 2^53, malformed between 2^53 and 2^62, unlimited (null) from 2^62", () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n }), (n) => {
         const r = parseLimit(n.toString());
-        expect(r.kind).toBe("ok");
-        if (r.kind === "ok" && r.value !== null) expect(r.value).toBeLessThan(2 ** 62);
+        if (n <= BigInt(Number.MAX_SAFE_INTEGER)) expect(r).toEqual({ kind: "ok", value: Number(n) });
+        else if (n >= 2n ** 62n) expect(r).toEqual({ kind: "ok", value: null });
+        else expect(r.kind).toBe("malformed");
       }),
     );
   });

@@ -1,8 +1,10 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
-import { createFileReader, defaultFdBudget } from "../../src/cgroup/read.js";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFileReader, defaultFdBudget, readControlFile } from "../../src/cgroup/read.js";
+import { directoryAt, specialFiles, symlinkAt, type SpecialFiles } from "../helpers/hostileTree.js";
 
 describe("file reader", () => {
   it("re-reads a kept fd at offset 0 and sees the new content; gone files are `gone`, not errors", () => {
@@ -65,5 +67,160 @@ describe("file reader", () => {
     expect(defaultFdBudget(limits("1048576"))).toBe(65536);
     expect(defaultFdBudget(limits("unlimited"))).toBe(65536);
     expect(defaultFdBudget("garbage")).toBe(4096);
+  });
+});
+
+/**
+ * A hostile or broken tree at a watched path: each shape is reported (never
+ * read, never blocking the loop), and a kept fd notices a replaced inode.
+ */
+describe("file reader on a hostile tree", () => {
+  let special: SpecialFiles;
+  beforeAll(async () => {
+    special = await specialFiles();
+  });
+  afterAll(() => special.cleanup());
+
+  const setup = (): { dir: string; f: string; problems: string[]; cleared: string[]; clock: { t: number } } & { r: ReturnType<typeof createFileReader> } => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-read-hostile-"));
+    const f = path.join(dir, "memory.events");
+    const problems: string[] = [];
+    const cleared: string[] = [];
+    const clock = { t: 0 };
+    const r = createFileReader({
+      maxOpen: 8,
+      revalidateMs: 1000,
+      now: () => clock.t,
+      hooks: { onProblem: (p, reason) => problems.push(`${path.basename(p)}:${reason}`), onCleared: (p) => cleared.push(path.basename(p)) },
+    });
+    return { dir, f, problems, cleared, clock, r };
+  };
+
+  it("a FIFO with no writer is reported at once, by read, readOnce and readControlFile (an open that blocked would hang this test)", () => {
+    const { dir, f, problems, r } = setup();
+    special.fifo(f);
+    expect(r.read(f)).toMatchObject({ kind: "unsafe", reason: "fifo" });
+    expect(r.readOnce(f)).toMatchObject({ kind: "unsafe", reason: "fifo" });
+    expect(readControlFile(f)).toMatchObject({ kind: "unsafe", reason: "fifo" });
+    expect(r.openCount).toBe(0);
+    expect(problems).toEqual(["memory.events:fifo", "memory.events:fifo"]);
+    r.close();
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it("a socket, a directory, a symlink (even to a good file) and a device are reported by type, not read", () => {
+    const { dir, f, r } = setup();
+    const good = path.join(dir, "good");
+    fs.writeFileSync(good, "oom_kill 1\n");
+    const cases: [string, () => void][] = [
+      ["socket", () => special.socket(f)],
+      ["directory", () => directoryAt(f)],
+      ["symlink", () => symlinkAt(f, good)],
+      ["symlink", () => symlinkAt(f, "/dev/zero")],
+    ];
+    for (const [reason, make] of cases) {
+      make();
+      expect(r.read(f)).toMatchObject({ kind: "unsafe", reason });
+      expect(r.readOnce(f)).toMatchObject({ kind: "unsafe", reason });
+    }
+    expect(readControlFile("/dev/null")).toMatchObject({ kind: "unsafe", reason: "char_device" });
+    expect(r.openCount).toBe(0);
+    r.close();
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it("a kept fd notices its path replaced (renamed over, deleted, turned into a FIFO or a symlink) at the next revalidation", () => {
+    const { dir, f, problems, cleared, clock, r } = setup();
+    fs.writeFileSync(f, "oom_kill 1\n");
+    expect(r.read(f)).toEqual({ kind: "ok", text: "oom_kill 1\n" });
+    // Renamed over: a new inode at the path; the kept fd still reads the old one until revalidated.
+    fs.writeFileSync(`${f}.new`, "oom_kill 2\n");
+    fs.renameSync(`${f}.new`, f);
+    clock.t = 1000;
+    expect(r.read(f)).toEqual({ kind: "ok", text: "oom_kill 2\n" });
+    expect(problems).toEqual(["memory.events:replaced"]);
+    expect(cleared).toEqual(["memory.events"]);
+    // Deleted: gone, and the fd is released.
+    fs.rmSync(f);
+    clock.t = 2000;
+    expect(r.read(f)).toEqual({ kind: "gone" });
+    expect(r.openCount).toBe(0);
+    // Turned into a FIFO, then a symlink, while kept.
+    fs.writeFileSync(f, "oom_kill 3\n");
+    expect(r.read(f).kind).toBe("ok");
+    special.fifo(f);
+    clock.t = 3000;
+    expect(r.read(f)).toMatchObject({ kind: "unsafe", reason: "fifo" });
+    fs.writeFileSync(path.join(dir, "other"), "oom_kill 4\n");
+    symlinkAt(f, path.join(dir, "other"));
+    clock.t = 4000;
+    expect(r.read(f)).toMatchObject({ kind: "unsafe", reason: "symlink" });
+    expect(problems).toEqual(["memory.events:replaced", "memory.events:fifo", "memory.events:symlink"]);
+    // Back to a regular file: read again, the problem clears once.
+    fs.rmSync(f);
+    fs.writeFileSync(f, "oom_kill 5\n");
+    expect(r.read(f)).toEqual({ kind: "ok", text: "oom_kill 5\n" });
+    expect(r.read(f)).toEqual({ kind: "ok", text: "oom_kill 5\n" });
+    expect(cleared).toEqual(["memory.events", "memory.events"]);
+    r.close();
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it("between revalidations a kept fd costs no lstat: the replaced inode is seen only once the interval has passed", () => {
+    const { dir, f, clock, r } = setup();
+    fs.writeFileSync(f, "a\n");
+    r.read(f);
+    fs.writeFileSync(`${f}.new`, "b\n");
+    fs.renameSync(`${f}.new`, f);
+    clock.t = 999;
+    expect(r.read(f)).toEqual({ kind: "ok", text: "a\n" });
+    clock.t = 1000;
+    expect(r.read(f)).toEqual({ kind: "ok", text: "b\n" });
+    r.close();
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it("fuzz: whatever sits at a path (file, FIFO, socket, directory, symlink, nothing), every read returns at once with a verdict and no fd leaks", () => {
+    const { dir, f, clock, r } = setup();
+    const target = path.join(dir, "target");
+    fs.writeFileSync(target, "x 1\n");
+    const shapes = ["file", "fifo", "socket", "directory", "symlink", "absent"] as const;
+    const fdsBefore = fs.readdirSync("/proc/self/fd").length;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...shapes), fc.constantFrom("read", "readOnce"), fc.integer({ min: 0, max: 1500 })), { maxLength: 12 }), (steps) => {
+        for (const [shape, how, advance] of steps) {
+          fs.rmSync(f, { recursive: true, force: true });
+          const expected = { file: "ok", fifo: "unsafe", socket: "unsafe", directory: "unsafe", symlink: "unsafe", absent: "gone" }[shape];
+          switch (shape) {
+            case "file":
+              fs.writeFileSync(f, "x 2\n");
+              break;
+            case "fifo":
+              special.fifo(f);
+              break;
+            case "socket":
+              special.socket(f);
+              break;
+            case "directory":
+              fs.mkdirSync(f);
+              break;
+            case "symlink":
+              fs.symlinkSync(target, f);
+              break;
+            case "absent":
+              break;
+          }
+          clock.t += advance;
+          const got = how === "read" ? r.read(f) : r.readOnce(f);
+          // A kept fd may read the previous (regular) inode until revalidated; never anything but these verdicts.
+          if (got.kind !== expected) expect(got).toEqual({ kind: "ok", text: "x 2\n" });
+          if (got.kind === "ok") expect(got.text).toBe("x 2\n");
+        }
+      }),
+      { numRuns: 150 },
+    );
+    r.close();
+    expect(fs.readdirSync("/proc/self/fd").length).toBe(fdsBefore);
+    fs.rmSync(dir, { recursive: true });
   });
 });

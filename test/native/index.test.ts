@@ -126,6 +126,35 @@ describeNative("addon", () => {
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
+  it("the addon's own opens (eventfd registration, PSI trigger) refuse a FIFO, a symlink and a directory at once, never blocking", () => {
+    // In a child: an open that blocked on the FIFO would time the child out, not hang vitest.
+    // (O_WRONLY|O_NONBLOCK on a FIFO without a reader fails ENXIO before fstat can say EINVAL.)
+    const r = child(`
+      const fs = require("node:fs"), os = require("node:os"), path = require("node:path");
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-native-hostile-"));
+      const at = (f) => path.join(dir, f);
+      const code = (fn) => { try { fn(); return "opened"; } catch (e) { return e.code; } };
+      require("node:child_process").execFileSync("mkfifo", [at("fifo")]);
+      fs.writeFileSync(at("regular"), "");
+      fs.mkdirSync(at("adir"));
+      fs.symlinkSync(at("regular"), at("link"));
+      const out = {};
+      // cgroup.event_control is a FIFO, the watched file a regular one, and the other way round.
+      fs.renameSync(at("fifo"), at("cgroup.event_control"));
+      out.controlFifo = code(() => n.openV1Notification(dir, "regular", ""));
+      fs.renameSync(at("cgroup.event_control"), at("fifo"));
+      fs.writeFileSync(at("cgroup.event_control"), "");
+      out.targetFifo = code(() => n.openV1Notification(dir, "fifo", ""));
+      out.targetLink = code(() => n.openV1Notification(dir, "link", ""));
+      out.psiFifo = code(() => n.openPsiTrigger(at("fifo"), "some 150000 1000000"));
+      out.psiDir = code(() => n.openPsiTrigger(at("adir"), "some 150000 1000000"));
+      out.psiLink = code(() => n.openPsiTrigger(at("link"), "some 150000 1000000"));
+      fs.rmSync(dir, { recursive: true });
+      console.log(JSON.stringify(out));`);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ controlFifo: "ENXIO", targetFifo: "EINVAL", targetLink: "ELOOP", psiFifo: "EINVAL", psiDir: "EISDIR", psiLink: "ELOOP" });
+  });
+
   it("an unref'd watcher does not keep the process alive; a ref'd one does until closed", () => {
     const r = child(`
       const a = new n.Watcher(n.eventfd(), 0, () => {}); a.unref();

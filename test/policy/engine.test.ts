@@ -134,7 +134,7 @@ describe("loading and hot reload", () => {
       [
         "syntax.js:3:12: SyntaxError: expecting ']'",
         "throws.js:3:2: TypeError: cannot read property 'boom' of null",
-        "badmeta.js: meta.on: unknown event kind \"under_om\"",
+        "badmeta.js:1:45: meta.on: unknown event kind \"under_om\"",
         "nofn.js: the module must export a function `onEvent(event, cgroup, ctx)`",
         "imports.js: ReferenceError: could not load module 'node:fs'",
         "loops.js: top-level code ran past its 100 ms budget",

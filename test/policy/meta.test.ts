@@ -1,5 +1,10 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { compileMatch, mergeParams, validateMeta } from "../../src/policy/meta.js";
+import { compilePolicies, compilePolicy } from "../../src/policy/compile.js";
+import { compileMatch, locateMetaProblem, mergeParams, validateMeta } from "../../src/policy/meta.js";
+import { DEFAULT_LIMITS } from "../../src/policy/types.js";
 
 describe("validateMeta", () => {
   it("accepts a full meta and parses the cooldown", () => {
@@ -49,5 +54,60 @@ describe("mergeParams", () => {
   it("overrides shallowly and reports undeclared keys", () => {
     expect(mergeParams({ a: 1, b: { c: 2 } }, { b: { d: 3 }, z: 0 })).toEqual({ params: { a: 1, b: { d: 3 }, z: 0 }, unknownKeys: ["z"] });
     expect(mergeParams({ a: 1 }, undefined)).toEqual({ params: { a: 1 }, unknownKeys: [] });
+  });
+});
+
+describe("every meta problem, located", () => {
+  const SOURCE = [
+    "// a policy with three meta problems",
+    "export const meta = {",
+    '  name: "Bad Name",',
+    '  on: ["sample", "under_om"],',
+    '  cooldown: "30 parsecs",',
+    "};",
+    "export function onEvent() { return []; }",
+    "",
+  ].join("\n");
+
+  it("validateMeta names all three problems, not only the first", () => {
+    const r = validateMeta({ name: "Bad Name", on: ["sample", "under_om"], cooldown: "30 parsecs" });
+    expect(r.kind).toBe("invalid");
+    if (r.kind !== "invalid") return;
+    expect(r.problems.map((p) => p.key)).toEqual(["name", "on", "cooldown"]);
+    expect(r.reason).toMatch(/meta\.name .*; meta\.on: unknown event kind "under_om"; meta\.cooldown: not a duration/);
+  });
+
+  it("locateMetaProblem points at the key, or at the offending array element, in 1-based line:col", () => {
+    const r = validateMeta({ name: "Bad Name", on: ["sample", "under_om"], cooldown: "30 parsecs" });
+    if (r.kind !== "invalid") throw new Error("expected invalid");
+    expect(r.problems.map((p) => locateMetaProblem(SOURCE, p))).toEqual([
+      { line: 3, column: 3 },
+      { line: 4, column: 18 },
+      { line: 5, column: 3 },
+    ]);
+    expect(locateMetaProblem(SOURCE, { key: null, message: "" })).toEqual({ line: 2, column: 1 });
+    expect(locateMetaProblem("const meta = 1;", { key: "on", message: "" })).toBeNull();
+  });
+
+  it("cgwatch check's compiler reports each problem as file:line:col, and the engine's single error names them all", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-meta-"));
+    const file = path.join(dir, "bad.js");
+    fs.writeFileSync(file, SOURCE);
+    try {
+      const checked = await compilePolicies([dir]);
+      expect(checked.errors.map((e) => e.text.replace(`${file}:`, ""))).toEqual([
+        expect.stringMatching(/^3:3: meta\.name must be a lower-case name/),
+        '4:18: meta.on: unknown event kind "under_om"',
+        expect.stringMatching(/^5:3: meta\.cooldown: not a duration/),
+      ]);
+      const one = await compilePolicy({ file, source: SOURCE }, DEFAULT_LIMITS);
+      expect(one.kind).toBe("error");
+      if (one.kind === "error") {
+        expect(one.error).toMatchObject({ line: 3, column: 3 });
+        expect(one.error.text).toMatch(/^.*bad\.js:3:3: meta\.name .*; meta\.on: unknown event kind "under_om" \(at 4:18\); meta\.cooldown: .* \(at 5:3\)$/);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,36 @@
+/**
+ * What `cgwatch check` verifies and `cgwatch run` refuses to start without:
+ * the config loaded, every configured policy compiled in a throwaway sandbox
+ * (syntax, top-level code, meta), params and disabled names matching real
+ * policies. One function for both, so `run` starts exactly when `check`
+ * says ok (a daemon that started with a broken policy silently lacked it).
+ */
+import { formatConfigError } from "../config/format.js";
+import type { LoadResult } from "../config/types.js";
+import { compilePolicies, type CheckedPolicy } from "../policy/compile.js";
+
+export type Preflight =
+  | { readonly kind: "ok"; readonly policies: readonly CheckedPolicy[] }
+  /** Every problem, one human line each (file:line:col: message). */
+  | { readonly kind: "errors"; readonly problems: readonly string[] };
+
+export async function preflight(loaded: LoadResult): Promise<Preflight> {
+  if (loaded.kind === "error") return { kind: "errors", problems: loaded.errors.map(formatConfigError) };
+  const { config } = loaded;
+  const compiled = await compilePolicies(config.policies.dirs, {
+    params: config.policies.params,
+    limits: { deadlineMs: config.policies.deadlineMs, memoryBytes: config.policies.memoryLimitBytes, quarantineAfter: config.policies.quarantineAfter },
+  });
+  const problems: string[] = compiled.errors.map((e) => e.text);
+  const names = new Set(compiled.policies.map((p) => p.meta.name));
+  for (const name of Object.keys(config.policies.params)) {
+    if (!names.has(name)) problems.push(formatConfigError(loaded.errorAt(["policies", "params", name], `no policy named "${name}" in ${config.policies.dirs.join(", ")}`)));
+  }
+  for (const p of compiled.policies) {
+    for (const k of p.unknownParams) problems.push(formatConfigError(loaded.errorAt(["policies", "params", p.meta.name, k], `policy ${p.meta.name} declares no param "${k}"`)));
+  }
+  for (const name of config.policies.disabled) {
+    if (!names.has(name)) problems.push(formatConfigError(loaded.errorAt(["policies", "disabled"], `no policy named "${name}" to disable`)));
+  }
+  return problems.length > 0 ? { kind: "errors", problems } : { kind: "ok", policies: compiled.policies };
+}
