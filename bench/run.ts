@@ -6,7 +6,10 @@
  *
  * Writes bench/results.json (every run, raw) and BENCHMARKS.md (generated).
  * Options: `--only latency,storm,...` runs a subset (results.json and
- * BENCHMARKS.md are then left alone); `--runs N` changes the repeat count.
+ * BENCHMARKS.md are then left alone, unless `--merge`: the subset's figures
+ * replace the same keys of bench/results.json and BENCHMARKS.md is rendered
+ * again); `--runs N` changes the repeat count; `--vm-reps N` the
+ * repetitions of the v2 pressure figure (`vmpsi`, one QEMU boot).
  */
 import { execFileSync, fork } from "node:child_process";
 import fs from "node:fs";
@@ -19,6 +22,7 @@ import { runMetricsBench, type MetricsBenchResult } from "./metrics.js";
 import { runPolicyBench, type PolicyBenchResult } from "./policy.js";
 import { latencyRun, realOomRun, realSweepRun, startupRun, stormRun, sweepRun, type LatencyRun, type RealOomRun, type StartupRun, type StormRun, type SweepRun } from "./scenarios.js";
 import { renderMarkdown } from "./report.js";
+import { medianP90, runVmPsiBench, type VmPsiBench, type VmPsiRep } from "./vmPsi.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** dist/bench → repo root. */
@@ -127,6 +131,8 @@ export interface Results {
   readonly metrics: RunRecord<MetricsBenchResult>[];
   readonly policy: RunRecord<PolicyBenchResult>[];
   readonly eventfd: RunRecord<EventfdLatencyResult>[];
+  /** Real cgroup v2 in the QEMU guest: PSI and memory.events, kernel → event → action (absent in results from before it existed). */
+  readonly vmPsi?: VmPsiBench;
 }
 
 const fmt = (s: Spread, digits = 2): string => (s.runs === 0 ? "n/a" : `${s.median.toFixed(digits)} [${s.min.toFixed(digits)}–${s.max.toFixed(digits)}]`);
@@ -161,6 +167,17 @@ function printTable(r: Partial<Results>): void {
     }
   }
   if (r.policy !== undefined) rows.push(["policy calls/s", fmt(spread(r.policy.map((x) => x.result.callsPerSecond)), 0)]);
+  if (r.vmPsi?.kind === "measured") {
+    const reps = r.vmPsi.reps;
+    const q = (pick: (x: VmPsiRep) => number | null): string => {
+      const m = medianP90(reps.map(pick));
+      return `${m.median.toFixed(0)} / ${m.p90.toFixed(0)}${m.missing > 0 ? ` (${m.missing} missing)` : ""}`;
+    };
+    rows.push(["v2 VM PSI trigger → event ms p50/p90", q((x) => x.psiEventMs)]);
+    rows.push(["v2 VM PSI trigger → action ms p50/p90", q((x) => x.psiActionMs)]);
+    rows.push(["v2 VM memory.events → event ms p50/p90", q((x) => x.highEventMs)]);
+    rows.push(["v2 VM memory.events → action ms p50/p90", q((x) => x.highActionMs)]);
+  } else if (r.vmPsi !== undefined) rows.push(["v2 VM pressure figure", `skipped: ${r.vmPsi.reason}`]);
   if (r.eventfd !== undefined) rows.push(["eventfd wake median µs", fmt(spread(r.eventfd.map((x) => (x.result.eventfd.kind === "measured" ? x.result.eventfd.medianMs * 1000 : NaN))), 1)]);
   const w = Math.max(...rows.map((x) => x[0].length));
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
@@ -172,6 +189,9 @@ async function main(): Promise<void> {
   const only = onlyArg >= 0 ? new Set((argv[onlyArg + 1] ?? "").split(",")) : null;
   const runsArg = argv.indexOf("--runs");
   const RUNS = runsArg >= 0 ? Number(argv[runsArg + 1]) : 3;
+  const vmRepsArg = argv.indexOf("--vm-reps");
+  const VM_REPS = vmRepsArg >= 0 ? Number(argv[vmRepsArg + 1]) : 10;
+  const merge = argv.includes("--merge");
   const want = (s: string): boolean => only === null || only.has(s);
   const t0 = performance.now();
   const base = fs.mkdtempSync(path.join(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "cgwatch-bench-"));
@@ -226,13 +246,22 @@ async function main(): Promise<void> {
     if (want("oom")) r.realOom = await repeat<RealOomRun>("real v1 OOM (5 reps per run)", 1, { name: "realOom", args: { reps: 5 } }, 240_000);
     if (want("eventfd")) r.eventfd = await repeat<EventfdLatencyResult>("eventfd latency", RUNS, { name: "eventfd", args: { pollWakes: 30 } }, 120_000);
     if (want("metrics")) r.metrics = await repeat<MetricsBenchResult>("/metrics render", RUNS, { name: "metrics", args: { runs: 3 } }, 240_000);
+    if (want("vmpsi")) {
+      process.stderr.write(`[bench] v2 pressure in the QEMU guest (${VM_REPS} repetitions, one boot)\n`);
+      r.vmPsi = runVmPsiBench(REPO, VM_REPS);
+    }
     if (want("policy")) r.policy = await repeat<PolicyBenchResult>("policy engine", RUNS, { name: "policy", args: {} }, 120_000);
   } finally {
     cleanup();
   }
   r.totalSeconds = Math.round((performance.now() - t0) / 1000);
   printTable(r);
-  if (only === null) {
+  if (only !== null && merge) {
+    const kept = JSON.parse(fs.readFileSync(path.join(REPO, "bench", "results.json"), "utf8")) as Results;
+    const ran = Object.fromEntries(Object.entries(r).filter(([k]) => !["machine", "command", "startedAt", "totalSeconds", "treeBuildSeconds"].includes(k)));
+    Object.assign(r, { ...kept, ...ran });
+  }
+  if (only === null || merge) {
     const full = r as Results;
     fs.writeFileSync(path.join(REPO, "bench", "results.json"), `${JSON.stringify(full, null, 2)}\n`);
     // bench/findings.md is written by people reading the figures; it is kept

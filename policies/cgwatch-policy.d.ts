@@ -34,12 +34,24 @@ export interface ReservationBreachEvent extends EventBase {
 }
 export type PressureResource = "memory" | "cpu" | "io";
 export type V1PressureLevel = "low" | "medium" | "critical";
+/** What a PSI trigger fired on: the growth of its stall total over about one window. */
+export interface PressureStall {
+  readonly type: "some" | "full";
+  /** Growth of the stall total (µs) over `overMs`. */
+  readonly stallUs: number;
+  readonly overMs: number;
+  /** The trigger's threshold and window (µs). */
+  readonly thresholdUs: number;
+  readonly windowUs: number;
+}
 export interface PressureEvent extends EventBase {
   readonly kind: "memory_pressure" | "cpu_pressure" | "io_pressure";
   readonly resource: PressureResource;
   readonly level?: V1PressureLevel;
   readonly trigger?: string;
-  /** PSI some avg10, percent. */
+  /** PSI trigger firings (v2): the evidence of pressure. Decide on this, not on avg10. */
+  readonly stall?: PressureStall;
+  /** PSI some avg10, percent. Lags: often still 0.00 when a trigger first fires. */
   readonly someAvg10?: number;
   readonly fullAvg10?: number;
 }

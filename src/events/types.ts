@@ -48,6 +48,22 @@ export interface ReservationBreachEvent extends EventBase {
 export type PressureResource = "memory" | "cpu" | "io";
 export type V1PressureLevel = "low" | "medium" | "critical";
 
+/**
+ * What a PSI trigger's firing measured: the growth of the stall `total` the
+ * trigger watches (`some` or `full`), over about one trigger window. The
+ * trigger's own threshold and window come along, so a policy can compare.
+ */
+export interface PressureStall {
+  readonly type: "some" | "full";
+  /** Growth of the stall total, in microseconds, over `overMs`. */
+  readonly stallUs: number;
+  /** The span the growth was measured over (ms): one window or a little more; less only right after cgwatch began watching. */
+  readonly overMs: number;
+  /** The trigger's threshold and window (µs), as registered with the kernel. */
+  readonly thresholdUs: number;
+  readonly windowUs: number;
+}
+
 /** v1 memory.pressure_level notification, or a v2 PSI trigger firing. */
 export interface PressureEvent extends EventBase {
   readonly kind: "memory_pressure" | "cpu_pressure" | "io_pressure";
@@ -56,7 +72,12 @@ export interface PressureEvent extends EventBase {
   readonly level?: V1PressureLevel;
   /** PSI: the trigger that fired, e.g. "some 150000 1000000". */
   readonly trigger?: string;
-  /** PSI: the `some`/`full` avg10 at the time of the read, if it could be read. */
+  /**
+   * PSI: the stall the trigger fired on, from the pressure file's totals.
+   * The evidence of pressure; a wake whose total did not move is no event.
+   */
+  readonly stall?: PressureStall;
+  /** PSI: the `some`/`full` avg10 at the time of the read. Informational: avg10 lags (often 0.00 at a trigger's first wake). */
   readonly someAvg10?: number;
   readonly fullAvg10?: number;
 }

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -211,9 +212,10 @@ Napi::Value SdNotify(const Napi::CallbackInfo& info) {
 //     8-byte read and calls callback(null, counter).
 //   mode 1 ("priority"): UV_PRIORITIZED (POLLPRI, PSI triggers); the kernel
 //     consumes the event in poll() itself, so callback(null, 1).
-// On a poll error (POLLERR: a PSI trigger whose cgroup is gone) polling stops
-// and callback(error) is called once. A successful constructor takes
-// ownership of fd: close() closes it exactly once (later calls do nothing).
+// On a poll error (POLLERR: a PSI trigger whose cgroup is gone, also when
+// libuv reports it as POLLPRI) polling stops and callback(error) is called
+// once. A successful constructor takes ownership of fd: close() closes it
+// exactly once (later calls do nothing).
 // While open, the watcher keeps itself alive (strong reference) and, unless
 // unref()'d, keeps the loop alive, like a socket.
 
@@ -358,6 +360,23 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
       }
       self->Deliver({env.Null(), Napi::Number::New(env, static_cast<double>(counter))});
     } else {
+      // libuv hands on POLLPRI and drops POLLERR when both are set, and a
+      // pressure file whose cgroup is being removed polls as both: on 6.1
+      // rmdir wakes the trigger (kernfs releases its open files) and, the
+      // poll being level-triggered, would keep waking it until closed. So
+      // ask the fd itself. (A live trigger never reports POLLERR; a second
+      // poll may consume an event raised meanwhile, which this wake covers.)
+      struct pollfd pfd = {box->fd, POLLPRI, 0};
+      int n;
+      do n = poll(&pfd, 1, 0);
+      while (n < 0 && errno == EINTR);
+      if (n > 0 && (pfd.revents & (POLLERR | POLLNVAL)) != 0) {
+        uv_poll_stop(h);
+        Napi::Error error = Napi::Error::New(env, std::string("poll error on fd ") + std::to_string(box->fd) + ": POLLERR (the event source is gone)");
+        error.Set("code", Napi::String::New(env, "EPOLLERR"));
+        self->Deliver({error.Value()});
+        return;
+      }
       if ((events & UV_PRIORITIZED) == 0) return;
       self->Deliver({env.Null(), Napi::Number::New(env, 1)});
     }

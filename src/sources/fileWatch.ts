@@ -5,6 +5,16 @@
  * cgroup.events and friends when their counters change; on v1 files the
  * kernel never notifies (v1 needs eventfd). Each emission means only
  * "re-read the file": identical unread events are merged by the kernel.
+ *
+ * Notifications are only noted where libuv delivers them, and the wake is
+ * emitted from a setImmediate: libuv reads the inotify fd in a loop until it
+ * is empty, running every callback inside that loop, so a file that changes
+ * faster than its wake is handled (memory.events of a cgroup throttled at
+ * memory.high: up to every 10 ms, each wake a re-read, a policy call and a
+ * log line) kept the whole event loop inside that read loop. Every other fd
+ * waited: a PSI trigger's wake was handled ~300-600 ms late in the VM tier.
+ * Now the read loop ends at once, and all the notifications noted before
+ * the wake runs are covered by its one re-read.
  */
 import fs from "node:fs";
 import { Observable } from "rxjs";
@@ -17,7 +27,8 @@ export interface FileWatchOptions {
 }
 
 /**
- * Emits a `file_changed` wake per inotify notification. If the file does not
+ * Emits a `file_changed` wake per burst of inotify notifications (see
+ * above), timed at the burst's first. If the file does not
  * exist (the cgroup is already gone) the Observable completes at once: the
  * cgroup's removal is discovery's business, not an error.
  */
@@ -33,10 +44,26 @@ export function fileWakes(cgroup: string, file: string, absPath: string, options
       else subscriber.error(err);
       return;
     }
-    watcher.on("change", () => subscriber.next({ kind: "file_changed", cgroup, file, source: "inotify", at: now() }));
+    /** When the first notification not yet covered by a wake arrived (the wake's `at`). */
+    let noted: number | null = null;
+    let immediate: NodeJS.Immediate | null = null;
+    const wake = (): void => {
+      immediate = null;
+      const at = noted;
+      noted = null;
+      if (at !== null) subscriber.next({ kind: "file_changed", cgroup, file, source: "inotify", at });
+    };
+    watcher.on("change", () => {
+      if (noted !== null) return;
+      noted = now();
+      immediate = setImmediate(wake);
+    });
     // A watch error (e.g. the inotify watch went away) ends this file's
     // stream quietly; the safety-net sweep keeps re-reading the file.
     watcher.on("error", () => subscriber.complete());
-    return () => watcher.close();
+    return () => {
+      if (immediate !== null) clearImmediate(immediate);
+      watcher.close();
+    };
   });
 }

@@ -96,7 +96,8 @@ export interface PsiTriggerOptions extends FdSourceOptions {
 
 /**
  * Wakes while the stall exceeds the trigger. When the cgroup is removed the
- * kernel reports POLLERR: the Observable completes (fd closed). An invalid
+ * kernel reports POLLERR (6.1 with POLLPRI, which the addon checks for): the
+ * Observable completes (fd closed). An invalid
  * trigger or a kernel refusal arrives as a NativeSourceError.
  */
 export function psiTriggerWakes(options: PsiTriggerOptions): Observable<Wake> {
@@ -104,10 +105,12 @@ export function psiTriggerWakes(options: PsiTriggerOptions): Observable<Wake> {
   if (check.kind === "invalid") return new Observable<Wake>((s) => s.error(new NativeSourceError("invalid_argument", check.reason)));
   const file = path.join(options.dir, options.file ?? `${options.resource}.pressure`);
   const text = check.text;
+  // POLLERR on a trigger fd means its pressure file is gone: the cgroup is
+  // being removed (6.1 wakes the trigger during rmdir). That is an end, not a failure.
   return nativeFdTicks(`PSI trigger "${text}" on ${file}`, 1, (native) => {
     requireRegularFile(file);
     return native.openPsiTrigger(file, text);
   }, options, () =>
-    cgroupGone(options.dir) ? "complete" : "error",
+    cgroupGone(options.dir) || !fs.existsSync(file) ? "complete" : "error",
   ).pipe(map((t): Wake => ({ kind: "psi_trigger", cgroup: options.cgroup, resource: options.resource, trigger: text, at: t.at })));
 }

@@ -29,6 +29,7 @@ import {
 } from "../cgroup/parse.js";
 import type { FileReader, ReadResult } from "../cgroup/read.js";
 import { diffCpuStat, diffFailcnt, diffMemoryEvents, diffOomControl, diffPidsEvents, diffReservation, type ReadContext } from "../events/diffCounters.js";
+import { judgePsiWake, recordStall, stallReading, type StallReading } from "../events/diffPressure.js";
 import type { EventSource, PressureResource, WatchdogEvent } from "../events/types.js";
 import type { Wake } from "../sources/types.js";
 
@@ -77,6 +78,8 @@ export interface TrackerOptions {
   readonly reader: FileReader;
   readonly cgroup: string;
   readonly onProblem?: (p: TrackerProblem) => void;
+  /** Resources with a PSI trigger armed: their stall totals are read on sweeps, for the wakes to diff against. */
+  readonly pressureResources?: readonly PressureResource[];
   /** A file reported through onProblem parsed cleanly again. */
   readonly onProblemCleared?: (p: { readonly cgroup: string; readonly file: string }) => void;
 }
@@ -191,13 +194,46 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
     return [];
   };
 
+  const stalls = new Map<PressureResource, StallReading[]>();
+  const readStall = (resource: PressureResource, at: number): ReturnType<typeof parsePsi> | null => {
+    const r = read(PRESSURE_CONTROLLER[resource], PRESSURE_FILE[resource]);
+    if (r === null || r.kind !== "ok") return null;
+    const psi = parsePsi(r.text);
+    if (psi.kind === "malformed") report(PRESSURE_FILE[resource], psi.reason);
+    else {
+      parsedCleanly(PRESSURE_FILE[resource]);
+      stalls.set(resource, recordStall(stalls.get(resource) ?? [], stallReading(at, psi.value)));
+    }
+    return psi;
+  };
+
+  /**
+   * A PSI trigger woke. It is pressure only if the cgroup still has tasks
+   * and the stall total grew over the trigger's window: on 6.1 an rmdir
+   * wakes every trigger of the cgroup (the pressure file is then gone or
+   * still), and that is no event, so no policy acts on a vanishing cgroup.
+   */
   const pressureEvent = (resource: PressureResource, trigger: string, ctx: ReadContext): WatchdogEvent[] => {
-    const p = fileOf(PRESSURE_CONTROLLER[resource], PRESSURE_FILE[resource]);
-    const r = p === null ? null : reader.read(p);
-    const psi = r?.kind === "ok" ? parsePsi(r.text) : null;
-    const base = { kind: `${resource}_pressure` as const, cgroup, at: ctx.at, source: ctx.source, resource, trigger };
-    if (psi?.kind !== "ok") return [base];
-    return [{ ...base, someAvg10: psi.value.some.avg10, ...(psi.value.full === null ? {} : { fullAvg10: psi.value.full.avg10 }) }];
+    const events = read("memory", "cgroup.events") ?? read(PRESSURE_CONTROLLER[resource], "cgroup.events");
+    if (events?.kind !== "ok" || parseFlatKeyed(events.text).values.get("populated") === 0) return [];
+    const history = stalls.get(resource) ?? [];
+    const psi = readStall(resource, ctx.at);
+    if (psi?.kind !== "ok") return [];
+    const verdict = judgePsiWake(trigger, history, stallReading(ctx.at, psi.value));
+    if (verdict.kind === "no_stall") return [];
+    return [
+      {
+        kind: `${resource}_pressure`,
+        cgroup,
+        at: ctx.at,
+        source: ctx.source,
+        resource,
+        trigger,
+        ...(verdict.kind === "pressure" ? { stall: verdict.stall } : {}),
+        someAvg10: psi.value.some.avg10,
+        ...(psi.value.full === null ? {} : { fullAvg10: psi.value.full.avg10 }),
+      },
+    ];
   };
 
   const sweepCpu = (at: number): WatchdogEvent[] => {
@@ -242,6 +278,8 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
       out.push(...readOomControl(ctx), ...readFailcnt(ctx), ...readReservation(ctx));
     }
     out.push(...readPidsEvents(ctx));
+    // Baselines for the PSI wakes (taken at discovery, before the trigger is armed; triggers are v2 only).
+    if (memoryVersion === 2) for (const resource of options.pressureResources ?? []) readStall(resource, at);
     return out;
   };
 

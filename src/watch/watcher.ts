@@ -175,6 +175,7 @@ export function createWatcher(options: WatchOptions): Watcher {
               reader: options.reader,
               cgroup,
               ...(options.onProblem === undefined ? {} : { onProblem: options.onProblem }),
+              pressureResources: native === null ? [] : (Object.keys(options.psiTriggers ?? {}) as PressureResource[]),
               ...(options.onProblemCleared === undefined ? {} : { onProblemCleared: options.onProblemCleared }),
             });
             trackers.set(cgroup, tracker);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { GiB, MiB, replay } from "./trace.js";
 
 describe("pressure-relief", () => {
-  it("tightens memory.high gently while PSI is low, relaxes it when pressure rises, bounded by the limit; no-op on v1", async () => {
+  it("tightens memory.high gently while sampled PSI is low, relaxes it on every trigger firing whatever avg10 says, bounded by the limit; no-op on v1", async () => {
     const r = await replay("pressure-relief", "pressure-relief");
     expect(r.exitCode).toBe(0);
     const page = (n: number) => Math.floor(n / 4096) * 4096;
@@ -14,6 +14,14 @@ describe("pressure-relief", () => {
       `line 5 memory_pressure workload.slice/app.service: set_memory_high {"bytes":${4 * GiB},"allowBelowUsage":false}`,
       "line 6 memory_pressure workload.slice/app.service: no action",
       "line 7 sample workload.slice/app.service: no action",
+      // A trigger firing while avg10 still reads 0.00 (as at most first firings): relax, never tighten.
+      `line 8 memory_pressure workload.slice/batch.service: set_memory_high {"bytes":${Math.ceil((GiB * (1 + (0.1 * 0.16) / 0.15)) / 4096) * 4096},"allowBelowUsage":false}`,
+      // Stall 6x the threshold over the window: the step is scaled, capped at maxGrowScale (3).
+      `line 9 memory_pressure workload.slice/batch.service: set_memory_high {"bytes":${Math.ceil((GiB * 1.3) / 4096) * 4096},"allowBelowUsage":false}`,
+      // No stall figures (no baseline yet): still pressure, the plain step.
+      `line 10 memory_pressure workload.slice/batch.service: set_memory_high {"bytes":${Math.ceil((GiB * 1.1) / 4096) * 4096},"allowBelowUsage":false}`,
+      // Quiet samples are the only way down.
+      `line 11 sample workload.slice/batch.service: set_memory_high {"bytes":${page(GiB * 0.99)},"allowBelowUsage":true}`,
     ]);
   });
 });

@@ -82,4 +82,38 @@ describe("tracker", () => {
     v1.cleanup();
     reader.close();
   });
+
+  it("a PSI wake is pressure only while the cgroup has tasks and its stall total grew over the window", () => {
+    host = fakeHost(2);
+    const psi = (some: number): string => `some avg10=0.00 avg60=0.00 avg300=0.00 total=${some}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=${some / 2}\n`;
+    host.addCgroup("a", { "memory.pressure": psi(1000), "cgroup.events": "populated 1\nfrozen 0\n" });
+    const reader = createFileReader();
+    const t = createTracker({ layout: host.layout, reader, cgroup: "a", pressureResources: ["memory"] });
+    t.sweepCounters(0, "poll"); // the baseline, taken before the trigger is armed
+    const wake = (at: number) => t.handle({ kind: "psi_trigger", cgroup: "a", resource: "memory", trigger: "some 150000 1000000", at });
+    host.write("a", "memory.pressure", psi(201_000));
+    // avg10 still 0.00 (it lags); the total is the evidence.
+    expect(wake(1_200)).toEqual([
+      {
+        kind: "memory_pressure",
+        cgroup: "a",
+        at: 1_200,
+        source: "psi",
+        resource: "memory",
+        trigger: "some 150000 1000000",
+        stall: { type: "some", stallUs: 200_000, overMs: 1_200, thresholdUs: 150_000, windowUs: 1_000_000 },
+        someAvg10: 0,
+        fullAvg10: 0,
+      },
+    ]);
+    // The total did not move for a whole window since: a spurious wake.
+    expect(wake(2_400)).toEqual([]);
+    // An emptied cgroup (about to be removed), then a removed one: no event.
+    host.write("a", "memory.pressure", psi(400_000));
+    host.write("a", "cgroup.events", "populated 0\nfrozen 0\n");
+    expect(wake(3_000)).toEqual([]);
+    host.removeCgroup("a");
+    expect(wake(3_100)).toEqual([]);
+    reader.close();
+  });
 });

@@ -315,3 +315,92 @@ export function guestExecutor(overrides: Partial<GuardrailConfig> = {}): GuestEx
     run: (cgroup, action) => executor.execute({ policy: "vmtest", cgroup, action, cause: { kind: "vmtest", at: performance.now() } }),
   };
 }
+
+export type LogLine = Record<string, unknown>;
+
+export interface GuestDaemon {
+  readonly child: ChildProcess;
+  /** Every JSON log line so far, parsed (re-read from the daemon's log file on each access). */
+  readonly lines: LogLine[];
+  stderr(): string;
+  /** Throws when the daemon died: a crash must not look like a slow policy. */
+  alive(): true;
+  stop(): Promise<void>;
+}
+
+/**
+ * `node dist/src/cli.js run` with `configLines` as its YAML config (the TCG
+ * workaround V8 flags of run-guest.sh apply to it too). Its stdout goes to a
+ * file, not a pipe: a test process slow to drain a pipe (one vCPU, a hog
+ * running) would block the daemon's synchronous log writes and distort every
+ * timing. Resolves once it logged "ready".
+ */
+export async function startDaemon(configLines: readonly string[], timeoutMs = 180_000): Promise<GuestDaemon> {
+  const dir = fs.mkdtempSync("/tmp/cgwatch-vm-");
+  const config = path.join(dir, "cgwatch.yaml");
+  const logFile = path.join(dir, "daemon.log");
+  fs.writeFileSync(config, [...configLines, ""].join("\n"));
+  const v8Flags = (process.env["CGWATCH_GUEST_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== "");
+  const out = fs.openSync(logFile, "w");
+  const child = spawn(process.execPath, [...v8Flags, path.join(process.cwd(), "dist/src/cli.js"), "run", "--config", config], { stdio: ["ignore", out, "pipe"] });
+  fs.closeSync(out);
+  const parsed: LogLine[] = [];
+  let offset = 0;
+  let partial = "";
+  const refresh = (): LogLine[] => {
+    let text: string;
+    try {
+      const fd = fs.openSync(logFile, "r");
+      try {
+        const size = fs.fstatSync(fd).size;
+        const buf = Buffer.alloc(size - offset);
+        fs.readSync(fd, buf, 0, buf.length, offset);
+        offset = size;
+        text = buf.toString("utf8");
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      return parsed;
+    }
+    partial += text;
+    const parts = partial.split("\n");
+    partial = parts.pop() ?? "";
+    for (const p of parts) {
+      try {
+        parsed.push(JSON.parse(p) as LogLine);
+      } catch {
+        parsed.push({ msg: "unparsed", text: p });
+      }
+    }
+    return parsed;
+  };
+  let err = "";
+  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  const daemon: GuestDaemon = {
+    child,
+    get lines() {
+      return refresh();
+    },
+    stderr: () => err,
+    alive: () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`the daemon died (code ${child.exitCode}, signal ${child.signalCode}): ${refresh().slice(-20).map((l) => JSON.stringify(l)).join("\n")}\nstderr: ${err.slice(-2000)}`);
+      }
+      return true;
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await waitFor(() => daemon.alive() && daemon.lines.some((l) => l["msg"] === "ready: first scan complete"), timeoutMs, "the daemon to be ready", 200);
+  return daemon;
+}
+
+/** A log line's pino time (ISO) as epoch ms. */
+export function lineTime(l: LogLine): number {
+  return Date.parse(String(l["time"]));
+}
