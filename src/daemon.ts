@@ -19,6 +19,7 @@ import { compileCgroupGlob } from "./cgroup/glob.js";
 import { createFileReader, type FileReader } from "./cgroup/read.js";
 import { createGuardedWriter } from "./cgroup/writer.js";
 import { planReload, type ReloadPlan } from "./config/reload.js";
+import { actScope } from "./config/actScope.js";
 import type { RuntimeConfig } from "./config/types.js";
 import type { CgroupSnapshot } from "./cgroup/snapshot.js";
 import { isEmergency, type V1PressureLevel, type WatchdogEvent } from "./events/types.js";
@@ -65,6 +66,8 @@ export interface DaemonOptions {
 
 export interface CgroupStatus {
   readonly cgroup: string;
+  /** A watch rule opted it in to actions; otherwise it is observed only. */
+  readonly act: boolean;
   readonly notifier: NotifierMode | null;
   readonly memoryVersion: 1 | 2 | null;
   readonly cpuQuota: boolean;
@@ -199,6 +202,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     for (const e of policies.loadReport.errors) log.policy.error({ file: e.file, line: e.line, column: e.column }, `policy failed to compile: ${e.message}`);
 
     // 4. Actions. Rebuilt when a reload changes the guardrails (dry-run included).
+    // Which cgroups may be acted on comes from the watch rules; a reload that changes them replaces it.
+    let actable = actScope(config.watch);
+    const mayAct = (cgroup: string): boolean => actable(cgroup);
     const makeExecutor = (guardrails: RuntimeConfig["guardrails"]): ActionExecutor =>
       createActionExecutor({
         layout,
@@ -209,6 +215,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         clock: { now },
         hostMemoryBytes: options.hostMemoryBytes,
         ownCgroups: options.ownCgroups,
+        mayAct,
         hooks: { onOutcome: (proposal, outcome) => metrics.recordAction(proposal, outcome) },
       });
     let executor = makeExecutor(config.guardrails);
@@ -369,7 +376,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       scanned = true;
       metrics.heartbeat();
       publisher.kick();
-      log.lifecycle.info({ watched: n, mode: layout.mode, native: options.native.kind === "loaded" }, "ready: first scan complete");
+      const optedIn = [...watcher.trackers.keys()].filter(mayAct).length;
+      const dryRun = config.guardrails.global.dryRun;
+      // The operator's first question about a watchdog: what will it touch? One line that says it.
+      log.lifecycle.info(
+        { watched: n, actable: dryRun ? 0 : optedIn, optedIn, dryRun },
+        `watching ${n} cgroup${n === 1 ? "" : "s"}, ${dryRun ? `acting on none (dry-run; ${optedIn} opted in)` : `may act on ${optedIn}`}${optedIn < n ? ` (${n - optedIn} observed only: no watch rule with act: true matches them)` : ""}`,
+      );
+      log.lifecycle.info({ watched: n, actable: dryRun ? 0 : actable, mode: layout.mode, native: options.native.kind === "loaded" }, "ready: first scan complete");
       return n;
     });
 
@@ -385,6 +399,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       status: () =>
         [...watcher.trackers.values()].map((t) => ({
           cgroup: t.cgroup,
+          act: mayAct(t.cgroup),
           notifier: watcher.notifierOf(t.cgroup),
           memoryVersion: t.memoryVersion,
           cpuQuota: t.hasCpuQuota(),
@@ -417,8 +432,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
               break;
             case "watch":
             case "exclude":
-              // Labels first, so a cgroup the rescan adds is labelled by the new rules.
+              // Labels and the act scope first, so a cgroup the rescan adds is labelled and judged by the new rules.
               currentLabels = labeller(next);
+              actable = actScope(next.watch);
               adopting = true;
               try {
                 refilter.next(watchFilter(next));

@@ -166,7 +166,8 @@ describeContainers("every docker run flag is visible in metrics and snapshots wi
   }, 60_000);
 
   it("cgwatch status --json lists the container with its notifier and its quota", () => {
-    const st = cgwatch!.status() as { cgroups: { cgroup: string; notifier: string; memory: string; cpuQuota: boolean }[] };
-    expect(st.cgroups.find((r) => r.cgroup === c.cgroup)).toEqual({ cgroup: c.cgroup, notifier: "eventfd", memory: "v1", cpuQuota: true });
+    const st = cgwatch!.status() as { cgroups: { cgroup: string; notifier: string; memory: string; cpuQuota: boolean; act: boolean }[] };
+    // act: the watch rule naming the containers' parent opts them in to actions.
+    expect(st.cgroups.find((r) => r.cgroup === c.cgroup)).toEqual({ cgroup: c.cgroup, act: true, notifier: "eventfd", memory: "v1", cpuQuota: true });
   });
 });
