@@ -6,7 +6,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/vm/guest/**", "node_modules/**", "dist/**"],
+    // test/fixtures/probes: files that break vitest on purpose, run only by test/scripts/tiers.test.ts.
+    exclude: ["test/vm/guest/**", "test/fixtures/**", "node_modules/**", "dist/**"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 30_000,

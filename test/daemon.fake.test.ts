@@ -75,6 +75,30 @@ describe("daemon on a fake v2 cgroupfs", () => {
     expect(await harness.daemon.metrics.render()).toMatch(/cgwatch_actions_total\{[^}]*outcome="applied"[^}]*\} 2/);
   });
 
+  it("never watches its own cgroup nor an excluded one, even when the pattern matches them", async () => {
+    host = fakeHost(2);
+    host.addCgroup("docker");
+    host.addCgroup("docker/web", { "memory.max": "104857600\n" });
+    host.addCgroup("docker/cgwatch", { "memory.max": "104857600\n" });
+    host.addCgroup("docker/skipped", { "memory.max": "104857600\n" });
+    harness = await startHarness({
+      layout: host.layout,
+      yaml: `${YAML}exclude: [ "docker/skipped" ]\n`,
+      policies: { "raise.js": RAISE_ON_OOM },
+      ownCgroups: ["docker/cgwatch"],
+    });
+    expect(await harness.daemon.ready).toBe(1);
+    expect(harness.daemon.status().map((s) => s.cgroup)).toEqual(["docker/web"]);
+    // An OOM kill in cgwatch's own cgroup is not cgwatch's to act on: the
+    // kill in docker/web after it is the only event and the only action.
+    host.write("docker/cgwatch", "memory.events", memEvents(1));
+    host.write("docker/skipped", "memory.events", memEvents(1));
+    host.write("docker/web", "memory.events", memEvents(1));
+    await until(() => harness?.actions.length === 1, 10_000, "the action in docker/web");
+    expect(harness.events.filter((e) => e.cgroup !== "docker/web")).toEqual([]);
+    expect(host.read("docker/cgwatch", "memory.max")).toBe("104857600\n");
+  });
+
   it("a hostile policy fails alone: the healthy one still acts", async () => {
     host = fakeHost(2);
     host.addCgroup("docker");

@@ -5,7 +5,7 @@
  * without losing counters or policy state, SIGTERM/SIGINT stop every source,
  * close every fd, flush the log and exit 0 within a bounded time.
  */
-import type { Logger } from "pino";
+import type { DestinationStream, Logger } from "pino";
 import { readOwnCgroups } from "../actions/selfProtection.js";
 import { detectLayout, describeLayout } from "../cgroup/detect.js";
 import { formatConfigError } from "../config/format.js";
@@ -24,7 +24,21 @@ export const EXIT_CONFIG = 78;
 
 const STOP_TIMEOUT_MS = 10_000;
 
-export async function runDaemon(load: LoadOptions): Promise<number> {
+/**
+ * What runDaemon takes from its process. The CLI passes nothing; the tests
+ * of the systemd contract pass a fake daemon, an emitter for signals and a
+ * short stop timeout, so that a hung stop or a stalled loop can be provoked.
+ */
+export interface RunSeams {
+  readonly start?: typeof startDaemon;
+  readonly signals?: Pick<NodeJS.EventEmitter, "on" | "once">;
+  readonly stopTimeoutMs?: number;
+  readonly logDestination?: DestinationStream;
+}
+
+export async function runDaemon(load: LoadOptions, seams: RunSeams = {}): Promise<number> {
+  const signals = seams.signals ?? process;
+  const stopTimeoutMs = seams.stopTimeoutMs ?? STOP_TIMEOUT_MS;
   const loaded = loadConfig(load);
   // Exactly what `cgwatch check` verifies: a policy that does not compile
   // stops the start (exit 78), it is not silently left out.
@@ -36,13 +50,13 @@ export async function runDaemon(load: LoadOptions): Promise<number> {
     return EXIT_CONFIG;
   }
   let config: RuntimeConfig = loaded.config;
-  const logger: Logger = createLogger(config.log.level);
+  const logger: Logger = createLogger(config.log.level, seams.logDestination);
   const procRoot = "/proc";
   let daemon: Daemon;
   try {
     const layout = detectLayout(config.cgroupRoot, procRoot);
     logger.info({ source: loaded.source, layout: describeLayout(layout), dryRun: config.dryRun }, "starting cgwatch");
-    daemon = await startDaemon({
+    daemon = await (seams.start ?? startDaemon)({
       config,
       logger,
       layout,
@@ -81,10 +95,10 @@ export async function runDaemon(load: LoadOptions): Promise<number> {
       sdNotify("STOPPING=1");
       if (watchdogTimer !== null) clearInterval(watchdogTimer);
       const force = setTimeout(() => {
-        logger.error({ timeoutMs: STOP_TIMEOUT_MS }, "shutdown timed out; exiting anyway");
+        logger.error({ timeoutMs: stopTimeoutMs }, "shutdown timed out; exiting anyway");
         logger.flush();
         resolve(EXIT_FAILURE);
-      }, STOP_TIMEOUT_MS);
+      }, stopTimeoutMs);
       force.unref();
       daemon
         .stop()
@@ -100,9 +114,9 @@ export async function runDaemon(load: LoadOptions): Promise<number> {
           resolve(EXIT_FAILURE);
         });
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.on("SIGHUP", () => {
+    signals.once("SIGTERM", () => stop("SIGTERM"));
+    signals.once("SIGINT", () => stop("SIGINT"));
+    signals.on("SIGHUP", () => {
       sdNotify("RELOADING=1");
       const next = loadConfig(load);
       if (next.kind === "error") {

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { v1LayoutAt, v2LayoutAt, type Controller } from "../../src/cgroup/layout.js";
 import { V2_CORE_WRITABLE_FILES, WRITABLE_FILES, createGuardedWriter, type WriteTarget } from "../../src/cgroup/writer.js";
 import { fakeHost, type FakeHost } from "../helpers/fakeCgroupfs.js";
@@ -303,5 +303,40 @@ describe("guarded writer: fuzzed trees and targets", () => {
     // The generator reaches refusals (the property is not vacuous).
     expect(counts.refused).toBeGreaterThan(30);
     expect(counts.written).toBeGreaterThan(5);
+  });
+});
+
+/**
+ * Signals: process.kill is stubbed, so a refusal that regressed shows up as a
+ * red test, never as a signal really sent to init, a process group or the
+ * test runner itself.
+ */
+describe("guarded writer: signals", () => {
+  const writer = () => createGuardedWriter(v2LayoutAt(tmp("signals")), "/proc");
+  const stubKill = () => vi.spyOn(process, "kill").mockImplementation(() => true);
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each([1, 0, -1, -4242, Number.NaN, 1.5])("refuses to signal pid %s (init, process groups, nonsense)", (pid) => {
+    const kill = stubKill();
+    expect(writer().signal(pid, "SIGKILL")).toMatchObject({ kind: "failed", errno: "EREFUSED" });
+    expect(kill).not.toHaveBeenCalled();
+  });
+
+  it("refuses to signal cgwatch itself", () => {
+    const kill = stubKill();
+    const r = writer().signal(process.pid, "SIGKILL");
+    expect(r).toMatchObject({ kind: "failed", errno: "EREFUSED" });
+    expect(r.kind === "failed" ? r.reason : "").toMatch(/cgwatch itself/);
+    expect(kill).not.toHaveBeenCalled();
+  });
+
+  it("signals any other pid (2 is the first allowed) and reports ESRCH as failed, not thrown", () => {
+    const kill = stubKill();
+    expect(writer().signal(2, "SIGKILL")).toMatchObject({ kind: "written", path: "pid 2" });
+    expect(kill).toHaveBeenCalledWith(2, "SIGKILL");
+    kill.mockImplementation(() => {
+      throw Object.assign(new Error("kill ESRCH"), { code: "ESRCH" });
+    });
+    expect(writer().signal(2, "SIGKILL")).toMatchObject({ kind: "failed", errno: "ESRCH" });
   });
 });

@@ -45,7 +45,7 @@ interface Case {
   readonly reason: RegExp;
 }
 
-/** Cases bounded by the deadline (CPU), run with a short deadline. */
+/** Cases bounded by the deadline (CPU). */
 const CPU_CASES: Case[] = [
   { name: "infinite-loop", body: "for (;;) {}", outcome: "timeout", reason: /deadline/ },
   { name: "catch-the-interrupt", body: "for (;;) { try { for (;;) {} } catch (e) { /* keep going */ } }", outcome: "timeout", reason: /deadline/ },
@@ -100,8 +100,9 @@ function suite(title: string, cases: Case[], deadlineMs: number): void {
       expect(bad.outcome, bad.reason ?? "").toBe(c.outcome);
       expect(bad.reason).toMatch(c.reason);
       expect(bad.proposals).toEqual([]);
-      // It failed within its deadline: a generous multiple of the configured budget, never unbounded.
-      expect(bad.seconds).toBeLessThan((deadlineMs / 1000) * 20);
+      // It ended: bounded by its deadline plus a margin for a loaded machine
+      // (2 cores shared by many runs). A bound, not a benchmark: speed is measured in `npm run bench`.
+      expect(bad.seconds).toBeLessThan(deadlineMs / 1000 + 15);
       // The healthy policy answered the same event...
       expect(outcomeOf(results, "healthy")).toMatchObject({ outcome: "ok", proposals: [{ action: { kind: "annotate", message: `seen ${cgroup}` } }] });
       await engine.settled();
@@ -114,7 +115,10 @@ function suite(title: string, cases: Case[], deadlineMs: number): void {
   });
 }
 
-suite("CPU-bounded hostile policies", CPU_CASES, 100);
+// 1 s, not less: the cases that must fail by their own error (stack overflow,
+// string too long) and the healthy policy must finish inside the deadline
+// even when this process is descheduled for a while.
+suite("CPU-bounded hostile policies", CPU_CASES, 1000);
 suite("memory-bounded hostile policies", MEMORY_CASES, 3000);
 
 describe("after an OOM", () => {

@@ -9,7 +9,8 @@ import { parseCpuStat } from "../../src/cgroup/parse.js";
 import { createFileReader } from "../../src/cgroup/read.js";
 import type { CpuThrottledEvent, WatchdogEvent } from "../../src/events/types.js";
 import { createWatcher } from "../../src/watch/watcher.js";
-import { collect, sleep } from "../helpers/collect.js";
+import { collect } from "../helpers/collect.js";
+import { until } from "../helpers/daemonHarness.js";
 import { cpuLoopArgs, createScratchCgroup, describeRealV1, hogArgs, waitExit, type ScratchCgroup } from "../helpers/realCgroup.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -61,11 +62,14 @@ describeRealV1("watch pipeline", ["memory", "cpu", "cpuacct"], () => {
     const [cmd, args] = cpuLoopArgs(1.5);
     const loop = scratch.spawnInside(cmd, args, 20_000);
     await waitExit(loop);
-    await sleep(500); // two more polls: the last throttled periods are read
+    // The loop is gone, so cpu.stat is final: wait until a poll has emitted
+    // the last throttled periods (a condition, not a guess at poll timing).
     const final = parseCpuStat(scratch.read("cpu", "cpu.stat"));
     expect(final.kind).toBe("ok");
     if (final.kind !== "ok") return;
-    const throttled = c.values.filter((e: WatchdogEvent): e is CpuThrottledEvent => e.kind === "cpu_throttled");
+    const throttledEvents = (): CpuThrottledEvent[] => c.values.filter((e: WatchdogEvent): e is CpuThrottledEvent => e.kind === "cpu_throttled");
+    await until(() => throttledEvents().at(-1)?.throttledPeriods.after === final.value.throttledPeriods, 20_000, "the last throttled periods to be polled");
+    const throttled = throttledEvents();
     expect(throttled.length).toBeGreaterThan(1);
     for (const e of throttled) {
       expect(e.ratio).toBeGreaterThan(0);

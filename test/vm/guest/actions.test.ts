@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { GuestCgroup, assertInGuest, guestExecutor, waitFor } from "./guest.js";
+import { createGuardedWriter } from "../../../src/cgroup/writer.js";
+import { GuestCgroup, assertInGuest, guestExecutor, v2Layout, waitFor } from "./guest.js";
 
 assertInGuest();
 
@@ -53,13 +54,24 @@ void describe("action executor on cgroup v2", () => {
     assert.equal(cg.read("pids.max").trim(), "64");
   });
 
-  void it("surfaces the kernel's refusal (burst above the quota) as failed with the errno, never a throw", () => {
+  void it("the kernel refuses a burst above the quota with EINVAL through the guarded writer (failed, never a throw); the executor says why before trying", () => {
     cg.write("cpu.max", "50000 100000");
-    // The kernel requires burst <= quota (tg_set_cfs_bandwidth): EINVAL.
-    const out = ex.run(cg.cgroup, { kind: "set_cpu_burst", burstUs: 90000 });
-    assert.ok(out.kind === "failed" || out.kind === "rejected", JSON.stringify(out));
-    if (out.kind === "failed") assert.equal(out.errno, "EINVAL");
+    // The kernel requires burst <= quota (tg_set_cfs_bandwidth): EINVAL. The
+    // executor's plan refuses this first, so the kernel's answer is asked
+    // through the writer itself: both must hold, no branch may skip either.
+    const writer = createGuardedWriter(v2Layout(), "/proc");
+    const written = writer.write({ kind: "cgroup_file", cgroup: cg.cgroup, controller: "cpu", file: "cpu.max.burst" }, "90000");
+    assert.equal(written.kind, "failed", JSON.stringify(written));
+    assert.ok(written.kind === "failed");
+    assert.equal(written.errno, "EINVAL");
+    assert.match(written.reason, /EINVAL \(the kernel rejected the value/);
     assert.equal(cg.read("cpu.max.burst").trim(), "25000", "a refused write leaves the kernel value alone");
+    const out = ex.run(cg.cgroup, { kind: "set_cpu_burst", burstUs: 90000 });
+    assert.equal(out.kind, "rejected", JSON.stringify(out));
+    assert.ok(out.kind === "rejected");
+    assert.equal(out.guardrail, "unsupported");
+    assert.match(out.reason, /burst <= quota/);
+    assert.equal(cg.read("cpu.max.burst").trim(), "25000");
   });
 
   void it("never touches the root cgroup", () => {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs Debian's `python3-minimal` for the tests that need a receiver or
+# a small hog Node cannot be: the fake systemd notify socket
+# (test/helpers/notifySocket.ts binds a unix datagram socket) and the VM
+# guest's memory hogs (/usr/bin/python3). node-gyp needs it to build the
+# addon anyway. Idempotent: does nothing when python3 is on PATH.
+set -euo pipefail
+
+if command -v python3 >/dev/null 2>&1; then
+  echo "python3.sh: $(python3 --version 2>&1) already installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "python3.sh: need root to apt-get install python3-minimal" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-cache show python3-minimal >/dev/null 2>&1; then
+  apt-get update
+fi
+apt-get install -y --no-install-recommends python3-minimal
+python3 --version
