@@ -82,20 +82,23 @@ describe("diffMemoryEvents", () => {
 
 describe("diffOomControl", () => {
   const oc = (underOom: boolean, oomKill: number | null, oomKillDisable = false) => ({ underOom, oomKill, oomKillDisable });
+  /** The stall state the tracker would carry after `prev` was read at ctx.at (the stall rule itself: diffOomControl.test.ts). */
+  const diff = (prev: ReturnType<typeof oc> | null, next: ReturnType<typeof oc>) => diffOomControl(prev, next, prev?.underOom === true ? { since: ctx.at, offeredAt: ctx.at } : null, ctx).events;
 
   it("under_oom edges both ways, and a cgroup first seen under OOM is reported", () => {
-    expect(diffOomControl(null, oc(false, 0), ctx)).toEqual([]);
-    expect(diffOomControl(null, oc(true, 0, true), ctx)).toMatchObject([{ kind: "under_oom", underOom: true, oomKillDisable: true }]);
-    expect(diffOomControl(oc(false, 0), oc(true, 0), ctx)).toMatchObject([{ kind: "under_oom", underOom: true }]);
-    expect(diffOomControl(oc(true, 0), oc(false, 0), ctx)).toMatchObject([{ kind: "under_oom", underOom: false }]);
-    expect(diffOomControl(oc(true, 0), oc(true, 0), ctx)).toEqual([]);
+    expect(diff(null, oc(false, 0))).toEqual([]);
+    expect(diff(null, oc(true, 0, true))).toMatchObject([{ kind: "under_oom", underOom: true, oomKillDisable: true }]);
+    expect(diff(oc(false, 0), oc(true, 0))).toMatchObject([{ kind: "under_oom", underOom: true }]);
+    expect(diff(oc(true, 0), oc(false, 0))).toMatchObject([{ kind: "under_oom", underOom: false }]);
+    // A re-read of the same notification (same `at`) repeats nothing.
+    expect(diff(oc(true, 0), oc(true, 0))).toEqual([]);
   });
 
   it("oom_kill deltas; a kernel without oom_kill (before 4.13) or a lower counter emits none", () => {
-    expect(diffOomControl(oc(false, 1), oc(false, 3), ctx)).toMatchObject([{ kind: "oom_kill", counter: { before: 1, after: 3 } }]);
-    expect(diffOomControl(oc(false, null), oc(false, null), ctx)).toEqual([]);
-    expect(diffOomControl(oc(false, null), oc(false, 2), ctx)).toEqual([]);
-    expect(diffOomControl(oc(false, 3), oc(false, 1), ctx)).toEqual([]);
+    expect(diff(oc(false, 1), oc(false, 3))).toMatchObject([{ kind: "oom_kill", counter: { before: 1, after: 3 } }]);
+    expect(diff(oc(false, null), oc(false, null))).toEqual([]);
+    expect(diff(oc(false, null), oc(false, 2))).toEqual([]);
+    expect(diff(oc(false, 3), oc(false, 1))).toEqual([]);
   });
 });
 

@@ -9,7 +9,7 @@ import { parseCpuStat } from "../../src/cgroup/parse.js";
 import { createFileReader } from "../../src/cgroup/read.js";
 import type { CpuThrottledEvent, WatchdogEvent } from "../../src/events/types.js";
 import { createWatcher } from "../../src/watch/watcher.js";
-import { collect } from "../helpers/collect.js";
+import { collect, sleep } from "../helpers/collect.js";
 import { until } from "../helpers/daemonHarness.js";
 import { cpuLoopArgs, createScratchCgroup, describeRealV1, hogArgs, waitExit, type ScratchCgroup } from "../helpers/realCgroup.js";
 
