@@ -1,7 +1,7 @@
 /**
  * What `cgwatch check` verifies and `cgwatch run` refuses to start without:
  * the config loaded, every configured policy compiled in a throwaway sandbox
- * (syntax, top-level code, meta), params and disabled names matching real
+ * (syntax, top-level code, meta), params, cooldowns and disabled names matching real
  * policies. One function for both, so `run` starts exactly when `check`
  * says ok (a daemon that started with a broken policy silently lacked it).
  */
