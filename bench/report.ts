@@ -8,6 +8,7 @@ import { spread, type Spread } from "./common.js";
 import type { RunRecord, Results } from "./run.js";
 import type { LatencyRun } from "./scenarios.js";
 import type { ContainerRescueRun } from "./container.js";
+
 import { medianP90, type VmPsiBench, type VmPsiRep } from "./vmPsi.js";
 
 const f = (s: Spread, d = 2): string => (s.runs === 0 ? "n/a" : `${s.median.toFixed(d)} [${s.min.toFixed(d)}–${s.max.toFixed(d)}]`);
@@ -215,6 +216,7 @@ function renderContainerRescue(runs: readonly RunRecord<ContainerRescueRun>[], p
   p(`- raises applied per container: ${reps.map((x) => x.raises).join(", ")}; stall events: ${reps.map((x) => x.stalls).join(", ")}; load at start: ${loads(runs)}`);
   p();
 }
+
 /** oomd's default polling interval (its `interval` setting), the reference its published figures assume. */
 const OOMD_INTERVAL_MS = 1000;
 

@@ -54,7 +54,7 @@ export interface MemoryCounterEvent extends EventBase {
 }
 export interface UnderOomEvent extends EventBase {
   readonly kind: "under_oom";
-  /** true: tasks are stalled at the limit right now (a new stall, a re-stall, or a lasting stall re-offered); false: the recovery. */
+  /** v1 memory.oom_control under_oom: true, tasks are stalled at the limit right now (a new stall, a re-stall, or a lasting stall re-offered); false, the recovery. */
   readonly underOom: boolean;
   /** v1 memory.oom_control oom_kill_disable: the OOM killer is off, so only more memory releases the tasks. */
   readonly oomKillDisable: boolean;

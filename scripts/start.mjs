@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: the watchdog with its shipped defaults (config/cgwatch.yaml:
-// every cgroup watched, the shipped policies, /metrics on 127.0.0.1:9786).
+// every cgroup observed and none acted on until a watch rule opts it in, the
+// shipped policies, /metrics on 127.0.0.1:9786).
 // Installs and builds on a fresh clone first. Extra arguments go to
 // `cgwatch run` (e.g. `npm start -- --dry-run`).
 import { spawn } from "node:child_process";

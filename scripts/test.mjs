@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: every tier, one verdict. Runs the build (strict tsc), the
-// linter, the vitest suites (unit, fake cgroupfs, real-kernel v1 on the host)
+// linter, the vitest suites (unit, fake cgroupfs, real-kernel v1 on the host,
+// real containers in test/containers)
 // and the real cgroup v2 tier in a QEMU VM; then prints one line
 // `N passed, N failed` that CI reads, always last, whatever failed before it.
 // In CI (CI=true) a skipped test, a skipped tier or a missing runner is a
@@ -26,7 +27,7 @@ const tiers = [
   { name: "build", cmd: "npx", args: ["tsc", "-p", "tsconfig.json"] },
   // 2. Lint: floating promises, exhaustive switches.
   { name: "lint", cmd: "npx", args: ["eslint", "."] },
-  // 3. vitest: unit, fake cgroupfs, real-kernel v1.
+  // 3. vitest: unit, fake cgroupfs, real-kernel v1, real containers (podman + runc).
   vitestTier(),
   // 4. Real cgroup v2 tier in a QEMU VM (test/vm): writes test-results/vm.json.
   {

@@ -11,6 +11,7 @@ import { readOwnCgroups } from "./actions/selfProtection.js";
 import { detectLayout } from "./cgroup/detect.js";
 import { parseSize } from "./cgroup/parse.js";
 import { createFileReader } from "./cgroup/read.js";
+import { actScope } from "./config/actScope.js";
 import { formatConfigError } from "./config/format.js";
 import { loadConfig, type ConfigOverrides, type LoadOptions } from "./config/load.js";
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, runDaemon } from "./lifecycle/run.js";
@@ -109,11 +110,13 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
   });
   const sub = watcher.events$.subscribe();
   await watcher.ready;
+  const mayAct = actScope(config.watch, (c) => identities.resolve(c));
   const rows = [...watcher.trackers.values()].map((t) => {
     // A path that exists only in the cpu hierarchy (hybrid hosts) has no memory notifier.
     const memory = memoryVersionOnDisk(t);
     return {
       cgroup: t.cgroup === "" ? "/" : t.cgroup,
+      act: mayAct(t.cgroup),
       notifier: memory === null ? "none" : notifierFor(memory, native.kind === "loaded"),
       memory: memory === null ? "-" : `v${memory}`,
       cpuQuota: t.hasCpuQuota(),
@@ -133,15 +136,16 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
     }
   }
   if (json) {
-    out(`${JSON.stringify({ mode: layout.mode, native: native.kind === "loaded" ? "loaded" : native.reason, running, cgroups: rows }, null, 2)}\n`);
+    out(`${JSON.stringify({ mode: layout.mode, native: native.kind === "loaded" ? "loaded" : native.reason, addon: native.kind === "loaded" ? native.path : null, dryRun: config.dryRun, running, cgroups: rows }, null, 2)}\n`);
     return EXIT_OK;
   }
   out(`hierarchy: ${layout.mode}; native notifications: ${native.kind === "loaded" ? "eventfd/PSI available" : `unavailable (${native.reason}), polling`}\n`);
   out(`running instance: ${running === null ? "not reachable" : JSON.stringify(running)}\n`);
-  out(`${rows.length} cgroup(s) match the watch patterns:\n`);
+  const actable = rows.filter((r) => r.act).length;
+  out(`${rows.length} cgroup(s) match the watch patterns; ${actable} may be acted on${config.dryRun ? " (but dry-run is on)" : ""}, ${rows.length - actable} observed only:\n`);
   for (const r of rows) {
     const who = r.container === null ? "" : ` ${r.container.engine}${r.container.name === null ? "" : `:${r.container.name}`}${r.container.image === null ? "" : ` (${r.container.image})`}`;
-    out(`  ${r.cgroup}  memory=${r.memory} notifier=${r.notifier}${r.cpuQuota ? " cpu-quota" : ""}${who}\n`);
+    out(`  ${r.cgroup}  ${r.act ? "act" : "observe"} memory=${r.memory} notifier=${r.notifier}${r.cpuQuota ? " cpu-quota" : ""}${who}\n`);
   }
   return EXIT_OK;
 }

@@ -20,10 +20,11 @@ import type { OomVictim } from "./events/types.js";
 import { createFileReader, type FileReader } from "./cgroup/read.js";
 import { createGuardedWriter } from "./cgroup/writer.js";
 import { planReload, type ReloadPlan } from "./config/reload.js";
+import { actScope } from "./config/actScope.js";
 import type { RuntimeConfig } from "./config/types.js";
+import type { CgroupSnapshot } from "./cgroup/snapshot.js";
 import { isEmergency, type V1PressureLevel, type WatchdogEvent } from "./events/types.js";
 import { stallOutcome, type StallDecision, type StallEvaluation } from "./actions/stallOutcome.js";
-import type { CgroupSnapshot } from "./cgroup/snapshot.js";
 import { componentLogger } from "./logging/logger.js";
 import { createProblemLog } from "./logging/problems.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
@@ -77,6 +78,8 @@ export interface DaemonOptions {
 
 export interface CgroupStatus {
   readonly cgroup: string;
+  /** A watch rule opted it in to actions; otherwise it is observed only. */
+  readonly act: boolean;
   readonly notifier: NotifierMode | null;
   readonly memoryVersion: 1 | 2 | null;
   readonly cpuQuota: boolean;
@@ -211,6 +214,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     for (const e of policies.loadReport.errors) log.policy.error({ file: e.file, line: e.line, column: e.column }, `policy failed to compile: ${e.message}`);
 
     // 4. Actions. Rebuilt when a reload changes the guardrails (dry-run included).
+    // Which cgroups may be acted on comes from the watch rules; a reload that changes them replaces it.
+    let actable = actScope(config.watch, (c) => identities.resolve(c));
+    const mayAct = (cgroup: string): boolean => actable(cgroup);
     const makeExecutor = (guardrails: RuntimeConfig["guardrails"]): ActionExecutor =>
       createActionExecutor({
         layout,
@@ -221,6 +227,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         clock: { now },
         hostMemoryBytes: options.hostMemoryBytes,
         ownCgroups: options.ownCgroups,
+        mayAct,
         hooks: { onOutcome: (proposal, outcome) => metrics.recordAction(proposal, outcome) },
       });
     let executor = makeExecutor(config.guardrails);
@@ -324,9 +331,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
             pids: locateController(layout, "pids") !== null,
             identity: identityLabels(identities.resolve(event.cgroup)),
           });
-          // After the first scan, a new cgroup's settings and counters are published now, and again while
-          // the engine writes its limits after the mkdir (runc: 0.1-0.6 s after it, over 1 s on a loaded
-          // host), not a safety-net pass later (at startup the first pass runs right after the scan).
+          // After the first scan a new cgroup's gauges are published now, and again
+          // soon: an engine writes a container's limits after its mkdir (runc,
+          // once the container's init reported ready: 0.1-0.6 s after the mkdir,
+          // over 1 s on a loaded host), so a read at discovery sees defaults.
           if (scanned) {
             refreshGauges(event.cgroup);
             publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs, 2500, 5000]);
@@ -421,14 +429,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       persistent: options.persistent ?? true,
     });
     stops.push({ name: "state publisher", run: () => publisher.stop() });
-    publishSoon = (cgroup, delaysMs) => publisher.publishSoon(cgroup, delaysMs);
     refreshGauges = (cgroup) => publisher.refresh(cgroup);
+    publishSoon = (cgroup, delaysMs) => publisher.publishSoon(cgroup, delaysMs);
 
     const ready = watcher.ready.then((n) => {
       scanned = true;
       metrics.heartbeat();
       publisher.kick();
-      log.lifecycle.info({ watched: n, mode: layout.mode, native: options.native.kind === "loaded" }, "ready: first scan complete");
+      const optedIn = [...watcher.trackers.keys()].filter(mayAct).length;
+      const dryRun = config.guardrails.global.dryRun;
+      // The operator's first question about a watchdog: what will it touch? One line that says it.
+      log.lifecycle.info(
+        { watched: n, actable: dryRun ? 0 : optedIn, optedIn, dryRun },
+        `watching ${n} cgroup${n === 1 ? "" : "s"}, ${dryRun ? `acting on none (dry-run; ${optedIn} opted in)` : `may act on ${optedIn}`}${optedIn < n ? ` (${n - optedIn} observed only: no watch rule with act: true matches them)` : ""}`,
+      );
+      log.lifecycle.info({ watched: n, actable: dryRun ? 0 : actable, mode: layout.mode, native: options.native.kind === "loaded" }, "ready: first scan complete");
       return n;
     });
 
@@ -444,6 +459,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       status: () =>
         [...watcher.trackers.values()].map((t) => ({
           cgroup: t.cgroup,
+          act: mayAct(t.cgroup),
           notifier: watcher.notifierOf(t.cgroup),
           memoryVersion: t.memoryVersion,
           cpuQuota: t.hasCpuQuota(),
@@ -476,8 +492,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
               break;
             case "watch":
             case "exclude": {
-              // Rules (labels, container selectors) first, so a cgroup the rescan adds is labelled by the new ones.
+              // Rules (labels, container selectors) and the act scope first, so a cgroup the rescan adds is labelled and judged by the new ones.
               currentRules = rulesOf(next);
+              actable = actScope(next.watch, (c) => identities.resolve(c));
               adopting = true;
               try {
                 refilter.next(watchFilter(next, currentRules));

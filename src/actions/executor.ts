@@ -54,6 +54,12 @@ export interface ActionExecutorOptions {
   readonly hostMemoryBytes: number;
   /** cgwatch's own cgroup paths (every hierarchy, see ownCgroupsFromProcSelf); they and their ancestors are never touched. */
   readonly ownCgroups: readonly string[];
+  /**
+   * Whether a watch rule opted this (normalised) cgroup in to actions. A
+   * proposal for any other cgroup runs every guardrail but the global rate
+   * limit and ends as dry_run with reason observe_only. Default: every cgroup.
+   */
+  readonly mayAct?: (cgroup: string) => boolean;
   readonly hooks?: ActionHooks;
   /** The action kinds it knows (default: the built-in registry; tests add a kind). */
   readonly registry?: ActionRegistry;
@@ -132,6 +138,7 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     if (planned.kind === "unsupported") return { version, ...rejected({ guardrail: "unsupported", reason: planned.reason }) };
     const plan: Plan = planned;
 
+    const observeOnly = !(opts.mayAct?.(cgroup) ?? true);
     if (action.kind !== "annotate") {
       const valueRejection = checkEffect(plan.effect, cfg, opts.hostMemoryBytes);
       if (valueRejection !== null) return { version, ...rejected(valueRejection) };
@@ -142,8 +149,10 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
       const cool = (proposal.cause as { emergency?: unknown } | undefined)?.emergency === true ? null : checkCooldown(cooldowns, cgroup, action.kind, at, cfg.cooldownMs);
       if (cool !== null) return { version, ...rejected(cool) };
       // The rate limit comes last so that proposals another guardrail stops cost no token.
+      // Observed-only cgroups take none: the bucket paces writes, and the would-have
+      // decisions of a whole host must not starve the cgroups that were opted in.
       const limit = opts.guardrails.global.rateLimit;
-      if (limit !== null && bucket !== null) {
+      if (limit !== null && bucket !== null && !observeOnly) {
         const taken = takeToken(bucket, limit, started);
         bucket = taken.bucket;
         if (!taken.ok) return { version, ...rejected(taken.rejection) };
@@ -155,8 +164,8 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
 
     const before = beforeOf(plan.steps, current);
     const wouldWrite = describeWrites(plan.steps);
-    if (cfg.dryRun && action.kind !== "annotate") {
-      return { version, wouldWrite, outcome: { kind: "dry_run", before, wouldWrite } };
+    if ((cfg.dryRun || observeOnly) && action.kind !== "annotate") {
+      return { version, wouldWrite, outcome: { kind: "dry_run", reason: cfg.dryRun ? "dry_run" : "observe_only", before, wouldWrite } };
     }
     const r = applySteps(plan.steps, { layout, writer, procRoot: opts.procRoot, cgroup, current });
     if (r.kind === "failed") {
@@ -198,6 +207,7 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
         break;
       case "dry_run":
         line["dryRun"] = true;
+        line["reason"] = o.reason;
         break;
       case "rejected":
         line["guardrail"] = o.guardrail;

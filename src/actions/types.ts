@@ -48,7 +48,14 @@ export type ActionOutcome =
       readonly readBackDiffers?: boolean;
       readonly note?: string;
     }
-  | { readonly kind: "dry_run"; readonly before: string | null; readonly wouldWrite: string | null; readonly note?: string }
+  | {
+      readonly kind: "dry_run";
+      /** Why nothing was written: dry-run is on, or the cgroup is watched but no watch rule opted it in to actions. */
+      readonly reason: DryRunReason;
+      readonly before: string | null;
+      readonly wouldWrite: string | null;
+      readonly note?: string;
+    }
   | { readonly kind: "rejected"; readonly guardrail: string; readonly reason: string }
   | {
       readonly kind: "failed";
@@ -60,3 +67,5 @@ export type ActionOutcome =
     };
 
 export type ActionOutcomeKind = ActionOutcome["kind"];
+
+export type DryRunReason = "dry_run" | "observe_only";

@@ -96,14 +96,21 @@ function compileGuardrails(g: FileGuardrails | undefined, dryRun: boolean): Guar
   return { global, perPolicy };
 }
 
+/**
+ * A rule the operator wrote is their opt-in for what it matches, so a bare
+ * glob acts (configs written before `act` existed keep acting); the built-in
+ * catch-all used when no config names a cgroup observes only.
+ */
 function compileWatch(entries: ConfigFile["watch"]): WatchRule[] {
-  return (entries ?? DEFAULTS.watch).map((e) =>
+  if (entries === undefined) return DEFAULTS.watch.map((r) => ({ pattern: normaliseCgroupPath(r.pattern), labels: {}, act: r.act, v1PressureLevels: null }));
+  return entries.map((e) =>
     typeof e === "string"
-      ? { pattern: normaliseCgroupPath(e), labels: {}, v1PressureLevels: null }
+      ? { pattern: normaliseCgroupPath(e), labels: {}, act: true, v1PressureLevels: null }
       : {
           pattern: normaliseCgroupPath(e.pattern ?? "**"),
           ...(e.container === undefined ? {} : { container: defined({ ...e.container }) }),
           labels: { ...(e.labels ?? {}) },
+          act: e.act ?? true,
           v1PressureLevels: e.v1PressureLevels === undefined ? null : uniqueLevels(e.v1PressureLevels),
         },
   );

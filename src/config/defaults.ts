@@ -15,8 +15,11 @@ export const DEFAULT_CONFIG_PATH = "/etc/cgwatch/cgwatch.yaml";
 
 export const DEFAULTS = {
   cgroupRoot: "auto",
-  /** Everything; the daemon always leaves out its own cgroup. */
-  watch: ["**"],
+  /**
+   * Everything, observed only: acting is opt-in (a rule the operator writes
+   * acts unless it says `act: false`). The daemon always leaves out its own cgroup.
+   */
+  watch: [{ pattern: "**", act: false }],
   exclude: [] as string[],
   policies: {
     builtin: true,

@@ -112,11 +112,15 @@ const watchEntry = z.union(
         container: containerSelector.optional(),
         labels: labels.optional(),
         v1PressureLevels: pressureLevels.optional().describe("v1 memory.pressure_level registrations for the cgroups this rule matches, instead of the global v1PressureLevels (a later matching rule wins); [] for none"),
+        act: z
+          .boolean({ error: "act must be true or false" })
+          .optional()
+          .describe("May policies' actions be applied to the cgroups this rule matches? Default true; false: observe only (metrics, events, logs and \"would have\" decisions with reason observe_only)"),
       })
       .strict()
       .refine((o) => o.pattern !== undefined || o.container !== undefined, { error: "a watch rule needs a pattern, a container selector, or both" }),
   ],
-  { error: 'expected a glob string or {pattern: "...", container: {...}, labels: {...}, v1PressureLevels: [...]}' },
+  { error: 'expected a glob string or {pattern: "...", container: {...}, labels: {...}, act: true|false, v1PressureLevels: [...]}' },
 );
 
 const fraction = z.number().gt(0).lte(1);

@@ -18,7 +18,13 @@ export const LOG_FORMATS: readonly LogFormat[] = ["auto", "json", "pretty"];
 /** Where the cgroup hierarchies are: detected from /proc/self/mountinfo, or one given directory. */
 export type CgroupRootSetting = { readonly kind: "auto" } | { readonly kind: "path"; readonly path: string };
 
-/** One `watch` entry: a glob relative to each hierarchy root, and labels for the cgroups it matches. */
+/**
+ * One `watch` entry: a glob relative to each hierarchy root, labels for the
+ * cgroups it matches, and whether it opts them in to actions. A cgroup may
+ * be acted on when at least one rule matching it has `act: true`; the other
+ * watched cgroups are observed only (their proposals end as dry_run with
+ * reason observe_only).
+ */
 export interface WatchRule {
   readonly pattern: string;
   /** Only cgroups that are this container (src/identity/selector.ts); absent: any. */
@@ -26,6 +32,8 @@ export interface WatchRule {
   readonly labels: Readonly<Record<string, string>>;
   /** v1 memory.pressure_level registrations for the cgroups it matches; null: the global `v1PressureLevels`. */
   readonly v1PressureLevels: readonly V1PressureLevel[] | null;
+  /** May actions be applied to the cgroups it matches (false: observe only). */
+  readonly act: boolean;
 }
 
 /** A PSI trigger as the kernel takes it: "<some|full> <stall µs> <window µs>". */

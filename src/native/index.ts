@@ -1,7 +1,11 @@
 /**
- * Loads cgwatch's N-API addon (build/Release/cgwatch_native.node, built by
- * node-gyp at `npm install`). The addon is optional: without a compiler the
- * install still succeeds (scripts/native-build-failed.mjs), and cgwatch
+ * Loads cgwatch's N-API addon: build/Release/cgwatch_native.node when it was
+ * compiled here (a clone, or an install where no prebuild fits), else the
+ * prebuilt prebuilds/<platform>-<arch>/ that the npm package ships
+ * (prebuildify at `npm pack`, found by node-gyp-build's own resolver, the
+ * same one the install script uses to decide whether to compile). The addon
+ * is optional: without a compiler or a prebuild the install still succeeds
+ * (scripts/native-build-failed.mjs), and cgwatch
  * polls instead of receiving eventfd/PSI notifications. So loading never
  * throws; it returns a `kind`-tagged result the daemon logs once and exports
  * as cgwatch_notifier_fallback. CGWATCH_DISABLE_NATIVE=1 forces the fallback
@@ -68,13 +72,28 @@ export type NativeLoad =
 
 /**
  * Candidate addon paths: this file is src/native/index.ts under vitest and
- * dist/src/native/index.js once built, so the repo root is two or three
- * levels up.
+ * dist/src/native/index.js once built, so the package root is two or three
+ * levels up. A local build comes first (it was compiled for this very node),
+ * then the prebuild that fits this platform, architecture and libc.
  */
 export function addonCandidates(fromUrl: string = import.meta.url): string[] {
   const here = path.dirname(fileURLToPath(fromUrl));
   const roots = [path.resolve(here, "..", ".."), path.resolve(here, "..", "..", "..")];
-  return roots.flatMap((root) => ["Release", "Debug"].map((flavour) => path.join(root, "build", flavour, `${ADDON_NAME}.node`)));
+  const built = roots.flatMap((root) => ["Release", "Debug"].map((flavour) => path.join(root, "build", flavour, `${ADDON_NAME}.node`)));
+  const prebuilt = roots.flatMap((root) => prebuiltFor(root));
+  return [...built, ...prebuilt];
+}
+
+/** node-gyp-build's choice among `root`/prebuilds/ (it also checks build/, which must not count twice). */
+function prebuiltFor(root: string): string[] {
+  if (!fs.existsSync(path.join(root, "prebuilds"))) return [];
+  try {
+    const resolve = createRequire(import.meta.url)("node-gyp-build") as { path(dir: string): string };
+    const found = resolve.path(root);
+    return found.includes(`${path.sep}prebuilds${path.sep}`) ? [found] : [];
+  } catch {
+    return []; // no prebuild for this platform/arch/libc
+  }
 }
 
 /** Loads the addon without caching (tests); `loadNative()` is the cached entry point. */

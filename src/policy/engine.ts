@@ -83,10 +83,10 @@ export interface PolicyEngine {
   policies(): PolicyInfo[];
   /** Rescan the directories: recompile changed files, load new ones, drop removed ones, lift quarantines. */
   reload(): Promise<ReloadReport>;
-  /** Replaces the config's cooldown overrides (`policies.cooldowns`, ms by policy name), for running and later-loaded policies. */
-  setCooldowns(cooldowns: Readonly<Record<string, number>>): void;
   /** Applies a reloaded config's `policies.params` and `policies.disabled` to the running policies (and to later loads). */
   configure(settings: { readonly params: PolicyEngineOptions["params"]; readonly disabled: readonly string[] }): void;
+  /** Replaces the config's cooldown overrides (`policies.cooldowns`, ms by policy name), for running and later-loaded policies. */
+  setCooldowns(cooldowns: Readonly<Record<string, number>>): void;
   /** The report of the initial load. */
   readonly loadReport: ReloadReport;
   /** Resolves when no reload or sandbox rebuild is in flight. */
@@ -497,10 +497,6 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
         }),
       ),
     reload: fullReload,
-    setCooldowns(next) {
-      cooldownOverrides = next;
-      for (const p of byName.values()) p.cooldownMs = next[p.meta.name] ?? p.meta.cooldownMs;
-    },
     configure: (settings) => {
       configParams = settings.params ?? {};
       disabled = new Set(settings.disabled);
@@ -514,6 +510,10 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
         p.log.info({ params: merged.params }, "policy params changed");
       }
       reorder();
+    },
+    setCooldowns(next) {
+      cooldownOverrides = next;
+      for (const p of byName.values()) p.cooldownMs = next[p.meta.name] ?? p.meta.cooldownMs;
     },
     loadReport,
     settled: async () => {

@@ -19,15 +19,16 @@ export function createNativeNotifiers(options: NativeNotifierOptions): NativeNot
   const keepAlive = options.keepAlive;
   return {
     v1Oom: (dir, cgroup, confirmed) => v1OomWakes({ dir, cgroup, keepAlive, ...(confirmed === undefined ? {} : { confirmed }) }),
-    v1Reservation: (dir, cgroup) =>
+    v1Reservation: (dir, cgroup, fresh = false) =>
       reservationBreachWakes({
         dir,
         cgroup,
         keepAlive,
         // A policy or an operator may change the soft limit: re-read it and
         // re-arm the threshold when it moved (distinct values only). runc
-        // writes it after the mkdir: re-read on the new-cgroup schedule too.
-        softLimits: merge(timer(0, options.softLimitRecheckMs), ...SETTINGS_RECHECK_MS.map((ms) => timer(ms))).pipe(
+        // writes it after the mkdir: a new cgroup's is re-read on the
+        // new-cgroup schedule too.
+        softLimits: merge(timer(0, options.softLimitRecheckMs), ...(fresh ? SETTINGS_RECHECK_MS : []).map((ms) => timer(ms))).pipe(
           map(() => readV1SoftLimit(dir)),
           catchError(() => EMPTY),
         ),

@@ -17,8 +17,12 @@ export interface NativeNotifiers {
    * re-reads once its oom_kill was counted.
    */
   v1Oom(dir: string, cgroup: string, confirmed?: (notifiedAt: number) => boolean): Observable<Wake>;
-  /** v1: a usage threshold at the soft limit, re-armed when the soft limit changes. */
-  v1Reservation(dir: string, cgroup: string): Observable<Wake>;
+  /**
+   * v1: a usage threshold at the soft limit, re-armed when the soft limit
+   * changes; `fresh` (created while watched) re-reads it soon as well, since
+   * an engine writes it after the mkdir.
+   */
+  v1Reservation(dir: string, cgroup: string, fresh?: boolean): Observable<Wake>;
   /** v1: memory.pressure_level registration. */
   v1PressureLevel(dir: string, cgroup: string, level: V1PressureLevel): Observable<Wake>;
   /** v2: a PSI trigger ("some 150000 1000000") on <resource>.pressure. */

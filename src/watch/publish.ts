@@ -35,14 +35,14 @@ export interface PublisherOptions {
 export interface Publisher {
   /** Start a pass now (e.g. right after the first scan). */
   kick(): void;
+  /** Re-publishes one cgroup now: after cgwatch wrote to it, its gauges must not wait for the next pass. */
+  refresh(cgroup: string): void;
   /**
    * Publishes one new cgroup soon, without waiting for the next pass: an
    * engine (runc) creates the directory first and writes the limits after,
    * so a read at discovery sees defaults. Read at `delaysMs` after the call.
    */
   publishSoon(cgroup: string, delaysMs: readonly number[]): void;
-  /** Re-publishes one cgroup now: after cgwatch wrote to it, its gauges must not wait for the next pass. */
-  refresh(cgroup: string): void;
   stop(): void;
 }
 
@@ -76,8 +76,8 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     const kmem = t.memoryVersion === 1 ? text(cgroup, "memory", "memory.kmem.usage_in_bytes") : null;
     const stat = t.memoryVersion === null ? null : text(cgroup, "memory", "memory.stat");
     metrics.setCgroupState(cgroup, snapshot, {
-      cpusetCpus: cpuset === null ? null : countCpus(cpuset),
       memoryFigures: stat === null || t.memoryVersion === null ? null : memoryFigures(t.memoryVersion, snapshot.memory?.usageBytes ?? null, stat),
+      cpusetCpus: cpuset === null ? null : countCpus(cpuset),
       cpusetMems: mems === null ? null : countCpus(mems),
       ...(kmem === null || !/^\d+\s*$/.test(kmem) ? {} : { kernelMemoryBytes: Number(kmem) }),
     });
@@ -151,24 +151,6 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     { persistent: options.persistent, budgetMs: options.sliceBudgetMs ?? DEFAULT_SLICE_MS },
   );
 
-  const timers = new Set<NodeJS.Timeout>();
-  const publishSoon = (cgroup: string, delaysMs: readonly number[]): void => {
-    for (const delay of delaysMs) {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        const t = watcher.trackers.get(cgroup);
-        if (t === undefined) return;
-        try {
-          publishOne(t);
-        } catch {
-          /* removed meanwhile: its removal event cleans up */
-        }
-      }, delay);
-      if (!options.persistent) timer.unref();
-      timers.add(timer);
-    }
-  };
-
   const refresh = (cgroup: string): void => {
     const t = watcher.trackers.get(cgroup);
     if (t === undefined) return;
@@ -179,10 +161,22 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     }
   };
 
+  const timers = new Set<NodeJS.Timeout>();
+  const publishSoon = (cgroup: string, delaysMs: readonly number[]): void => {
+    for (const delay of delaysMs) {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        refresh(cgroup);
+      }, delay);
+      if (!options.persistent) timer.unref();
+      timers.add(timer);
+    }
+  };
+
   return {
     kick: sweep.kick,
-    publishSoon,
     refresh,
+    publishSoon,
     stop: () => {
       for (const t of timers) clearTimeout(t);
       timers.clear();

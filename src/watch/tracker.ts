@@ -61,6 +61,8 @@ export interface CgroupTracker {
   readonly memoryVersion: CgroupVersion | null;
   readonly counters: Readonly<TrackedCounters>;
   /** Whether the cgroup (or an ancestor) has a CPU quota: only then is cpu.stat polled. */
+  /** Created while cgwatch watched (TrackerOptions.bornWatched). */
+  readonly bornWatched: boolean;
   hasCpuQuota(): boolean;
   /**
    * v1 pids.events sends no inotify event (measured on 6.18), so a cgroup
@@ -328,6 +330,7 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
     cgroup,
     memoryVersion,
     counters,
+    bornWatched: born,
     hasCpuQuota: () => quota,
     pollsPids: () => pidsPolled,
     sweepPids: (at) => readPidsEvents({ cgroup, at, source: "poll" }),

@@ -152,7 +152,7 @@ export function createWatcher(options: WatchOptions): Watcher {
         // A notification's follow-up re-reads end once its kill was counted.
         const confirmed = (notifiedAt: number): boolean => tracker.counters.oomKillSeenAt === notifiedAt;
         sources.push(guard(cgroup, "eventfd:oom", native.v1Oom(memDir, cgroup, confirmed)));
-        sources.push(guard(cgroup, "eventfd:reservation", native.v1Reservation(memDir, cgroup)));
+        sources.push(guard(cgroup, "eventfd:reservation", native.v1Reservation(memDir, cgroup, tracker.bornWatched)));
         for (const level of pressureLevelsOf(cgroup)) sources.push(guard(cgroup, `eventfd:pressure:${level}`, native.v1PressureLevel(memDir, cgroup, level)));
       }
     }

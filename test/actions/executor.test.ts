@@ -426,3 +426,50 @@ describe.each([1, 2] as const)("dry-run changes nothing on a fake v%i tree", (ve
     expect(dry.every((l) => l["dryRun"] === true && typeof l["after"] === "string")).toBe(true);
   });
 });
+
+describe.each([1, 2] as const)("observe-only cgroups (no watch rule opted them in) on a fake v%i tree", (version) => {
+  it("every action kind ends as dry_run with reason observe_only; nothing is written", () => {
+    const r = newRig(version);
+    if (version === 1) r.host.write(CG, "memory.limit_in_bytes", `${64 * MiB}\n`);
+    const before = snapshotTree(r.host.root);
+    const procBefore = snapshotTree(r.procRoot);
+    const exec = r.make({}, { mayAct: (c) => c !== CG });
+    for (const kind of ACTION_KINDS) {
+      const o = exec.execute(proposal(CG, EVERY_ACTION[kind]));
+      const want = (version === 1 ? EXPECT_V1 : EXPECT_V2)[kind];
+      if ("rejected" in want) expect(o.kind, kind).toBe("rejected");
+      else if (kind === "annotate") expect(o.kind).toBe("applied");
+      else expect(o, kind).toMatchObject({ kind: "dry_run", reason: "observe_only" });
+    }
+    expect(r.rec.writes).toHaveLength(0);
+    expect(r.rec.signals).toHaveLength(0);
+    expect(snapshotTree(r.host.root)).toEqual(before);
+    expect(snapshotTree(r.procRoot)).toEqual(procBefore);
+    const lines = r.log.lines.filter((l) => l["outcome"] === "dry_run");
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => l["reason"] === "observe_only" && typeof l["after"] === "string")).toBe(true);
+  });
+
+  it("guardrails still judge the would-have decision; dry-run wins the reason; an opted-in cgroup is acted on", () => {
+    const r = newRig(version);
+    const observe = r.make({ memory: { ...OPEN_GUARDRAILS.memory, ceilingFractionOfHost: 0.9 } }, { mayAct: () => false });
+    // above 90% of the 8 GiB host: rejected exactly as it would be if it acted
+    expect(observe.execute(proposal(CG, { kind: "set_memory_limit", bytes: 8000 * MiB }))).toMatchObject({ kind: "rejected", guardrail: "memory_ceiling" });
+    expect(observe.execute(proposal("cgwatch-self", { kind: "set_pids_max", max: 5 }))).toMatchObject({ kind: "rejected", guardrail: "protected_cgroup" });
+    const dry = r.make({ dryRun: true }, { mayAct: () => false });
+    expect(dry.execute(proposal(CG, { kind: "set_pids_max", max: 5 }))).toMatchObject({ kind: "dry_run", reason: "dry_run" });
+    const acting = r.make({}, { mayAct: (c) => c === CG });
+    expect(acting.execute(proposal(CG, { kind: "set_pids_max", max: 77 })).kind).toBe("applied");
+    expect(r.host.read(CG, "pids.max").trim()).toBe("77");
+  });
+
+  it("observed cgroups take no rate-limit token: the host's would-haves cannot starve the opted-in cgroups", () => {
+    const r = newRig(version);
+    r.host.addCgroup("acting", version === 1 ? V1_EXTRA : V2_EXTRA);
+    const exec = r.make({ cooldownMs: 0, rateLimit: { perMinute: 1, burst: 1 } }, { mayAct: (c) => c === "acting" });
+    for (let i = 0; i < 5; i++) expect(exec.execute(proposal(CG, { kind: "set_pids_max", max: 10 + i }))).toMatchObject({ kind: "dry_run", reason: "observe_only" });
+    expect(exec.execute(proposal("acting", { kind: "set_pids_max", max: 42 })).kind).toBe("applied");
+    expect(exec.execute(proposal("acting", { kind: "set_pids_max", max: 43 }))).toMatchObject({ kind: "rejected", guardrail: "rate_limit" });
+  });
+});
+

@@ -9,7 +9,7 @@ const ev = (outcome: string, reason: string | null = null): StallEvaluation => (
 describe("stallOutcome: every offer of a stall ends in one explicit outcome", () => {
   it.each<[string, StallEvaluation[], StallDecision[], string, RegExp | null]>([
     ["applied wins", [ev("ok")], [d({ kind: "rejected", guardrail: "rate_limit", reason: "x" }), d({ kind: "applied", before: "1", after: "2" })], "applied", null],
-    ["dry run", [ev("ok")], [d({ kind: "dry_run", before: "1", wouldWrite: "2" })], "dry_run", null],
+    ["dry run", [ev("ok")], [d({ kind: "dry_run", reason: "dry_run", before: "1", wouldWrite: "2" })], "dry_run", null],
     ["a guardrail said no", [ev("ok")], [d({ kind: "rejected", guardrail: "memory_ceiling", reason: "above the ceiling" })], "rejected", /oom-rescue: rejected by memory_ceiling: above the ceiling/],
     ["the write failed", [ev("ok")], [d({ kind: "failed", errno: "EBUSY", reason: "busy" })], "failed", /failed \(EBUSY\)/],
     ["the policy proposed nothing (at its ceiling)", [ev("ok")], [], "no_action", /proposed no action/],

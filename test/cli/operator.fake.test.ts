@@ -184,8 +184,8 @@ describe("a cgroup that exists only in the cpu hierarchy", () => {
     const { root, config } = hybridScene();
     const status = runCli(["status", "-c", config, "--cgroup-root", root]);
     expect(status.status).toBe(0);
-    expect(status.stdout).toMatch(/^ {2}cpuonly {2}memory=- notifier=none$/m);
-    expect(status.stdout).toMatch(/^ {2}both {2}memory=v1 notifier=(eventfd|poll)$/m);
+    expect(status.stdout).toMatch(/^ {2}cpuonly {2}act memory=- notifier=none$/m);
+    expect(status.stdout).toMatch(/^ {2}both {2}act memory=v1 notifier=(eventfd|poll)$/m);
 
     const cli = startCli(["run", "-c", config, "--cgroup-root", root, "--dry-run"]);
     cleanups.push(() => cli.stop());

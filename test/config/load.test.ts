@@ -57,7 +57,8 @@ describe("the shipped config and the defaults", () => {
     const c = ok(none);
     expect(ok(load({ path: write("comments.yaml", "# only a comment\n") }))).toEqual(c);
     expect(c.cgroupRoot).toEqual({ kind: "auto" });
-    expect(c.watch).toEqual([{ pattern: "**", labels: {}, v1PressureLevels: null }]);
+    // The built-in catch-all observes every cgroup and opts none in to actions.
+    expect(c.watch).toEqual([{ pattern: "**", labels: {}, act: false, v1PressureLevels: null }]);
     expect(c.v1PressureLevels).toEqual(["medium"]);
     expect(c.policies.cooldownsMs).toEqual({});
     expect(c.pollIntervalMs).toBe(1000);
@@ -100,7 +101,10 @@ describe("units and compilation", () => {
     expect(c.guardrails.global.rateLimit).toBeNull();
     expect(c.guardrails.global.dryRun).toBe(true);
     expect(c.guardrails.perPolicy?.["oom-rescue"]).toEqual({ dryRun: true, memory: { ceilingBytes: 16 * 2 ** 30 }, cooldownMs: 10_000, protectedCgroups: ["docker/db"] });
-    expect(c.watch[2]).toEqual({ pattern: "system.slice/postgresql.service", labels: { tier: "critical", team: "db" }, v1PressureLevels: null });
+    // Rules the operator wrote are their opt-in: they act unless they say act: false.
+    expect(c.watch[0]).toEqual({ pattern: "docker/*", labels: {}, act: true, v1PressureLevels: null });
+    expect(c.watch[2]).toEqual({ pattern: "system.slice/postgresql.service", labels: { tier: "critical", team: "db" }, act: true, v1PressureLevels: null });
+    expect(c.watch[3]).toEqual({ pattern: "kubepods.slice/**", labels: {}, act: false, v1PressureLevels: null });
     expect(c.psi).toEqual({
       memory: { stall: "full", thresholdUs: 100_000, windowUs: 2_000_000, kernel: "full 100000 2000000" },
       cpu: { stall: "some", thresholdUs: 150_000, windowUs: 1_000_000, kernel: "some 150000 1000000" },

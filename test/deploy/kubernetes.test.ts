@@ -141,6 +141,9 @@ describe("deploy/kubernetes", () => {
     const r = loadConfig({ path: file, env: { ...env, CGWATCH_CGROUP_ROOT: tmp }, builtinPolicyDir: path.join(tmp, "policies") });
     if (r.kind === "error") throw new Error(r.errors.map(formatConfigError).join("\n"));
     expect(r.config.metrics.listen).toEqual({ kind: "tcp", host: "0.0.0.0", port: 9786 });
+    // Acting is opt-in: as shipped, the DaemonSet observes every pod and changes none.
+    expect(r.config.watch.length).toBeGreaterThan(0);
+    expect(r.config.watch.filter((w) => w.act)).toEqual([]);
   });
 
   it("grants the same capabilities as the systemd unit", () => {

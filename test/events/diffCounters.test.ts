@@ -82,23 +82,23 @@ describe("diffMemoryEvents", () => {
 
 describe("diffOomControl", () => {
   const oc = (underOom: boolean, oomKill: number | null, oomKillDisable = false) => ({ underOom, oomKill, oomKillDisable });
-  /** The stall state a cgroup read under OOM at ctx.at leaves behind (the rescue's stall rule threads it through). */
-  const stalled = { since: ctx.at, offeredAt: ctx.at };
-  const d = (prev: ReturnType<typeof oc> | null, next: ReturnType<typeof oc>) => diffOomControl(prev, next, prev?.underOom === true ? stalled : null, ctx).events;
+  // The stall rule (issue 13): the third argument is the stall in force, if any.
+  const events = (prev: ReturnType<typeof oc> | null, next: ReturnType<typeof oc>, stall: { since: number; offeredAt: number } | null = null) => diffOomControl(prev, next, stall, ctx).events;
 
   it("under_oom edges both ways, and a cgroup first seen under OOM is reported", () => {
-    expect(d(null, oc(false, 0))).toEqual([]);
-    expect(d(null, oc(true, 0, true))).toMatchObject([{ kind: "under_oom", underOom: true, oomKillDisable: true }]);
-    expect(d(oc(false, 0), oc(true, 0))).toMatchObject([{ kind: "under_oom", underOom: true }]);
-    expect(d(oc(true, 0), oc(false, 0))).toMatchObject([{ kind: "under_oom", underOom: false }]);
-    expect(d(oc(true, 0), oc(true, 0))).toEqual([]);
+    expect(events(null, oc(false, 0))).toEqual([]);
+    expect(events(null, oc(true, 0, true))).toMatchObject([{ kind: "under_oom", underOom: true, oomKillDisable: true }]);
+    expect(events(oc(false, 0), oc(true, 0))).toMatchObject([{ kind: "under_oom", underOom: true }]);
+    expect(events(oc(true, 0), oc(false, 0), { since: ctx.at - 10, offeredAt: ctx.at - 10 })).toMatchObject([{ kind: "under_oom", underOom: false }]);
+    // A stall already offered at this very read is not offered twice.
+    expect(events(oc(true, 0), oc(true, 0), { since: ctx.at, offeredAt: ctx.at })).toEqual([]);
   });
 
   it("oom_kill deltas; a kernel without oom_kill (before 4.13) or a lower counter emits none", () => {
-    expect(d(oc(false, 1), oc(false, 3))).toMatchObject([{ kind: "oom_kill", counter: { before: 1, after: 3 } }]);
-    expect(d(oc(false, null), oc(false, null))).toEqual([]);
-    expect(d(oc(false, null), oc(false, 2))).toEqual([]);
-    expect(d(oc(false, 3), oc(false, 1))).toEqual([]);
+    expect(events(oc(false, 1), oc(false, 3))).toMatchObject([{ kind: "oom_kill", counter: { before: 1, after: 3 } }]);
+    expect(events(oc(false, null), oc(false, null))).toEqual([]);
+    expect(events(oc(false, null), oc(false, 2))).toEqual([]);
+    expect(events(oc(false, 3), oc(false, 1))).toEqual([]);
   });
 });
 

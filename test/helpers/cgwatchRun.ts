@@ -20,23 +20,8 @@ function repoRoot(): string {
 export const ROOT = repoRoot();
 export const CLI = path.join(ROOT, "dist/src/cli.js");
 
-/** Newest modification time of the files below dir (ms). */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : fs.statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-/** Compiles dist/ (the CLI runs from there) unless it is newer than src/; call in beforeAll. */
-export function buildDist(): void {
-  const cli = fs.statSync(CLI, { throwIfNoEntry: false });
-  if (cli !== undefined && cli.mtimeMs > newest(path.join(ROOT, "src"))) return;
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}\n${r.stderr}`);
-}
+/** Compiles dist/ unless fresh, one test file at a time (shared with the CLI tests). */
+export { buildDist } from "./cliRun.js";
 
 export type LogLine = Record<string, unknown> & { readonly msg?: string; readonly time?: number };
 

@@ -12,9 +12,12 @@
  *                                    relative to every hierarchy root
  *   const c = await engine.run({ flags: ["-m", "30m"], command: ["/bin/hog", "100"] })
  *   c.cgroup / c.dir("memory") / c.read("memory", "memory.limit_in_bytes")
+ *   c.tasks() / c.logs() / c.warnings (what `podman run` said about flags)
  *   await c.wait(30_000)             the container's exit code
  *   await engine.close()             containers, image, storage, cgroups in
- *                                    every hierarchy; idempotent, never throws
+ *                                    every hierarchy; idempotent; throws only
+ *                                    when a cgroup cannot be removed (loudly,
+ *                                    rather than leave it behind)
  *
  * Isolation: every engine has its own --root/--runroot/--tmpdir under a temp
  * dir, so it sees no other engine's containers or images, and its cgroup
@@ -22,11 +25,12 @@
  * memory cgroup (the only place tests may create cgroups on this host). runc
  * creates the parent in EVERY hierarchy (in the controllers where our own
  * cgroup is the root, along with any missing ancestors): close() removes
- * them all, the ancestors too when this engine made them.
+ * them all, the ancestors too when this engine made them. What a killed
+ * test process left (its pid no longer runs) is swept at the next start.
  *
  * The image holds a static busybox (sh, sleep, cat, ...) and the small static
  * programs in test/containers/image/ (built with gcc -static): /bin/hog MB
- * [STEP_US], /bin/spin SECONDS, /bin/forks N SECONDS. Its root filesystem
+ * [STEP_US] [HOLD_S], /bin/spin SECONDS, /bin/forks N SECONDS. Its root filesystem
  * tarball is cached by a hash of those sources, so a suite builds it once.
  */
 import { execFile, spawnSync } from "node:child_process";
