@@ -66,7 +66,12 @@ function copyTree(to: string): void {
     fs.copyFileSync(from, path.join(to, rel));
     fs.chmodSync(path.join(to, rel), fs.statSync(from).mode & 0o777);
   }
-  fs.symlinkSync(path.join(REPO, "node_modules"), path.join(to, "node_modules"));
+  // node_modules as hard links, not a symlink: through a symlink that leads out of the copy, npm pack
+  // trusts node_modules/.package-lock.json (npm ci marks bundled packages `inBundle` there) and bundles
+  // only the ten named dependencies, not their own, so a fresh clone packed a tarball that could not
+  // load quickjs. Hard links cost no space and nothing writes into node_modules.
+  const cp = spawnSync("cp", ["-al", path.join(REPO, "node_modules"), path.join(to, "node_modules")], { encoding: "utf8" });
+  if (cp.status !== 0) throw new Error(`cp -al node_modules failed: ${cp.stderr}`);
 }
 
 export function npmPack(dir: string): string {
