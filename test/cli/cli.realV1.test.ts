@@ -129,17 +129,19 @@ describeRealV1("cgwatch CLI", ["memory"], () => {
   }, 90_000);
 
   it("demo runs to completion and leaves nothing behind", () => {
-    const memRoot = "/sys/fs/cgroup/memory";
-    const before = spawnSync("find", [memRoot, "/sys/fs/cgroup/cpu", "-maxdepth", "3", "-type", "d", "-name", "cgwatch-demo-*"], { encoding: "utf8" }).stdout;
-    expect(before.trim()).toBe("");
+    // Only this demo's own cgroups (named with its pid) are checked: other
+    // test files and sibling worktrees run demos of their own at the same time.
     const r = spawnSync(process.execPath, [CLI, "demo"], { encoding: "utf8", timeout: 120_000 });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/memory hog finished normally: rescued/);
     expect(r.stdout).toMatch(/action oom-rescue: \{"kind":"set_memory_limit".*→ applied/);
     expect(r.stdout).toMatch(/action throttle-burst: \{"kind":"set_cpu_quota".*→ applied/);
     expect(r.stdout).toMatch(/cleaned up/);
-    const after = spawnSync("find", [memRoot, "/sys/fs/cgroup/cpu", "-maxdepth", "3", "-type", "d", "-name", "cgwatch-demo-*"], { encoding: "utf8" }).stdout;
-    expect(after.trim()).toBe("");
+    const created = /created (\S+) \(memory limit[^)]*\) and (\S+) \(cpu quota/.exec(r.stdout);
+    expect(created?.slice(1)).toEqual([expect.stringMatching(new RegExp(`/cgwatch-demo-${r.pid}-mem$`)), expect.stringMatching(new RegExp(`/cgwatch-demo-${r.pid}-cpu$`))]);
+    const [mem = "", cpu = ""] = created?.slice(1) ?? [];
+    const dirs = [path.join("/sys/fs/cgroup/memory", mem), ...["cpu", "cpuacct"].map((c) => path.join("/sys/fs/cgroup", c, cpu))];
+    expect(dirs.filter((d) => fs.existsSync(d))).toEqual([]);
   }, 150_000);
 });
 
