@@ -138,7 +138,7 @@ describeRealV1("cgwatch CLI", ["memory"], () => {
     expect(r.stdout).toMatch(/action throttle-burst: \{"kind":"set_cpu_quota".*→ applied/);
     expect(r.stdout).toMatch(/cleaned up/);
     const created = /created (\S+) \(memory limit[^)]*\) and (\S+) \(cpu quota/.exec(r.stdout);
-    expect(created?.slice(1)).toEqual([expect.stringMatching(new RegExp(`/cgwatch-demo-${r.pid}-mem$`)), expect.stringMatching(new RegExp(`/cgwatch-demo-${r.pid}-cpu$`))]);
+    expect(created?.slice(1)).toEqual([expect.stringMatching(new RegExp(`(^|/)cgwatch-demo-${r.pid}-mem$`)), expect.stringMatching(new RegExp(`(^|/)cgwatch-demo-${r.pid}-cpu$`))]);
     const [mem = "", cpu = ""] = created?.slice(1) ?? [];
     const dirs = [path.join("/sys/fs/cgroup/memory", mem), ...["cpu", "cpuacct"].map((c) => path.join("/sys/fs/cgroup", c, cpu))];
     expect(dirs.filter((d) => fs.existsSync(d))).toEqual([]);
