@@ -12,7 +12,8 @@ import { Observable } from "rxjs";
 import { compileCgroupGlob, literalPrefix, maxDepthBelowPrefix } from "../cgroup/glob.js";
 
 export type DiscoveryChange =
-  | { readonly kind: "added"; readonly cgroup: string; readonly at: number }
+  /** `adopted`: found by a reload's rescan, so it existed before (its counters are history, not news). */
+  | { readonly kind: "added"; readonly cgroup: string; readonly at: number; readonly adopted?: true }
   | { readonly kind: "removed"; readonly cgroup: string; readonly at: number }
   /** The initial scan is complete: every cgroup present at start has been emitted. */
   | { readonly kind: "scanned"; readonly count: number; readonly at: number };
@@ -64,13 +65,15 @@ export function discoverCgroups(options: DiscoveryOptions): Observable<Discovery
     const present = new Map<string, Set<string>>();
     const watched = new Map<string, WatchedDir>(); // absolute dir → watcher
     let closed = false;
+    /** True during a refilter's rescan: what it adds newly matches, it was not newly created. */
+    let adopting = false;
 
     const add = (cgroup: string, root: string): void => {
       let roots = present.get(cgroup);
       if (roots === undefined) {
         roots = new Set();
         present.set(cgroup, roots);
-        if (scanned) subscriber.next({ kind: "added", cgroup, at: now() });
+        if (scanned) subscriber.next(adopting ? { kind: "added", cgroup, at: now(), adopted: true } : { kind: "added", cgroup, at: now() });
       }
       roots.add(root);
     };
@@ -180,7 +183,12 @@ export function discoverCgroups(options: DiscoveryOptions): Observable<Discovery
       matchers = f.patterns.map(compileCgroupGlob);
       starts = f.patterns.map((p) => ({ prefix: literalPrefix(p), depth: maxDepthBelowPrefix(p) }));
       exclude = f.exclude;
-      rescan();
+      adopting = true;
+      try {
+        rescan();
+      } finally {
+        adopting = false;
+      }
     });
     return () => {
       closed = true;

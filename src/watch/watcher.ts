@@ -226,11 +226,13 @@ export function createWatcher(options: WatchOptions): Watcher {
           case "added": {
             const { cgroup, at } = change;
             if (trackers.has(cgroup)) return EMPTY;
+            // Created while watched: only after the first scan, and not adopted by a reload's new watch rules.
+            const born = scanned && change.adopted !== true;
             const tracker = createTracker({
               layout: options.layout,
               reader: options.reader,
               cgroup,
-              bornWatched: scanned,
+              bornWatched: born,
               ...(options.onProblem === undefined ? {} : { onProblem: options.onProblem }),
               pressureResources: native === null ? [] : (Object.keys(options.psiTriggers ?? {}) as PressureResource[]),
               ...(options.onProblemCleared === undefined ? {} : { onProblemCleared: options.onProblemCleared }),
@@ -249,8 +251,8 @@ export function createWatcher(options: WatchOptions): Watcher {
             const added: WatchdogEvent = { kind: "cgroup_added", cgroup, at, source: "inotify" };
             // Only a cgroup created while watched can still be being set up
             // (at startup 10k cgroups would cost 30k timers for nothing).
-            if (scanned) fresh.set(cgroup, at + (SETTINGS_RECHECK_MS.at(-1) ?? 0) + options.pollIntervalMs);
-            const settings$ = scanned ? merge(...SETTINGS_RECHECK_MS.map((ms) => timer(ms))).pipe(mergeMap(() => from(safely(cgroup, "settings re-check", () => recheckSettings(tracker))))) : EMPTY;
+            if (born) fresh.set(cgroup, at + (SETTINGS_RECHECK_MS.at(-1) ?? 0) + options.pollIntervalMs);
+            const settings$ = born ? merge(...SETTINGS_RECHECK_MS.map((ms) => timer(ms))).pipe(mergeMap(() => from(safely(cgroup, "settings re-check", () => recheckSettings(tracker))))) : EMPTY;
             // NEVER keeps a cgroup with no notifier (v1 polled) alive until its removal.
             const live$ = merge(
               merge(wakesFor(tracker), NEVER).pipe(
