@@ -30,10 +30,27 @@ interface EventBase {
   readonly source: EventSource;
 }
 export type MemoryEventKind = "memory_low" | "memory_high" | "memory_max" | "oom" | "oom_kill" | "oom_group_kill";
+/** The process an OOM kill took, from the kernel's OOM report (/dev/kmsg). Memcg paths relative to the hierarchy root. */
+export interface OomVictim {
+  readonly pid: number;
+  readonly comm: string;
+  readonly oomMemcg: string | null;
+  readonly taskMemcg: string | null;
+  readonly constraint: string | null;
+  readonly uid: number | null;
+  readonly totalVmBytes: number;
+  readonly anonRssBytes: number;
+  readonly fileRssBytes: number;
+  readonly shmemRssBytes: number | null;
+  readonly oomScoreAdj: number | null;
+  readonly kernelUsec: number;
+}
 export interface MemoryCounterEvent extends EventBase {
   readonly kind: MemoryEventKind;
   /** The kernel counter: the memory.events key of that name (v2); v1 oom_kill (memory.oom_control) and memory.failcnt (memory_max). */
   readonly counter: CounterChange;
+  /** oom_kill only: the victim, when the kernel's report was read in time. */
+  readonly victim?: OomVictim;
 }
 export interface UnderOomEvent extends EventBase {
   readonly kind: "under_oom";
@@ -169,9 +186,26 @@ export interface PidsSnapshot {
   /** pids.max; null = max. */
   readonly max: number | null;
 }
+/**
+ * Who the cgroup is: its container engine, and when the engine's metadata on disk
+ * was readable the container's name, image and labels (Docker labels, CRI-O's
+ * Kubernetes labels), and for Kubernetes its pod and namespace.
+ */
+export interface ContainerSnapshot {
+  readonly engine: "docker" | "podman" | "containerd" | "cri-o" | "systemd";
+  /** Container id (64 hex), or the systemd unit name. */
+  readonly id: string;
+  readonly name: string | null;
+  readonly image: string | null;
+  readonly pod: string | null;
+  readonly namespace: string | null;
+  readonly labels: Readonly<Record<string, string>>;
+}
 export interface CgroupSnapshot {
   /** The cgroup's path relative to the hierarchy root (same as event.cgroup). */
   readonly path: string;
+  /** null (or absent, in recorded traces) when the cgroup is no container or unit cgwatch recognises. */
+  readonly container?: ContainerSnapshot | null;
   /** Labels from the config's watch rules that match this cgroup (e.g. { tier: "critical" }). */
   readonly labels: Readonly<Record<string, string>>;
   /** null: the cgroup is not in a memory hierarchy. */
@@ -219,8 +253,13 @@ export interface PolicyMeta {
   readonly description?: string;
   /** Event kinds to receive. */
   readonly on: readonly EventKind[];
-  /** cgroup globs: `docker/*`, `system.slice/*.service`, `kubepods.slice/**`. Default: every cgroup. */
-  readonly match?: readonly string[];
+  /**
+   * cgroup globs (`docker/*`, `system.slice/*.service`, `kubepods.slice/**`), or selectors by who the
+   * cgroup is: `{ container: { name: "web-*" } }`, `{ path: "machine.slice/**", container: { image: "localhost/*" } }`,
+   * `{ container: { namespace: "prod", labels: { "app.kubernetes.io/name": "api" } } }`. Any entry may match.
+   * Default: every cgroup.
+   */
+  readonly match?: readonly MatchEntry[];
   /**
    * After proposing actions for a cgroup, skip its events for this long: "30s", "5m", or ms, measured
    * between events' `at`. The config's `policies.cooldowns.<name>` overrides it. A v1 stall under OOM
@@ -230,6 +269,17 @@ export interface PolicyMeta {
   /** Defaults of ctx.params; the config overrides them key by key. */
   readonly params?: Readonly<Record<string, unknown>>;
 }
+
+/** Every given field must match; values are globs (`*` any run of characters, `?` one). */
+export interface ContainerSelector {
+  readonly engine?: string;
+  readonly name?: string;
+  readonly image?: string;
+  readonly pod?: string;
+  readonly namespace?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+export type MatchEntry = string | { readonly path?: string; readonly container?: ContainerSelector };
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 

@@ -21,6 +21,9 @@ import { runPolicyTest } from "./policy/replay.js";
 import { memoryVersionOnDisk, notifierFor } from "./watch/notifiers.js";
 import { createWatcher } from "./watch/watcher.js";
 import { runDemo } from "./demo.js";
+import { createIdentityResolver } from "./identity/resolver.js";
+import { containerSnapshot } from "./identity/labels.js";
+import { compileWatchRules } from "./identity/watchRules.js";
 
 function packageVersion(): string {
   for (let dir = path.dirname(new URL(import.meta.url).pathname); dir !== "/"; dir = path.dirname(dir)) {
@@ -92,11 +95,14 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
   const native = loadNative();
   const reader = createFileReader();
   const own = new Set(readOwnCgroups("/proc"));
+  // Who each cgroup is, and the watch rules' container selectors, as the daemon sees them (no re-tries: one shot).
+  const identities = createIdentityResolver({ roots: config.identity.roots, retryDelaysMs: [], persistent: false });
+  const rules = compileWatchRules(config.watch, (c) => identities.resolve(c));
   const watcher = createWatcher({
     layout,
     reader,
     patterns: config.watch.map((w) => w.pattern),
-    exclude: (c) => own.has(c),
+    exclude: (c) => own.has(c) || (rules.byContainer && !rules.matches(c)),
     pollIntervalMs: 0,
     safetyNetIntervalMs: 0,
     native: null,
@@ -104,7 +110,7 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
   });
   const sub = watcher.events$.subscribe();
   await watcher.ready;
-  const mayAct = actScope(config.watch);
+  const mayAct = actScope(config.watch, (c) => identities.resolve(c));
   const rows = [...watcher.trackers.values()].map((t) => {
     // A path that exists only in the cpu hierarchy (hybrid hosts) has no memory notifier.
     const memory = memoryVersionOnDisk(t);
@@ -114,8 +120,10 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
       notifier: memory === null ? "none" : notifierFor(memory, native.kind === "loaded"),
       memory: memory === null ? "-" : `v${memory}`,
       cpuQuota: t.hasCpuQuota(),
+      container: containerSnapshot(identities.resolve(t.cgroup)),
     };
   });
+  identities.close();
   sub.unsubscribe();
   reader.close();
   let running: unknown = null;
@@ -135,7 +143,10 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
   out(`running instance: ${running === null ? "not reachable" : JSON.stringify(running)}\n`);
   const actable = rows.filter((r) => r.act).length;
   out(`${rows.length} cgroup(s) match the watch patterns; ${actable} may be acted on${config.dryRun ? " (but dry-run is on)" : ""}, ${rows.length - actable} observed only:\n`);
-  for (const r of rows) out(`  ${r.cgroup}  ${r.act ? "act" : "observe"} memory=${r.memory} notifier=${r.notifier}${r.cpuQuota ? " cpu-quota" : ""}\n`);
+  for (const r of rows) {
+    const who = r.container === null ? "" : ` ${r.container.engine}${r.container.name === null ? "" : `:${r.container.name}`}${r.container.image === null ? "" : ` (${r.container.image})`}`;
+    out(`  ${r.cgroup}  ${r.act ? "act" : "observe"} memory=${r.memory} notifier=${r.notifier}${r.cpuQuota ? " cpu-quota" : ""}${who}\n`);
+  }
   return EXIT_OK;
 }
 

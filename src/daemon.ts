@@ -16,6 +16,7 @@ import { createActionExecutor, type ActionExecutor } from "./actions/executor.js
 import { parseMemTotal, protectSelf } from "./actions/selfProtection.js";
 import { locateController, type CgroupLayout } from "./cgroup/layout.js";
 import { compileCgroupGlob } from "./cgroup/glob.js";
+import type { OomVictim } from "./events/types.js";
 import { createFileReader, type FileReader } from "./cgroup/read.js";
 import { createGuardedWriter } from "./cgroup/writer.js";
 import { planReload, type ReloadPlan } from "./config/reload.js";
@@ -38,6 +39,17 @@ import { memoryVersionOnDisk, type NotifierMode } from "./watch/notifiers.js";
 import type { DiscoveryFilter } from "./sources/discovery.js";
 import { createWatcher, type Watcher } from "./watch/watcher.js";
 import { publishCgroupState } from "./watch/publish.js";
+import { createIdentityResolver, type IdentityResolver } from "./identity/resolver.js";
+import { withContainerIdentity } from "./identity/log.js";
+import { containerSnapshot, identityLabels } from "./identity/labels.js";
+import { compileWatchRules, type WatchRules } from "./identity/watchRules.js";
+import { compileSelector } from "./identity/selector.js";
+import type { ContainerIdentity } from "./identity/types.js";
+import { createOomForensics, type OomForensics } from "./oom/forensics.js";
+import { openKmsg } from "./oom/kmsgReader.js";
+import { createRetention } from "./oom/retention.js";
+import { createOomReporter } from "./oom/reporter.js";
+import { killedSummary, oomKillMessage } from "./oom/report.js";
 
 export interface DaemonOptions {
   readonly config: RuntimeConfig;
@@ -87,25 +99,14 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** Labels for a cgroup: every watch rule whose pattern matches contributes its labels (later rules win). */
-function labeller(config: RuntimeConfig): (cgroup: string) => Readonly<Record<string, string>> {
-  const rules = config.watch.map((r) => ({ match: compileCgroupGlob(r.pattern), labels: r.labels }));
-  const cache = new Map<string, Readonly<Record<string, string>>>();
-  return (cgroup) => {
-    let l = cache.get(cgroup);
-    if (l === undefined) {
-      const merged: Record<string, string> = {};
-      for (const r of rules) if (r.match(cgroup)) Object.assign(merged, r.labels);
-      l = Object.freeze(merged);
-      cache.set(cgroup, l);
-    }
-    return l;
-  };
-}
-
 /** v1 pressure levels for a cgroup: the last matching watch rule that sets them, else the global list. */
-function pressureLevels(config: RuntimeConfig): (cgroup: string) => readonly V1PressureLevel[] {
-  const rules = config.watch.flatMap((r) => (r.v1PressureLevels === null ? [] : [{ match: compileCgroupGlob(r.pattern), levels: r.v1PressureLevels }]));
+function pressureLevels(config: RuntimeConfig, identityOf: (cgroup: string) => ContainerIdentity | null): (cgroup: string) => readonly V1PressureLevel[] {
+  const rules = config.watch.flatMap((r) => {
+    if (r.v1PressureLevels === null) return [];
+    const path = compileCgroupGlob(r.pattern);
+    const container = r.container === undefined ? null : compileSelector(r.container);
+    return [{ match: (c: string) => path(c) && (container === null || container(identityOf(c))), levels: r.v1PressureLevels }];
+  });
   return (cgroup) => {
     let levels = config.v1PressureLevels;
     for (const r of rules) if (r.match(cgroup)) levels = r.levels;
@@ -116,13 +117,23 @@ function pressureLevels(config: RuntimeConfig): (cgroup: string) => readonly V1P
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, layout, logger } = options;
   const now = options.now ?? (() => performance.now());
+  const persistent = options.persistent ?? true;
+  // Who each cgroup is; every log line about a cgroup names its container.
+  const identities: IdentityResolver = createIdentityResolver({
+    roots: config.identity.roots,
+    persistent,
+    onResolved: (cgroup, id) => lateIdentity(cgroup, id),
+    onUnreadable: (cgroup, file, reason) => log.watch.warn({ cgroup, file }, `container metadata unreadable (${reason}): path-only identity`),
+  });
+  const named = (l: Logger): Logger => withContainerIdentity(l, (c) => identities.get(c));
   const log = {
-    lifecycle: componentLogger(logger, "lifecycle"),
-    watch: componentLogger(logger, "watch"),
-    policy: componentLogger(logger, "policy"),
-    actions: componentLogger(logger, "actions"),
+    lifecycle: named(componentLogger(logger, "lifecycle")),
+    watch: named(componentLogger(logger, "watch")),
+    policy: named(componentLogger(logger, "policy")),
+    actions: named(componentLogger(logger, "actions")),
     metrics: componentLogger(logger, "metrics"),
   };
+  let lateIdentity: (cgroup: string, id: NonNullable<ReturnType<IdentityResolver["get"]>>) => void = () => undefined;
   const stops: { name: string; run: () => void | Promise<void> }[] = [];
   const runStops = async (): Promise<void> => {
     for (const s of stops.splice(0).reverse()) {
@@ -134,6 +145,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
   };
 
+  stops.push({ name: "identity", run: () => identities.close() });
   try {
     // File problems (malformed, wrong type, replaced, refused write): logged
     // once when they start and once when they clear, counted once metrics exist.
@@ -203,7 +215,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
     // 4. Actions. Rebuilt when a reload changes the guardrails (dry-run included).
     // Which cgroups may be acted on comes from the watch rules; a reload that changes them replaces it.
-    let actable = actScope(config.watch);
+    let actable = actScope(config.watch, (c) => identities.resolve(c));
     const mayAct = (cgroup: string): boolean => actable(cgroup);
     const makeExecutor = (guardrails: RuntimeConfig["guardrails"]): ActionExecutor =>
       createActionExecutor({
@@ -232,14 +244,31 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     stops.push({ name: "file reader", run: () => reader.close() });
     const own = new Set(options.ownCgroups);
     // What is watched and how it is labelled can change on reload: discovery re-evaluates them (refilter).
-    const watchFilter = (c: RuntimeConfig): DiscoveryFilter => {
+    // A rule's container selector counts too: a cgroup its path matches is watched only when its identity matches.
+    const rulesOf = (c: RuntimeConfig): WatchRules => compileWatchRules(c.watch, (cg) => identities.resolve(cg));
+    let currentRules = rulesOf(config);
+    const watchFilter = (c: RuntimeConfig, rules: WatchRules): DiscoveryFilter => {
       const excluded = c.exclude.map(compileCgroupGlob);
-      return { patterns: c.watch.map((w) => w.pattern), exclude: (cg) => own.has(cg) || excluded.some((m) => m(cg)) };
+      return { patterns: c.watch.map((w) => w.pattern), exclude: (cg) => own.has(cg) || excluded.some((m) => m(cg)) || (rules.byContainer && !rules.matches(cg)) };
     };
     const refilter = new Subject<DiscoveryFilter>();
-    let currentLabels = labeller(config);
-    const labelsOf = (cgroup: string): Readonly<Record<string, string>> => currentLabels(cgroup);
-    const initialFilter = watchFilter(config);
+    const labelsOf = (cgroup: string): Readonly<Record<string, string>> => currentRules.labelsOf(cgroup);
+    const initialFilter = watchFilter(config, currentRules);
+    lateIdentity = (cgroup, id) => {
+      currentRules.forget(cgroup);
+      metrics.setIdentity(cgroup, identityLabels(id));
+    };
+    const retention = createRetention({ windowMs: config.metrics.retainRemovedMs, persistent });
+    stops.push({ name: "retention", run: () => retention.close() });
+    const forensics: OomForensics | null =
+      config.identity.kmsg === null
+        ? null
+        : createOomForensics({
+            open: () => openKmsg(config.identity.kmsg ?? undefined),
+            persistent,
+            onUnavailable: (reason) => log.watch.warn({ reason }, "kernel OOM reports unreadable: oom_kill events will not name their victim"),
+          });
+    if (forensics !== null) stops.push({ name: "oom forensics", run: () => forensics.close() });
     const wantsSample = policies.policies().some((p) => p.on.includes("sample"));
     const psiTriggers = Object.fromEntries(
       (["memory", "cpu", "io"] as const).flatMap((r) => {
@@ -258,7 +287,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       sampleIntervalMs: wantsSample ? config.sampleIntervalMs : null,
       native: options.native.kind === "loaded" ? createNativeNotifiers({ keepAlive: options.persistent ?? true, softLimitRecheckMs: config.safetyNetIntervalMs }) : null,
       psiTriggers,
-      v1PressureLevels: pressureLevels(config),
+      v1PressureLevels: pressureLevels(config, (c) => identities.resolve(c)),
       persistent: options.persistent ?? true,
       now,
       onProblem: (p) => problems.report({ op: "read", path: `${p.cgroup}/${p.file}`, cgroup: p.cgroup, reason: "malformed", message: `malformed control file ${p.file} of ${p.cgroup === "" ? "/" : p.cgroup}: ${p.reason}` }),
@@ -273,21 +302,34 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     /** The config last applied (startup, then each reload): what the next reload is compared with. */
     let applied: RuntimeConfig = config;
     let scanned = false;
-    /** True while a reload's rescan adopts cgroups (discovery reports them synchronously). */
+    /** True while a reload's rescan adopts (or drops) cgroups (discovery reports them synchronously). */
     let adopting = false;
     /** Publishes one cgroup's settings soon (set once the publisher exists, below). */
     let publishSoon: (cgroup: string, delaysMs: readonly number[]) => void = () => undefined;
-    const handle = (event: WatchdogEvent): void => {
+    /** The OOM line names the container and, once the kernel's report is read, the victim. */
+    const logOom = (event: WatchdogEvent, victims: readonly OomVictim[]): void => {
+      for (const v of victims) metrics.recordOomVictim(event.cgroup, { comm: v.comm, rssBytes: v.anonRssBytes + v.fileRssBytes + (v.shmemRssBytes ?? 0) });
+      log.watch.warn({ event, ...(victims.length > 0 ? { victims, killed: killedSummary(victims) } : {}) }, oomKillMessage(event, identities.get(event.cgroup)));
+    };
+    const oomReporter = createOomReporter(forensics, logOom);
+    const handle = (incoming: WatchdogEvent): void => {
+      let event = incoming;
       metrics.heartbeat();
       switch (event.kind) {
         case "cgroup_added": {
           const t = watcher.trackers.get(event.cgroup);
+          // Re-created within its retention window: a new cgroup, maybe a new container.
+          if (retention.revive(event.cgroup)) {
+            identities.forget(event.cgroup);
+            currentRules.forget(event.cgroup);
+          }
           metrics.addCgroup(event.cgroup, {
             // A cgroup a reload's new watch rules adopt existed before: like one found at startup, its counters show as they are.
             origin: scanned && !adopting ? "created" : "startup",
             memory: t === undefined ? null : memoryVersionOnDisk(t),
             cpu: locateController(layout, "cpu")?.version ?? null,
             pids: locateController(layout, "pids") !== null,
+            identity: identityLabels(identities.resolve(event.cgroup)),
           });
           // After the first scan a new cgroup's gauges are published now, and again
           // soon: an engine writes a container's limits after its mkdir (runc,
@@ -299,14 +341,29 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           }
           break;
         }
-        case "cgroup_removed":
-          metrics.removeCgroup(event.cgroup);
+        case "cgroup_removed": {
+          // A removed cgroup's last counters and identity stay exported for the retention window; one a
+          // reload stopped watching (reported during the reload's rescan) exists still and goes at once.
+          const cgroup = event.cgroup;
+          const forget = (): void => {
+            metrics.removeCgroup(cgroup);
+            identities.forget(cgroup);
+            currentRules.forget(cgroup);
+          };
+          if (adopting) forget();
+          else {
+            metrics.retireCgroup(cgroup);
+            retention.retire(cgroup, forget);
+          }
           break;
+        }
         default:
           break;
       }
       metrics.recordEvent(event);
-      if (event.kind === "oom_kill" || event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, `${event.kind} in ${event.cgroup}`);
+      if (event.kind === "oom_kill") {
+        event = oomReporter.attach(event);
+      } else if (event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, oomKillMessage(event, identities.get(event.cgroup)));
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
       const evaluations: StallEvaluation[] = [];
       const decisions: StallDecision[] = [];
@@ -314,7 +371,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       if (wanted || options.record !== undefined) {
         // Periodic samples read settings once (open/read/close) so that they
         // do not evict the kept fds the notification path re-reads.
-        const snapshot = readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached");
+        const snapshot: CgroupSnapshot = {
+          ...readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached"),
+          container: containerSnapshot(identities.get(event.cgroup)),
+        };
         // A removed cgroup has nothing left to read: its trace line carries no snapshot (replay keeps the previous one).
         options.record?.(event, event.kind === "cgroup_removed" ? null : snapshot);
         for (const evaluation of wanted ? policies.evaluateDetailed(event, snapshot) : []) {
@@ -423,25 +483,26 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
               // guardrails.global.dryRun mirrors the top-level dryRun, so a dryRun change lands here too.
               executor = makeExecutor(next.guardrails);
               break;
-            case "policies.cooldownsMs":
-              policies.setCooldowns(next.policies.cooldownsMs);
-              break;
             case "policies.params":
             case "policies.disabled":
               policies.configure({ params: next.policies.params, disabled: next.policies.disabled });
               break;
+            case "policies.cooldownsMs":
+              policies.setCooldowns(next.policies.cooldownsMs);
+              break;
             case "watch":
-            case "exclude":
-              // Labels and the act scope first, so a cgroup the rescan adds is labelled and judged by the new rules.
-              currentLabels = labeller(next);
-              actable = actScope(next.watch);
+            case "exclude": {
+              // Rules (labels, container selectors) and the act scope first, so a cgroup the rescan adds is labelled and judged by the new ones.
+              currentRules = rulesOf(next);
+              actable = actScope(next.watch, (c) => identities.resolve(c));
               adopting = true;
               try {
-                refilter.next(watchFilter(next));
+                refilter.next(watchFilter(next, currentRules));
               } finally {
                 adopting = false;
               }
               break;
+            }
           }
         }
         applied = next;

@@ -10,16 +10,7 @@ if command -v buildah >/dev/null 2>&1; then
   exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "buildah.sh: need root to apt-get install buildah" >&2
-  exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-# Only refresh the package lists when the package is unknown (a fresh box).
-if ! apt-cache show buildah >/dev/null 2>&1; then
-  apt-get update
-fi
-apt-get install -y --no-install-recommends buildah
+. "$(dirname "${BASH_SOURCE[0]}")/apt.bash"
+apt_install buildah.sh buildah
 
 buildah --version

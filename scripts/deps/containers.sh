@@ -19,18 +19,8 @@ if have_all; then
   exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "containers.sh: need root to apt-get install podman" >&2
-  exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-pkgs=(podman runc conmon busybox-static golang-github-containers-common containernetworking-plugins fuse-overlayfs gcc libc6-dev)
-# Only refresh the package lists when a package is unknown (a fresh box).
-if ! apt-cache show "${pkgs[@]}" >/dev/null 2>&1; then
-  apt-get update
-fi
-apt-get install -y --no-install-recommends "${pkgs[@]}"
+. "$(dirname "${BASH_SOURCE[0]}")/apt.bash"
+apt_install containers.sh podman runc conmon busybox-static golang-github-containers-common containernetworking-plugins fuse-overlayfs gcc libc6-dev
 
 podman --version
 runc --version | head -n1

@@ -11,12 +11,6 @@ if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1;
   exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "prometheus.sh: need root to apt-get install prometheus" >&2
-  exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [ ! -e "$policy" ]; then
@@ -27,11 +21,8 @@ fi
 cleanup() { if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi; }
 trap cleanup EXIT
 
-# Only refresh the package lists when the package is unknown (a fresh box).
-if ! apt-cache show prometheus >/dev/null 2>&1; then
-  apt-get update
-fi
-apt-get install -y --no-install-recommends prometheus
+. "$(dirname "${BASH_SOURCE[0]}")/apt.bash"
+apt_install prometheus.sh prometheus
 
 # Belt and braces for hosts without policy-rc.d support (e.g. a running systemd).
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then

@@ -11,14 +11,6 @@ if command -v python3 >/dev/null 2>&1; then
   exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "python3.sh: need root to apt-get install python3-minimal" >&2
-  exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-cache show python3-minimal >/dev/null 2>&1; then
-  apt-get update
-fi
-apt-get install -y --no-install-recommends python3-minimal
+. "$(dirname "${BASH_SOURCE[0]}")/apt.bash"
+apt_install python3.sh python3-minimal
 python3 --version

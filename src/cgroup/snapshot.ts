@@ -41,9 +41,26 @@ export interface PidsSnapshot {
   readonly max: number | null;
 }
 
+/**
+ * Who the cgroup is (src/identity/): its container engine and, when the
+ * engine's metadata was readable, the container's name, image and labels,
+ * and for Kubernetes its pod. null when the path names no engine.
+ */
+export interface ContainerSnapshot {
+  readonly engine: "docker" | "podman" | "containerd" | "cri-o" | "systemd";
+  /** Container id (64 hex), or the systemd unit name. */
+  readonly id: string;
+  readonly name: string | null;
+  readonly image: string | null;
+  readonly pod: string | null;
+  readonly namespace: string | null;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
 export interface CgroupSnapshot {
   /** Path relative to the hierarchy root. */
   readonly path: string;
+  readonly container?: ContainerSnapshot | null;
   /** Free-form labels from the config (e.g. { tier: "critical" }). */
   readonly labels: Readonly<Record<string, string>>;
   readonly memory: MemorySnapshot | null;

@@ -9,10 +9,18 @@
  * subtree of an opted-in pattern untouched, use guardrails.protected.
  */
 import { compileCgroupGlob } from "../cgroup/glob.js";
+import { compileSelector, type ContainerView } from "../identity/selector.js";
 import type { WatchRule } from "./types.js";
 
-export function actScope(rules: readonly WatchRule[]): (cgroup: string) => boolean {
-  const acting = rules.filter((r) => r.act).map((r) => compileCgroupGlob(r.pattern));
+/** `identityOf` answers a rule's container selector (a rule with one acts only on the containers it names). */
+export function actScope(rules: readonly WatchRule[], identityOf: (cgroup: string) => ContainerView | null = () => null): (cgroup: string) => boolean {
+  const acting = rules
+    .filter((r) => r.act)
+    .map((r) => {
+      const path = compileCgroupGlob(r.pattern);
+      const container = r.container === undefined ? null : compileSelector(r.container);
+      return (cgroup: string): boolean => path(cgroup) && (container === null || container(identityOf(cgroup)));
+    });
   if (acting.length === 0) return () => false;
   const cache = new Map<string, boolean>();
   return (cgroup) => {

@@ -107,7 +107,8 @@ function compileWatch(entries: ConfigFile["watch"]): WatchRule[] {
     typeof e === "string"
       ? { pattern: normaliseCgroupPath(e), labels: {}, act: true, v1PressureLevels: null }
       : {
-          pattern: normaliseCgroupPath(e.pattern),
+          pattern: normaliseCgroupPath(e.pattern ?? "**"),
+          ...(e.container === undefined ? {} : { container: defined({ ...e.container }) }),
           labels: { ...(e.labels ?? {}) },
           act: e.act ?? true,
           v1PressureLevels: e.v1PressureLevels === undefined ? null : uniqueLevels(e.v1PressureLevels),
@@ -133,6 +134,7 @@ export function compileConfig(file: ConfigFile, ctx: CompileContext): RuntimeCon
   const p = file.policies;
   const userDirs = (p?.dirs ?? DEFAULTS.policies.dirs).map((d) => (path.isAbsolute(d) || ctx.baseDir === null ? path.resolve(d) : path.resolve(ctx.baseDir, d)));
   const root = file.cgroupRoot ?? DEFAULTS.cgroupRoot;
+  const abs = (dirs: readonly string[]): string[] => dirs.map((d) => (path.isAbsolute(d) || ctx.baseDir === null ? path.resolve(d) : path.resolve(ctx.baseDir, d)));
   return deepFreeze({
     cgroupRoot: root === "auto" ? { kind: "auto" } : { kind: "path", path: path.resolve(root) },
     watch: compileWatch(file.watch),
@@ -158,7 +160,19 @@ export function compileConfig(file: ConfigFile, ctx: CompileContext): RuntimeCon
     v1PressureLevels: uniqueLevels(file.v1PressureLevels ?? DEFAULTS.v1PressureLevels),
     dryRun,
     log: { level: (file.log?.level ?? DEFAULTS.log.level) as LogLevel, format: (file.log?.format ?? DEFAULTS.log.format) as LogFormat },
-    metrics: { listen: compileListen(file.metrics?.listen, ctx.systemdListen) },
+    metrics: {
+      listen: compileListen(file.metrics?.listen, ctx.systemdListen),
+      retainRemovedMs: ms(file.metrics?.retainRemoved ?? DEFAULTS.metrics.retainRemoved),
+    },
+    identity: {
+      roots: {
+        docker: abs(file.identity?.roots?.docker ?? DEFAULTS.identity.roots.docker),
+        podman: abs(file.identity?.roots?.podman ?? DEFAULTS.identity.roots.podman),
+        containerd: abs(file.identity?.roots?.containerd ?? DEFAULTS.identity.roots.containerd),
+        crio: abs(file.identity?.roots?.crio ?? DEFAULTS.identity.roots.crio),
+      },
+      kmsg: file.identity?.kmsg === false ? null : (file.identity?.kmsg ?? DEFAULTS.identity.kmsg),
+    },
     selfProtection: { oomScoreAdj: file.selfProtection?.oomScoreAdj ?? DEFAULTS.selfProtection.oomScoreAdj },
   });
 }

@@ -8,6 +8,7 @@
 import { DEFAULT_GUARDRAILS } from "../actions/guardrailConfig.js";
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT } from "../metrics/names.js";
 import { DEFAULT_LIMITS } from "../policy/types.js";
+import { DEFAULT_IDENTITY_ROOTS } from "../identity/types.js";
 
 /** Where `cgwatch run` looks without --config / CGWATCH_CONFIG. A missing file there means "defaults". */
 export const DEFAULT_CONFIG_PATH = "/etc/cgwatch/cgwatch.yaml";
@@ -45,6 +46,8 @@ export const DEFAULTS = {
   v1PressureLevels: ["medium"] as ("low" | "medium" | "critical")[],
   dryRun: false,
   log: { level: "info", format: "auto" },
-  metrics: { host: DEFAULT_METRICS_HOST, port: DEFAULT_METRICS_PORT },
+  /** Two scrapes and an alert's `for` after an OOM-killed container is removed. */
+  metrics: { host: DEFAULT_METRICS_HOST, port: DEFAULT_METRICS_PORT, retainRemoved: "5m" },
+  identity: { roots: DEFAULT_IDENTITY_ROOTS, kmsg: "/dev/kmsg" },
   selfProtection: { oomScoreAdj: -1000 },
 } as const;

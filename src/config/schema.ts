@@ -18,6 +18,7 @@ import { MIN_MEMORY_BYTES } from "../policy/types.js";
 import { parseListen } from "./listen.js";
 import { parsePsiTrigger } from "./psi.js";
 import { LOG_FORMATS, LOG_LEVELS } from "./types.js";
+import { ENGINES, type Engine } from "../identity/types.js";
 
 /** Editor hints mirroring parseSize / parseDuration / parsePsiTrigger (kept honest by the agreement test). */
 export const SIZE_PATTERN = "^\\s*[0-9]+(\\.[0-9]+)?\\s*([kKmMgGtTpP]([iI]?[bB])?|[bB])?\\s*$";
@@ -85,6 +86,19 @@ const labels = z
   )
   .describe("Prometheus labels added to every metric of the matched cgroups");
 
+const selectorGlob = (what: string) => z.string({ error: `expected ${what}: a glob string` }).min(1).describe(`${what} glob ("*" any run of characters, "?" one)`);
+const containerSelector = z
+  .object({
+    engine: z.enum(ENGINES as [Engine, ...Engine[]]).optional().describe("Container engine the cgroup belongs to"),
+    name: selectorGlob("container name").optional(),
+    image: selectorGlob("image").optional(),
+    pod: selectorGlob("Kubernetes pod name").optional(),
+    namespace: selectorGlob("Kubernetes namespace").optional(),
+    labels: z.record(z.string().min(1), z.string()).optional().describe("Engine labels (Docker labels, Kubernetes labels via CRI-O) and value globs"),
+  })
+  .strict()
+  .refine((o) => Object.keys(o).length > 0, { error: "an empty container selector matches everything; give engine, name, image, pod, namespace or labels" })
+  .describe("Match by who the cgroup is (engine metadata, see docs/config.md#identity); every given field must match");
 const pressureLevels = z
   .array(z.enum(["low", "medium", "critical"], { error: 'expected a pressure level: "low", "medium" or "critical"' }))
   .describe("v1 memory.pressure_level registrations (one eventfd per level and cgroup; each fires at its level or higher); [] for none");
@@ -94,7 +108,8 @@ const watchEntry = z.union(
     cgroupGlob("watch pattern"),
     z
       .object({
-        pattern: cgroupGlob("watch pattern"),
+        pattern: cgroupGlob("watch pattern").optional(),
+        container: containerSelector.optional(),
         labels: labels.optional(),
         v1PressureLevels: pressureLevels.optional().describe("v1 memory.pressure_level registrations for the cgroups this rule matches, instead of the global v1PressureLevels (a later matching rule wins); [] for none"),
         act: z
@@ -102,9 +117,10 @@ const watchEntry = z.union(
           .optional()
           .describe("May policies' actions be applied to the cgroups this rule matches? Default true; false: observe only (metrics, events, logs and \"would have\" decisions with reason observe_only)"),
       })
-      .strict(),
+      .strict()
+      .refine((o) => o.pattern !== undefined || o.container !== undefined, { error: "a watch rule needs a pattern, a container selector, or both" }),
   ],
-  { error: 'expected a glob string or {pattern: "...", labels: {...}, act: true|false, v1PressureLevels: [...]}' },
+  { error: 'expected a glob string or {pattern: "...", container: {...}, labels: {...}, act: true|false, v1PressureLevels: [...]}' },
 );
 
 const fraction = z.number().gt(0).lte(1);
@@ -213,9 +229,29 @@ export const configFileSchema = z
           })
           .optional()
           .describe("host:port of /metrics; under systemd the socket from cgwatch.socket is used instead"),
+        retainRemoved: duration("retention of removed cgroups", 0, 86_400_000)
+          .optional()
+          .describe("How long a removed cgroup's last counters and identity stay exported (an OOM-killed and removed container still alerts); 0: drop at once"),
       })
       .strict()
       .optional(),
+    identity: z
+      .object({
+        roots: z
+          .object({
+            docker: z.array(z.string().min(1)).optional().describe("Docker data roots (<root>/containers/<id>/config.v2.json)"),
+            podman: z.array(z.string().min(1)).optional().describe("containers/storage graph roots of podman (<root>/<driver>-containers/containers.json)"),
+            containerd: z.array(z.string().min(1)).optional().describe("containerd state dirs (<root>/io.containerd.runtime.v2.task/<ns>/<id>/config.json)"),
+            crio: z.array(z.string().min(1)).optional().describe("CRI-O storage roots (<root>/<driver>-containers/<id>/userdata/config.json)"),
+          })
+          .strict()
+          .optional()
+          .describe("Where each engine keeps its metadata on disk (read-only)"),
+        kmsg: z.union([z.string().min(1), z.literal(false)]).optional().describe("Kernel log to read OOM reports from (victim pid, name, rss); false: none"),
+      })
+      .strict()
+      .optional()
+      .describe("Container identity (engine, name, image, pod) and OOM victim attribution"),
     selfProtection: z
       .object({
         oomScoreAdj: z.number().int().min(-1000).max(1000).optional().describe("oom_score_adj cgwatch sets on itself at start (-1000: never OOM-killed)"),

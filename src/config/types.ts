@@ -5,6 +5,8 @@
  * was set: `loadConfig` (load.ts) is the only producer.
  */
 import type { GuardrailSettings } from "../actions/guardrailConfig.js";
+import type { ContainerSelector } from "../identity/selector.js";
+import type { IdentityRoots } from "../identity/types.js";
 import type { V1PressureLevel } from "../events/types.js";
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
@@ -25,6 +27,8 @@ export type CgroupRootSetting = { readonly kind: "auto" } | { readonly kind: "pa
  */
 export interface WatchRule {
   readonly pattern: string;
+  /** Only cgroups that are this container (src/identity/selector.ts); absent: any. */
+  readonly container?: ContainerSelector;
   readonly labels: Readonly<Record<string, string>>;
   /** v1 memory.pressure_level registrations for the cgroups it matches; null: the global `v1PressureLevels`. */
   readonly v1PressureLevels: readonly V1PressureLevel[] | null;
@@ -89,7 +93,16 @@ export interface RuntimeConfig {
   readonly v1PressureLevels: readonly V1PressureLevel[];
   readonly dryRun: boolean;
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
-  readonly metrics: { readonly listen: MetricsListen };
+  readonly metrics: {
+    readonly listen: MetricsListen;
+    /** ms a removed cgroup's series stay exported. */
+    readonly retainRemovedMs: number;
+  };
+  readonly identity: {
+    readonly roots: IdentityRoots;
+    /** Kernel log with OOM reports, or null: no victim attribution. */
+    readonly kmsg: string | null;
+  };
   readonly selfProtection: { readonly oomScoreAdj: number };
 }
 

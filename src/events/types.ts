@@ -25,9 +25,34 @@ interface EventBase {
 /** v2 memory.events keys (and v1 equivalents) that are counters of kernel happenings. */
 export type MemoryEventKind = "memory_low" | "memory_high" | "memory_max" | "oom" | "oom_kill" | "oom_group_kill";
 
+/**
+ * The process an OOM kill took, from the kernel's OOM report (/dev/kmsg), when
+ * cgwatch could read it. Memcg paths are relative to the memory hierarchy root.
+ */
+export interface OomVictim {
+  readonly pid: number;
+  readonly comm: string;
+  /** The memcg that hit its limit; null for a global OOM or when the kernel did not say. */
+  readonly oomMemcg: string | null;
+  /** The victim's own memcg; null when the kernel did not say. */
+  readonly taskMemcg: string | null;
+  /** "CONSTRAINT_MEMCG", "CONSTRAINT_NONE", …; null before 4.19. */
+  readonly constraint: string | null;
+  readonly uid: number | null;
+  readonly totalVmBytes: number;
+  readonly anonRssBytes: number;
+  readonly fileRssBytes: number;
+  readonly shmemRssBytes: number | null;
+  readonly oomScoreAdj: number | null;
+  /** Kernel time of the report, µs since boot. */
+  readonly kernelUsec: number;
+}
+
 export interface MemoryCounterEvent extends EventBase {
   readonly kind: MemoryEventKind;
   readonly counter: CounterChange;
+  /** oom_kill only: the victim named by the kernel's report, when it was read in time. */
+  readonly victim?: OomVictim;
 }
 
 /**

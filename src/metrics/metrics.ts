@@ -12,6 +12,7 @@
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { ActionOutcome, ActionProposal } from "../actions/types.js";
 import type { CgroupVersion } from "../cgroup/layout.js";
+import type { MemoryFigures } from "../cgroup/memoryStat.js";
 import type { IoLimitDevice } from "../cgroup/parse.js";
 import type { CgroupSnapshot } from "../cgroup/snapshot.js";
 import { EVENT_SOURCES_OF } from "../events/sources.js";
@@ -36,6 +37,8 @@ export interface AddCgroupOptions {
   /** Zero-initialise the cpu.stat mirrors (cgroups that have a cpu controller). */
   readonly cpu?: CgroupVersion | null;
   readonly pids?: boolean;
+  /** Who the cgroup is (engine, container, pod): labels of its cgwatch_cgroup_info series. */
+  readonly identity?: N.IdentityLabelValues | null;
 }
 
 /** Gauges the snapshot does not carry. */
@@ -44,8 +47,17 @@ export interface CgroupStateExtra {
   readonly kernelMemoryBytes?: number | null;
   /** Number of CPUs in cpuset.cpus (effective). */
   readonly cpusetCpus?: number | null;
+  /** Working set, rss and cache from memory.stat (cgroup/memoryStat.ts). */
+  readonly memoryFigures?: MemoryFigures | null;
   /** Number of memory nodes in cpuset.mems (effective). */
   readonly cpusetMems?: number | null;
+}
+
+/** The kernel's report of one OOM victim, for cgwatch_oom_victims_total and cgwatch_oom_victim_rss_bytes. */
+export interface VictimMetric {
+  readonly comm: string;
+  /** anon + file + shmem rss at the kill. */
+  readonly rssBytes: number;
 }
 
 /** Absolute cpu counters (cpuacct.usage / cpu.stat usage_usec; cpu.stat nr_periods, nr_throttled, throttled time). */
@@ -94,6 +106,16 @@ export interface Metrics {
   addCgroup(cgroup: string, opts: AddCgroupOptions): void;
   /** Every series of the cgroup disappears. Do the final counter read first. */
   removeCgroup(cgroup: string): void;
+  /**
+   * The cgroup is gone but its series stay, frozen at their last values, until
+   * removeCgroup (the retention window: an alert still sees the OOM that killed
+   * it). It no longer counts as watched; adding it again starts afresh.
+   */
+  retireCgroup(cgroup: string): void;
+  /** Replaces the identity labels of the cgroup's info series (identity resolved late). */
+  setIdentity(cgroup: string, identity: N.IdentityLabelValues | null): void;
+  /** Counts an OOM victim of the cgroup (also while it is retired: the report can come after the rmdir). */
+  recordOomVictim(cgroup: string, victim: VictimMetric): void;
   hasCgroup(cgroup: string): boolean;
   /** Settings and usage gauges from a snapshot (and the oom_kill / cpu usage counters it carries). */
   setCgroupState(cgroup: string, snapshot: CgroupSnapshot, extra?: CgroupStateExtra): void;
@@ -155,7 +177,17 @@ function defineFamilies(store: Store) {
     oomStalls: store.define({ name: N.OOM_STALL_OUTCOMES_TOTAL, type: "counter", help: "Offers of a v1 stall under OOM by what became of them: applied, dry_run, rejected (a guardrail), failed (the write), no_action (no policy proposed one).", labelNames: ["outcome"] }),
     eventToAction: store.define({ name: N.EVENT_TO_ACTION_SECONDS, type: "histogram", help: "Time from reading the kernel notification to the action's write (or dry-run decision).", labelNames: ["outcome"], buckets: LATENCY_BUCKETS }),
 
-    info: perCgroup(N.CGROUP_INFO, "gauge", "Always 1 for every watched cgroup; labels give the cgroup version of its memory and cpu controllers (empty: none).", ["memory", "cpu"]),
+    info: perCgroup(
+      N.CGROUP_INFO,
+      "gauge",
+      "Always 1 for every watched (or retained) cgroup; labels give the cgroup version of its memory and cpu controllers and who the cgroup is: engine, container_id, name, image, pod, namespace, container (empty: unknown). Join on cgroup.",
+      ["memory", "cpu", ...N.IDENTITY_LABELS],
+    ),
+    workingSet: perCgroup(N.MEMORY_WORKING_SET_BYTES, "gauge", "Working set as the kubelet computes it for eviction: usage minus inactive file cache (v1 total_inactive_file, v2 inactive_file)."),
+    rss: perCgroup(N.MEMORY_RSS_BYTES, "gauge", "Anonymous memory (v1 memory.stat total_rss, v2 anon); cAdvisor's container_memory_rss."),
+    cache: perCgroup(N.MEMORY_CACHE_BYTES, "gauge", "Page cache (v1 memory.stat total_cache, v2 file); cAdvisor's container_memory_cache."),
+    oomVictims: perCgroup(N.OOM_VICTIMS_TOTAL, "counter", "Processes the kernel OOM-killed in the cgroup (or below it), by process name, from its OOM report in /dev/kmsg.", ["comm"]),
+    oomVictimRss: perCgroup(N.OOM_VICTIM_RSS_BYTES, "gauge", "Resident memory (anon+file+shmem) of the last OOM victim with this process name, at the kill.", ["comm"]),
     memoryEvents: perCgroup(N.MEMORY_EVENTS_TOTAL, "counter", "Mirror of the kernel's memory event counters: v2 memory.events (low, high, max, oom, oom_kill, oom_group_kill); v1 memory.oom_control oom_kill and memory.failcnt (failcnt).", ["event"]),
     underOom: perCgroup(N.UNDER_OOM, "gauge", "1 while tasks of the cgroup are stalled under OOM (v1 memory.oom_control under_oom)."),
     usage: perCgroup(N.MEMORY_USAGE_BYTES, "gauge", "Memory usage (v1 memory.usage_in_bytes, v2 memory.current)."),
@@ -238,6 +270,13 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   let renderInFlight: Promise<string> | null = null;
 
   const entry = (cgroup: string): CgroupEntry | undefined => cgroups.get(cgroup);
+  /** Removed cgroups whose series are kept for the retention window. */
+  const retired = new Map<string, CgroupEntry>();
+  const infoLabels = new Map<string, { memory: string; cpu: string }>();
+  const setInfo = (e: CgroupEntry, versions: { memory: string; cpu: string }, identity: N.IdentityLabelValues | null | undefined): void => {
+    e.dropAllOf(f.info, () => false);
+    e.get(f.info, [versions.memory, versions.cpu, ...N.IDENTITY_LABELS.map((l) => identity?.[l] ?? "")]).value = 1;
+  };
 
   /** Sets a gauge, or drops its series when the cgroup does not have the setting. */
   const gauge = (e: CgroupEntry, family: Family, value: number | null | undefined): void => {
@@ -305,12 +344,17 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     store,
     addCgroup(cgroup, o) {
       if (cgroups.has(cgroup)) return;
+      // Re-created within its retention window: the old series go, the new cgroup starts afresh.
+      retired.get(cgroup)?.clear();
+      retired.delete(cgroup);
       const fresh = o.origin === "created";
       const e = new CgroupEntry(cgroup, fresh);
       if (o.memory === 1 || o.memory === 2) memoryVersions.set(cgroup, o.memory);
       cgroups.set(cgroup, e);
       watchedSeries.value = cgroups.size;
-      e.get(f.info, [o.memory === 1 || o.memory === 2 ? String(o.memory) : "", o.cpu === 1 || o.cpu === 2 ? String(o.cpu) : ""]).value = 1;
+      const versions = { memory: o.memory === 1 || o.memory === 2 ? String(o.memory) : "", cpu: o.cpu === 1 || o.cpu === 2 ? String(o.cpu) : "" };
+      infoLabels.set(cgroup, versions);
+      setInfo(e, versions, o.identity);
       // Pre-existing cgroups get their counters from the first read (their
       // kernel values may be far from 0); new ones start at 0 right away.
       if (!fresh) return;
@@ -324,11 +368,33 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     },
     removeCgroup(cgroup) {
       memoryVersions.delete(cgroup);
+      infoLabels.delete(cgroup);
+      retired.get(cgroup)?.clear();
+      retired.delete(cgroup);
       const e = cgroups.get(cgroup);
       if (e === undefined) return;
       e.clear();
       cgroups.delete(cgroup);
       watchedSeries.value = cgroups.size;
+    },
+    retireCgroup(cgroup) {
+      const e = cgroups.get(cgroup);
+      if (e === undefined) return;
+      cgroups.delete(cgroup);
+      retired.set(cgroup, e);
+      watchedSeries.value = cgroups.size;
+    },
+    setIdentity(cgroup, identity) {
+      const e = cgroups.get(cgroup) ?? retired.get(cgroup);
+      const versions = infoLabels.get(cgroup);
+      if (e !== undefined && versions !== undefined) setInfo(e, versions, identity);
+    },
+    recordOomVictim(cgroup, victim) {
+      const e = cgroups.get(cgroup) ?? retired.get(cgroup);
+      if (e === undefined) return;
+      // Held at 0 until scraped (a new series' first sample is invisible to increase()).
+      e.get(f.oomVictims, [victim.comm], true).value += 1;
+      e.get(f.oomVictimRss, [victim.comm]).value = victim.rssBytes;
     },
     hasCgroup: (cgroup) => cgroups.has(cgroup),
     setCgroupState(cgroup, snap, extra = {}) {
@@ -367,6 +433,11 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       }
       if (extra.kernelMemoryBytes !== undefined) gauge(e, f.kernel, extra.kernelMemoryBytes);
       if (extra.cpusetCpus !== undefined) gauge(e, f.cpusetCpus, extra.cpusetCpus);
+      if (extra.memoryFigures !== undefined) {
+        gauge(e, f.workingSet, extra.memoryFigures?.workingSetBytes);
+        gauge(e, f.rss, extra.memoryFigures?.rssBytes);
+        gauge(e, f.cache, extra.memoryFigures?.cacheBytes);
+      }
       if (extra.cpusetMems !== undefined) gauge(e, f.cpusetMems, extra.cpusetMems);
     },
     setMemoryEventCounters,

@@ -27,6 +27,13 @@ export const CGROUP_INFO = "cgwatch_cgroup_info";
 export const UNDER_OOM = "cgwatch_under_oom";
 export const MEMORY_USAGE_BYTES = "cgwatch_memory_usage_bytes";
 export const MEMORY_KERNEL_BYTES = "cgwatch_memory_kernel_bytes";
+// cAdvisor's container_memory_{working_set_bytes,rss,cache}, computed the kubelet's way (cgroup/memoryStat.ts).
+export const MEMORY_WORKING_SET_BYTES = "cgwatch_memory_working_set_bytes";
+export const MEMORY_RSS_BYTES = "cgwatch_memory_rss_bytes";
+export const MEMORY_CACHE_BYTES = "cgwatch_memory_cache_bytes";
+// OOM victims named by the kernel's report (/dev/kmsg), by process name.
+export const OOM_VICTIMS_TOTAL = "cgwatch_oom_victims_total";
+export const OOM_VICTIM_RSS_BYTES = "cgwatch_oom_victim_rss_bytes";
 export const MEMORY_LIMIT_BYTES = "cgwatch_memory_limit_bytes";
 export const MEMORY_MEMSW_LIMIT_BYTES = "cgwatch_memory_memsw_limit_bytes";
 export const MEMORY_SWAP_LIMIT_BYTES = "cgwatch_memory_swap_limit_bytes";
@@ -72,6 +79,14 @@ export const WRITE_REFUSALS_TOTAL = "cgwatch_write_refusals_total";
 export type MemoryEventCounter = "low" | "high" | "max" | "oom" | "oom_kill" | "oom_group_kill" | "failcnt";
 export const V2_MEMORY_EVENT_COUNTERS: readonly MemoryEventCounter[] = ["low", "high", "max", "oom", "oom_kill", "oom_group_kill"];
 export const V1_MEMORY_EVENT_COUNTERS: readonly MemoryEventCounter[] = ["oom_kill", "failcnt"];
+
+/**
+ * Identity labels of `cgwatch_cgroup_info` after `memory` and `cpu` (src/identity/labels.ts):
+ * cAdvisor's `name`, `image`, `pod`, `namespace`, `container` where they exist.
+ */
+export const IDENTITY_LABELS = ["engine", "container_id", "name", "image", "pod", "namespace", "container"] as const;
+export type IdentityLabelName = (typeof IDENTITY_LABELS)[number];
+export type IdentityLabelValues = Readonly<Record<IdentityLabelName, string>>;
 
 export type PressureKind = "some" | "full";
 

@@ -113,12 +113,12 @@ export class CgroupEntry {
     readonly fresh: boolean,
   ) {}
 
-  /** The series of `family` for this cgroup with extra label values after "cgroup". */
-  get(family: Family, extra: readonly string[] = []): Series {
+  /** The series of `family` for this cgroup with extra label values after "cgroup"; `hold` for counters born with a count. */
+  get(family: Family, extra: readonly string[] = [], hold: boolean = this.fresh): Series {
     const key = extra.length === 0 ? family.def.name : `${family.def.name}\0${extra.join("\0")}`;
     let s = this.series.get(key);
     if (s === undefined) {
-      s = family.get([this.cgroup, ...extra], this.fresh);
+      s = family.get([this.cgroup, ...extra], hold);
       this.series.set(key, s);
     }
     return s;

@@ -15,12 +15,11 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { ActionProposal } from "../actions/types.js";
-import type { CgroupMatcher } from "../cgroup/glob.js";
 import type { CgroupSnapshot } from "../cgroup/snapshot.js";
 import { isEmergency, type EventKind, type WatchdogEvent } from "../events/types.js";
 import { compilePolicy } from "./compile.js";
 import { isPolicyFile, listPolicyFiles, readPolicySource } from "./load.js";
-import { compileMatch, mergeParams } from "./meta.js";
+import { compileMatch, mergeParams, type PolicyMatcher } from "./meta.js";
 import { compileError, PolicySandbox, type CallResult } from "./sandbox.js";
 import {
   DEFAULT_LIMITS,
@@ -104,7 +103,7 @@ interface LoadedPolicy {
   /** Replaced when a config reload changes `policies.params`. */
   paramsJson: string;
   params: Readonly<Record<string, unknown>>;
-  readonly matches: CgroupMatcher;
+  readonly matches: PolicyMatcher;
   readonly log: Logger;
   sandbox: PolicySandbox | null;
   quarantined: string | null;
@@ -433,7 +432,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     const results: PolicyEvaluation[] = [];
     let snapshotJson: string | null = null;
     for (const p of ordered) {
-      if (p.quarantined !== null || !p.meta.on.includes(event.kind) || !p.matches(event.cgroup)) continue;
+      if (p.quarantined !== null || !p.meta.on.includes(event.kind) || !p.matches(event.cgroup, snapshot.container ?? null)) continue;
       try {
         snapshotJson ??= snapshotJsonOf(snapshot);
         results.push(runOne(p, event, snapshotJson));

@@ -3,10 +3,11 @@
  * here it becomes a typed `PolicyMeta` or a message saying which key is wrong,
  * so a typo in `on` fails at load time instead of silently never firing.
  */
-import { compileCgroupGlob, type CgroupMatcher } from "../cgroup/glob.js";
+import { compileCgroupGlob } from "../cgroup/glob.js";
+import { compileSelector, validateSelector, type ContainerView } from "../identity/selector.js";
 import { parseDuration } from "../cgroup/parse.js";
 import { isEventKind, type EventKind } from "../events/types.js";
-import type { PolicyMeta } from "./types.js";
+import type { MatchEntry, PolicyMeta } from "./types.js";
 
 /**
  * One thing wrong with `meta`: the top-level key it is about (null: `meta`
@@ -56,21 +57,14 @@ export function validateMeta(raw: unknown): MetaResult {
       else if (!kinds.includes(k)) kinds.push(k);
     }
   }
-  const globs: string[] = [];
+  const globs: MatchEntry[] = [];
   if (match !== undefined) {
-    if (!Array.isArray(match) || match.length === 0) problem("match", "meta.match must be a non-empty array of cgroup globs");
+    if (!Array.isArray(match) || match.length === 0) problem("match", "meta.match must be a non-empty array of cgroup globs or {path, container} selectors");
     else {
       for (const g of match) {
-        if (typeof g !== "string") {
-          problem("match", `meta.match: not a string: ${JSON.stringify(g)}`, g);
-          continue;
-        }
-        try {
-          compileCgroupGlob(g);
-          globs.push(g);
-        } catch (e) {
-          problem("match", `meta.match: ${e instanceof Error ? e.message : String(e)}`, g);
-        }
+        const entry = validateMatchEntry(g);
+        if (typeof entry === "string" && entry.startsWith("!")) problem("match", `meta.match: ${entry.slice(1)}`, g);
+        else globs.push(entry);
       }
     }
   } else {
@@ -130,11 +124,49 @@ export function locateMetaProblem(source: string, problem: MetaProblem): { line:
   return lineCol(source, keyAt);
 }
 
-/** One matcher for all of a policy's globs. */
-export function compileMatch(globs: readonly string[]): CgroupMatcher {
-  const matchers = globs.map((g) => compileCgroupGlob(g));
-  return (cgroup) => matchers.some((m) => m(cgroup));
+/** A valid entry, or "!reason" (a glob starting with "!" is no valid cgroup glob either). */
+function validateMatchEntry(g: unknown): MatchEntry {
+  const glob = (p: string): string | null => {
+    try {
+      compileCgroupGlob(p);
+      return null;
+    } catch (e) {
+      return `!${e instanceof Error ? e.message : String(e)}`;
+    }
+  };
+  if (typeof g === "string") return glob(g) ?? g;
+  if (!isRecord(g)) return `!not a glob string nor a {path, container} object: ${JSON.stringify(g)}`;
+  for (const k of Object.keys(g)) if (k !== "path" && k !== "container") return `!unknown key ${JSON.stringify(k)} (known: path, container)`;
+  const { path, container } = g;
+  if (path === undefined && container === undefined) return "!an entry needs a path glob or a container selector";
+  if (path !== undefined && typeof path !== "string") return "!path must be a glob string";
+  const bad = path === undefined ? null : glob(path);
+  if (bad !== null) return bad;
+  if (container === undefined) return { path: path as string };
+  const sel = validateSelector(container);
+  if (sel.kind === "invalid") return `!${sel.reason}`;
+  return path === undefined ? { container: sel.selector } : { path: path, container: sel.selector };
 }
+
+/**
+ * One matcher for all of a policy's entries. `container` undefined (not
+ * known yet) matches on the path alone, so the engine can tell cheaply
+ * whether a snapshot is worth reading; evaluation passes the snapshot's.
+ */
+export function compileMatch(entries: readonly MatchEntry[]): PolicyMatcher {
+  const matchers = entries.map((e) => {
+    if (typeof e === "string") {
+      const m = compileCgroupGlob(e);
+      return (cgroup: string) => m(cgroup);
+    }
+    const path = compileCgroupGlob(e.path ?? "**");
+    const container = e.container === undefined ? () => true : compileSelector(e.container);
+    return (cgroup: string, c?: ContainerView | null) => path(cgroup) && container(c);
+  });
+  return (cgroup, c) => matchers.some((m) => m(cgroup, c));
+}
+
+export type PolicyMatcher = (cgroup: string, container?: ContainerView | null) => boolean;
 
 /**
  * Config overrides over the policy's defaults, shallowly: a config sets a

@@ -4,6 +4,7 @@
  * the same words as the metrics (`outcome` is a metric label).
  */
 import type { EventKind } from "../events/types.js";
+import type { ContainerSelector } from "../identity/selector.js";
 
 /** Resource limits of one policy sandbox. Every field has a default (see `DEFAULT_LIMITS`). */
 export interface PolicyLimits {
@@ -41,11 +42,17 @@ export const DEFAULT_LIMITS: PolicyLimits = {
   quarantineAfter: 5,
 };
 
+/**
+ * One `meta.match` entry: a cgroup path glob, or a path glob (default "**")
+ * and/or a container selector (src/identity/selector.ts).
+ */
+export type MatchEntry = string | { readonly path?: string; readonly container?: ContainerSelector };
+
 /** The validated `meta` export of a policy. */
 export interface PolicyMeta {
   readonly name: string;
   readonly on: readonly EventKind[];
-  readonly match: readonly string[];
+  readonly match: readonly MatchEntry[];
   /** ms; 0 = none. */
   readonly cooldownMs: number;
   readonly params: Readonly<Record<string, unknown>>;
@@ -85,7 +92,7 @@ export interface PolicyInfo {
   readonly name: string;
   readonly file: string;
   readonly on: readonly EventKind[];
-  readonly match: readonly string[];
+  readonly match: readonly MatchEntry[];
   readonly cooldownMs: number;
   readonly params: Readonly<Record<string, unknown>>;
   readonly quarantined: boolean;

@@ -12,8 +12,8 @@ import { Observable } from "rxjs";
 import { compileCgroupGlob, literalPrefix, maxDepthBelowPrefix } from "../cgroup/glob.js";
 
 export type DiscoveryChange =
-  /** `adopted`: found by a reload's rescan, so it existed before (its counters are history, not news). */
-  | { readonly kind: "added"; readonly cgroup: string; readonly at: number; readonly adopted?: true }
+  /** `existed`: found by a re-filter (a reload's new watch rules), so it was there before, not created now. */
+  | { readonly kind: "added"; readonly cgroup: string; readonly at: number; readonly existed: boolean }
   | { readonly kind: "removed"; readonly cgroup: string; readonly at: number }
   /** The initial scan is complete: every cgroup present at start has been emitted. */
   | { readonly kind: "scanned"; readonly count: number; readonly at: number };
@@ -65,15 +65,15 @@ export function discoverCgroups(options: DiscoveryOptions): Observable<Discovery
     const present = new Map<string, Set<string>>();
     const watched = new Map<string, WatchedDir>(); // absolute dir → watcher
     let closed = false;
-    /** True during a refilter's rescan: what it adds newly matches, it was not newly created. */
-    let adopting = false;
+    /** True while a re-filter rescans: what it adds existed before the new rules. */
+    let refiltering = false;
 
     const add = (cgroup: string, root: string): void => {
       let roots = present.get(cgroup);
       if (roots === undefined) {
         roots = new Set();
         present.set(cgroup, roots);
-        if (scanned) subscriber.next(adopting ? { kind: "added", cgroup, at: now(), adopted: true } : { kind: "added", cgroup, at: now() });
+        if (scanned) subscriber.next({ kind: "added", cgroup, at: now(), existed: refiltering });
       }
       roots.add(root);
     };
@@ -173,7 +173,7 @@ export function discoverCgroups(options: DiscoveryOptions): Observable<Discovery
 
     let scanned = false;
     for (const root of options.roots) walk(root, "", null);
-    for (const cgroup of present.keys()) subscriber.next({ kind: "added", cgroup, at: now() });
+    for (const cgroup of present.keys()) subscriber.next({ kind: "added", cgroup, at: now(), existed: true });
     scanned = true;
     subscriber.next({ kind: "scanned", count: present.size, at: now() });
 
@@ -183,11 +183,11 @@ export function discoverCgroups(options: DiscoveryOptions): Observable<Discovery
       matchers = f.patterns.map(compileCgroupGlob);
       starts = f.patterns.map((p) => ({ prefix: literalPrefix(p), depth: maxDepthBelowPrefix(p) }));
       exclude = f.exclude;
-      adopting = true;
+      refiltering = true;
       try {
         rescan();
       } finally {
-        adopting = false;
+        refiltering = false;
       }
     });
     return () => {

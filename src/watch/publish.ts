@@ -9,6 +9,7 @@
  */
 import path from "node:path";
 import type { CgroupLayout, Controller } from "../cgroup/layout.js";
+import { memoryFigures } from "../cgroup/memoryStat.js";
 import { cgroupDir } from "../cgroup/paths.js";
 import { parseBlkioLines, parseFlatKeyed, parseIoLimitsV1, parseIoMax, parseIoStat, parsePsi, timeCounter } from "../cgroup/parse.js";
 import type { FileReader } from "../cgroup/read.js";
@@ -73,7 +74,9 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     const cpuset = text(cgroup, "cpuset", t.memoryVersion === 2 ? "cpuset.cpus.effective" : "cpuset.cpus");
     const mems = text(cgroup, "cpuset", t.memoryVersion === 2 ? "cpuset.mems.effective" : "cpuset.mems");
     const kmem = t.memoryVersion === 1 ? text(cgroup, "memory", "memory.kmem.usage_in_bytes") : null;
+    const stat = t.memoryVersion === null ? null : text(cgroup, "memory", "memory.stat");
     metrics.setCgroupState(cgroup, snapshot, {
+      memoryFigures: stat === null || t.memoryVersion === null ? null : memoryFigures(t.memoryVersion, snapshot.memory?.usageBytes ?? null, stat),
       cpusetCpus: cpuset === null ? null : countCpus(cpuset),
       cpusetMems: mems === null ? null : countCpus(mems),
       ...(kmem === null || !/^\d+\s*$/.test(kmem) ? {} : { kernelMemoryBytes: Number(kmem) }),

@@ -225,9 +225,9 @@ export function createWatcher(options: WatchOptions): Watcher {
           }
           case "added": {
             const { cgroup, at } = change;
+            // Created while watched: its counters count from 0 and its settings may still be being written.
+            const born = scanned && !change.existed;
             if (trackers.has(cgroup)) return EMPTY;
-            // Created while watched: only after the first scan, and not adopted by a reload's new watch rules.
-            const born = scanned && change.adopted !== true;
             const tracker = createTracker({
               layout: options.layout,
               reader: options.reader,

@@ -44,6 +44,9 @@ export const BAD_CASES: readonly BadCase[] = [
   { name: "missing policy directory", kind: "semantic", key: "policies.dirs[1]", message: /policy directory .*does-not-exist does not exist/, yaml: `policies:\n  dirs:\n    - .\n    - ./does-not-exist #<\n` },
   { name: "cgroupRoot that does not exist", kind: "semantic", key: "cgroupRoot", message: /is not a directory/, yaml: `cgroupRoot: /nonexistent/cgroupfs #<\n` },
   { name: "top level is a list", kind: "structural", key: "", message: /expected object/, yaml: `- dryRun #<\n` },
+  { name: "unknown container selector key", kind: "structural", key: "watch[0].container.nmae", message: /unknown key "nmae"/, yaml: `watch:\n  - container:\n      nmae: web-1 #<\n` },
+  { name: "unknown engine", kind: "structural", key: "watch[0].container.engine", message: /expected one of/, yaml: `watch:\n  - container:\n      engine: lxc #<\n` },
+  { name: "retention not a duration", kind: "structural", key: "metrics.retainRemoved", message: /not a duration/, yaml: `metrics:\n  retainRemoved: forever #<\n` },
 ];
 
 /** Documents that must load (and that the JSON Schema must accept). */
@@ -87,6 +90,21 @@ export const GOOD_CASES: readonly { readonly name: string; readonly yaml: string
     ].join("\n"),
   },
   { name: "sizes as bytes and binary suffixes", yaml: "guardrails:\n  memory: { floor: 16777216, maxStep: 1GiB, ceiling: 2t }\n" },
+  {
+    name: "watch by container identity, roots and kmsg",
+    yaml: [
+      "watch:",
+      "  - container: { name: web-*, image: localhost/* }",
+      "  - pattern: kubepods.slice/**",
+      "    container: { namespace: prod, labels: { app.kubernetes.io/name: api } }",
+      "    labels: { tier: critical }",
+      "metrics: { retainRemoved: 10m }",
+      "identity:",
+      "  roots: { podman: [/srv/containers/storage] }",
+      "  kmsg: false",
+      "",
+    ].join("\n"),
+  },
 ];
 
 /** 1-based line of the `#<` marker. */

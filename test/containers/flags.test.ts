@@ -167,7 +167,8 @@ describeContainers("every docker run flag is visible in metrics and snapshots wi
 
   it("cgwatch status --json lists the container with its notifier and its quota", () => {
     const st = cgwatch!.status() as { cgroups: { cgroup: string; notifier: string; memory: string; cpuQuota: boolean; act: boolean }[] };
-    // act: the watch rule naming the containers' parent opts them in to actions.
-    expect(st.cgroups.find((r) => r.cgroup === c.cgroup)).toEqual({ cgroup: c.cgroup, act: true, notifier: "eventfd", memory: "v1", cpuQuota: true });
+    // act: the watch rule naming the containers' parent opts them in to actions. The container is podman's by its
+    // path; its name needs identity.roots (test/containers/identity.test.ts).
+    expect(st.cgroups.find((r) => r.cgroup === c.cgroup)).toMatchObject({ cgroup: c.cgroup, act: true, notifier: "eventfd", memory: "v1", cpuQuota: true, container: { engine: "podman", id: c.id } });
   });
 });

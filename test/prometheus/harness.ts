@@ -57,6 +57,7 @@ export interface PromResult {
 
 export interface PromAlert {
   readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
   readonly state: "pending" | "firing" | "inactive";
 }
 
@@ -151,7 +152,7 @@ export interface ShippedQuery {
 
 interface DashboardJson {
   panels: Array<{ title: string; targets?: Array<{ refId: string; expr: string }> }>;
-  templating: { list: Array<{ name: string; type: string; definition?: string }> };
+  templating: { list: Array<{ name: string; type: string; definition?: string; query?: string | { query?: string } }> };
 }
 
 /** Every PromQL expression in our dashboards and alert rules. */
@@ -174,9 +175,11 @@ export function dashboardVariableQueries(): Array<{ where: string; match: string
   for (const file of fs.readdirSync(DASHBOARD_DIR).filter((f) => f.endsWith(".json")).sort()) {
     const d = JSON.parse(fs.readFileSync(path.join(DASHBOARD_DIR, file), "utf8")) as DashboardJson;
     for (const v of d.templating.list) {
-      if (v.type !== "query" || v.definition === undefined) continue;
-      const m = /^label_values\((.*),\s*(\w+)\)$/.exec(v.definition);
-      if (m === null) throw new Error(`${file} variable ${v.name}: unsupported query ${v.definition}`);
+      // The query itself (`query.query`, what Grafana runs); `definition` is only its display text.
+      const query = typeof v.query === "string" ? v.query : (v.query?.query ?? v.definition);
+      if (v.type !== "query" || query === undefined) continue;
+      const m = /^label_values\((.*),\s*(\w+)\)$/.exec(query);
+      if (m === null) throw new Error(`${file} variable ${v.name}: unsupported query ${query}`);
       out.push({ where: `${file} variable ${v.name}`, match: m[1] ?? "", label: m[2] ?? "" });
     }
   }
@@ -188,9 +191,10 @@ export function grafanaRegexValue(value: string): string {
   return value.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&").replace(/\\/g, "\\\\");
 }
 
-/** Substitutes Grafana's variables as Grafana would for one selected cgroup and instance. */
-export function substituteGrafanaVars(expr: string, vars: { cgroup: string; instance: string; rateInterval: string; range: string }): string {
+/** Substitutes Grafana's variables as Grafana would for one selected cgroup and instance (and container name: All when not given). */
+export function substituteGrafanaVars(expr: string, vars: { cgroup: string; instance: string; rateInterval: string; range: string; name?: string }): string {
   return expr
+    .replace(/\$\{?name\}?/g, vars.name === undefined ? ".*" : grafanaRegexValue(vars.name))
     .replace(/\$__rate_interval/g, vars.rateInterval)
     .replace(/\$__interval/g, vars.rateInterval)
     .replace(/\$__range/g, vars.range)

@@ -127,6 +127,8 @@ describeRealV1("Prometheus scrapes cgwatch through a real OOM kill", ["memory", 
     for (const v of dashboardVariableQueries()) {
       const match = substituteGrafanaVars(v.match, { cgroup: ".*", instance, rateInterval: "30s", range: "5m" });
       const values = await p.labelValues(v.label, match);
+      // No container runs in this scenario: the container-name list is empty here (containerOom.test.ts checks it).
+      if (v.label === "name") continue;
       expect(values.length, v.where).toBeGreaterThan(0);
       if (v.label === "cgroup") expect(values, v.where).toEqual(expect.arrayContaining([memCg, cpu.cgroup]));
     }
@@ -135,14 +137,8 @@ describeRealV1("Prometheus scrapes cgwatch through a real OOM kill", ["memory", 
     // panels the scratch cpu cgroup; the rest (policies, PSI, io, pids, v2-only
     // settings) have no source in this scenario and must only run cleanly.
     const memoryPanels = new Set(["OOM kills in range", "OOM kills", "Memory usage / limit (top 10)", "Memory events by kind", "Memory usage and limits", "Memory events", "Under OOM and OOM killer", "Memory settings", "Watched cgroups", "Watchdog up and notifier fallbacks"]);
-    const cpuPanels = new Set([
-      "CPU throttling ratio (top 10)",
-      "CPU usage vs quota (cores)",
-      "CPU throttling (share of periods)",
-      "Throttled time per second",
-      "CPU shares, weight and cpuset CPUs",
-      "CFS period, quota and burst",
-    ]);
+    // (Titles as the dashboards name them since each panel has one unit.)
+    const cpuPanels = new Set(["CPU throttling ratio (top 10)", "CPU usage vs quota (cores)", "CPU throttling (share of periods)", "Throttled time per second", "CPU shares, weight and cpuset CPUs", "CFS period, quota and burst"]);
     const failures: string[] = [];
     const queries = shippedQueries();
     expect(queries.length).toBeGreaterThan(30);
