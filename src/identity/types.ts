@@ -9,10 +9,8 @@
 export type Engine = "docker" | "podman" | "containerd" | "cri-o" | "systemd";
 export const ENGINES: readonly Engine[] = ["docker", "podman", "containerd", "cri-o", "systemd"];
 
-export interface ContainerIdentity {
-  readonly engine: Engine;
-  /** The container id (64 hex) for container engines; the unit name for systemd. */
-  readonly id: string;
+/** The metadata part an engine reader returns. */
+export interface EngineMetadata {
   /** Container name (podman/docker `--name`, the Kubernetes container name, the systemd unit). */
   readonly name: string | null;
   /** Image reference as the user gave it ("localhost/web:1", "docker.io/library/nginx:1.27"). */
@@ -23,6 +21,12 @@ export interface ContainerIdentity {
   readonly podUid: string | null;
   /** Engine labels (Docker `--label`, CRI-O's Kubernetes labels); {} when the metadata has none. */
   readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface ContainerIdentity extends EngineMetadata {
+  readonly engine: Engine;
+  /** The container id (64 hex) for container engines; the unit name for systemd. */
+  readonly id: string;
   /** Whether the engine's metadata was found and read (false: path only). */
   readonly resolved: boolean;
 }
@@ -35,16 +39,6 @@ export interface PathIdentity {
   readonly podUid: string | null;
   /** Whether the path is a Kubernetes pod's container (kubepods): the CRI engines' metadata applies. */
   readonly kubernetes: boolean;
-}
-
-/** The metadata part an engine reader returns. */
-export interface EngineMetadata {
-  readonly name: string | null;
-  readonly image: string | null;
-  readonly pod: string | null;
-  readonly namespace: string | null;
-  readonly podUid: string | null;
-  readonly labels: Readonly<Record<string, string>>;
 }
 
 /** Directories where each engine keeps its metadata (configurable: `identity.roots`). */
