@@ -10,17 +10,16 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { buildDist } from "../helpers/cliRun.js";
 import { fakeHost } from "../helpers/fakeCgroupfs.js";
 import { makeFifo } from "../helpers/hostileTree.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = path.join(ROOT, "dist/src/cli.js");
 
-beforeAll(() => {
-  // The CLI runs from dist/: compile once (the suite's own build step also does).
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}\n${r.stderr}`);
-}, 180_000);
+// The CLI runs from dist/: compiled unless fresh, one test file at a time
+// (an unconditional tsc here rewrote dist/ under other files' CLI children).
+beforeAll(buildDist, 180_000);
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {

@@ -108,10 +108,14 @@ describe("cgwatch run against a fake v2 tree", () => {
     const reloaded = await cli.waitLog((l) => l["msg"] === "configuration reloaded", "reload");
     expect(reloaded["changed"]).toEqual(expect.arrayContaining(["watch", "exclude"]));
     expect(cli.logs().filter((l) => String(l["msg"]).includes("only after a restart"))).toEqual([]);
-    await expect.poll(async () => sample(await cli.scrape(), "cgwatch_watched_cgroups"), { timeout: 20_000 }).toBe(2);
-    const text = await cli.scrape();
-    expect(sample(text, "cgwatch_cgroup_info", { cgroup: "other" })).toBe(1);
-    expect(sample(text, "cgwatch_cgroup_info", { cgroup: "app2" })).toBeUndefined();
+    // The rescan that "configuration reloaded" starts is asynchronous, and the watched count is 2 both before
+    // (app1, app2) and after (app1, other): wait for the set itself to change, then check all three at once.
+    const watchedSet = (text: string) => ({
+      watched: sample(text, "cgwatch_watched_cgroups"),
+      other: sample(text, "cgwatch_cgroup_info", { cgroup: "other" }),
+      app2: sample(text, "cgwatch_cgroup_info", { cgroup: "app2" }),
+    });
+    await expect.poll(async () => watchedSet(await cli.scrape()), { timeout: 20_000 }).toEqual({ watched: 2, other: 1, app2: undefined });
     // Adopted, not created: the first scrape that has the series shows its five earlier OOM kills as they are
     // (a cgroup created while watched would show 0 first, so that increase() counts its kills as new).
     let firstSeen: number | undefined;

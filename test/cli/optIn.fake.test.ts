@@ -6,11 +6,12 @@
  * the tree changes and the decision is logged as observe_only; with a config
  * whose watch rule names the cgroup, the raise lands.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { buildDist } from "../helpers/cliRun.js";
 import { fakeHost, type FakeHost } from "../helpers/fakeCgroupfs.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -18,10 +19,9 @@ const CLI = path.join(ROOT, "dist/src/cli.js");
 const SHIPPED = path.join(ROOT, "config/cgwatch.yaml");
 const MiB = 1024 * 1024;
 
-beforeAll(() => {
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}\n${r.stderr}`);
-}, 120_000);
+// The CLI runs from dist/: compiled unless fresh, one test file at a time
+// (an unconditional tsc here rewrote dist/ under other files' CLI children).
+beforeAll(buildDist, 180_000);
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {

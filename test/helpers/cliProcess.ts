@@ -4,34 +4,18 @@
  * real HTTP. Tests that use it build dist/ first (`buildDist`).
  */
 import { spawn, spawnSync, type ChildProcessByStdio } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 export const CLI = path.join(ROOT, "dist/src/cli.js");
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : e.name.endsWith(".ts") ? fs.statSync(p).mtimeMs : 0);
-  }
-  return newest;
-}
-
 /**
- * Compiles src/ to dist/ (the CLI runs from there), unless dist/ is newer
- * than every source: test files run in parallel, and a tsc rewriting dist/
- * while another file's CLI child loads it could hand that child a
- * half-written module.
+ * Compiles dist/ unless fresh, one test file at a time: the one locked
+ * helper (cliRun.ts), so no file's tsc rewrites dist/ while another file's
+ * CLI child is loading it.
  */
-export function buildDist(): void {
-  const cli = fs.existsSync(CLI) ? fs.statSync(CLI).mtimeMs : 0;
-  if (cli > newestMtime(path.join(ROOT, "src"))) return;
-  const r = spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}\n${r.stderr}`);
-}
+export { buildDist } from "./cliRun.js";
 
 export async function waitFor(pred: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const t = Date.now();

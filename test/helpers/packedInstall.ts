@@ -66,12 +66,13 @@ function copyTree(to: string): void {
     fs.copyFileSync(from, path.join(to, rel));
     fs.chmodSync(path.join(to, rel), fs.statSync(from).mode & 0o777);
   }
-  // node_modules as hard links, not a symlink: through a symlink that leads out of the copy, npm pack
-  // trusts node_modules/.package-lock.json (npm ci marks bundled packages `inBundle` there) and bundles
-  // only the ten named dependencies, not their own, so a fresh clone packed a tarball that could not
-  // load quickjs. Hard links cost no space and nothing writes into node_modules.
-  const cp = spawnSync("cp", ["-al", path.join(REPO, "node_modules"), path.join(to, "node_modules")], { encoding: "utf8" });
-  if (cp.status !== 0) throw new Error(`cp -al node_modules failed: ${cp.stderr}`);
+  // A real node_modules (hard links: instant, no space), without npm's hidden lockfile. Through a symlink npm
+  // pack bundled the transitive dependencies (quickjs-emscripten-core's @jitl/quickjs-ffi-types...) only while
+  // that lockfile was newer than node_modules itself: any later entry there (vitest's .vite-temp, a test's
+  // .cache) made npm read the linked tree, which misses them, and the installed package failed to start.
+  const nm = spawnSync("cp", ["-al", path.join(REPO, "node_modules"), path.join(to, "node_modules")], { encoding: "utf8" });
+  if (nm.status !== 0) throw new Error(`hard-linking node_modules failed: ${nm.stderr}`);
+  fs.rmSync(path.join(to, "node_modules", ".package-lock.json"), { force: true });
 }
 
 export function npmPack(dir: string): string {
