@@ -302,7 +302,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     /** The config last applied (startup, then each reload): what the next reload is compared with. */
     let applied: RuntimeConfig = config;
     let scanned = false;
-    /** True while a reload's rescan adopts (or drops) cgroups (discovery reports them synchronously). */
+    /** True while a reload's rescan drops cgroups (discovery reports them synchronously): they still exist, so no retention. */
     let adopting = false;
     /** Publishes one cgroup's settings soon (set once the publisher exists, below). */
     let publishSoon: (cgroup: string, delaysMs: readonly number[]) => void = () => undefined;
@@ -323,21 +323,23 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
             identities.forget(event.cgroup);
             currentRules.forget(event.cgroup);
           }
+          // Created while watched, or there before (found at startup, or adopted by a reload's new watch
+          // rules): the watcher decided it once, for its diffs; the metrics follow the same fact.
+          const born = t?.bornWatched === true;
           metrics.addCgroup(event.cgroup, {
-            // A cgroup a reload's new watch rules adopt existed before: like one found at startup, its counters show as they are.
-            origin: scanned && !adopting ? "created" : "startup",
+            origin: born ? "created" : "startup",
             memory: t === undefined ? null : memoryVersionOnDisk(t),
             cpu: locateController(layout, "cpu")?.version ?? null,
             pids: locateController(layout, "pids") !== null,
             identity: identityLabels(identities.resolve(event.cgroup)),
           });
-          // After the first scan a new cgroup's gauges are published now, and again
-          // soon: an engine writes a container's limits after its mkdir (runc,
+          // After the first scan a cgroup new to the metrics is published now; one created while
+          // watched again soon: an engine writes a container's limits after its mkdir (runc,
           // once the container's init reported ready: 0.1-0.6 s after the mkdir,
           // over 1 s on a loaded host), so a read at discovery sees defaults.
           if (scanned) {
             refreshGauges(event.cgroup);
-            publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs, 2500, 5000]);
+            if (born) publishSoon(event.cgroup, [...new Set([100, 250, 500].filter((d) => d < config.pollIntervalMs)), config.pollIntervalMs, 2500, 5000]);
           }
           break;
         }
