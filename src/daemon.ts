@@ -31,6 +31,7 @@ import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { startMetricsServer, type MetricsServer } from "./metrics/server.js";
 import type { NativeLoad } from "./native/index.js";
 import { createPolicyEngine, type PolicyEngine } from "./policy/engine.js";
+import { sampleFactsOf } from "./policy/sampleFilter.js";
 import type { EvaluationOutcome, ReloadReport } from "./policy/types.js";
 import type { PolicyEvaluationOutcome } from "./metrics/names.js";
 import { createNativeNotifiers } from "./watch/nativeNotifiers.js";
@@ -369,7 +370,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
       const evaluations: StallEvaluation[] = [];
       const decisions: StallDecision[] = [];
-      const wanted = policies.wantsEvent(event.kind, event.cgroup);
+      const wanted = policies.wantsEvent(event.kind, event.cgroup, event.kind === "sample" ? sampleFactsOf(watcher.trackers.get(event.cgroup), labelsOf(event.cgroup)) : undefined);
       if (wanted || options.record !== undefined) {
         // Periodic samples read settings once (open/read/close) so that they
         // do not evict the kept fds the notification path re-reads.

@@ -71,3 +71,16 @@ export function sampleConcerns(filter: readonly SampleCondition[] | undefined, f
   for (const c of filter) if (!holds(c, facts)) return false;
   return true;
 }
+
+/**
+ * The facts as the daemon knows them before a snapshot: the watcher's
+ * tracker (quota on the cgroup or an ancestor, memory controller version) and
+ * the config's labels. No tracker: undefined, i.e. no filtering before the
+ * snapshot (evaluation still filters on the snapshot).
+ */
+export function sampleFactsOf(
+  tracker: { hasCpuQuota(): boolean; readonly memoryVersion: 1 | 2 | null } | undefined,
+  labels: Readonly<Record<string, string>>,
+): SampleFacts | undefined {
+  return tracker === undefined ? undefined : { cpuQuota: tracker.hasCpuQuota(), memoryVersion: tracker.memoryVersion, labelled: hasKeys(labels) };
+}
