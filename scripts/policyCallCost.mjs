@@ -6,7 +6,8 @@
  *
  *   node scripts/policyCallCost.mjs dist [/tmp/old-dist ...]
  *
- * Each argument is a directory holding the compiled `src/` (tsc's dist/).
+ * Each argument is a directory holding the compiled `src/` (tsc's dist/), and
+ * optionally the `policies/` of that version (else the repo's are loaded).
  * Allocation is what V8's sampling heap profiler saw allocated during the
  * calls (collected or not, sampled every 64 B), divided by the calls; the
  * events and snapshots are built before each window. Time and bytes are the
@@ -81,7 +82,9 @@ const N = 5000;
 
 async function measure(dist, name, make) {
   const mod = await import(pathToFileURL(path.resolve(dist, "src/policy/engine.js")).href);
-  const engine = await mod.createPolicyEngine({ dirs: [policiesDir], logger: pino({ level: "silent" }) });
+  // A build's own policies/ when it has one (a build older than a meta key the shipped policies now use).
+  const own = path.resolve(dist, "policies");
+  const engine = await mod.createPolicyEngine({ dirs: [fs.existsSync(own) ? own : policiesDir], logger: pino({ level: "silent" }) });
   // Warm up (JIT, sandbox first calls, state maps), then time 5 windows and keep the fastest.
   const session = new Session();
   session.connect();

@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import type { ActionProposal } from "../actions/types.js";
 import { isEmergency, type WatchdogEvent } from "../events/types.js";
 import type { CallState } from "./callState.js";
-import { readReply, type PolicyReply } from "./protocol.js";
+import { readReply, utf8Over, type PolicyReply } from "./protocol.js";
 import type { LoadedPolicy } from "./registry.js";
 import type { CallResult, PolicySandbox } from "./sandbox.js";
 import { FAILURE_OUTCOMES, type EvaluationOutcome, type PolicyLimits } from "./types.js";
@@ -122,8 +122,9 @@ function interpret(env: CallEnv, p: LoadedPolicy, sandbox: PolicySandbox, event:
   const validated = validateResult(reply.result, limits.maxActions);
   if (validated.kind === "invalid") return settle(env, p, event, "invalid_output", seconds, `policy ${name}: ${validated.reason}`);
   const next = reply.stateJson;
-  if (next !== null && Buffer.byteLength(next) > limits.maxStateBytes) {
-    return settle(env, p, event, "invalid_output", seconds, `policy ${name}: ctx.state is ${Buffer.byteLength(next)} B, over the ${limits.maxStateBytes} B cap`);
+  const stateBytes = next === null ? null : utf8Over(next, limits.maxStateBytes);
+  if (stateBytes !== null) {
+    return settle(env, p, event, "invalid_output", seconds, `policy ${name}: ctx.state is ${stateBytes} B, over the ${limits.maxStateBytes} B cap`);
   }
   if (next !== stateJson) env.state.setState(name, event.cgroup, next);
   if (validated.actions.length === 0) return settle(env, p, event, "ok", seconds, null);

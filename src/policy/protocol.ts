@@ -52,10 +52,21 @@ interface ReplyWire {
   readonly tooLarge?: unknown;
 }
 
+/**
+ * The UTF-8 size of a string when it is over `max` bytes, else null. A string
+ * of n UTF-16 units has at most 3n UTF-8 bytes, so the common small string is
+ * cleared without measuring it (Buffer.byteLength allocates).
+ */
+export function utf8Over(s: string, max: number): number | null {
+  if (s.length * 3 <= max) return null;
+  const bytes = Buffer.byteLength(s);
+  return bytes > max ? bytes : null;
+}
+
 /** Parse and check one reply; `maxOutputBytes` is re-checked in bytes here (the prelude counts UTF-16 units). */
 export function readReply(output: string, maxOutputBytes: number): ReplyResult {
-  const bytes = Buffer.byteLength(output);
-  if (bytes > maxOutputBytes) return { kind: "invalid", reason: `output is ${bytes} B, over the ${maxOutputBytes} B cap` };
+  const bytes = utf8Over(output, maxOutputBytes);
+  if (bytes !== null) return { kind: "invalid", reason: `output is ${bytes} B, over the ${maxOutputBytes} B cap` };
   let wire: ReplyWire;
   try {
     wire = JSON.parse(output) as ReplyWire;

@@ -19,6 +19,7 @@ import {
   type QuickJSHandle,
   type QuickJSRuntime,
 } from "quickjs-emscripten-core";
+import { bindFastCall, type FastCall } from "./fastCall.js";
 import { preludeSource } from "./prelude.js";
 import { MIN_MEMORY_BYTES, type PolicyCompileError, type PolicyLimits } from "./types.js";
 import { newCappedMemory, quickjsWasmModule, RELEASE_SYNC, WASM_PAGE, type CappedMemory } from "./wasm.js";
@@ -77,6 +78,8 @@ export class PolicySandbox {
   private broken = false;
   /** The params JSON this instance holds (set by the prelude's setParams), so unchanged params are not sent again. */
   private paramsSent: string | null = null;
+  /** The allocation-light call path (fastCall.ts); null: the library's public API. */
+  private fast: FastCall | null = null;
 
   private constructor(
     private readonly capped: CappedMemory,
@@ -165,6 +168,7 @@ export class PolicySandbox {
       metaHandle.dispose();
       metaToJson.dispose();
       const sandbox = new PolicySandbox(capped, runtime, context, dispatch, setParams, onEvent, limits);
+      sandbox.fast = bindFastCall(context, qjs.getFFI(), capped.memory, { dispatch, onEvent });
       runtime.setInterruptHandler(() => sandbox.shouldInterrupt());
       return { kind: "ok", sandbox, metaJson };
     } catch (e) {
@@ -213,6 +217,11 @@ export class PolicySandbox {
     this.capped.resetGrowFlag();
     this.deadline = performance.now() + this.limits.deadlineMs;
     try {
+      const fast = second === null || this.fast === null ? null : this.fast.call(first, second);
+      if (fast !== null && fast.kind !== "unfit") {
+        this.deadline = Infinity;
+        return fast.kind === "ok" ? { kind: "ok", output: fast.output } : this.thrown(fast.error);
+      }
       const a = this.context.newString(first);
       const b = second === null ? null : this.context.newString(second);
       const res =
@@ -220,16 +229,7 @@ export class PolicySandbox {
       a.dispose();
       b?.dispose();
       this.deadline = Infinity;
-      if (res.error) {
-        const dumped = asDumpedError(safeDump(this.context, res.error));
-        safeDispose(res.error);
-        if (this.interrupted) return { kind: "timeout" };
-        if (dumped === null) {
-          this.broken = true;
-          return this.atCap() ? { kind: "oom", message: "memory cap reached" } : { kind: "crash", message: "sandbox error unreadable" };
-        }
-        return this.classify(dumped);
-      }
+      if (res.error) return this.thrown(res.error);
       const output = this.context.getString(res.value);
       res.value.dispose();
       return { kind: "ok", output };
@@ -240,6 +240,18 @@ export class PolicySandbox {
       if (this.interrupted) return { kind: "timeout" };
       return this.atCap() ? { kind: "oom", message: "memory cap reached" } : { kind: "crash", message: e instanceof Error ? e.message : String(e) };
     }
+  }
+
+  /** An error thrown out of a prelude function (the dispatcher catches the policy's own). */
+  private thrown(error: QuickJSHandle): CallResult {
+    const dumped = asDumpedError(safeDump(this.context, error));
+    safeDispose(error);
+    if (this.interrupted) return { kind: "timeout" };
+    if (dumped === null) {
+      this.broken = true;
+      return this.atCap() ? { kind: "oom", message: "memory cap reached" } : { kind: "crash", message: "sandbox error unreadable" };
+    }
+    return this.classify(dumped);
   }
 
   /**
@@ -260,6 +272,7 @@ export class PolicySandbox {
   dispose(): void {
     if (this.broken) return; // disposing a corrupted runtime aborts inside QuickJS; the GC takes the whole instance
     try {
+      this.fast?.dispose();
       this.onEvent.dispose();
       this.dispatch.dispose();
       this.setParams.dispose();
