@@ -137,9 +137,16 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
   };
 
   return {
-    evaluate: (event, snapshot) => evaluateDetailed(event, snapshot).flatMap((r) => r.proposals),
+    evaluate: (event, snapshot) => {
+      const proposals: ActionProposal[] = [];
+      for (const r of evaluateDetailed(event, snapshot)) proposals.push(...r.proposals);
+      return proposals;
+    },
     evaluateDetailed,
-    wantsEvent: (kind, cgroup, facts) => registry.running().some((p) => listens(p, kind, cgroup, undefined, facts)),
+    wantsEvent: (kind, cgroup, facts) => {
+      for (const p of registry.running()) if (listens(p, kind, cgroup, undefined, facts)) return true;
+      return false;
+    },
     policies: () => registry.running().map(policyInfo),
     reload: () => registry.reload(),
     configure: (settings) => registry.configure(settings),
