@@ -90,27 +90,8 @@ export function createWatcher(options: WatchOptions): Watcher {
   const ready = new Promise<number>((r) => {
     resolveReady = r;
   });
-  const native = options.native ?? null;
   const persistent = options.persistent ?? true;
-  const levels = options.v1PressureLevels ?? [];
-  const wakeOptions: WakeOptions = {
-    layout: options.layout,
-    counterFiles: options.counterFiles ?? COUNTER_FILES,
-    native,
-    persistent,
-    now,
-    psiTriggers: options.psiTriggers ?? {},
-    pressureLevelsOf: (cgroup) => (typeof levels === "function" ? levels(cgroup) : levels),
-    ...(options.onSourceError === undefined ? {} : { onSourceError: options.onSourceError }),
-  };
-  const trackerOptions: Omit<TrackerOptions, "cgroup" | "bornWatched"> = {
-    layout: options.layout,
-    reader: options.reader,
-    counterFiles: wakeOptions.counterFiles,
-    pressureResources: native === null ? [] : (Object.keys(options.psiTriggers ?? {}) as PressureResource[]),
-    ...(options.onProblem === undefined ? {} : { onProblem: options.onProblem }),
-    ...(options.onProblemCleared === undefined ? {} : { onProblemCleared: options.onProblemCleared }),
-  };
+  const { wakeOptions, trackerOptions } = perCgroupOptions(options, now);
   let wakeCount = 0;
 
   const events$ = new Observable<WatchdogEvent>((subscriber) => {
@@ -156,7 +137,7 @@ export function createWatcher(options: WatchOptions): Watcher {
         safetyNetIntervalMs: options.safetyNetIntervalMs,
         ...(options.sampleIntervalMs === undefined ? {} : { sampleIntervalMs: options.sampleIntervalMs }),
         persistent,
-        nativeV1: native !== null,
+        nativeV1: wakeOptions.native !== null,
         stormThreshold: options.stormThreshold ?? inotifyStormThreshold(),
         ...(options.onStorm === undefined ? {} : { onStorm: options.onStorm }),
       },
@@ -219,4 +200,30 @@ function perCgroupEvents(
       }
     }),
   );
+}
+
+/** What each cgroup's wake sources and tracker are made with. */
+function perCgroupOptions(options: WatchOptions, now: () => number): { wakeOptions: WakeOptions; trackerOptions: Omit<TrackerOptions, "cgroup" | "bornWatched"> } {
+  const native = options.native ?? null;
+  const levels = options.v1PressureLevels ?? [];
+  const counterFiles = options.counterFiles ?? COUNTER_FILES;
+  const wakeOptions: WakeOptions = {
+    layout: options.layout,
+    counterFiles,
+    native,
+    persistent: options.persistent ?? true,
+    now,
+    psiTriggers: options.psiTriggers ?? {},
+    pressureLevelsOf: (cgroup) => (typeof levels === "function" ? levels(cgroup) : levels),
+    ...(options.onSourceError === undefined ? {} : { onSourceError: options.onSourceError }),
+  };
+  const trackerOptions: Omit<TrackerOptions, "cgroup" | "bornWatched"> = {
+    layout: options.layout,
+    reader: options.reader,
+    counterFiles,
+    pressureResources: native === null ? [] : (Object.keys(options.psiTriggers ?? {}) as PressureResource[]),
+    ...(options.onProblem === undefined ? {} : { onProblem: options.onProblem }),
+    ...(options.onProblemCleared === undefined ? {} : { onProblemCleared: options.onProblemCleared }),
+  };
+  return { wakeOptions, trackerOptions };
 }
