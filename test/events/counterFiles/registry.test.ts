@@ -10,7 +10,6 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseInteger } from "../../../src/cgroup/parse.js";
 import { createFileReader } from "../../../src/cgroup/read.js";
 import { BUILTIN_COUNTER_FILES, COUNTER_FILES, createCounterFiles, defineCounterFile } from "../../../src/events/counterFiles/index.js";
-import { diffFailcnt } from "../../../src/events/diffCounters.js";
 import type { WatchdogEvent } from "../../../src/events/types.js";
 import { createMetrics } from "../../../src/metrics/metrics.js";
 import { publishOne } from "../../../src/watch/publishCgroup.js";
@@ -33,7 +32,8 @@ const memswFailcnt = defineCounterFile({
   notify: { 1: "poll" },
   parse: parseInteger,
   zero: 0,
-  diff: (prev, next, ctx) => diffFailcnt(prev, next, ctx).map((e) => ({ ...e, kind: "memory_high" as const })),
+  diff: (prev, next, ctx): WatchdogEvent[] =>
+    prev === null || next <= prev ? [] : [{ kind: "memory_high", cgroup: ctx.cgroup, at: ctx.at, source: ctx.source, counter: { before: prev, after: next } }],
   metric: { family: "memory_events", events: { memory_high: "memsw_failcnt" }, values: (v) => ({ memsw_failcnt: v }) },
 });
 /** The one registry line. */
