@@ -27,19 +27,19 @@ export interface CgroupFiles {
   /** The cgroup's directory in the hierarchy that carries `controller`, with that hierarchy's version, or null. */
   dirOf(controller: Controller): { readonly dir: string; readonly version: CgroupVersion } | null;
   /** Version of the hierarchy that carries `controller`, or null when none does. */
-  versionOf(controller: Controller): CgroupVersion | null;
+  readonly versionOf: (controller: Controller) => CgroupVersion | null;
   /** Absolute path of a control file, or null when no hierarchy carries its controller. */
-  pathOf(controller: Controller, file: string): string | null;
+  readonly pathOf: (controller: Controller, file: string) => string | null;
   /** The read as the reader returned it; null when no hierarchy carries the controller. */
-  read(controller: Controller, file: string): ReadResult | null;
+  readonly read: (controller: Controller, file: string) => ReadResult | null;
   /** The file's text, or null when absent or unreadable. */
-  text(controller: Controller, file: string): string | null;
+  readonly text: (controller: Controller, file: string) => string | null;
   /** The file parsed; null when absent or unreadable (a malformed file is a `malformed` value, for the caller to report). */
   parsed<T>(controller: Controller, file: string, parse: (text: string) => Parsed<T>): Parsed<T> | null;
   /** The parsed value, or null when absent, unreadable or malformed. */
   value<T>(controller: Controller, file: string, parse: (text: string) => Parsed<T>): T | null;
   /** The directories located so far (to release their kept fds when the cgroup goes). */
-  locatedDirs(): string[];
+  readonly locatedDirs: () => string[];
 }
 
 type Located = { readonly dir: string; readonly version: CgroupVersion } | null;

@@ -34,14 +34,14 @@ const versionOrNull = (v: CgroupVersion | null | undefined): CgroupVersion | nul
 
 export interface CgroupEntries {
   /** A watched cgroup's entry. */
-  live(cgroup: string): CgroupEntry | undefined;
+  readonly live: (cgroup: string) => CgroupEntry | undefined;
   /** A watched or retired cgroup's entry. */
-  any(cgroup: string): CgroupEntry | undefined;
-  memoryVersionOf(cgroup: string): CgroupVersion | null;
-  add(cgroup: string, o: AddCgroupOptions): void;
-  remove(cgroup: string): void;
-  retire(cgroup: string): void;
-  setIdentity(cgroup: string, identity: N.IdentityLabelValues | null): void;
+  readonly any: (cgroup: string) => CgroupEntry | undefined;
+  readonly memoryVersionOf: (cgroup: string) => CgroupVersion | null;
+  readonly add: (cgroup: string, o: AddCgroupOptions) => void;
+  readonly remove: (cgroup: string) => void;
+  readonly retire: (cgroup: string) => void;
+  readonly setIdentity: (cgroup: string, identity: N.IdentityLabelValues | null) => void;
   readonly size: number;
 }
 

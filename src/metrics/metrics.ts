@@ -233,7 +233,7 @@ function cgroupRecorders(f: Families, entries: CgroupEntries): CgroupRecorders {
   };
   return {
     mirrorCounters,
-    setMemoryEventCounters: (cgroup, counters) => mirrorCounters(cgroup, "memory_events", counters as Readonly<Record<string, number>>),
+    setMemoryEventCounters: (cgroup, counters) => mirrorCounters(cgroup, "memory_events", counters),
     setPidsEventCounters: (cgroup, c) => mirrorCounters(cgroup, "pids_events", c.max === undefined ? {} : { max: c.max }),
     setUnderOom(cgroup, underOom) {
       const e = entries.live(cgroup);

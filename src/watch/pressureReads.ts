@@ -15,11 +15,11 @@ const PRESSURE_CONTROLLER: Readonly<Record<PressureResource, Controller>> = { me
 
 export interface PressureReads {
   /** Reads a resource's stall total into the history the wakes diff against. */
-  readStall(resource: PressureResource, at: number): Parsed<Psi> | null;
+  readonly readStall: (resource: PressureResource, at: number) => Parsed<Psi> | null;
   /** A PSI trigger woke: an event if the stall total grew (see below). */
-  pressureEvent(resource: PressureResource, trigger: string, ctx: ReadContext): WatchdogEvent[];
+  readonly pressureEvent: (resource: PressureResource, trigger: string, ctx: ReadContext) => WatchdogEvent[];
   /** A periodic `sample` event, with memory PSI where the kernel has it (v2). */
-  sample(at: number): WatchdogEvent;
+  readonly sample: (at: number) => WatchdogEvent;
 }
 
 export function pressureReads(files: CgroupFiles, problems: TrackerProblems): PressureReads {

@@ -37,10 +37,10 @@ export interface SweepOptions {
 
 export interface SweepHost {
   readonly book: CgroupBook;
-  emit(e: WatchdogEvent): void;
-  emitAll(events: readonly WatchdogEvent[]): void;
+  readonly emit: (e: WatchdogEvent) => void;
+  readonly emitAll: (events: readonly WatchdogEvent[]) => void;
   /** Wakes since the last call (the storm detector's rate). */
-  takeWakeCount(): number;
+  readonly takeWakeCount: () => number;
 }
 
 /** Starts every timer; returns their stops. */

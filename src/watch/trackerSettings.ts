@@ -8,9 +8,9 @@ import type { CgroupLayout } from "../cgroup/layout.js";
 import type { FileReader } from "../cgroup/read.js";
 
 export interface TrackerSettings {
-  hasCpuQuota(): boolean;
-  pollsPids(): boolean;
-  refresh(): void;
+  readonly hasCpuQuota: () => boolean;
+  readonly pollsPids: () => boolean;
+  readonly refresh: () => void;
 }
 
 /** Whether a quota file's first field sets a quota ("max" on v2 and "-1" on v1 are none). */
