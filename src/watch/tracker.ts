@@ -27,7 +27,7 @@ import { readCpuStat } from "./cpuReads.js";
 import { pressureReads } from "./pressureReads.js";
 import { readPopulated, readReservation } from "./stateReads.js";
 import { trackerProblems, type ProblemHooks, type TrackerProblem } from "./trackerProblems.js";
-import { trackerSettings } from "./trackerSettings.js";
+import { trackerSettings, type AncestorQuotas } from "./trackerSettings.js";
 
 export type { TrackerProblem } from "./trackerProblems.js";
 
@@ -94,6 +94,8 @@ export interface TrackerOptions {
   readonly onProblemCleared?: (p: { readonly cgroup: string; readonly file: string }) => void;
   /** The watched counter files (default: COUNTER_FILES). */
   readonly counterFiles?: CounterFiles;
+  /** Ancestors' quotas shared by the trackers of one watcher (default: read afresh). */
+  readonly ancestorQuotas?: AncestorQuotas;
 }
 
 
@@ -108,7 +110,7 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
   const counters = Object.assign(values, { cpu: null as CpuStat | null, cpuReadAt: null, reservationAbove: null, populated: null, stall: null as StallState | null, oomKillSeenAt: null }) as TrackedCounters;
   const reads = counterReads(files, table, values, counters, problems);
   const pressure = pressureReads(files, problems);
-  const settings = trackerSettings(layout, reader, files);
+  const settings = trackerSettings(layout, reader, files, options.ancestorQuotas);
   const sweepCpu = (at: number): WatchdogEvent[] => readCpuStat(files, counters, problems, at);
   const onEmptied = emptied(reads, table);
 

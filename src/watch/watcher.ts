@@ -20,6 +20,7 @@ import { cgroupEvents, type CgroupBook } from "./perCgroup.js";
 import { createStallReoffers, type StallReoffers } from "./stallReoffer.js";
 import { inotifyStormThreshold, startSweeps } from "./sweeps.js";
 import type { CgroupTracker, TrackerOptions, TrackerProblem } from "./tracker.js";
+import { ancestorQuotas } from "./trackerSettings.js";
 import type { WakeOptions } from "./wakes.js";
 
 export { SETTINGS_RECHECK_MS } from "./perCgroup.js";
@@ -221,6 +222,7 @@ function perCgroupOptions(options: WatchOptions, now: () => number): { wakeOptio
     layout: options.layout,
     reader: options.reader,
     counterFiles,
+    ancestorQuotas: ancestorQuotas(options.layout, options.reader, now),
     pressureResources: native === null ? [] : (Object.keys(options.psiTriggers ?? {}) as PressureResource[]),
     ...(options.onProblem === undefined ? {} : { onProblem: options.onProblem }),
     ...(options.onProblemCleared === undefined ? {} : { onProblemCleared: options.onProblemCleared }),
