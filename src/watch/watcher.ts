@@ -222,7 +222,8 @@ function perCgroupOptions(options: WatchOptions, now: () => number): { wakeOptio
     layout: options.layout,
     reader: options.reader,
     counterFiles,
-    ancestorQuotas: ancestorQuotas(options.layout, options.reader, now),
+    // Real time, not the injected clock: a clock that stands still must not keep a quota forever.
+    ancestorQuotas: ancestorQuotas(options.layout, options.reader, () => performance.now()),
     pressureResources: native === null ? [] : (Object.keys(options.psiTriggers ?? {}) as PressureResource[]),
     ...(options.onProblem === undefined ? {} : { onProblem: options.onProblem }),
     ...(options.onProblemCleared === undefined ? {} : { onProblemCleared: options.onProblemCleared }),
