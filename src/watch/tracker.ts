@@ -98,7 +98,6 @@ export interface TrackerOptions {
   readonly ancestorQuotas?: AncestorQuotas;
 }
 
-
 export function createTracker(options: TrackerOptions): CgroupTracker {
   const { layout, reader, cgroup } = options;
   const table = options.counterFiles ?? COUNTER_FILES;
