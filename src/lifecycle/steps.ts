@@ -6,8 +6,6 @@
  * ones already started before the failure is rethrown, so a half-started
  * daemon never leaks a listening socket or an inotify fd.
  */
-import type { Logger } from "pino";
-
 export type Stop = () => void | Promise<void>;
 
 /** What a step returns: its value, and how to undo it (nothing to undo: no stop). */
@@ -31,7 +29,12 @@ export interface Steps {
   stop(): Promise<void>;
 }
 
-export function createSteps(logger: Pick<Logger, "error">): Steps {
+/** Where a failing stop is reported (a pino logger in the daemon). */
+export interface StopLog {
+  error(fields: Record<string, unknown>, msg: string): void;
+}
+
+export function createSteps(logger: StopLog): Steps {
   const stops: { name: string; stop: Stop }[] = [];
   const stopAll = async (): Promise<void> => {
     for (const s of stops.splice(0).reverse()) {
