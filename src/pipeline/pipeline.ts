@@ -18,7 +18,7 @@ export interface PipelineStages {
   readonly decide: (event: WatchdogEvent) => void;
 }
 
-export function runPipeline(events$: Observable<WatchdogEvent>, stages: PipelineStages, log: Logger): Subscription {
+export function runPipeline(events$: Observable<WatchdogEvent>, stages: PipelineStages, log: Pick<Logger, "error" | "fatal">): Subscription {
   const failed = (err: unknown, event: WatchdogEvent): void => log.error({ err, event }, "event handling failed");
   const observed$ = events$.pipe(
     mergeMap((event) => {

@@ -1,5 +1,5 @@
 import { Subject, filter } from "rxjs";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { WatchdogEvent } from "../../src/events/types.js";
@@ -7,7 +7,7 @@ import { runPipeline } from "../../src/pipeline/pipeline.js";
 
 const event = (cgroup: string, kind: WatchdogEvent["kind"] = "sample"): WatchdogEvent => ({ kind, cgroup, at: 0, source: "poll" }) as unknown as WatchdogEvent;
 
-function collectingLogger(): { logger: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+function collectingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
