@@ -133,7 +133,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       status: () => statusOf(watcher, scope),
       reloadPolicies: async () => {
         const report = await policies.reload();
-        noteReload(policies, report, metrics, log.policy);
+        noteReload(policies, metrics);
         return report;
       },
       applyConfig,

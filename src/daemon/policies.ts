@@ -1,15 +1,14 @@
 /**
  * The policy engine as the daemon starts it: its settings from the config
- * and its hooks into the metrics. The engine logs each compile error and
- * each quarantine itself; the daemon adds only what the engine does not log
- * (a policy directory it could not list).
+ * and its hooks into the metrics. The engine logs each compile error (and a
+ * policy directory it could not list) and each quarantine itself: the
+ * daemon counts them, it does not log them again.
  */
-import type { Logger } from "pino";
 import { started, type Started } from "../lifecycle/steps.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { PolicyEvaluationOutcome } from "../metrics/names.js";
 import { createPolicyEngine, type PolicyEngine } from "../policy/engine.js";
-import type { EvaluationOutcome, ReloadReport } from "../policy/types.js";
+import type { EvaluationOutcome } from "../policy/types.js";
 import type { StartContext } from "./context.js";
 
 export async function startPolicies(c: StartContext, metrics: Metrics): Promise<Started<PolicyEngine>> {
@@ -34,19 +33,13 @@ export async function startPolicies(c: StartContext, metrics: Metrics): Promise<
       },
     },
   });
-  noteReload(policies, policies.loadReport, metrics, c.log.policy);
+  noteReload(policies, metrics);
   return started(policies, () => policies.close());
 }
 
-/** After a load or reload: every policy has its series, and the errors the engine did not log are logged. */
-export function noteReload(policies: PolicyEngine, report: ReloadReport, metrics: Metrics, log: Logger): void {
+/** After a load or reload every policy has its series. (Each compile error, and a directory it could not list, the engine logs itself.) */
+export function noteReload(policies: PolicyEngine, metrics: Metrics): void {
   for (const p of policies.policies()) metrics.addPolicy(p.name);
-  // The engine logs a file that failed to compile (with keptPrevious); an error no file result carries
-  // (a directory it could not list) is only in the report.
-  const logged = new Set(report.results.flatMap((r) => (r.result.kind === "failed" ? [r.result.error] : [])));
-  for (const e of report.errors) {
-    if (!logged.has(e)) log.error({ file: e.file, line: e.line, column: e.column }, `policy failed to compile: ${e.message}`);
-  }
 }
 
 /** Policy outcomes as metric label values; skips are not evaluations. */

@@ -1,8 +1,8 @@
 /**
- * The second stage: if a policy wants the event (or `--record` is on), a
+ * The policy stage: if a policy wants the event (or `--record` is on), a
  * read-only snapshot of the cgroup, the policies' proposals, and each
- * proposal through the executor (which counts and logs its outcome). A
- * stall under OOM is then accounted for, whatever became of it.
+ * proposal through the executor (which counts and logs its outcome). Then
+ * settling: a stall under OOM is accounted for, whatever became of it.
  */
 import type { Logger } from "pino";
 import type { ActionExecutor } from "../actions/executor.js";
@@ -17,6 +17,7 @@ import type { IdentityResolver } from "../identity/resolver.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { PolicyEngine } from "../policy/engine.js";
 import { readSnapshot } from "../watch/snapshot.js";
+import type { Decided } from "./pipeline.js";
 import type { Gauges, WatchScope } from "./types.js";
 
 export interface DecideDeps {
@@ -24,23 +25,22 @@ export interface DecideDeps {
   readonly reader: FileReader;
   readonly identities: Pick<IdentityResolver, "get">;
   readonly scope: Pick<WatchScope, "labelsOf">;
-  readonly policies: Pick<PolicyEngine, "wantsEvent" | "evaluateDetailed">;
+  readonly policies: Pick<PolicyEngine, "evaluateDetailed">;
+  /** Whether a policy wants this event (meta.on, meta.match, quarantine). */
+  readonly wants: (event: WatchdogEvent) => boolean;
   /** The current executor (a reload of the guardrails replaces it). */
   readonly executor: () => Pick<ActionExecutor, "execute">;
-  readonly metrics: Pick<Metrics, "recordOomStall">;
   readonly gauges: Pick<Gauges, "refresh">;
-  readonly log: Logger;
-  readonly onEvent?: ((event: WatchdogEvent) => void) | undefined;
   readonly onAction?: ((proposal: ActionProposal, outcome: ActionOutcome) => void) | undefined;
   readonly record?: ((event: WatchdogEvent, snapshot: CgroupSnapshot | null) => void) | undefined;
 }
 
-interface Decided {
+interface Deciding {
   readonly evaluations: StallEvaluation[];
   readonly decisions: StallDecision[];
 }
 
-export function createDecide(deps: DecideDeps): (event: WatchdogEvent) => void {
+export function createDecide(deps: DecideDeps): (event: WatchdogEvent) => Decided {
   const snapshotOf = (event: WatchdogEvent): CgroupSnapshot => ({
     // Periodic samples read settings once (open/read/close) so that they
     // do not evict the kept fds the notification path re-reads.
@@ -48,7 +48,7 @@ export function createDecide(deps: DecideDeps): (event: WatchdogEvent) => void {
     container: containerSnapshot(deps.identities.get(event.cgroup)),
   });
 
-  const evaluate = (event: WatchdogEvent, snapshot: CgroupSnapshot, into: Decided): void => {
+  const evaluate = (event: WatchdogEvent, snapshot: CgroupSnapshot, into: Deciding): void => {
     for (const evaluation of deps.policies.evaluateDetailed(event, snapshot)) {
       into.evaluations.push(evaluation);
       for (const proposal of evaluation.proposals) {
@@ -61,6 +61,27 @@ export function createDecide(deps: DecideDeps): (event: WatchdogEvent) => void {
     }
   };
 
+  return (event) => {
+    const decided: Deciding = { evaluations: [], decisions: [] };
+    const wanted = deps.wants(event);
+    if (wanted || deps.record !== undefined) {
+      const snapshot = snapshotOf(event);
+      // A removed cgroup has nothing left to read: its trace line carries no snapshot (replay keeps the previous one).
+      deps.record?.(event, event.kind === "cgroup_removed" ? null : snapshot);
+      if (wanted) evaluate(event, snapshot, decided);
+    }
+    return decided;
+  };
+}
+
+export interface SettleDeps {
+  readonly metrics: Pick<Metrics, "recordOomStall">;
+  readonly log: Logger;
+  readonly onEvent?: ((event: WatchdogEvent) => void) | undefined;
+}
+
+/** After its decision (or with nothing decided, when an operator held it): the stall report, then the onEvent hook. */
+export function createSettle(deps: SettleDeps): (event: WatchdogEvent, decided: Decided) => void {
   /** A stall under OOM never passes in silence: what became of this offer is counted, and logged unless it was answered. */
   const reportStall = (event: WatchdogEvent, decided: Decided): void => {
     const r = stallOutcome(decided.evaluations, decided.decisions);
@@ -69,16 +90,7 @@ export function createDecide(deps: DecideDeps): (event: WatchdogEvent) => void {
     const stalledMs = event.kind === "under_oom" ? Math.round(event.stalledMs) : null;
     deps.log.error({ cgroup: event.cgroup, stalledMs, outcome: r.outcome, reasons: r.reasons }, "under_oom stall not rescued; it is offered again while it lasts");
   };
-
-  return (event) => {
-    const decided: Decided = { evaluations: [], decisions: [] };
-    const wanted = deps.policies.wantsEvent(event.kind, event.cgroup);
-    if (wanted || deps.record !== undefined) {
-      const snapshot = snapshotOf(event);
-      // A removed cgroup has nothing left to read: its trace line carries no snapshot (replay keeps the previous one).
-      deps.record?.(event, event.kind === "cgroup_removed" ? null : snapshot);
-      if (wanted) evaluate(event, snapshot, decided);
-    }
+  return (event, decided) => {
     if (isEmergency(event)) reportStall(event, decided);
     deps.onEvent?.(event);
   };
