@@ -12,8 +12,9 @@
  * calls (collected or not, sampled every 64 B), divided by the calls; the
  * events and snapshots are built before each window. Time and bytes are the
  * least over 5 windows of 5,000 evaluations (other load only adds to them). Scenarios: `cpu_throttled` through
- * throttle-burst (what bench/policy.ts times) and `sample` on a v2 cgroup
- * with a quota and a label (every shipped sampling policy runs).
+ * throttle-burst (what bench/policy.ts times), `sample` on a v2 cgroup with a
+ * quota and a label (every shipped sampling policy runs), and `sample` on a v1
+ * cgroup with neither (no shipped policy's `sampleOnly` takes it).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -46,12 +47,20 @@ const throttled = (i) => ({
 // Samples 100 s apart: past every cooldown, so each one calls every sampling policy.
 const sampled = (i) => ({ kind: "sample", cgroup: `docker/bench-${i % 100}`, at: i * 100_000, source: "poll" });
 
+/** An unlabelled v1 cgroup without a quota: no shipped sampling policy's `sampleOnly` takes it. */
+const plain = (cgroup) => ({
+  ...snapshot(cgroup),
+  labels: {},
+  memory: { ...snapshot(cgroup).memory, version: 1 },
+  cpu: { ...snapshot(cgroup).cpu, version: 1, quotaUs: null },
+});
+
 /** Same events, same snapshots (built beforehand: the daemon builds them outside the engine). */
-function inputs(make, n) {
+function inputs(make, n, snap) {
   const out = [];
   for (let i = 0; i < n; i++) {
     const e = make(i);
-    out.push([e, snapshot(e.cgroup)]);
+    out.push([e, snap(e.cgroup)]);
   }
   return out;
 }
@@ -80,7 +89,7 @@ async function allocated(session, engine, calls) {
 
 const N = 5000;
 
-async function measure(dist, name, make) {
+async function measure(dist, name, make, snap) {
   const mod = await import(pathToFileURL(path.resolve(dist, "src/policy/engine.js")).href);
   // A build's own policies/ when it has one (a build older than a meta key the shipped policies now use).
   const own = path.resolve(dist, "policies");
@@ -88,12 +97,12 @@ async function measure(dist, name, make) {
   // Warm up (JIT, sandbox first calls, state maps), then time 5 windows and keep the fastest.
   const session = new Session();
   session.connect();
-  timed(engine, inputs(make, 3000));
+  timed(engine, inputs(make, 3000, snap));
   // Fastest time and least allocation over the windows (another process on the machine only adds to either).
   let best = null;
   for (let r = 0; r < 5; r++) {
-    const t = timed(engine, inputs((i) => make(i + 10_000 * (r + 1)), N));
-    const bytes = await allocated(session, engine, inputs((i) => make(i + 10_000 * (r + 1) + 5000), N));
+    const t = timed(engine, inputs((i) => make(i + 10_000 * (r + 1)), N, snap));
+    const bytes = await allocated(session, engine, inputs((i) => make(i + 10_000 * (r + 1) + 5000), N, snap));
     best = best === null ? { ...t, bytes } : { ms: Math.min(best.ms, t.ms), bytes: Math.min(best.bytes, bytes), policyCalls: t.policyCalls };
   }
   session.disconnect();
@@ -106,9 +115,9 @@ async function measure(dist, name, make) {
     policyCalls: best.policyCalls,
     evaluationsPerSecond: Math.round(n / (best.ms / 1000)),
     usPerEvaluation: Math.round((best.ms * 1000) / n * 10) / 10,
-    usPerPolicyCall: Math.round((best.ms * 1000) / best.policyCalls * 10) / 10,
+    usPerPolicyCall: best.policyCalls === 0 ? null : Math.round((best.ms * 1000) / best.policyCalls * 10) / 10,
     bytesPerEvaluation: Math.round(best.bytes / n),
-    bytesPerPolicyCall: Math.round(best.bytes / best.policyCalls),
+    bytesPerPolicyCall: best.policyCalls === 0 ? null : Math.round(best.bytes / best.policyCalls),
   };
 }
 
@@ -117,7 +126,11 @@ if (dists.length === 0) dists.push(path.resolve(here, "..", "dist"));
 for (const d of dists) if (!fs.existsSync(path.resolve(d, "src/policy/engine.js"))) throw new Error(`${d}: no src/policy/engine.js`);
 const rows = [];
 // Interleaved (A B A B) so a machine that slows down mid-run hits both builds alike.
-for (const [name, make] of [["cpu_throttled/throttle-burst", throttled], ["sample/all sampling policies", sampled]]) {
-  for (let round = 0; round < 2; round++) for (const d of dists) rows.push(await measure(d, name, make));
+for (const [name, make, snap] of [
+  ["cpu_throttled/throttle-burst", throttled, snapshot],
+  ["sample/all sampling policies", sampled, snapshot],
+  ["sample/v1, no quota, no label", sampled, plain],
+]) {
+  for (let round = 0; round < 2; round++) for (const d of dists) rows.push(await measure(d, name, make, snap));
 }
 process.stdout.write(`${JSON.stringify(rows, null, 1)}\n`);

@@ -4,6 +4,7 @@
  * so a typo in `on` fails at load time instead of silently never firing.
  */
 import { compileCgroupGlob } from "../cgroup/glob.js";
+import { normaliseCgroupPath } from "../cgroup/paths.js";
 import { compileSelector, validateSelector, type ContainerView } from "../identity/selector.js";
 import { parseDuration } from "../cgroup/parse.js";
 import { isEventKind, type EventKind } from "../events/types.js";
@@ -171,6 +172,8 @@ function validateMatchEntry(g: unknown): MatchEntry {
  * whether a snapshot is worth reading; evaluation passes the snapshot's.
  */
 export function compileMatch(entries: readonly MatchEntry[]): PolicyMatcher {
+  // Every shipped policy matches "**": answered without splitting the path on each event.
+  if (entries.some((e) => typeof e === "string" && matchesAll(e))) return () => true;
   const matchers = entries.map((e) => {
     if (typeof e === "string") {
       const m = compileCgroupGlob(e);
@@ -180,7 +183,16 @@ export function compileMatch(entries: readonly MatchEntry[]): PolicyMatcher {
     const container = e.container === undefined ? () => true : compileSelector(e.container);
     return (cgroup: string, c?: ContainerView | null) => path(cgroup) && container(c);
   });
-  return (cgroup, c) => matchers.some((m) => m(cgroup, c));
+  return (cgroup, c) => {
+    for (const m of matchers) if (m(cgroup, c)) return true;
+    return false;
+  };
+}
+
+/** A glob of only `**` segments matches every cgroup, the root included. */
+function matchesAll(glob: string): boolean {
+  const segs = normaliseCgroupPath(glob).split("/").filter((s) => s !== "");
+  return segs.length > 0 && segs.every((s) => s === "**");
 }
 
 export type PolicyMatcher = (cgroup: string, container?: ContainerView | null) => boolean;
