@@ -1,0 +1,48 @@
+/**
+ * The rxjs side of ./coalescer.ts: `coalescePerKey(rules, windowMs)` passes
+ * each key's first item at once and at most one merged follow-up per
+ * `windowMs` after it, on a scheduler (virtual time in tests). Completion
+ * passes whatever is still pending first; unsubscribing cancels the timers.
+ */
+import { Observable, asyncScheduler, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from "rxjs";
+import { createCoalescer, type CoalesceRules } from "./coalescer.js";
+
+export function coalescePerKey<T>(rules: CoalesceRules<T>, windowMs: number, scheduler: SchedulerLike = asyncScheduler): MonoTypeOperatorFunction<T> {
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      const c = createCoalescer(rules);
+      const timers = new Map<string, Subscription>();
+      const arm = (key: string): void => {
+        timers.set(
+          key,
+          scheduler.schedule(() => {
+            timers.delete(key);
+            const x = c.expire(key);
+            if (x.kind === "idle") return;
+            arm(key); // the follow-up opens the next window before it runs
+            subscriber.next(x.item);
+          }, windowMs),
+        );
+      };
+      const sub = source.subscribe({
+        next: (item) => {
+          const o = c.offer(item);
+          if (o.kind === "held") return;
+          if (o.key !== null) arm(o.key);
+          subscriber.next(o.item);
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => {
+          for (const t of timers.values()) t.unsubscribe();
+          timers.clear();
+          for (const item of c.drain()) subscriber.next(item);
+          subscriber.complete();
+        },
+      });
+      return () => {
+        sub.unsubscribe();
+        for (const t of timers.values()) t.unsubscribe();
+        timers.clear();
+      };
+    });
+}
