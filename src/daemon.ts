@@ -49,6 +49,8 @@ import { createOomForensics, type OomForensics } from "./oom/forensics.js";
 import { openKmsg } from "./oom/kmsgReader.js";
 import { createRetention } from "./oom/retention.js";
 import { createOomReporter } from "./oom/reporter.js";
+import { coalescePerKey } from "./coalesce/operator.js";
+import { COALESCED_KINDS, POLICY_COALESCE_MS, policyWorkRules } from "./coalesce/policyWork.js";
 import { killedSummary, oomKillMessage } from "./oom/report.js";
 
 export interface DaemonOptions {
@@ -97,6 +99,14 @@ export interface Daemon {
   /** Applies the settings that can change without a restart; says which changed keys were applied and which wait for one. */
   applyConfig(next: RuntimeConfig): ReloadPlan;
   stop(): Promise<void>;
+}
+
+/** A coalesced event's policy work runs through policyWork: nothing decided in handle() itself. */
+const NOTHING_DECIDED: Decided = { evaluations: [], decisions: [] };
+
+interface Decided {
+  readonly evaluations: readonly StallEvaluation[];
+  readonly decisions: readonly StallDecision[];
 }
 
 /** v1 pressure levels for a cgroup: the last matching watch rule that sets them, else the global list. */
@@ -312,6 +322,35 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       log.watch.warn({ event, ...(victims.length > 0 ? { victims, killed: killedSummary(victims) } : {}) }, oomKillMessage(event, identities.get(event.cgroup)));
     };
     const oomReporter = createOomReporter(forensics, logOom);
+    /** Snapshot, policies, guarded actions: the policy work for one event. */
+    const decide = (event: WatchdogEvent): Decided => {
+      const evaluations: StallEvaluation[] = [];
+      const decisions: StallDecision[] = [];
+      const wanted = policies.wantsEvent(event.kind, event.cgroup);
+      if (wanted || options.record !== undefined) {
+        // Periodic samples read settings once (open/read/close) so that they
+        // do not evict the kept fds the notification path re-reads.
+        const snapshot: CgroupSnapshot = {
+          ...readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached"),
+          container: containerSnapshot(identities.get(event.cgroup)),
+        };
+        // A removed cgroup has nothing left to read: its trace line carries no snapshot (replay keeps the previous one).
+        options.record?.(event, event.kind === "cgroup_removed" ? null : snapshot);
+        for (const evaluation of wanted ? policies.evaluateDetailed(event, snapshot) : []) {
+          evaluations.push(evaluation);
+          for (const proposal of evaluation.proposals) {
+            const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
+            decisions.push({ proposal, outcome });
+            // Gauges of a cgroup cgwatch just changed show the new value on the next scrape, not a pass later.
+            if (outcome.kind === "applied") refreshGauges(proposal.cgroup);
+            options.onAction?.(proposal, outcome);
+          }
+        }
+      }
+      return { evaluations, decisions };
+    };
+    /** The policy work of coalesced kinds: at once for a cgroup's first, then one follow-up per window (docs/policies.md). */
+    const policyWork = new Subject<WatchdogEvent>();
     const handle = (incoming: WatchdogEvent): void => {
       let event = incoming;
       metrics.heartbeat();
@@ -367,30 +406,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         event = oomReporter.attach(event);
       } else if (event.kind === "under_oom" || event.kind === "oom_group_kill") log.watch.warn({ event }, oomKillMessage(event, identities.get(event.cgroup)));
       else if (event.kind !== "sample" && event.kind !== "cgroup_added" && event.kind !== "cgroup_removed") log.watch.debug({ event }, event.kind);
-      const evaluations: StallEvaluation[] = [];
-      const decisions: StallDecision[] = [];
-      const wanted = policies.wantsEvent(event.kind, event.cgroup);
-      if (wanted || options.record !== undefined) {
-        // Periodic samples read settings once (open/read/close) so that they
-        // do not evict the kept fds the notification path re-reads.
-        const snapshot: CgroupSnapshot = {
-          ...readSnapshot(layout, reader, event.cgroup, labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached"),
-          container: containerSnapshot(identities.get(event.cgroup)),
-        };
-        // A removed cgroup has nothing left to read: its trace line carries no snapshot (replay keeps the previous one).
-        options.record?.(event, event.kind === "cgroup_removed" ? null : snapshot);
-        for (const evaluation of wanted ? policies.evaluateDetailed(event, snapshot) : []) {
-          evaluations.push(evaluation);
-          for (const proposal of evaluation.proposals) {
-            const outcome = executor.execute(proposal, { event: event.kind, at: event.at, source: event.source });
-            decisions.push({ proposal, outcome });
-            // Gauges of a cgroup cgwatch just changed show the new value on the next scrape, not a pass later.
-            if (outcome.kind === "applied") refreshGauges(proposal.cgroup);
-            options.onAction?.(proposal, outcome);
-          }
-        }
-      }
-      if (isEmergency(event)) reportStall(event, evaluations, decisions);
+      // memory_high/memory_pressure policy work is coalesced per cgroup (src/coalesce/policyWork.ts); the rest is decided now.
+      // (While recording, every event is decided: the trace pairs each one with the snapshot policies saw.)
+      let decided = NOTHING_DECIDED;
+      if (COALESCED_KINDS.has(event.kind) && options.record === undefined) policyWork.next(event);
+      else decided = decide(event);
+      if (isEmergency(event)) reportStall(event, decided.evaluations, decided.decisions);
       options.onEvent?.(event);
     };
 
@@ -404,6 +425,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     };
 
     const subscription = new Subscription();
+    subscription.add(
+      policyWork.pipe(coalescePerKey(policyWorkRules, POLICY_COALESCE_MS, { followUp: (deliver) => setImmediate(deliver) })).subscribe((e) => {
+        // A follow-up for a cgroup removed meanwhile has nothing left to act on.
+        if (!watcher.trackers.has(e.cgroup)) return;
+        try {
+          decide(e);
+        } catch (err) {
+          log.lifecycle.error({ err, event: e }, "event handling failed");
+        }
+      }),
+    );
     subscription.add(
       watcher.events$.subscribe({
         next: (e) => {

@@ -39,12 +39,16 @@ function stats(xs: readonly number[]): { n: number; median: number; p90: number;
 async function main(): Promise<void> {
   const wakesWanted = Number(process.argv[2] ?? "12");
   const out = process.argv[3] ?? "psi-wait.json";
+  const siblings = Number(process.argv[4] ?? "0");
   const cg = new GuestCgroup("psiwait");
   cg.write("memory.high", String(24 * MiB));
+  // More cgroups throttled at memory.high in the same daemon: more memory_high events, more policy calls.
+  const others = Array.from({ length: siblings }, () => new GuestCgroup("psiwait-sib"));
+  for (const o of others) o.write("memory.high", String(16 * MiB));
   let traceFile = "";
   const daemon = await startDaemon(
     [
-      `watch: ["${cg.cgroup}"]`,
+      `watch: [${[cg, ...others].map((c) => JSON.stringify(c.cgroup)).join(", ")}]`,
       `psi:`,
       `  memory: some 150ms 1s`,
       `sampleInterval: 1h`,
@@ -65,6 +69,7 @@ async function main(): Promise<void> {
   const ref = referenceTrigger(cg.file("memory.pressure"), "some 150000 1000000");
   await ref.ready;
   const hog = cg.memoryHog(96, 150, 180_000);
+  const sibHogs = others.map((o) => o.memoryHog(64, 150, 180_000));
   try {
     await waitFor(() => daemon.alive() && (ref.wakes.length >= wakesWanted || hog.child.exitCode !== null), 180_000, `${wakesWanted} reference wakes`);
     await sleep(1500);
@@ -91,14 +96,18 @@ async function main(): Promise<void> {
     const span = (trace[trace.length - 1]?.end ?? 0) - (trace.find((h) => h.start >= (wakes[0] ?? 0))?.start ?? 0);
     const during = trace.filter((h) => h.start >= (wakes[0] ?? 0));
     const high = during.filter((h) => h.kind === "memory_high");
+    const followUps = during.filter((h) => h.kind.endsWith("follow-up"));
     const result = {
       wakes: wakes.length,
+      siblings,
       eventLagMs: stats(perWake.flatMap((w) => (w.wakeToCallback === null ? [] : [w.wakeToCallback + (w.callbackToHandled ?? 0)]))),
       wakeToCallbackMs: stats(perWake.flatMap((w) => (w.wakeToCallback === null ? [] : [w.wakeToCallback]))),
       callbackToHandledMs: stats(perWake.flatMap((w) => (w.callbackToHandled === null ? [] : [w.callbackToHandled]))),
       missed: perWake.filter((w) => w.wakeToCallback === null).length,
       memoryHighPerSecond: r1(high.length / (span / 1000)),
       memoryHighHandleMs: stats(high.map((h) => h.end - h.start)),
+      policyFollowUps: followUps.length,
+      followUpPolicyMs: stats(followUps.map((h) => h.end - h.start)),
       memoryHighPolicyMs: stats(high.flatMap((h) => (h.policyStart === null || h.policyEnd === null ? [] : [h.policyEnd - h.policyStart]))),
       loopBusyInHandles: r1(during.reduce((s, h) => s + (h.end - h.start), 0) / span),
       perWake,
@@ -108,9 +117,11 @@ async function main(): Promise<void> {
     fs.writeFileSync(out, `${line}\n`);
   } finally {
     hog.kill();
+    for (const h of sibHogs) h.kill();
     ref.stop();
     await daemon.stop();
     await cg.remove();
+    for (const o of others) await o.remove();
   }
 }
 

@@ -57,11 +57,18 @@ const traced = async (options: DaemonOptions): ReturnType<typeof startDaemon> =>
   };
   const evaluate = policies.evaluateDetailed.bind(policies);
   policies.evaluateDetailed = (...a: never[]) => {
-    if (open !== null) open.policyStart = mono();
+    const t0 = mono();
+    if (open !== null) open.policyStart = t0;
     try {
       return evaluate(...a);
     } finally {
-      if (open !== null) open.policyEnd = mono();
+      const t1 = mono();
+      if (open !== null) open.policyEnd = t1;
+      else {
+        // A coalesced follow-up (src/coalesce/): evaluated from its timer, outside any event's handling.
+        const e = (a as unknown[])[0] as WatchdogEvent;
+        fs.writeSync(fd, `${JSON.stringify({ kind: `${e.kind} follow-up`, cgroup: e.cgroup, at: e.at + perfToMono, start: t0, wanted: t0, policyStart: t0, policyEnd: t1, end: t1 })}\n`);
+      }
     }
   };
   return daemon;

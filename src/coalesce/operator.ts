@@ -3,11 +3,23 @@
  * each key's first item at once and at most one merged follow-up per
  * `windowMs` after it, on a scheduler (virtual time in tests). Completion
  * passes whatever is still pending first; unsubscribing cancels the timers.
+ * `followUp` decides when a follow-up is delivered once its window ended:
+ * the daemon passes setImmediate, so that a follow-up's policy call runs
+ * after the loop has polled the fds that became ready meanwhile (a PSI wake
+ * is not kept waiting behind it).
  */
 import { Observable, asyncScheduler, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from "rxjs";
 import { createCoalescer, type CoalesceRules } from "./coalescer.js";
 
-export function coalescePerKey<T>(rules: CoalesceRules<T>, windowMs: number, scheduler: SchedulerLike = asyncScheduler): MonoTypeOperatorFunction<T> {
+export interface CoalesceOptions {
+  readonly scheduler?: SchedulerLike;
+  /** Runs `deliver` for a follow-up; default: at once. Deliveries after unsubscribing are dropped. */
+  readonly followUp?: (deliver: () => void) => void;
+}
+
+export function coalescePerKey<T>(rules: CoalesceRules<T>, windowMs: number, options: CoalesceOptions = {}): MonoTypeOperatorFunction<T> {
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const followUp = options.followUp ?? ((deliver: () => void) => deliver());
   return (source) =>
     new Observable<T>((subscriber) => {
       const c = createCoalescer(rules);
@@ -20,7 +32,9 @@ export function coalescePerKey<T>(rules: CoalesceRules<T>, windowMs: number, sch
             const x = c.expire(key);
             if (x.kind === "idle") return;
             arm(key); // the follow-up opens the next window before it runs
-            subscriber.next(x.item);
+            followUp(() => {
+              if (!subscriber.closed) subscriber.next(x.item);
+            });
           }, windowMs),
         );
       };

@@ -1,4 +1,4 @@
-import { Subject } from "rxjs";
+import { Subject, VirtualTimeScheduler } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
 import { describe, expect, it } from "vitest";
 import { coalescePerKey } from "../../src/coalesce/operator.js";
@@ -41,5 +41,32 @@ describe("coalescePerKey", () => {
     again.next("a1");
     s2.unsubscribe(); // a 60 s timer left armed would keep vitest's worker alive
     expect(again.observed).toBe(false);
+  });
+
+  it("a follow-up is delivered through followUp, the first item is not; none after unsubscribing", () => {
+    const scheduler = new VirtualTimeScheduler();
+    const deferred: (() => void)[] = [];
+    const run = (): { seen: string[]; source: Subject<string>; stop: () => void } => {
+      const source = new Subject<string>();
+      const seen: string[] = [];
+      const sub = source.pipe(coalescePerKey(rules, 10, { scheduler, followUp: (deliver) => deferred.push(deliver) })).subscribe((v) => seen.push(v));
+      return { seen, source, stop: () => sub.unsubscribe() };
+    };
+    const one = run();
+    one.source.next("a1");
+    one.source.next("a2");
+    expect(one.seen).toEqual(["a1"]);
+    scheduler.flush(); // a1's window ends: the follow-up is handed over, not delivered
+    expect(one.seen).toEqual(["a1"]);
+    expect(deferred).toHaveLength(1);
+    deferred.shift()?.();
+    expect(one.seen).toEqual(["a1", "a2"]);
+    const two = run();
+    two.source.next("a1");
+    two.source.next("a2");
+    scheduler.flush();
+    two.stop();
+    deferred.shift()?.();
+    expect(two.seen).toEqual(["a1"]);
   });
 });
