@@ -109,6 +109,10 @@ async function main(): Promise<void> {
       policyFollowUps: followUps.length,
       followUpPolicyMs: stats(followUps.map((h) => h.end - h.start)),
       memoryHighPolicyMs: stats(high.flatMap((h) => (h.policyStart === null || h.policyEnd === null ? [] : [h.policyEnd - h.policyStart]))),
+      // memory_pressure handles of every cgroup: before the policy call (log, snapshot), the call, after it (the actions).
+      pressureHandles: during
+        .filter((h) => h.kind === "memory_pressure" && h.policyStart !== null && h.policyEnd !== null)
+        .map((h) => ({ cgroup: h.cgroup.split("/").pop(), beforeMs: r1((h.policyStart ?? 0) - h.start), policyMs: r1((h.policyEnd ?? 0) - (h.policyStart ?? 0)), actionsMs: r1(h.end - (h.policyEnd ?? 0)) })),
       loopBusyInHandles: r1(during.reduce((s, h) => s + (h.end - h.start), 0) / span),
       perWake,
     };
