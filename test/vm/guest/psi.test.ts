@@ -103,8 +103,9 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
       // The 50 ms default is for real CPUs: TCG runs a call 10-20x slower.
       `  deadline: 1s`,
       `  params:`,
-      // A target far above what the hog reaches: a policy deciding on avg10 would tighten here.
-      `    pressure-relief: { targetPct: 50, minHighBytes: 8m }`,
+      // A target far above what the hog reaches: a policy deciding on avg10 would tighten here, and by
+      // more than minChangeBytes (with the default 1 % of 24M it would skip the change, and prove nothing).
+      `    pressure-relief: { targetPct: 50, shrinkPercent: 10, minHighBytes: 8m }`,
       `metrics:`,
       `  listen: 127.0.0.1:0`,
       `log:`,
