@@ -9,8 +9,10 @@
  * next POLICY_COALESCE_MS fold into one follow-up evaluated when that window
  * ends. Emergencies, OOM kills, limits hit and lifecycle events are never held.
  */
+import { filter, identity, type MonoTypeOperatorFunction } from "rxjs";
 import type { WatchdogEvent } from "../events/types.js";
 import type { CoalesceRules } from "./coalescer.js";
+import { coalescePerKey } from "./operator.js";
 
 /** One policy call per cgroup and kind per second at most (a PSI trigger fires at most once per window anyway). */
 export const POLICY_COALESCE_MS = 1000;
@@ -29,3 +31,24 @@ export const policyWorkRules: CoalesceRules<WatchdogEvent> = {
     return later;
   },
 };
+
+export interface PolicyWorkContext {
+  /** `cgwatch run --record`: every event is decided (the trace pairs each with the snapshot policies saw). */
+  readonly recording: boolean;
+  /** Whether a cgroup is still watched: a follow-up for one removed meanwhile has nothing left to act on. */
+  readonly isWatched: (cgroup: string) => boolean;
+}
+
+/**
+ * The daemon's operator before the policies (src/pipeline/beforePolicies.ts).
+ * A follow-up is delivered from setImmediate: after the loop has polled the
+ * fds that became ready meanwhile, so a PSI wake is not kept behind it.
+ */
+export function coalescePolicyWork(context: PolicyWorkContext): MonoTypeOperatorFunction<WatchdogEvent> {
+  if (context.recording) return identity;
+  return (events$) =>
+    events$.pipe(
+      coalescePerKey(policyWorkRules, POLICY_COALESCE_MS, { followUp: (deliver) => setImmediate(deliver) }),
+      filter((e) => !COALESCED_KINDS.has(e.kind) || context.isWatched(e.cgroup)),
+    );
+}

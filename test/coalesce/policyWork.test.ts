@@ -3,7 +3,9 @@ import { TestScheduler } from "rxjs/testing";
 import { describe, expect, it } from "vitest";
 import type { WatchdogEvent } from "../../src/events/types.js";
 import { coalescePerKey } from "../../src/coalesce/operator.js";
-import { COALESCED_KINDS, policyWorkRules } from "../../src/coalesce/policyWork.js";
+import { COALESCED_KINDS, POLICY_COALESCE_MS, coalescePolicyWork, policyWorkRules } from "../../src/coalesce/policyWork.js";
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const high = (cgroup: string, before: number, after: number, at: number): WatchdogEvent => ({ kind: "memory_high", cgroup, at, source: "inotify", counter: { before, after } });
 const pressure = (cgroup: string, at: number, avg10: number): WatchdogEvent => ({ kind: "memory_pressure", cgroup, at, source: "psi", resource: "memory", someAvg10: avg10 });
@@ -46,5 +48,45 @@ describe("policyWorkRules", () => {
     s.next(high("a", 1, 2, 2));
     expect(seen).toEqual(["memory_high", "oom_kill"]);
     sub.unsubscribe();
+  });
+});
+
+describe("coalescePolicyWork (the daemon's operator before the policies)", () => {
+  const run = (context: { recording: boolean; isWatched: (c: string) => boolean }): { source: Subject<WatchdogEvent>; seen: WatchdogEvent[]; stop: () => void } => {
+    const source = new Subject<WatchdogEvent>();
+    const seen: WatchdogEvent[] = [];
+    const sub = source.pipe(coalescePolicyWork(context)).subscribe((e) => seen.push(e));
+    return { source, seen, stop: () => sub.unsubscribe() };
+  };
+
+  it("delivers a follow-up after its second, from setImmediate", async () => {
+    const r = run({ recording: false, isWatched: () => true });
+    r.source.next(high("a", 0, 1, 0));
+    r.source.next(high("a", 1, 2, 5));
+    r.source.next(high("a", 2, 4, 9));
+    expect(r.seen).toEqual([high("a", 0, 1, 0)]);
+    await sleep(POLICY_COALESCE_MS + 200); // real time: the follow-up's timer, then its setImmediate
+    expect(r.seen).toEqual([high("a", 0, 1, 0), high("a", 1, 4, 9)]);
+    r.stop();
+  });
+
+  it("drops a follow-up whose cgroup is no longer watched, never a cgroup_removed", async () => {
+    let watched = true;
+    const r = run({ recording: false, isWatched: () => watched });
+    r.source.next(high("a", 0, 1, 0));
+    r.source.next(high("a", 1, 2, 5));
+    watched = false;
+    r.source.next({ kind: "cgroup_removed", cgroup: "a", at: 6, source: "inotify" });
+    await sleep(POLICY_COALESCE_MS + 200); // real time: the follow-up's timer, then its setImmediate
+    expect(r.seen.map((e) => e.kind)).toEqual(["memory_high", "cgroup_removed"]);
+    r.stop();
+  });
+
+  it("holds nothing while recording", () => {
+    const r = run({ recording: true, isWatched: () => true });
+    r.source.next(high("a", 0, 1, 0));
+    r.source.next(high("a", 1, 2, 5));
+    expect(r.seen).toHaveLength(2);
+    r.stop();
   });
 });
