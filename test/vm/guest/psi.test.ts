@@ -22,7 +22,7 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { parseExposition } from "../../../src/metrics/parse.js";
+import { parseExposition } from "../../helpers/parseExposition.js";
 import { POLICY_COALESCE_MS } from "../../../src/coalesce/policyWork.js";
 import { GuestCgroup, assertInGuest, lineTime, sleep, startDaemon, waitFor, watchCgroups, type GuestDaemon, type Hog, type LogLine, type WatchLog } from "./guest.js";
 import { monotonicMs, referenceTrigger, type ReferenceTrigger } from "./psiref.js";
