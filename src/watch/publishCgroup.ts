@@ -14,7 +14,7 @@ import type { CgroupSnapshot } from "../cgroup/snapshot.js";
 import type { CounterFiles } from "../events/counterFiles/index.js";
 import type { PressureResource } from "../events/types.js";
 import type { Metrics } from "../metrics/metrics.js";
-import { snapshotOf } from "./snapshot.js";
+import { readSnapshot } from "./snapshot.js";
 import type { CgroupTracker } from "./tracker.js";
 
 export interface PublishContext {
@@ -116,7 +116,7 @@ export function publishOne(t: CgroupTracker, ctx: PublishContext): void {
   if (!ctx.metrics.hasCgroup(t.cgroup)) return;
   // One open per file and pass: the snapshot and the publisher share the reads (cpu.stat is wanted by both).
   const files = readEachOnce(cgroupFiles(ctx.layout, ctx.reader, t.cgroup, "once"));
-  const snapshot = snapshotOf(files, ctx.labelsOf(t.cgroup));
+  const snapshot = readSnapshot(ctx.layout, ctx.reader, t.cgroup, ctx.labelsOf(t.cgroup), "once", files);
   publishSettings(files, t, snapshot, ctx.metrics);
   publishCounters(t, ctx.counterFiles, ctx.metrics);
   publishCpu(files, snapshot, ctx.metrics);

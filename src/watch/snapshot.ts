@@ -87,13 +87,15 @@ function cpuV2(files: CgroupFiles): CpuSnapshot {
   };
 }
 
-export function readSnapshot(layout: CgroupLayout, reader: FileReader, cgroup: string, labels: Readonly<Record<string, string>> = {}, reads: SnapshotReads = "cached"): CgroupSnapshot {
-  return snapshotOf(cgroupFiles(layout, reader, cgroup, reads), labels);
-}
-
-/** The snapshot through files the caller already has (the metrics pass shares its reads with it). */
-export function snapshotOf(files: CgroupFiles, labels: Readonly<Record<string, string>> = {}): CgroupSnapshot {
-  const cgroup = files.cgroup;
+/** `files`: the cgroup's files as the caller already reads them (the metrics pass shares its reads with the snapshot). */
+export function readSnapshot(
+  layout: CgroupLayout,
+  reader: FileReader,
+  cgroup: string,
+  labels: Readonly<Record<string, string>> = {},
+  reads: SnapshotReads = "cached",
+  files: CgroupFiles = cgroupFiles(layout, reader, cgroup, reads),
+): CgroupSnapshot {
   const memoryVersion = files.versionOf("memory");
   const cpuVersion = files.versionOf("cpu");
   const memory = memoryVersion === null ? null : memoryVersion === 1 ? memoryV1(files) : memoryV2(files);
