@@ -37,7 +37,7 @@ import {
   type StormRun,
   type SweepRun,
 } from "./scenarios.js";
-import { renderMarkdown } from "./report.js";
+import { fitLine, renderMarkdown } from "./report.js";
 import { floorRun, type FloorRun } from "./floor.js";
 import { containerRescueRun, type ContainerRescueRun } from "./container.js";
 import { containerEngineUnavailable } from "../test/helpers/podman.js";
@@ -194,6 +194,8 @@ function printTable(r: Partial<Results>): void {
     rows.push([`RSS MB @${n}`, fmt(spread(runs.map((x) => x.result.rssMb)), 1)]);
     rows.push([`idle CPU % @${n}`, fmt(spread(runs.map((x) => x.result.idleCpuPercent)), 3)]);
   }
+  const slope = fitLine(Object.entries(r.startup ?? {}).map(([n, runs]) => [Number(n) / 1000, spread(runs.map((x) => x.result.rssMb)).median] as const));
+  if (slope !== null) rows.push(["RSS MB per 1,000 cgroups / intercept MB", `${slope.slope.toFixed(1)} / ${slope.intercept.toFixed(1)}`]);
   for (const [n, runs] of Object.entries(r.sweep ?? {})) {
     rows.push([`sweep CPU ms @${n} reader / naive`, `${fmt(spread(runs.map((x) => x.result.readerCpuMs)))} / ${fmt(spread(runs.map((x) => x.result.naiveCpuMs)))}`]);
   }
