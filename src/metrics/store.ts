@@ -46,8 +46,51 @@ export interface Series {
   readonly histogram: Histogram | null;
 }
 
+/** Series reached by label values, one Map level per value: a lookup builds no key string. */
+type Trie = Map<string, Series | Trie>;
+
+function findIn(trie: Trie, values: readonly string[], from: number): Series | undefined {
+  if (values.length === from) {
+    const only = trie.get("");
+    return only instanceof Map ? undefined : only;
+  }
+  let node: Series | Trie | undefined = trie;
+  for (let i = from; i < values.length; i++) {
+    if (!(node instanceof Map)) return undefined;
+    node = node.get(values[i] ?? "");
+  }
+  return node instanceof Map ? undefined : node;
+}
+
+function putIn(trie: Trie, values: readonly string[], from: number, s: Series): void {
+  let node = trie;
+  for (let i = from; i < values.length - 1; i++) {
+    const key = values[i] ?? "";
+    let next = node.get(key);
+    if (!(next instanceof Map)) {
+      next = new Map();
+      node.set(key, next);
+    }
+    node = next;
+  }
+  node.set(values[values.length - 1] ?? "", s);
+}
+
+/** Every series under a trie node. */
+function* leaves(node: Series | Trie): Generator<Series> {
+  if (!(node instanceof Map)) {
+    yield node;
+    return;
+  }
+  for (const child of node.values()) yield* leaves(child);
+}
+
+const NO_VALUES: readonly string[] = [];
+
 export class Family {
   readonly series = new Map<string, Series>();
+  /** `get`'s index by label values (families without labels keep their one series under the key ""). */
+  private readonly lookup: Trie = new Map();
   /** `# HELP ...\n# TYPE ...\n`, rendered once. */
   readonly header: string;
   /** Histograms: `le="..."` text per bucket, +Inf last. */
@@ -66,11 +109,25 @@ export class Family {
     this.leLabels = def.type === "histogram" ? [...buckets.map((b) => `le="${String(b)}"`), 'le="+Inf"'] : [];
   }
 
-  /** Gets or creates the series with these label values (in labelNames order). */
+  /**
+   * Gets or creates the series with these label values (in labelNames
+   * order). A hit walks `lookup` by the values themselves, so a counter
+   * bumped per event formats no label text and allocates nothing.
+   */
   get(values: readonly string[], hold = false): Series {
     if (values.length !== this.def.labelNames.length) {
       throw new Error(`${this.def.name} takes ${this.def.labelNames.length} label values, got ${values.length}`);
     }
+    const hit = findIn(this.lookup, values, 0);
+    // A series deleted since (a cgroup's, a policy's) is no longer the one in `series`.
+    if (hit !== undefined && this.series.get(hit.labels) === hit) return hit;
+    const s = this.create(values, hold);
+    putIn(this.lookup, values, 0, s);
+    return s;
+  }
+
+  /** Gets or creates a series by its label text, without keeping it in `lookup` (per-cgroup series are found through their CgroupEntry). */
+  create(values: readonly string[], hold = false): Series {
     const labels = labelString(this.def.labelNames, values);
     let s = this.series.get(labels);
     if (s === undefined) {
@@ -103,9 +160,14 @@ export function observe(series: Series, value: number): void {
   h.count += 1;
 }
 
-/** The series of one watched cgroup across families, keyed by family name plus extra label text. */
+/**
+ * The series of one watched cgroup across families: per family its one
+ * series, or a trie by the extra label values after "cgroup". A setter
+ * called for every cgroup on every pass finds its series by Map lookups on
+ * the family and the values it was given, without building a key.
+ */
 export class CgroupEntry {
-  readonly series = new Map<string, Series>();
+  private readonly byFamily = new Map<Family, Series | Trie>();
 
   constructor(
     readonly cgroup: string,
@@ -114,41 +176,62 @@ export class CgroupEntry {
   ) {}
 
   /** The series of `family` for this cgroup with extra label values after "cgroup"; `hold` for counters born with a count. */
-  get(family: Family, extra: readonly string[] = [], hold: boolean = this.fresh): Series {
-    const key = extra.length === 0 ? family.def.name : `${family.def.name}\0${extra.join("\0")}`;
-    let s = this.series.get(key);
-    if (s === undefined) {
-      s = family.get([this.cgroup, ...extra], hold);
-      this.series.set(key, s);
+  get(family: Family, extra: readonly string[] = NO_VALUES, hold: boolean = this.fresh): Series {
+    const slot = this.byFamily.get(family);
+    if (extra.length === 0) {
+      if (slot !== undefined && !(slot instanceof Map)) return slot;
+      const s = family.create([this.cgroup], hold);
+      this.byFamily.set(family, s);
+      return s;
     }
+    let trie = slot;
+    if (!(trie instanceof Map)) {
+      trie = new Map();
+      this.byFamily.set(family, trie);
+    }
+    const hit = findIn(trie, extra, 0);
+    if (hit !== undefined) return hit;
+    const s = family.create([this.cgroup, ...extra], hold);
+    putIn(trie, extra, 0, s);
     return s;
   }
 
   /** Drops one series (a setting that became unlimited, a device that went away). */
-  drop(family: Family, extra: readonly string[] = []): void {
-    const key = extra.length === 0 ? family.def.name : `${family.def.name}\0${extra.join("\0")}`;
-    const s = this.series.get(key);
-    if (s !== undefined) {
-      family.delete(s);
-      this.series.delete(key);
-    }
+  drop(family: Family, extra: readonly string[] = NO_VALUES): void {
+    const slot = this.byFamily.get(family);
+    if (slot === undefined) return;
+    const s = slot instanceof Map ? findIn(slot, extra, 0) : extra.length === 0 ? slot : undefined;
+    if (s !== undefined) this.dropAllOf(family, (x) => x !== s);
   }
 
-  /** Drops every series whose key starts with the family (for replacing per-device sets). */
+  /** Drops every series of the family that `keep` refuses (for replacing per-device sets). */
   dropAllOf(family: Family, keep: (s: Series) => boolean): void {
-    for (const [key, s] of this.series) {
-      if (s.family === family && !keep(s)) {
-        family.delete(s);
-        this.series.delete(key);
-      }
+    const slot = this.byFamily.get(family);
+    if (slot === undefined) return;
+    if (slot instanceof Map ? !prune(slot, family, keep) : !keep(slot)) {
+      if (!(slot instanceof Map)) family.delete(slot);
+      this.byFamily.delete(family);
     }
   }
 
   /** Removes every series of the cgroup from its family: nothing of it is rendered afterwards. */
   clear(): void {
-    for (const s of this.series.values()) s.family.delete(s);
-    this.series.clear();
+    for (const slot of this.byFamily.values()) for (const s of leaves(slot)) s.family.delete(s);
+    this.byFamily.clear();
   }
+}
+
+/** Deletes the series `keep` refuses from the trie and from their family, and the levels left empty; false once the trie is empty. */
+function prune(trie: Trie, family: Family, keep: (s: Series) => boolean): boolean {
+  for (const [key, child] of trie) {
+    if (child instanceof Map) {
+      if (!prune(child, family, keep)) trie.delete(key);
+    } else if (!keep(child)) {
+      family.delete(child);
+      trie.delete(key);
+    }
+  }
+  return trie.size > 0;
 }
 
 export class Store {
