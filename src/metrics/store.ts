@@ -76,15 +76,6 @@ function putIn(trie: Trie, values: readonly string[], from: number, s: Series): 
   node.set(values[values.length - 1] ?? "", s);
 }
 
-/** Every series under a trie node. */
-function* leaves(node: Series | Trie): Generator<Series> {
-  if (!(node instanceof Map)) {
-    yield node;
-    return;
-  }
-  for (const child of node.values()) yield* leaves(child);
-}
-
 const NO_VALUES: readonly string[] = [];
 
 export class Family {
@@ -160,14 +151,37 @@ export function observe(series: Series, value: number): void {
   h.count += 1;
 }
 
+/** A family's series of one cgroup with extra labels: key, series, key, series ... (a handful per family). */
+type ByExtra = (string | Series)[];
+
+const NO_PAIRS: ByExtra = [];
+
+/** A new array of the exact length: push() or a spread would leave room for more, per family and cgroup. */
+function withPair(pairs: ByExtra, key: string, s: Series): ByExtra {
+  const next = new Array<string | Series>(pairs.length + 2);
+  for (let i = 0; i < pairs.length; i++) next[i] = pairs[i] ?? "";
+  next[pairs.length] = key;
+  next[pairs.length + 1] = s;
+  return next;
+}
+
+function findByExtra(pairs: ByExtra, key: string): Series | undefined {
+  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === key) return pairs[i + 1] as Series;
+  return undefined;
+}
+
 /**
  * The series of one watched cgroup across families: per family its one
- * series, or a trie by the extra label values after "cgroup". A setter
- * called for every cgroup on every pass finds its series by Map lookups on
- * the family and the values it was given, without building a key.
+ * series, or its series by the extra label values after "cgroup" (the value
+ * itself when there is one, the values joined otherwise), as key/series
+ * pairs in one array. A setter called for every cgroup on every pass then
+ * finds its series without building a key string, except for the families
+ * with two extra labels (per-device I/O). An array, not a Map: a family
+ * has a handful of series per cgroup, and a Map each would cost more
+ * memory at 10k cgroups than the key strings it saves.
  */
 export class CgroupEntry {
-  private readonly byFamily = new Map<Family, Series | Trie>();
+  private readonly byFamily = new Map<Family, Series | ByExtra>();
 
   constructor(
     readonly cgroup: string,
@@ -179,20 +193,18 @@ export class CgroupEntry {
   get(family: Family, extra: readonly string[] = NO_VALUES, hold: boolean = this.fresh): Series {
     const slot = this.byFamily.get(family);
     if (extra.length === 0) {
-      if (slot !== undefined && !(slot instanceof Map)) return slot;
+      if (slot !== undefined && !Array.isArray(slot)) return slot;
       const s = family.create([this.cgroup], hold);
       this.byFamily.set(family, s);
       return s;
     }
-    let trie = slot;
-    if (!(trie instanceof Map)) {
-      trie = new Map();
-      this.byFamily.set(family, trie);
+    const pairs = Array.isArray(slot) ? slot : NO_PAIRS;
+    const key = extraKey(extra);
+    let s = findByExtra(pairs, key);
+    if (s === undefined) {
+      s = family.create([this.cgroup, ...extra], hold);
+      this.byFamily.set(family, withPair(pairs, key, s));
     }
-    const hit = findIn(trie, extra, 0);
-    if (hit !== undefined) return hit;
-    const s = family.create([this.cgroup, ...extra], hold);
-    putIn(trie, extra, 0, s);
     return s;
   }
 
@@ -200,7 +212,7 @@ export class CgroupEntry {
   drop(family: Family, extra: readonly string[] = NO_VALUES): void {
     const slot = this.byFamily.get(family);
     if (slot === undefined) return;
-    const s = slot instanceof Map ? findIn(slot, extra, 0) : extra.length === 0 ? slot : undefined;
+    const s = Array.isArray(slot) ? findByExtra(slot, extraKey(extra)) : extra.length === 0 ? slot : undefined;
     if (s !== undefined) this.dropAllOf(family, (x) => x !== s);
   }
 
@@ -208,31 +220,33 @@ export class CgroupEntry {
   dropAllOf(family: Family, keep: (s: Series) => boolean): void {
     const slot = this.byFamily.get(family);
     if (slot === undefined) return;
-    if (slot instanceof Map ? !prune(slot, family, keep) : !keep(slot)) {
-      if (!(slot instanceof Map)) family.delete(slot);
+    if (!Array.isArray(slot)) {
+      if (keep(slot)) return;
+      family.delete(slot);
       this.byFamily.delete(family);
+      return;
     }
+    let kept = NO_PAIRS;
+    for (let i = 0; i < slot.length; i += 2) {
+      const s = slot[i + 1] as Series;
+      if (keep(s)) kept = withPair(kept, (slot[i] as string | undefined) ?? "", s);
+      else family.delete(s);
+    }
+    if (kept.length === 0) this.byFamily.delete(family);
+    else this.byFamily.set(family, kept);
   }
 
   /** Removes every series of the cgroup from its family: nothing of it is rendered afterwards. */
   clear(): void {
-    for (const slot of this.byFamily.values()) for (const s of leaves(slot)) s.family.delete(s);
+    for (const slot of this.byFamily.values()) {
+      if (!Array.isArray(slot)) slot.family.delete(slot);
+      else for (let i = 1; i < slot.length; i += 2) (slot[i] as Series).family.delete(slot[i] as Series);
+    }
     this.byFamily.clear();
   }
 }
 
-/** Deletes the series `keep` refuses from the trie and from their family, and the levels left empty; false once the trie is empty. */
-function prune(trie: Trie, family: Family, keep: (s: Series) => boolean): boolean {
-  for (const [key, child] of trie) {
-    if (child instanceof Map) {
-      if (!prune(child, family, keep)) trie.delete(key);
-    } else if (!keep(child)) {
-      family.delete(child);
-      trie.delete(key);
-    }
-  }
-  return trie.size > 0;
-}
+const extraKey = (extra: readonly string[]): string => (extra.length === 1 ? (extra[0] ?? "") : extra.join("\0"));
 
 export class Store {
   readonly families: Family[] = [];
