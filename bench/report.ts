@@ -138,12 +138,13 @@ export function renderMarkdown(r: Results): string {
   p("The daemon as `cgwatch run` configures it by default (all shipped policies, pollInterval 1s, safetyNetInterval 30s; PSI off because");
   p("a tmpfs file takes no trigger), in a fresh process per run. Ready = `startDaemon()` call → `ready` resolved (first full scan).");
   p("RSS after the publisher's first pass; idle CPU = process.cpuUsage() over the idle window with nothing changing (it contains the");
-  p("safety-net/publisher pass that falls in the window).");
+  p("safety-net/publisher pass that falls in the window). 2,000 and 5,000 cgroups are measured for RSS only (no idle window: n/a).");
+  p("RSS and heap after GC: after the idle window and a full `gc()`, what the daemon's state itself holds.");
   p();
-  p("| cgroups | time to ready, ms | first publisher pass busy, ms / max stall, ms | RSS, MB | heap used, MB | idle window, s | idle CPU, ms | idle CPU, % of one core | load at start |");
-  p("|---:|---:|---|---:|---:|---:|---:|---:|---|");
+  p("| cgroups | time to ready, ms | first publisher pass busy, ms / max stall, ms | RSS, MB | heap used, MB | RSS after GC, MB | heap after GC, MB | idle window, s | idle CPU, ms | idle CPU, % of one core | load at start |");
+  p("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|");
   for (const [n, runs] of Object.entries(r.startup)) {
-    p(`| ${n} | ${f(over(runs, (x) => x.readyMs), 0)} | ${f(over(runs, (x) => x.firstPass.busyMs), 0)} / ${f(over(runs, (x) => x.firstPass.maxStallMs), 0)} | ${f(over(runs, (x) => x.rssMb), 1)} | ${f(over(runs, (x) => x.heapUsedMb), 1)} | ${f(over(runs, (x) => x.idleSeconds), 0)} | ${f(over(runs, (x) => x.idleCpuMs), 0)} | ${f(over(runs, (x) => x.idleCpuPercent), 2)} | ${loads(runs)} |`);
+    p(`| ${n} | ${f(over(runs, (x) => x.readyMs), 0)} | ${f(over(runs, (x) => x.firstPass.busyMs), 0)} / ${f(over(runs, (x) => x.firstPass.maxStallMs), 0)} | ${f(over(runs, (x) => x.rssMb), 1)} | ${f(over(runs, (x) => x.heapUsedMb), 1)} | ${f(over(runs, (x) => x.rssAfterGcMb ?? NaN), 1)} | ${f(over(runs, (x) => x.heapAfterGcMb ?? NaN), 1)} | ${f(over(runs, (x) => x.idleSeconds), 0)} | ${f(over(runs, (x) => x.idleCpuMs), 0)} | ${f(over(runs, (x) => x.idleCpuPercent), 2)} | ${loads(runs)} |`);
   }
   p();
   renderRssSlope(r.startup, p);
@@ -285,7 +286,12 @@ function renderRssSlope(startup: Readonly<Record<string, readonly RunRecord<Star
     const line = fitLine(sizes.map((n) => [n / 1000, over(startup[String(n)] ?? [], pick).median] as const));
     return line === null ? "n/a (needs two sizes)" : `**${line.slope.toFixed(1)} MB per 1,000 cgroups**, intercept ${line.intercept.toFixed(1)} MB`;
   };
-  p(`Fitted over ${sizes.map((n) => n.toLocaleString("en-US")).join(", ")} cgroups (least squares on each size's median): RSS ${fit((x) => x.rssMb)}; JS heap used ${fit((x) => x.heapUsedMb)}.`);
+  const afterGc = sizes.every((n) => (startup[String(n)] ?? []).every((x) => x.result.rssAfterGcMb !== undefined));
+  p(
+    afterGc
+      ? `Fitted over ${sizes.map((n) => n.toLocaleString("en-US")).join(", ")} cgroups (least squares on each size's median, after GC): RSS ${fit((x) => x.rssAfterGcMb ?? NaN)}; JS heap used ${fit((x) => x.heapAfterGcMb ?? NaN)}. Before GC (after the first publisher pass): RSS ${fit((x) => x.rssMb)}.`
+      : `Fitted over ${sizes.map((n) => n.toLocaleString("en-US")).join(", ")} cgroups (least squares on each size's median, no GC figure in these results): RSS ${fit((x) => x.rssMb)}; JS heap used ${fit((x) => x.heapUsedMb)}.`,
+  );
   p();
 }
 
