@@ -150,6 +150,46 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
   return EXIT_OK;
 }
 
+interface PolicyTestFlags {
+  events: string;
+  params?: string;
+  snapshot?: string;
+  config?: string;
+  hostMemory?: string;
+}
+
+/** `cgwatch policy test`: the flags checked (a bad --params or --host-memory is a usage error, 2), then the replay printed. */
+export async function policyTestCommand(file: string, flags: PolicyTestFlags): Promise<number> {
+  let params: Record<string, unknown> = {};
+  if (flags.params !== undefined) {
+    try {
+      params = JSON.parse(flags.params) as Record<string, unknown>;
+    } catch (err) {
+      process.stderr.write(`--params is not JSON: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
+  let hostMemoryBytes: number | undefined;
+  if (flags.hostMemory !== undefined) {
+    const size = parseSize(flags.hostMemory);
+    if (size.kind !== "ok") {
+      process.stderr.write(`--host-memory: ${size.reason}\n`);
+      return 2;
+    }
+    hostMemoryBytes = size.value;
+  }
+  const result = await runPolicyTest({
+    policyFile: file,
+    eventsFile: flags.events,
+    params,
+    ...(flags.snapshot === undefined ? {} : { snapshotFile: flags.snapshot }),
+    ...(flags.config === undefined ? {} : { configFile: flags.config }),
+    ...(hostMemoryBytes === undefined ? {} : { hostMemoryBytes }),
+  });
+  for (const line of result.lines) process.stdout.write(`${line}\n`);
+  return result.exitCode;
+}
+
 export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command("cgwatch")
     .description("Event-driven OOM and CPU-throttling watchdog for Linux cgroups, with sandboxed policies")
@@ -185,38 +225,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option("--snapshot <file>", "starting cgroup snapshot (JSON: one snapshot, or cgroup path → snapshot) for cgroups whose lines carry none")
     .option("-c, --config <file>", "cgwatch config whose guardrails and policies.params apply (default: the built-in defaults)")
     .option("--host-memory <bytes>", "host MemTotal for the memory ceiling guardrail (default: this machine's)")
-    .action(async (file: string, flags: { events: string; params?: string; snapshot?: string; config?: string; hostMemory?: string }) => {
-      let params: Record<string, unknown> = {};
-      if (flags.params !== undefined) {
-        try {
-          params = JSON.parse(flags.params) as Record<string, unknown>;
-        } catch (err) {
-          process.stderr.write(`--params is not JSON: ${(err as Error).message}\n`);
-          exit(2);
-          return;
-        }
-      }
-      let hostMemoryBytes: number | undefined;
-      if (flags.hostMemory !== undefined) {
-        const size = parseSize(flags.hostMemory);
-        if (size.kind !== "ok") {
-          process.stderr.write(`--host-memory: ${size.reason}\n`);
-          exit(2);
-          return;
-        }
-        hostMemoryBytes = size.value;
-      }
-      const result = await runPolicyTest({
-        policyFile: file,
-        eventsFile: flags.events,
-        params,
-        ...(flags.snapshot === undefined ? {} : { snapshotFile: flags.snapshot }),
-        ...(flags.config === undefined ? {} : { configFile: flags.config }),
-        ...(hostMemoryBytes === undefined ? {} : { hostMemoryBytes }),
-      });
-      for (const line of result.lines) process.stdout.write(`${line}\n`);
-      exit(result.exitCode);
-    });
+    .action(async (file: string, flags: PolicyTestFlags) => exit(await policyTestCommand(file, flags)));
 
   program
     .command("demo")

@@ -129,4 +129,29 @@ describe("daemon on a fake v2 cgroupfs", () => {
     expect(harness.actions[0]?.outcome.kind).toBe("dry_run");
     expect(host.read("docker/web", "memory.max").trim()).toBe("104857600");
   });
+  it("a quarantine and a compile error are each logged once (by the policy engine), with the policy and file named", async () => {
+    host = fakeHost(2);
+    host.addCgroup("docker");
+    host.addCgroup("docker/web", { "memory.max": "104857600\n" });
+    harness = await startHarness({
+      layout: host.layout,
+      yaml: YAML.replace("  builtin: false\n", "  builtin: false\n  quarantineAfter: 1\n"),
+      policies: {
+        "raise.js": RAISE_ON_OOM,
+        "thrower.js": `export const meta = { name: "thrower", on: ["oom_kill"], match: ["**"] };\nexport function onEvent() { throw new Error("boom"); }\n`,
+        "broken.js": `export const meta = { name: "broken", on: ["oom_kill"] };\nexport function onEvent( {\n`,
+      },
+    });
+    await harness.daemon.ready;
+    host.write("docker/web", "memory.events", memEvents(1));
+    await until(() => harness?.actions.length === 1, 10_000, "action from the healthy policy");
+    await until(() => harness?.logs.some((l) => l["msg"] === "policy quarantined") === true, 10_000, "the quarantine line");
+    const quarantines = harness.logs.filter((l) => l["msg"] === "policy quarantined");
+    expect(quarantines).toHaveLength(1);
+    expect(quarantines[0]).toMatchObject({ policy: "thrower" });
+    expect(String(quarantines[0]?.["file"])).toMatch(/thrower\.js$/);
+    const compileErrors = harness.logs.filter((l) => typeof l["msg"] === "string" && l["msg"].startsWith("policy failed to compile"));
+    expect(compileErrors).toHaveLength(1);
+    expect(String(compileErrors[0]?.["file"])).toMatch(/broken\.js$/);
+  });
 });

@@ -86,142 +86,183 @@ function causeTime(proposal: ActionProposal, fallback: number): number {
   return typeof at === "number" && Number.isFinite(at) ? at : fallback;
 }
 
+type Decision = { outcome: ActionOutcome; version?: CgroupVersion; wouldWrite?: string | null };
+
+const rejected = (r: Rejection): Decision => ({ outcome: { kind: "rejected", guardrail: r.guardrail, reason: r.reason } });
+
+/** Where a valid proposal lands: its normalised cgroup, the guardrails of its policy, the cgroup version of its files. */
+interface Target {
+  readonly cgroup: string;
+  readonly cfg: ReturnType<typeof guardrailsForPolicy>;
+  readonly controller: ReturnType<ActionRegistry["scopeOf"]>;
+  readonly version: CgroupVersion;
+}
+
+/** Validates the proposal and finds its target, or the decision that ends it there (invalid, protected, unsupported). */
+function targetOf(proposal: ActionProposal, opts: ActionExecutorOptions, kinds: ActionRegistry, own: ReturnType<typeof ownProtectedSet>): Target | Decision {
+  const { action } = proposal;
+  const invalid = validateAction(action, kinds);
+  if (invalid !== null) return rejected({ guardrail: "invalid_action", reason: invalid });
+  let cgroup: string;
+  try {
+    cgroup = normaliseCgroupPath(proposal.cgroup);
+  } catch (err) {
+    if (err instanceof CgroupPathError) return rejected({ guardrail: "invalid_action", reason: err.message });
+    throw err;
+  }
+  const cfg = guardrailsForPolicy(opts.guardrails, proposal.policy);
+  const prot = checkProtected(cgroup, cfg.protectedCgroups, own);
+  // annotate touches nothing, so it may name any cgroup.
+  if (prot !== null && action.kind !== "annotate") return rejected(prot);
+  const controller = kinds.scopeOf(action);
+  const where = locate(opts.layout, controller);
+  if ("reason" in where) return rejected({ guardrail: "unsupported", reason: where.reason });
+  return { cgroup, cfg, controller, version: where.version };
+}
+
+/** The current values of the files the plan reads, or the failure (the cgroup vanished, a read failed). */
+function readCurrent(layout: CgroupLayout, t: Target, reads: ReturnType<ActionRegistry["readsFor"]>): Map<string, string | null> | Decision {
+  const { cgroup, controller, version } = t;
+  // The cgroup must exist where the action's files are: a vanished cgroup is a failure (ENOENT), not a plan.
+  if (controller !== "none") {
+    const dir = controller === "procs" ? procsDir(layout, cgroup) : dirFor(layout, cgroup, reads[0]?.scope ?? controller);
+    if (dir === null || !dirExists(dir)) {
+      return { version, outcome: { kind: "failed", errno: "ENOENT", reason: `cgroup ${cgroup === "" ? "/" : cgroup} does not exist (${dir ?? controller}): it vanished or was never there` } };
+    }
+  }
+  const current = new Map<string, string | null>();
+  for (const at of reads) {
+    const dir = dirFor(layout, cgroup, at.scope);
+    const r = dir === null ? ({ kind: "absent" } as const) : readFile(path.join(dir, at.file));
+    if (r.kind === "error") return { version, outcome: { kind: "failed", errno: r.errno, reason: `cannot read ${at.file} of ${cgroup}: ${r.errno}` } };
+    current.set(at.file, r.kind === "ok" ? r.text : null);
+  }
+  return current;
+}
+
+/** The stateful guardrails (cooldowns, the global rate limit): whether a planned change may go ahead now. */
+function createAdmission(opts: ActionExecutorOptions): (proposal: ActionProposal, t: Target, plan: Plan, observeOnly: boolean, started: number) => Rejection | null {
+  let cooldowns: CooldownState = new Map();
+  let bucket: TokenBucket | null = opts.guardrails.global.rateLimit === null ? null : fullBucket(opts.guardrails.global.rateLimit, opts.clock.now());
+  return (proposal, t, plan, observeOnly, started) => {
+    const kind = proposal.action.kind;
+    const valueRejection = checkEffect(plan.effect, t.cfg, opts.hostMemoryBytes);
+    if (valueRejection !== null) return valueRejection;
+    // Cooldowns are measured between the causing events' times (the clock
+    // policy cooldowns use), so equal policy and guardrail cooldowns agree;
+    // the answer to a stall under OOM is not held back by one.
+    const at = causeTime(proposal, started);
+    const cool = (proposal.cause as { emergency?: unknown } | undefined)?.emergency === true ? null : checkCooldown(cooldowns, t.cgroup, kind, at, t.cfg.cooldownMs);
+    if (cool !== null) return cool;
+    // The rate limit comes last so that proposals another guardrail stops cost no token.
+    // Observed-only cgroups take none: the bucket paces writes, and the would-have
+    // decisions of a whole host must not starve the cgroups that were opted in.
+    const limit = opts.guardrails.global.rateLimit;
+    if (limit !== null && bucket !== null && !observeOnly) {
+      const taken = takeToken(bucket, limit, started);
+      bucket = taken.bucket;
+      if (!taken.ok) return taken.rejection;
+    }
+    // Whatever happens next (dry-run, write, refusal) counts as an attempt:
+    // a failing action must not be retried in a tight loop either.
+    cooldowns = recordCooldown(cooldowns, t.cgroup, kind, at);
+    return null;
+  };
+}
+
+/** What was admitted: logged as a would-write (dry-run, observed only), or written through the guarded writer and read back. */
+function carryOut(opts: ActionExecutorOptions, proposal: ActionProposal, t: Target, plan: Plan, current: Map<string, string | null>, observeOnly: boolean): Decision {
+  const { version } = t;
+  const before = beforeOf(plan.steps, current);
+  const wouldWrite = describeWrites(plan.steps);
+  if ((t.cfg.dryRun || observeOnly) && proposal.action.kind !== "annotate") {
+    return { version, wouldWrite, outcome: { kind: "dry_run", reason: t.cfg.dryRun ? "dry_run" : "observe_only", before, wouldWrite } };
+  }
+  const r = applySteps(plan.steps, { layout: opts.layout, writer: opts.writer, procRoot: opts.procRoot, cgroup: t.cgroup, current });
+  if (r.kind === "failed") {
+    const failed: ActionOutcome = { kind: "failed", errno: r.errno, reason: r.reason, before: r.before ?? before, completed: r.completed };
+    return { version, wouldWrite, outcome: failed };
+  }
+  const applied: ActionOutcome = {
+    kind: "applied",
+    before: r.before,
+    after: r.after,
+    ...(r.readBackDiffers && r.wrote !== null ? { wrote: r.wrote, readBackDiffers: true } : {}),
+    ...(r.note !== undefined ? { note: r.note } : {}),
+  };
+  return { version, wouldWrite, outcome: applied };
+}
+
+/** The one "action decision" line of a proposal: what was proposed, what became of it, why. */
+function decisionLine(proposal: ActionProposal, d: Decision, seconds: number, eventContext: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+  const o = d.outcome;
+  const line: Record<string, unknown> = {
+    event: (proposal.cause as { kind?: string } | undefined)?.kind ?? null,
+    cgroup: proposal.cgroup,
+    policy: proposal.policy,
+    // (a malformed proposal must still get its line)
+    action: (proposal.action as { kind?: unknown } | null)?.kind ?? null,
+    params: proposal.action,
+    before: "before" in o ? (o.before ?? null) : null,
+    after: o.kind === "applied" ? o.after : o.kind === "dry_run" ? o.wouldWrite : null,
+    outcome: o.kind,
+    seconds,
+  };
+  if (d.version !== undefined) line["cgroupVersion"] = d.version;
+  switch (o.kind) {
+    case "applied":
+      if (o.readBackDiffers === true) {
+        line["wrote"] = o.wrote;
+        line["readBackDiffers"] = true;
+      }
+      if (o.note !== undefined) line["note"] = o.note;
+      break;
+    case "dry_run":
+      line["dryRun"] = true;
+      line["reason"] = o.reason;
+      break;
+    case "rejected":
+      line["guardrail"] = o.guardrail;
+      line["reason"] = o.reason;
+      break;
+    case "failed":
+      line["errno"] = o.errno;
+      line["reason"] = o.reason;
+      if (o.completed !== undefined && o.completed.length > 0) line["completed"] = o.completed;
+      break;
+  }
+  if (eventContext !== undefined) line["context"] = eventContext;
+  return line;
+}
+
 export function createActionExecutor(opts: ActionExecutorOptions): ActionExecutor {
-  const { layout, writer, logger, clock } = opts;
+  const { layout, logger, clock } = opts;
   const own = ownProtectedSet(opts.ownCgroups);
   const kinds = opts.registry ?? ACTION_REGISTRY;
-  let cooldowns: CooldownState = new Map();
-  let bucket: TokenBucket | null = opts.guardrails.global.rateLimit === null ? null : fullBucket(opts.guardrails.global.rateLimit, clock.now());
+  const admit = createAdmission(opts);
 
-  type Decision = { outcome: ActionOutcome; version?: CgroupVersion; wouldWrite?: string | null };
-
+  /** validate → protected? → read → plan → guardrails → write (or dry-run) → read back. */
   function decide(proposal: ActionProposal, started: number): Decision {
+    const t = targetOf(proposal, opts, kinds, own);
+    if ("outcome" in t) return t;
     const { action } = proposal;
-    const rejected = (r: Rejection): Decision => ({ outcome: { kind: "rejected", guardrail: r.guardrail, reason: r.reason } });
-
-    const invalid = validateAction(action, kinds);
-    if (invalid !== null) return rejected({ guardrail: "invalid_action", reason: invalid });
-    let cgroup: string;
-    try {
-      cgroup = normaliseCgroupPath(proposal.cgroup);
-    } catch (err) {
-      if (err instanceof CgroupPathError) return rejected({ guardrail: "invalid_action", reason: err.message });
-      throw err;
-    }
-    const cfg = guardrailsForPolicy(opts.guardrails, proposal.policy);
-    const prot = checkProtected(cgroup, cfg.protectedCgroups, own);
-    // annotate touches nothing, so it may name any cgroup.
-    if (prot !== null && action.kind !== "annotate") return rejected(prot);
-
-    const controller = kinds.scopeOf(action);
-    const where = locate(layout, controller);
-    if ("reason" in where) return rejected({ guardrail: "unsupported", reason: where.reason });
-    const { version } = where;
-
-    // The cgroup must exist where the action's files are: a vanished cgroup is a failure (ENOENT), not a plan.
-    const reads = kinds.readsFor(action, version);
-    if (controller !== "none") {
-      const dir = controller === "procs" ? procsDir(layout, cgroup) : dirFor(layout, cgroup, reads[0]?.scope ?? controller);
-      if (dir === null || !dirExists(dir)) {
-        return { version, outcome: { kind: "failed", errno: "ENOENT", reason: `cgroup ${cgroup === "" ? "/" : cgroup} does not exist (${dir ?? controller}): it vanished or was never there` } };
-      }
-    }
-    const current = new Map<string, string | null>();
-    for (const at of reads) {
-      const dir = dirFor(layout, cgroup, at.scope);
-      const r = dir === null ? ({ kind: "absent" } as const) : readFile(path.join(dir, at.file));
-      if (r.kind === "error") return { version, outcome: { kind: "failed", errno: r.errno, reason: `cannot read ${at.file} of ${cgroup}: ${r.errno}` } };
-      current.set(at.file, r.kind === "ok" ? r.text : null);
-    }
-
-    const planned = kinds.plan(action, version, current);
-    if (planned.kind === "unsupported") return { version, ...rejected({ guardrail: "unsupported", reason: planned.reason }) };
+    const current = readCurrent(layout, t, kinds.readsFor(action, t.version));
+    if (!(current instanceof Map)) return current;
+    const planned = kinds.plan(action, t.version, current);
+    if (planned.kind === "unsupported") return { version: t.version, ...rejected({ guardrail: "unsupported", reason: planned.reason }) };
     const plan: Plan = planned;
-
-    const observeOnly = !(opts.mayAct?.(cgroup) ?? true);
+    const observeOnly = !(opts.mayAct?.(t.cgroup) ?? true);
     if (action.kind !== "annotate") {
-      const valueRejection = checkEffect(plan.effect, cfg, opts.hostMemoryBytes);
-      if (valueRejection !== null) return { version, ...rejected(valueRejection) };
-      // Cooldowns are measured between the causing events' times (the clock
-      // policy cooldowns use), so equal policy and guardrail cooldowns agree;
-      // the answer to a stall under OOM is not held back by one.
-      const at = causeTime(proposal, started);
-      const cool = (proposal.cause as { emergency?: unknown } | undefined)?.emergency === true ? null : checkCooldown(cooldowns, cgroup, action.kind, at, cfg.cooldownMs);
-      if (cool !== null) return { version, ...rejected(cool) };
-      // The rate limit comes last so that proposals another guardrail stops cost no token.
-      // Observed-only cgroups take none: the bucket paces writes, and the would-have
-      // decisions of a whole host must not starve the cgroups that were opted in.
-      const limit = opts.guardrails.global.rateLimit;
-      if (limit !== null && bucket !== null && !observeOnly) {
-        const taken = takeToken(bucket, limit, started);
-        bucket = taken.bucket;
-        if (!taken.ok) return { version, ...rejected(taken.rejection) };
-      }
-      // Whatever happens next (dry-run, write, refusal) counts as an attempt:
-      // a failing action must not be retried in a tight loop either.
-      cooldowns = recordCooldown(cooldowns, cgroup, action.kind, at);
+      const refused = admit(proposal, t, plan, observeOnly, started);
+      if (refused !== null) return { version: t.version, ...rejected(refused) };
     }
-
-    const before = beforeOf(plan.steps, current);
-    const wouldWrite = describeWrites(plan.steps);
-    if ((cfg.dryRun || observeOnly) && action.kind !== "annotate") {
-      return { version, wouldWrite, outcome: { kind: "dry_run", reason: cfg.dryRun ? "dry_run" : "observe_only", before, wouldWrite } };
-    }
-    const r = applySteps(plan.steps, { layout, writer, procRoot: opts.procRoot, cgroup, current });
-    if (r.kind === "failed") {
-      const failed: ActionOutcome = { kind: "failed", errno: r.errno, reason: r.reason, before: r.before ?? before, completed: r.completed };
-      return { version, wouldWrite, outcome: failed };
-    }
-    const applied: ActionOutcome = {
-      kind: "applied",
-      before: r.before,
-      after: r.after,
-      ...(r.readBackDiffers && r.wrote !== null ? { wrote: r.wrote, readBackDiffers: true } : {}),
-      ...(r.note !== undefined ? { note: r.note } : {}),
-    };
-    return { version, wouldWrite, outcome: applied };
+    return carryOut(opts, proposal, t, plan, current, observeOnly);
   }
 
   function log(proposal: ActionProposal, d: Decision, seconds: number, eventContext: Readonly<Record<string, unknown>> | undefined): void {
     const o = d.outcome;
-    const line: Record<string, unknown> = {
-      event: (proposal.cause as { kind?: string } | undefined)?.kind ?? null,
-      cgroup: proposal.cgroup,
-      policy: proposal.policy,
-      // (a malformed proposal must still get its line)
-      action: (proposal.action as { kind?: unknown } | null)?.kind ?? null,
-      params: proposal.action,
-      before: "before" in o ? (o.before ?? null) : null,
-      after: o.kind === "applied" ? o.after : o.kind === "dry_run" ? o.wouldWrite : null,
-      outcome: o.kind,
-      seconds,
-    };
-    if (d.version !== undefined) line["cgroupVersion"] = d.version;
-    switch (o.kind) {
-      case "applied":
-        if (o.readBackDiffers === true) {
-          line["wrote"] = o.wrote;
-          line["readBackDiffers"] = true;
-        }
-        if (o.note !== undefined) line["note"] = o.note;
-        break;
-      case "dry_run":
-        line["dryRun"] = true;
-        line["reason"] = o.reason;
-        break;
-      case "rejected":
-        line["guardrail"] = o.guardrail;
-        line["reason"] = o.reason;
-        break;
-      case "failed":
-        line["errno"] = o.errno;
-        line["reason"] = o.reason;
-        if (o.completed !== undefined && o.completed.length > 0) line["completed"] = o.completed;
-        break;
-    }
-    if (eventContext !== undefined) line["context"] = eventContext;
     const level = o.kind === "failed" ? "error" : o.kind === "rejected" ? "warn" : "info";
-    logger[level](line, "action decision");
+    logger[level](decisionLine(proposal, d, seconds, eventContext), "action decision");
   }
 
   return {

@@ -76,85 +76,103 @@ function isInside(child: string, parent: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
+type Resolved = ReturnType<GuardedWriter["resolve"]>;
+
 /** `allow`: the registered action kinds' files; a test registering an extra kind passes its registry's list. */
 export function createGuardedWriter(layout: CgroupLayout, procRoot: string, hooks: WriterHooks = {}, allow: WriteAllowList = ACTION_REGISTRY.writable): GuardedWriter {
-  const resolve: GuardedWriter["resolve"] = (target) => {
-    switch (target.kind) {
-      case "oom_score_adj": {
-        if (!Number.isSafeInteger(target.pid) || target.pid <= 0) return { kind: "refused", reason: `invalid pid ${target.pid}` };
-        return { kind: "ok", path: path.join(procRoot, String(target.pid), "oom_score_adj"), root: procRoot };
-      }
-      case "v2_core_file": {
-        if (!allow.v2Core.includes(target.file)) return { kind: "refused", reason: `file ${target.file} is not a writable cgroup v2 core file` };
-        if (layout.v2Root === null) return { kind: "refused", reason: "no cgroup v2 hierarchy is mounted" };
-        let rel;
-        try {
-          rel = normaliseCgroupPath(target.cgroup);
-        } catch (err) {
-          if (err instanceof CgroupPathError) return { kind: "refused", reason: err.message };
-          throw err;
-        }
-        const full = path.join(layout.v2Root, rel, target.file);
-        if (!isInside(full, layout.v2Root)) return { kind: "refused", reason: `${full} is outside ${layout.v2Root}` };
-        return { kind: "ok", path: full, root: layout.v2Root };
-      }
-      case "cgroup_file": {
-        if (!allow.byController[target.controller].includes(target.file)) {
-          return { kind: "refused", reason: `file ${target.file} is not writable for controller ${target.controller}` };
-        }
-        let located;
-        try {
-          located = cgroupDir(layout, target.cgroup, target.controller);
-        } catch (err) {
-          if (err instanceof CgroupPathError) return { kind: "refused", reason: err.message };
-          throw err;
-        }
-        if (located === null) return { kind: "refused", reason: `no hierarchy carries controller ${target.controller}` };
-        const full = path.join(located.dir, target.file);
-        if (!isInside(full, located.location.root)) return { kind: "refused", reason: `${full} is outside ${located.location.root}` };
-        return { kind: "ok", path: full, root: located.location.root };
-      }
-    }
+  const resolve: GuardedWriter["resolve"] = (target) => resolveTarget(layout, procRoot, allow, target);
+  return {
+    resolve,
+    write: (target, value) => writeResolved(resolve(target), value, hooks),
+    signal: signalPid,
   };
+}
 
-  const write: GuardedWriter["write"] = (target, value) => {
-    const r = resolve(target);
-    if (r.kind === "refused") return { kind: "failed", path: null, errno: "EREFUSED", reason: r.reason };
-    // resolve() normalised the cgroup path, so the relative path splits into plain names.
-    const opened = openBeneathForWrite(r.root, path.relative(r.root, r.path).split("/"));
-    if (opened.kind === "unsafe") {
-      hooks.onUnsafe?.(r.path, opened.reason, opened.message);
-      return { kind: "failed", path: r.path, errno: "EREFUSED", reason: `refused to write ${r.path}: ${opened.message}`, unsafe: opened.reason };
+function resolveTarget(layout: CgroupLayout, procRoot: string, allow: WriteAllowList, target: WriteTarget): Resolved {
+  switch (target.kind) {
+    case "oom_score_adj": {
+      if (!Number.isSafeInteger(target.pid) || target.pid <= 0) return { kind: "refused", reason: `invalid pid ${target.pid}` };
+      return { kind: "ok", path: path.join(procRoot, String(target.pid), "oom_score_adj"), root: procRoot };
     }
-    if (opened.kind === "error") return { kind: "failed", path: r.path, errno: opened.errno, reason: `write ${JSON.stringify(value)} to ${r.path}: ${opened.errno}${describeErrno(opened.errno)}` };
-    try {
-      // Truncate only now that the file is known to be the right one (not
-      // O_TRUNC at open). kernfs files report size 0 and ignore truncation;
-      // on a fake tree it stops a shorter value leaving the old one's tail.
-      if (opened.size > 0) fs.ftruncateSync(opened.fd, 0);
-      fs.writeSync(opened.fd, value);
-      hooks.onWritten?.(r.path);
-      return { kind: "written", path: r.path };
-    } catch (err) {
-      const errno = errnoOf(err);
-      return { kind: "failed", path: r.path, errno, reason: `write ${JSON.stringify(value)} to ${r.path}: ${errno}${describeErrno(errno)}` };
-    } finally {
-      fs.closeSync(opened.fd);
-    }
-  };
-  const signal: GuardedWriter["signal"] = (pid, sig) => {
-    const where = `pid ${pid}`;
-    if (!Number.isSafeInteger(pid) || pid <= 1) return { kind: "failed", path: null, errno: "EREFUSED", reason: `refusing to signal ${where}` };
-    if (pid === process.pid) return { kind: "failed", path: null, errno: "EREFUSED", reason: `refusing to signal cgwatch itself (${where})` };
-    try {
-      process.kill(pid, sig);
-      return { kind: "written", path: where };
-    } catch (err) {
-      const errno = errnoOf(err);
-      return { kind: "failed", path: where, errno, reason: `${sig} to ${where}: ${errno}${describeErrno(errno)}` };
-    }
-  };
-  return { write, resolve, signal };
+    case "v2_core_file":
+      return resolveV2CoreFile(layout, allow, target);
+    case "cgroup_file":
+      return resolveCgroupFile(layout, allow, target);
+  }
+}
+
+function resolveV2CoreFile(layout: CgroupLayout, allow: WriteAllowList, target: Extract<WriteTarget, { kind: "v2_core_file" }>): Resolved {
+  if (!allow.v2Core.includes(target.file)) return { kind: "refused", reason: `file ${target.file} is not a writable cgroup v2 core file` };
+  if (layout.v2Root === null) return { kind: "refused", reason: "no cgroup v2 hierarchy is mounted" };
+  let rel;
+  try {
+    rel = normaliseCgroupPath(target.cgroup);
+  } catch (err) {
+    if (err instanceof CgroupPathError) return { kind: "refused", reason: err.message };
+    throw err;
+  }
+  return insideOrRefused(path.join(layout.v2Root, rel, target.file), layout.v2Root);
+}
+
+function resolveCgroupFile(layout: CgroupLayout, allow: WriteAllowList, target: Extract<WriteTarget, { kind: "cgroup_file" }>): Resolved {
+  if (!allow.byController[target.controller].includes(target.file)) {
+    return { kind: "refused", reason: `file ${target.file} is not writable for controller ${target.controller}` };
+  }
+  let located;
+  try {
+    located = cgroupDir(layout, target.cgroup, target.controller);
+  } catch (err) {
+    if (err instanceof CgroupPathError) return { kind: "refused", reason: err.message };
+    throw err;
+  }
+  if (located === null) return { kind: "refused", reason: `no hierarchy carries controller ${target.controller}` };
+  return insideOrRefused(path.join(located.dir, target.file), located.location.root);
+}
+
+function insideOrRefused(full: string, root: string): Resolved {
+  if (!isInside(full, root)) return { kind: "refused", reason: `${full} is outside ${root}` };
+  return { kind: "ok", path: full, root };
+}
+
+function writeResolved(r: Resolved, value: string, hooks: WriterHooks): WriteResult {
+  if (r.kind === "refused") return { kind: "failed", path: null, errno: "EREFUSED", reason: r.reason };
+  // resolveTarget() normalised the cgroup path, so the relative path splits into plain names.
+  const opened = openBeneathForWrite(r.root, path.relative(r.root, r.path).split("/"));
+  if (opened.kind === "unsafe") {
+    hooks.onUnsafe?.(r.path, opened.reason, opened.message);
+    return { kind: "failed", path: r.path, errno: "EREFUSED", reason: `refused to write ${r.path}: ${opened.message}`, unsafe: opened.reason };
+  }
+  if (opened.kind === "error") return writeFailure(r.path, value, opened.errno);
+  try {
+    // Truncate only now that the file is known to be the right one (not
+    // O_TRUNC at open). kernfs files report size 0 and ignore truncation;
+    // on a fake tree it stops a shorter value leaving the old one's tail.
+    if (opened.size > 0) fs.ftruncateSync(opened.fd, 0);
+    fs.writeSync(opened.fd, value);
+    hooks.onWritten?.(r.path);
+    return { kind: "written", path: r.path };
+  } catch (err) {
+    return writeFailure(r.path, value, errnoOf(err));
+  } finally {
+    fs.closeSync(opened.fd);
+  }
+}
+
+function writeFailure(where: string, value: string, errno: string): WriteResult {
+  return { kind: "failed", path: where, errno, reason: `write ${JSON.stringify(value)} to ${where}: ${errno}${describeErrno(errno)}` };
+}
+
+function signalPid(pid: number, sig: GuardedSignal): WriteResult {
+  const where = `pid ${pid}`;
+  if (!Number.isSafeInteger(pid) || pid <= 1) return { kind: "failed", path: null, errno: "EREFUSED", reason: `refusing to signal ${where}` };
+  if (pid === process.pid) return { kind: "failed", path: null, errno: "EREFUSED", reason: `refusing to signal cgwatch itself (${where})` };
+  try {
+    process.kill(pid, sig);
+    return { kind: "written", path: where };
+  } catch (err) {
+    const errno = errnoOf(err);
+    return { kind: "failed", path: where, errno, reason: `${sig} to ${where}: ${errno}${describeErrno(errno)}` };
+  }
 }
 
 /** What the kernel means by the errnos cgroup writes return, for operators reading the log. */

@@ -21,7 +21,7 @@ import { loadConfig } from "../config/load.js";
 import type { RuntimeConfig } from "../config/types.js";
 import { isEventKind, type WatchdogEvent } from "../events/types.js";
 import { compilePolicies } from "./compile.js";
-import { createPolicyEngine, type PolicyEvaluation } from "./engine.js";
+import { createPolicyEngine, type PolicyEngine, type PolicyEvaluation } from "./engine.js";
 import { checkSnapshot } from "./traceSnapshot.js";
 import type { PolicyLimits } from "./types.js";
 
@@ -150,35 +150,48 @@ function replayConfig(file: string | undefined): { kind: "ok"; config: RuntimeCo
   return loaded.kind === "ok" ? { kind: "ok", config: loaded.config } : { kind: "error", lines: loaded.errors.map(formatConfigError) };
 }
 
-export async function runPolicyTest(opts: PolicyTestOptions): Promise<PolicyTestResult> {
-  const lines: string[] = [];
+/** What a replay reads before it starts: the trace, the starting snapshots, the config. */
+interface ReplayInputs {
+  readonly trace: string;
+  readonly snapshots: SnapshotSource;
+  readonly config: RuntimeConfig;
+}
+
+function readInputs(opts: PolicyTestOptions): { kind: "ok"; inputs: ReplayInputs } | { kind: "error"; lines: string[] } {
   let trace: string;
   try {
     trace = fs.readFileSync(opts.eventsFile, "utf8");
   } catch (e) {
-    return { lines: [`${opts.eventsFile}: cannot read events: ${e instanceof Error ? e.message : String(e)}`], exitCode: 2 };
+    return { kind: "error", lines: [`${opts.eventsFile}: cannot read events: ${e instanceof Error ? e.message : String(e)}`] };
   }
   let snapshots: SnapshotSource = { kind: "none" };
   if (opts.snapshotFile !== undefined) {
     const read = readSnapshotFile(opts.snapshotFile);
-    if (read.kind === "error") return { lines: [read.reason], exitCode: 2 };
+    if (read.kind === "error") return { kind: "error", lines: [read.reason] };
     snapshots = read.source;
   }
   const cfg = replayConfig(opts.configFile);
-  if (cfg.kind === "error") return { lines: cfg.lines, exitCode: 2 };
-  const { guardrails } = cfg.config;
-  const hostMemoryBytes = opts.hostMemoryBytes ?? os.totalmem();
+  if (cfg.kind === "error") return cfg;
+  return { kind: "ok", inputs: { trace, snapshots, config: cfg.config } };
+}
 
+/** The policy under test, in an engine on the trace's clock, its ctx.log lines collected for the report. */
+interface PolicyUnderTest {
+  readonly name: string;
+  readonly engine: PolicyEngine;
+  /** The policy's own log lines since the last take, formatted. */
+  readonly policyLogs: string[];
+  setNow(at: number): void;
+}
+
+async function loadPolicyUnderTest(opts: PolicyTestOptions, config: RuntimeConfig, lines: string[]): Promise<PolicyUnderTest | { kind: "error"; lines: string[] }> {
   // Compile once to learn the policy's name, which keys its params.
   const checked = await compilePolicies([], { files: [opts.policyFile], ...(opts.limits === undefined ? {} : { limits: opts.limits }) });
   const first = checked.policies[0];
-  if (checked.errors.length > 0 || first === undefined) {
-    return { lines: checked.errors.map((e) => e.text), exitCode: 2 };
-  }
+  if (checked.errors.length > 0 || first === undefined) return { kind: "error", lines: checked.errors.map((e) => e.text) };
   const name = first.meta.name;
-  const params = { ...cfg.config.policies.params[name], ...opts.params };
+  const params = { ...config.policies.params[name], ...opts.params };
   for (const k of Object.keys(params)) if (!(k in first.meta.params)) lines.push(`warning: param "${k}" is not declared in meta.params of ${name}`);
-
   const policyLogs: string[] = [];
   const logger = pino(
     { level: "debug" },
@@ -200,65 +213,97 @@ export async function runPolicyTest(opts: PolicyTestOptions): Promise<PolicyTest
     clock: () => now,
     ...(opts.limits === undefined ? {} : { limits: opts.limits }),
   });
-  /** Each cgroup's snapshot as the replay has left it: recorded, then changed by simulated actions. */
-  const state = new Map<string, CgroupSnapshot>();
-  let sim: GuardrailSim | null = null;
-  const n = { events: 0, evaluated: 0, unevaluated: 0, actions: 0, applied: 0, dryRun: 0, rejected: 0, failures: 0, bad: 0 };
-  try {
-    for (const [i, text] of trace.split("\n").entries()) {
-      const lineNo = i + 1;
-      const parsed = parseTraceLine(text, lineNo);
-      if (parsed.kind === "skip") continue;
-      if (parsed.kind === "bad") {
-        n.bad++;
-        lines.push(`${opts.eventsFile}:${lineNo}: ${parsed.reason}`);
-        continue;
-      }
-      const { event } = parsed;
-      n.events++;
-      const prefix = `line ${lineNo} ${event.kind} ${event.cgroup === "" ? "/" : event.cgroup}`;
-      if (parsed.snapshot !== null) state.set(event.cgroup, parsed.snapshot);
-      if (!engine.wantsEvent(event.kind, event.cgroup)) {
-        lines.push(`${prefix}: not subscribed (meta.on / meta.match)`);
-        continue;
-      }
-      const snapshot = state.get(event.cgroup) ?? snapshotFor(snapshots, event.cgroup);
-      if (snapshot === null) {
-        n.unevaluated++;
-        lines.push(`${prefix}: NOT EVALUATED: no snapshot of this cgroup (record the trace with \`cgwatch run --record FILE\`, or pass --snapshot)`);
-        continue;
-      }
-      n.evaluated++;
-      now = event.at;
-      sim ??= startGuardrailSim(guardrails, event.at);
-      let current = snapshot;
-      for (const r of engine.evaluateDetailed(event, snapshot)) {
-        lines.push(...describeFailure(prefix, r));
-        for (const p of r.proposals) {
-          lines.push(`${prefix}: ${describeAction(p.action)}`);
-          const outcome = judge(p, current, guardrails, hostMemoryBytes, sim);
-          lines.push(describeOutcome(outcome));
-          n.actions++;
-          if (outcome.kind === "applied") {
-            n.applied++;
-            current = outcome.snapshot;
-          } else if (outcome.kind === "dry_run") n.dryRun++;
-          else n.rejected++;
-        }
-        lines.push(...policyLogs.splice(0));
-        if (r.outcome !== "ok" && r.outcome !== "skipped_cooldown" && r.outcome !== "unavailable") n.failures++;
-      }
-      state.set(event.cgroup, current);
-      if (event.kind === "cgroup_removed") state.delete(event.cgroup);
-      // A crashed sandbox is rebuilt before the next line, as the daemon would between events.
-      await engine.settled();
+  return { name, engine, policyLogs, setNow: (at) => (now = at) };
+}
+
+type Counts = { events: number; evaluated: number; unevaluated: number; actions: number; applied: number; dryRun: number; rejected: number; failures: number; bad: number };
+
+/** The replay's running state: each cgroup's snapshot as the replay has left it (recorded, then changed by simulated actions), the guardrail clock, the counts. */
+interface Replay {
+  readonly policy: PolicyUnderTest;
+  readonly inputs: ReplayInputs;
+  readonly hostMemoryBytes: number;
+  readonly state: Map<string, CgroupSnapshot>;
+  sim: GuardrailSim | null;
+  readonly n: Counts;
+  readonly lines: string[];
+}
+
+/** One evaluated event: each proposal judged by the simulated guardrails; an applied one changes what the cgroup's next event sees. */
+function evaluate(rp: Replay, event: WatchdogEvent, snapshot: CgroupSnapshot, prefix: string): CgroupSnapshot {
+  const { guardrails } = rp.inputs.config;
+  const { n, lines } = rp;
+  rp.policy.setNow(event.at);
+  const sim = (rp.sim ??= startGuardrailSim(guardrails, event.at));
+  let current = snapshot;
+  for (const r of rp.policy.engine.evaluateDetailed(event, snapshot)) {
+    lines.push(...describeFailure(prefix, r));
+    for (const p of r.proposals) {
+      lines.push(`${prefix}: ${describeAction(p.action)}`);
+      const outcome = judge(p, current, guardrails, rp.hostMemoryBytes, sim);
+      lines.push(describeOutcome(outcome));
+      n.actions++;
+      if (outcome.kind === "applied") {
+        n.applied++;
+        current = outcome.snapshot;
+      } else if (outcome.kind === "dry_run") n.dryRun++;
+      else n.rejected++;
     }
-  } finally {
-    engine.close();
+    lines.push(...rp.policy.policyLogs.splice(0));
+    if (r.outcome !== "ok" && r.outcome !== "skipped_cooldown" && r.outcome !== "unavailable") n.failures++;
   }
+  return current;
+}
+
+/** One trace line: skipped, reported as bad, not subscribed, not evaluated (no snapshot), or evaluated. */
+async function replayLine(rp: Replay, text: string, lineNo: number, eventsFile: string): Promise<void> {
+  const { n, lines, state } = rp;
+  const parsed = parseTraceLine(text, lineNo);
+  if (parsed.kind === "skip") return;
+  if (parsed.kind === "bad") {
+    n.bad++;
+    lines.push(`${eventsFile}:${lineNo}: ${parsed.reason}`);
+    return;
+  }
+  const { event } = parsed;
+  n.events++;
+  const prefix = `line ${lineNo} ${event.kind} ${event.cgroup === "" ? "/" : event.cgroup}`;
+  if (parsed.snapshot !== null) state.set(event.cgroup, parsed.snapshot);
+  if (!rp.policy.engine.wantsEvent(event.kind, event.cgroup)) {
+    lines.push(`${prefix}: not subscribed (meta.on / meta.match)`);
+    return;
+  }
+  const snapshot = state.get(event.cgroup) ?? snapshotFor(rp.inputs.snapshots, event.cgroup);
+  if (snapshot === null) {
+    n.unevaluated++;
+    lines.push(`${prefix}: NOT EVALUATED: no snapshot of this cgroup (record the trace with \`cgwatch run --record FILE\`, or pass --snapshot)`);
+    return;
+  }
+  n.evaluated++;
+  state.set(event.cgroup, evaluate(rp, event, snapshot, prefix));
+  if (event.kind === "cgroup_removed") state.delete(event.cgroup);
+  // A crashed sandbox is rebuilt before the next line, as the daemon would between events.
+  await rp.policy.engine.settled();
+}
+
+function summary(name: string, n: Counts): string {
   const extra = [n.unevaluated > 0 ? `${n.unevaluated} not evaluated (no snapshot)` : "", n.bad > 0 ? `${n.bad} bad lines` : ""].filter((x) => x !== "");
-  lines.push(
-    `${name}: ${n.events} events, ${n.actions} actions (${n.applied} applied, ${n.dryRun} dry-run, ${n.rejected} rejected by guardrails), ${n.failures} failed calls${extra.map((x) => `, ${x}`).join("")}`,
-  );
+  return `${name}: ${n.events} events, ${n.actions} actions (${n.applied} applied, ${n.dryRun} dry-run, ${n.rejected} rejected by guardrails), ${n.failures} failed calls${extra.map((x) => `, ${x}`).join("")}`;
+}
+
+export async function runPolicyTest(opts: PolicyTestOptions): Promise<PolicyTestResult> {
+  const lines: string[] = [];
+  const read = readInputs(opts);
+  if (read.kind === "error") return { lines: read.lines, exitCode: 2 };
+  const policy = await loadPolicyUnderTest(opts, read.inputs.config, lines);
+  if ("kind" in policy) return { lines: policy.lines, exitCode: 2 };
+  const n: Counts = { events: 0, evaluated: 0, unevaluated: 0, actions: 0, applied: 0, dryRun: 0, rejected: 0, failures: 0, bad: 0 };
+  const rp: Replay = { policy, inputs: read.inputs, hostMemoryBytes: opts.hostMemoryBytes ?? os.totalmem(), state: new Map(), sim: null, n, lines };
+  try {
+    for (const [i, text] of read.inputs.trace.split("\n").entries()) await replayLine(rp, text, i + 1, opts.eventsFile);
+  } finally {
+    policy.engine.close();
+  }
+  lines.push(summary(policy.name, n));
   return { lines, exitCode: n.failures > 0 || n.bad > 0 || n.unevaluated > 0 ? 1 : 0 };
 }

@@ -36,102 +36,163 @@ export interface DiscoveryFilter {
   readonly exclude?: (cgroup: string) => boolean;
 }
 
-interface WatchedDir {
-  readonly watcher: fs.FSWatcher;
+/** A filter compiled for the walk: which cgroups match, and how deep below a directory a match may still lie. */
+interface CompiledFilter {
+  matches(cgroup: string): boolean;
+  /** How deep below the root a directory may still hold (or lead to) a match; -1: nothing there. */
+  maxDepthOf(rel: string): number;
 }
 
-export function discoverCgroups(options: DiscoveryOptions): Observable<DiscoveryChange> {
-  const now = options.now ?? (() => performance.now());
-  let matchers = options.patterns.map(compileCgroupGlob);
-  let exclude = options.exclude;
-  const matches = (cgroup: string): boolean => matchers.some((m) => m(cgroup)) && !(exclude?.(cgroup) ?? false);
-  let starts = options.patterns.map((p) => ({ prefix: literalPrefix(p), depth: maxDepthBelowPrefix(p) }));
-  /** How deep below the root a directory may still hold (or lead to) a match. */
-  const maxDepthOf = (rel: string): number => {
-    const relDepth = rel === "" ? 0 : rel.split("/").length;
-    let best = -1;
-    for (const s of starts) {
-      const pDepth = s.prefix === "" ? 0 : s.prefix.split("/").length;
-      const under = s.prefix === "" || rel === s.prefix || rel.startsWith(`${s.prefix}/`);
-      const above = s.prefix === "" || s.prefix === rel || s.prefix.startsWith(rel === "" ? "" : `${rel}/`);
-      if (under) best = Math.max(best, pDepth + s.depth);
-      else if (above && relDepth < pDepth) best = Math.max(best, pDepth + s.depth);
-    }
-    return best;
+function compileFilter(f: DiscoveryFilter): CompiledFilter {
+  const matchers = f.patterns.map(compileCgroupGlob);
+  const exclude = f.exclude;
+  const starts = f.patterns.map((p) => ({ prefix: literalPrefix(p), depth: maxDepthBelowPrefix(p) }));
+  return {
+    matches: (cgroup) => matchers.some((m) => m(cgroup)) && !(exclude?.(cgroup) ?? false),
+    maxDepthOf: (rel) => {
+      const relDepth = rel === "" ? 0 : rel.split("/").length;
+      let best = -1;
+      for (const s of starts) {
+        const pDepth = s.prefix === "" ? 0 : s.prefix.split("/").length;
+        const under = s.prefix === "" || rel === s.prefix || rel.startsWith(`${s.prefix}/`);
+        const above = s.prefix === "" || s.prefix === rel || s.prefix.startsWith(rel === "" ? "" : `${rel}/`);
+        if (under) best = Math.max(best, pDepth + s.depth);
+        else if (above && relDepth < pDepth) best = Math.max(best, pDepth + s.depth);
+      }
+      return best;
+    },
   };
+}
 
-  return new Observable<DiscoveryChange>((subscriber) => {
-    /** cgroup → set of roots it exists in. */
-    const present = new Map<string, Set<string>>();
-    const watched = new Map<string, WatchedDir>(); // absolute dir → watcher
-    let closed = false;
-    /** True while a re-filter rescans: what it adds existed before the new rules. */
-    let refiltering = false;
+/** Which cgroups exist in which roots; a cgroup is added with its first root and removed with its last. */
+interface Presence {
+  add(cgroup: string, root: string): void;
+  remove(cgroup: string, root: string): void;
+  /** Removes, in `root`, a removed directory's cgroup and every cgroup below it. */
+  removeUnder(rel: string, root: string): void;
+  /** Removes every (cgroup, root) a full rescan did not see. */
+  reconcile(seenPerRoot: ReadonlyMap<string, ReadonlySet<string>>): void;
+  readonly cgroups: () => IterableIterator<string>;
+  readonly size: () => number;
+}
 
-    const add = (cgroup: string, root: string): void => {
+function createPresence(onAdded: (cgroup: string) => void, onRemoved: (cgroup: string) => void): Presence {
+  /** cgroup → set of roots it exists in. */
+  const present = new Map<string, Set<string>>();
+  const remove = (cgroup: string, root: string): void => {
+    const roots = present.get(cgroup);
+    if (roots === undefined) return;
+    roots.delete(root);
+    if (roots.size === 0) {
+      present.delete(cgroup);
+      onRemoved(cgroup);
+    }
+  };
+  return {
+    add(cgroup, root) {
       let roots = present.get(cgroup);
       if (roots === undefined) {
         roots = new Set();
         present.set(cgroup, roots);
-        if (scanned) subscriber.next({ kind: "added", cgroup, at: now(), existed: refiltering });
+        onAdded(cgroup);
       }
       roots.add(root);
-    };
-    const remove = (cgroup: string, root: string): void => {
-      const roots = present.get(cgroup);
-      if (roots === undefined) return;
-      roots.delete(root);
-      if (roots.size === 0) {
-        present.delete(cgroup);
-        subscriber.next({ kind: "removed", cgroup, at: now() });
+    },
+    remove,
+    removeUnder(rel, root) {
+      for (const c of [...present.keys()]) if (c === rel || c.startsWith(`${rel}/`)) remove(c, root);
+    },
+    reconcile(seenPerRoot) {
+      for (const [cgroup, roots] of [...present]) {
+        for (const root of [...roots]) if (!(seenPerRoot.get(root)?.has(cgroup) ?? false)) remove(cgroup, root);
       }
-    };
-    const unwatch = (absDir: string): void => {
-      for (const [d, w] of watched) {
-        if (d === absDir || d.startsWith(`${absDir}/`)) {
-          w.watcher.close();
-          watched.delete(d);
-        }
-      }
-    };
+    },
+    cgroups: () => present.keys(),
+    size: () => present.size,
+  };
+}
 
-    const watchDir = (root: string, rel: string): void => {
-      const abs = rel === "" ? root : path.join(root, rel);
-      if (watched.has(abs) || closed) return;
+/** inotify on directories (absolute path → watcher); a watch whose directory failed closes itself. */
+function createDirWatches(persistent: boolean): {
+  watch(abs: string, onChange: (filename: string | null) => void): void;
+  unwatchUnder(abs: string): void;
+  close(): void;
+} {
+  const watched = new Map<string, fs.FSWatcher>();
+  return {
+    watch(abs, onChange) {
+      if (watched.has(abs)) return;
       let watcher: fs.FSWatcher;
       try {
-        watcher = fs.watch(abs, { persistent: options.persistent ?? true });
+        watcher = fs.watch(abs, { persistent });
       } catch {
         return; // vanished between readdir and watch: the parent's event will tell
       }
-      watcher.on("change", (_type, filename) => {
-        if (typeof filename !== "string" || filename === "") {
-          rescan();
-          return;
-        }
-        onEntry(root, rel, filename);
-      });
+      watcher.on("change", (_type, filename) => onChange(typeof filename === "string" && filename !== "" ? filename : null));
       watcher.on("error", () => {
         watcher.close();
         watched.delete(abs);
       });
-      watched.set(abs, { watcher });
-    };
+      watched.set(abs, watcher);
+    },
+    unwatchUnder(abs) {
+      for (const [d, w] of watched) {
+        if (d === abs || d.startsWith(`${abs}/`)) {
+          w.close();
+          watched.delete(d);
+        }
+      }
+    },
+    close() {
+      for (const w of watched.values()) w.close();
+      watched.clear();
+    },
+  };
+}
+
+/** A directory entry that appeared or went: a directory (lstat, so never a symlink) is walked, anything else removed. */
+function isDirectory(abs: string): boolean {
+  try {
+    // lstat: a symlink to a directory is not a cgroup (kernfs has none; on
+    // another tree it could lead the watch, and actions, out of the root).
+    return fs.lstatSync(abs).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function discoverCgroups(options: DiscoveryOptions): Observable<DiscoveryChange> {
+  const now = options.now ?? (() => performance.now());
+  let filter = compileFilter(options);
+
+  return new Observable<DiscoveryChange>((subscriber) => {
+    let closed = false;
+    let scanned = false;
+    /** True while a re-filter rescans: what it adds existed before the new rules. */
+    let refiltering = false;
+    const presence = createPresence(
+      (cgroup) => {
+        if (scanned) subscriber.next({ kind: "added", cgroup, at: now(), existed: refiltering });
+      },
+      (cgroup) => subscriber.next({ kind: "removed", cgroup, at: now() }),
+    );
+    const dirs = createDirWatches(options.persistent ?? true);
 
     /** Walks a directory: reports matching cgroups, watches directories that can lead to matches. */
     const walk = (root: string, rel: string, seen: Set<string> | null): void => {
-      const limit = maxDepthOf(rel);
+      const limit = filter.maxDepthOf(rel);
       const depth = rel === "" ? 0 : rel.split("/").length;
       if (limit < depth) return;
-      if (rel !== "" && matches(rel)) {
-        add(rel, root);
+      if (rel !== "" && filter.matches(rel)) {
+        presence.add(rel, root);
         seen?.add(rel);
       }
       if (depth >= limit) return;
-      watchDir(root, rel);
+      const abs = rel === "" ? root : path.join(root, rel);
+      if (!closed) dirs.watch(abs, (name) => (name === null ? rescan() : onEntry(root, rel, name)));
       let entries: fs.Dirent[];
       try {
-        entries = fs.readdirSync(rel === "" ? root : path.join(root, rel), { withFileTypes: true });
+        entries = fs.readdirSync(abs, { withFileTypes: true });
       } catch {
         return;
       }
@@ -141,23 +202,14 @@ export function discoverCgroups(options: DiscoveryOptions): Observable<Discovery
     const onEntry = (root: string, parentRel: string, name: string): void => {
       if (closed) return;
       const rel = parentRel === "" ? name : `${parentRel}/${name}`;
-      let isDir = false;
-      try {
-        // lstat: a symlink to a directory is not a cgroup (kernfs has none; on
-        // another tree it could lead the watch, and actions, out of the root).
-        isDir = fs.lstatSync(path.join(root, rel)).isDirectory();
-      } catch {
-        isDir = false;
-      }
-      if (isDir) {
-        walk(root, rel, null);
-      } else {
-        unwatch(path.join(root, rel));
-        for (const c of [...present.keys()]) if (c === rel || c.startsWith(`${rel}/`)) remove(c, root);
+      if (isDirectory(path.join(root, rel))) walk(root, rel, null);
+      else {
+        dirs.unwatchUnder(path.join(root, rel));
+        presence.removeUnder(rel, root);
       }
     };
 
-    /** Full rescan: reconcile `present` with what is on disk. */
+    /** Full rescan: reconcile what is present with what is on disk. */
     const rescan = (): void => {
       if (closed) return;
       const seenPerRoot = new Map<string, Set<string>>();
@@ -166,23 +218,18 @@ export function discoverCgroups(options: DiscoveryOptions): Observable<Discovery
         seenPerRoot.set(root, seen);
         walk(root, "", seen);
       }
-      for (const [cgroup, roots] of [...present]) {
-        for (const root of [...roots]) if (!(seenPerRoot.get(root)?.has(cgroup) ?? false)) remove(cgroup, root);
-      }
+      presence.reconcile(seenPerRoot);
     };
 
-    let scanned = false;
     for (const root of options.roots) walk(root, "", null);
-    for (const cgroup of present.keys()) subscriber.next({ kind: "added", cgroup, at: now(), existed: true });
+    for (const cgroup of presence.cgroups()) subscriber.next({ kind: "added", cgroup, at: now(), existed: true });
     scanned = true;
-    subscriber.next({ kind: "scanned", count: present.size, at: now() });
+    subscriber.next({ kind: "scanned", count: presence.size(), at: now() });
 
     const timer = options.rescanIntervalMs !== undefined && options.rescanIntervalMs > 0 ? setInterval(rescan, options.rescanIntervalMs) : null;
     if (timer !== null && options.persistent === false) timer.unref();
     const refilter = options.refilter$?.subscribe((f) => {
-      matchers = f.patterns.map(compileCgroupGlob);
-      starts = f.patterns.map((p) => ({ prefix: literalPrefix(p), depth: maxDepthBelowPrefix(p) }));
-      exclude = f.exclude;
+      filter = compileFilter(f);
       refiltering = true;
       try {
         rescan();
@@ -194,8 +241,7 @@ export function discoverCgroups(options: DiscoveryOptions): Observable<Discovery
       closed = true;
       refilter?.unsubscribe();
       if (timer !== null) clearInterval(timer);
-      for (const w of watched.values()) w.watcher.close();
-      watched.clear();
+      dirs.close();
     };
   });
 }
