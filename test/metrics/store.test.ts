@@ -97,3 +97,17 @@ describe("CgroupEntry", () => {
     expect(await lines(store)).toEqual(['ev_total{cgroup="c",event="oom_kill"} 1']);
   });
 });
+
+describe("flatLabels", () => {
+  it("is labelString's text, escapes included", async () => {
+    const { labelString } = await import("../../src/metrics/exposition.js");
+    const { flatLabels } = await import("../../src/metrics/store.js");
+    const cases: [string[], string[]][] = [
+      [[], []],
+      [["cgroup"], ["kubepods/pod1/abc"]],
+      [["cgroup", "event"], ['we"ird\\path\nx', "oom_kill"]],
+      [["a", "b", "c"], ["", "1", "é"]],
+    ];
+    for (const [names, values] of cases) expect(flatLabels(names, values)).toBe(labelString(names, values));
+  });
+});
