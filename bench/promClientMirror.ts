@@ -6,7 +6,7 @@
  * comparison; the exposition test drives histograms in parallel instead).
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { parseLabels } from "../src/metrics/parse.js";
+import { parseLabels } from "../test/helpers/parseExposition.js";
 import type { Store } from "../src/metrics/store.js";
 
 function labelsOf(text: string): Record<string, string> {

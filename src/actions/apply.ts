@@ -10,24 +10,10 @@ import { cgroupDir, normaliseCgroupPath } from "../cgroup/paths.js";
 import { isDirBeneath } from "../cgroup/safeOpen.js";
 import type { GuardedWriter, WriteTarget } from "../cgroup/writer.js";
 import { confirms, type FileAddr, type Step } from "./plan.js";
-import { readControlFile } from "../cgroup/read.js";
+import { readFileAt as readFile } from "../cgroup/cgroupFiles.js";
 
-export type FileRead = { readonly kind: "ok"; readonly text: string } | { readonly kind: "absent" } | { readonly kind: "error"; readonly errno: string };
-
-/** Reads a control file the way the watch path does: never blocks, regular files only (a FIFO or symlink is an EREFUSED error). */
-export function readFile(p: string): FileRead {
-  const r = readControlFile(p);
-  switch (r.kind) {
-    case "ok":
-      return r;
-    case "gone":
-      return { kind: "absent" };
-    case "unsafe":
-      return { kind: "error", errno: "EREFUSED" };
-    case "error":
-      return { kind: "error", errno: r.errno };
-  }
-}
+/** Control files are read through the one reader (cgroup/cgroupFiles.ts): never blocks, regular files only. */
+export { readFileAt as readFile, type FileRead } from "../cgroup/cgroupFiles.js";
 
 /** Absolute directory of the cgroup for a file address, or null if no hierarchy carries it. */
 export function dirFor(layout: CgroupLayout, cgroup: string, scope: FileAddr["scope"]): string | null {

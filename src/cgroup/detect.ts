@@ -5,7 +5,6 @@
 import fs from "node:fs";
 import path from "node:path";
 import { layoutFromMountInfo, v1LayoutAt, v2LayoutAt, type CgroupLayout } from "./layout.js";
-import type { CgroupRootSetting } from "../config/types.js";
 import { readControlFile } from "./read.js";
 
 /** Non-blocking and regular files only, like every control file read (a FIFO here must not hang startup). */
@@ -15,10 +14,17 @@ const readControllers = (root: string): string => {
 };
 
 /**
+ * Where the hierarchies are: found from the mount table, or a tree at a
+ * path. (The config's `cgroupRoot` has this shape; the kernel layer does
+ * not know the config.)
+ */
+export type HierarchyRoot = { readonly kind: "auto" } | { readonly kind: "path"; readonly path: string };
+
+/**
  * `auto`: from the mount table. A path: a v2 tree if it has cgroup.controllers
  * at its top, else a v1 tree of per-controller directories (root/memory, ...).
  */
-export function detectLayout(setting: CgroupRootSetting, procRoot = "/proc"): CgroupLayout {
+export function detectLayout(setting: HierarchyRoot, procRoot = "/proc"): CgroupLayout {
   switch (setting.kind) {
     case "auto":
       return layoutFromMountInfo(fs.readFileSync(path.join(procRoot, "self/mountinfo"), "utf8"), readControllers);

@@ -170,6 +170,28 @@ export function parseCpuStat(text: string): Parsed<CpuStat> {
   return ok({ periods, throttledPeriods: throttled, throttledSeconds, usageSeconds: usage === undefined ? null : usage / 1e6 });
 }
 
+/** cpu.stat's counters as far as the file has them exactly (metrics mirror each alone): counts above 2^53 are left out, times may be approximate (timeCounter). */
+export interface CpuStatCounters {
+  readonly periods?: number;
+  readonly throttledPeriods?: number;
+  /** Seconds, from v2 throttled_usec or v1 throttled_time (ns). */
+  readonly throttledSeconds?: number;
+}
+
+/** cpu.stat (v1 or v2) as the counters it carries; never malformed, a missing key is just absent. */
+export function parseCpuStatCounters(text: string): Parsed<CpuStatCounters> {
+  const parsed = parseFlatKeyed(text);
+  const periods = parsed.values.get("nr_periods");
+  const throttled = parsed.values.get("nr_throttled");
+  const us = timeCounter(parsed, "throttled_usec");
+  const ns = timeCounter(parsed, "throttled_time");
+  return ok({
+    ...(periods === undefined ? {} : { periods }),
+    ...(throttled === undefined ? {} : { throttledPeriods: throttled }),
+    ...(us !== undefined ? { throttledSeconds: us / 1e6 } : ns !== undefined ? { throttledSeconds: ns / 1e9 } : {}),
+  });
+}
+
 export interface PsiLine {
   readonly avg10: number;
   readonly avg60: number;

@@ -144,57 +144,95 @@ interface Kept {
   checkedAt: number;
 }
 
-export function createFileReader(options: number | FileReaderOptions = {}): FileReader {
-  const opts: FileReaderOptions = typeof options === "number" ? { maxOpen: options } : options;
-  const maxOpen = opts.maxOpen ?? defaultFdBudget();
-  const revalidateMs = opts.revalidateMs ?? 10_000;
-  const now = opts.now ?? (() => performance.now());
-  const hooks = opts.hooks ?? {};
-  const fds = new Map<string, Kept>();
-  /** Kept paths by directory, so releasing one cgroup costs its own files, not all of them. */
-  const byDir = new Map<string, Set<string>>();
-  /** Paths with a reported read problem, so the next good read clears it (once). */
-  const troubled = new Set<string>();
-  const dirOf = (p: string): string => p.slice(0, Math.max(0, p.lastIndexOf("/")));
-  const buf = Buffer.allocUnsafe(BUFFER_BYTES);
+const dirOf = (p: string): string => p.slice(0, Math.max(0, p.lastIndexOf("/")));
 
-  const problem = (path: string, reason: ReadProblemReason, message: string): void => {
-    troubled.add(path);
-    hooks.onProblem?.(path, reason, message);
-  };
-  /** Reports an unsafe result and passes any result through; clears a past problem on success. */
-  const observed = (path: string, r: ReadResult): ReadResult => {
-    if (r.kind === "unsafe") problem(path, r.reason, r.message);
-    else if (r.kind === "ok" && troubled.size > 0 && troubled.delete(path)) hooks.onCleared?.(path);
-    return r;
-  };
+/** The kept fds, by path and by directory (so releasing one cgroup costs its own files, not all of them). */
+class KeptFds {
+  private readonly fds = new Map<string, Kept>();
+  private readonly byDir = new Map<string, Set<string>>();
 
-  const closeFd = (path: string): void => {
-    const kept = fds.get(path);
+  get size(): number {
+    return this.fds.size;
+  }
+
+  get(path: string): Kept | undefined {
+    return this.fds.get(path);
+  }
+
+  keep(path: string, opened: Extract<SafeOpenResult, { kind: "ok" }>, at: number): Kept {
+    const kept: Kept = { fd: opened.fd, dev: opened.dev, ino: opened.ino, checkedAt: at };
+    this.fds.set(path, kept);
+    const d = dirOf(path);
+    let set = this.byDir.get(d);
+    if (set === undefined) {
+      set = new Set();
+      this.byDir.set(d, set);
+    }
+    set.add(path);
+    return kept;
+  }
+
+  close(path: string): void {
+    const kept = this.fds.get(path);
     if (kept === undefined) return;
-    fds.delete(path);
-    const siblings = byDir.get(dirOf(path));
+    this.fds.delete(path);
+    const siblings = this.byDir.get(dirOf(path));
     siblings?.delete(path);
-    if (siblings?.size === 0) byDir.delete(dirOf(path));
+    if (siblings?.size === 0) this.byDir.delete(dirOf(path));
     try {
       fs.closeSync(kept.fd);
     } catch {
       /* already invalid: nothing to release */
     }
-  };
+  }
 
-  const keep = (path: string, opened: Extract<SafeOpenResult, { kind: "ok" }>): Kept => {
-    const kept: Kept = { fd: opened.fd, dev: opened.dev, ino: opened.ino, checkedAt: now() };
-    fds.set(path, kept);
-    const d = dirOf(path);
-    let set = byDir.get(d);
-    if (set === undefined) {
-      set = new Set();
-      byDir.set(d, set);
+  closeDir(dir: string): void {
+    const kept = this.byDir.get(dir);
+    if (kept !== undefined) for (const p of [...kept]) this.close(p);
+  }
+
+  closeAll(): void {
+    for (const p of [...this.fds.keys()]) this.close(p);
+  }
+}
+
+/** Read problems: each reported when it starts and cleared once by the next good read of its path. */
+class ReadProblems {
+  /** Paths with a reported read problem, so the next good read clears it (once). */
+  private readonly troubled = new Set<string>();
+
+  constructor(private readonly hooks: ReaderHooks) {}
+
+  problem(path: string, reason: ReadProblemReason, message: string): void {
+    this.troubled.add(path);
+    this.hooks.onProblem?.(path, reason, message);
+  }
+
+  /** Reports an unsafe result and passes any result through; clears a past problem on success. */
+  observed(path: string, r: ReadResult): ReadResult {
+    if (r.kind === "unsafe") this.problem(path, r.reason, r.message);
+    else if (r.kind === "ok" && this.troubled.size > 0 && this.troubled.delete(path)) this.hooks.onCleared?.(path);
+    return r;
+  }
+
+  /** A removed cgroup's problems end with it. */
+  clearDir(dir: string): void {
+    for (const p of this.troubled) {
+      if (dirOf(p) !== dir) continue;
+      this.troubled.delete(p);
+      this.hooks.onCleared?.(p);
     }
-    set.add(path);
-    return kept;
-  };
+  }
+}
+
+export function createFileReader(options: number | FileReaderOptions = {}): FileReader {
+  const opts: FileReaderOptions = typeof options === "number" ? { maxOpen: options } : options;
+  const maxOpen = opts.maxOpen ?? defaultFdBudget();
+  const revalidateMs = opts.revalidateMs ?? 10_000;
+  const now = opts.now ?? (() => performance.now());
+  const fds = new KeptFds();
+  const problems = new ReadProblems(opts.hooks ?? {});
+  const buf = Buffer.allocUnsafe(BUFFER_BYTES);
 
   /**
    * Whether a kept fd still reads what `path` names: lstat and compare. A
@@ -210,55 +248,52 @@ export function createFileReader(options: number | FileReaderOptions = {}): File
       st = undefined;
     }
     if (st !== undefined && st.isFile() && st.dev === kept.dev && st.ino === kept.ino) return true;
-    closeFd(path);
+    fds.close(path);
     // Another regular file: `replaced` (the re-open reads it). Anything else:
     // the re-open reports its type.
-    if (st?.isFile() === true) problem(path, "replaced", `${path} was replaced (another inode than the kept fd's); re-opened`);
+    if (st?.isFile() === true) problems.problem(path, "replaced", `${path} was replaced (another inode than the kept fd's); re-opened`);
     return false;
   };
 
-  const readOnce = (path: string): ReadResult => observed(path, readOnceInto(path, buf));
+  const readOnce = (path: string): ReadResult => problems.observed(path, readOnceInto(path, buf));
+
+  /** A read through a fresh open whose fd is kept (within the budget). */
+  const openAndKeep = (path: string): ReadResult => {
+    if (fds.size >= maxOpen) return readOnce(path);
+    const opened = openRegular(path, fs.constants.O_RDONLY);
+    if (opened.kind !== "ok") return problems.observed(path, notOpened(opened));
+    fds.keep(path, opened, now());
+    try {
+      return problems.observed(path, { kind: "ok", text: readAll(opened.fd, buf) });
+    } catch (err) {
+      fds.close(path);
+      return failure(err, path);
+    }
+  };
 
   return {
     read(path) {
       const kept = fds.get(path);
       if (kept !== undefined && (now() - kept.checkedAt < revalidateMs || stillCurrent(path, kept))) {
         try {
-          return observed(path, { kind: "ok", text: readAll(kept.fd, buf) });
+          return problems.observed(path, { kind: "ok", text: readAll(kept.fd, buf) });
         } catch (err) {
-          closeFd(path);
+          fds.close(path);
           // ENODEV: the cgroup behind the fd was removed. Retry once through a
           // fresh open in case the path was recreated (same name, new cgroup).
           if (!GONE_ERRNOS.has(errnoOf(err))) return failure(err, path);
         }
       }
-      if (fds.size >= maxOpen) return readOnce(path);
-      const opened = openRegular(path, fs.constants.O_RDONLY);
-      if (opened.kind !== "ok") return observed(path, notOpened(opened));
-      keep(path, opened);
-      try {
-        return observed(path, { kind: "ok", text: readAll(opened.fd, buf) });
-      } catch (err) {
-        closeFd(path);
-        return failure(err, path);
-      }
+      return openAndKeep(path);
     },
     readOnce,
-    forget: closeFd,
+    forget: (path) => fds.close(path),
     forgetDir(dir) {
       const d = dir.endsWith("/") ? dir.slice(0, -1) : dir;
-      const kept = byDir.get(d);
-      if (kept !== undefined) for (const p of [...kept]) closeFd(p);
-      // A removed cgroup's problems end with it.
-      for (const p of troubled) {
-        if (dirOf(p) !== d) continue;
-        troubled.delete(p);
-        hooks.onCleared?.(p);
-      }
+      fds.closeDir(d);
+      problems.clearDir(d);
     },
-    close() {
-      for (const p of [...fds.keys()]) closeFd(p);
-    },
+    close: () => fds.closeAll(),
     get openCount() {
       return fds.size;
     },

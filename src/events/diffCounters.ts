@@ -14,7 +14,8 @@ export interface ReadContext {
   readonly source: EventSource;
 }
 
-const MEMORY_EVENT_KIND: Readonly<Record<keyof MemoryEventCounters, MemoryEventKind>> = {
+/** The event kind of each memory.events key (the counter file table mirrors each kind back into its key's series). */
+export const MEMORY_EVENT_KIND: Readonly<Record<keyof MemoryEventCounters, MemoryEventKind>> = {
   low: "memory_low",
   high: "memory_high",
   max: "memory_max",

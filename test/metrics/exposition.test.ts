@@ -9,7 +9,7 @@ import { Histogram, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { mirrorToPromClient } from "../../bench/promClientMirror.js";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.js";
-import { parseExposition, sampleKey, type ParsedExposition } from "../../src/metrics/parse.js";
+import { parseExposition, sampleKey, type ParsedExposition } from "../helpers/parseExposition.js";
 import { renderToString } from "../../src/metrics/render.js";
 import { Store, observe } from "../../src/metrics/store.js";
 import { populate } from "../../bench/population.js";

@@ -9,7 +9,7 @@ import type { CgroupSnapshot } from "../../src/cgroup/snapshot.js";
 import { EVENT_SOURCES_OF } from "../../src/events/sources.js";
 import type { WatchdogEvent } from "../../src/events/types.js";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.js";
-import { parseExposition, type ParsedSample } from "../../src/metrics/parse.js";
+import { parseExposition, type ParsedSample } from "../helpers/parseExposition.js";
 
 async function samples(m: Metrics): Promise<readonly ParsedSample[]> {
   return parseExposition(await m.render()).samples;

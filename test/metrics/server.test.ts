@@ -7,7 +7,7 @@ import http from "node:http";
 import zlib from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { createMetrics } from "../../src/metrics/metrics.js";
-import { parseExposition } from "../../src/metrics/parse.js";
+import { parseExposition } from "../helpers/parseExposition.js";
 import { healthOf, startMetricsServer, type MetricsServer } from "../../src/metrics/server.js";
 import { populate } from "../../bench/population.js";
 

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { parseExposition, type ParsedSample } from "../../../src/metrics/parse.js";
+import { parseExposition, type ParsedSample } from "../../helpers/parseExposition.js";
 import { GuestCgroup, assertInGuest, waitFor, type Hog } from "./guest.js";
 
 assertInGuest();

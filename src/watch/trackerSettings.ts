@@ -1,0 +1,86 @@
+/**
+ * The settings that decide what a tracker polls: a CPU quota (on the cgroup
+ * or an ancestor: only then is cpu.stat polled for throttling) and, on v1, a
+ * pids.max (v1 pids.events sends no notification, so it is polled).
+ */
+import { cgroupFiles, type CgroupFiles } from "../cgroup/cgroupFiles.js";
+import type { CgroupLayout } from "../cgroup/layout.js";
+import type { FileReader } from "../cgroup/read.js";
+
+export interface TrackerSettings {
+  readonly hasCpuQuota: () => boolean;
+  readonly pollsPids: () => boolean;
+  readonly refresh: () => void;
+}
+
+/** Whether a quota file's first field sets a quota ("max" on v2 and "-1" on v1 are none). */
+function quotaSet(text: string): boolean {
+  const first = text.trim().split(/\s+/)[0] ?? "";
+  return first !== "max" && first !== "-1" && first !== "";
+}
+
+/** Whether the cgroup's own quota file sets one; null when no hierarchy carries cpu. */
+function ownQuota(files: CgroupFiles): boolean | null {
+  const version = files.versionOf("cpu");
+  if (version === null) return null;
+  const text = files.text("cpu", version === 1 ? "cpu.cfs_quota_us" : "cpu.max");
+  return text !== null && quotaSet(text);
+}
+
+/**
+ * The quotas of ancestors, shared by the trackers of one watcher and kept
+ * `maxAgeMs`: at startup (and every safety net) 10k sibling cgroups each ask
+ * about the same few ancestors, which would otherwise be read once per
+ * cgroup. A tracker's own quota is always read afresh (runc writes it after
+ * the mkdir); an ancestor's is at most `maxAgeMs` old, next to the safety
+ * net's interval between re-checks.
+ */
+export interface AncestorQuotas {
+  /** Whether the ancestor sets a quota; null when no hierarchy carries cpu. */
+  readonly of: (ancestor: string) => boolean | null;
+}
+
+export function ancestorQuotas(layout: CgroupLayout, reader: FileReader, now: () => number, maxAgeMs = 250): AncestorQuotas {
+  const memo = new Map<string, { readonly quota: boolean | null; readonly at: number }>();
+  return {
+    of(ancestor) {
+      const t = now();
+      const hit = memo.get(ancestor);
+      if (hit !== undefined && t - hit.at < maxAgeMs) return hit.quota;
+      // Ancestors are few and read often: through the kept fds.
+      const quota = ownQuota(cgroupFiles(layout, reader, ancestor));
+      memo.set(ancestor, { quota, at: t });
+      return quota;
+    },
+  };
+}
+
+/** Throttling can come from an ancestor's quota (v1 and v2 both): the cgroup or any ancestor with one. */
+function anyQuota(files: CgroupFiles, ancestors: AncestorQuotas): boolean {
+  const own = ownQuota(files);
+  if (own !== false) return own === true;
+  const segments = files.cgroup === "" ? [] : files.cgroup.split("/");
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const quota = ancestors.of(segments.slice(0, i).join("/"));
+    if (quota !== false) return quota === true;
+  }
+  return false;
+}
+
+export function trackerSettings(layout: CgroupLayout, reader: FileReader, files: CgroupFiles, ancestors?: AncestorQuotas): TrackerSettings {
+  // Without a shared memo (a tracker on its own), ancestors are read afresh.
+  const quotas = ancestors ?? ancestorQuotas(layout, reader, () => 0, 0);
+  let quota = false;
+  let pidsPolled = false;
+  return {
+    hasCpuQuota: () => quota,
+    pollsPids: () => pidsPolled,
+    refresh() {
+      if (files.versionOf("pids") === 1) {
+        const max = files.text("pids", "pids.max");
+        pidsPolled = max !== null && max.trim() !== "max";
+      }
+      quota = anyQuota(files, quotas);
+    },
+  };
+}

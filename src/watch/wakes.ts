@@ -1,0 +1,77 @@
+/**
+ * The wake sources of one cgroup: inotify on the counter files the table
+ * (events/counterFiles) marks `inotify` for the cgroup's hierarchy version
+ * and on cgroup.events, PSI triggers (v2), and the v1 eventfds through the
+ * native addon. v1 without the addon and v1 pids.events are polled by the
+ * sweeps instead. An error in one source ends that source only.
+ */
+import { EMPTY, catchError, merge, type Observable } from "rxjs";
+import { locateController, type CgroupLayout } from "../cgroup/layout.js";
+import type { CounterFiles } from "../events/counterFiles/index.js";
+import type { PressureResource, V1PressureLevel } from "../events/types.js";
+import { fileWakes } from "../sources/fileWatch.js";
+import type { Wake } from "../sources/types.js";
+import type { NativeNotifiers } from "./notifiers.js";
+import type { CgroupTracker } from "./tracker.js";
+
+export interface WakeOptions {
+  readonly layout: CgroupLayout;
+  readonly counterFiles: CounterFiles;
+  readonly native: NativeNotifiers | null;
+  readonly persistent: boolean;
+  readonly now: () => number;
+  readonly psiTriggers: Partial<Record<PressureResource, string>>;
+  readonly pressureLevelsOf: (cgroup: string) => readonly V1PressureLevel[];
+  readonly onSourceError?: (cgroup: string, source: string, err: unknown) => void;
+}
+
+export function guardWakes(cgroup: string, name: string, source: Observable<Wake>, onError?: (cgroup: string, source: string, err: unknown) => void): Observable<Wake> {
+  return source.pipe(
+    catchError((err: unknown) => {
+      onError?.(cgroup, name, err);
+      return EMPTY;
+    }),
+  );
+}
+
+/** v2: inotify on the table's files and cgroup.events; PSI triggers when the addon is there. */
+function v2Wakes(tracker: CgroupTracker, o: WakeOptions): Observable<Wake>[] {
+  const cgroup = tracker.cgroup;
+  const sources: Observable<Wake>[] = [];
+  const watch = (file: string, p: string | null): void => {
+    if (p !== null) sources.push(guardWakes(cgroup, `inotify:${file}`, fileWakes(cgroup, file, p, { persistent: o.persistent, now: o.now }), o.onSourceError));
+  };
+  watch("cgroup.events", tracker.fileOf("memory", "cgroup.events"));
+  for (const def of o.counterFiles.all) {
+    const version = tracker.versionOf(def.controller);
+    if (version !== null && def.notify[version] === "inotify") watch(def.file, tracker.fileOf(def.controller, def.file));
+  }
+  if (o.native === null) return sources;
+  for (const [resource, trigger] of Object.entries(o.psiTriggers) as [PressureResource, string][]) {
+    const p = locateController(o.layout, resource) === null ? null : tracker.fileOf(resource, `${resource}.pressure`);
+    if (p !== null) sources.push(guardWakes(cgroup, `psi:${resource}`, o.native.psiTrigger(p, cgroup, resource, trigger), o.onSourceError));
+  }
+  return sources;
+}
+
+/** v1 with the addon: eventfds on OOM, the reservation threshold and the pressure levels asked for. */
+function v1Wakes(tracker: CgroupTracker, native: NativeNotifiers, o: WakeOptions): Observable<Wake>[] {
+  const cgroup = tracker.cgroup;
+  // fileOf(..., "") is the cgroup's own directory in the memory hierarchy.
+  const memDir = tracker.fileOf("memory", "");
+  if (memDir === null) return [];
+  // A notification's follow-up re-reads end once its kill was counted.
+  const confirmed = (notifiedAt: number): boolean => tracker.counters.oomKillSeenAt === notifiedAt;
+  return [
+    guardWakes(cgroup, "eventfd:oom", native.v1Oom(memDir, cgroup, confirmed), o.onSourceError),
+    guardWakes(cgroup, "eventfd:reservation", native.v1Reservation(memDir, cgroup, tracker.bornWatched), o.onSourceError),
+    ...o.pressureLevelsOf(cgroup).map((level) => guardWakes(cgroup, `eventfd:pressure:${level}`, native.v1PressureLevel(memDir, cgroup, level), o.onSourceError)),
+  ];
+}
+
+/** Every wake source of the cgroup, by the version of its memory hierarchy as found on disk. */
+export function wakesFor(tracker: CgroupTracker, memoryVersion: 1 | 2 | null, o: WakeOptions): Observable<Wake> {
+  if (memoryVersion === 2) return merge(...v2Wakes(tracker, o));
+  if (memoryVersion === 1 && o.native !== null) return merge(...v1Wakes(tracker, o.native, o));
+  return merge();
+}
