@@ -138,7 +138,8 @@ export function renderMarkdown(r: Results): string {
   p("The daemon as `cgwatch run` configures it by default (all shipped policies, pollInterval 1s, safetyNetInterval 30s; PSI off because");
   p("a tmpfs file takes no trigger), in a fresh process per run. Ready = `startDaemon()` call → `ready` resolved (first full scan).");
   p("RSS after the publisher's first pass; idle CPU = process.cpuUsage() over the idle window with nothing changing (it contains the");
-  p("safety-net/publisher pass that falls in the window). 2,000 and 5,000 cgroups are measured for RSS only (no idle window: n/a).");
+  p("safety-net/publisher pass that falls in the window).");
+  if (Object.values(r.startup).some((runs) => runs.some((x) => x.result.idleSeconds === 0))) p("Populations without an idle window are measured for their RSS only (idle: n/a).");
   p("RSS and heap after GC: after the idle window and a full `gc()`, what the daemon's state itself holds.");
   p();
   p("| cgroups | time to ready, ms | first publisher pass busy, ms / max stall, ms | RSS, MB | heap used, MB | RSS after GC, MB | heap after GC, MB | idle window, s | idle CPU, ms | idle CPU, % of one core | load at start |");
