@@ -295,7 +295,7 @@ async function main(): Promise<void> {
     if (want("floor")) {
       r.floor = {};
       for (const n of sizes ?? [10000]) {
-        r.floor[String(n)] = await repeat<FloorRun>(`CPU per event vs the floors @${n}`, RUNS, { name: "floor", args: { root: tree(n), n, rate: 2000, seconds: 8 } }, 240_000);
+        r.floor[String(n)] = await repeat<FloorRun>(`CPU per event vs the floors @${n}`, RUNS, { name: "floor", args: { root: tree(n), n, rate: 2000, seconds: 6 } }, 400_000);
       }
     }
     if (want("startup")) {
