@@ -268,7 +268,18 @@ export interface PolicyMeta {
   readonly cooldown?: string | number;
   /** Defaults of ctx.params; the config overrides them key by key. */
   readonly params?: Readonly<Record<string, unknown>>;
+  /**
+   * Which cgroups a `sample` event concerns; every condition listed must hold, and for the others the
+   * host neither reads a snapshot nor calls the policy. Only `sample` is filtered. Default: every cgroup.
+   */
+  readonly sampleOnly?: readonly SampleCondition[];
 }
+
+/**
+ * `cpu_quota`: the cgroup has a CPU quota (`cgroup.cpu.quotaUs !== null`); `memory_v1` / `memory_v2`:
+ * `cgroup.memory.version` is 1 / 2; `labelled`: `cgroup.labels` has at least one label.
+ */
+export type SampleCondition = "cpu_quota" | "memory_v1" | "memory_v2" | "labelled";
 
 /** Every given field must match; values are globs (`*` any run of characters, `?` one). */
 export interface ContainerSelector {

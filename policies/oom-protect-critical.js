@@ -18,6 +18,8 @@ export const meta = {
   description: "low oom_score_adj for cgroups labelled critical, high for best-effort",
   on: ["cgroup_added", "sample"],
   match: ["**"],
+  // Only labelled cgroups can carry a tier: unlabelled ones are not sampled into this policy.
+  sampleOnly: ["labelled"],
   cooldown: "1m",
   params: { labelKey: "tier", criticalScore: -900, bestEffortScore: 900 },
 };

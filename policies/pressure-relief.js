@@ -27,6 +27,8 @@ export const meta = {
   description: "senpai-like: tighten memory.high while PSI is low, relax it when pressure rises (v2)",
   on: ["sample", "memory_pressure"],
   match: ["**"],
+  // The control loop needs memory.high and per-cgroup PSI: v1 cgroups are not sampled into this policy.
+  sampleOnly: ["memory_v2"],
   cooldown: "6s",
   params: { targetPct: 0.1, shrinkPercent: 1, growPercent: 10, maxGrowScale: 3, minHighBytes: "128m", ceilingBytes: "64g", minChangeBytes: "1m" },
 };

@@ -21,6 +21,8 @@ export const meta = {
   description: "raise CPU quota on sustained throttling, up to a ceiling; decay back when calm",
   on: ["cpu_throttled", "sample"],
   match: ["**"],
+  // Samples only decay a raised quota: a cgroup without a quota is never sampled into this policy.
+  sampleOnly: ["cpu_quota"],
   cooldown: "10s",
   params: { ratioThreshold: 0.2, consecutive: 3, factor: 1.5, maxFactor: 4, ceilingCores: 8, calmSeconds: 60, decayPercent: 50 },
 };

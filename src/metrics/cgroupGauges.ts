@@ -4,7 +4,7 @@
  * throttles, whose device sets are replaced on each pass.
  */
 import type { MemoryFigures } from "../cgroup/memoryStat.js";
-import type { IoLimitDevice } from "../cgroup/parse.js";
+import type { IoLimitDevice, IoStatDevice } from "../cgroup/parse.js";
 import type { CgroupSnapshot, CpuSnapshot, MemorySnapshot } from "../cgroup/snapshot.js";
 import type { Families } from "./families.js";
 import { gauge, mirror } from "./seriesOps.js";
@@ -22,17 +22,11 @@ export interface CgroupStateExtra {
   readonly cpusetMems?: number | null;
 }
 
-/** One block device's absolute counters (v1 blkio.throttle.io_service_bytes/io_serviced, v2 io.stat). */
-export interface IoDeviceCounters {
-  /** "major:minor". */
-  readonly device: string;
-  readonly readBytes?: number;
-  readonly writeBytes?: number;
-  readonly readOps?: number;
-  readonly writeOps?: number;
-  readonly discardBytes?: number;
-  readonly discardOps?: number;
-}
+/**
+ * One block device's absolute counters: v2 io.stat's shape, which the v1
+ * blkio files are read into as well (watch/publishCgroup.ts).
+ */
+export type IoDeviceCounters = IoStatDevice;
 
 function setMemoryGauges(f: Families, e: CgroupEntry, m: MemorySnapshot): void {
   gauge(e, f.usage, m.usageBytes);

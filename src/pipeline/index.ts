@@ -15,6 +15,7 @@ import type { Metrics } from "../metrics/metrics.js";
 import type { OomForensics } from "../oom/forensics.js";
 import type { Retention } from "../oom/retention.js";
 import type { PolicyEngine } from "../policy/engine.js";
+import { sampleFactsOf } from "../policy/sampleFilter.js";
 import type { WatchdogEvent } from "../events/types.js";
 import type { Watcher } from "../watch/watcher.js";
 import { beforePolicies } from "./beforePolicies.js";
@@ -49,7 +50,11 @@ export interface PipelineDeps extends Pick<DecideDeps, "onAction" | "record"> {
 export function startPipeline(d: PipelineDeps): Subscription {
   const membership = createMembership({ ...d, pollIntervalMs: d.config.pollIntervalMs });
   const observe = createObserve({ metrics: d.metrics, identities: d.identities, forensics: d.forensics, membership, log: d.log.watch });
-  const decide = createDecide({ ...d, wants: (e) => d.policies.wantsEvent(e.kind, e.cgroup) });
+  // A sample is filtered by the policies' meta.sampleOnly on what the tracker and the labels already say, before any snapshot.
+  const decide = createDecide({
+    ...d,
+    wants: (e) => d.policies.wantsEvent(e.kind, e.cgroup, e.kind === "sample" ? sampleFactsOf(d.watcher.trackers.get(e.cgroup), d.scope.labelsOf(e.cgroup)) : undefined),
+  });
   const settle = createSettle({ metrics: d.metrics, log: d.log.actions, onEvent: d.onEvent });
   const operators = beforePolicies({ config: d.config, now: d.now, recording: d.record !== undefined, isWatched: (c) => d.watcher.trackers.has(c) });
   return runPipeline(d.watcher.events$, { observe, beforePolicies: operators, decide, settle }, d.log.lifecycle);

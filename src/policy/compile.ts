@@ -36,7 +36,7 @@ export async function compilePolicy(src: PolicySource, limits: PolicyLimits): Pr
   } catch {
     raw = null;
   }
-  if (typeof raw === "object" && raw !== null && "big" in raw) {
+  if (typeof raw === "object" && raw !== null && "tooLarge" in raw) {
     created.sandbox.dispose();
     const error = compileError(src.file, "`meta` is too large", locateMetaProblem(src.source, { key: null, message: "" }));
     return { kind: "error", error, errors: [error] };

@@ -4,9 +4,11 @@
  * so a typo in `on` fails at load time instead of silently never firing.
  */
 import { compileCgroupGlob } from "../cgroup/glob.js";
+import { normaliseCgroupPath } from "../cgroup/paths.js";
 import { compileSelector, validateSelector, type ContainerView } from "../identity/selector.js";
 import { parseDuration } from "../cgroup/parse.js";
 import { isEventKind, type EventKind } from "../events/types.js";
+import { isSampleCondition, SAMPLE_CONDITIONS, type SampleCondition } from "./sampleFilter.js";
 import type { MatchEntry, PolicyMeta } from "./types.js";
 
 /**
@@ -26,7 +28,7 @@ export type MetaResult =
   | { readonly kind: "invalid"; readonly reason: string; readonly problems: readonly MetaProblem[] };
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const KNOWN_KEYS = new Set(["name", "on", "match", "cooldown", "params", "description"]);
+const KNOWN_KEYS = new Set(["name", "on", "match", "cooldown", "params", "description", "sampleOnly"]);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -45,7 +47,7 @@ export function validateMeta(raw: unknown): MetaResult {
   for (const key of Object.keys(raw)) {
     if (!KNOWN_KEYS.has(key)) problem(key, `meta.${key}: unknown key (known: ${[...KNOWN_KEYS].join(", ")})`);
   }
-  const { name, on, match, cooldown, params, description } = raw;
+  const { name, on, match, cooldown, params, description, sampleOnly } = raw;
   if (typeof name !== "string" || !NAME.test(name)) {
     problem(name === undefined ? null : "name", `meta.name must be a lower-case name matching ${NAME.source}, got ${JSON.stringify(name)}`);
   }
@@ -81,11 +83,27 @@ export function validateMeta(raw: unknown): MetaResult {
   }
   if (params !== undefined && !isRecord(params)) problem("params", "meta.params must be an object of defaults");
   if (description !== undefined && typeof description !== "string") problem("description", "meta.description must be a string");
+  const sampleFilter = sampleOnly === undefined ? undefined : validateSampleOnly(sampleOnly, kinds, problem);
   if (problems.length > 0 || typeof name !== "string") return invalid(problems);
-  return {
-    kind: "ok",
-    meta: { name, on: kinds, match: globs, cooldownMs, params: isRecord(params) ? params : {}, description: typeof description === "string" ? description : null },
-  };
+  const meta: PolicyMeta = { name, on: kinds, match: globs, cooldownMs, params: isRecord(params) ? params : {}, description: typeof description === "string" ? description : null };
+  return { kind: "ok", meta: sampleFilter === undefined ? meta : { ...meta, sampleOnly: sampleFilter } };
+}
+
+/** `meta.sampleOnly`: a non-empty list of known conditions, only where the policy listens to `sample`. */
+function validateSampleOnly(raw: unknown, on: readonly EventKind[], problem: (key: string | null, message: string, value?: unknown) => void): SampleCondition[] {
+  const known = Object.keys(SAMPLE_CONDITIONS).join(", ");
+  const out: SampleCondition[] = [];
+  if (!Array.isArray(raw) || raw.length === 0) {
+    problem("sampleOnly", `meta.sampleOnly must be a non-empty array of conditions (${known})`);
+    return out;
+  }
+  for (const c of raw) {
+    if (!isSampleCondition(c)) problem("sampleOnly", `meta.sampleOnly: unknown condition ${JSON.stringify(c)} (known: ${known})`, c);
+    else if (!out.includes(c)) out.push(c);
+  }
+  if (out.includes("memory_v1") && out.includes("memory_v2")) problem("sampleOnly", "meta.sampleOnly: memory_v1 and memory_v2 together match no cgroup");
+  if (!on.includes("sample")) problem("sampleOnly", 'meta.sampleOnly filters `sample` events, but meta.on does not list "sample"');
+  return out;
 }
 
 function invalid(problems: readonly MetaProblem[]): MetaResult {
@@ -154,6 +172,8 @@ function validateMatchEntry(g: unknown): MatchEntry {
  * whether a snapshot is worth reading; evaluation passes the snapshot's.
  */
 export function compileMatch(entries: readonly MatchEntry[]): PolicyMatcher {
+  // Every shipped policy matches "**": answered without splitting the path on each event.
+  if (entries.some((e) => typeof e === "string" && matchesAll(e))) return () => true;
   const matchers = entries.map((e) => {
     if (typeof e === "string") {
       const m = compileCgroupGlob(e);
@@ -163,7 +183,16 @@ export function compileMatch(entries: readonly MatchEntry[]): PolicyMatcher {
     const container = e.container === undefined ? () => true : compileSelector(e.container);
     return (cgroup: string, c?: ContainerView | null) => path(cgroup) && container(c);
   });
-  return (cgroup, c) => matchers.some((m) => m(cgroup, c));
+  return (cgroup, c) => {
+    for (const m of matchers) if (m(cgroup, c)) return true;
+    return false;
+  };
+}
+
+/** A glob of only `**` segments matches every cgroup, the root included. */
+function matchesAll(glob: string): boolean {
+  const segs = normaliseCgroupPath(glob).split("/").filter((s) => s !== "");
+  return segs.length > 0 && segs.every((s) => s === "**");
 }
 
 export type PolicyMatcher = (cgroup: string, container?: ContainerView | null) => boolean;

@@ -17,7 +17,7 @@ export interface PreludeLimits {
   readonly maxOutputBytes: number;
 }
 
-/** Global script evaluating to `[dispatch, metaToJson]`. Limits are baked in as integer literals. */
+/** Global script evaluating to `[dispatch, metaToJson, setParams]`. Limits are baked in as integer literals. */
 export function preludeSource(limits: PreludeLimits): string {
   const maxLogs = Math.max(0, Math.floor(limits.maxLogsPerCall));
   // JSON length is counted in UTF-16 units inside the VM; the host re-checks bytes.
@@ -49,23 +49,32 @@ export function preludeSource(limits: PreludeLimits): string {
     }
     return { name: "Error", message: "non-Error thrown: " + safeString(e, 2048), stack: "" };
   }
-  function dispatch(fn, input) {
+  // Params change only on a config reload: the host sends them once (setParams), frozen here once,
+  // not parsed and frozen again on every call.
+  let params = freeze({});
+  function setParams(json) {
+    params = deepFreeze(parse(json));
+  }
+  // One log function for every call (no closure per call); dispatch resets what it records into.
+  let logs = [];
+  let dropped = 0;
+  function log(level, msg, fields) {
+    if (logs.length >= ${maxLogs}) { dropped++; return; }
+    let f = "null";
+    if (fields !== undefined) {
+      try { f = stringify(fields, nonFinite); } catch (e) { f = '"<unserialisable fields>"'; }
+      if (typeof f !== "string" || f.length > 4096) f = '"<fields too large>"';
+    }
+    logs.push([safeString(level, 16), safeString(msg, 1024), f]);
+  }
+  // Input {event, cgroup} (the same text for every policy on one event) and the state JSON apart; output {result, stateJson, logs, dropped, error} or {tooLarge}
+  // (src/policy/protocol.ts). stateJson is ctx.state as JSON *text*, so the host stores it as it
+  // comes instead of parsing it into objects and serialising them again.
+  function dispatch(fn, input, stateJson) {
     const inp = parse(input);
-    const logs = [];
-    let dropped = 0;
-    const ctx = {
-      params: deepFreeze(inp.params),
-      state: inp.state,
-      log: function (level, msg, fields) {
-        if (logs.length >= ${maxLogs}) { dropped++; return; }
-        let f = "null";
-        if (fields !== undefined) {
-          try { f = stringify(fields, nonFinite); } catch (e) { f = '"<unserialisable fields>"'; }
-          if (typeof f !== "string" || f.length > 4096) f = '"<fields too large>"';
-        }
-        logs.push([safeString(level, 16), safeString(msg, 1024), f]);
-      },
-    };
+    logs = [];
+    dropped = 0;
+    const ctx = { params: params, state: parse(stateJson), log: log };
     let result, err = null;
     try {
       result = fn.call(undefined, deepFreeze(inp.event), deepFreeze(inp.cgroup), ctx);
@@ -84,14 +93,15 @@ export function preludeSource(limits: PreludeLimits): string {
         err.message = "result or ctx.state is not JSON-serialisable: " + err.message;
       }
     }
-    const out = '{"r":' + r + ',"s":' + s + ',"l":' + stringify(logs) + ',"d":' + dropped + ',"e":' + stringify(err) + "}";
-    if (out.length > ${maxOut}) return stringify({ big: out.length });
+    const out = '{"result":' + r + ',"stateJson":' + stringify(s) + ',"logs":' + (logs.length === 0 ? "[]" : stringify(logs)) +
+      ',"dropped":' + dropped + ',"error":' + (err === null ? "null" : stringify(err)) + "}";
+    if (out.length > ${maxOut}) return stringify({ tooLarge: out.length });
     return out;
   }
   function metaToJson(meta) {
     const out = stringify(meta === undefined ? null : meta, nonFinite);
-    return typeof out === "string" && out.length <= ${maxOut} ? out : stringify({ big: typeof out === "string" ? out.length : -1 });
+    return typeof out === "string" && out.length <= ${maxOut} ? out : stringify({ tooLarge: typeof out === "string" ? out.length : -1 });
   }
-  return [dispatch, metaToJson];
+  return [dispatch, metaToJson, setParams];
 })()`;
 }

@@ -19,6 +19,7 @@ import {
   type QuickJSHandle,
   type QuickJSRuntime,
 } from "quickjs-emscripten-core";
+import { bindFastCall, type FastCall } from "./fastCall.js";
 import { preludeSource } from "./prelude.js";
 import { MIN_MEMORY_BYTES, type PolicyCompileError, type PolicyLimits } from "./types.js";
 import { newCappedMemory, quickjsWasmModule, RELEASE_SYNC, WASM_PAGE, type CappedMemory } from "./wasm.js";
@@ -75,12 +76,17 @@ export class PolicySandbox {
   private deadline = Infinity;
   private interrupted = false;
   private broken = false;
+  /** The params JSON this instance holds (set by the prelude's setParams), so unchanged params are not sent again. */
+  private paramsSent: string | null = null;
+  /** The allocation-light call path (fastCall.ts); null: the library's public API. */
+  private fast: FastCall | null = null;
 
   private constructor(
     private readonly capped: CappedMemory,
     private readonly runtime: QuickJSRuntime,
     private readonly context: QuickJSContext,
     private readonly dispatch: QuickJSHandle,
+    private readonly setParams: QuickJSHandle,
     private readonly onEvent: QuickJSHandle,
     private readonly limits: PolicyLimits,
   ) {}
@@ -122,6 +128,7 @@ export class PolicySandbox {
       }
       const dispatch = context.getProp(prelude.value, 0);
       const metaToJson = context.getProp(prelude.value, 1);
+      const setParams = context.getProp(prelude.value, 2);
       prelude.value.dispose();
 
       // The top-level budget is the policy's, not the prelude's: the first
@@ -160,7 +167,8 @@ export class PolicySandbox {
       metaJsonResult.value.dispose();
       metaHandle.dispose();
       metaToJson.dispose();
-      const sandbox = new PolicySandbox(capped, runtime, context, dispatch, onEvent, limits);
+      const sandbox = new PolicySandbox(capped, runtime, context, dispatch, setParams, onEvent, limits);
+      sandbox.fast = bindFastCall(context, qjs.getFFI(), capped.memory, { dispatch, onEvent });
       runtime.setInterruptHandler(() => sandbox.shouldInterrupt());
       return { kind: "ok", sandbox, metaJson };
     } catch (e) {
@@ -188,27 +196,40 @@ export class PolicySandbox {
     return this.capped.lastGrowFailed() || this.capped.memory.buffer.byteLength + 2 * WASM_PAGE > this.limits.memoryBytes;
   }
 
-  /** Call the policy's onEvent with a JSON input; synchronous, bounded by the deadline. */
-  call(inputJson: string): CallResult {
+  /**
+   * Call the policy's onEvent with the event input and state (JSON, protocol.ts)
+   * and its params (JSON, sent into the sandbox only when they differ from the
+   * last call's); synchronous, bounded by the deadline.
+   */
+  call(inputJson: string, stateJson: string, paramsJson: string): CallResult {
     if (this.broken) return { kind: "crash", message: "sandbox is broken and awaits rebuild" };
+    if (paramsJson !== this.paramsSent) {
+      const set = this.invoke(this.setParams, paramsJson, null);
+      if (set.kind !== "ok") return set;
+      this.paramsSent = paramsJson;
+    }
+    return this.invoke(this.dispatch, inputJson, stateJson);
+  }
+
+  /** A prelude function: setParams(json), or dispatch(onEvent, input, state) when `second` is given. */
+  private invoke(fn: QuickJSHandle, first: string, second: string | null): CallResult {
     this.interrupted = false;
     this.capped.resetGrowFlag();
     this.deadline = performance.now() + this.limits.deadlineMs;
     try {
-      const input = this.context.newString(inputJson);
-      const res = this.context.callFunction(this.dispatch, this.context.undefined, this.onEvent, input);
-      input.dispose();
-      this.deadline = Infinity;
-      if (res.error) {
-        const dumped = asDumpedError(safeDump(this.context, res.error));
-        safeDispose(res.error);
-        if (this.interrupted) return { kind: "timeout" };
-        if (dumped === null) {
-          this.broken = true;
-          return this.atCap() ? { kind: "oom", message: "memory cap reached" } : { kind: "crash", message: "sandbox error unreadable" };
-        }
-        return this.classify(dumped);
+      const fast = second === null || this.fast === null ? null : this.fast.call(first, second);
+      if (fast !== null && fast.kind !== "unfit") {
+        this.deadline = Infinity;
+        return fast.kind === "ok" ? { kind: "ok", output: fast.output } : this.thrown(fast.error);
       }
+      const a = this.context.newString(first);
+      const b = second === null ? null : this.context.newString(second);
+      const res =
+        b === null ? this.context.callFunction(fn, this.context.undefined, a) : this.context.callFunction(fn, this.context.undefined, this.onEvent, a, b);
+      a.dispose();
+      b?.dispose();
+      this.deadline = Infinity;
+      if (res.error) return this.thrown(res.error);
       const output = this.context.getString(res.value);
       res.value.dispose();
       return { kind: "ok", output };
@@ -219,6 +240,18 @@ export class PolicySandbox {
       if (this.interrupted) return { kind: "timeout" };
       return this.atCap() ? { kind: "oom", message: "memory cap reached" } : { kind: "crash", message: e instanceof Error ? e.message : String(e) };
     }
+  }
+
+  /** An error thrown out of a prelude function (the dispatcher catches the policy's own). */
+  private thrown(error: QuickJSHandle): CallResult {
+    const dumped = asDumpedError(safeDump(this.context, error));
+    safeDispose(error);
+    if (this.interrupted) return { kind: "timeout" };
+    if (dumped === null) {
+      this.broken = true;
+      return this.atCap() ? { kind: "oom", message: "memory cap reached" } : { kind: "crash", message: "sandbox error unreadable" };
+    }
+    return this.classify(dumped);
   }
 
   /**
@@ -239,8 +272,10 @@ export class PolicySandbox {
   dispose(): void {
     if (this.broken) return; // disposing a corrupted runtime aborts inside QuickJS; the GC takes the whole instance
     try {
+      this.fast?.dispose();
       this.onEvent.dispose();
       this.dispatch.dispose();
+      this.setParams.dispose();
       this.context.dispose();
       this.runtime.dispose();
     } catch {

@@ -5,6 +5,7 @@
  */
 import type { EventKind } from "../events/types.js";
 import type { ContainerSelector } from "../identity/selector.js";
+import type { SampleCondition } from "./sampleFilter.js";
 
 /** Resource limits of one policy sandbox. Every field has a default (see `DEFAULT_LIMITS`). */
 export interface PolicyLimits {
@@ -57,6 +58,8 @@ export interface PolicyMeta {
   readonly cooldownMs: number;
   readonly params: Readonly<Record<string, unknown>>;
   readonly description: string | null;
+  /** `meta.sampleOnly`: the cgroups a `sample` event concerns (sampleFilter.ts); absent = every cgroup. */
+  readonly sampleOnly?: readonly SampleCondition[];
 }
 
 /**

@@ -111,3 +111,15 @@ describe("every meta problem, located", () => {
     }
   });
 });
+
+describe("compileMatch of match-all globs", () => {
+  it('"**" (and "**/**", "/**/") match every cgroup, the root included, as the glob itself does', () => {
+    for (const g of ["**", "**/**", "/**/"]) {
+      const m = compileMatch([g]);
+      for (const c of ["", "a", "docker/x", "a/b/c/d"]) expect(m(c)).toBe(true);
+    }
+    const notAll = compileMatch(["**/x"]);
+    expect([notAll("x"), notAll("a/x"), notAll("a")]).toEqual([true, true, false]);
+    expect(compileMatch([""])("a")).toBe(false);
+  });
+});

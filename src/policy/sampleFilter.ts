@@ -1,0 +1,86 @@
+/**
+ * Host-side filters for periodic samples (`meta.sampleOnly`). Sampling
+ * calls a policy for every watched cgroup every `sampleIntervalMs`, each
+ * call with a snapshot read; most shipped sampling policies look at a
+ * fraction of them (only cgroups with a CPU quota, only memory v2). A policy
+ * names the cgroups its `sample` event concerns, and the host neither reads
+ * a snapshot for the others (wantsEvent, given the facts) nor calls it.
+ *
+ * Only `sample` is filtered: every other event is the kernel saying
+ * something about this cgroup, and is delivered as before.
+ */
+import type { CgroupSnapshot } from "../cgroup/snapshot.js";
+
+/** The vocabulary of `meta.sampleOnly`; every condition listed must hold. */
+export const SAMPLE_CONDITIONS = {
+  /** The cgroup has a CPU quota (cpu.max / cpu.cfs_quota_us not "max"/-1). */
+  cpu_quota: "has a CPU quota",
+  /** Its memory controller is cgroup v1. */
+  memory_v1: "memory controller is cgroup v1",
+  /** Its memory controller is cgroup v2 (memory.high, per-cgroup PSI). */
+  memory_v2: "memory controller is cgroup v2",
+  /** It has at least one label from the config (`cgroup.labels`). */
+  labelled: "has a config label",
+} as const;
+
+export type SampleCondition = keyof typeof SAMPLE_CONDITIONS;
+
+export function isSampleCondition(v: unknown): v is SampleCondition {
+  return typeof v === "string" && Object.hasOwn(SAMPLE_CONDITIONS, v);
+}
+
+/**
+ * What the filters need to know about a cgroup, passed by the caller of
+ * `wantsEvent` before any snapshot is read (the watcher's tracker knows the
+ * first two, the config rules the third). A caller may over-approximate
+ * (say "has a quota" for a quota on an ancestor): the snapshot decides again
+ * at evaluation, so a superset costs a snapshot, never a missed call.
+ */
+export interface SampleFacts {
+  readonly cpuQuota: boolean;
+  readonly memoryVersion: 1 | 2 | null;
+  readonly labelled: boolean;
+}
+
+function hasKeys(o: Readonly<Record<string, string>>): boolean {
+  for (const k in o) if (Object.hasOwn(o, k)) return true;
+  return false;
+}
+
+/** The facts as the snapshot shows them (what evaluation checks). */
+export function factsOfSnapshot(s: CgroupSnapshot): SampleFacts {
+  return { cpuQuota: s.cpu !== null && s.cpu.quotaUs !== null, memoryVersion: s.memory?.version ?? null, labelled: hasKeys(s.labels) };
+}
+
+function holds(c: SampleCondition, f: SampleFacts): boolean {
+  switch (c) {
+    case "cpu_quota":
+      return f.cpuQuota;
+    case "memory_v1":
+      return f.memoryVersion === 1;
+    case "memory_v2":
+      return f.memoryVersion === 2;
+    case "labelled":
+      return f.labelled;
+  }
+}
+
+/** Whether a sample of a cgroup with these facts concerns a policy with this filter (absent: every cgroup). */
+export function sampleConcerns(filter: readonly SampleCondition[] | undefined, facts: SampleFacts): boolean {
+  if (filter === undefined) return true;
+  for (const c of filter) if (!holds(c, facts)) return false;
+  return true;
+}
+
+/**
+ * The facts as the daemon knows them before a snapshot: the watcher's
+ * tracker (quota on the cgroup or an ancestor, memory controller version) and
+ * the config's labels. No tracker: undefined, i.e. no filtering before the
+ * snapshot (evaluation still filters on the snapshot).
+ */
+export function sampleFactsOf(
+  tracker: { hasCpuQuota(): boolean; readonly memoryVersion: 1 | 2 | null } | undefined,
+  labels: Readonly<Record<string, string>>,
+): SampleFacts | undefined {
+  return tracker === undefined ? undefined : { cpuQuota: tracker.hasCpuQuota(), memoryVersion: tracker.memoryVersion, labelled: hasKeys(labels) };
+}
