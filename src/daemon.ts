@@ -27,6 +27,7 @@ import type { MetricsServer } from "./metrics/server.js";
 import type { NativeLoad } from "./native/index.js";
 import { startPipeline, type Gauges, type WatchScope } from "./pipeline/index.js";
 import type { PolicyEngine } from "./policy/engine.js";
+import type { PrecompiledPolicies } from "./policy/precompiled.js";
 import type { ReloadReport } from "./policy/types.js";
 import type { NotifierMode } from "./watch/notifiers.js";
 import type { Watcher } from "./watch/watcher.js";
@@ -60,6 +61,11 @@ export interface DaemonOptions {
   /** Observe every event after it was handled (tests, demo). */
   readonly onEvent?: (event: WatchdogEvent) => void;
   readonly onAction?: (proposal: ActionProposal, outcome: ActionOutcome) => void;
+  /**
+   * Sandboxes `cgwatch run`'s preflight compiled: the policies step adopts them instead of compiling
+   * the same files again. The caller still releases the set after start (a no-op once adopted).
+   */
+  readonly precompiledPolicies?: PrecompiledPolicies;
   /** `cgwatch run --record`: every event with the snapshot policies see (read for every event while recording). */
   readonly record?: (event: WatchdogEvent, snapshot: CgroupSnapshot | null) => void;
 }

@@ -4,6 +4,7 @@
  * policy directory it could not list) and each quarantine itself: the
  * daemon counts them, it does not log them again.
  */
+import { policyLimits } from "../config/policyLimits.js";
 import { started, type Started } from "../lifecycle/steps.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { PolicyEvaluationOutcome } from "../metrics/names.js";
@@ -17,11 +18,12 @@ export async function startPolicies(c: StartContext, metrics: Metrics): Promise<
     dirs: config.policies.dirs,
     params: config.policies.params,
     cooldowns: config.policies.cooldownsMs,
-    limits: { deadlineMs: config.policies.deadlineMs, memoryBytes: config.policies.memoryLimitBytes, quarantineAfter: config.policies.quarantineAfter },
+    limits: policyLimits(config),
     logger: c.log.policy,
     clock: c.now,
     watch: c.persistent,
     disabled: config.policies.disabled,
+    ...(c.options.precompiledPolicies === undefined ? {} : { precompiled: c.options.precompiledPolicies }),
     hooks: {
       onEvaluation: (p, outcome, seconds) => {
         const m = metricOutcome(outcome);

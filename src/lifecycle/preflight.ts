@@ -4,22 +4,28 @@
  * (syntax, top-level code, meta), params, cooldowns and disabled names matching real
  * policies. One function for both, so `run` starts exactly when `check`
  * says ok (a daemon that started with a broken policy silently lacked it).
+ * `check` disposes the sandboxes; `run` keeps them (`keepSandboxes`) and
+ * hands them to the engine, so that a start compiles each policy once.
  */
 import { formatConfigError } from "../config/format.js";
 import type { LoadResult } from "../config/types.js";
+import { policyLimits } from "../config/policyLimits.js";
 import { compilePolicies, type CheckedPolicy } from "../policy/compile.js";
+import type { PrecompiledPolicies } from "../policy/precompiled.js";
 
 export type Preflight =
-  | { readonly kind: "ok"; readonly policies: readonly CheckedPolicy[] }
+  /** `precompiled`: the kept sandboxes (with `keepSandboxes`), the caller's to hand to the engine or release; null otherwise. */
+  | { readonly kind: "ok"; readonly policies: readonly CheckedPolicy[]; readonly precompiled: PrecompiledPolicies | null }
   /** Every problem, one human line each (file:line:col: message). */
   | { readonly kind: "errors"; readonly problems: readonly string[] };
 
-export async function preflight(loaded: LoadResult): Promise<Preflight> {
+export async function preflight(loaded: LoadResult, opts: { readonly keepSandboxes?: boolean } = {}): Promise<Preflight> {
   if (loaded.kind === "error") return { kind: "errors", problems: loaded.errors.map(formatConfigError) };
   const { config } = loaded;
   const compiled = await compilePolicies(config.policies.dirs, {
     params: config.policies.params,
-    limits: { deadlineMs: config.policies.deadlineMs, memoryBytes: config.policies.memoryLimitBytes, quarantineAfter: config.policies.quarantineAfter },
+    limits: policyLimits(config),
+    keep: opts.keepSandboxes === true,
   });
   const problems: string[] = compiled.errors.map((e) => e.text);
   const names = new Set(compiled.policies.map((p) => p.meta.name));
@@ -35,5 +41,9 @@ export async function preflight(loaded: LoadResult): Promise<Preflight> {
   for (const name of config.policies.disabled) {
     if (!names.has(name)) problems.push(formatConfigError(loaded.errorAt(["policies", "disabled"], `no policy named "${name}" to disable`)));
   }
-  return problems.length > 0 ? { kind: "errors", problems } : { kind: "ok", policies: compiled.policies };
+  if (problems.length > 0) {
+    compiled.precompiled?.release();
+    return { kind: "errors", problems };
+  }
+  return { kind: "ok", policies: compiled.policies, precompiled: compiled.precompiled };
 }

@@ -16,6 +16,7 @@ import { startDaemon, hostMemoryBytes, type Daemon, type DaemonOptions } from ".
 import { createLogger } from "../logging/logger.js";
 import { loadNative } from "../native/index.js";
 import { sdNotify } from "../native/sdNotify.js";
+import type { PrecompiledPolicies } from "../policy/precompiled.js";
 import { preflight } from "./preflight.js";
 
 export const EXIT_OK = 0;
@@ -88,10 +89,14 @@ function holdHangups(signals: Signals): { handle(reload: () => void): void; rele
   };
 }
 
-/** Exactly what `cgwatch check` verifies: a policy that does not compile stops the start (exit 78), it is not silently left out. */
-async function checkedConfig(loaded: LoadResult): Promise<RuntimeConfig | null> {
-  const checked = await preflight(loaded);
-  if (checked.kind === "ok" && loaded.kind === "ok") return loaded.config;
+/**
+ * Exactly what `cgwatch check` verifies: a policy that does not compile stops the start (exit 78), it is
+ * not silently left out. The sandboxes it compiled are kept for the engine (compiled once per start).
+ */
+async function checkedConfig(loaded: LoadResult): Promise<{ config: RuntimeConfig; precompiled: PrecompiledPolicies | null } | null> {
+  const checked = await preflight(loaded, { keepSandboxes: true });
+  if (checked.kind === "ok" && loaded.kind === "ok") return { config: loaded.config, precompiled: checked.precompiled };
+  if (checked.kind === "ok") checked.precompiled?.release();
   const problems = checked.kind === "errors" ? checked.problems : [];
   for (const p of problems) process.stderr.write(`${p}\n`);
   process.stderr.write(`cgwatch: the configuration or its policies have ${problems.length} error(s); not starting (see cgwatch check)\n`);
@@ -101,7 +106,13 @@ async function checkedConfig(loaded: LoadResult): Promise<RuntimeConfig | null> 
 type Recorder = ReturnType<typeof openRecorder>;
 
 /** The daemon on the host's real layout, /proc and addon, recording when asked. */
-async function startOnHost(config: RuntimeConfig, source: unknown, logger: Logger, opts: RunOptions & RunSeams): Promise<{ daemon: Daemon; recorder: Recorder | null }> {
+async function startOnHost(
+  checked: { config: RuntimeConfig; precompiled: PrecompiledPolicies | null },
+  source: unknown,
+  logger: Logger,
+  opts: RunOptions & RunSeams,
+): Promise<{ daemon: Daemon; recorder: Recorder | null }> {
+  const { config, precompiled } = checked;
   const procRoot = "/proc";
   let recorder: Recorder | null = null;
   if (opts.recordFile !== undefined) {
@@ -118,6 +129,7 @@ async function startOnHost(config: RuntimeConfig, source: unknown, logger: Logge
     native: loadNative(),
     hostMemoryBytes: hostMemoryBytes(procRoot),
     ownCgroups: readOwnCgroups(procRoot),
+    ...(precompiled === null ? {} : { precompiledPolicies: precompiled }),
     ...(recorder === null ? {} : { record: recorder.record }),
   });
   return { daemon, recorder };
@@ -194,20 +206,23 @@ export async function runDaemon(load: LoadOptions, opts: RunOptions & RunSeams =
   const signals = opts.signals ?? process;
   const hangups = holdHangups(signals);
   const loaded = loadConfig(load);
-  const config = await checkedConfig(loaded);
-  if (config === null || loaded.kind === "error") {
+  const checked = await checkedConfig(loaded);
+  if (checked === null || loaded.kind === "error") {
     hangups.release();
     return EXIT_CONFIG;
   }
-  const logger: Logger = createLogger(config.log.level, opts.logDestination, config.log.format);
+  const logger: Logger = createLogger(checked.config.log.level, opts.logDestination, checked.config.log.format);
   let started: { daemon: Daemon; recorder: Recorder | null };
   try {
-    started = await startOnHost(config, loaded.source, logger, opts);
+    started = await startOnHost(checked, loaded.source, logger, opts);
   } catch (err) {
     logger.fatal({ err }, "cgwatch failed to start");
     logger.flush();
     hangups.release();
     return EXIT_FAILURE;
+  } finally {
+    // The engine adopted the sandboxes it loaded; any it did not (or all, when the start failed before it) are disposed here.
+    checked.precompiled?.release();
   }
   const { daemon } = started;
   const watched = await daemon.ready;

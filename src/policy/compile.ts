@@ -1,10 +1,12 @@
 /**
  * Compiling a policy: evaluate the module in a fresh sandbox and validate its
  * `meta`. `compilePolicies` is what `cgwatch check` runs: everything the
- * daemon would load, compiled the same way, then thrown away.
+ * daemon would load, compiled the same way, then thrown away; `cgwatch run`
+ * keeps the sandboxes instead (`keep`) and hands them to the engine.
  */
 import { locateMetaProblem, mergeParams, validateMeta, type MetaProblem } from "./meta.js";
 import { listPolicyFiles, readPolicySource, type PolicySource } from "./load.js";
+import { PrecompiledPolicies } from "./precompiled.js";
 import { compileError, PolicySandbox } from "./sandbox.js";
 import { DEFAULT_LIMITS, type PolicyCompileError, type PolicyLimits, type PolicyMeta } from "./types.js";
 
@@ -56,12 +58,24 @@ export interface CheckedPolicy {
   readonly unknownParams: readonly string[];
 }
 
-/** Compile every policy in `dirs` (and `files`) without starting anything; for `cgwatch check`. */
+export interface CompilePoliciesOptions {
+  readonly files?: readonly string[];
+  readonly params?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly limits?: Partial<PolicyLimits>;
+  /** Keep each good policy's sandbox (in `precompiled`, which the caller must release) instead of disposing it. */
+  readonly keep?: boolean;
+}
+
+/**
+ * Compile every policy in `dirs` (and `files`) without starting anything; for `cgwatch check`, and
+ * for `cgwatch run` with `keep` (`precompiled` is then the caller's to hand on or release; null without `keep`).
+ */
 export async function compilePolicies(
   dirs: readonly string[],
-  opts: { files?: readonly string[]; params?: Readonly<Record<string, Readonly<Record<string, unknown>>>>; limits?: Partial<PolicyLimits> } = {},
-): Promise<{ policies: CheckedPolicy[]; errors: PolicyCompileError[] }> {
+  opts: CompilePoliciesOptions = {},
+): Promise<{ policies: CheckedPolicy[]; errors: PolicyCompileError[]; precompiled: PrecompiledPolicies | null }> {
   const limits: PolicyLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const precompiled = opts.keep === true ? new PrecompiledPolicies(limits) : null;
   const listed = listPolicyFiles(dirs, opts.files ?? []);
   const errors = [...listed.errors];
   const policies: CheckedPolicy[] = [];
@@ -77,9 +91,10 @@ export async function compilePolicies(
       errors.push(...compiled.errors);
       continue;
     }
-    compiled.sandbox.dispose();
     const { meta } = compiled;
     const other = names.get(meta.name);
+    if (other !== undefined || precompiled === null) compiled.sandbox.dispose();
+    else precompiled.add(read.source, compiled);
     if (other !== undefined) {
       errors.push(compileError(file, `policy name "${meta.name}" is already used by ${other}`, null));
       continue;
@@ -90,5 +105,5 @@ export async function compilePolicies(
   for (const name of Object.keys(opts.params ?? {})) {
     if (!names.has(name)) errors.push(compileError("config", `params given for unknown policy "${name}"`, null));
   }
-  return { policies, errors };
+  return { policies, errors, precompiled };
 }

@@ -20,6 +20,7 @@ import type { CgroupSnapshot } from "../cgroup/snapshot.js";
 import type { EventKind, WatchdogEvent } from "../events/types.js";
 import { callPolicy, type CallEnv, type PolicyEvaluation } from "./call.js";
 import { createCallState } from "./callState.js";
+import type { PrecompiledPolicies } from "./precompiled.js";
 import { eventInput } from "./protocol.js";
 import { createPolicyRegistry, policyInfo, type LoadedPolicy } from "./registry.js";
 import { factsOfSnapshot, sampleConcerns, type SampleFacts } from "./sampleFilter.js";
@@ -52,6 +53,8 @@ export interface PolicyEngineOptions {
   readonly disabled?: readonly string[];
   /** Watch the directories and hot-reload changed files. */
   readonly watch?: boolean;
+  /** Sandboxes `cgwatch run`'s preflight compiled from the same files: adopted by the first load instead of compiling again. */
+  readonly precompiled?: PrecompiledPolicies;
   readonly hooks?: PolicyHooks;
 }
 
@@ -103,6 +106,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     cooldowns: opts.cooldowns,
     disabled: opts.disabled,
     watch: opts.watch,
+    precompiled: opts.precompiled,
     onQuarantine: hooks.onQuarantine?.bind(hooks),
     onReload: hooks.onReload?.bind(hooks),
     onRenamed: (oldName) => state.forgetPolicy(oldName),

@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import { compilePolicy } from "./compile.js";
 import { isPolicyFile, listPolicyFiles, readPolicySource } from "./load.js";
 import { compileMatch, mergeParams, type PolicyMatcher } from "./meta.js";
+import type { PrecompiledPolicies } from "./precompiled.js";
 import { compileError, PolicySandbox } from "./sandbox.js";
 import type { PolicyCompileError, PolicyInfo, PolicyLimits, PolicyMeta, ReloadReport, ReloadResult } from "./types.js";
 
@@ -45,6 +46,8 @@ export interface RegistryOptions {
   readonly cooldowns?: Readonly<Record<string, number>> | undefined;
   readonly disabled?: readonly string[] | undefined;
   readonly watch?: boolean | undefined;
+  /** Sandboxes `run`'s preflight compiled: the first load adopts them instead of compiling again, then releases the rest. */
+  readonly precompiled?: PrecompiledPolicies | undefined;
   /** Metrics hooks; a throw there is logged and ignored. */
   readonly onQuarantine?: ((policy: string, reason: string) => void) | undefined;
   readonly onReload?: ((policy: string, result: ReloadResult) => void) | undefined;
@@ -107,6 +110,8 @@ interface Registry {
   disabled: Set<string>;
   configParams: NonNullable<RegistryOptions["params"]>;
   cooldownOverrides: Readonly<Record<string, number>>;
+  /** Until the first load is done: the preflight's sandboxes (a reload always compiles). */
+  precompiled: PrecompiledPolicies | null;
   closed: boolean;
 }
 
@@ -186,7 +191,7 @@ async function loadFile(r: Registry, file: string, previous: LoadedPolicy | unde
   if (previous !== undefined && previous.source === read.source.source && previous.quarantined === null && previous.sandbox !== null) {
     return log.report(previous.meta.name, file, { kind: "unchanged" });
   }
-  const compiled = await compilePolicy(read.source, r.opts.limits);
+  const compiled = r.precompiled?.claim(read.source, r.opts.limits) ?? (await compilePolicy(read.source, r.opts.limits));
   if (compiled.kind === "error") return log.failed(previous, file, compiled.error);
   const owner = next.get(compiled.meta.name);
   if (owner !== undefined && owner.file !== file) {
@@ -288,6 +293,7 @@ export async function createPolicyRegistry(opts: RegistryOptions): Promise<{ reg
     disabled: new Set(opts.disabled ?? []),
     configParams: opts.params ?? {},
     cooldownOverrides: opts.cooldowns ?? {},
+    precompiled: opts.precompiled ?? null,
     closed: false,
   };
   const logger = opts.logger;
@@ -333,7 +339,14 @@ export async function createPolicyRegistry(opts: RegistryOptions): Promise<{ reg
     void track(job);
   };
 
-  const loadReport = await fullReload();
+  let loadReport: ReloadReport;
+  try {
+    loadReport = await fullReload();
+  } finally {
+    // Whatever the first load did not adopt (a file changed or vanished since the preflight) is disposed now.
+    r.precompiled?.release();
+    r.precompiled = null;
+  }
   const reloadOne = (file: string): void =>
     void enqueue(() => reloadFiles(r, [file], false, [])).catch((e: unknown) => logger.error({ err: e, file }, "policy hot reload failed"));
   const unwatch = opts.watch === true ? watchDirs(r, reloadOne) : () => undefined;

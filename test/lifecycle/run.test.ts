@@ -11,11 +11,12 @@ import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { planReload } from "../../src/config/reload.js";
 import type { RuntimeConfig } from "../../src/config/types.js";
-import type { Daemon, DaemonOptions } from "../../src/daemon.js";
+import { startDaemon, type Daemon, type DaemonOptions } from "../../src/daemon.js";
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, runDaemon } from "../../src/lifecycle/run.js";
+import { PolicySandbox } from "../../src/policy/sandbox.js";
 import type { ReloadReport } from "../../src/policy/types.js";
 import { until } from "../helpers/daemonHarness.js";
 import { fakeHost, type FakeHost } from "../helpers/fakeCgroupfs.js";
@@ -258,5 +259,90 @@ describe("stopping", () => {
     await sock.until((ms) => ms.some((m) => m.startsWith("READY=1")), "READY=1");
     signals.emit("SIGTERM");
     expect(await exit).toBe(EXIT_FAILURE);
+  });
+});
+
+describe("policies are compiled once per start", () => {
+  const policy = (name: string): string => `export const meta = { name: "${name}", on: ["oom_kill"], match: ["**"] };\nexport function onEvent() { return []; }\n`;
+  /** Two policies in a directory of their own; the config loads them and no built-in ones. */
+  function writePolicies(): void {
+    const pdir = path.join(dir, "policies");
+    fs.mkdirSync(pdir);
+    fs.writeFileSync(path.join(pdir, "a.js"), policy("a"));
+    fs.writeFileSync(path.join(pdir, "b.js"), policy("b"));
+    fs.writeFileSync(configFile(), `cgroupRoot: ${host.root}\nwatch: [ "docker/*" ]\npolicies: { builtin: false, dirs: [ ${pdir} ] }\nmetrics: { listen: "127.0.0.1:0" }\n`);
+  }
+  /** Every sandbox created and every dispose, by instance. */
+  function countSandboxes() {
+    const create = vi.spyOn(PolicySandbox, "create");
+    const dispose = vi.spyOn(PolicySandbox.prototype, "dispose");
+    return {
+      created: async (): Promise<PolicySandbox[]> => {
+        const results = await Promise.all(create.mock.results.map((r) => r.value as ReturnType<typeof PolicySandbox.create>));
+        return results.flatMap((r) => (r.kind === "ok" ? [r.sandbox] : []));
+      },
+      disposals: (sb: PolicySandbox): number => dispose.mock.contexts.filter((c) => c === sb).length,
+      restore: () => {
+        create.mockRestore();
+        dispose.mockRestore();
+      },
+    };
+  }
+
+  it("the engine adopts the preflight's sandboxes (one compile per policy, not two), each disposed exactly once on stop", async () => {
+    writePolicies();
+    const count = countSandboxes();
+    try {
+      let daemon: Daemon | null = null;
+      // The real daemon, minus what a test must not do to its own process (oom_score_adj, keeping the loop alive).
+      const real = {
+        ...fakeDaemon(),
+        start: async (opts: DaemonOptions) => (daemon = await startDaemon({ ...opts, protectSelf: false, persistent: false })),
+      };
+      const { signals, exit } = run(real);
+      await until(() => daemon, 30_000, "the daemon to start");
+      const started = daemon as unknown as Daemon;
+      expect(started.policies.policies().map((p) => p.name)).toEqual(["a", "b"]);
+      // The old code compiled four: two in the preflight (thrown away) and two again in the engine.
+      const created = await count.created();
+      expect(created).toHaveLength(2);
+      expect(created.map((sb) => count.disposals(sb))).toEqual([0, 0]);
+      await started.ready;
+      signals.emit("SIGTERM");
+      expect(await exit).toBe(EXIT_OK);
+      expect(created.map((sb) => count.disposals(sb))).toEqual([1, 1]);
+    } finally {
+      count.restore();
+    }
+  });
+
+  it("a start that fails leaves no sandbox of the preflight undisposed", async () => {
+    writePolicies();
+    const count = countSandboxes();
+    try {
+      const { exit } = run({ ...fakeDaemon(), start: () => Promise.reject(new Error("no cgroupfs")) });
+      expect(await exit).toBe(EXIT_FAILURE);
+      const created = await count.created();
+      expect(created).toHaveLength(2);
+      expect(created.map((sb) => count.disposals(sb))).toEqual([1, 1]);
+    } finally {
+      count.restore();
+    }
+  });
+
+  it("a policy that fails to compile still stops the start (exit 78) and the good one's sandbox is disposed", async () => {
+    writePolicies();
+    fs.writeFileSync(path.join(dir, "policies", "b.js"), "export const meta = { name: 'b', on: ['oom_kill'] };\nexport function onEvent( {\n");
+    const count = countSandboxes();
+    try {
+      const fake = fakeDaemon();
+      expect(await run(fake).exit).toBe(EXIT_CONFIG);
+      expect(fake.state.startedWith).toBeNull();
+      const created = await count.created();
+      expect(created).toHaveLength(1);
+      expect(count.disposals(created[0] as PolicySandbox)).toBe(1);
+    } finally {
+      count.restore();
+    }
   });
 });
