@@ -36,10 +36,10 @@ const tiers = [
     args: ["test/vm/run-vm.sh"],
     runner: "test/vm/run-vm.sh",
     resultFile: "test-results/vm.json",
-    // The guest suite has 28 tests (test/vm/guest/*.test.ts): a run cut
+    // The guest suite has 29 tests (test/vm/guest/*.test.ts): a run cut
     // short that still reports "all passed" must not be green. Raise this
     // floor when guest tests are added.
-    minTests: 28,
+    minTests: 29,
     skipReason: process.env.CGWATCH_SKIP_VM === "1" ? "CGWATCH_SKIP_VM=1" : null,
   },
 ];

@@ -5,11 +5,12 @@
  * coalescing repeated pressure events per cgroup) while every event is
  * still counted and logged, and settled (stall report, onEvent) in arrival
  * order; a held event settles with nothing decided, and what an operator
- * passes on later is decided only. Each is one line in the list; none today.
+ * passes on later is decided only. Each is one line in the list.
  */
 import type { MonoTypeOperatorFunction } from "rxjs";
 import type { RuntimeConfig } from "../config/types.js";
 import type { WatchdogEvent } from "../events/types.js";
+import { coalescePolicyWork } from "../coalesce/policyWork.js";
 
 export interface OperatorContext {
   readonly config: RuntimeConfig;
@@ -20,6 +21,9 @@ export interface OperatorContext {
   readonly isWatched: (cgroup: string) => boolean;
 }
 
-export function beforePolicies(_context: OperatorContext): MonoTypeOperatorFunction<WatchdogEvent>[] {
-  return [];
+export function beforePolicies(context: OperatorContext): MonoTypeOperatorFunction<WatchdogEvent>[] {
+  return [
+    // memory_high/memory_pressure: one policy call per cgroup and kind at once, then one merged follow-up per second (docs/policies.md).
+    coalescePolicyWork(context),
+  ];
 }

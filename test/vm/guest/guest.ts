@@ -335,14 +335,19 @@ export interface GuestDaemon {
  * running) would block the daemon's synchronous log writes and distort every
  * timing. Resolves once it logged "ready".
  */
-export async function startDaemon(configLines: readonly string[], timeoutMs = 180_000): Promise<GuestDaemon> {
+export async function startDaemon(
+  configLines: readonly string[],
+  timeoutMs = 180_000,
+  /** The script and its arguments instead of `cli.js run --config <config>` (bench/vm/psi-wait.ts: a traced daemon). */
+  entry: (config: string, dir: string) => readonly string[] = (config) => [path.join(process.cwd(), "dist/src/cli.js"), "run", "--config", config],
+): Promise<GuestDaemon> {
   const dir = fs.mkdtempSync("/tmp/cgwatch-vm-");
   const config = path.join(dir, "cgwatch.yaml");
   const logFile = path.join(dir, "daemon.log");
   fs.writeFileSync(config, [...configLines, ""].join("\n"));
   const v8Flags = (process.env["CGWATCH_GUEST_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== "");
   const out = fs.openSync(logFile, "w");
-  const child = spawn(process.execPath, [...v8Flags, path.join(process.cwd(), "dist/src/cli.js"), "run", "--config", config], { stdio: ["ignore", out, "pipe"] });
+  const child = spawn(process.execPath, [...v8Flags, ...entry(config, dir)], { stdio: ["ignore", out, "pipe"] });
   fs.closeSync(out);
   const parsed: LogLine[] = [];
   let offset = 0;

@@ -9,16 +9,21 @@
  * removing a cgroup whose trigger is armed must produce neither an event nor
  * an error line.
  *
- * The lags are printed (PSI-LAG, PSI-DIAG, PSI-LOOP-LAG lines) for
- * docs/vm-tier.md. The watch loop alone (no policies) must answer every
- * firing with a median lag under 50 ms; in the daemon, where one emulated
- * vCPU runs the hog and a policy call per memory_high, the bounds only say
- * "the same firing" (median under one window), since that lag is the
- * daemon's CPU share, measured and printed, not the kernel's.
+ * The lags are printed (PSI-LAG, PSI-DIAG, PSI-LOOP-LAG, PSI-COALESCE lines)
+ * for docs/vm-tier.md. The watch loop alone (no policies) must answer every
+ * firing with a median lag under 50 ms. The daemon runs with two more cgroups
+ * throttled at memory.high beside the measured one (a stream of memory_high):
+ * it must answer every firing before the next one, with a median under
+ * 200 ms (several times what it measures with policy work coalesced; the
+ * uncoalesced daemon missed firings and took a median of 222 ms), and call
+ * oom-rescue at most once per cgroup and second while every memory_high is
+ * counted and logged.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { parseExposition } from "../../helpers/parseExposition.js";
+import { POLICY_COALESCE_MS } from "../../../src/coalesce/policyWork.js";
 import { GuestCgroup, assertInGuest, lineTime, sleep, startDaemon, waitFor, watchCgroups, type GuestDaemon, type Hog, type LogLine, type WatchLog } from "./guest.js";
 import { monotonicMs, referenceTrigger, type ReferenceTrigger } from "./psiref.js";
 
@@ -29,6 +34,10 @@ const TIMEOUT = 180_000;
 /** The same trigger as the daemon's `psi.memory: some 150ms 1s`, in the kernel's syntax. */
 const TRIGGER = "some 150000 1000000";
 const WAKES = 8;
+/** How far cgwatch's line may precede the reference's (same psimon update, one vCPU: either may run first). */
+const EARLY_MS = 250;
+/** Several times the median measured with coalesced policy work (docs/vm-tier.md); a window is 1000 ms. */
+const MEDIAN_BOUND_MS = 200;
 
 const eventOf = (l: LogLine): Record<string, unknown> => (l["event"] ?? {}) as Record<string, unknown>;
 
@@ -59,6 +68,14 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/** The sum of a counter's series whose labels include `labels`, from the daemon's /metrics. */
+async function counterSum(d: GuestDaemon, name: string, labels: Readonly<Record<string, string>>): Promise<number> {
+  const url = d.lines.find((l) => l["msg"] === "metrics listening")?.["url"];
+  const res = await fetch(`${String(url)}/metrics`);
+  const samples = parseExposition(await res.text()).samples;
+  return samples.filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v)).reduce((sum, x) => sum + x.value, 0);
+}
+
 export function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
@@ -66,14 +83,20 @@ export function quantile(sorted: readonly number[], q: number): number {
 
 void describe("a memory PSI trigger in the daemon, beside an independent one", () => {
   const cg = new GuestCgroup("psi-hog");
+  // Throttled beside it, watched by the same daemon: a stream of memory_high (a policy call each, before coalescing).
+  const siblings = [new GuestCgroup("psi-sib"), new GuestCgroup("psi-sib")];
   let daemon: GuestDaemon;
   let ref: ReferenceTrigger;
   let hog: Hog | null = null;
+  let sibHogs: Hog[] = [];
+  /** The policy calls and events of the throttled stretch of the first test, for the second. */
+  let stretch: { seconds: number; highEvents: number; highCalls: number } | null = null;
 
   before(async () => {
     cg.write("memory.high", String(24 * MiB));
+    for (const s of siblings) s.write("memory.high", String(16 * MiB));
     daemon = await startDaemon([
-      `watch: ["${cg.cgroup}"]`,
+      `watch: [${[cg, ...siblings].map((c) => JSON.stringify(c.cgroup)).join(", ")}]`,
       `psi:`,
       `  memory: some 150ms 1s`,
       // No samples: here only trigger firings drive pressure-relief.
@@ -83,8 +106,9 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
       // The 50 ms default is for real CPUs: TCG runs a call 10-20x slower.
       `  deadline: 1s`,
       `  params:`,
-      // A target far above what the hog reaches: a policy deciding on avg10 would tighten here.
-      `    pressure-relief: { targetPct: 50, minHighBytes: 8m }`,
+      // A target far above what the hog reaches: a policy deciding on avg10 would tighten here, and by
+      // more than minChangeBytes (with the default 1 % of 24M it would skip the change, and prove nothing).
+      `    pressure-relief: { targetPct: 50, shrinkPercent: 10, minHighBytes: 8m }`,
       `metrics:`,
       `  listen: 127.0.0.1:0`,
       `log:`,
@@ -97,51 +121,88 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
 
   after(async () => {
     hog?.kill();
+    for (const h of sibHogs) h.kill();
     ref.stop();
     await daemon.stop();
     await cg.remove();
+    for (const s of siblings) await s.remove();
   });
 
-  void it("emits memory_pressure for the same firings as the independent trigger", async () => {
-    // 96 MiB against memory.high 24 MiB, no swap: throttled, stalling, for as long as it runs.
+  void it("emits memory_pressure for every firing of the independent trigger, before its next one, under sustained throttling", async () => {
+    // 96 MiB against memory.high 24 MiB (64 against 16 beside it), no swap: throttled, stalling, for as long as they run.
     const cpu0 = cpuSeconds(daemon.child.pid ?? 0);
+    const calls0 = await counterSum(daemon, "cgwatch_policy_evaluations_total", { policy: "oom-rescue" });
+    const events0 = await counterSum(daemon, "cgwatch_events_total", { kind: "memory_high" });
+    sibHogs = siblings.map((s) => s.memoryHog(64, 150, TIMEOUT));
     hog = cg.memoryHog(96, 150, TIMEOUT);
     const wall0 = Date.now();
     await waitFor(() => daemon.alive() && (ref.wallWakes.length >= WAKES || hog?.child.exitCode !== null), TIMEOUT, `${WAKES} reference wakes`);
     assert.ok(ref.wallWakes.length >= WAKES, `only ${ref.wallWakes.length} reference wakes; hog: ${hog.stderr}`);
+    const seconds = (Date.now() - wall0) / 1000;
+    stretch = {
+      seconds,
+      highCalls: (await counterSum(daemon, "cgwatch_policy_evaluations_total", { policy: "oom-rescue" })) - calls0,
+      highEvents: (await counterSum(daemon, "cgwatch_events_total", { kind: "memory_high" })) - events0,
+    };
     await sleep(1500); // the daemon's event for the last wake
+    for (const h of sibHogs) h.kill();
     const mine = pressureTimes(daemon, cg.cgroup);
     const wakes = ref.wallWakes.slice(0, WAKES);
     const lags: number[] = [];
     const missed: number[] = [];
     wakes.forEach((w, i) => {
       const next = wakes[i + 1] ?? w + 1000;
-      // cgwatch may print a few ms before python does: both were woken by the same psimon update.
-      const hit = mine.find((t) => t >= w - 100 && t < next);
+      // cgwatch may print before python does: both were woken by the same psimon update, and on one
+      // vCPU either may run first (under load the reference was seen up to ~100 ms behind).
+      const hit = mine.find((t) => t >= w - EARLY_MS && t < next);
       if (hit === undefined) missed.push(i);
       else lags.push(hit - w);
     });
     const daemonCpuShare = (cpuSeconds(daemon.child.pid ?? 0) - cpu0) / ((Date.now() - wall0) / 1000);
     const hogCpuShare = cpuSeconds(hog.child.pid ?? 0) / ((Date.now() - wall0) / 1000);
     // How long each wake waited inside the daemon's JS, between its callback (`at`) and its log line.
-    const offsets = daemon.lines.filter((l) => l["msg"] === "memory_pressure").map((l) => lineTime(l) - Number(eventOf(l)["at"]));
+    const offsets = daemon.lines.filter((l) => l["msg"] === "memory_pressure" && eventOf(l)["cgroup"] === cg.cgroup).map((l) => lineTime(l) - Number(eventOf(l)["at"]));
     const inJs = offsets.map((o) => Math.round(o - Math.min(...offsets)));
-    const highLines = daemon.lines.filter((l) => l["msg"] === "memory_high" && eventOf(l)["cgroup"] === cg.cgroup).length;
-    console.log(`PSI-DIAG ${JSON.stringify({ daemonCpuShare, hogCpuShare, inJsMs: inJs, memoryHighEvents: highLines })}`);
+    console.log(`PSI-DIAG ${JSON.stringify({ daemonCpuShare, hogCpuShare, inJsMs: inJs, ...stretch })}`);
     const sorted = [...lags].sort((a, b) => a - b);
     const t0 = wakes[0] ?? 0;
     console.log(
-      `PSI-LAG ${JSON.stringify({ lagsMs: lags, medianMs: quantile(sorted, 0.5), p90Ms: quantile(sorted, 0.9), reference: wakes.map((w) => w - t0), cgwatch: mine.map((t) => t - t0) })}`,
+      `PSI-LAG ${JSON.stringify({ lagsMs: lags.map(Math.round), medianMs: quantile(sorted, 0.5), p90Ms: quantile(sorted, 0.9), reference: wakes.map((w) => Math.round(w - t0)), cgwatch: mine.map((t) => Math.round(t - t0)) })}`,
     );
     // Every cgwatch event is the kernel's: it follows a reference wake by less than one window.
-    const orphans = mine.filter((t) => !wakes.some((w) => t >= w - 100 && t < w + 1100) && t < (wakes[wakes.length - 1] ?? 0) + 1100);
+    const orphans = mine.filter((t) => !wakes.some((w) => t >= w - EARLY_MS && t < w + 1100) && t < (wakes[wakes.length - 1] ?? 0) + 1100);
     assert.deepEqual(orphans, [], "memory_pressure events without a kernel wake before them");
-    // Generous on purpose: in the daemon, one emulated vCPU shared with the hog and this process,
-    // and a policy call per memory_high, make the daemon's share of the CPU, not the kernel, decide
-    // the lag (docs/vm-tier.md, Findings): medians of 48-326 ms were seen. The watch loop's own
-    // promptness is asserted below, without policies.
-    assert.ok(lags.length >= WAKES / 4, `only ${lags.length} of ${WAKES} reference wakes answered before the next (missed ${JSON.stringify(missed)})`);
-    assert.ok(quantile(sorted, 0.5) < 1000, `median lag ${quantile(sorted, 0.5)} ms: not the same firing (lags ${JSON.stringify(lags)})`);
+    // Each firing answered before the next one, and the median well inside a window. Generous: the
+    // measured median is a few ms to a few tens of ms under TCG on a loaded host (docs/vm-tier.md).
+    // Before policy work was coalesced, a memory_high policy call per change held the loop and
+    // firings went unanswered until the next (docs/vm-tier.md, Findings).
+    assert.deepEqual(missed, [], `reference wakes with no cgwatch event before the next one: ${JSON.stringify(missed)} (lags ${JSON.stringify(lags)}, cgwatch ${JSON.stringify(mine.map((t) => t - t0))})`);
+    assert.ok(quantile(sorted, 0.5) < MEDIAN_BOUND_MS, `median lag ${quantile(sorted, 0.5)} ms (lags ${JSON.stringify(lags)})`);
+  });
+
+  void it("counts and logs every memory_high, and calls the policy at most once a second per cgroup", async () => {
+    assert.ok(stretch !== null, "the throttled stretch did not run");
+    const { seconds, highEvents, highCalls } = stretch;
+    // Per cgroup: the first at once, then at most one follow-up per window (+1: a follow-up in flight at either end).
+    const bound = (siblings.length + 1) * (Math.ceil((seconds * 1000) / POLICY_COALESCE_MS) + 2);
+    console.log(`PSI-COALESCE ${JSON.stringify({ seconds, highEvents, highCalls, bound })}`);
+    // The throttling must be heavy enough for the bound to mean something.
+    assert.ok(highEvents > bound, `only ${highEvents} memory_high events in ${seconds} s: too few to show coalescing (bound ${bound})`);
+    assert.ok(highCalls <= bound, `${highCalls} oom-rescue calls for ${highEvents} memory_high events in ${seconds} s: not coalesced (bound ${bound})`);
+    // Every event is still counted and logged: the counter equals the log once both settle.
+    await waitFor(
+      () => daemon.lines.filter((l) => l["msg"] === "memory_high").length > 0,
+      TIMEOUT,
+      "memory_high lines",
+    );
+    let counted = -1;
+    let logged = -2;
+    for (let i = 0; i < 20 && counted !== logged; i++) {
+      await sleep(250);
+      counted = await counterSum(daemon, "cgwatch_events_total", { kind: "memory_high" });
+      logged = daemon.lines.filter((l) => l["msg"] === "memory_high").length;
+    }
+    assert.equal(counted, logged, "cgwatch_events_total{kind=memory_high} against the memory_high log lines");
   });
 
   void it("pressure-relief answers every firing by raising memory.high, whatever avg10 says", () => {
@@ -176,7 +237,7 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
     const after = daemon.lines.slice(before);
     const reference = ref.gone();
     console.log(`PSI-RMDIR ${JSON.stringify({ referencePollErrMs: reference === null ? null : reference - removedAt, linesAfter: after.map((l) => l["msg"]) })}`);
-    const late = after.filter((l) => l["msg"] === "memory_pressure" || l["msg"] === "action decision");
+    const late = after.filter((l) => (l["msg"] === "memory_pressure" || l["msg"] === "action decision") && (eventOf(l)["cgroup"] === cg.cgroup || l["cgroup"] === cg.cgroup));
     assert.deepEqual(late, [], "no pressure event and no action for a cgroup being removed");
     assert.deepEqual(
       after.filter((l) => Number(l["level"]) >= 50 || l["level"] === "error" || l["level"] === "fatal"),
