@@ -6,7 +6,8 @@
  */
 import { spread, type Spread } from "./common.js";
 import type { RunRecord, Results } from "./run.js";
-import type { LatencyRun } from "./scenarios.js";
+import type { LatencyRun, StartupRun } from "./scenarios.js";
+import type { FloorRun } from "./floor.js";
 import type { ContainerRescueRun } from "./container.js";
 
 import { medianP90, type VmPsiBench, type VmPsiRep } from "./vmPsi.js";
@@ -129,6 +130,8 @@ export function renderMarkdown(r: Results): string {
   }
   p();
 
+  renderFloor(r.floor, p);
+
   // Startup, RSS, idle
   p("## Startup, RSS and idle cost (shipped policies, default intervals)");
   p();
@@ -136,13 +139,16 @@ export function renderMarkdown(r: Results): string {
   p("a tmpfs file takes no trigger), in a fresh process per run. Ready = `startDaemon()` call → `ready` resolved (first full scan).");
   p("RSS after the publisher's first pass; idle CPU = process.cpuUsage() over the idle window with nothing changing (it contains the");
   p("safety-net/publisher pass that falls in the window).");
+  if (Object.values(r.startup).some((runs) => runs.some((x) => x.result.idleSeconds === 0))) p("Populations without an idle window are measured for their RSS only (idle: n/a).");
+  p("RSS and heap after GC: after the idle window and a full `gc()`, what the daemon's state itself holds.");
   p();
-  p("| cgroups | time to ready, ms | first publisher pass busy, ms / max stall, ms | RSS, MB | heap used, MB | idle window, s | idle CPU, ms | idle CPU, % of one core | load at start |");
-  p("|---:|---:|---|---:|---:|---:|---:|---:|---|");
+  p("| cgroups | time to ready, ms | first publisher pass busy, ms / max stall, ms | RSS, MB | heap used, MB | RSS after GC, MB | heap after GC, MB | idle window, s | idle CPU, ms | idle CPU, % of one core | load at start |");
+  p("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|");
   for (const [n, runs] of Object.entries(r.startup)) {
-    p(`| ${n} | ${f(over(runs, (x) => x.readyMs), 0)} | ${f(over(runs, (x) => x.firstPass.busyMs), 0)} / ${f(over(runs, (x) => x.firstPass.maxStallMs), 0)} | ${f(over(runs, (x) => x.rssMb), 1)} | ${f(over(runs, (x) => x.heapUsedMb), 1)} | ${f(over(runs, (x) => x.idleSeconds), 0)} | ${f(over(runs, (x) => x.idleCpuMs), 0)} | ${f(over(runs, (x) => x.idleCpuPercent), 2)} | ${loads(runs)} |`);
+    p(`| ${n} | ${f(over(runs, (x) => x.readyMs), 0)} | ${f(over(runs, (x) => x.firstPass.busyMs), 0)} / ${f(over(runs, (x) => x.firstPass.maxStallMs), 0)} | ${f(over(runs, (x) => x.rssMb), 1)} | ${f(over(runs, (x) => x.heapUsedMb), 1)} | ${f(over(runs, (x) => x.rssAfterGcMb ?? NaN), 1)} | ${f(over(runs, (x) => x.heapAfterGcMb ?? NaN), 1)} | ${f(over(runs, (x) => x.idleSeconds), 0)} | ${f(over(runs, (x) => x.idleCpuMs), 0)} | ${f(over(runs, (x) => x.idleCpuPercent), 2)} | ${loads(runs)} |`);
   }
   p();
+  renderRssSlope(r.startup, p);
 
   // Sweep
   p("## Poll sweep: cpu.stat + memory usage of every cgroup");
@@ -262,3 +268,63 @@ function renderVmPsi(v: VmPsiBench | undefined, p: (s?: string) => void): void {
   p();
 }
 
+
+/** Least squares over (x, y) points: y = intercept + slope · x. Null with fewer than two distinct x. */
+export function fitLine(points: readonly (readonly [number, number])[]): { slope: number; intercept: number } | null {
+  const n = points.length;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  if (n < 2 || sxx === 0) return null;
+  const slope = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx;
+  return { slope, intercept: my - slope * mx };
+}
+
+/** RSS and heap against the population: MB per 1,000 cgroups and the intercept, fitted to each size's median. */
+function renderRssSlope(startup: Readonly<Record<string, readonly RunRecord<StartupRun>[]>>, p: (s?: string) => void): void {
+  const sizes = Object.keys(startup).map(Number).sort((a, b) => a - b);
+  const fit = (pick: (x: StartupRun) => number): string => {
+    const line = fitLine(sizes.map((n) => [n / 1000, over(startup[String(n)] ?? [], pick).median] as const));
+    return line === null ? "n/a (needs two sizes)" : `**${line.slope.toFixed(1)} MB per 1,000 cgroups**, intercept ${line.intercept.toFixed(1)} MB`;
+  };
+  const afterGc = sizes.every((n) => (startup[String(n)] ?? []).every((x) => x.result.rssAfterGcMb !== undefined));
+  p(
+    afterGc
+      ? `Fitted over ${sizes.map((n) => n.toLocaleString("en-US")).join(", ")} cgroups (least squares on each size's median, after GC): RSS ${fit((x) => x.rssAfterGcMb ?? NaN)}; JS heap used ${fit((x) => x.heapAfterGcMb ?? NaN)}. Before GC (after the first publisher pass): RSS ${fit((x) => x.rssMb)}.`
+      : `Fitted over ${sizes.map((n) => n.toLocaleString("en-US")).join(", ")} cgroups (least squares on each size's median, no GC figure in these results): RSS ${fit((x) => x.rssMb)}; JS heap used ${fit((x) => x.heapUsedMb)}.`,
+  );
+  p();
+}
+
+/** CPU per event and RSS against the minimal listener and the echo (bench/floor.ts); absent in older results. */
+function renderFloor(floor: Results["floor"], p: (s?: string) => void): void {
+  p("## CPU per event against two floors (fake cgroup v2 tree in tmpfs)");
+  p();
+  if (floor === undefined) {
+    p("Not in this run's results (added after it; `npm run bench -- --only floor --merge` adds it).");
+    p();
+    return;
+  }
+  const any = Object.values(floor)[0]?.[0]?.result;
+  p(`The driver bumps a random \`memory.events\` counter of cgroup after cgroup at ${any?.ratePerSecond ?? "?"} writes/s (one pwrite each) for ${any?.seconds ?? "?"} s, while one`);
+  p("responder listens, each in turn on the same tree: **minimal** (a listener written in the bench, `bench/floorListener.ts`: one inotify");
+  p("instance, a watch per `memory.events`, on each notification re-read it into one buffer, parse the six counters and diff them, count only),");
+  p("**echo** (fs.watch → writeFileSync `memory.max`) and **cgwatch** (the daemon, no policy: the minimal listener's work as cgwatch does it).");
+  p("Process CPU (user + system, independent of how loaded the machine is) over the storm, less the responder's own idle CPU rate over");
+  p("a window of the same length just before, per million counter increments written. RSS of each process after the storm.");
+  p();
+  p("| cgroups | responder | CPU-seconds per 1M events | ratio to minimal | idle CPU before the storm, ms | increments counted / written | RSS, MB | RSS ratio to minimal |");
+  p("|---:|---|---:|---:|---:|---|---:|---:|");
+  for (const [n, runs] of Object.entries(floor)) {
+    const row = (name: string, pick: (x: FloorRun) => FloorRun["minimal"]): void => {
+      const counted = runs.map((x) => `${pick(x.result).counted}/${pick(x.result).writes}`).join(", ");
+      p(`| ${n} | ${name} | ${f(over(runs, (x) => pick(x).cpuSecondsPerMillion))} | ${f(over(runs, (x) => pick(x).cpuSecondsPerMillion / x.minimal.cpuSecondsPerMillion))} | ${f(over(runs, (x) => pick(x).idleCpuMs), 0)} | ${counted} | ${f(over(runs, (x) => pick(x).rssMb), 1)} | ${f(over(runs, (x) => pick(x).rssMb / x.minimal.rssMb))} |`);
+    };
+    row("minimal (floor)", (x) => x.minimal);
+    row("echo", (x) => x.echo);
+    row("cgwatch, no policy", (x) => x.cgwatch);
+  }
+  p();
+  p(`Load at the start of the runs: ${Object.values(floor).map((runs) => loads(runs)).join("; ")}.`);
+  p();
+}

@@ -9,7 +9,9 @@
  * BENCHMARKS.md are then left alone, unless `--merge`: the subset's figures
  * replace the same keys of bench/results.json and BENCHMARKS.md is rendered
  * again); `--runs N` changes the repeat count; `--vm-reps N` the
- * repetitions of the v2 pressure figure (`vmpsi`, one QEMU boot).
+ * repetitions of the v2 pressure figure (`vmpsi`, one QEMU boot);
+ * `--sizes N,M` replaces the populations of the startup (RSS slope) and
+ * floor scenarios (a quick check at small sizes); `--help` lists the parts.
  */
 import { execFileSync, fork } from "node:child_process";
 import fs from "node:fs";
@@ -35,7 +37,8 @@ import {
   type StormRun,
   type SweepRun,
 } from "./scenarios.js";
-import { renderMarkdown } from "./report.js";
+import { fitLine, renderMarkdown } from "./report.js";
+import { floorRun, type FloorRun } from "./floor.js";
 import { containerRescueRun, type ContainerRescueRun } from "./container.js";
 import { containerEngineUnavailable } from "../test/helpers/podman.js";
 import { medianP90, runVmPsiBench, type VmPsiBench, type VmPsiRep } from "./vmPsi.js";
@@ -48,6 +51,7 @@ type ChildSpec =
   | { readonly name: "latency"; readonly args: { root: string; n: number; samples: number; settleMs?: number } }
   | { readonly name: "startup"; readonly args: { root: string; n: number; idleSeconds: number } }
   | { readonly name: "storm"; readonly args: { root: string; n: number; seconds: number } }
+  | { readonly name: "floor"; readonly args: { root: string; n: number; rate: number; seconds: number } }
   | { readonly name: "sweep"; readonly args: { root: string; n: number; sweeps: number } }
   | { readonly name: "realSweep"; readonly args: { count: number; sweeps: number } }
   | { readonly name: "realOom"; readonly args: { reps: number } }
@@ -65,6 +69,8 @@ async function childMain(spec: ChildSpec): Promise<unknown> {
       return startupRun(spec.args);
     case "storm":
       return stormRun(spec.args);
+    case "floor":
+      return floorRun(spec.args);
     case "sweep":
       return sweepRun(spec.args);
     case "realSweep":
@@ -146,6 +152,8 @@ export interface Results {
   readonly treeBuildSeconds: Record<string, number>;
   readonly latency: Record<string, RunRecord<LatencyRun>[]>;
   readonly storm: RunRecord<StormRun>[];
+  /** CPU per million events and RSS against the minimal listener and the echo (absent in results from before it existed). */
+  readonly floor?: Record<string, RunRecord<FloorRun>[]>;
   readonly startup: Record<string, RunRecord<StartupRun>[]>;
   readonly sweep: Record<string, RunRecord<SweepRun>[]>;
   readonly realSweep: RunRecord<SweepRun>[];
@@ -176,11 +184,18 @@ function printTable(r: Partial<Results>): void {
     rows.push(["storm driver writes/s", fmt(spread(r.storm.map((x) => x.result.writesPerSecond)), 0)]);
     rows.push(["storm mismatching series (of 60k)", r.storm.map((x) => x.result.mismatches).join(", ")]);
   }
+  for (const [n, runs] of Object.entries(r.floor ?? {})) {
+    const cps = (pick: (x: FloorRun) => number): string => fmt(spread(runs.map((x) => pick(x.result))));
+    rows.push([`CPU s per 1M events @${n} minimal / echo / cgwatch`, `${cps((x) => x.minimal.cpuSecondsPerMillion)} / ${cps((x) => x.echo.cpuSecondsPerMillion)} / ${cps((x) => x.cgwatch.cpuSecondsPerMillion)}`]);
+    rows.push([`RSS MB @${n} minimal / cgwatch (no policy)`, `${cps((x) => x.minimal.rssMb)} / ${cps((x) => x.cgwatch.rssMb)}`]);
+  }
   for (const [n, runs] of Object.entries(r.startup ?? {})) {
     rows.push([`ready ms @${n}`, fmt(spread(runs.map((x) => x.result.readyMs)), 0)]);
     rows.push([`RSS MB @${n}`, fmt(spread(runs.map((x) => x.result.rssMb)), 1)]);
     rows.push([`idle CPU % @${n}`, fmt(spread(runs.map((x) => x.result.idleCpuPercent)), 3)]);
   }
+  const slope = fitLine(Object.entries(r.startup ?? {}).map(([n, runs]) => [Number(n) / 1000, spread(runs.map((x) => x.result.rssAfterGcMb ?? x.result.rssMb)).median] as const));
+  if (slope !== null) rows.push(["RSS after GC, MB per 1,000 cgroups / intercept MB", `${slope.slope.toFixed(1)} / ${slope.intercept.toFixed(1)}`]);
   for (const [n, runs] of Object.entries(r.sweep ?? {})) {
     rows.push([`sweep CPU ms @${n} reader / naive`, `${fmt(spread(runs.map((x) => x.result.readerCpuMs)))} / ${fmt(spread(runs.map((x) => x.result.naiveCpuMs)))}`]);
   }
@@ -220,10 +235,21 @@ function printTable(r: Partial<Results>): void {
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
 }
 
+/** The parts `--only` takes, in the order a full run runs them. */
+const PARTS = ["latency", "storm", "floor", "startup", "sweep", "oom", "container", "eventfd", "metrics", "vmpsi", "policy"] as const;
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv.includes("--help")) {
+    process.stdout.write(`npm run bench [-- --only ${PARTS.join(",")}] [--merge] [--runs N] [--vm-reps N] [--sizes N,M]\n`);
+    return;
+  }
+  const sizesArg = argv.indexOf("--sizes");
+  const sizes = sizesArg >= 0 ? (argv[sizesArg + 1] ?? "").split(",").map(Number) : null;
   const onlyArg = argv.indexOf("--only");
   const only = onlyArg >= 0 ? new Set((argv[onlyArg + 1] ?? "").split(",")) : null;
+  const unknown = [...(only ?? [])].filter((x) => !(PARTS as readonly string[]).includes(x));
+  if (unknown.length > 0) throw new Error(`--only: unknown part(s) ${unknown.join(", ")}; the parts are ${PARTS.join(", ")}`);
   const runsArg = argv.indexOf("--runs");
   const RUNS = runsArg >= 0 ? Number(argv[runsArg + 1]) : 3;
   const vmRepsArg = argv.indexOf("--vm-reps");
@@ -266,12 +292,18 @@ async function main(): Promise<void> {
       }
     }
     if (want("storm")) r.storm = await repeat<StormRun>("storm @10000", RUNS, { name: "storm", args: { root: tree(10000), n: 10000, seconds: 10 } }, 180_000);
+    if (want("floor")) {
+      r.floor = {};
+      for (const n of sizes ?? [10000]) {
+        r.floor[String(n)] = await repeat<FloorRun>(`CPU per event vs the floors @${n}`, RUNS, { name: "floor", args: { root: tree(n), n, rate: 2000, seconds: 6 } }, 400_000);
+      }
+    }
     if (want("startup")) {
       r.startup = {};
-      for (const [n, idleSeconds] of [
-        [1000, 10],
-        [10000, 30],
-      ] as const) {
+      // Four populations for the RSS slope. The idle window is 30 s at 10k, where the idle goal is set (it holds
+      // one of each 30 s pass), 10 s at 1k as before, none at 2k and 5k (measured for their RSS only).
+      for (const n of sizes ?? [1000, 2000, 5000, 10000]) {
+        const idleSeconds = n >= 10000 ? 30 : n === 1000 || sizes !== null ? 10 : 0;
         r.startup[String(n)] = await repeat<StartupRun>(`startup/RSS/idle @${n}`, RUNS, { name: "startup", args: { root: tree(n), n, idleSeconds } }, 180_000);
       }
     }

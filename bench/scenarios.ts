@@ -198,6 +198,9 @@ export interface StartupRun {
   readonly idleCpuMs: number;
   readonly idleCpuPercent: number;
   readonly rssAfterIdleMb: number;
+  /** After the idle window and a full GC (the run's children have --expose-gc): what the state itself takes, the least noisy RSS. */
+  readonly rssAfterGcMb?: number;
+  readonly heapAfterGcMb?: number;
   readonly firstPass: QuietResult;
 }
 
@@ -219,6 +222,9 @@ export async function startupRun(args: { root: string; n: number; idleSeconds: n
     await sleep(args.idleSeconds * 1000);
     const idleCpuMs = cpuMs() - c0;
     const seconds = (performance.now() - t0) / 1000;
+    const rssAfterIdle = process.memoryUsage().rss;
+    (globalThis as { gc?: () => void }).gc?.();
+    const afterGc = process.memoryUsage();
     return {
       n: args.n,
       readyMs: Math.round(readyMs),
@@ -227,8 +233,11 @@ export async function startupRun(args: { root: string; n: number; idleSeconds: n
       policies: bd.daemon.policies.policies().length,
       idleSeconds: Math.round(seconds * 10) / 10,
       idleCpuMs: Math.round(idleCpuMs),
-      idleCpuPercent: Math.round((idleCpuMs / (seconds * 1000)) * 10000) / 100,
-      rssAfterIdleMb: mb(process.memoryUsage().rss),
+      // No idle window (a population measured for its RSS only): no idle figure.
+      idleCpuPercent: args.idleSeconds === 0 ? NaN : Math.round((idleCpuMs / (seconds * 1000)) * 10000) / 100,
+      rssAfterIdleMb: mb(rssAfterIdle),
+      rssAfterGcMb: mb(afterGc.rss),
+      heapAfterGcMb: mb(afterGc.heapUsed),
       firstPass,
     };
   } finally {

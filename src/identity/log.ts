@@ -16,6 +16,22 @@ function cgroupOf(obj: Record<string, unknown>): string | null {
   return null;
 }
 
+/**
+ * The `container` field per identity, built on the first line that needs it:
+ * an identity is immutable and cached by the resolver, so every later line
+ * about the cgroup shares one object instead of building one per line.
+ */
+const fieldsOf = new WeakMap<ContainerIdentity, Readonly<Record<string, string>>>();
+
+function containerFields(id: ContainerIdentity): Readonly<Record<string, string>> {
+  let fields = fieldsOf.get(id);
+  if (fields === undefined) {
+    fields = Object.freeze(identityLogFields(id));
+    fieldsOf.set(id, fields);
+  }
+  return fields;
+}
+
 export function withContainerIdentity(logger: Logger, identityOf: (cgroup: string) => ContainerIdentity | null): Logger {
   return logger.child(
     {},
@@ -26,7 +42,7 @@ export function withContainerIdentity(logger: Logger, identityOf: (cgroup: strin
           if ("container" in obj) return obj;
           const cgroup = cgroupOf(obj);
           const id = cgroup === null ? null : identityOf(cgroup);
-          return id === null ? obj : { ...obj, container: identityLogFields(id) };
+          return id === null ? obj : { ...obj, container: containerFields(id) };
         },
       },
     },
