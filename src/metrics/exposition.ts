@@ -26,18 +26,15 @@ export function formatValue(value: number): string {
   return String(value);
 }
 
-/**
- * `{a="x",b="y"}`, or "" without labels. Names are ours (validated at definition), values are escaped.
- * Built with join: a `+=` chain leaves a tree of cons strings behind each series (heap snapshot at
- * 2,000 cgroups: ~220 cons nodes, ~7 KB per cgroup), join leaves one flat string.
- */
+/** `{a="x",b="y"}`, or "" without labels. Names are ours (validated at definition), values are escaped. */
 export function labelString(names: readonly string[], values: readonly string[]): string {
   if (names.length === 0) return "";
-  const parts: string[] = ["{"];
-  for (let i = 0; i < names.length; i++) parts.push(i > 0 ? "," : "", names[i] ?? "", '="', escapeLabelValue(values[i] ?? ""), '"');
-  parts.push("}");
-  // join, not a template around it: a template would make a cons string again.
-  return parts.join("");
+  let out = "{";
+  for (let i = 0; i < names.length; i++) {
+    if (i > 0) out += ",";
+    out += `${names[i]}="${escapeLabelValue(values[i] ?? "")}"`;
+  }
+  return `${out}}`;
 }
 
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
