@@ -262,7 +262,8 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
   function log(proposal: ActionProposal, d: Decision, seconds: number, eventContext: Readonly<Record<string, unknown>> | undefined): void {
     const o = d.outcome;
     const level = o.kind === "failed" ? "error" : o.kind === "rejected" ? "warn" : "info";
-    logger[level](decisionLine(proposal, d, seconds, eventContext), "action decision");
+    // The line is an object of ~15 fields: not built when its level is off.
+    if (logger.isLevelEnabled(level)) logger[level](decisionLine(proposal, d, seconds, eventContext), "action decision");
   }
 
   return {
