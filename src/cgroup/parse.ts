@@ -131,6 +131,30 @@ export function parseFlatKeyed(text: string): FlatKeyed {
   return out;
 }
 
+/**
+ * parseFlatKeyed(text).values.get(key) without building the maps: for a
+ * caller that wants one counter of the file (the snapshot's oom_kill).
+ */
+export function flatKeyedValue(text: string, key: string): number | undefined {
+  let found: number | undefined;
+  for (let start = 0; start <= text.length; ) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    let b = end;
+    while (b > start && isSpace(text.charCodeAt(b - 1))) b--;
+    const a = skipSpace(text, start, b);
+    const keyEnd = skipWord(text, a, b);
+    if (keyEnd - a === key.length && text.startsWith(key, a)) {
+      const t = skipSpace(text, keyEnd, b);
+      const e = skipWord(text, t, b);
+      const n = t === b || e !== b ? NOT_DIGITS : countIn(text, t, e);
+      if (n >= 0) found = n; // the last line with a count wins, as in the map
+    }
+    start = end + 1;
+  }
+  return found;
+}
+
 /** Keyed counters where a set of keys is required (e.g. memory.events must have oom_kill). */
 export function parseRequiredKeys<K extends string>(text: string, keys: readonly K[], optional: readonly K[] = []): Parsed<Record<K, number>> {
   const parsed = parseFlatKeyed(text);

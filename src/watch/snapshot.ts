@@ -6,7 +6,7 @@
  */
 import { cgroupFiles, type CgroupFiles, type ReadMode } from "../cgroup/cgroupFiles.js";
 import type { CgroupLayout } from "../cgroup/layout.js";
-import { parseCpuMax, parseCpuStat, parseFlatKeyed, parseInteger, parseLimit, parseOomControl, parseTimeCounter, type Parsed } from "../cgroup/parse.js";
+import { flatKeyedValue, parseCpuMax, parseCpuStat, parseInteger, parseLimit, parseOomControl, parseTimeCounter, type Parsed } from "../cgroup/parse.js";
 import type { FileReader } from "../cgroup/read.js";
 import type { CgroupSnapshot, CpuSnapshot, MemorySnapshot, PidsSnapshot } from "../cgroup/snapshot.js";
 
@@ -20,7 +20,7 @@ export type SnapshotReads = ReadMode;
 
 /** memory.events' oom_kill, whatever else the file has or lacks. */
 function oomKillOf(text: string): Parsed<number> {
-  const v = parseFlatKeyed(text).values.get("oom_kill");
+  const v = flatKeyedValue(text, "oom_kill");
   return v === undefined ? { kind: "malformed", reason: "no oom_kill" } : { kind: "ok", value: v };
 }
 
