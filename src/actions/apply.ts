@@ -176,7 +176,12 @@ export function describeValues(files: readonly string[], values: ReadonlyMap<str
   return files.map((f) => `${f}=${v(f)}`).join("; ");
 }
 
-const writtenFiles = (steps: readonly Step[]): string[] => [...new Set(steps.flatMap((s) => (s.kind === "write" ? [s.at.file] : [])))];
+/** The files the steps write, each once, in first-write order (plans have one or two steps: a list beats a Set). */
+function writtenFiles(steps: readonly Step[]): string[] {
+  const files: string[] = [];
+  for (const s of steps) if (s.kind === "write" && !files.includes(s.at.file)) files.push(s.at.file);
+  return files;
+}
 
 export function beforeOf(steps: readonly Step[], current: ReadonlyMap<string, string | null>): string | null {
   return describeValues(writtenFiles(steps), current);
@@ -215,7 +220,7 @@ export function applySteps(steps: readonly Step[], ctx: ApplyContext): StepsResu
   const files = writtenFiles(steps);
   return {
     kind: "done",
-    before: beforeOf(steps, ctx.current),
+    before: describeValues(files, ctx.current),
     // Write-only files (cgroup.kill) read back as nothing: report what was written.
     after: files.length === 0 ? null : describeValues(files, new Map(files.map((f) => [f, readBack.get(f) ?? null]))),
     wrote: describeWrites(steps),

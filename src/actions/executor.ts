@@ -20,10 +20,9 @@ import {
   checkEffect,
   checkProtected,
   fullBucket,
+  noteCooldown,
   ownProtectedSet,
-  recordCooldown,
   takeToken,
-  type CooldownState,
   type Rejection,
   type TokenBucket,
 } from "./guardrails.js";
@@ -142,7 +141,8 @@ function readCurrent(layout: CgroupLayout, t: Target, reads: ReturnType<ActionRe
 
 /** The stateful guardrails (cooldowns, the global rate limit): whether a planned change may go ahead now. */
 function createAdmission(opts: ActionExecutorOptions): (proposal: ActionProposal, t: Target, plan: Plan, observeOnly: boolean, started: number) => Rejection | null {
-  let cooldowns: CooldownState = new Map();
+  // Owned by this closure alone, so updated in place (checkCooldown reads it as a CooldownState).
+  const cooldowns = new Map<string, number>();
   let bucket: TokenBucket | null = opts.guardrails.global.rateLimit === null ? null : fullBucket(opts.guardrails.global.rateLimit, opts.clock.now());
   return (proposal, t, plan, observeOnly, started) => {
     const kind = proposal.action.kind;
@@ -165,7 +165,7 @@ function createAdmission(opts: ActionExecutorOptions): (proposal: ActionProposal
     }
     // Whatever happens next (dry-run, write, refusal) counts as an attempt:
     // a failing action must not be retried in a tight loop either.
-    cooldowns = recordCooldown(cooldowns, t.cgroup, kind, at);
+    noteCooldown(cooldowns, t.cgroup, kind, at);
     return null;
   };
 }
@@ -262,7 +262,8 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
   function log(proposal: ActionProposal, d: Decision, seconds: number, eventContext: Readonly<Record<string, unknown>> | undefined): void {
     const o = d.outcome;
     const level = o.kind === "failed" ? "error" : o.kind === "rejected" ? "warn" : "info";
-    logger[level](decisionLine(proposal, d, seconds, eventContext), "action decision");
+    // The line is an object of ~15 fields: not built when its level is off.
+    if (logger.isLevelEnabled(level)) logger[level](decisionLine(proposal, d, seconds, eventContext), "action decision");
   }
 
   return {

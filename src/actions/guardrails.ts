@@ -151,10 +151,20 @@ export function checkCooldown(state: CooldownState, cgroup: string, kind: string
   return elapsed < cooldownMs ? reject("cooldown", `${kind} on ${cgroup === "" ? "/" : cgroup} went through ${elapsed} ms ago; cooldown is ${cooldownMs} ms`) : null;
 }
 
+/** A new state with the attempt recorded; `state` is left as it was. O(cooldowns held): for tests and one-off use. */
 export function recordCooldown(state: CooldownState, cgroup: string, kind: string, now: number): Map<string, number> {
   const next = new Map(state);
-  next.set(cooldownKey(cgroup, kind), now);
+  noteCooldown(next, cgroup, kind, now);
   return next;
+}
+
+/**
+ * Records the attempt in place, O(1). For the one owner of a running state
+ * (the executor's admission, a replay's simulation): copying the whole map on
+ * every action, as recordCooldown does, costs O(number of cgroups) per action.
+ */
+export function noteCooldown(state: Map<string, number>, cgroup: string, kind: string, now: number): void {
+  state.set(cooldownKey(cgroup, kind), now);
 }
 
 /** Token bucket. `tokens` as of clock time `at`. */

@@ -8,7 +8,7 @@
  * own timestamps are the clock.
  */
 import { guardrailsForPolicy, type GuardrailSettings } from "./guardrailConfig.js";
-import { checkCooldown, checkEffect, checkProtected, fullBucket, ownProtectedSet, recordCooldown, takeToken, type CooldownState, type TokenBucket } from "./guardrails.js";
+import { checkCooldown, checkEffect, checkProtected, fullBucket, noteCooldown, ownProtectedSet, takeToken, type TokenBucket } from "./guardrails.js";
 import { controllerFor, planAction, readsFor, sharesToWeight, type Current } from "./plan.js";
 import type { Action, ActionProposal } from "./types.js";
 import type { CgroupVersion } from "../cgroup/layout.js";
@@ -111,7 +111,7 @@ export function applyToSnapshot(s: CgroupSnapshot, action: Action): CgroupSnapsh
 
 /** The guardrails' running state across a replay: cooldowns and the global token bucket. */
 export interface GuardrailSim {
-  cooldowns: CooldownState;
+  readonly cooldowns: Map<string, number>;
   bucket: TokenBucket | null;
 }
 
@@ -155,7 +155,7 @@ export function judge(proposal: ActionProposal, snapshot: CgroupSnapshot, settin
       sim.bucket = taken.bucket;
       if (!taken.ok) return { kind: "rejected", ...taken.rejection };
     }
-    sim.cooldowns = recordCooldown(sim.cooldowns, proposal.cgroup, action.kind, at);
+    noteCooldown(sim.cooldowns, proposal.cgroup, action.kind, at);
   }
   if (cfg.dryRun && action.kind !== "annotate") return { kind: "dry_run" };
   return { kind: "applied", snapshot: applyToSnapshot(snapshot, action) };

@@ -70,26 +70,89 @@ export function timeCounter(parsed: FlatKeyed, key: string): number | undefined 
   return big === undefined ? undefined : Number(big);
 }
 
+/** Whether a UTF-16 unit is whitespace as JS's \s and String.prototype.trim see it. */
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+const skipSpace = (text: string, i: number, end: number): number => {
+  while (i < end && isSpace(text.charCodeAt(i))) i++;
+  return i;
+};
+const skipWord = (text: string, i: number, end: number): number => {
+  while (i < end && !isSpace(text.charCodeAt(i))) i++;
+  return i;
+};
+
+/** text[from, to) as safeCount reads it, without a substring: the count, NOT_DIGITS, or ABOVE_2_53 (digits only, but not exact). */
+const NOT_DIGITS = -1;
+const ABOVE_2_53 = -2;
+function countIn(text: string, from: number, to: number): number {
+  if (from === to) return NOT_DIGITS;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NOT_DIGITS;
+    n = n * 10 + d; // exact while it stays a safe integer; beyond, only "too big" matters
+  }
+  return Number.isSafeInteger(n) ? n : ABOVE_2_53;
+}
+
+/** One line text[start, end) of a flat-keyed file into `into`, as parseFlatKeyed describes. */
+function flatLine(text: string, start: number, end: number, into: { values: Map<string, number>; unsafe: Map<string, string>; badLines: string[] }): void {
+  let b = end;
+  while (b > start && isSpace(text.charCodeAt(b - 1))) b--;
+  const a = skipSpace(text, start, b);
+  if (a === b) return;
+  const keyEnd = skipWord(text, a, b);
+  const t = skipSpace(text, keyEnd, b);
+  const e = skipWord(text, t, b);
+  // Exactly two fields: "key" alone, or a third field, is a bad line.
+  const n = t === b || e !== b ? NOT_DIGITS : countIn(text, t, e);
+  if (n >= 0) into.values.set(text.slice(a, keyEnd), n);
+  else if (n === ABOVE_2_53) into.unsafe.set(text.slice(a, keyEnd), text.slice(t, e));
+  else into.badLines.push(text.slice(start, end));
+}
+
 /**
  * Flat-keyed files: memory.events, memory.stat, cpu.stat, pids.events,
- * cgroup.events, v1 memory.oom_control. "key value" per line.
+ * cgroup.events, v1 memory.oom_control. "key value" per line. Scanned in
+ * place (no per-line arrays or substrings but the keys): this runs for
+ * several files on every event.
  */
 export function parseFlatKeyed(text: string): FlatKeyed {
-  const values = new Map<string, number>();
-  const unsafe = new Map<string, string>();
-  const badLines: string[] = [];
-  for (const line of text.split("\n")) {
-    const trimmed = line.trim();
-    if (trimmed === "") continue;
-    const parts = trimmed.split(/\s+/);
-    const key = parts[0];
-    const token = parts.length === 2 ? parts[1] : undefined;
-    const value = token === undefined ? null : parseCount(token);
-    if (key !== undefined && value !== null) values.set(key, value);
-    else if (key !== undefined && token !== undefined && DIGITS.test(token)) unsafe.set(key, token);
-    else badLines.push(line);
+  const out = { values: new Map<string, number>(), unsafe: new Map<string, string>(), badLines: [] as string[] };
+  for (let start = 0; start <= text.length; ) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    flatLine(text, start, end, out);
+    start = end + 1;
   }
-  return { values, unsafe, badLines };
+  return out;
+}
+
+/**
+ * parseFlatKeyed(text).values.get(key) without building the maps: for a
+ * caller that wants one counter of the file (the snapshot's oom_kill).
+ */
+export function flatKeyedValue(text: string, key: string): number | undefined {
+  let found: number | undefined;
+  for (let start = 0; start <= text.length; ) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    let b = end;
+    while (b > start && isSpace(text.charCodeAt(b - 1))) b--;
+    const a = skipSpace(text, start, b);
+    const keyEnd = skipWord(text, a, b);
+    if (keyEnd - a === key.length && text.startsWith(key, a)) {
+      const t = skipSpace(text, keyEnd, b);
+      const e = skipWord(text, t, b);
+      const n = t === b || e !== b ? NOT_DIGITS : countIn(text, t, e);
+      if (n >= 0) found = n; // the last line with a count wins, as in the map
+    }
+    start = end + 1;
+  }
+  return found;
 }
 
 /** Keyed counters where a set of keys is required (e.g. memory.events must have oom_kill). */
@@ -149,6 +212,8 @@ export interface CpuStat {
   readonly usageSeconds: number | null;
 }
 
+const PERIOD_KEYS = ["nr_periods", "nr_throttled"] as const;
+
 /** cpu.stat for v1 (nr_periods nr_throttled throttled_time[ns]) or v2 (… throttled_usec). */
 export function parseCpuStat(text: string): Parsed<CpuStat> {
   const parsed = parseFlatKeyed(text);
@@ -158,7 +223,7 @@ export function parseCpuStat(text: string): Parsed<CpuStat> {
   const ns = timeCounter(parsed, "throttled_time");
   const us = timeCounter(parsed, "throttled_usec");
   // Period counts are diffed into throttling ratios: above 2^53 they are malformed, not rounded.
-  for (const k of ["nr_periods", "nr_throttled"]) if (parsed.unsafe.has(k)) return malformed(missing(parsed, k, text));
+  for (const k of PERIOD_KEYS) if (parsed.unsafe.has(k)) return malformed(missing(parsed, k, text));
   if (periods === undefined || throttled === undefined) {
     // v2 without the cpu controller enabled has only usage_usec & co.
     const usage = timeCounter(parsed, "usage_usec");
@@ -206,35 +271,54 @@ export interface Psi {
   readonly full: PsiLine | null;
 }
 
-function parsePsiLine(rest: string): PsiLine | null {
-  const fields = new Map<string, string>();
-  for (const kv of rest.trim().split(/\s+/)) {
-    const eq = kv.indexOf("=");
-    if (eq > 0) fields.set(kv.slice(0, eq), kv.slice(eq + 1));
+const PSI_NUMBER = /^\d+(\.\d+)?$/;
+
+/** A PSI field's value, or null when it is missing or not a plain decimal. */
+function psiNumber(v: string | undefined, isTotal: boolean): number | null {
+  if (v === undefined || !PSI_NUMBER.test(v)) return null;
+  const n = Number(v);
+  // total= is a µs count (2^53 µs is 285 years): beyond it, malformed.
+  return isTotal && !Number.isSafeInteger(n) ? null : n;
+}
+
+const keyIs = (text: string, at: number, len: number, key: string): boolean => len === key.length && text.startsWith(key, at);
+
+/** The "key=value" fields of text[from, to); the last of a repeated key wins, other keys are ignored. */
+function parsePsiLine(text: string, from: number, to: number): PsiLine | null {
+  let avg10: string | undefined, avg60: string | undefined, avg300: string | undefined, total: string | undefined;
+  for (let s = skipSpace(text, from, to); s < to; s = skipSpace(text, s, to)) {
+    const e = skipWord(text, s, to);
+    const eq = text.indexOf("=", s);
+    const keyLen = eq - s;
+    if (eq > s && eq < e) {
+      if (keyIs(text, s, keyLen, "avg10")) avg10 = text.slice(eq + 1, e);
+      else if (keyIs(text, s, keyLen, "avg60")) avg60 = text.slice(eq + 1, e);
+      else if (keyIs(text, s, keyLen, "avg300")) avg300 = text.slice(eq + 1, e);
+      else if (keyIs(text, s, keyLen, "total")) total = text.slice(eq + 1, e);
+    }
+    s = e;
   }
-  const num = (k: string): number | null => {
-    const v = fields.get(k);
-    if (v === undefined || !/^\d+(\.\d+)?$/.test(v)) return null;
-    const n = Number(v);
-    // total= is a µs count (2^53 µs is 285 years): beyond it, malformed.
-    return k === "total" && !Number.isSafeInteger(n) ? null : n;
-  };
-  const avg10 = num("avg10");
-  const avg60 = num("avg60");
-  const avg300 = num("avg300");
-  const total = num("total");
-  if (avg10 === null || avg60 === null || avg300 === null || total === null) return null;
-  return { avg10, avg60, avg300, totalUs: total };
+  const a10 = psiNumber(avg10, false);
+  const a60 = psiNumber(avg60, false);
+  const a300 = psiNumber(avg300, false);
+  const t = psiNumber(total, true);
+  if (a10 === null || a60 === null || a300 === null || t === null) return null;
+  return { avg10: a10, avg60: a60, avg300: a300, totalUs: t };
 }
 
 /** PSI files: "some avg10=0.00 avg60=0.00 avg300=0.00 total=0" and an optional "full ..." line. */
 export function parsePsi(text: string): Parsed<Psi> {
   let some: PsiLine | null = null;
   let full: PsiLine | null = null;
-  for (const line of text.split("\n")) {
-    const t = line.trim();
-    if (t.startsWith("some ")) some = parsePsiLine(t.slice(5));
-    else if (t.startsWith("full ")) full = parsePsiLine(t.slice(5));
+  for (let start = 0; start <= text.length; ) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
+    const a = skipSpace(text, start, end);
+    if (text.startsWith("some ", a) && a + 5 <= end) some = parsePsiLine(text, a + 5, end);
+    else if (text.startsWith("full ", a) && a + 5 <= end) full = parsePsiLine(text, a + 5, end);
+    const nl = text.indexOf("\n", start);
+    start = nl < 0 ? text.length + 1 : nl + 1;
   }
   if (some === null) return malformed(text.trim() === "" ? "empty file" : "no valid \"some\" line");
   return ok({ some, full });

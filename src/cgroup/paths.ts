@@ -11,8 +11,29 @@ export class CgroupPathError extends Error {
   override readonly name = "CgroupPathError";
 }
 
+/**
+ * Whether `p` is already in normal form: no leading, trailing or doubled "/",
+ * no "." or ".." segment, no NUL. One pass without allocating: the paths on
+ * the event path are nearly always normal already.
+ */
+function isNormalCgroupPath(p: string): boolean {
+  let segStart = 0;
+  for (let i = 0; i <= p.length; i++) {
+    const c = i === p.length ? 47 /* "/" */ : p.charCodeAt(i);
+    if (c === 0) return false;
+    if (c !== 47) continue;
+    const len = i - segStart;
+    if (p.length > 0 && len === 0) return false; // leading, trailing or doubled "/"
+    if (len === 1 && p.charCodeAt(segStart) === 46) return false; // "."
+    if (len === 2 && p.charCodeAt(segStart) === 46 && p.charCodeAt(segStart + 1) === 46) return false; // ".."
+    segStart = i + 1;
+  }
+  return true;
+}
+
 /** Normalises "/docker//abc/" to "docker/abc"; throws on anything that could escape the root. */
 export function normaliseCgroupPath(raw: string): string {
+  if (isNormalCgroupPath(raw)) return raw;
   if (raw.includes("\0")) throw new CgroupPathError(`cgroup path contains NUL: ${JSON.stringify(raw)}`);
   const segments = raw.split("/").filter((s) => s !== "" && s !== ".");
   for (const s of segments) {
@@ -26,7 +47,25 @@ export function cgroupDir(layout: CgroupLayout, cgroup: string, controller: Cont
   const location = locateController(layout, controller);
   if (location === null) return null;
   const rel = normaliseCgroupPath(cgroup);
-  return { dir: rel === "" ? location.root : path.join(location.root, rel), location };
+  return { dir: rel === "" ? location.root : joinUnder(location.root, rel), location };
+}
+
+/** Hierarchy roots in path.join's normal form, without a trailing "/" (a handful of distinct roots per process). */
+const normalRoots = new Map<string, string>();
+
+/**
+ * path.join(root, rel) for a normal `rel` (isNormalCgroupPath), as one
+ * concatenation: path.join re-splits and re-normalises the whole path on
+ * every call, several times per event.
+ */
+function joinUnder(root: string, rel: string): string {
+  let base = normalRoots.get(root);
+  if (base === undefined) {
+    if (!path.isAbsolute(root) || normalRoots.size > 64) return path.join(root, rel);
+    base = path.normalize(root).replace(/\/+$/, "");
+    normalRoots.set(root, base);
+  }
+  return `${base}/${rel}`;
 }
 
 /** Parent of a cgroup path ("" for top-level cgroups, null for the root). */

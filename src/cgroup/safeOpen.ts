@@ -137,6 +137,9 @@ function isUnder(child: string, root: string): boolean {
   return root === "/" ? child.startsWith("/") : child.startsWith(`${root}/`);
 }
 
+/** path.join(dir, name) for an absolute normal `dir` (a realpath or below) and a plain name: one concatenation, no re-normalising. */
+const joinPlain = (dir: string, name: string): string => (dir === "/" ? `/${name}` : `${dir}/${name}`);
+
 /**
  * Opens `root/components...` for writing, beneath `root` only: no component
  * may be a symlink or anything but a directory, the file must be a regular
@@ -144,8 +147,8 @@ function isUnder(child: string, root: string): boolean {
  * Nothing is created and nothing is truncated here.
  */
 export function openBeneathForWrite(root: string, components: readonly string[]): SafeOpenResult {
-  const where = path.join(root, ...components.map((c) => c.replace(/\0/g, "\\0")));
   if (components.length === 0 || !components.every(isPlainName)) {
+    const where = path.join(root, ...components.map((c) => c.replace(/\0/g, "\\0")));
     return { kind: "unsafe", reason: "bad_name", message: `${JSON.stringify(where)} has an empty, ".", ".." or NUL component` };
   }
   let realRoot: string;
@@ -156,8 +159,8 @@ export function openBeneathForWrite(root: string, components: readonly string[])
     return { kind: "error", errno, message: `root ${root}: ${errno}` };
   }
   let dir = realRoot;
-  for (const c of components.slice(0, -1)) {
-    dir = path.join(dir, c);
+  for (let i = 0; i < components.length - 1; i++) {
+    dir = joinPlain(dir, components[i] ?? "");
     let st: fs.Stats | undefined;
     try {
       st = fs.lstatSync(dir, { throwIfNoEntry: false });
@@ -170,7 +173,7 @@ export function openBeneathForWrite(root: string, components: readonly string[])
     if (k === "symlink") return { kind: "unsafe", reason: "symlink", message: `${dir} is a symlink; refusing to follow it out of ${root}` };
     if (k !== "directory") return { kind: "unsafe", reason: "not_directory", message: `${dir} is a ${k === "file" ? "regular file" : describeKind(k)}, not a cgroup directory` };
   }
-  const file = path.join(dir, components[components.length - 1] ?? "");
+  const file = joinPlain(dir, components[components.length - 1] ?? "");
   const opened = openRegular(file, fs.constants.O_WRONLY);
   if (opened.kind !== "ok") return opened;
   let real: string;

@@ -40,6 +40,13 @@ interface Deciding {
   readonly decisions: StallDecision[];
 }
 
+/** The cgroups changed so far by one event: nearly always one, so no Set until a second. */
+function withCgroup(changed: string | Set<string> | null, cgroup: string): string | Set<string> {
+  if (changed === null || changed === cgroup) return cgroup;
+  if (typeof changed === "string") return new Set([changed, cgroup]);
+  return changed.add(cgroup);
+}
+
 export function createDecide(deps: DecideDeps): (event: WatchdogEvent) => Decided {
   const snapshotOf = (event: WatchdogEvent): CgroupSnapshot => ({
     // Periodic samples read settings once (open/read/close) so that they
@@ -49,16 +56,22 @@ export function createDecide(deps: DecideDeps): (event: WatchdogEvent) => Decide
   });
 
   const evaluate = (event: WatchdogEvent, snapshot: CgroupSnapshot, into: Deciding): void => {
+    const context = { event: event.kind, at: event.at, source: event.source };
+    let changed: string | Set<string> | null = null;
     for (const evaluation of deps.policies.evaluateDetailed(event, snapshot)) {
       into.evaluations.push(evaluation);
       for (const proposal of evaluation.proposals) {
-        const outcome = deps.executor().execute(proposal, { event: event.kind, at: event.at, source: event.source });
+        const outcome = deps.executor().execute(proposal, context);
         into.decisions.push({ proposal, outcome });
-        // Gauges of a cgroup cgwatch just changed show the new value on the next scrape, not a pass later.
-        if (outcome.kind === "applied") deps.gauges.refresh(proposal.cgroup);
+        if (outcome.kind === "applied") changed = withCgroup(changed, proposal.cgroup);
         deps.onAction?.(proposal, outcome);
       }
     }
+    // Gauges of a cgroup cgwatch just changed show the new value on the next
+    // scrape, not a pass later. A re-publish reads ~20 files: once per changed
+    // cgroup, after all of the event's actions, so none of them waits for it.
+    if (typeof changed === "string") deps.gauges.refresh(changed);
+    else if (changed !== null) for (const cgroup of changed) deps.gauges.refresh(cgroup);
   };
 
   return (event) => {

@@ -6,7 +6,7 @@
  */
 import { cgroupFiles, type CgroupFiles, type ReadMode } from "../cgroup/cgroupFiles.js";
 import type { CgroupLayout } from "../cgroup/layout.js";
-import { parseCpuMax, parseCpuStat, parseFlatKeyed, parseInteger, parseLimit, parseOomControl, parseTimeCounter, type Parsed } from "../cgroup/parse.js";
+import { flatKeyedValue, parseCpuMax, parseCpuStat, parseInteger, parseLimit, parseOomControl, parseTimeCounter, type Parsed } from "../cgroup/parse.js";
 import type { FileReader } from "../cgroup/read.js";
 import type { CgroupSnapshot, CpuSnapshot, MemorySnapshot, PidsSnapshot } from "../cgroup/snapshot.js";
 
@@ -20,7 +20,7 @@ export type SnapshotReads = ReadMode;
 
 /** memory.events' oom_kill, whatever else the file has or lacks. */
 function oomKillOf(text: string): Parsed<number> {
-  const v = parseFlatKeyed(text).values.get("oom_kill");
+  const v = flatKeyedValue(text, "oom_kill");
   return v === undefined ? { kind: "malformed", reason: "no oom_kill" } : { kind: "ok", value: v };
 }
 
@@ -87,6 +87,38 @@ function cpuV2(files: CgroupFiles): CpuSnapshot {
   };
 }
 
+/** Most cgroups whose located files are kept for the event path (a few hundred bytes of paths each). */
+const KEPT_CGROUPS = 256;
+const keptFiles = new WeakMap<FileReader, { readonly layout: CgroupLayout; readonly byCgroup: Map<string, CgroupFiles> }>();
+
+/**
+ * The cgroup's files for `reads`. A CgroupFiles holds only what follows from
+ * the layout and the name (located directories, joined paths; every read goes
+ * to the reader), so for the event path the last KEPT_CGROUPS cgroups' are
+ * reused: building one costs a path join per file, ~10 KB per event. Samples
+ * and metrics passes sweep every cgroup once and would only churn it.
+ */
+function filesFor(layout: CgroupLayout, reader: FileReader, cgroup: string, reads: SnapshotReads): CgroupFiles {
+  if (reads !== "cached") return cgroupFiles(layout, reader, cgroup, reads);
+  let kept = keptFiles.get(reader);
+  if (kept === undefined || kept.layout !== layout) {
+    kept = { layout, byCgroup: new Map() };
+    keptFiles.set(reader, kept);
+  }
+  let files = kept.byCgroup.get(cgroup);
+  if (files !== undefined) {
+    kept.byCgroup.delete(cgroup); // most recently used last
+  } else {
+    files = cgroupFiles(layout, reader, cgroup, reads);
+    if (kept.byCgroup.size >= KEPT_CGROUPS) {
+      const oldest = kept.byCgroup.keys().next();
+      if (oldest.done !== true) kept.byCgroup.delete(oldest.value);
+    }
+  }
+  kept.byCgroup.set(cgroup, files);
+  return files;
+}
+
 /** `files`: the cgroup's files as the caller already reads them (the metrics pass shares its reads with the snapshot). */
 export function readSnapshot(
   layout: CgroupLayout,
@@ -94,7 +126,7 @@ export function readSnapshot(
   cgroup: string,
   labels: Readonly<Record<string, string>> = {},
   reads: SnapshotReads = "cached",
-  files: CgroupFiles = cgroupFiles(layout, reader, cgroup, reads),
+  files: CgroupFiles = filesFor(layout, reader, cgroup, reads),
 ): CgroupSnapshot {
   const memoryVersion = files.versionOf("memory");
   const cpuVersion = files.versionOf("cpu");

@@ -15,6 +15,7 @@ import {
   checkMemoryStep,
   checkProtected,
   fullBucket,
+  noteCooldown,
   ownProtectedSet,
   recordCooldown,
   takeToken,
@@ -174,6 +175,17 @@ describe("cooldown per cgroup + action kind (fake clock)", () => {
     const state = recordCooldown(new Map(), "a", "set_memory_limit", 0);
     expect(checkCooldown(state, "b", "set_memory_limit", 1, 30_000)).toBeNull();
     expect(checkCooldown(state, "a", "set_swappiness", 1, 30_000)).toBeNull();
+  });
+  it("recordCooldown leaves its input as it was; noteCooldown updates the owner's map in place, the same entry", () => {
+    const held = new Map<string, number>();
+    const copy = recordCooldown(held, "a", "set_memory_limit", 5);
+    expect(held.size).toBe(0);
+    noteCooldown(held, "a", "set_memory_limit", 5);
+    expect([...held]).toEqual([...copy]);
+    noteCooldown(held, "a", "set_memory_limit", 9);
+    expect(held.size).toBe(1);
+    expect(checkCooldown(held, "a", "set_memory_limit", 9 + 29_999, 30_000)?.guardrail).toBe("cooldown");
+    expect(checkCooldown(held, "a", "set_memory_limit", 9 + 30_000, 30_000)).toBeNull();
   });
 });
 

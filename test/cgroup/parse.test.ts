@@ -6,6 +6,7 @@ import {
   parseBlkioLines,
   parseCpuMax,
   parseCpuStat,
+  flatKeyedValue,
   parseDuration,
   parseFlatKeyed,
   parseInteger,
@@ -79,6 +80,17 @@ describe("malformed input", () => {
     const r = parseMemoryEvents("low 0\nhigh 0\nmax 3");
     expect(r.kind).toBe("malformed");
     if (r.kind === "malformed") expect(r.reason).toContain("oom");
+  });
+  it("flatKeyedValue reads the one key as the map would, on arbitrary lines (repeats, bad lines, 2^53, odd whitespace)", () => {
+    expect(flatKeyedValue(fixture("v1/memory.stat"), "cache")).toBe(parseFlatKeyed(fixture("v1/memory.stat")).values.get("cache"));
+    const token = fc.constantFrom("oom_kill", "oom_killx", "max", "0", "12", "007", "9007199254740992", "-1", "1.5", " ", "\t", "\r", "\n", "\u00a0", "");
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 14 }), (tokens) => {
+        const text = tokens.join(" ");
+        expect(flatKeyedValue(text, "oom_kill")).toBe(parseFlatKeyed(text).values.get("oom_kill"));
+      }),
+      { numRuns: 2000 },
+    );
   });
   it("a line cut mid-number is reported as a bad line", () => {
     const r = parseFlatKeyed("oom 1\noom_kill \nmax 2\n");
