@@ -100,6 +100,42 @@ export function cgroupFiles(layout: CgroupLayout, reader: FileReader, cgroup: st
   };
 }
 
+/**
+ * The same files, each read at most once: for one metrics pass over a
+ * cgroup, where the snapshot and the publisher want some files alike
+ * (cpu.stat, memory.events) and a second read would cost a second open.
+ */
+export function readEachOnce(files: CgroupFiles): CgroupFiles {
+  const seen = new Map<string, ReadResult | null>();
+  const read = (c: Controller, file: string): ReadResult | null => {
+    const key = `${c}/${file}`;
+    let r = seen.get(key);
+    if (r === undefined) {
+      r = files.read(c, file);
+      seen.set(key, r);
+    }
+    return r;
+  };
+  const text = (c: Controller, file: string): string | null => {
+    const r = read(c, file);
+    return r?.kind === "ok" ? r.text : null;
+  };
+  const parsed = <T>(c: Controller, file: string, parse: (text: string) => Parsed<T>): Parsed<T> | null => {
+    const t = text(c, file);
+    return t === null ? null : parse(t);
+  };
+  return {
+    ...files,
+    read,
+    text,
+    parsed,
+    value(c, file, parse) {
+      const p = parsed(c, file, parse);
+      return p?.kind === "ok" ? p.value : null;
+    },
+  };
+}
+
 /** A control file read by absolute path, one-shot, as the action edge reads current values and read-backs. */
 export type FileRead = { readonly kind: "ok"; readonly text: string } | { readonly kind: "absent" } | { readonly kind: "error"; readonly errno: string };
 

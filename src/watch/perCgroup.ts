@@ -5,12 +5,13 @@
  * removal one final read (its last OOM kill must not be lost), then
  * `cgroup_removed`.
  */
-import { EMPTY, NEVER, Subject, concat, defer, from, merge, mergeMap, takeUntil, timer, type Observable } from "rxjs";
+import type { Subscription } from "rxjs";
 import type { WatchdogEvent } from "../events/types.js";
+import type { Wake } from "../sources/types.js";
 import { memoryVersionOnDisk, type NotifierMode } from "./notifiers.js";
 import { notifierFor } from "./notifiers.js";
 import { createTracker, type CgroupTracker, type TrackerOptions } from "./tracker.js";
-import { wakesFor, type WakeOptions } from "./wakes.js";
+import { wakeSources, type WakeOptions } from "./wakes.js";
 
 /**
  * After `cgroup_added`, a new cgroup's settings are re-read on this schedule
@@ -28,7 +29,7 @@ export const SETTINGS_RECHECK_MS: readonly number[] = [50, 250, 1000, 2500, 5000
 export interface CgroupBook {
   readonly trackers: Map<string, CgroupTracker>;
   readonly modes: Map<string, NotifierMode>;
-  readonly removals: Map<string, Subject<void>>;
+  readonly removals: Map<string, CgroupLife>;
   /** Cgroups added lately, until when their settings are re-checked by the poll too. */
   readonly fresh: Map<string, number>;
   /** Runs a tracker call, reporting a throw as a source error of the cgroup. */
@@ -60,40 +61,67 @@ function baselineOf(tracker: CgroupTracker, at: number): WatchdogEvent[] {
   return ev;
 }
 
-/** The cgroup's events until its removal, then its farewell. */
-export function cgroupEvents(added: AddedCgroup, trackerOptions: Omit<TrackerOptions, "cgroup" | "bornWatched">, wakeOptions: WakeOptions, book: CgroupBook, pollIntervalMs: number): Observable<WatchdogEvent> {
+/** A watched cgroup's handle in the book: `remove` ends it with its farewell, `stop` (the watcher's teardown) without. */
+export interface CgroupLife {
+  remove(): void;
+  stop(): void;
+}
+
+/**
+ * The cgroup's events until its removal, then its farewell, pushed to
+ * `emit`. Plain subscriptions and timers, not an rxjs pipeline per cgroup:
+ * at 10,000 cgroups the merge/mergeMap/takeUntil/concat chain was ~13
+ * subscribers and ~90 closures per cgroup, most of the heap and of the time
+ * to ready that the watch loop itself costs.
+ */
+export function startCgroup(added: AddedCgroup, trackerOptions: Omit<TrackerOptions, "cgroup" | "bornWatched">, wakeOptions: WakeOptions, book: CgroupBook, pollIntervalMs: number, emit: (e: WatchdogEvent) => void): void {
   const { cgroup, at, born } = added;
   const tracker = createTracker({ ...trackerOptions, cgroup, bornWatched: born });
   book.trackers.set(cgroup, tracker);
-  const removed = new Subject<void>();
-  book.removals.set(cgroup, removed);
+  const emitAll = (events: readonly WatchdogEvent[]): void => {
+    for (const e of events) emit(e);
+  };
+  const subs: Subscription[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  let ended = false;
+  const life: CgroupLife = {
+    stop() {
+      if (ended) return;
+      ended = true;
+      for (const t of timers) clearTimeout(t);
+      for (const s of subs) s.unsubscribe();
+    },
+    remove() {
+      if (ended) return;
+      life.stop();
+      const t = book.now();
+      const last = book.safely(cgroup, "final read", () => tracker.finalRead(t));
+      tracker.close();
+      book.trackers.delete(cgroup);
+      book.modes.delete(cgroup);
+      book.removals.delete(cgroup);
+      book.fresh.delete(cgroup);
+      emitAll([...last, { kind: "cgroup_removed", cgroup, at: t, source: "inotify" }]);
+    },
+  };
+  book.removals.set(cgroup, life);
   const baseline = book.safely(cgroup, "baseline", () => baselineOf(tracker, at));
-  const addedEvent: WatchdogEvent = { kind: "cgroup_added", cgroup, at, source: "inotify" };
   // Only a cgroup created while watched can still be being set up
   // (at startup 10k cgroups would cost 30k timers for nothing).
   if (born) book.fresh.set(cgroup, at + (SETTINGS_RECHECK_MS.at(-1) ?? 0) + pollIntervalMs);
-  const settings$ = born ? merge(...SETTINGS_RECHECK_MS.map((ms) => timer(ms))).pipe(mergeMap(() => from(book.safely(cgroup, "settings re-check", () => recheckSettings(tracker, book.now))))) : EMPTY;
   const memoryVersion = memoryVersionOnDisk(tracker);
   book.modes.set(cgroup, notifierFor(memoryVersion, wakeOptions.native !== null));
-  // NEVER keeps a cgroup with no notifier (v1 polled) alive until its removal.
-  const live$ = merge(
-    merge(wakesFor(tracker, memoryVersion, wakeOptions), NEVER).pipe(
-      mergeMap((wake) => {
-        book.onWake();
-        return from(book.safely(cgroup, wake.kind, () => tracker.handle(wake)));
-      }),
-    ),
-    settings$,
-  ).pipe(takeUntil(removed));
-  const farewell$ = defer(() => {
-    const t = book.now();
-    const last = book.safely(cgroup, "final read", () => tracker.finalRead(t));
-    tracker.close();
-    book.trackers.delete(cgroup);
-    book.modes.delete(cgroup);
-    book.removals.delete(cgroup);
-    book.fresh.delete(cgroup);
-    return from([...last, { kind: "cgroup_removed", cgroup, at: t, source: "inotify" } satisfies WatchdogEvent]);
-  });
-  return concat(from([addedEvent, ...baseline]), live$, farewell$);
+  emit({ kind: "cgroup_added", cgroup, at, source: "inotify" });
+  emitAll(baseline);
+  if (ended) return; // removed while its first events were handled
+  const onWake = (wake: Wake): void => {
+    book.onWake();
+    emitAll(book.safely(cgroup, wake.kind, () => tracker.handle(wake)));
+  };
+  // Each source is guarded (wakes.ts): it never errors, and one that completes leaves the others going.
+  for (const source of wakeSources(tracker, memoryVersion, wakeOptions)) subs.push(source.subscribe(onWake));
+  if (born) {
+    const recheck = (): void => emitAll(book.safely(cgroup, "settings re-check", () => recheckSettings(tracker, book.now)));
+    for (const ms of SETTINGS_RECHECK_MS) timers.push(setTimeout(recheck, ms));
+  }
 }

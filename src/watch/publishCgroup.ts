@@ -5,7 +5,7 @@
  * I/O, each read once (one-shot, not through the kept fds) and parsed by
  * the shared parsers.
  */
-import { cgroupFiles, type CgroupFiles } from "../cgroup/cgroupFiles.js";
+import { cgroupFiles, readEachOnce, type CgroupFiles } from "../cgroup/cgroupFiles.js";
 import type { CgroupLayout } from "../cgroup/layout.js";
 import { memoryFigures } from "../cgroup/memoryStat.js";
 import { parseBlkioLines, parseCpuStatCounters, parseInteger, parseIoLimitsV1, parseIoMax, parseIoStat, parsePsi } from "../cgroup/parse.js";
@@ -80,6 +80,8 @@ function publishPressure(files: CgroupFiles, metrics: Metrics): void {
 function publishIoLimits(files: CgroupFiles, metrics: Metrics): void {
   const ioMax = files.text("io", "io.max");
   if (ioMax !== null) return metrics.setIoLimits(files.cgroup, parseIoMax(ioMax));
+  // A v2 hierarchy has no blkio.* files: six failed opens per cgroup and pass otherwise.
+  if (files.versionOf("blkio") !== 1) return;
   const v1 = (file: string): string | null => files.text("blkio", `blkio.throttle.${file}_device`);
   const limits = { readBps: v1("read_bps"), writeBps: v1("write_bps"), readIops: v1("read_iops"), writeIops: v1("write_iops") };
   if (Object.values(limits).some((x) => x !== null)) metrics.setIoLimits(files.cgroup, parseIoLimitsV1(limits));
@@ -89,6 +91,7 @@ function publishIoLimits(files: CgroupFiles, metrics: Metrics): void {
 function publishIoCounters(files: CgroupFiles, metrics: Metrics): void {
   const ioStat = files.text("io", "io.stat");
   if (ioStat !== null) return metrics.setIoCounters(files.cgroup, parseIoStat(ioStat));
+  if (files.versionOf("blkio") !== 1) return;
   const bytes = files.text("blkio", "blkio.throttle.io_service_bytes");
   const ops = files.text("blkio", "blkio.throttle.io_serviced");
   if (bytes === null && ops === null) return;
@@ -111,8 +114,9 @@ function publishIoCounters(files: CgroupFiles, metrics: Metrics): void {
 /** Publishes one watched cgroup (nothing if the metrics do not know it). */
 export function publishOne(t: CgroupTracker, ctx: PublishContext): void {
   if (!ctx.metrics.hasCgroup(t.cgroup)) return;
-  const files = cgroupFiles(ctx.layout, ctx.reader, t.cgroup, "once");
-  const snapshot = readSnapshot(ctx.layout, ctx.reader, t.cgroup, ctx.labelsOf(t.cgroup), "once");
+  // One open per file and pass: the snapshot and the publisher share the reads (cpu.stat is wanted by both).
+  const files = readEachOnce(cgroupFiles(ctx.layout, ctx.reader, t.cgroup, "once"));
+  const snapshot = readSnapshot(ctx.layout, ctx.reader, t.cgroup, ctx.labelsOf(t.cgroup), "once", files);
   publishSettings(files, t, snapshot, ctx.metrics);
   publishCounters(t, ctx.counterFiles, ctx.metrics);
   publishCpu(files, snapshot, ctx.metrics);

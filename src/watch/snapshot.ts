@@ -119,8 +119,15 @@ function filesFor(layout: CgroupLayout, reader: FileReader, cgroup: string, read
   return files;
 }
 
-export function readSnapshot(layout: CgroupLayout, reader: FileReader, cgroup: string, labels: Readonly<Record<string, string>> = {}, reads: SnapshotReads = "cached"): CgroupSnapshot {
-  const files = filesFor(layout, reader, cgroup, reads);
+/** `files`: the cgroup's files as the caller already reads them (the metrics pass shares its reads with the snapshot). */
+export function readSnapshot(
+  layout: CgroupLayout,
+  reader: FileReader,
+  cgroup: string,
+  labels: Readonly<Record<string, string>> = {},
+  reads: SnapshotReads = "cached",
+  files: CgroupFiles = filesFor(layout, reader, cgroup, reads),
+): CgroupSnapshot {
   const memoryVersion = files.versionOf("memory");
   const cpuVersion = files.versionOf("cpu");
   const memory = memoryVersion === null ? null : memoryVersion === 1 ? memoryV1(files) : memoryV2(files);

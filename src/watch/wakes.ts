@@ -69,9 +69,14 @@ function v1Wakes(tracker: CgroupTracker, native: NativeNotifiers, o: WakeOptions
   ];
 }
 
-/** Every wake source of the cgroup, by the version of its memory hierarchy as found on disk. */
+/** Each wake source of the cgroup, guarded, by the version of its memory hierarchy as found on disk. */
+export function wakeSources(tracker: CgroupTracker, memoryVersion: 1 | 2 | null, o: WakeOptions): Observable<Wake>[] {
+  if (memoryVersion === 2) return v2Wakes(tracker, o);
+  if (memoryVersion === 1 && o.native !== null) return v1Wakes(tracker, o.native, o);
+  return [];
+}
+
+/** Every wake source of the cgroup as one stream. */
 export function wakesFor(tracker: CgroupTracker, memoryVersion: 1 | 2 | null, o: WakeOptions): Observable<Wake> {
-  if (memoryVersion === 2) return merge(...v2Wakes(tracker, o));
-  if (memoryVersion === 1 && o.native !== null) return merge(...v1Wakes(tracker, o.native, o));
-  return merge();
+  return merge(...wakeSources(tracker, memoryVersion, o));
 }

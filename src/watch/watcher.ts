@@ -8,7 +8,7 @@
  * (its last OOM kill must not be lost), then `cgroup_removed`, then its
  * sources are unsubscribed and its fds closed.
  */
-import { EMPTY, Observable, mergeMap, share } from "rxjs";
+import { Observable } from "rxjs";
 import type { CgroupLayout } from "../cgroup/layout.js";
 import { locateController } from "../cgroup/layout.js";
 import type { FileReader } from "../cgroup/read.js";
@@ -16,7 +16,7 @@ import { COUNTER_FILES, type CounterFiles } from "../events/counterFiles/index.j
 import type { PressureResource, V1PressureLevel, WatchdogEvent } from "../events/types.js";
 import { discoverCgroups, type DiscoveryFilter } from "../sources/discovery.js";
 import type { NativeNotifiers, NotifierMode } from "./notifiers.js";
-import { cgroupEvents, type CgroupBook } from "./perCgroup.js";
+import { startCgroup, type CgroupBook } from "./perCgroup.js";
 import { createStallReoffers, type StallReoffers } from "./stallReoffer.js";
 import { inotifyStormThreshold, startSweeps } from "./sweeps.js";
 import type { CgroupTracker, TrackerOptions, TrackerProblem } from "./tracker.js";
@@ -174,33 +174,46 @@ function perCgroupEvents(
   trackerOptions: Omit<TrackerOptions, "cgroup" | "bornWatched">,
   resolveReady: (n: number) => void,
 ): Observable<WatchdogEvent> {
-  /** The first scan is done: cgroups found from now on were created while watched. */
-  let scanned = false;
-  const discovery$ = discoverCgroups({
-    roots: discoveryRoots(options.layout),
-    patterns: options.patterns,
-    ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
-    ...(options.rescanIntervalMs === undefined ? {} : { rescanIntervalMs: options.rescanIntervalMs }),
-    ...(options.refilter$ === undefined ? {} : { refilter$: options.refilter$ }),
-    persistent: options.persistent ?? true,
-    now: book.now,
-  }).pipe(share());
-  return discovery$.pipe(
-    mergeMap((change) => {
-      switch (change.kind) {
-        case "scanned":
-          scanned = true;
-          resolveReady(change.count);
-          return EMPTY;
-        case "removed":
-          book.removals.get(change.cgroup)?.next();
-          return EMPTY;
-        case "added":
-          if (book.trackers.has(change.cgroup)) return EMPTY;
-          return cgroupEvents({ cgroup: change.cgroup, at: change.at, born: scanned && !change.existed }, trackerOptions, wakeOptions, book, options.pollIntervalMs);
-      }
-    }),
-  );
+  return new Observable<WatchdogEvent>((subscriber) => {
+    /** The first scan is done: cgroups found from now on were created while watched. */
+    let scanned = false;
+    const emit = (e: WatchdogEvent): void => subscriber.next(e);
+    const sub = discoverCgroups({
+      roots: discoveryRoots(options.layout),
+      patterns: options.patterns,
+      ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
+      ...(options.rescanIntervalMs === undefined ? {} : { rescanIntervalMs: options.rescanIntervalMs }),
+      ...(options.refilter$ === undefined ? {} : { refilter$: options.refilter$ }),
+      persistent: options.persistent ?? true,
+      now: book.now,
+    }).subscribe({
+      next(change) {
+        switch (change.kind) {
+          case "scanned":
+            scanned = true;
+            resolveReady(change.count);
+            return;
+          case "removed":
+            book.removals.get(change.cgroup)?.remove();
+            return;
+          case "added":
+            if (book.trackers.has(change.cgroup)) return;
+            startCgroup({ cgroup: change.cgroup, at: change.at, born: scanned && !change.existed }, trackerOptions, wakeOptions, book, options.pollIntervalMs, emit);
+            return;
+        }
+      },
+      error: (err: unknown) => subscriber.error(err),
+      // Discovery does not end while persistent; if it does, live cgroups keep their sources (as with a merge of streams that never end).
+      complete: () => {
+        if (book.removals.size === 0) subscriber.complete();
+      },
+    });
+    return () => {
+      sub.unsubscribe();
+      for (const life of book.removals.values()) life.stop();
+      book.removals.clear();
+    };
+  });
 }
 
 /** What each cgroup's wake sources and tracker are made with. */
