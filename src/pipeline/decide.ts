@@ -47,11 +47,21 @@ function withCgroup(changed: string | Set<string> | null, cgroup: string): strin
   return changed.add(cgroup);
 }
 
+/**
+ * How a snapshot reads its ~14 files. Only the notification path, which
+ * re-reads the same cgroup, keeps fds. A periodic sample, and the one
+ * `cgroup_added` every cgroup gets at discovery, read once (open/read/close):
+ * kept, the first scan's snapshots spent the whole fd budget on settings
+ * files of the first few hundred cgroups (at 10k: 715 cgroups × 14 files),
+ * and the memory.events of all the others was re-opened on every event.
+ */
+export function snapshotReadMode(event: WatchdogEvent): "once" | "cached" {
+  return event.kind === "sample" || event.kind === "cgroup_added" ? "once" : "cached";
+}
+
 export function createDecide(deps: DecideDeps): (event: WatchdogEvent) => Decided {
   const snapshotOf = (event: WatchdogEvent): CgroupSnapshot => ({
-    // Periodic samples read settings once (open/read/close) so that they
-    // do not evict the kept fds the notification path re-reads.
-    ...readSnapshot(deps.layout, deps.reader, event.cgroup, deps.scope.labelsOf(event.cgroup), event.kind === "sample" ? "once" : "cached"),
+    ...readSnapshot(deps.layout, deps.reader, event.cgroup, deps.scope.labelsOf(event.cgroup), snapshotReadMode(event)),
     container: containerSnapshot(deps.identities.get(event.cgroup)),
   });
 

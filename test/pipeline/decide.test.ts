@@ -73,3 +73,38 @@ describe("createDecide", () => {
     expect(trace.filter((t) => t.startsWith("refresh"))).toEqual([]);
   });
 });
+
+describe("the snapshot's reads", () => {
+  /** A v2 cgroup with the files a snapshot reads, decided through a reader whose kept fds are counted. */
+  function keptAfter(kind: WatchdogEvent["kind"]): number {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-decide-"));
+    dirs.push(root);
+    fs.mkdirSync(path.join(root, "a"));
+    for (const [file, text] of Object.entries({ "memory.current": "1024\n", "memory.max": "max\n", "memory.high": "max\n", "memory.low": "0\n", "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n", "cpu.max": "max 100000\n", "cpu.weight": "100\n", "cpu.stat": "usage_usec 1\n" })) {
+      fs.writeFileSync(path.join(root, "a", file), text);
+    }
+    const reader = createFileReader();
+    const deps: DecideDeps = {
+      layout: v2LayoutAt(root),
+      reader,
+      identities: { get: () => null },
+      scope: { labelsOf: () => ({}) },
+      policies: { evaluateDetailed: () => [] },
+      wants: () => true,
+      executor: () => ({ execute: () => ({ kind: "rejected" }) as unknown as ActionOutcome }),
+      gauges: { refresh: () => undefined },
+    };
+    createDecide(deps)({ kind, cgroup: "a", at: 0, source: "notification" } as unknown as WatchdogEvent);
+    const kept = reader.openCount;
+    reader.close();
+    return kept;
+  }
+
+  it("keeps fds for the notification path, which re-reads the same cgroup", () => {
+    expect(keptAfter("oom_kill")).toBeGreaterThan(0);
+  });
+  it("keeps none for a cgroup_added or a sample: at discovery they would spend the fd budget on settings files", () => {
+    expect(keptAfter("cgroup_added")).toBe(0);
+    expect(keptAfter("sample")).toBe(0);
+  });
+});
