@@ -32,7 +32,10 @@ export interface FakeTree {
 
 /** A v2 tree of `n` cgroups with every control file a real one has (fakeCgroupfs' set). */
 export function buildTree(root: string, n: number): FakeTree {
-  materialize(root, { "cgroup.controllers": "cpuset cpu io memory hugetlb pids\n", "cgroup.subtree_control": "cpu memory pids\n" });
+  materialize(root, {
+    "cgroup.controllers": "cpuset cpu io memory hugetlb pids\n",
+    "cgroup.subtree_control": "cpu memory pids\n",
+  });
   materialize(path.join(root, "pods"), V2_CGROUP_FILES);
   const files = { ...V2_CGROUP_FILES, "memory.max": `${START_LIMIT}\n` };
   for (let i = 0; i < n; i++) materialize(path.join(root, cgroupName(i)), files);

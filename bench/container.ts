@@ -36,16 +36,32 @@ export async function containerRescueRun(args: { reps: number; hogMb: number }):
     for (let i = 0; i < args.reps; i++) {
       const cg = await startCgwatch({ watch: [`${engine.parent}/*`] });
       try {
-        const c = await engine.run({ flags: ["-m", "50m", "--oom-kill-disable"], command: ["/bin/hog", String(args.hogMb)] });
+        const c = await engine.run({
+          flags: ["-m", "50m", "--oom-kill-disable"],
+          command: ["/bin/hog", String(args.hogMb)],
+        });
         const exit = await c.wait(120_000);
         const out = await c.logs();
         const done = /hog: done \d+ MB at (\d+) ms/.exec(out)?.[1];
         if (exit !== 0 || done === undefined) throw new Error(`hog did not finish (exit ${exit}): ${out}`);
-        const mine = cg.lines().filter((l) => l["cgroup"] === c.cgroup || (l["event"] as { cgroup?: string } | undefined)?.cgroup === c.cgroup);
-        const stalls = mine.filter((l) => l.msg === `under_oom in ${c.cgroup}` && (l["event"] as { underOom?: boolean }).underOom === true);
-        const raises = mine.filter((l) => l.msg === "action decision" && l["action"] === "set_memory_limit" && l["outcome"] === "applied");
+        const mine = cg
+          .lines()
+          .filter(
+            (l) => l["cgroup"] === c.cgroup || (l["event"] as { cgroup?: string } | undefined)?.cgroup === c.cgroup,
+          );
+        const stalls = mine.filter(
+          (l) => l.msg === `under_oom in ${c.cgroup}` && (l["event"] as { underOom?: boolean }).underOom === true,
+        );
+        const raises = mine.filter(
+          (l) => l.msg === "action decision" && l["action"] === "set_memory_limit" && l["outcome"] === "applied",
+        );
         const first = wall(stalls[0]);
-        reps.push({ stalls: stalls.length, raises: raises.length, stallToFirstRaiseMs: wall(raises[0]) - first, stallToHogDoneMs: Number(done) - first });
+        reps.push({
+          stalls: stalls.length,
+          raises: raises.length,
+          stallToFirstRaiseMs: wall(raises[0]) - first,
+          stallToHogDoneMs: Number(done) - first,
+        });
         await c.remove();
       } finally {
         await cg.stop().catch(() => undefined);

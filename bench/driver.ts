@@ -18,15 +18,36 @@ import path from "node:path";
 import { cgroupName, MEMORY_EVENT_KEYS, memoryEventsText, parseMemoryEvents, sleep } from "./common.js";
 
 export type DriverCommand =
-  | { readonly cmd: "latency"; readonly root: string; readonly n: number; readonly samples: number; readonly warmup: number; readonly paceMinMs: number; readonly paceMaxMs: number; readonly timeoutMs: number }
-  | { readonly cmd: "storm"; readonly root: string; readonly n: number; readonly seconds: number; readonly ratePerSecond?: number }
+  | {
+      readonly cmd: "latency";
+      readonly root: string;
+      readonly n: number;
+      readonly samples: number;
+      readonly warmup: number;
+      readonly paceMinMs: number;
+      readonly paceMaxMs: number;
+      readonly timeoutMs: number;
+    }
+  | {
+      readonly cmd: "storm";
+      readonly root: string;
+      readonly n: number;
+      readonly seconds: number;
+      readonly ratePerSecond?: number;
+    }
   | { readonly cmd: "scrape"; readonly url: string; readonly maxSeconds: number }
   | { readonly cmd: "stop" };
 
 export type DriverReply =
   | { readonly kind: "latency"; readonly latUs: number[]; readonly lost: number }
   | { readonly kind: "storm"; readonly writes: number; readonly seconds: number; readonly increments: number }
-  | { readonly kind: "scrape"; readonly scrapes: number; readonly bytes: number; readonly errors: number; readonly seconds: number }
+  | {
+      readonly kind: "scrape";
+      readonly scrapes: number;
+      readonly bytes: number;
+      readonly errors: number;
+      readonly seconds: number;
+    }
   | { readonly kind: "error"; readonly message: string };
 
 const reply = (r: DriverReply): void => {
@@ -167,5 +188,7 @@ process.on("message", (m: DriverCommand) => {
     stopScrape = true;
     return;
   }
-  run().then(reply, (err: unknown) => reply({ kind: "error", message: err instanceof Error ? err.stack ?? err.message : String(err) }));
+  run().then(reply, (err: unknown) =>
+    reply({ kind: "error", message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+  );
 });

@@ -25,7 +25,8 @@ export interface LatencyStats {
 }
 
 export interface EventfdLatencyResult {
-  readonly eventfd: ({ readonly kind: "measured" } & LatencyStats) | { readonly kind: "unavailable"; readonly reason: string };
+  readonly eventfd:
+    ({ readonly kind: "measured" } & LatencyStats) | { readonly kind: "unavailable"; readonly reason: string };
   readonly poll: { readonly kind: "measured"; readonly intervalMs: number } & LatencyStats;
   readonly node: string;
   readonly kernel: string;
@@ -133,7 +134,12 @@ export async function runEventfdLatencyBench(options: EventfdLatencyOptions = {}
       }, intervalMs);
       return () => clearInterval(timer);
     });
-    return { eventfd, poll: { kind: "measured", intervalMs, ...stats(pollLat) }, node: process.version, kernel: os.release() };
+    return {
+      eventfd,
+      poll: { kind: "measured", intervalMs, ...stats(pollLat) },
+      node: process.version,
+      kernel: os.release(),
+    };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -150,10 +156,14 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     ...(pollWakes !== undefined && pollWakes > 0 ? { pollWakes } : {}),
   });
   if (r.eventfd.kind === "measured") {
-    process.stdout.write(`eventfd write → JS callback (uv_poll): median ${fmt(r.eventfd.medianMs)}, p99 ${fmt(r.eventfd.p99Ms)}, max ${fmt(r.eventfd.maxMs)} over ${r.eventfd.wakes} wakes\n`);
+    process.stdout.write(
+      `eventfd write → JS callback (uv_poll): median ${fmt(r.eventfd.medianMs)}, p99 ${fmt(r.eventfd.p99Ms)}, max ${fmt(r.eventfd.maxMs)} over ${r.eventfd.wakes} wakes\n`,
+    );
   } else {
     process.stdout.write(`eventfd: unavailable (${r.eventfd.reason})\n`);
   }
-  process.stdout.write(`polling every ${r.poll.intervalMs} ms: median ${fmt(r.poll.medianMs)}, p99 ${fmt(r.poll.p99Ms)}, max ${fmt(r.poll.maxMs)} over ${r.poll.wakes} wakes\n`);
+  process.stdout.write(
+    `polling every ${r.poll.intervalMs} ms: median ${fmt(r.poll.medianMs)}, p99 ${fmt(r.poll.p99Ms)}, max ${fmt(r.poll.maxMs)} over ${r.poll.wakes} wakes\n`,
+  );
   process.stdout.write(`${JSON.stringify(r)}\n`);
 }

@@ -56,7 +56,11 @@ interface Probe {
   usage(): Promise<{ cpuMs: number; counted: number; rssMb: number }>;
 }
 
-function request<K extends FloorReply["kind"]>(child: ChildProcess, cmd: FloorCommand, kind: K): Promise<Extract<FloorReply, { kind: K }>> {
+function request<K extends FloorReply["kind"]>(
+  child: ChildProcess,
+  cmd: FloorCommand,
+  kind: K,
+): Promise<Extract<FloorReply, { kind: K }>> {
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null): void => reject(new Error(`floor listener exited with ${String(code)}`));
     child.once("message", (r: FloorReply) => {
@@ -69,24 +73,44 @@ function request<K extends FloorReply["kind"]>(child: ChildProcess, cmd: FloorCo
   });
 }
 
-function storm(driver: ChildProcess, cmd: Extract<DriverCommand, { cmd: "storm" }>): Promise<Extract<DriverReply, { kind: "storm" }>> {
+function storm(
+  driver: ChildProcess,
+  cmd: Extract<DriverCommand, { cmd: "storm" }>,
+): Promise<Extract<DriverReply, { kind: "storm" }>> {
   return new Promise((resolve, reject) => {
-    driver.once("message", (r: DriverReply) => (r.kind === "storm" ? resolve(r) : reject(new Error(`driver: ${r.kind === "error" ? r.message : r.kind}`))));
+    driver.once("message", (r: DriverReply) =>
+      r.kind === "storm" ? resolve(r) : reject(new Error(`driver: ${r.kind === "error" ? r.message : r.kind}`)),
+    );
     driver.send(cmd);
   });
 }
 
 /** Idle window, then the storm, then until the responder has counted every write (bounded). */
-async function measure(probe: Probe, driver: ChildProcess, args: { root: string; n: number; rate: number; seconds: number }): Promise<FloorResponder> {
+async function measure(
+  probe: Probe,
+  driver: ChildProcess,
+  args: { root: string; n: number; rate: number; seconds: number },
+): Promise<FloorResponder> {
   const u0 = await probe.usage();
   const t0 = performance.now();
   await sleep(args.seconds * 1000);
   const u1 = await probe.usage();
   const t1 = performance.now();
   const idleRate = (u1.cpuMs - u0.cpuMs) / (t1 - t0);
-  const s = await storm(driver, { cmd: "storm", root: args.root, n: args.n, seconds: args.seconds, ratePerSecond: args.rate });
+  const s = await storm(driver, {
+    cmd: "storm",
+    root: args.root,
+    n: args.n,
+    seconds: args.seconds,
+    ratePerSecond: args.rate,
+  });
   let u2 = await probe.usage();
-  for (const bound = performance.now() + 10_000; u2.counted - u1.counted < s.increments && performance.now() < bound; u2 = await probe.usage()) await sleep(50);
+  for (
+    const bound = performance.now() + 10_000;
+    u2.counted - u1.counted < s.increments && performance.now() < bound;
+    u2 = await probe.usage()
+  )
+    await sleep(50);
   const t2 = performance.now();
   const stormCpuMs = u2.cpuMs - u1.cpuMs;
   const net = stormCpuMs - idleRate * (t2 - t1);
@@ -102,7 +126,11 @@ async function measure(probe: Probe, driver: ChildProcess, args: { root: string;
   };
 }
 
-async function listenerRun(mode: FloorMode, driver: ChildProcess, args: { root: string; n: number; rate: number; seconds: number }): Promise<FloorResponder> {
+async function listenerRun(
+  mode: FloorMode,
+  driver: ChildProcess,
+  args: { root: string; n: number; rate: number; seconds: number },
+): Promise<FloorResponder> {
   const child = fork(path.join(HERE, "floorListener.js"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   try {
     await request(child, { cmd: "start", mode, root: args.root, n: args.n }, "started");
@@ -124,7 +152,10 @@ async function listenerRun(mode: FloorMode, driver: ChildProcess, args: { root: 
   }
 }
 
-async function cgwatchRun(driver: ChildProcess, args: { root: string; n: number; rate: number; seconds: number }): Promise<FloorResponder> {
+async function cgwatchRun(
+  driver: ChildProcess,
+  args: { root: string; n: number; rate: number; seconds: number },
+): Promise<FloorResponder> {
   let counted = 0;
   const bd = await startBenchDaemon({
     layout: v2LayoutAt(args.root),
@@ -139,7 +170,11 @@ async function cgwatchRun(driver: ChildProcess, args: { root: string; n: number;
     // stalls and untilQuiet returns while it still runs: wait for the CPU to go quiet as well.
     await untilQuiet(60_000);
     await untilCpuQuiet(120_000);
-    return await measure({ usage: () => Promise.resolve({ cpuMs: cpuMs(), counted, rssMb: process.memoryUsage().rss / 2 ** 20 }) }, driver, args);
+    return await measure(
+      { usage: () => Promise.resolve({ cpuMs: cpuMs(), counted, rssMb: process.memoryUsage().rss / 2 ** 20 }) },
+      driver,
+      args,
+    );
   } finally {
     await bd.stop();
   }
@@ -148,7 +183,7 @@ async function cgwatchRun(driver: ChildProcess, args: { root: string; n: number;
 /** Until a second passes with under 20 ms of this process's CPU (2 % of a core), or the bound. */
 async function untilCpuQuiet(boundMs: number): Promise<void> {
   const end = performance.now() + boundMs;
-  for (let c0 = cpuMs(); performance.now() < end; ) {
+  for (let c0 = cpuMs(); performance.now() < end;) {
     await sleep(1000);
     const c1 = cpuMs();
     if (c1 - c0 < 20) return;

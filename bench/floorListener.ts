@@ -17,10 +17,18 @@ import path from "node:path";
 import { cgroupName } from "./common.js";
 
 export type FloorMode = "minimal" | "echo";
-export type FloorCommand = { readonly cmd: "start"; readonly mode: FloorMode; readonly root: string; readonly n: number } | { readonly cmd: "usage" };
+export type FloorCommand =
+  | { readonly cmd: "start"; readonly mode: FloorMode; readonly root: string; readonly n: number }
+  | { readonly cmd: "usage" };
 export type FloorReply =
   | { readonly kind: "started" }
-  | { readonly kind: "usage"; readonly cpuMs: number; readonly notifications: number; readonly changes: number; readonly rssMb: number };
+  | {
+      readonly kind: "usage";
+      readonly cpuMs: number;
+      readonly notifications: number;
+      readonly changes: number;
+      readonly rssMb: number;
+    };
 
 const KEYS = 6;
 let notifications = 0;
@@ -94,7 +102,13 @@ process.on("message", (m: FloorCommand) => {
       return;
     case "usage": {
       const u = process.cpuUsage();
-      send({ kind: "usage", cpuMs: (u.user + u.system) / 1000, notifications, changes, rssMb: process.memoryUsage().rss / 2 ** 20 });
+      send({
+        kind: "usage",
+        cpuMs: (u.user + u.system) / 1000,
+        notifications,
+        changes,
+        rssMb: process.memoryUsage().rss / 2 ** 20,
+      });
       return;
     }
   }

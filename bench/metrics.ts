@@ -119,7 +119,9 @@ function httpGet(url: string): Promise<number> {
   });
 }
 
-export async function runMetricsBench(opts: { scales?: readonly number[]; runs?: number } = {}): Promise<MetricsBenchResult> {
+export async function runMetricsBench(
+  opts: { scales?: readonly number[]; runs?: number } = {},
+): Promise<MetricsBenchResult> {
   const runs = opts.runs ?? 5;
   const scales: ScaleFigures[] = [];
   for (const n of opts.scales ?? [1_000, 10_000]) {
@@ -154,7 +156,15 @@ export async function runMetricsBench(opts: { scales?: readonly number[]; runs?:
     } finally {
       await server.close();
     }
-    scales.push({ cgroups: n, promClient: theirs, cgwatchStream: stream, cgwatchString: str, httpScrapeMs: round(median(httpTimes)), httpMaxLoopGapMs: round(httpGap), heapUsedMb });
+    scales.push({
+      cgroups: n,
+      promClient: theirs,
+      cgwatchStream: stream,
+      cgwatchString: str,
+      httpScrapeMs: round(median(httpTimes)),
+      httpMaxLoopGapMs: round(httpGap),
+      heapUsedMb,
+    });
   }
   return { node: process.version, runs, scales };
 }

@@ -44,7 +44,11 @@ export async function runPolicyBench(opts: { calls?: number } = {}): Promise<Pol
   const rssBefore = process.memoryUsage().rss;
   const t0 = performance.now();
   let now = 0;
-  const engine = await createPolicyEngine({ dirs: [shippedDir()], logger: pino({ level: "silent" }), clock: () => now });
+  const engine = await createPolicyEngine({
+    dirs: [shippedDir()],
+    logger: pino({ level: "silent" }),
+    clock: () => now,
+  });
   const loadMs = performance.now() - t0;
   const policies = engine.policies().length;
   const rssLoaded = process.memoryUsage().rss;
@@ -54,7 +58,15 @@ export async function runPolicyBench(opts: { calls?: number } = {}): Promise<Pol
     path: "docker/bench",
     labels: {},
     memory: null,
-    cpu: { version: 1, quotaUs: 100_000, periodUs: 100_000, burstUs: null, shares: 1024, weight: null, usageSeconds: 1 },
+    cpu: {
+      version: 1,
+      quotaUs: 100_000,
+      periodUs: 100_000,
+      burstUs: null,
+      shares: 1024,
+      weight: null,
+      usageSeconds: 1,
+    },
     pids: null,
   };
   const lat: number[] = [];

@@ -41,7 +41,15 @@ export function snapshotFor(i: number): CgroupSnapshot {
       underOom: false,
       oomKills: i % 97 === 0 ? 1 : 0,
     },
-    cpu: { version: 1, quotaUs: 50_000, periodUs: 100_000, burstUs: 0, shares: 512, weight: null, usageSeconds: 1234.5 + i },
+    cpu: {
+      version: 1,
+      quotaUs: 50_000,
+      periodUs: 100_000,
+      burstUs: 0,
+      shares: 512,
+      weight: null,
+      usageSeconds: 1234.5 + i,
+    },
     pids: { current: 10 + (i % 50), max: 4096 },
   };
 }
@@ -56,9 +64,15 @@ export function populate(metrics: Metrics, n: number): string[] {
     metrics.setCgroupState(cg, snapshotFor(i), { kernelMemoryBytes: 4_000_000 + i, cpusetCpus: 2 });
     metrics.setMemoryEventCounters(cg, { oom_kill: i % 97 === 0 ? 1 : 0, failcnt: i % 13 });
     metrics.setUnderOom(cg, false);
-    metrics.setCpuCounters(cg, { periods: 100_000 + i, throttledPeriods: i % 1000, throttledSeconds: (i % 1000) * 0.01 });
+    metrics.setCpuCounters(cg, {
+      periods: 100_000 + i,
+      throttledPeriods: i % 1000,
+      throttledSeconds: (i % 1000) * 0.01,
+    });
     metrics.setPidsEventCounters(cg, { max: 0 });
-    metrics.setIoCounters(cg, [{ device: "8:0", readBytes: 1e6 + i, writeBytes: 2e6 + i, readOps: 100 + i, writeOps: 200 + i }]);
+    metrics.setIoCounters(cg, [
+      { device: "8:0", readBytes: 1e6 + i, writeBytes: 2e6 + i, readOps: 100 + i, writeOps: 200 + i },
+    ]);
   }
   return paths;
 }

@@ -12,8 +12,10 @@ import type { ContainerRescueRun } from "./container.js";
 
 import { medianP90, type VmPsiBench, type VmPsiRep } from "./vmPsi.js";
 
-const f = (s: Spread, d = 2): string => (s.runs === 0 ? "n/a" : `${s.median.toFixed(d)} [${s.min.toFixed(d)}–${s.max.toFixed(d)}]`);
-const over = <T>(runs: readonly RunRecord<T>[], pick: (x: T) => number): Spread => spread(runs.map((r) => pick(r.result)));
+const f = (s: Spread, d = 2): string =>
+  s.runs === 0 ? "n/a" : `${s.median.toFixed(d)} [${s.min.toFixed(d)}–${s.max.toFixed(d)}]`;
+const over = <T>(runs: readonly RunRecord<T>[], pick: (x: T) => number): Spread =>
+  spread(runs.map((r) => pick(r.result)));
 const loads = (runs: readonly RunRecord<unknown>[]): string => runs.map((r) => r.loadBefore.split(" ")[0]).join(", ");
 
 /** The fastest peer interval: systemd-oomd's swap check. */
@@ -41,37 +43,82 @@ export function renderMarkdown(r: Results): string {
   p(r.machine.freeG);
   p("```");
   p();
-  p(`Run started ${r.startedAt}, took ${r.totalSeconds} s. Fake trees built in /dev/shm (tmpfs): ${Object.entries(r.treeBuildSeconds).map(([n, s]) => `${n} cgroups in ${s} s`).join(", ")}.`);
+  p(
+    `Run started ${r.startedAt}, took ${r.totalSeconds} s. Fake trees built in /dev/shm (tmpfs): ${Object.entries(
+      r.treeBuildSeconds,
+    )
+      .map(([n, s]) => `${n} cgroups in ${s} s`)
+      .join(", ")}.`,
+  );
   p();
 
   // Latency
   p("## Event → action latency (fake cgroup v2 tree in tmpfs)");
   p();
-  p("A driver process bumps `oom_kill` in `memory.events` of a random cgroup with one pwrite (one IN_MODIFY, as kernfs gives one) and");
-  p("times until its own inotify watch on the same cgroup's `memory.max` fires, i.e. until the responder's write lands. Responders, in");
-  p("the same run on the same tree: **echo** (fs.watch on every `memory.events` → writeFileSync `memory.max`, nothing else) and");
-  p("**cgwatch** (the real daemon via loadConfig, a policy `on: [\"oom_kill\"]` returning `set_memory_limit`, cooldown 0s, guardrails");
-  p("cooldown 0s and a high rate limit, logs serialised to /dev/null), then cgwatch again while a third process GETs `/metrics`");
-  p("back to back. 300 samples per responder per run after 20 warm-up samples, one every 5–10 ms (random), so the loop is idle when");
+  p(
+    "A driver process bumps `oom_kill` in `memory.events` of a random cgroup with one pwrite (one IN_MODIFY, as kernfs gives one) and",
+  );
+  p(
+    "times until its own inotify watch on the same cgroup's `memory.max` fires, i.e. until the responder's write lands. Responders, in",
+  );
+  p(
+    "the same run on the same tree: **echo** (fs.watch on every `memory.events` → writeFileSync `memory.max`, nothing else) and",
+  );
+  p(
+    '**cgwatch** (the real daemon via loadConfig, a policy `on: ["oom_kill"]` returning `set_memory_limit`, cooldown 0s, guardrails',
+  );
+  p(
+    "cooldown 0s and a high rate limit, logs serialised to /dev/null), then cgwatch again while a third process GETs `/metrics`",
+  );
+  p(
+    "back to back. 300 samples per responder per run after 20 warm-up samples, one every 5–10 ms (random), so the loop is idle when",
+  );
   p("each event arrives. Measurement starts after the daemon's first publisher pass (see below). Milliseconds.");
   p();
   p("| cgroups | responder | p50 | p90 | p99 | max | p99 ratio to echo |");
   p("|---:|---|---:|---:|---:|---:|---:|");
   for (const [n, runs] of Object.entries(r.latency)) {
     const row = (name: string, pick: (x: LatencyRun) => LatencyRun["echo"], ratio: boolean): void => {
-      const ms = (g: (d: LatencyRun["echo"]) => number): string => f(over(runs, (x) => g(pick(x)) / 1000), 3);
-      p(`| ${n} | ${name} | ${ms((d) => d.p50)} | ${ms((d) => d.p90)} | ${ms((d) => d.p99)} | ${ms((d) => d.max)} | ${ratio ? f(over(runs, (x) => pick(x).p99 / x.echo.p99)) : "—"} |`);
+      const ms = (g: (d: LatencyRun["echo"]) => number): string =>
+        f(
+          over(runs, (x) => g(pick(x)) / 1000),
+          3,
+        );
+      p(
+        `| ${n} | ${name} | ${ms((d) => d.p50)} | ${ms((d) => d.p90)} | ${ms((d) => d.p99)} | ${ms((d) => d.max)} | ${ratio ? f(over(runs, (x) => pick(x).p99 / x.echo.p99)) : "—"} |`,
+      );
     };
     row("echo (floor)", (x) => x.echo, false);
     row("cgwatch", (x) => x.cgwatch, true);
     row("cgwatch, /metrics scraped", (x) => x.scraped, true);
   }
   p();
-  p("| cgroups | lost samples (echo/cgwatch/scraped, all runs) | actions applied | scrapes during the scraped phase | bytes per scrape | first publisher pass: busy ms / max loop stall ms | load at start of runs |");
+  p(
+    "| cgroups | lost samples (echo/cgwatch/scraped, all runs) | actions applied | scrapes during the scraped phase | bytes per scrape | first publisher pass: busy ms / max loop stall ms | load at start of runs |",
+  );
   p("|---:|---|---:|---:|---:|---|---|");
   for (const [n, runs] of Object.entries(r.latency)) {
-    const lost = [0, 1, 2].map((k) => runs.reduce((a, x) => a + [x.result.lost.echo, x.result.lost.cgwatch, x.result.lost.scraped][k]!, 0));
-    p(`| ${n} | ${lost.join("/")} | ${f(over(runs, (x) => x.actionsApplied), 0)} | ${f(over(runs, (x) => x.scrapes), 0)} | ${f(over(runs, (x) => x.scrapeBytes), 0)} | ${f(over(runs, (x) => x.firstPass.busyMs), 0)} / ${f(over(runs, (x) => x.firstPass.maxStallMs), 0)} | ${loads(runs)} |`);
+    const lost = [0, 1, 2].map((k) =>
+      runs.reduce((a, x) => a + [x.result.lost.echo, x.result.lost.cgwatch, x.result.lost.scraped][k]!, 0),
+    );
+    p(
+      `| ${n} | ${lost.join("/")} | ${f(
+        over(runs, (x) => x.actionsApplied),
+        0,
+      )} | ${f(
+        over(runs, (x) => x.scrapes),
+        0,
+      )} | ${f(
+        over(runs, (x) => x.scrapeBytes),
+        0,
+      )} | ${f(
+        over(runs, (x) => x.firstPass.busyMs),
+        0,
+      )} / ${f(
+        over(runs, (x) => x.firstPass.maxStallMs),
+        0,
+      )} | ${loads(runs)} |`,
+    );
   }
   p();
 
@@ -79,29 +126,63 @@ export function renderMarkdown(r: Results): string {
   const oom = r.realOom.flatMap((x) => x.result.wakeToActionMs);
   p("## Real kernel, cgroup v1 OOM: eventfd wake → action written");
   p();
-  p("A scratch memory cgroup under the bench's own memory cgroup, `memory.limit_in_bytes` 50M, `oom_kill_disable 1`; the daemon with the");
-  p("shipped policies (`oom-rescue` answers `under_oom`); a python hog allocating 48 MB in 1 MB steps stalls at the limit. Measured in the");
-  p("daemon's process from the wake's `at` (performance.now() in the eventfd callback, carried as the event's and the proposal's cause time)");
-  p("to the `onAction` callback, which runs after the write and its read-back. A fresh cgroup and daemon per repetition (oom-rescue's");
+  p(
+    "A scratch memory cgroup under the bench's own memory cgroup, `memory.limit_in_bytes` 50M, `oom_kill_disable 1`; the daemon with the",
+  );
+  p(
+    "shipped policies (`oom-rescue` answers `under_oom`); a python hog allocating 48 MB in 1 MB steps stalls at the limit. Measured in the",
+  );
+  p(
+    "daemon's process from the wake's `at` (performance.now() in the eventfd callback, carried as the event's and the proposal's cause time)",
+  );
+  p(
+    "to the `onAction` callback, which runs after the write and its read-back. A fresh cgroup and daemon per repetition (oom-rescue's",
+  );
   p("cooldown is 30 s per cgroup).");
   p();
-  p(`- wake → action applied, ms over ${oom.length} OOMs: **${f(spread(oom), 3)}** (each: ${oom.map((x) => x.toFixed(3)).join(", ")})`);
-  p(`- outcomes: ${r.realOom.flatMap((x) => x.result.outcomes).join(", ")}; hog exits: ${r.realOom.flatMap((x) => x.result.hogExits).join(", ")}; load at start: ${loads(r.realOom)}`);
+  p(
+    `- wake → action applied, ms over ${oom.length} OOMs: **${f(spread(oom), 3)}** (each: ${oom.map((x) => x.toFixed(3)).join(", ")})`,
+  );
+  p(
+    `- outcomes: ${r.realOom.flatMap((x) => x.result.outcomes).join(", ")}; hog exits: ${r.realOom.flatMap((x) => x.result.hogExits).join(", ")}; load at start: ${loads(r.realOom)}`,
+  );
   if (r.oomConfirm !== undefined) {
     const all = r.oomConfirm.flatMap((x) => x.result.confirmMs);
     const old = r.oomConfirm.flatMap((x) => x.result.oldScheduleMs);
-    const q = (xs: number[], k: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(k * xs.length))] ?? NaN;
+    const q = (xs: number[], k: number): number =>
+      [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(k * xs.length))] ?? NaN;
     // Under 1 ms is the wake's own read (the first re-read is at 1 ms): the kill was already counted when the callback ran.
     const later = (xs: number[]): number[] => xs.filter((x) => x >= 1);
     const describe = (xs: number[]): string =>
       `p50 **${q(xs, 0.5).toFixed(3)} ms**, p90 ${q(xs, 0.9).toFixed(3)} ms, max ${q(xs, 1).toFixed(3)} ms over ${xs.length} kills; ${xs.length - later(xs).length} already counted at the wake's own read, the others confirmed at p50 ${q(later(xs), 0.5).toFixed(3)} ms`;
-    p(`- wake → \`oom_kill\` event (the kill confirmed), real OOM kills of a 100 MB hog in a 50M cgroup, the watch loop with the eventfd notifiers, re-reads at 1, 2, 4, 8 … ms (\`OOM_CONFIRM_DELAYS_MS\`): ${describe(all)}.`);
-    p(`- the same with the earlier 10, 100, 1000 ms re-reads: ${describe(old)}. Kills counted by the kernel / by the events' deltas: ${r.oomConfirm.map((x) => `${x.result.kernelKills}/${x.result.eventKills}`).join(", ")}.`);
+    p(
+      `- wake → \`oom_kill\` event (the kill confirmed), real OOM kills of a 100 MB hog in a 50M cgroup, the watch loop with the eventfd notifiers, re-reads at 1, 2, 4, 8 … ms (\`OOM_CONFIRM_DELAYS_MS\`): ${describe(all)}.`,
+    );
+    p(
+      `- the same with the earlier 10, 100, 1000 ms re-reads: ${describe(old)}. Kills counted by the kernel / by the events' deltas: ${r.oomConfirm.map((x) => `${x.result.kernelKills}/${x.result.eventKills}`).join(", ")}.`,
+    );
   }
   const ef = r.eventfd.filter((x) => x.result.eventfd.kind === "measured");
   const efPick = (g: (e: { medianMs: number; p99Ms: number; maxMs: number }) => number): Spread =>
     spread(ef.map((x) => (x.result.eventfd.kind === "measured" ? g(x.result.eventfd) * 1000 : NaN)));
-  p(`- beside it, \`runEventfdLatencyBench()\` (eventfd write in another process → JS callback through the addon's uv_poll, 1000 wakes per run): median ${f(efPick((e) => e.medianMs), 1)} µs, p99 ${f(efPick((e) => e.p99Ms), 1)} µs, max ${f(efPick((e) => e.maxMs), 1)} µs; the polling fallback at ${r.eventfd[0]?.result.poll.intervalMs ?? "?"} ms: median ${f(over(r.eventfd, (x) => x.poll.medianMs), 1)} ms, p99 ${f(over(r.eventfd, (x) => x.poll.p99Ms), 1)} ms (30 wakes per run); load at start: ${loads(r.eventfd)}`);
+  p(
+    `- beside it, \`runEventfdLatencyBench()\` (eventfd write in another process → JS callback through the addon's uv_poll, 1000 wakes per run): median ${f(
+      efPick((e) => e.medianMs),
+      1,
+    )} µs, p99 ${f(
+      efPick((e) => e.p99Ms),
+      1,
+    )} µs, max ${f(
+      efPick((e) => e.maxMs),
+      1,
+    )} µs; the polling fallback at ${r.eventfd[0]?.result.poll.intervalMs ?? "?"} ms: median ${f(
+      over(r.eventfd, (x) => x.poll.medianMs),
+      1,
+    )} ms, p99 ${f(
+      over(r.eventfd, (x) => x.poll.p99Ms),
+      1,
+    )} ms (30 wakes per run); load at start: ${loads(r.eventfd)}`,
+  );
   p();
 
   if (r.containerRescue !== undefined) renderContainerRescue(r.containerRescue, p);
@@ -109,24 +190,72 @@ export function renderMarkdown(r: Results): string {
   // Storm
   p("## Event storm: 10,000 cgroups, 10 s, no policy");
   p();
-  p("The driver bumps a random key of `memory.events` of cgroup after cgroup, round robin, as fast as one process writes (one pwrite");
-  p("each). The daemon runs with no policy and `safetyNetInterval: 1h`, so nothing but the notification path can bring a count into the");
-  p("metrics. After the driver stops and the daemon has had no event for 1 s, `cgwatch_memory_events_total` is rendered and compared");
+  p(
+    "The driver bumps a random key of `memory.events` of cgroup after cgroup, round robin, as fast as one process writes (one pwrite",
+  );
+  p(
+    "each). The daemon runs with no policy and `safetyNetInterval: 1h`, so nothing but the notification path can bring a count into the",
+  );
+  p(
+    "metrics. After the driver stops and the daemon has had no event for 1 s, `cgwatch_memory_events_total` is rendered and compared",
+  );
   p("with the file on disk for every cgroup and every key (6 × 10,000 series).");
   p();
   p("| figure | median [min–max] |");
   p("|---|---:|");
-  p(`| driver writes/s (counter increments/s) | ${f(over(r.storm, (x) => x.writesPerSecond), 0)} |`);
-  p(`| daemon events/s during the storm | ${f(over(r.storm, (x) => x.eventsPerSecond), 0)} |`);
-  p(`| counts those events carried, per s | ${f(over(r.storm, (x) => x.countsHandledPerSecond), 0)} |`);
-  p(`| drain after the driver stopped, ms | ${f(over(r.storm, (x) => x.settleMs), 0)} |`);
-  p(`| series checked | ${f(over(r.storm, (x) => x.checked), 0)} |`);
-  p(`| series whose metric ≠ disk | ${f(over(r.storm, (x) => x.mismatches), 0)} |`);
-  p(`| counts missing from the metrics (sum) | ${f(over(r.storm, (x) => x.lostCounts), 0)} |`);
-  p(`| counts in excess of disk (sum) | ${f(over(r.storm, (x) => x.extraCounts), 0)} |`);
+  p(
+    `| driver writes/s (counter increments/s) | ${f(
+      over(r.storm, (x) => x.writesPerSecond),
+      0,
+    )} |`,
+  );
+  p(
+    `| daemon events/s during the storm | ${f(
+      over(r.storm, (x) => x.eventsPerSecond),
+      0,
+    )} |`,
+  );
+  p(
+    `| counts those events carried, per s | ${f(
+      over(r.storm, (x) => x.countsHandledPerSecond),
+      0,
+    )} |`,
+  );
+  p(
+    `| drain after the driver stopped, ms | ${f(
+      over(r.storm, (x) => x.settleMs),
+      0,
+    )} |`,
+  );
+  p(
+    `| series checked | ${f(
+      over(r.storm, (x) => x.checked),
+      0,
+    )} |`,
+  );
+  p(
+    `| series whose metric ≠ disk | ${f(
+      over(r.storm, (x) => x.mismatches),
+      0,
+    )} |`,
+  );
+  p(
+    `| counts missing from the metrics (sum) | ${f(
+      over(r.storm, (x) => x.lostCounts),
+      0,
+    )} |`,
+  );
+  p(
+    `| counts in excess of disk (sum) | ${f(
+      over(r.storm, (x) => x.extraCounts),
+      0,
+    )} |`,
+  );
   p();
   for (const [i, x] of r.storm.entries()) {
-    p(`- run ${i + 1} (load ${x.loadBefore}): mismatches by key ${JSON.stringify(x.result.mismatchByKey)}${x.result.examples.length > 0 ? `; e.g. ${x.result.examples.join("; ")}` : ""}`);
+    p(
+      `- run ${i + 1} (load ${x.loadBefore}): mismatches by key ${JSON.stringify(x.result.mismatchByKey)}${x.result.examples.length > 0 ? `; e.g. ${x.result.examples.join("; ")}` : ""}`,
+    );
   }
   p();
 
@@ -135,17 +264,58 @@ export function renderMarkdown(r: Results): string {
   // Startup, RSS, idle
   p("## Startup, RSS and idle cost (shipped policies, default intervals)");
   p();
-  p("The daemon as `cgwatch run` configures it by default (all shipped policies, pollInterval 1s, safetyNetInterval 30s; PSI off because");
-  p("a tmpfs file takes no trigger), in a fresh process per run. Ready = `startDaemon()` call → `ready` resolved (first full scan).");
-  p("RSS after the publisher's first pass; idle CPU = process.cpuUsage() over the idle window with nothing changing (it contains the");
+  p(
+    "The daemon as `cgwatch run` configures it by default (all shipped policies, pollInterval 1s, safetyNetInterval 30s; PSI off because",
+  );
+  p(
+    "a tmpfs file takes no trigger), in a fresh process per run. Ready = `startDaemon()` call → `ready` resolved (first full scan).",
+  );
+  p(
+    "RSS after the publisher's first pass; idle CPU = process.cpuUsage() over the idle window with nothing changing (it contains the",
+  );
   p("safety-net/publisher pass that falls in the window).");
-  if (Object.values(r.startup).some((runs) => runs.some((x) => x.result.idleSeconds === 0))) p("Populations without an idle window are measured for their RSS only (idle: n/a).");
+  if (Object.values(r.startup).some((runs) => runs.some((x) => x.result.idleSeconds === 0)))
+    p("Populations without an idle window are measured for their RSS only (idle: n/a).");
   p("RSS and heap after GC: after the idle window and a full `gc()`, what the daemon's state itself holds.");
   p();
-  p("| cgroups | time to ready, ms | first publisher pass busy, ms / max stall, ms | RSS, MB | heap used, MB | RSS after GC, MB | heap after GC, MB | idle window, s | idle CPU, ms | idle CPU, % of one core | load at start |");
+  p(
+    "| cgroups | time to ready, ms | first publisher pass busy, ms / max stall, ms | RSS, MB | heap used, MB | RSS after GC, MB | heap after GC, MB | idle window, s | idle CPU, ms | idle CPU, % of one core | load at start |",
+  );
   p("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|");
   for (const [n, runs] of Object.entries(r.startup)) {
-    p(`| ${n} | ${f(over(runs, (x) => x.readyMs), 0)} | ${f(over(runs, (x) => x.firstPass.busyMs), 0)} / ${f(over(runs, (x) => x.firstPass.maxStallMs), 0)} | ${f(over(runs, (x) => x.rssMb), 1)} | ${f(over(runs, (x) => x.heapUsedMb), 1)} | ${f(over(runs, (x) => x.rssAfterGcMb ?? NaN), 1)} | ${f(over(runs, (x) => x.heapAfterGcMb ?? NaN), 1)} | ${f(over(runs, (x) => x.idleSeconds), 0)} | ${f(over(runs, (x) => x.idleCpuMs), 0)} | ${f(over(runs, (x) => x.idleCpuPercent), 2)} | ${loads(runs)} |`);
+    p(
+      `| ${n} | ${f(
+        over(runs, (x) => x.readyMs),
+        0,
+      )} | ${f(
+        over(runs, (x) => x.firstPass.busyMs),
+        0,
+      )} / ${f(
+        over(runs, (x) => x.firstPass.maxStallMs),
+        0,
+      )} | ${f(
+        over(runs, (x) => x.rssMb),
+        1,
+      )} | ${f(
+        over(runs, (x) => x.heapUsedMb),
+        1,
+      )} | ${f(
+        over(runs, (x) => x.rssAfterGcMb ?? NaN),
+        1,
+      )} | ${f(
+        over(runs, (x) => x.heapAfterGcMb ?? NaN),
+        1,
+      )} | ${f(
+        over(runs, (x) => x.idleSeconds),
+        0,
+      )} | ${f(
+        over(runs, (x) => x.idleCpuMs),
+        0,
+      )} | ${f(
+        over(runs, (x) => x.idleCpuPercent),
+        2,
+      )} | ${loads(runs)} |`,
+    );
   }
   p();
   renderRssSlope(r.startup, p);
@@ -153,15 +323,28 @@ export function renderMarkdown(r: Results): string {
   // Sweep
   p("## Poll sweep: cpu.stat + memory usage of every cgroup");
   p();
-  p("One sweep reads `cpu.stat` and `memory.current` of every cgroup: through the daemon's reader (`createFileReader()`, pread on kept");
-  p("fds, LRU of at most 4096 fds) and through a naive `readFileSync` loop over the same files, alternating sweep by sweep. CPU ms per");
-  p("sweep (process.cpuUsage), median of 7 sweeps per run. The real-kernel row: 50 scratch memory cgroups (`memory.usage_in_bytes`) and");
+  p(
+    "One sweep reads `cpu.stat` and `memory.current` of every cgroup: through the daemon's reader (`createFileReader()`, pread on kept",
+  );
+  p(
+    "fds, LRU of at most 4096 fds) and through a naive `readFileSync` loop over the same files, alternating sweep by sweep. CPU ms per",
+  );
+  p(
+    "sweep (process.cpuUsage), median of 7 sweeps per run. The real-kernel row: 50 scratch memory cgroups (`memory.usage_in_bytes`) and",
+  );
   p("50 scratch cpu cgroups (`cpu.stat`) under the bench's own cgroups.");
   p();
-  p("| tree | files | reader CPU ms/sweep | naive CPU ms/sweep | reader µs per cgroup | ratio reader/naive | reader fds kept |");
+  p(
+    "| tree | files | reader CPU ms/sweep | naive CPU ms/sweep | reader µs per cgroup | ratio reader/naive | reader fds kept |",
+  );
   p("|---|---:|---:|---:|---:|---:|---:|");
   const sweepRow = (label: string, runs: Results["realSweep"]): void => {
-    p(`| ${label} | ${runs[0]?.result.files ?? "?"} | ${f(over(runs, (x) => x.readerCpuMs))} | ${f(over(runs, (x) => x.naiveCpuMs))} | ${f(over(runs, (x) => (x.readerCpuMs * 1000) / x.n), 1)} | ${f(over(runs, (x) => x.ratio))} | ${runs[0]?.result.readerOpenFds ?? "?"} |`);
+    p(
+      `| ${label} | ${runs[0]?.result.files ?? "?"} | ${f(over(runs, (x) => x.readerCpuMs))} | ${f(over(runs, (x) => x.naiveCpuMs))} | ${f(
+        over(runs, (x) => (x.readerCpuMs * 1000) / x.n),
+        1,
+      )} | ${f(over(runs, (x) => x.ratio))} | ${runs[0]?.result.readerOpenFds ?? "?"} |`,
+    );
   };
   for (const [n, runs] of Object.entries(r.sweep)) sweepRow(`tmpfs, ${n} cgroups`, runs);
   sweepRow("real v1 kernel, 50 cgroups", r.realSweep);
@@ -170,12 +353,28 @@ export function renderMarkdown(r: Results): string {
   // Metrics
   p("## /metrics render (from `runMetricsBench()`, v1 Kubernetes-like population)");
   p();
-  p("| cgroups | series | bytes | cgwatch stream render, ms | cgwatch string render, ms | prom-client render, ms | HTTP scrape, ms | max loop stall during a scrape, ms |");
+  p(
+    "| cgroups | series | bytes | cgwatch stream render, ms | cgwatch string render, ms | prom-client render, ms | HTTP scrape, ms | max loop stall during a scrape, ms |",
+  );
   p("|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const n of [1000, 10000]) {
     const pick = (m: (typeof r.metrics)[number]["result"]) => m.scales.find((s) => s.cgroups === n);
-    const g = (h: (s: NonNullable<ReturnType<typeof pick>>) => number): Spread => spread(r.metrics.map((x) => { const s = pick(x.result); return s === undefined ? NaN : h(s); }));
-    p(`| ${n} | ${f(g((s) => s.cgwatchStream.series), 0)} | ${f(g((s) => s.cgwatchStream.bytes), 0)} | ${f(g((s) => s.cgwatchStream.renderMs))} | ${f(g((s) => s.cgwatchString.renderMs))} | ${f(g((s) => s.promClient.renderMs))} | ${f(g((s) => s.httpScrapeMs))} | ${f(g((s) => s.httpMaxLoopGapMs))} |`);
+    const g = (h: (s: NonNullable<ReturnType<typeof pick>>) => number): Spread =>
+      spread(
+        r.metrics.map((x) => {
+          const s = pick(x.result);
+          return s === undefined ? NaN : h(s);
+        }),
+      );
+    p(
+      `| ${n} | ${f(
+        g((s) => s.cgwatchStream.series),
+        0,
+      )} | ${f(
+        g((s) => s.cgwatchStream.bytes),
+        0,
+      )} | ${f(g((s) => s.cgwatchStream.renderMs))} | ${f(g((s) => s.cgwatchString.renderMs))} | ${f(g((s) => s.promClient.renderMs))} | ${f(g((s) => s.httpScrapeMs))} | ${f(g((s) => s.httpMaxLoopGapMs))} |`,
+    );
   }
   p(`(load at start: ${loads(r.metrics)})`);
   p();
@@ -183,9 +382,34 @@ export function renderMarkdown(r: Results): string {
   // Policy
   p("## Policy engine (from `runPolicyBench()`: throttle-burst through the whole engine)");
   p();
-  p("| policies loaded | calls/s | p50 µs/call | p99 µs/call | load ms | RSS before, MB | RSS with shipped policies, MB |");
+  p(
+    "| policies loaded | calls/s | p50 µs/call | p99 µs/call | load ms | RSS before, MB | RSS with shipped policies, MB |",
+  );
   p("|---:|---:|---:|---:|---:|---:|---:|");
-  p(`| ${f(over(r.policy, (x) => x.policies), 0)} | ${f(over(r.policy, (x) => x.callsPerSecond), 0)} | ${f(over(r.policy, (x) => x.p50Us), 1)} | ${f(over(r.policy, (x) => x.p99Us), 1)} | ${f(over(r.policy, (x) => x.loadMs), 0)} | ${f(over(r.policy, (x) => x.rssBeforeMb), 1)} | ${f(over(r.policy, (x) => x.rssWithShippedPoliciesMb), 1)} |`);
+  p(
+    `| ${f(
+      over(r.policy, (x) => x.policies),
+      0,
+    )} | ${f(
+      over(r.policy, (x) => x.callsPerSecond),
+      0,
+    )} | ${f(
+      over(r.policy, (x) => x.p50Us),
+      1,
+    )} | ${f(
+      over(r.policy, (x) => x.p99Us),
+      1,
+    )} | ${f(
+      over(r.policy, (x) => x.loadMs),
+      0,
+    )} | ${f(
+      over(r.policy, (x) => x.rssBeforeMb),
+      1,
+    )} | ${f(
+      over(r.policy, (x) => x.rssWithShippedPoliciesMb),
+      1,
+    )} |`,
+  );
   p();
 
   renderVmPsi(r.vmPsi, p);
@@ -199,10 +423,21 @@ export function renderMarkdown(r: Results): string {
   const idle10k = over(r.startup["10000"] ?? [], (x) => x.idleCpuPercent);
   const mism = over(r.storm, (x) => x.mismatches);
   const verdict = (ok: boolean): string => (ok ? "**met**" : "**not met**");
-  p(`1. Event → action p99 at 10,000 cgroups within 3× of the echo in the same run: ratio ${f(ratio10k)} → ${verdict(ratio10k.median <= 3)} (median run${ratio10k.max <= 3 ? ", and every run" : `; worst run ${ratio10k.max.toFixed(2)}`}).`);
-  p(`2. Well under 1/100 of the fastest peer's interval (systemd-oomd 150 ms → 1.5 ms): cgwatch p99 at 10k ${f(p99ms, 3)} ms → ${verdict(p99ms.median < FASTEST_PEER_MS / 100)}; p50 ${f(over(at10k, (x) => x.cgwatch.p50 / 1000), 3)} ms. Against oomd (1–5 s), koordinator (1 s) and the kubelet (10 s) the p99 is ${(1000 / p99ms.median).toFixed(0)}×–${(10000 / p99ms.median).toFixed(0)}× shorter.`);
-  p(`3. Idle cost near zero at 10k cgroups: ${f(idle10k, 2)} % of one core over the idle window → ${verdict(idle10k.median < 1)} (threshold used: < 1 %).`);
-  p(`4. Event storm, nothing lost or double-counted: ${f(mism, 0)} of 60,000 series differ from disk → ${verdict(mism.max === 0)}.`);
+  p(
+    `1. Event → action p99 at 10,000 cgroups within 3× of the echo in the same run: ratio ${f(ratio10k)} → ${verdict(ratio10k.median <= 3)} (median run${ratio10k.max <= 3 ? ", and every run" : `; worst run ${ratio10k.max.toFixed(2)}`}).`,
+  );
+  p(
+    `2. Well under 1/100 of the fastest peer's interval (systemd-oomd 150 ms → 1.5 ms): cgwatch p99 at 10k ${f(p99ms, 3)} ms → ${verdict(p99ms.median < FASTEST_PEER_MS / 100)}; p50 ${f(
+      over(at10k, (x) => x.cgwatch.p50 / 1000),
+      3,
+    )} ms. Against oomd (1–5 s), koordinator (1 s) and the kubelet (10 s) the p99 is ${(1000 / p99ms.median).toFixed(0)}×–${(10000 / p99ms.median).toFixed(0)}× shorter.`,
+  );
+  p(
+    `3. Idle cost near zero at 10k cgroups: ${f(idle10k, 2)} % of one core over the idle window → ${verdict(idle10k.median < 1)} (threshold used: < 1 %).`,
+  );
+  p(
+    `4. Event storm, nothing lost or double-counted: ${f(mism, 0)} of 60,000 series differ from disk → ${verdict(mism.max === 0)}.`,
+  );
   p();
   return `${out.join("\n")}\n`;
 }
@@ -213,13 +448,23 @@ function renderContainerRescue(runs: readonly RunRecord<ContainerRescueRun>[], p
   const hogMb = runs[0]?.result.hogMb ?? 0;
   p("## Real container: a stall that needs several raises, rescued");
   p();
-  p(`\`podman run -m 50m --oom-kill-disable\` (podman 4.3 + runc, container cgroup under the bench's own) running a hog that touches ${hogMb} MB`);
-  p("in 1 MB steps: the kernel stalls it again after every raise. `cgwatch run` with the shipped config and oom-rescue's default params");
-  p("(+25% per raise), a fresh instance per repetition. Wall-clock ms between cgwatch's log line times and the hog's own clock.");
+  p(
+    `\`podman run -m 50m --oom-kill-disable\` (podman 4.3 + runc, container cgroup under the bench's own) running a hog that touches ${hogMb} MB`,
+  );
+  p(
+    "in 1 MB steps: the kernel stalls it again after every raise. `cgwatch run` with the shipped config and oom-rescue's default params",
+  );
+  p(
+    "(+25% per raise), a fresh instance per repetition. Wall-clock ms between cgwatch's log line times and the hog's own clock.",
+  );
   p();
-  p(`- stall → first raise applied, ms over ${reps.length} containers: **${f(spread(reps.map((x) => x.stallToFirstRaiseMs)), 0)}**`);
+  p(
+    `- stall → first raise applied, ms over ${reps.length} containers: **${f(spread(reps.map((x) => x.stallToFirstRaiseMs)), 0)}**`,
+  );
   p(`- stall → hog finished (every raise done), ms: **${f(spread(reps.map((x) => x.stallToHogDoneMs)), 0)}**`);
-  p(`- raises applied per container: ${reps.map((x) => x.raises).join(", ")}; stall events: ${reps.map((x) => x.stalls).join(", ")}; load at start: ${loads(runs)}`);
+  p(
+    `- raises applied per container: ${reps.map((x) => x.raises).join(", ")}; stall events: ${reps.map((x) => x.stalls).join(", ")}; load at start: ${loads(runs)}`,
+  );
   p();
 }
 
@@ -242,13 +487,25 @@ function renderVmPsi(v: VmPsiBench | undefined, p: (s?: string) => void): void {
   const reps = v.reps;
   const cell = (pick: (x: VmPsiRep) => number | null): string => {
     const m = medianP90(reps.map(pick));
-    return m.n === 0 ? "n/a" : `${m.median.toFixed(0)} / ${m.p90.toFixed(0)}${m.missing > 0 ? ` (${m.missing} of ${reps.length} missing)` : ""}`;
+    return m.n === 0
+      ? "n/a"
+      : `${m.median.toFixed(0)} / ${m.p90.toFixed(0)}${m.missing > 0 ? ` (${m.missing} of ${reps.length} missing)` : ""}`;
   };
-  p(`The VM tier's guest (kernel \`${v.kernel}\`, one vCPU, **TCG software emulation: every figure here is inflated, typically 10–20×**`);
-  p("against real hardware, see docs/vm-tier.md) runs `bench/vm/psi-guest.sh`: the daemon as shipped (debug log to a file), and per");
-  p(`repetition (${reps.length}, one boot, ${v.wallSeconds} s) a fresh cgroup with memory.high 24M and memory.max 64M and a 48 MiB python hog`);
-  p("the kernel throttles. Each path is timed from an independent observer of the kernel to the daemon's log (wall clock, ms):");
-  p("- **PSI**: a separate process's trigger with the daemon's own parameters (`some 150000 1000000`) wakes → cgwatch's");
+  p(
+    `The VM tier's guest (kernel \`${v.kernel}\`, one vCPU, **TCG software emulation: every figure here is inflated, typically 10–20×**`,
+  );
+  p(
+    "against real hardware, see docs/vm-tier.md) runs `bench/vm/psi-guest.sh`: the daemon as shipped (debug log to a file), and per",
+  );
+  p(
+    `repetition (${reps.length}, one boot, ${v.wallSeconds} s) a fresh cgroup with memory.high 24M and memory.max 64M and a 48 MiB python hog`,
+  );
+  p(
+    "the kernel throttles. Each path is timed from an independent observer of the kernel to the daemon's log (wall clock, ms):",
+  );
+  p(
+    "- **PSI**: a separate process's trigger with the daemon's own parameters (`some 150000 1000000`) wakes → cgwatch's",
+  );
   p("  `memory_pressure` → pressure-relief's `set_memory_high` applied;");
   p("- **memory.events**: the bench's own inotify watch sees `high` leave 0 → cgwatch's `memory_high` → oom-rescue's");
   p("  `set_memory_limit` applied.");
@@ -257,17 +514,24 @@ function renderVmPsi(v: VmPsiBench | undefined, p: (s?: string) => void): void {
   p("|---|---:|---:|");
   p(`| PSI trigger (\`some 150ms 1s\`) | ${cell((x) => x.psiEventMs)} | ${cell((x) => x.psiActionMs)} |`);
   p(`| memory.events (\`high\`) | ${cell((x) => x.highEventMs)} | ${cell((x) => x.highActionMs)} |`);
-  p(`| oomd (reference, not run) | its polling interval: ${OOMD_INTERVAL_MS} ms by default, up to one interval before it even looks | — |`);
+  p(
+    `| oomd (reference, not run) | its polling interval: ${OOMD_INTERVAL_MS} ms by default, up to one interval before it even looks | — |`,
+  );
   p();
-  p("- Each repetition times the onset: the first wake of a fresh trigger, the first `high` count. The memory.events reference is");
+  p(
+    "- Each repetition times the onset: the first wake of a fresh trigger, the first `high` count. The memory.events reference is",
+  );
   p("  itself an inotify reader (the bench's), which the daemon can beat: hence figures below 0.");
   p("- The action figures include the policy call and the write, both run on the one emulated vCPU the hog also uses.");
   const avg = reps.map((x) => x.avg10AtFirstFiring).filter((x): x is number => x !== null);
-  p(`- \`some avg10\` carried by the first \`memory_pressure\` of each repetition: ${avg.map((x) => x.toFixed(2)).join(", ")}`);
-  p(`  (${avg.filter((x) => x === 0).length} of ${avg.length} at 0.00: why pressure-relief decides on the trigger, not on avg10).`);
+  p(
+    `- \`some avg10\` carried by the first \`memory_pressure\` of each repetition: ${avg.map((x) => x.toFixed(2)).join(", ")}`,
+  );
+  p(
+    `  (${avg.filter((x) => x === 0).length} of ${avg.length} at 0.00: why pressure-relief decides on the trigger, not on avg10).`,
+  );
   p();
 }
-
 
 /** Least squares over (x, y) points: y = intercept + slope · x. Null with fewer than two distinct x. */
 export function fitLine(points: readonly (readonly [number, number])[]): { slope: number; intercept: number } | null {
@@ -281,11 +545,18 @@ export function fitLine(points: readonly (readonly [number, number])[]): { slope
 }
 
 /** RSS and heap against the population: MB per 1,000 cgroups and the intercept, fitted to each size's median. */
-function renderRssSlope(startup: Readonly<Record<string, readonly RunRecord<StartupRun>[]>>, p: (s?: string) => void): void {
-  const sizes = Object.keys(startup).map(Number).sort((a, b) => a - b);
+function renderRssSlope(
+  startup: Readonly<Record<string, readonly RunRecord<StartupRun>[]>>,
+  p: (s?: string) => void,
+): void {
+  const sizes = Object.keys(startup)
+    .map(Number)
+    .sort((a, b) => a - b);
   const fit = (pick: (x: StartupRun) => number): string => {
     const line = fitLine(sizes.map((n) => [n / 1000, over(startup[String(n)] ?? [], pick).median] as const));
-    return line === null ? "n/a (needs two sizes)" : `**${line.slope.toFixed(1)} MB per 1,000 cgroups**, intercept ${line.intercept.toFixed(1)} MB`;
+    return line === null
+      ? "n/a (needs two sizes)"
+      : `**${line.slope.toFixed(1)} MB per 1,000 cgroups**, intercept ${line.intercept.toFixed(1)} MB`;
   };
   const afterGc = sizes.every((n) => (startup[String(n)] ?? []).every((x) => x.result.rssAfterGcMb !== undefined));
   p(
@@ -306,25 +577,51 @@ function renderFloor(floor: Results["floor"], p: (s?: string) => void): void {
     return;
   }
   const any = Object.values(floor)[0]?.[0]?.result;
-  p(`The driver bumps a random \`memory.events\` counter of cgroup after cgroup at ${any?.ratePerSecond ?? "?"} writes/s (one pwrite each) for ${any?.seconds ?? "?"} s, while one`);
-  p("responder listens, each in turn on the same tree: **minimal** (a listener written in the bench, `bench/floorListener.ts`: one inotify");
-  p("instance, a watch per `memory.events`, on each notification re-read it into one buffer, parse the six counters and diff them, count only),");
-  p("**echo** (fs.watch → writeFileSync `memory.max`) and **cgwatch** (the daemon, no policy: the minimal listener's work as cgwatch does it).");
-  p("Process CPU (user + system, independent of how loaded the machine is) over the storm, less the responder's own idle CPU rate over");
-  p("a window of the same length just before, per million counter increments written. RSS of each process after the storm.");
+  p(
+    `The driver bumps a random \`memory.events\` counter of cgroup after cgroup at ${any?.ratePerSecond ?? "?"} writes/s (one pwrite each) for ${any?.seconds ?? "?"} s, while one`,
+  );
+  p(
+    "responder listens, each in turn on the same tree: **minimal** (a listener written in the bench, `bench/floorListener.ts`: one inotify",
+  );
+  p(
+    "instance, a watch per `memory.events`, on each notification re-read it into one buffer, parse the six counters and diff them, count only),",
+  );
+  p(
+    "**echo** (fs.watch → writeFileSync `memory.max`) and **cgwatch** (the daemon, no policy: the minimal listener's work as cgwatch does it).",
+  );
+  p(
+    "Process CPU (user + system, independent of how loaded the machine is) over the storm, less the responder's own idle CPU rate over",
+  );
+  p(
+    "a window of the same length just before, per million counter increments written. RSS of each process after the storm.",
+  );
   p();
-  p("| cgroups | responder | CPU-seconds per 1M events | ratio to minimal | idle CPU before the storm, ms | increments counted / written | RSS, MB | RSS ratio to minimal |");
+  p(
+    "| cgroups | responder | CPU-seconds per 1M events | ratio to minimal | idle CPU before the storm, ms | increments counted / written | RSS, MB | RSS ratio to minimal |",
+  );
   p("|---:|---|---:|---:|---:|---|---:|---:|");
   for (const [n, runs] of Object.entries(floor)) {
     const row = (name: string, pick: (x: FloorRun) => FloorRun["minimal"]): void => {
       const counted = runs.map((x) => `${pick(x.result).counted}/${pick(x.result).writes}`).join(", ");
-      p(`| ${n} | ${name} | ${f(over(runs, (x) => pick(x).cpuSecondsPerMillion))} | ${f(over(runs, (x) => pick(x).cpuSecondsPerMillion / x.minimal.cpuSecondsPerMillion))} | ${f(over(runs, (x) => pick(x).idleCpuMs), 0)} | ${counted} | ${f(over(runs, (x) => pick(x).rssMb), 1)} | ${f(over(runs, (x) => pick(x).rssMb / x.minimal.rssMb))} |`);
+      p(
+        `| ${n} | ${name} | ${f(over(runs, (x) => pick(x).cpuSecondsPerMillion))} | ${f(over(runs, (x) => pick(x).cpuSecondsPerMillion / x.minimal.cpuSecondsPerMillion))} | ${f(
+          over(runs, (x) => pick(x).idleCpuMs),
+          0,
+        )} | ${counted} | ${f(
+          over(runs, (x) => pick(x).rssMb),
+          1,
+        )} | ${f(over(runs, (x) => pick(x).rssMb / x.minimal.rssMb))} |`,
+      );
     };
     row("minimal (floor)", (x) => x.minimal);
     row("echo", (x) => x.echo);
     row("cgwatch, no policy", (x) => x.cgwatch);
   }
   p();
-  p(`Load at the start of the runs: ${Object.values(floor).map((runs) => loads(runs)).join("; ")}.`);
+  p(
+    `Load at the start of the runs: ${Object.values(floor)
+      .map((runs) => loads(runs))
+      .join("; ")}.`,
+  );
   p();
 }

@@ -102,7 +102,10 @@ function inChild<T>(spec: ChildSpec, timeoutMs: number): Promise<RunRecord<T>> {
   const loadBefore = loadavg();
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(HERE, "run.js"), ["--child"], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: ["--expose-gc"] });
+    const child = fork(path.join(HERE, "run.js"), ["--child"], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      execArgv: ["--expose-gc"],
+    });
     let settled = false;
     const timer = setTimeout(() => {
       if (settled) return;
@@ -114,7 +117,13 @@ function inChild<T>(spec: ChildSpec, timeoutMs: number): Promise<RunRecord<T>> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (m.ok) resolve({ result: m.result, seconds: Math.round((performance.now() - t0) / 100) / 10, loadBefore, loadAfter: loadavg() });
+      if (m.ok)
+        resolve({
+          result: m.result,
+          seconds: Math.round((performance.now() - t0) / 100) / 10,
+          loadBefore,
+          loadAfter: loadavg(),
+        });
       else reject(new Error(`${spec.name}: ${m.error}`));
     });
     child.once("exit", (code) => {
@@ -168,15 +177,43 @@ export interface Results {
   readonly vmPsi?: VmPsiBench;
 }
 
-const fmt = (s: Spread, digits = 2): string => (s.runs === 0 ? "n/a" : `${s.median.toFixed(digits)} [${s.min.toFixed(digits)}–${s.max.toFixed(digits)}]`);
+const fmt = (s: Spread, digits = 2): string =>
+  s.runs === 0 ? "n/a" : `${s.median.toFixed(digits)} [${s.min.toFixed(digits)}–${s.max.toFixed(digits)}]`;
 
 function printTable(r: Partial<Results>): void {
   const rows: [string, string][] = [];
   for (const [n, runs] of Object.entries(r.latency ?? {})) {
     const us = (f: (x: LatencyRun) => number): Spread => spread(runs.map((x) => f(x.result) / 1000));
-    rows.push([`event→action ms @${n} echo p50/p99`, `${fmt(us((x) => x.echo.p50), 3)} / ${fmt(us((x) => x.echo.p99), 3)}`]);
-    rows.push([`event→action ms @${n} cgwatch p50/p99`, `${fmt(us((x) => x.cgwatch.p50), 3)} / ${fmt(us((x) => x.cgwatch.p99), 3)}`]);
-    rows.push([`event→action ms @${n} scraped p50/p99`, `${fmt(us((x) => x.scraped.p50), 3)} / ${fmt(us((x) => x.scraped.p99), 3)}`]);
+    rows.push([
+      `event→action ms @${n} echo p50/p99`,
+      `${fmt(
+        us((x) => x.echo.p50),
+        3,
+      )} / ${fmt(
+        us((x) => x.echo.p99),
+        3,
+      )}`,
+    ]);
+    rows.push([
+      `event→action ms @${n} cgwatch p50/p99`,
+      `${fmt(
+        us((x) => x.cgwatch.p50),
+        3,
+      )} / ${fmt(
+        us((x) => x.cgwatch.p99),
+        3,
+      )}`,
+    ]);
+    rows.push([
+      `event→action ms @${n} scraped p50/p99`,
+      `${fmt(
+        us((x) => x.scraped.p50),
+        3,
+      )} / ${fmt(
+        us((x) => x.scraped.p99),
+        3,
+      )}`,
+    ]);
     rows.push([`p99 ratio cgwatch/echo @${n}`, fmt(spread(runs.map((x) => x.result.cgwatch.p99 / x.result.echo.p99)))]);
   }
   if (r.storm !== undefined) {
@@ -186,20 +223,39 @@ function printTable(r: Partial<Results>): void {
   }
   for (const [n, runs] of Object.entries(r.floor ?? {})) {
     const cps = (pick: (x: FloorRun) => number): string => fmt(spread(runs.map((x) => pick(x.result))));
-    rows.push([`CPU s per 1M events @${n} minimal / echo / cgwatch`, `${cps((x) => x.minimal.cpuSecondsPerMillion)} / ${cps((x) => x.echo.cpuSecondsPerMillion)} / ${cps((x) => x.cgwatch.cpuSecondsPerMillion)}`]);
-    rows.push([`RSS MB @${n} minimal / cgwatch (no policy)`, `${cps((x) => x.minimal.rssMb)} / ${cps((x) => x.cgwatch.rssMb)}`]);
+    rows.push([
+      `CPU s per 1M events @${n} minimal / echo / cgwatch`,
+      `${cps((x) => x.minimal.cpuSecondsPerMillion)} / ${cps((x) => x.echo.cpuSecondsPerMillion)} / ${cps((x) => x.cgwatch.cpuSecondsPerMillion)}`,
+    ]);
+    rows.push([
+      `RSS MB @${n} minimal / cgwatch (no policy)`,
+      `${cps((x) => x.minimal.rssMb)} / ${cps((x) => x.cgwatch.rssMb)}`,
+    ]);
   }
   for (const [n, runs] of Object.entries(r.startup ?? {})) {
     rows.push([`ready ms @${n}`, fmt(spread(runs.map((x) => x.result.readyMs)), 0)]);
     rows.push([`RSS MB @${n}`, fmt(spread(runs.map((x) => x.result.rssMb)), 1)]);
     rows.push([`idle CPU % @${n}`, fmt(spread(runs.map((x) => x.result.idleCpuPercent)), 3)]);
   }
-  const slope = fitLine(Object.entries(r.startup ?? {}).map(([n, runs]) => [Number(n) / 1000, spread(runs.map((x) => x.result.rssAfterGcMb ?? x.result.rssMb)).median] as const));
-  if (slope !== null) rows.push(["RSS after GC, MB per 1,000 cgroups / intercept MB", `${slope.slope.toFixed(1)} / ${slope.intercept.toFixed(1)}`]);
+  const slope = fitLine(
+    Object.entries(r.startup ?? {}).map(
+      ([n, runs]) =>
+        [Number(n) / 1000, spread(runs.map((x) => x.result.rssAfterGcMb ?? x.result.rssMb)).median] as const,
+    ),
+  );
+  if (slope !== null)
+    rows.push([
+      "RSS after GC, MB per 1,000 cgroups / intercept MB",
+      `${slope.slope.toFixed(1)} / ${slope.intercept.toFixed(1)}`,
+    ]);
   for (const [n, runs] of Object.entries(r.sweep ?? {})) {
-    rows.push([`sweep CPU ms @${n} reader / naive`, `${fmt(spread(runs.map((x) => x.result.readerCpuMs)))} / ${fmt(spread(runs.map((x) => x.result.naiveCpuMs)))}`]);
+    rows.push([
+      `sweep CPU ms @${n} reader / naive`,
+      `${fmt(spread(runs.map((x) => x.result.readerCpuMs)))} / ${fmt(spread(runs.map((x) => x.result.naiveCpuMs)))}`,
+    ]);
   }
-  if (r.realOom !== undefined) rows.push(["real v1 OOM wake→action ms", fmt(spread(r.realOom.flatMap((x) => x.result.wakeToActionMs)), 3)]);
+  if (r.realOom !== undefined)
+    rows.push(["real v1 OOM wake→action ms", fmt(spread(r.realOom.flatMap((x) => x.result.wakeToActionMs)), 3)]);
   if (r.containerRescue !== undefined) {
     const reps = r.containerRescue.flatMap((x) => x.result.reps);
     rows.push(["container stall→first raise ms", fmt(spread(reps.map((x) => x.stallToFirstRaiseMs)), 0)]);
@@ -208,17 +264,30 @@ function printTable(r: Partial<Results>): void {
   if (r.oomConfirm !== undefined) {
     const p50 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
     const late = (xs: number[]): number[] => xs.filter((x) => x >= 1);
-    rows.push(["real v1 OOM wake→oom_kill event p50 ms (old schedule)", `${fmt(spread(r.oomConfirm.map((x) => p50(x.result.confirmMs))), 3)} (${fmt(spread(r.oomConfirm.map((x) => p50(x.result.oldScheduleMs))), 3)})`]);
-    rows.push(["  of kills not yet counted at the wake (old)", `${fmt(spread(r.oomConfirm.map((x) => p50(late(x.result.confirmMs)))), 3)} (${fmt(spread(r.oomConfirm.map((x) => p50(late(x.result.oldScheduleMs)))), 3)})`]);
-    rows.push(["real v1 OOM kills: kernel / events", r.oomConfirm.map((x) => `${x.result.kernelKills}/${x.result.eventKills}`).join(", ")]);
+    rows.push([
+      "real v1 OOM wake→oom_kill event p50 ms (old schedule)",
+      `${fmt(spread(r.oomConfirm.map((x) => p50(x.result.confirmMs))), 3)} (${fmt(spread(r.oomConfirm.map((x) => p50(x.result.oldScheduleMs))), 3)})`,
+    ]);
+    rows.push([
+      "  of kills not yet counted at the wake (old)",
+      `${fmt(spread(r.oomConfirm.map((x) => p50(late(x.result.confirmMs)))), 3)} (${fmt(spread(r.oomConfirm.map((x) => p50(late(x.result.oldScheduleMs)))), 3)})`,
+    ]);
+    rows.push([
+      "real v1 OOM kills: kernel / events",
+      r.oomConfirm.map((x) => `${x.result.kernelKills}/${x.result.eventKills}`).join(", "),
+    ]);
   }
   if (r.metrics !== undefined) {
     for (const n of [1000, 10000]) {
       const pick = (x: RunRecord<MetricsBenchResult>) => x.result.scales.find((s) => s.cgroups === n);
-      rows.push([`/metrics render ms @${n} (stream)`, fmt(spread(r.metrics.map((x) => pick(x)?.cgwatchStream.renderMs ?? NaN)))]);
+      rows.push([
+        `/metrics render ms @${n} (stream)`,
+        fmt(spread(r.metrics.map((x) => pick(x)?.cgwatchStream.renderMs ?? NaN))),
+      ]);
     }
   }
-  if (r.policy !== undefined) rows.push(["policy calls/s", fmt(spread(r.policy.map((x) => x.result.callsPerSecond)), 0)]);
+  if (r.policy !== undefined)
+    rows.push(["policy calls/s", fmt(spread(r.policy.map((x) => x.result.callsPerSecond)), 0)]);
   if (r.vmPsi?.kind === "measured") {
     const reps = r.vmPsi.reps;
     const q = (pick: (x: VmPsiRep) => number | null): string => {
@@ -230,18 +299,39 @@ function printTable(r: Partial<Results>): void {
     rows.push(["v2 VM memory.events → event ms p50/p90", q((x) => x.highEventMs)]);
     rows.push(["v2 VM memory.events → action ms p50/p90", q((x) => x.highActionMs)]);
   } else if (r.vmPsi !== undefined) rows.push(["v2 VM pressure figure", `skipped: ${r.vmPsi.reason}`]);
-  if (r.eventfd !== undefined) rows.push(["eventfd wake median µs", fmt(spread(r.eventfd.map((x) => (x.result.eventfd.kind === "measured" ? x.result.eventfd.medianMs * 1000 : NaN))), 1)]);
+  if (r.eventfd !== undefined)
+    rows.push([
+      "eventfd wake median µs",
+      fmt(
+        spread(r.eventfd.map((x) => (x.result.eventfd.kind === "measured" ? x.result.eventfd.medianMs * 1000 : NaN))),
+        1,
+      ),
+    ]);
   const w = Math.max(...rows.map((x) => x[0].length));
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
 }
 
 /** The parts `--only` takes, in the order a full run runs them. */
-const PARTS = ["latency", "storm", "floor", "startup", "sweep", "oom", "container", "eventfd", "metrics", "vmpsi", "policy"] as const;
+const PARTS = [
+  "latency",
+  "storm",
+  "floor",
+  "startup",
+  "sweep",
+  "oom",
+  "container",
+  "eventfd",
+  "metrics",
+  "vmpsi",
+  "policy",
+] as const;
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes("--help")) {
-    process.stdout.write(`npm run bench [-- --only ${PARTS.join(",")}] [--merge] [--runs N] [--vm-reps N] [--sizes N,M]\n`);
+    process.stdout.write(
+      `npm run bench [-- --only ${PARTS.join(",")}] [--merge] [--runs N] [--vm-reps N] [--sizes N,M]\n`,
+    );
     return;
   }
   const sizesArg = argv.indexOf("--sizes");
@@ -249,7 +339,8 @@ async function main(): Promise<void> {
   const onlyArg = argv.indexOf("--only");
   const only = onlyArg >= 0 ? new Set((argv[onlyArg + 1] ?? "").split(",")) : null;
   const unknown = [...(only ?? [])].filter((x) => !(PARTS as readonly string[]).includes(x));
-  if (unknown.length > 0) throw new Error(`--only: unknown part(s) ${unknown.join(", ")}; the parts are ${PARTS.join(", ")}`);
+  if (unknown.length > 0)
+    throw new Error(`--only: unknown part(s) ${unknown.join(", ")}; the parts are ${PARTS.join(", ")}`);
   const runsArg = argv.indexOf("--runs");
   const RUNS = runsArg >= 0 ? Number(argv[runsArg + 1]) : 3;
   const vmRepsArg = argv.indexOf("--vm-reps");
@@ -266,7 +357,13 @@ async function main(): Promise<void> {
   const r: {
     -readonly [K in keyof Results]?: Results[K];
   } = {
-    machine: { nproc: sh("nproc", []), freeG: sh("free", ["-g"]), kernel: sh("uname", ["-r"]), node: process.version, cpu: os.cpus()[0]?.model ?? "unknown" },
+    machine: {
+      nproc: sh("nproc", []),
+      freeG: sh("free", ["-g"]),
+      kernel: sh("uname", ["-r"]),
+      node: process.version,
+      cpu: os.cpus()[0]?.model ?? "unknown",
+    },
     command: "npm run bench",
     startedAt: new Date().toISOString(),
   };
@@ -288,14 +385,30 @@ async function main(): Promise<void> {
     if (want("latency")) {
       r.latency = {};
       for (const n of [100, 1000, 10000]) {
-        r.latency[String(n)] = await repeat<LatencyRun>(`latency @${n}`, RUNS, { name: "latency", args: { root: tree(n), n, samples: 300 } }, 180_000);
+        r.latency[String(n)] = await repeat<LatencyRun>(
+          `latency @${n}`,
+          RUNS,
+          { name: "latency", args: { root: tree(n), n, samples: 300 } },
+          180_000,
+        );
       }
     }
-    if (want("storm")) r.storm = await repeat<StormRun>("storm @10000", RUNS, { name: "storm", args: { root: tree(10000), n: 10000, seconds: 10 } }, 180_000);
+    if (want("storm"))
+      r.storm = await repeat<StormRun>(
+        "storm @10000",
+        RUNS,
+        { name: "storm", args: { root: tree(10000), n: 10000, seconds: 10 } },
+        180_000,
+      );
     if (want("floor")) {
       r.floor = {};
       for (const n of sizes ?? [10000]) {
-        r.floor[String(n)] = await repeat<FloorRun>(`CPU per event vs the floors @${n}`, RUNS, { name: "floor", args: { root: tree(n), n, rate: 2000, seconds: 6 } }, 400_000);
+        r.floor[String(n)] = await repeat<FloorRun>(
+          `CPU per event vs the floors @${n}`,
+          RUNS,
+          { name: "floor", args: { root: tree(n), n, rate: 2000, seconds: 6 } },
+          400_000,
+        );
       }
     }
     if (want("startup")) {
@@ -304,28 +417,75 @@ async function main(): Promise<void> {
       // one of each 30 s pass), 10 s at 1k as before, none at 2k and 5k (measured for their RSS only).
       for (const n of sizes ?? [1000, 2000, 5000, 10000]) {
         const idleSeconds = n >= 10000 ? 30 : n === 1000 || sizes !== null ? 10 : 0;
-        r.startup[String(n)] = await repeat<StartupRun>(`startup/RSS/idle @${n}`, RUNS, { name: "startup", args: { root: tree(n), n, idleSeconds } }, 180_000);
+        r.startup[String(n)] = await repeat<StartupRun>(
+          `startup/RSS/idle @${n}`,
+          RUNS,
+          { name: "startup", args: { root: tree(n), n, idleSeconds } },
+          180_000,
+        );
       }
     }
     if (want("sweep")) {
       r.sweep = {};
-      for (const n of [1000, 10000]) r.sweep[String(n)] = await repeat<SweepRun>(`poll sweep @${n}`, RUNS, { name: "sweep", args: { root: tree(n), n, sweeps: 7 } }, 120_000);
-      r.realSweep = await repeat<SweepRun>("poll sweep, real v1 kernel", RUNS, { name: "realSweep", args: { count: 50, sweeps: 21 } }, 60_000);
+      for (const n of [1000, 10000])
+        r.sweep[String(n)] = await repeat<SweepRun>(
+          `poll sweep @${n}`,
+          RUNS,
+          { name: "sweep", args: { root: tree(n), n, sweeps: 7 } },
+          120_000,
+        );
+      r.realSweep = await repeat<SweepRun>(
+        "poll sweep, real v1 kernel",
+        RUNS,
+        { name: "realSweep", args: { count: 50, sweeps: 21 } },
+        60_000,
+      );
     }
-    if (want("oom")) r.realOom = await repeat<RealOomRun>("real v1 OOM (5 reps per run)", 1, { name: "realOom", args: { reps: 5 } }, 240_000);
+    if (want("oom"))
+      r.realOom = await repeat<RealOomRun>(
+        "real v1 OOM (5 reps per run)",
+        1,
+        { name: "realOom", args: { reps: 5 } },
+        240_000,
+      );
     if (want("container")) {
       const missing = containerEngineUnavailable();
-      if (missing === null) r.containerRescue = await repeat<ContainerRescueRun>("real container rescue (3 containers per run)", 1, { name: "containerRescue", args: { reps: 3, hogMb: 300 } }, 300_000);
+      if (missing === null)
+        r.containerRescue = await repeat<ContainerRescueRun>(
+          "real container rescue (3 containers per run)",
+          1,
+          { name: "containerRescue", args: { reps: 3, hogMb: 300 } },
+          300_000,
+        );
       else process.stderr.write(`[bench] real container rescue SKIPPED: ${missing}\n`);
     }
-    if (want("oom")) r.oomConfirm = await repeat<OomConfirmRun>("real v1 OOM confirm (20 kills per schedule)", RUNS, { name: "oomConfirm", args: { kills: 20 } }, 240_000);
-    if (want("eventfd")) r.eventfd = await repeat<EventfdLatencyResult>("eventfd latency", RUNS, { name: "eventfd", args: { pollWakes: 30 } }, 120_000);
-    if (want("metrics")) r.metrics = await repeat<MetricsBenchResult>("/metrics render", RUNS, { name: "metrics", args: { runs: 3 } }, 240_000);
+    if (want("oom"))
+      r.oomConfirm = await repeat<OomConfirmRun>(
+        "real v1 OOM confirm (20 kills per schedule)",
+        RUNS,
+        { name: "oomConfirm", args: { kills: 20 } },
+        240_000,
+      );
+    if (want("eventfd"))
+      r.eventfd = await repeat<EventfdLatencyResult>(
+        "eventfd latency",
+        RUNS,
+        { name: "eventfd", args: { pollWakes: 30 } },
+        120_000,
+      );
+    if (want("metrics"))
+      r.metrics = await repeat<MetricsBenchResult>(
+        "/metrics render",
+        RUNS,
+        { name: "metrics", args: { runs: 3 } },
+        240_000,
+      );
     if (want("vmpsi")) {
       process.stderr.write(`[bench] v2 pressure in the QEMU guest (${VM_REPS} repetitions, one boot)\n`);
       r.vmPsi = runVmPsiBench(REPO, VM_REPS);
     }
-    if (want("policy")) r.policy = await repeat<PolicyBenchResult>("policy engine", RUNS, { name: "policy", args: {} }, 120_000);
+    if (want("policy"))
+      r.policy = await repeat<PolicyBenchResult>("policy engine", RUNS, { name: "policy", args: {} }, 120_000);
   } finally {
     cleanup();
   }
@@ -333,7 +493,11 @@ async function main(): Promise<void> {
   printTable(r);
   if (only !== null && merge) {
     const kept = JSON.parse(fs.readFileSync(path.join(REPO, "bench", "results.json"), "utf8")) as Results;
-    const ran = Object.fromEntries(Object.entries(r).filter(([k]) => !["machine", "command", "startedAt", "totalSeconds", "treeBuildSeconds"].includes(k)));
+    const ran = Object.fromEntries(
+      Object.entries(r).filter(
+        ([k]) => !["machine", "command", "startedAt", "totalSeconds", "treeBuildSeconds"].includes(k),
+      ),
+    );
     Object.assign(r, { ...kept, ...ran });
   }
   if (only === null || merge) {
@@ -356,7 +520,10 @@ if (process.argv[2] === "--child") {
   process.once("message", (spec: ChildSpec) => {
     childMain(spec).then(
       (result) => process.send?.({ ok: true, result }, () => process.exit(0)),
-      (err: unknown) => process.send?.({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }, () => process.exit(1)),
+      (err: unknown) =>
+        process.send?.({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }, () =>
+          process.exit(1),
+        ),
     );
   });
 } else {

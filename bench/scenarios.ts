@@ -17,7 +17,17 @@ import { loadNative } from "../src/native/index.js";
 import { v1OomWakes } from "../src/sources/v1Notifications.js";
 import { createNativeNotifiers } from "../src/watch/nativeNotifiers.js";
 import { createWatcher } from "../src/watch/watcher.js";
-import { cgroupName, cpuMs, dist, MEMORY_EVENT_KEYS, parseMemoryEvents, sleep, startBenchDaemon, WATCH_PATTERN, type Dist } from "./common.js";
+import {
+  cgroupName,
+  cpuMs,
+  dist,
+  MEMORY_EVENT_KEYS,
+  parseMemoryEvents,
+  sleep,
+  startBenchDaemon,
+  WATCH_PATTERN,
+  type Dist,
+} from "./common.js";
 import type { DriverCommand, DriverReply } from "./driver.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -26,7 +36,11 @@ function startDriver(): ChildProcess {
   return fork(path.join(HERE, "driver.js"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
 }
 
-function ask<K extends DriverReply["kind"]>(child: ChildProcess, cmd: DriverCommand, kind: K): Promise<Extract<DriverReply, { kind: K }>> {
+function ask<K extends DriverReply["kind"]>(
+  child: ChildProcess,
+  cmd: DriverCommand,
+  kind: K,
+): Promise<Extract<DriverReply, { kind: K }>> {
   return new Promise((resolve, reject) => {
     const onMsg = (r: DriverReply): void => {
       child.off("exit", onExit);
@@ -75,7 +89,9 @@ function startEcho(root: string, n: number): () => void {
   for (let i = 0; i < n; i++) {
     const dir = path.join(root, cgroupName(i));
     const target = path.join(dir, "memory.max");
-    watchers.push(fs.watch(path.join(dir, "memory.events"), { persistent: false }, () => fs.writeFileSync(target, "1074790400\n")));
+    watchers.push(
+      fs.watch(path.join(dir, "memory.events"), { persistent: false }, () => fs.writeFileSync(target, "1074790400\n")),
+    );
   }
   return () => {
     for (const w of watchers) w.close();
@@ -133,10 +149,24 @@ export function untilQuiet(boundMs: number): Promise<QuietResult> {
 }
 
 /** Echo, then cgwatch, then cgwatch while a third process scrapes /metrics back to back; same tree, same driver. */
-export async function latencyRun(args: { root: string; n: number; samples: number; settleMs?: number }): Promise<LatencyRun> {
+export async function latencyRun(args: {
+  root: string;
+  n: number;
+  samples: number;
+  settleMs?: number;
+}): Promise<LatencyRun> {
   const driver = startDriver();
   const scraper = startDriver();
-  const cmd = (): DriverCommand => ({ cmd: "latency", root: args.root, n: args.n, samples: args.samples, warmup: 20, paceMinMs: 5, paceMaxMs: 10, timeoutMs: 2000 });
+  const cmd = (): DriverCommand => ({
+    cmd: "latency",
+    root: args.root,
+    n: args.n,
+    samples: args.samples,
+    warmup: 20,
+    paceMinMs: 5,
+    paceMaxMs: 10,
+    timeoutMs: 2000,
+  });
   try {
     const stopEcho = startEcho(args.root, args.n);
     await sleep(200);
@@ -271,7 +301,12 @@ export interface StormRun {
  * catch-up sweep (the watcher runs the safety net once when a wake storm that
  * may have overflowed the inotify queue calms down).
  */
-export async function stormRun(args: { root: string; n: number; seconds: number; ratePerSecond?: number }): Promise<StormRun> {
+export async function stormRun(args: {
+  root: string;
+  n: number;
+  seconds: number;
+  ratePerSecond?: number;
+}): Promise<StormRun> {
   const driver = startDriver();
   let events = 0;
   let counted = 0;
@@ -292,11 +327,25 @@ export async function stormRun(args: { root: string; n: number; seconds: number;
     await sleep(1000);
     await bd.daemon.metrics.render(); // series born at 0 are shown once; this scrape takes that turn
     const before = new Map<string, number[]>();
-    for (let i = 0; i < args.n; i++) before.set(cgroupName(i), parseMemoryEvents(fs.readFileSync(path.join(args.root, cgroupName(i), "memory.events"), "utf8")));
+    for (let i = 0; i < args.n; i++)
+      before.set(
+        cgroupName(i),
+        parseMemoryEvents(fs.readFileSync(path.join(args.root, cgroupName(i), "memory.events"), "utf8")),
+      );
     events = 0;
     counted = 0;
     const c0 = cpuMs();
-    const s = await ask(driver, { cmd: "storm", root: args.root, n: args.n, seconds: args.seconds, ...(args.ratePerSecond === undefined ? {} : { ratePerSecond: args.ratePerSecond }) }, "storm");
+    const s = await ask(
+      driver,
+      {
+        cmd: "storm",
+        root: args.root,
+        n: args.n,
+        seconds: args.seconds,
+        ...(args.ratePerSecond === undefined ? {} : { ratePerSecond: args.ratePerSecond }),
+      },
+      "storm",
+    );
     const eventsDuring = events;
     const countedDuring = counted;
     const stormCpuMs = cpuMs() - c0;
@@ -310,7 +359,9 @@ export async function stormRun(args: { root: string; n: number; seconds: number;
     const exported = new Map<string, number>();
     const re = /^cgwatch_memory_events_total\{([^}]*)\} (\S+)$/gm;
     for (const m of text.matchAll(re)) {
-      const labels = new Map([...(m[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((l): [string, string] => [l[1] ?? "", l[2] ?? ""]));
+      const labels = new Map(
+        [...(m[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((l): [string, string] => [l[1] ?? "", l[2] ?? ""]),
+      );
       exported.set(`${labels.get("cgroup") ?? ""}|${labels.get("event") ?? ""}`, Number(m[2]));
     }
     let checked = 0;
@@ -373,7 +424,12 @@ export interface SweepRun {
 
 /** One sweep = read cpu.stat and memory.current of every cgroup. Reader and naive loop alternate sweep by sweep. */
 export function sweepRun(args: { root: string; n: number; sweeps: number; paths?: string[] }): SweepRun {
-  const files = args.paths ?? Array.from({ length: args.n }, (_, i) => [path.join(args.root, cgroupName(i), "cpu.stat"), path.join(args.root, cgroupName(i), "memory.current")]).flat();
+  const files =
+    args.paths ??
+    Array.from({ length: args.n }, (_, i) => [
+      path.join(args.root, cgroupName(i), "cpu.stat"),
+      path.join(args.root, cgroupName(i), "memory.current"),
+    ]).flat();
   const reader = createFileReader();
   let sink = 0;
   const readerCpu: number[] = [];
@@ -538,8 +594,13 @@ export async function realOomRun(args: { reps: number }): Promise<RealOomRun> {
       });
       const watched = await bd.daemon.ready;
       if (watched !== 1) throw new Error(`daemon watches ${watched} cgroups, expected 1`);
-      const script = "import time\nchunks = []\nfor i in range(48):\n    chunks.append(bytearray(1024 * 1024))\n    time.sleep(0.002)\nprint('done', flush=True)";
-      hog = spawn("/bin/sh", ["-c", `echo $$ > ${path.join(dir, "cgroup.procs")} && exec python3 -c "$0"`, script], { stdio: "ignore", timeout: 30_000, killSignal: "SIGKILL" });
+      const script =
+        "import time\nchunks = []\nfor i in range(48):\n    chunks.append(bytearray(1024 * 1024))\n    time.sleep(0.002)\nprint('done', flush=True)";
+      hog = spawn("/bin/sh", ["-c", `echo $$ > ${path.join(dir, "cgroup.procs")} && exec python3 -c "$0"`, script], {
+        stdio: "ignore",
+        timeout: 30_000,
+        killSignal: "SIGKILL",
+      });
       const h = hog;
       const exited = new Promise<string>((r) => h.once("exit", (code, sig) => r(sig ?? `exit ${String(code)}`)));
       const timeout = sleep(20_000).then(() => null);
@@ -593,16 +654,34 @@ export async function realOomConfirmRun(args: { kills: number }): Promise<OomCon
   const memRoot = layout.v1.get("memory");
   if (memRoot === undefined) throw new Error("no v1 memory hierarchy");
   const own = parseProcCgroup(fs.readFileSync("/proc/self/cgroup", "utf8")).v1.get("memory") ?? "";
-  const kernelKills = (dir: string): number => Number(/oom_kill (\d+)/.exec(fs.readFileSync(path.join(dir, "memory.oom_control"), "utf8"))?.[1] ?? 0);
+  const kernelKills = (dir: string): number =>
+    Number(/oom_kill (\d+)/.exec(fs.readFileSync(path.join(dir, "memory.oom_control"), "utf8"))?.[1] ?? 0);
 
-  const measure = async (label: string, oldSchedule: boolean): Promise<{ ms: number[]; kernel: number; events: number }> => {
+  const measure = async (
+    label: string,
+    oldSchedule: boolean,
+  ): Promise<{ ms: number[]; kernel: number; events: number }> => {
     const cg = path.posix.join(own, `cgwatch-bench-${process.pid}-${label}`);
     const dir = path.join(memRoot, cg);
     fs.mkdirSync(dir);
     const reader = createFileReader();
     const base = createNativeNotifiers({ keepAlive: false, softLimitRecheckMs: 60_000 });
-    const native = oldSchedule ? { ...base, v1Oom: (d: string, c: string) => v1OomWakes({ dir: d, cgroup: c, keepAlive: false, settleDelaysMs: [10, 100, 1000] }) } : base;
-    const watcher = createWatcher({ layout, reader, patterns: [cg], pollIntervalMs: 60_000, safetyNetIntervalMs: 600_000, persistent: false, native });
+    const native = oldSchedule
+      ? {
+          ...base,
+          v1Oom: (d: string, c: string) =>
+            v1OomWakes({ dir: d, cgroup: c, keepAlive: false, settleDelaysMs: [10, 100, 1000] }),
+        }
+      : base;
+    const watcher = createWatcher({
+      layout,
+      reader,
+      patterns: [cg],
+      pollIntervalMs: 60_000,
+      safetyNetIntervalMs: 600_000,
+      persistent: false,
+      native,
+    });
     const ms: number[] = [];
     let events = 0;
     const sub = watcher.events$.subscribe((e: WatchdogEvent) => {
@@ -615,7 +694,11 @@ export async function realOomConfirmRun(args: { kills: number }): Promise<OomCon
       await watcher.ready;
       const script = "chunks = []\nfor i in range(100):\n    chunks.append(bytearray(1024 * 1024))";
       for (let i = 0; i < args.kills; i++) {
-        const hog = spawn("/bin/sh", ["-c", `echo $$ > ${path.join(dir, "cgroup.procs")} && exec python3 -c "$0"`, script], { stdio: "ignore", timeout: 30_000, killSignal: "SIGKILL" });
+        const hog = spawn(
+          "/bin/sh",
+          ["-c", `echo $$ > ${path.join(dir, "cgroup.procs")} && exec python3 -c "$0"`, script],
+          { stdio: "ignore", timeout: 30_000, killSignal: "SIGKILL" },
+        );
         await new Promise<void>((r) => hog.once("exit", () => r()));
         await sleep(1100); // the last follow-up re-read (1 s) is over: the next kill is a fresh wake
       }

@@ -118,8 +118,12 @@ export interface PidsMaxEvent extends EventBase {
   /** pids.events max: forks refused at pids.max. */
   readonly counter: CounterChange;
 }
-export interface CgroupAddedEvent extends EventBase { readonly kind: "cgroup_added" }
-export interface CgroupRemovedEvent extends EventBase { readonly kind: "cgroup_removed" }
+export interface CgroupAddedEvent extends EventBase {
+  readonly kind: "cgroup_added";
+}
+export interface CgroupRemovedEvent extends EventBase {
+  readonly kind: "cgroup_removed";
+}
 /** Periodic snapshot for control-loop policies; on v2 it carries memory PSI avg10 (percent). */
 export interface SampleEvent extends EventBase {
   readonly kind: "sample";
@@ -244,7 +248,11 @@ export type Action =
   | { readonly kind: "freeze" }
   | { readonly kind: "thaw" }
   | { readonly kind: "kill" }
-  | { readonly kind: "annotate"; readonly message: string; readonly data?: Readonly<Record<string, string | number | boolean>> };
+  | {
+      readonly kind: "annotate";
+      readonly message: string;
+      readonly data?: Readonly<Record<string, string | number | boolean>>;
+    };
 export type ActionKind = Action["kind"];
 
 export interface PolicyMeta {

@@ -30,7 +30,15 @@ export const meta = {
   // The control loop needs memory.high and per-cgroup PSI: v1 cgroups are not sampled into this policy.
   sampleOnly: ["memory_v2"],
   cooldown: "6s",
-  params: { targetPct: 0.1, shrinkPercent: 1, growPercent: 10, maxGrowScale: 3, minHighBytes: "128m", ceilingBytes: "64g", minChangeBytes: "1m" },
+  params: {
+    targetPct: 0.1,
+    shrinkPercent: 1,
+    growPercent: 10,
+    maxGrowScale: 3,
+    minHighBytes: "128m",
+    ceilingBytes: "64g",
+    minChangeBytes: "1m",
+  },
 };
 
 const UNITS = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };

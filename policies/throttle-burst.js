@@ -24,7 +24,15 @@ export const meta = {
   // Samples only decay a raised quota: a cgroup without a quota is never sampled into this policy.
   sampleOnly: ["cpu_quota"],
   cooldown: "10s",
-  params: { ratioThreshold: 0.2, consecutive: 3, factor: 1.5, maxFactor: 4, ceilingCores: 8, calmSeconds: 60, decayPercent: 50 },
+  params: {
+    ratioThreshold: 0.2,
+    consecutive: 3,
+    factor: 1.5,
+    maxFactor: 4,
+    ceilingCores: 8,
+    calmSeconds: 60,
+    decayPercent: 50,
+  },
 };
 
 /** @type {import("./cgwatch-policy").OnEvent} */
@@ -37,7 +45,11 @@ export function onEvent(event, cgroup, ctx) {
   const period = cpu.periodUs;
 
   // Learn (or re-learn after an outside change) the quota we must return to.
-  if (s.orig === undefined || (s.raisedTo === undefined && quota !== s.orig) || (s.raisedTo !== undefined && quota !== s.raisedTo)) {
+  if (
+    s.orig === undefined ||
+    (s.raisedTo === undefined && quota !== s.orig) ||
+    (s.raisedTo !== undefined && quota !== s.raisedTo)
+  ) {
     s.orig = quota;
     delete s.raisedTo;
     s.streak = 0;
@@ -46,7 +58,8 @@ export function onEvent(event, cgroup, ctx) {
   const throttled = event.kind === "cpu_throttled" && event.ratio >= p.ratioThreshold;
   if (throttled) {
     // Consecutive means no gap longer than two intervals between throttled readings.
-    const gapOk = s.lastThrottledAt !== undefined && event.at - s.lastThrottledAt <= 2000 * Math.max(1, event.intervalSeconds);
+    const gapOk =
+      s.lastThrottledAt !== undefined && event.at - s.lastThrottledAt <= 2000 * Math.max(1, event.intervalSeconds);
     s.streak = gapOk ? (s.streak || 0) + 1 : 1;
     s.lastThrottledAt = event.at;
     if (s.streak < p.consecutive) return [];

@@ -21,11 +21,20 @@ const REAL_KERNEL = [
 ];
 
 const args = [
-  "vitest", "run",
-  "--coverage.enabled", "--coverage.provider=v8", "--coverage.include=src/**", "--coverage.reportOnFailure",
-  "--coverage.reporter=text", "--coverage.reporter=json-summary", "--coverage.reportsDirectory=coverage",
+  "vitest",
+  "run",
+  "--coverage.enabled",
+  "--coverage.provider=v8",
+  "--coverage.include=src/**",
+  "--coverage.reportOnFailure",
+  "--coverage.reporter=text",
+  "--coverage.reporter=json-summary",
+  "--coverage.reportsDirectory=coverage",
   // The root config's own excludes, which --exclude replaces.
-  "--exclude=test/vm/guest/**", "--exclude=test/fixtures/**", "--exclude=node_modules/**", "--exclude=dist/**",
+  "--exclude=test/vm/guest/**",
+  "--exclude=test/fixtures/**",
+  "--exclude=node_modules/**",
+  "--exclude=dist/**",
   ...REAL_KERNEL.map((f) => `--exclude=${f}`),
   ...process.argv.slice(2),
 ];

@@ -27,11 +27,17 @@ export function build() {
 /** Debian packages the test tiers need; idempotent scripts under scripts/deps. */
 export function ensureTestPackages() {
   if (process.getuid?.() !== 0) {
-    process.stdout.write("cgwatch: not root; skipping apt-get of test dependencies (the real-kernel tiers need root anyway)\n");
+    process.stdout.write(
+      "cgwatch: not root; skipping apt-get of test dependencies (the real-kernel tiers need root anyway)\n",
+    );
     return true;
   }
   const dir = path.join(root, "scripts", "deps");
   let ok = true;
-  for (const f of fs.readdirSync(dir).filter((n) => n.endsWith(".sh")).sort()) ok = run("bash", [path.join(dir, f)]) && ok;
+  for (const f of fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith(".sh"))
+    .sort())
+    ok = run("bash", [path.join(dir, f)]) && ok;
   return ok;
 }

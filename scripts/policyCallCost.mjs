@@ -29,7 +29,18 @@ const policiesDir = path.resolve(here, "..", "policies");
 const snapshot = (cgroup) => ({
   path: cgroup,
   labels: { tier: "critical" },
-  memory: { version: 2, usageBytes: 5e8, limitBytes: 1e9, swapLimitBytes: null, reservationBytes: null, highBytes: 8e8, swappiness: null, oomKillDisable: null, underOom: null, oomKills: 0 },
+  memory: {
+    version: 2,
+    usageBytes: 5e8,
+    limitBytes: 1e9,
+    swapLimitBytes: null,
+    reservationBytes: null,
+    highBytes: 8e8,
+    swappiness: null,
+    oomKillDisable: null,
+    underOom: null,
+    oomKills: 0,
+  },
   cpu: { version: 2, quotaUs: 100_000, periodUs: 100_000, burstUs: null, shares: 1024, weight: 100, usageSeconds: 1 },
   pids: { current: 3, max: null },
 });
@@ -75,7 +86,11 @@ function timed(engine, calls) {
 
 /** Bytes the calls allocated on the JS heap (V8's sampling heap profiler: every allocation, collected or not). */
 async function allocated(session, engine, calls) {
-  await session.post("HeapProfiler.startSampling", { samplingInterval: 64, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await session.post("HeapProfiler.startSampling", {
+    samplingInterval: 64,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
   for (const [e, s] of calls) engine.evaluateDetailed(e, s);
   const { profile } = await session.post("HeapProfiler.stopSampling");
   let bytes = 0;
@@ -93,7 +108,10 @@ async function measure(dist, name, make, snap) {
   const mod = await import(pathToFileURL(path.resolve(dist, "src/policy/engine.js")).href);
   // A build's own policies/ when it has one (a build older than a meta key the shipped policies now use).
   const own = path.resolve(dist, "policies");
-  const engine = await mod.createPolicyEngine({ dirs: [fs.existsSync(own) ? own : policiesDir], logger: pino({ level: "silent" }) });
+  const engine = await mod.createPolicyEngine({
+    dirs: [fs.existsSync(own) ? own : policiesDir],
+    logger: pino({ level: "silent" }),
+  });
   // Warm up (JIT, sandbox first calls, state maps), then time 5 windows and keep the fastest.
   const session = new Session();
   session.connect();
@@ -101,9 +119,19 @@ async function measure(dist, name, make, snap) {
   // Fastest time and least allocation over the windows (another process on the machine only adds to either).
   let best = null;
   for (let r = 0; r < 5; r++) {
-    const t = timed(engine, inputs((i) => make(i + 10_000 * (r + 1)), N, snap));
-    const bytes = await allocated(session, engine, inputs((i) => make(i + 10_000 * (r + 1) + 5000), N, snap));
-    best = best === null ? { ...t, bytes } : { ms: Math.min(best.ms, t.ms), bytes: Math.min(best.bytes, bytes), policyCalls: t.policyCalls };
+    const t = timed(
+      engine,
+      inputs((i) => make(i + 10_000 * (r + 1)), N, snap),
+    );
+    const bytes = await allocated(
+      session,
+      engine,
+      inputs((i) => make(i + 10_000 * (r + 1) + 5000), N, snap),
+    );
+    best =
+      best === null
+        ? { ...t, bytes }
+        : { ms: Math.min(best.ms, t.ms), bytes: Math.min(best.bytes, bytes), policyCalls: t.policyCalls };
   }
   session.disconnect();
   engine.close();
@@ -114,8 +142,8 @@ async function measure(dist, name, make, snap) {
     evaluations: n,
     policyCalls: best.policyCalls,
     evaluationsPerSecond: Math.round(n / (best.ms / 1000)),
-    usPerEvaluation: Math.round((best.ms * 1000) / n * 10) / 10,
-    usPerPolicyCall: best.policyCalls === 0 ? null : Math.round((best.ms * 1000) / best.policyCalls * 10) / 10,
+    usPerEvaluation: Math.round(((best.ms * 1000) / n) * 10) / 10,
+    usPerPolicyCall: best.policyCalls === 0 ? null : Math.round(((best.ms * 1000) / best.policyCalls) * 10) / 10,
     bytesPerEvaluation: Math.round(best.bytes / n),
     bytesPerPolicyCall: best.policyCalls === 0 ? null : Math.round(best.bytes / best.policyCalls),
   };
@@ -123,7 +151,8 @@ async function measure(dist, name, make, snap) {
 
 const dists = process.argv.slice(2);
 if (dists.length === 0) dists.push(path.resolve(here, "..", "dist"));
-for (const d of dists) if (!fs.existsSync(path.resolve(d, "src/policy/engine.js"))) throw new Error(`${d}: no src/policy/engine.js`);
+for (const d of dists)
+  if (!fs.existsSync(path.resolve(d, "src/policy/engine.js"))) throw new Error(`${d}: no src/policy/engine.js`);
 const rows = [];
 // Interleaved (A B A B) so a machine that slows down mid-run hits both builds alike.
 for (const [name, make, snap] of [

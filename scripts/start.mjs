@@ -9,8 +9,18 @@ import path from "node:path";
 import { build, ensureNodeModules, root } from "./ensure.mjs";
 
 if (!ensureNodeModules() || !build()) process.exit(1);
-const child = spawn(process.execPath, [path.join(root, "dist/src/cli.js"), "run", "--config", path.join(root, "config/cgwatch.yaml"), ...process.argv.slice(2)], {
-  stdio: "inherit",
-});
+const child = spawn(
+  process.execPath,
+  [
+    path.join(root, "dist/src/cli.js"),
+    "run",
+    "--config",
+    path.join(root, "config/cgwatch.yaml"),
+    ...process.argv.slice(2),
+  ],
+  {
+    stdio: "inherit",
+  },
+);
 for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) process.on(sig, () => child.kill(sig));
 child.on("exit", (code, signal) => process.exit(code ?? (signal === null ? 1 : 128)));

@@ -31,11 +31,25 @@ export interface Tier {
   stdio?: "inherit" | "pipe" | "ignore";
 }
 export const root: string;
-export function readResultFile(file: string, parse?: (json: unknown) => Counts): { kind: "ok"; counts: Counts } | { kind: "error"; reason: string };
+export function readResultFile(
+  file: string,
+  parse?: (json: unknown) => Counts,
+): { kind: "ok"; counts: Counts } | { kind: "error"; reason: string };
 export function genericCounts(json: unknown): Counts;
 export function vitestCounts(json: unknown): Counts;
-export function verdict(counts: Counts, exitCode: number, opts?: { inCi?: boolean; minTests?: number }): Omit<TierResult, "name" | "seconds">;
+export function verdict(
+  counts: Counts,
+  exitCode: number,
+  opts?: { inCi?: boolean; minTests?: number },
+): Omit<TierResult, "name" | "seconds">;
 export function runTier(tier: Tier, opts?: { inCi?: boolean }): TierResult;
-export function vitestTier(opts?: { name?: string; args?: string[]; resultFile?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; stdio?: "inherit" | "pipe" | "ignore" }): Tier;
+export function vitestTier(opts?: {
+  name?: string;
+  args?: string[];
+  resultFile?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  stdio?: "inherit" | "pipe" | "ignore";
+}): Tier;
 export function summarize(results: TierResult[]): { passed: number; failed: number; exitCode: number; lines: string[] };
 export function runAll(tiers: Tier[], opts?: { inCi?: boolean; write?: (s: string) => void }): number;

@@ -56,10 +56,12 @@ export function readResultFile(file, parse = genericCounts) {
 /** The generic tier result; throws on anything that is not a count. */
 export function genericCounts(json) {
   if (json === null || typeof json !== "object" || Array.isArray(json)) throw new Error("not a JSON object");
-  for (const k of ["passed", "failed"]) if (!isCount(json[k])) throw new Error(`"${k}" is ${JSON.stringify(json[k])}, not a count`);
+  for (const k of ["passed", "failed"])
+    if (!isCount(json[k])) throw new Error(`"${k}" is ${JSON.stringify(json[k])}, not a count`);
   const skipped = json.skipped ?? 0;
   if (!isCount(skipped)) throw new Error(`"skipped" is ${JSON.stringify(json.skipped)}, not a count`);
-  if (json.total !== undefined && !isCount(json.total)) throw new Error(`"total" is ${JSON.stringify(json.total)}, not a count`);
+  if (json.total !== undefined && !isCount(json.total))
+    throw new Error(`"total" is ${JSON.stringify(json.total)}, not a count`);
   const notes = typeof json.error === "string" ? [json.error] : [];
   return { passed: json.passed, failed: json.failed, skipped, total: json.total ?? null, notes };
 }
@@ -73,7 +75,8 @@ export function genericCounts(json) {
  */
 export function vitestCounts(json) {
   if (json === null || typeof json !== "object") throw new Error("not a JSON object");
-  for (const k of ["numTotalTests", "numPassedTests", "numFailedTests"]) if (!isCount(json[k])) throw new Error(`"${k}" is ${JSON.stringify(json[k])}, not a count`);
+  for (const k of ["numTotalTests", "numPassedTests", "numFailedTests"])
+    if (!isCount(json[k])) throw new Error(`"${k}" is ${JSON.stringify(json[k])}, not a count`);
   if (!Array.isArray(json.testResults)) throw new Error('"testResults" is not an array');
   let failed = json.numFailedTests;
   const notes = [];
@@ -81,14 +84,17 @@ export function vitestCounts(json) {
     const tests = Array.isArray(file?.assertionResults) ? file.assertionResults : [];
     if (file?.status === "failed" && !tests.some((t) => t?.status === "failed")) {
       failed++;
-      notes.push(`${path.relative(root, String(file?.name))} failed outside its tests: ${String(file?.message ?? "").split("\n")[0] || "no message"}`);
+      notes.push(
+        `${path.relative(root, String(file?.name))} failed outside its tests: ${String(file?.message ?? "").split("\n")[0] || "no message"}`,
+      );
     }
   }
   if (json.success === false && failed === 0) {
     failed++;
     notes.push("vitest's report says success: false with no failed test");
   }
-  const skipped = (isCount(json.numPendingTests) ? json.numPendingTests : 0) + (isCount(json.numTodoTests) ? json.numTodoTests : 0);
+  const skipped =
+    (isCount(json.numPendingTests) ? json.numPendingTests : 0) + (isCount(json.numTodoTests) ? json.numTodoTests : 0);
   // `ran` is what the report counted, before the failures added above.
   const ran = json.numPassedTests + json.numFailedTests + skipped;
   return { passed: json.numPassedTests, failed, skipped, total: json.numTotalTests, ran, notes };
@@ -152,10 +158,12 @@ export function runTier(tier, { inCi = false } = {}) {
     }
     const resultFile = tier.resultFile === undefined ? null : path.resolve(root, tier.resultFile);
     if (resultFile !== null) fs.rmSync(resultFile, { force: true });
-    if ((tier.stdio ?? "inherit") === "inherit") process.stdout.write(`\n=== ${tier.name}: ${tier.cmd} ${tier.args.join(" ")}\n`);
+    if ((tier.stdio ?? "inherit") === "inherit")
+      process.stdout.write(`\n=== ${tier.name}: ${tier.cmd} ${tier.args.join(" ")}\n`);
     const { exitCode, why } = runCommand(tier.cmd, tier.args, tier);
     const pre = why === null ? [] : [why];
-    if (resultFile === null) return done({ passed: exitCode === 0 ? 1 : 0, failed: exitCode === 0 ? 0 : 1, skipped: 0, notes: pre });
+    if (resultFile === null)
+      return done({ passed: exitCode === 0 ? 1 : 0, failed: exitCode === 0 ? 0 : 1, skipped: 0, notes: pre });
     const read = readResultFile(resultFile, tier.parse);
     if (read.kind === "error") return done({ passed: 0, failed: 1, skipped: 0, notes: [...pre, read.reason] });
     const v = verdict(read.counts, exitCode, { inCi, minTests: tier.minTests ?? 0 });
@@ -166,11 +174,25 @@ export function runTier(tier, { inCi = false } = {}) {
 }
 
 /** The vitest tier: `vitest run` with its JSON report, judged by vitestCounts + verdict. */
-export function vitestTier({ name = "vitest", args = [], resultFile = "test-results/vitest.json", env, timeoutMs, stdio } = {}) {
+export function vitestTier({
+  name = "vitest",
+  args = [],
+  resultFile = "test-results/vitest.json",
+  env,
+  timeoutMs,
+  stdio,
+} = {}) {
   return {
     name,
     cmd: "npx",
-    args: ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${path.resolve(root, resultFile)}`, ...args],
+    args: [
+      "vitest",
+      "run",
+      "--reporter=default",
+      "--reporter=json",
+      `--outputFile.json=${path.resolve(root, resultFile)}`,
+      ...args,
+    ],
     resultFile,
     parse: vitestCounts,
     ...(env === undefined ? {} : { env }),
@@ -193,7 +215,9 @@ export function summarize(results) {
   const lines = [""];
   for (const r of results) {
     const mark = r.failed > 0 ? "FAIL" : r.notRun ? "N/R " : "ok  ";
-    lines.push(`  ${mark} ${r.name}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${r.seconds.toFixed(1)} s)`);
+    lines.push(
+      `  ${mark} ${r.name}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${r.seconds.toFixed(1)} s)`,
+    );
     for (const n of r.notes) lines.push(`         ${n}`);
   }
   if (passed + failed === 0) {

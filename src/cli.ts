@@ -51,7 +51,12 @@ function loadOptions(flags: CommonFlags): LoadOptions {
     ...(flags.metricsListen === undefined ? {} : { metricsListen: flags.metricsListen }),
     ...(flags.cgroupRoot === undefined ? {} : { cgroupRoot: flags.cgroupRoot }),
   };
-  return { ...(flags.config === undefined ? {} : { path: flags.config }), env: process.env, overrides, pid: process.pid };
+  return {
+    ...(flags.config === undefined ? {} : { path: flags.config }),
+    env: process.env,
+    overrides,
+    pid: process.pid,
+  };
 }
 
 type FlagName = "config" | "dryRun" | "logLevel" | "metricsListen" | "cgroupRoot";
@@ -59,7 +64,10 @@ type FlagName = "config" | "dryRun" | "logLevel" | "metricsListen" | "cgroupRoot
 /** Adds the named common flags: each subcommand lists only those that act there (`check --help` shows no --dry-run). */
 function withFlags(cmd: Command, names: readonly FlagName[]): Command {
   const flags: Record<FlagName, [string, string]> = {
-    config: ["-c, --config <file>", "config file (default: $CGWATCH_CONFIG or /etc/cgwatch/cgwatch.yaml; absent = built-in defaults)"],
+    config: [
+      "-c, --config <file>",
+      "config file (default: $CGWATCH_CONFIG or /etc/cgwatch/cgwatch.yaml; absent = built-in defaults)",
+    ],
     dryRun: ["--dry-run", "log and count actions without changing anything"],
     logLevel: ["--log-level <level>", "trace|debug|info|warn|error|fatal|silent"],
     metricsListen: ["--metrics-listen <host:port>", "where /metrics listens (default 127.0.0.1:9786)"],
@@ -70,7 +78,10 @@ function withFlags(cmd: Command, names: readonly FlagName[]): Command {
 }
 
 /** `cgwatch check`: exactly the loading and compiling `run` does (and refuses to start without), with no side effects. */
-export async function checkCommand(load: LoadOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function checkCommand(
+  load: LoadOptions,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const loaded = loadConfig(load);
   const checked = await preflight(loaded);
   if (checked.kind === "errors") {
@@ -79,12 +90,18 @@ export async function checkCommand(load: LoadOptions, out: (s: string) => void =
     return EXIT_CONFIG;
   }
   const source = loaded.kind === "ok" && loaded.source.kind === "file" ? loaded.source.path : "built-in defaults";
-  out(`config ok (${source}); ${checked.policies.length} policies compiled: ${checked.policies.map((p) => p.meta.name).join(", ")}\n`);
+  out(
+    `config ok (${source}); ${checked.policies.length} policies compiled: ${checked.policies.map((p) => p.meta.name).join(", ")}\n`,
+  );
   return EXIT_OK;
 }
 
 /** `cgwatch status`: what would be watched and how, from a one-shot scan; plus the running instance's health if it answers. */
-export async function statusCommand(load: LoadOptions, json: boolean, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function statusCommand(
+  load: LoadOptions,
+  json: boolean,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const loaded = loadConfig(load);
   if (loaded.kind === "error") {
     for (const e of loaded.errors) out(`${formatConfigError(e)}\n`);
@@ -129,23 +146,36 @@ export async function statusCommand(load: LoadOptions, json: boolean, out: (s: s
   let running: unknown = null;
   if (config.metrics.listen.kind === "tcp") {
     try {
-      const res = await fetch(`http://${config.metrics.listen.host}:${config.metrics.listen.port}/healthz`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`http://${config.metrics.listen.host}:${config.metrics.listen.port}/healthz`, {
+        signal: AbortSignal.timeout(1000),
+      });
       running = await res.json();
     } catch {
       running = null;
     }
   }
   if (json) {
-    out(`${JSON.stringify({ mode: layout.mode, native: native.kind === "loaded" ? "loaded" : native.reason, addon: native.kind === "loaded" ? native.path : null, dryRun: config.dryRun, running, cgroups: rows }, null, 2)}\n`);
+    out(
+      `${JSON.stringify({ mode: layout.mode, native: native.kind === "loaded" ? "loaded" : native.reason, addon: native.kind === "loaded" ? native.path : null, dryRun: config.dryRun, running, cgroups: rows }, null, 2)}\n`,
+    );
     return EXIT_OK;
   }
-  out(`hierarchy: ${layout.mode}; native notifications: ${native.kind === "loaded" ? "eventfd/PSI available" : `unavailable (${native.reason}), polling`}\n`);
+  out(
+    `hierarchy: ${layout.mode}; native notifications: ${native.kind === "loaded" ? "eventfd/PSI available" : `unavailable (${native.reason}), polling`}\n`,
+  );
   out(`running instance: ${running === null ? "not reachable" : JSON.stringify(running)}\n`);
   const actable = rows.filter((r) => r.act).length;
-  out(`${rows.length} cgroup(s) match the watch patterns; ${actable} may be acted on${config.dryRun ? " (but dry-run is on)" : ""}, ${rows.length - actable} observed only:\n`);
+  out(
+    `${rows.length} cgroup(s) match the watch patterns; ${actable} may be acted on${config.dryRun ? " (but dry-run is on)" : ""}, ${rows.length - actable} observed only:\n`,
+  );
   for (const r of rows) {
-    const who = r.container === null ? "" : ` ${r.container.engine}${r.container.name === null ? "" : `:${r.container.name}`}${r.container.image === null ? "" : ` (${r.container.image})`}`;
-    out(`  ${r.cgroup}  ${r.act ? "act" : "observe"} memory=${r.memory} notifier=${r.notifier}${r.cpuQuota ? " cpu-quota" : ""}${who}\n`);
+    const who =
+      r.container === null
+        ? ""
+        : ` ${r.container.engine}${r.container.name === null ? "" : `:${r.container.name}`}${r.container.image === null ? "" : ` (${r.container.image})`}`;
+    out(
+      `  ${r.cgroup}  ${r.act ? "act" : "observe"} memory=${r.memory} notifier=${r.notifier}${r.cpuQuota ? " cpu-quota" : ""}${who}\n`,
+    );
   }
   return EXIT_OK;
 }
@@ -198,38 +228,73 @@ export function buildProgram(exit: (code: number) => void): Command {
     // Conventional exit codes: 0 for --help/--version, 2 for a usage error
     // (commander's default is 1, which scripts cannot tell from a failure).
     .exitOverride((err) => {
-      const code = err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help" ? 0 : 2;
+      const code =
+        err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help"
+          ? 0
+          : 2;
       exit(code);
       throw err;
     });
 
-  withFlags(program.command("run").description("run the watchdog (what the systemd unit and the DaemonSet start)"), ["config", "dryRun", "logLevel", "metricsListen", "cgroupRoot"])
-    .option("--record <file>", "append every event and the cgroup snapshot policies see to FILE (JSON lines), a trace for `cgwatch policy test`")
-    .action(async (flags: CommonFlags & { record?: string }) => exit(await runDaemon(loadOptions(flags), flags.record === undefined ? {} : { recordFile: flags.record })));
+  withFlags(program.command("run").description("run the watchdog (what the systemd unit and the DaemonSet start)"), [
+    "config",
+    "dryRun",
+    "logLevel",
+    "metricsListen",
+    "cgroupRoot",
+  ])
+    .option(
+      "--record <file>",
+      "append every event and the cgroup snapshot policies see to FILE (JSON lines), a trace for `cgwatch policy test`",
+    )
+    .action(async (flags: CommonFlags & { record?: string }) =>
+      exit(await runDaemon(loadOptions(flags), flags.record === undefined ? {} : { recordFile: flags.record })),
+    );
 
-  withFlags(program.command("check").description("validate the config and compile every policy; exit non-zero with file:line:key errors"), ["config"]).action(async (flags: CommonFlags) =>
-    exit(await checkCommand(loadOptions(flags))),
-  );
+  withFlags(
+    program
+      .command("check")
+      .description("validate the config and compile every policy; exit non-zero with file:line:key errors"),
+    ["config"],
+  ).action(async (flags: CommonFlags) => exit(await checkCommand(loadOptions(flags))));
 
-  withFlags(program.command("status").description("which cgroups are watched and by which notifier (one-shot scan + the running instance's health)"), ["config", "metricsListen", "cgroupRoot"])
+  withFlags(
+    program
+      .command("status")
+      .description("which cgroups are watched and by which notifier (one-shot scan + the running instance's health)"),
+    ["config", "metricsListen", "cgroupRoot"],
+  )
     .option("--json", "machine-readable output")
-    .action(async (flags: CommonFlags & { json?: boolean }) => exit(await statusCommand(loadOptions(flags), flags.json === true)));
+    .action(async (flags: CommonFlags & { json?: boolean }) =>
+      exit(await statusCommand(loadOptions(flags), flags.json === true)),
+    );
 
   const policy = program.command("policy").description("policy authoring tools");
   policy
     .command("test")
     .description("replay a recorded event trace (JSON lines) against a policy and print the actions it would take")
     .argument("<policy>", "policy file (.js)")
-    .requiredOption("--events <file>", "JSON-lines trace: what `cgwatch run --record FILE` writes ({event, snapshot} per line), or bare events")
+    .requiredOption(
+      "--events <file>",
+      "JSON-lines trace: what `cgwatch run --record FILE` writes ({event, snapshot} per line), or bare events",
+    )
     .option("--params <json>", "ctx.params overrides as JSON")
-    .option("--snapshot <file>", "starting cgroup snapshot (JSON: one snapshot, or cgroup path → snapshot) for cgroups whose lines carry none")
-    .option("-c, --config <file>", "cgwatch config whose guardrails and policies.params apply (default: the built-in defaults)")
+    .option(
+      "--snapshot <file>",
+      "starting cgroup snapshot (JSON: one snapshot, or cgroup path → snapshot) for cgroups whose lines carry none",
+    )
+    .option(
+      "-c, --config <file>",
+      "cgwatch config whose guardrails and policies.params apply (default: the built-in defaults)",
+    )
     .option("--host-memory <bytes>", "host MemTotal for the memory ceiling guardrail (default: this machine's)")
     .action(async (file: string, flags: PolicyTestFlags) => exit(await policyTestCommand(file, flags)));
 
   program
     .command("demo")
-    .description("create a scratch cgroup under cgwatch's own, show an OOM stall rescued and a throttled loop given burst, clean up")
+    .description(
+      "create a scratch cgroup under cgwatch's own, show an OOM stall rescued and a throttled loop given burst, clean up",
+    )
     .option("--keep-going", "continue with the CPU part even if the memory part fails")
     .action(async (flags: { keepGoing?: boolean }) => exit(await runDemo({ keepGoing: flags.keepGoing === true })));
 
@@ -238,7 +303,11 @@ export function buildProgram(exit: (code: number) => void): Command {
   // request for help: stdout, exit 0.
   for (const group of [program, policy]) {
     group.allowExcessArguments(true).action(() => {
-      if (group.args.length > 0) group.error(`error: unknown command '${group.args[0] ?? ""}'`, { code: "commander.unknownCommand", exitCode: 2 });
+      if (group.args.length > 0)
+        group.error(`error: unknown command '${group.args[0] ?? ""}'`, {
+          code: "commander.unknownCommand",
+          exitCode: 2,
+        });
       group.outputHelp({ error: true });
       exit(2);
     });
@@ -247,7 +316,9 @@ export function buildProgram(exit: (code: number) => void): Command {
   return program;
 }
 
-const isMain = process.argv[1] !== undefined && fs.realpathSync(process.argv[1]) === fs.realpathSync(new URL(import.meta.url).pathname);
+const isMain =
+  process.argv[1] !== undefined &&
+  fs.realpathSync(process.argv[1]) === fs.realpathSync(new URL(import.meta.url).pathname);
 if (isMain) {
   const program = buildProgram((code) => {
     process.exitCode = code;
@@ -256,7 +327,8 @@ if (isMain) {
   });
   program.parseAsync(process.argv).catch((err: unknown) => {
     // exitOverride already chose the code for commander's own errors.
-    if (err instanceof Error && "code" in err && typeof err.code === "string" && err.code.startsWith("commander.")) return;
+    if (err instanceof Error && "code" in err && typeof err.code === "string" && err.code.startsWith("commander."))
+      return;
     process.stderr.write(`cgwatch: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(EXIT_FAILURE);
   });

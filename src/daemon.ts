@@ -37,7 +37,15 @@ import { noteReload, startPolicies } from "./daemon/policies.js";
 import { firstScan } from "./daemon/ready.js";
 import { createConfigApplier } from "./daemon/reload.js";
 import { createWatchScope } from "./daemon/scope.js";
-import { executorFactory, startForensics, startHeartbeat, startPublisher, startReader, startRetention, startSelfProtection } from "./daemon/steps.js";
+import {
+  executorFactory,
+  startForensics,
+  startHeartbeat,
+  startPublisher,
+  startReader,
+  startRetention,
+  startSelfProtection,
+} from "./daemon/steps.js";
 import { startWatcher } from "./daemon/watch.js";
 
 export interface DaemonOptions {
@@ -103,7 +111,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const { metrics, server } = await steps.run("metrics", () => startMetrics(c));
     const policies = await steps.run("policies", () => startPolicies(c, metrics));
     // Which cgroups are watched, how they are labelled and which may be acted on: replaced by a reload.
-    const scope = await steps.run("watch scope", () => started(createWatchScope(config, c.identities, options.ownCgroups)));
+    const scope = await steps.run("watch scope", () =>
+      started(createWatchScope(config, c.identities, options.ownCgroups)),
+    );
     // One executor, rebuilt when a reload changes the guardrails (dry-run included).
     const makeExecutor = executorFactory(c, writer, metrics, scope);
     let executor = await steps.run("actions", () => started(makeExecutor(config.guardrails)));
@@ -117,12 +127,36 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const wantsSample = policies.policies().some((p) => p.on.includes("sample"));
     const watcher = await steps.run("watcher", () => startWatcher(c, reader, scope, wantsSample));
     // No-ops until the state publisher exists (it starts after the watch loop).
-    const gauges: { -readonly [K in keyof Gauges]: Gauges[K] } = { refresh: () => undefined, publishSoon: () => undefined };
+    const gauges: { -readonly [K in keyof Gauges]: Gauges[K] } = {
+      refresh: () => undefined,
+      publishSoon: () => undefined,
+    };
     let scanned = false;
     await steps.run("watch loop", () => {
       const { layout, now, identities } = c;
-      const deps = { config, layout, now, watcher, reader, metrics, identities, scope, retention, forensics, policies, gauges, log };
-      const sub = startPipeline({ ...deps, executor: () => executor, scanned: () => scanned, onEvent: options.onEvent, onAction: options.onAction, record: options.record });
+      const deps = {
+        config,
+        layout,
+        now,
+        watcher,
+        reader,
+        metrics,
+        identities,
+        scope,
+        retention,
+        forensics,
+        policies,
+        gauges,
+        log,
+      };
+      const sub = startPipeline({
+        ...deps,
+        executor: () => executor,
+        scanned: () => scanned,
+        onEvent: options.onEvent,
+        onAction: options.onAction,
+        record: options.record,
+      });
       return started(sub, () => sub.unsubscribe());
     });
     const publisher = await steps.run("state publisher", () => startPublisher(c, watcher, reader, metrics, scope));
@@ -130,7 +164,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     gauges.publishSoon = (cgroup, delaysMs) => publisher.publishSoon(cgroup, delaysMs);
     const ready = firstScan(c, { watcher, metrics, publisher, scope }, () => (scanned = true));
     await steps.run("heartbeat", () => startHeartbeat(c, metrics));
-    const applyConfig = createConfigApplier({ started: config, logger: options.logger, policies, scope, setGuardrails: (g) => (executor = makeExecutor(g)) });
+    const applyConfig = createConfigApplier({
+      started: config,
+      logger: options.logger,
+      policies,
+      scope,
+      setGuardrails: (g) => (executor = makeExecutor(g)),
+    });
     return {
       ready,
       metrics,

@@ -14,7 +14,13 @@ import path from "node:path";
 import { pino } from "pino";
 import { readOwnCgroups } from "./actions/selfProtection.js";
 import { detectLayout } from "./cgroup/detect.js";
-import { locateController, type CgroupLayout, type CgroupVersion, type Controller, type ControllerLocation } from "./cgroup/layout.js";
+import {
+  locateController,
+  type CgroupLayout,
+  type CgroupVersion,
+  type Controller,
+  type ControllerLocation,
+} from "./cgroup/layout.js";
 import { parseProcCgroup } from "./cgroup/paths.js";
 import { loadConfig } from "./config/load.js";
 import { startDaemon, hostMemoryBytes, type Daemon } from "./daemon.js";
@@ -57,11 +63,17 @@ function makeScratch(layout: CgroupLayout, controllers: readonly Controller[], n
 
 function spawnIn(dirs: readonly string[], cmd: string, args: readonly string[], timeoutMs: number): ChildProcess {
   const joins = [...new Set(dirs)].map((d) => `echo $$ > ${d}/cgroup.procs`).join(" && ");
-  return spawn("/bin/sh", ["-c", `${joins} && exec "$0" "$@"`, cmd, ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs, killSignal: "SIGKILL" });
+  return spawn("/bin/sh", ["-c", `${joins} && exec "$0" "$@"`, cmd, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: timeoutMs,
+    killSignal: "SIGKILL",
+  });
 }
 
 const exited = (c: ChildProcess): Promise<{ code: number | null; signal: string | null }> =>
-  c.exitCode !== null || c.signalCode !== null ? Promise.resolve({ code: c.exitCode, signal: c.signalCode }) : new Promise((r) => c.once("exit", (code, signal) => r({ code, signal })));
+  c.exitCode !== null || c.signalCode !== null
+    ? Promise.resolve({ code: c.exitCode, signal: c.signalCode })
+    : new Promise((r) => c.once("exit", (code, signal) => r({ code, signal })));
 
 async function removeDir(dir: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -78,7 +90,9 @@ async function removeDir(dir: string): Promise<void> {
 function describe(e: WatchdogEvent): string {
   switch (e.kind) {
     case "under_oom":
-      return e.underOom ? `under_oom: tasks stalled at the limit (oom_kill_disable=${e.oomKillDisable ? 1 : 0})` : "under_oom cleared: tasks running again";
+      return e.underOom
+        ? `under_oom: tasks stalled at the limit (oom_kill_disable=${e.oomKillDisable ? 1 : 0})`
+        : "under_oom cleared: tasks running again";
     case "cpu_throttled":
       return `cpu_throttled: ${(e.ratio * 100).toFixed(0)}% of periods throttled, ${(e.throttledSeconds.after - e.throttledSeconds.before).toFixed(2)}s stalled`;
     case "oom_kill":
@@ -106,13 +120,21 @@ interface DemoRun {
 const DEMO_LIMIT = 50 * 1024 * 1024;
 
 /** The two scratch cgroups under cgwatch's own: a 50M memory limit (v1: with oom_kill_disable) and a 20% CPU quota. */
-function createScratches(run: DemoRun, memLoc: ControllerLocation, cpuLoc: ControllerLocation): { mem: Scratch; cpu: Scratch; cpuDir: string } {
+function createScratches(
+  run: DemoRun,
+  memLoc: ControllerLocation,
+  cpuLoc: ControllerLocation,
+): { mem: Scratch; cpu: Scratch; cpuDir: string } {
   const { layout } = run;
   const memControllers: Controller[] = memLoc.version === 1 ? ["memory"] : ["memory", "cpu", "pids"];
   const mem = makeScratch(layout, memControllers, `cgwatch-demo-${process.pid}-mem`);
   run.scratches.push(mem);
   const cpuControllers: Controller[] = cpuLoc.version === 1 ? ["cpu", "cpuacct"] : ["memory", "cpu", "pids"];
-  const cpu = makeScratch(layout, cpuControllers.filter((c) => locateController(layout, c) !== null), `cgwatch-demo-${process.pid}-cpu`);
+  const cpu = makeScratch(
+    layout,
+    cpuControllers.filter((c) => locateController(layout, c) !== null),
+    `cgwatch-demo-${process.pid}-cpu`,
+  );
   run.scratches.push(cpu);
   const memDir = mem.dirs.get("memory") ?? "";
   const cpuDir = cpu.dirs.get("cpu") ?? "";
@@ -126,7 +148,9 @@ function createScratches(run: DemoRun, memLoc: ControllerLocation, cpuLoc: Contr
     fs.writeFileSync(path.join(memDir, "memory.swap.max"), "0");
     fs.writeFileSync(path.join(cpuDir, "cpu.max"), "20000 100000");
   }
-  run.out(`${run.stamp()} created ${mem.cgroup} (memory limit 50M${memLoc.version === 1 ? ", oom_kill_disable 1" : ""}) and ${cpu.cgroup} (cpu quota 20%)`);
+  run.out(
+    `${run.stamp()} created ${mem.cgroup} (memory limit 50M${memLoc.version === 1 ? ", oom_kill_disable 1" : ""}) and ${cpu.cgroup} (cpu quota 20%)`,
+  );
   return { mem, cpu, cpuDir };
 }
 
@@ -148,7 +172,8 @@ async function startDemoDaemon(run: DemoRun, mem: Scratch, cpu: Scratch): Promis
   const configFile = path.join(run.tmp, "demo.yaml");
   fs.writeFileSync(configFile, `${yaml}\n`);
   const loaded = loadConfig({ path: configFile, env: {} });
-  if (loaded.kind === "error") throw new Error(`demo config rejected: ${loaded.errors.map((e) => `${e.key}: ${e.message}`).join("; ")}`);
+  if (loaded.kind === "error")
+    throw new Error(`demo config rejected: ${loaded.errors.map((e) => `${e.key}: ${e.message}`).join("; ")}`);
   const daemon = await startDaemon({
     config: loaded.config,
     logger: pino({ level: "silent" }),
@@ -160,9 +185,13 @@ async function startDemoDaemon(run: DemoRun, mem: Scratch, cpu: Scratch): Promis
     persistent: true,
     protectSelf: false,
     onEvent: (e) => {
-      if (e.kind !== "sample" && e.kind !== "cgroup_added" && e.kind !== "cgroup_removed") out(`${stamp()} event  ${e.cgroup.split("/").pop() ?? ""} ${describe(e)} [via ${e.source}]`);
+      if (e.kind !== "sample" && e.kind !== "cgroup_added" && e.kind !== "cgroup_removed")
+        out(`${stamp()} event  ${e.cgroup.split("/").pop() ?? ""} ${describe(e)} [via ${e.source}]`);
     },
-    onAction: (p, o) => out(`${stamp()} action ${p.policy}: ${JSON.stringify(p.action)} → ${o.kind}${o.kind === "applied" ? ` (${o.before ?? "?"} → ${o.after ?? "?"})` : o.kind === "rejected" || o.kind === "failed" ? `: ${o.reason}` : ""}`),
+    onAction: (p, o) =>
+      out(
+        `${stamp()} action ${p.policy}: ${JSON.stringify(p.action)} → ${o.kind}${o.kind === "applied" ? ` (${o.before ?? "?"} → ${o.after ?? "?"})` : o.kind === "rejected" || o.kind === "failed" ? `: ${o.reason}` : ""}`,
+      ),
   });
   run.daemonStop = () => daemon.stop();
   return daemon;
@@ -171,20 +200,41 @@ async function startDemoDaemon(run: DemoRun, mem: Scratch, cpu: Scratch): Promis
 /** 1. Memory: an 80 MB allocation under a 50 MB limit; true if it finished (rescued) instead of being OOM-killed. */
 async function memoryAct(run: DemoRun, mem: Scratch): Promise<boolean> {
   run.out(`${run.stamp()} starting a python process that allocates 80 MB in the 50M cgroup...`);
-  const hog = spawnIn([...mem.dirs.values()], "python3", ["-c", "import time\na=[]\nfor i in range(80):\n    a.append(bytearray(1<<20)); time.sleep(0.01)\nprint('allocated 80 MB', flush=True)"], 60_000);
+  const hog = spawnIn(
+    [...mem.dirs.values()],
+    "python3",
+    [
+      "-c",
+      "import time\na=[]\nfor i in range(80):\n    a.append(bytearray(1<<20)); time.sleep(0.01)\nprint('allocated 80 MB', flush=True)",
+    ],
+    60_000,
+  );
   run.children.push(hog);
   let hogOut = "";
   hog.stdout?.on("data", (d: Buffer) => (hogOut += d.toString()));
   const hogExit = await exited(hog);
   const survived = hogExit.code === 0 && hogOut.includes("allocated 80 MB");
-  run.out(`${run.stamp()} memory hog ${survived ? "finished normally: rescued instead of OOM-killed" : `ended with ${hogExit.signal ?? `exit ${hogExit.code ?? "?"}`}`}`);
+  run.out(
+    `${run.stamp()} memory hog ${survived ? "finished normally: rescued instead of OOM-killed" : `ended with ${hogExit.signal ?? `exit ${hogExit.code ?? "?"}`}`}`,
+  );
   return survived;
 }
 
 /** 2. CPU: a busy loop under a 20% quota; true if throttle-burst raised the quota. */
-async function cpuAct(run: DemoRun, cpu: Scratch, cpuDir: string, version: CgroupVersion, secs: number): Promise<boolean> {
+async function cpuAct(
+  run: DemoRun,
+  cpu: Scratch,
+  cpuDir: string,
+  version: CgroupVersion,
+  secs: number,
+): Promise<boolean> {
   run.out(`${run.stamp()} starting a ${secs}s busy loop in the 20%-quota cgroup...`);
-  const loop = spawnIn([...cpu.dirs.values()], "python3", ["-c", `import time\nend=time.time()+${secs}\nwhile time.time()<end: pass`], (secs + 30) * 1000);
+  const loop = spawnIn(
+    [...cpu.dirs.values()],
+    "python3",
+    ["-c", `import time\nend=time.time()+${secs}\nwhile time.time()<end: pass`],
+    (secs + 30) * 1000,
+  );
   run.children.push(loop);
   await exited(loop);
   const quotaFile = version === 1 ? path.join(cpuDir, "cpu.cfs_quota_us") : path.join(cpuDir, "cpu.max");
@@ -200,7 +250,14 @@ async function printMetrics(run: DemoRun, daemon: Daemon): Promise<void> {
   const text = await daemon.metrics.render();
   run.out("\nrelevant metrics:");
   for (const line of text.split("\n")) {
-    if (!line.startsWith("#") && run.scratches.some((s) => line.includes(`cgroup="${s.cgroup}"`)) && /cgwatch_(under_oom|memory_events_total|memory_limit_bytes|cpu_throttled_periods_total|cpu_quota_cores)\{/.test(line)) run.out(`  ${line}`);
+    if (
+      !line.startsWith("#") &&
+      run.scratches.some((s) => line.includes(`cgroup="${s.cgroup}"`)) &&
+      /cgwatch_(under_oom|memory_events_total|memory_limit_bytes|cpu_throttled_periods_total|cpu_quota_cores)\{/.test(
+        line,
+      )
+    )
+      run.out(`  ${line}`);
     else if (/^cgwatch_actions_total\{/.test(line)) run.out(`  ${line}`);
   }
 }
@@ -241,7 +298,15 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   }
   const t0 = performance.now();
   const stamp = (): string => `${((performance.now() - t0) / 1000).toFixed(2).padStart(6)}s`;
-  const run: DemoRun = { layout, out, stamp, scratches: [], children: [], tmp: fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-demo-")), daemonStop: null };
+  const run: DemoRun = {
+    layout,
+    out,
+    stamp,
+    scratches: [],
+    children: [],
+    tmp: fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-demo-")),
+    daemonStop: null,
+  };
   let ok = true;
   try {
     const { mem, cpu, cpuDir } = createScratches(run, memLoc, cpuLoc);

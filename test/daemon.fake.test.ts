@@ -14,7 +14,8 @@ export function onEvent(event, cgroup, ctx) {
 }
 `;
 
-const memEvents = (kills: number): string => `low 0\nhigh 0\nmax ${kills}\noom ${kills}\noom_kill ${kills}\noom_group_kill 0\n`;
+const memEvents = (kills: number): string =>
+  `low 0\nhigh 0\nmax ${kills}\noom ${kills}\noom_kill ${kills}\noom_group_kill 0\n`;
 
 let host: FakeHost | null = null;
 let harness: Harness | null = null;
@@ -115,14 +116,20 @@ describe("daemon on a fake v2 cgroupfs", () => {
     expect(harness.actions[0]?.proposal.policy).toBe("raise-on-oom");
     await harness.daemon.metrics.render();
     const text = await harness.daemon.metrics.render();
-    expect(text).toMatch(/cgwatch_policy_evaluations_total\{[^}]*outcome="timeout"[^}]*policy="spin"[^}]*\} 1|cgwatch_policy_evaluations_total\{policy="spin",outcome="timeout"\} 1/);
+    expect(text).toMatch(
+      /cgwatch_policy_evaluations_total\{[^}]*outcome="timeout"[^}]*policy="spin"[^}]*\} 1|cgwatch_policy_evaluations_total\{policy="spin",outcome="timeout"\} 1/,
+    );
   });
 
   it("dry-run logs and counts the decision and writes nothing", async () => {
     host = fakeHost(2);
     host.addCgroup("docker");
     host.addCgroup("docker/web", { "memory.max": "104857600\n" });
-    harness = await startHarness({ layout: host.layout, yaml: `${YAML}\ndryRun: true\n`, policies: { "raise.js": RAISE_ON_OOM } });
+    harness = await startHarness({
+      layout: host.layout,
+      yaml: `${YAML}\ndryRun: true\n`,
+      policies: { "raise.js": RAISE_ON_OOM },
+    });
     await harness.daemon.ready;
     host.write("docker/web", "memory.events", memEvents(1));
     await until(() => harness?.actions.length === 1, 10_000, "dry-run decision");
@@ -145,12 +152,18 @@ describe("daemon on a fake v2 cgroupfs", () => {
     await harness.daemon.ready;
     host.write("docker/web", "memory.events", memEvents(1));
     await until(() => harness?.actions.length === 1, 10_000, "action from the healthy policy");
-    await until(() => harness?.logs.some((l) => l["msg"] === "policy quarantined") === true, 10_000, "the quarantine line");
+    await until(
+      () => harness?.logs.some((l) => l["msg"] === "policy quarantined") === true,
+      10_000,
+      "the quarantine line",
+    );
     const quarantines = harness.logs.filter((l) => l["msg"] === "policy quarantined");
     expect(quarantines).toHaveLength(1);
     expect(quarantines[0]).toMatchObject({ policy: "thrower" });
     expect(String(quarantines[0]?.["file"])).toMatch(/thrower\.js$/);
-    const compileErrors = harness.logs.filter((l) => typeof l["msg"] === "string" && l["msg"].startsWith("policy failed to compile"));
+    const compileErrors = harness.logs.filter(
+      (l) => typeof l["msg"] === "string" && l["msg"].startsWith("policy failed to compile"),
+    );
     expect(compileErrors).toHaveLength(1);
     expect(String(compileErrors[0]?.["file"])).toMatch(/broken\.js$/);
   });

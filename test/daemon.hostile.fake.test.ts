@@ -12,7 +12,8 @@ import { fakeHost, type FakeHost } from "./helpers/fakeCgroupfs.js";
 import { startHarness, until, type Harness } from "./helpers/daemonHarness.js";
 import { symlinkAt } from "./helpers/hostileTree.js";
 
-const memEvents = (kills: string | number): string => `low 0\nhigh 0\nmax 0\noom 0\noom_kill ${kills}\noom_group_kill 0\n`;
+const memEvents = (kills: string | number): string =>
+  `low 0\nhigh 0\nmax 0\noom 0\noom_kill ${kills}\noom_group_kill 0\n`;
 
 let host: FakeHost | null = null;
 let harness: Harness | null = null;
@@ -39,7 +40,8 @@ psi:
   memory: "off"
 `;
 
-const msgs = (h: Harness, prefix: string): Record<string, unknown>[] => h.logs.filter((l) => typeof l["msg"] === "string" && l["msg"].startsWith(prefix));
+const msgs = (h: Harness, prefix: string): Record<string, unknown>[] =>
+  h.logs.filter((l) => typeof l["msg"] === "string" && l["msg"].startsWith(prefix));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe("daemon on a hostile fake v2 tree", () => {
@@ -58,7 +60,11 @@ describe("daemon on a hostile fake v2 tree", () => {
     const h = harness;
     expect(h.events.filter((e) => e.kind === "oom_kill")).toEqual([]);
     expect(msgs(h, "read problem started")).toHaveLength(1);
-    expect(msgs(h, "read problem started")[0]).toMatchObject({ reason: "malformed", file: "memory.events", cgroup: "docker/web" });
+    expect(msgs(h, "read problem started")[0]).toMatchObject({
+      reason: "malformed",
+      file: "memory.events",
+      cgroup: "docker/web",
+    });
     // A new counter series is held at 0 for its first scrape (so increase() sees the first count).
     await h.daemon.metrics.render();
     const text = await h.daemon.metrics.render();
@@ -98,7 +104,9 @@ export function onEvent() { return [{ kind: "set_memory_limit", bytes: 209715200
     await until(() => h.actions.length > 0, 10_000, "the policy's action on a sample");
     await sleep(1500);
     expect(h.events.filter((e) => e.kind === "oom_kill")).toEqual([]);
-    expect(msgs(h, "read problem started").map((l) => `${String(l["file"])}:${String(l["reason"])}`)).toContain("memory.events:symlink");
+    expect(msgs(h, "read problem started").map((l) => `${String(l["file"])}:${String(l["reason"])}`)).toContain(
+      "memory.events:symlink",
+    );
     // The write through the symlinked memory.max: refused (its read before planning already is), the outside file intact.
     expect(h.actions[0]?.outcome).toMatchObject({ kind: "failed", errno: "EREFUSED" });
     expect(fs.readFileSync(path.join(outside, "memory.max"), "utf8")).toBe("precious\n");
@@ -131,9 +139,15 @@ export function onEvent() { return [{ kind: "set_oom_score_adj", value: 900 }]; 
     expect(h.actions[0]?.outcome).toMatchObject({ kind: "failed", errno: "EREFUSED" });
     expect(fs.readFileSync(path.join(outside, "oom_score_adj"), "utf8")).toBe("0\n");
     expect(msgs(h, "write problem started")).toHaveLength(1);
-    expect(msgs(h, "write problem started")[0]).toMatchObject({ op: "write", file: "oom_score_adj", reason: "symlink" });
+    expect(msgs(h, "write problem started")[0]).toMatchObject({
+      op: "write",
+      file: "oom_score_adj",
+      reason: "symlink",
+    });
     await h.daemon.metrics.render();
-    expect(await h.daemon.metrics.render()).toMatch(/cgwatch_write_refusals_total\{file="oom_score_adj",reason="symlink"\} 1\b/);
+    expect(await h.daemon.metrics.render()).toMatch(
+      /cgwatch_write_refusals_total\{file="oom_score_adj",reason="symlink"\} 1\b/,
+    );
   });
 
   it("a symlinked directory appearing in a watched parent is not a cgroup: not watched, never acted on", async () => {
@@ -150,10 +164,23 @@ export function onEvent() { return [{ kind: "set_oom_score_adj", value: 900 }]; 
     // Created while watching: discovery hears IN_CREATE for "evil" and must lstat, not stat, it.
     fs.symlinkSync(outside, path.join(host.root, "docker", "evil"));
     host.addCgroup("docker/real");
-    await until(() => h.events.some((e) => e.kind === "cgroup_added" && e.cgroup === "docker/real"), 10_000, "the real new cgroup");
+    await until(
+      () => h.events.some((e) => e.kind === "cgroup_added" && e.cgroup === "docker/real"),
+      10_000,
+      "the real new cgroup",
+    );
     await sleep(500);
-    expect(h.events.filter((e) => e.kind === "cgroup_added").map((e) => e.cgroup).sort()).toEqual(["docker/real", "docker/web"]);
-    expect(h.daemon.status().map((c) => c.cgroup).sort()).toEqual(["docker/real", "docker/web"]);
+    expect(
+      h.events
+        .filter((e) => e.kind === "cgroup_added")
+        .map((e) => e.cgroup)
+        .sort(),
+    ).toEqual(["docker/real", "docker/web"]);
+    expect(
+      h.daemon
+        .status()
+        .map((c) => c.cgroup)
+        .sort(),
+    ).toEqual(["docker/real", "docker/web"]);
   });
 });
-

@@ -20,7 +20,10 @@ vi.mock("../src/watch/snapshot.js", async (importOriginal) => {
   return {
     ...original,
     readSnapshot: (...args: Parameters<typeof original.readSnapshot>) => {
-      reads.push({ cgroup: args[2], byPipeline: /[\\/]src[\\/]pipeline[\\/]decide\.[jt]s/.test(new Error().stack ?? "") });
+      reads.push({
+        cgroup: args[2],
+        byPipeline: /[\\/]src[\\/]pipeline[\\/]decide\.[jt]s/.test(new Error().stack ?? ""),
+      });
       return original.readSnapshot(...args);
     },
   };
@@ -63,9 +66,14 @@ it("a sample of a cgroup outside meta.sampleOnly reads no snapshot; one inside r
   harness = await startHarness({ layout: host.layout, yaml: YAML, policies: { "quota.js": QUOTA_SAMPLER } });
   const h = harness;
   await h.daemon.ready;
-  const samplesOf = (cgroup: string): number => h.events.filter((e) => e.kind === "sample" && e.cgroup === cgroup).length;
+  const samplesOf = (cgroup: string): number =>
+    h.events.filter((e) => e.kind === "sample" && e.cgroup === cgroup).length;
   // Samples of both cgroups went through the whole pipeline (onEvent runs after the decision).
-  await until(() => samplesOf("docker/capped") >= 2 && samplesOf("docker/free") >= 2, 30_000, "two samples of each cgroup");
+  await until(
+    () => samplesOf("docker/capped") >= 2 && samplesOf("docker/free") >= 2,
+    30_000,
+    "two samples of each cgroup",
+  );
   const pipelineReads = (cgroup: string): number => reads.filter((r) => r.byPipeline && r.cgroup === cgroup).length;
   expect(pipelineReads("docker/free")).toBe(0);
   expect(pipelineReads("docker/capped")).toBeGreaterThanOrEqual(2);

@@ -31,11 +31,17 @@ function longFunctions(file: string): string[] {
   const source = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
   const found: string[] = [];
   const visit = (node: ts.Node): void => {
-    if (ts.isFunctionDeclaration(node) || ts.isArrowFunction(node) || ts.isFunctionExpression(node) || ts.isMethodDeclaration(node)) {
+    if (
+      ts.isFunctionDeclaration(node) ||
+      ts.isArrowFunction(node) ||
+      ts.isFunctionExpression(node) ||
+      ts.isMethodDeclaration(node)
+    ) {
       const first = source.getLineAndCharacterOfPosition(node.getStart()).line;
       const last = source.getLineAndCharacterOfPosition(node.getEnd()).line;
       const lines = last - first + 1;
-      if (lines > MAX_FUNCTION_LINES) found.push(`${path.relative(SRC, file)}:${first + 1} ${functionName(node)} (${lines} lines)`);
+      if (lines > MAX_FUNCTION_LINES)
+        found.push(`${path.relative(SRC, file)}:${first + 1} ${functionName(node)} (${lines} lines)`);
     }
     ts.forEachChild(node, visit);
   };

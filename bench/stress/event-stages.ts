@@ -37,7 +37,10 @@ fs.writeFileSync(
   path.join(work, "p.js"),
   'export const meta = { name: "p", on: ["oom_kill"], match: ["**"], cooldown: "0s" };\nexport function onEvent(e, c) { return [{ kind: "set_memory_limit", bytes: c.memory.limitBytes + 4096 }]; }\n',
 );
-fs.writeFileSync(path.join(work, "c.yaml"), `watch: [ "pods/*" ]\npolicies: { builtin: false, dirs: [ "${work}" ] }\nguardrails: { cooldown: 0s, rateLimit: null }\npsi: { memory: "off" }\n`);
+fs.writeFileSync(
+  path.join(work, "c.yaml"),
+  `watch: [ "pods/*" ]\npolicies: { builtin: false, dirs: [ "${work}" ] }\nguardrails: { cooldown: 0s, rateLimit: null }\npsi: { memory: "off" }\n`,
+);
 const cfg = loadConfig({ path: path.join(work, "c.yaml"), env: {} });
 if (cfg.kind !== "ok") throw new Error(JSON.stringify(cfg.errors));
 
@@ -99,15 +102,22 @@ const actionsBefore = decide.length;
 const session = new Session();
 if (ALLOC_TOP > 0) {
   session.connect();
-  await session.post("HeapProfiler.startSampling", { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await session.post("HeapProfiler.startSampling", {
+    samplingInterval: 1024,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
 }
 const measured = await loop(EVENTS, (i) => path.join(root, "pods", cgroups[i % cgroups.length] ?? "", "memory.events"));
 const actions = decide.length - actionsBefore;
 if (ALLOC_TOP > 0) printTopAllocators((await session.post("HeapProfiler.stopSampling")).profile.head, ALLOC_TOP);
 gcObserver.disconnect();
 
-const q = (xs: number[], p: number): string => ([...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))] ?? NaN).toFixed(3);
-process.stdout.write(`n=${decide.length} write→notification read p50 ${q(notify, 0.5)} p99 ${q(notify, 0.99)} ms; →action decided p50 ${q(decide, 0.5)} p99 ${q(decide, 0.99)} ms\n`);
+const q = (xs: number[], p: number): string =>
+  ([...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))] ?? NaN).toFixed(3);
+process.stdout.write(
+  `n=${decide.length} write→notification read p50 ${q(notify, 0.5)} p99 ${q(notify, 0.99)} ms; →action decided p50 ${q(decide, 0.5)} p99 ${q(decide, 0.99)} ms\n`,
+);
 const kb = (b: number): string => (b / 1024).toFixed(1);
 process.stdout.write(
   `heap growth: ${kb(base.bytes / EVENTS)} KB per write to an unwatched file (${base.gcs} GCs), ${kb(measured.bytes / EVENTS)} KB per event (${measured.gcs} GCs, ${actions} actions); ` +
@@ -128,7 +138,8 @@ interface SampleNode {
 function printTopAllocators(head: SampleNode, top: number): void {
   const byFn = new Map<string, number>();
   const byOwn = new Map<string, number>();
-  const name = (f: SampleNode["callFrame"]): string => `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\/(dist|node_modules)\//, "$1/")}:${f.lineNumber + 1}`;
+  const name = (f: SampleNode["callFrame"]): string =>
+    `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\/(dist|node_modules)\//, "$1/")}:${f.lineNumber + 1}`;
   // Keyed by the allocating function and its nearest caller in cgwatch's own code (dist/src).
   const walk = (n: SampleNode, ownCaller: string): void => {
     const here = name(n.callFrame);
@@ -141,7 +152,8 @@ function printTopAllocators(head: SampleNode, top: number): void {
   walk(head, "?");
   const print = (title: string, m: Map<string, number>): void => {
     process.stdout.write(`${title}\n`);
-    for (const [k, b] of [...m].sort((x, y) => y[1] - x[1]).slice(0, top)) process.stdout.write(`${(b / EVENTS).toFixed(0).padStart(8)} B/event  ${k}\n`);
+    for (const [k, b] of [...m].sort((x, y) => y[1] - x[1]).slice(0, top))
+      process.stdout.write(`${(b / EVENTS).toFixed(0).padStart(8)} B/event  ${k}\n`);
   };
   print("by allocating function (← nearest cgwatch caller):", byFn);
   print("by cgwatch function (its own allocations and those of the node/library calls it makes):", byOwn);

@@ -37,7 +37,10 @@ interface Profile {
 const root = fs.mkdtempSync(path.join(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "cgwatch-idle-"));
 try {
   buildTree(root, N);
-  const bd = await startBenchDaemon({ layout: v2LayoutAt(root), yaml: `watch: [ "${WATCH_PATTERN}" ]\npsi: { memory: "off", cpu: "off", io: "off" }\n` });
+  const bd = await startBenchDaemon({
+    layout: v2LayoutAt(root),
+    yaml: `watch: [ "${WATCH_PATTERN}" ]\npsi: { memory: "off", cpu: "off", io: "off" }\n`,
+  });
   try {
     await bd.daemon.ready;
     await untilQuiet(60_000);
@@ -50,7 +53,9 @@ try {
     await sleep(SECONDS * 1000);
     const cpu = cpuMs() - c0;
     const { profile } = (await session.post("Profiler.stop")) as unknown as { profile: Profile };
-    process.stdout.write(`${N} cgroups, ${SECONDS} s idle: process CPU ${cpu.toFixed(0)} ms (${((cpu / SECONDS / 1000) * 100).toFixed(2)} % of a core)\n`);
+    process.stdout.write(
+      `${N} cgroups, ${SECONDS} s idle: process CPU ${cpu.toFixed(0)} ms (${((cpu / SECONDS / 1000) * 100).toFixed(2)} % of a core)\n`,
+    );
     report(profile);
   } finally {
     await bd.stop();
@@ -63,7 +68,8 @@ function report(profile: Profile): void {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const name = (f: ProfileNode["callFrame"]): string => `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\/(dist|node_modules)\//, "$1/")}:${f.lineNumber + 1}`;
+  const name = (f: ProfileNode["callFrame"]): string =>
+    `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\/(dist|node_modules)\//, "$1/")}:${f.lineNumber + 1}`;
   const isOwn = (n: ProfileNode): boolean => n.callFrame.url.includes("/dist/src/");
   const self = new Map<string, number>();
   const own = new Map<string, number>();
@@ -93,7 +99,8 @@ function report(profile: Profile): void {
   });
   const print = (title: string, m: Map<string, number>): void => {
     process.stdout.write(`${title}\n`);
-    for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP)) process.stdout.write(`${(us / 1000 / SECONDS).toFixed(2).padStart(8)} ms/s  ${k}\n`);
+    for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP))
+      process.stdout.write(`${(us / 1000 / SECONDS).toFixed(2).padStart(8)} ms/s  ${k}\n`);
   };
   print("self time:", self);
   print("by nearest cgwatch function (its own time and the node/library calls it makes):", own);

@@ -13,7 +13,15 @@
  */
 import fs from "node:fs";
 import { execFileSync } from "node:child_process";
-import { GuestCgroup, lineTime, sleep, startDaemon, waitFor, type GuestDaemon, type LogLine } from "../../test/vm/guest/guest.js";
+import {
+  GuestCgroup,
+  lineTime,
+  sleep,
+  startDaemon,
+  waitFor,
+  type GuestDaemon,
+  type LogLine,
+} from "../../test/vm/guest/guest.js";
 import { referenceTrigger } from "../../test/vm/guest/psiref.js";
 
 const MiB = 1024 * 1024;
@@ -52,7 +60,12 @@ async function oneRep(daemon: GuestDaemon): Promise<VmPsiRep> {
     cg.write("memory.max", String(64 * MiB));
     cg.write("memory.high", String(24 * MiB));
     const pid = daemon.child.pid ?? 0;
-    await waitFor(() => daemon.alive() && armed(pid, cg.file("memory.pressure")), 60_000, "the daemon to arm its trigger", 20);
+    await waitFor(
+      () => daemon.alive() && armed(pid, cg.file("memory.pressure")),
+      60_000,
+      "the daemon to arm its trigger",
+      20,
+    );
     const ref = referenceTrigger(cg.file("memory.pressure"), "some 150000 1000000");
     await ref.ready;
     let kernelHigh: number | null = null;
@@ -61,8 +74,11 @@ async function oneRep(daemon: GuestDaemon): Promise<VmPsiRep> {
     });
     const hog = cg.memoryHog(48, 30, 60_000);
     const mine = (msg: string, pred: (l: LogLine) => boolean = () => true): LogLine[] =>
-      daemon.lines.filter((l) => l["msg"] === msg && (l["cgroup"] === cg.cgroup || eventOf(l)["cgroup"] === cg.cgroup) && pred(l));
-    const applied = (policy: string, event: string) => (l: LogLine) => l["policy"] === policy && l["event"] === event && l["outcome"] === "applied";
+      daemon.lines.filter(
+        (l) => l["msg"] === msg && (l["cgroup"] === cg.cgroup || eventOf(l)["cgroup"] === cg.cgroup) && pred(l),
+      );
+    const applied = (policy: string, event: string) => (l: LogLine) =>
+      l["policy"] === policy && l["event"] === event && l["outcome"] === "applied";
     try {
       await waitFor(
         () =>

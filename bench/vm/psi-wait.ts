@@ -71,7 +71,11 @@ async function main(): Promise<void> {
   const hog = cg.memoryHog(96, 150, 180_000);
   const sibHogs = others.map((o) => o.memoryHog(64, 150, 180_000));
   try {
-    await waitFor(() => daemon.alive() && (ref.wakes.length >= wakesWanted || hog.child.exitCode !== null), 180_000, `${wakesWanted} reference wakes`);
+    await waitFor(
+      () => daemon.alive() && (ref.wakes.length >= wakesWanted || hog.child.exitCode !== null),
+      180_000,
+      `${wakesWanted} reference wakes`,
+    );
     await sleep(1500);
     const trace = fs
       .readFileSync(traceFile, "utf8")
@@ -89,7 +93,15 @@ async function main(): Promise<void> {
         callbackToHandled: p === undefined ? null : r1(p.start - p.at),
         handledToPolicy: p?.policyStart == null ? null : r1(p.policyStart - p.start),
         policyMs: p?.policyStart == null || p.policyEnd == null ? null : r1(p.policyEnd - p.policyStart),
-        busyWith: busy === undefined ? null : { kind: busy.kind, remainingMs: r1(busy.end - w), policyMs: busy.policyStart === null || busy.policyEnd === null ? null : r1(busy.policyEnd - busy.policyStart) },
+        busyWith:
+          busy === undefined
+            ? null
+            : {
+                kind: busy.kind,
+                remainingMs: r1(busy.end - w),
+                policyMs:
+                  busy.policyStart === null || busy.policyEnd === null ? null : r1(busy.policyEnd - busy.policyStart),
+              },
         handledBefore: before.map((h) => h.kind),
       };
     });
@@ -100,7 +112,9 @@ async function main(): Promise<void> {
     const result = {
       wakes: wakes.length,
       siblings,
-      eventLagMs: stats(perWake.flatMap((w) => (w.wakeToCallback === null ? [] : [w.wakeToCallback + (w.callbackToHandled ?? 0)]))),
+      eventLagMs: stats(
+        perWake.flatMap((w) => (w.wakeToCallback === null ? [] : [w.wakeToCallback + (w.callbackToHandled ?? 0)])),
+      ),
       wakeToCallbackMs: stats(perWake.flatMap((w) => (w.wakeToCallback === null ? [] : [w.wakeToCallback]))),
       callbackToHandledMs: stats(perWake.flatMap((w) => (w.callbackToHandled === null ? [] : [w.callbackToHandled]))),
       missed: perWake.filter((w) => w.wakeToCallback === null).length,
@@ -108,11 +122,18 @@ async function main(): Promise<void> {
       memoryHighHandleMs: stats(high.map((h) => h.end - h.start)),
       policyFollowUps: followUps.length,
       followUpPolicyMs: stats(followUps.map((h) => h.end - h.start)),
-      memoryHighPolicyMs: stats(high.flatMap((h) => (h.policyStart === null || h.policyEnd === null ? [] : [h.policyEnd - h.policyStart]))),
+      memoryHighPolicyMs: stats(
+        high.flatMap((h) => (h.policyStart === null || h.policyEnd === null ? [] : [h.policyEnd - h.policyStart])),
+      ),
       // memory_pressure handles of every cgroup: before the policy call (log, snapshot), the call, after it (the actions).
       pressureHandles: during
         .filter((h) => h.kind === "memory_pressure" && h.policyStart !== null && h.policyEnd !== null)
-        .map((h) => ({ cgroup: h.cgroup.split("/").pop(), beforeMs: r1((h.policyStart ?? 0) - h.start), policyMs: r1((h.policyEnd ?? 0) - (h.policyStart ?? 0)), actionsMs: r1(h.end - (h.policyEnd ?? 0)) })),
+        .map((h) => ({
+          cgroup: h.cgroup.split("/").pop(),
+          beforeMs: r1((h.policyStart ?? 0) - h.start),
+          policyMs: r1((h.policyEnd ?? 0) - (h.policyStart ?? 0)),
+          actionsMs: r1(h.end - (h.policyEnd ?? 0)),
+        })),
       loopBusyInHandles: r1(during.reduce((s, h) => s + (h.end - h.start), 0) / span),
       perWake,
     };

@@ -46,10 +46,21 @@ const traced = async (options: DaemonOptions): ReturnType<typeof startDaemon> =>
   const metrics = daemon.metrics as { recordEvent: (e: WatchdogEvent) => void };
   const recordEvent = metrics.recordEvent.bind(metrics);
   metrics.recordEvent = (e) => {
-    open = { kind: e.kind, cgroup: e.cgroup, at: e.at + perfToMono, start: mono(), wanted: null, policyStart: null, policyEnd: null };
+    open = {
+      kind: e.kind,
+      cgroup: e.cgroup,
+      at: e.at + perfToMono,
+      start: mono(),
+      wanted: null,
+      policyStart: null,
+      policyEnd: null,
+    };
     recordEvent(e);
   };
-  const policies = daemon.policies as { evaluateDetailed: (...a: never[]) => unknown; wantsEvent: (...a: never[]) => boolean };
+  const policies = daemon.policies as {
+    evaluateDetailed: (...a: never[]) => unknown;
+    wantsEvent: (...a: never[]) => boolean;
+  };
   const wants = policies.wantsEvent.bind(policies);
   policies.wantsEvent = (...a: never[]) => {
     if (open !== null && open.wanted === null) open.wanted = mono();
@@ -67,7 +78,10 @@ const traced = async (options: DaemonOptions): ReturnType<typeof startDaemon> =>
       else {
         // A coalesced follow-up (src/coalesce/): evaluated from its timer, outside any event's handling.
         const e = (a as unknown[])[0] as WatchdogEvent;
-        fs.writeSync(fd, `${JSON.stringify({ kind: `${e.kind} follow-up`, cgroup: e.cgroup, at: e.at + perfToMono, start: t0, wanted: t0, policyStart: t0, policyEnd: t1, end: t1 })}\n`);
+        fs.writeSync(
+          fd,
+          `${JSON.stringify({ kind: `${e.kind} follow-up`, cgroup: e.cgroup, at: e.at + perfToMono, start: t0, wanted: t0, policyStart: t0, policyEnd: t1, end: t1 })}\n`,
+        );
       }
     }
   };

@@ -22,7 +22,9 @@ export function dirFor(layout: CgroupLayout, cgroup: string, scope: FileAddr["sc
 }
 
 export function targetFor(cgroup: string, at: FileAddr): WriteTarget {
-  return at.scope === "v2_core" ? { kind: "v2_core_file", cgroup, file: at.file } : { kind: "cgroup_file", cgroup, controller: at.scope, file: at.file };
+  return at.scope === "v2_core"
+    ? { kind: "v2_core_file", cgroup, file: at.file }
+    : { kind: "cgroup_file", cgroup, controller: at.scope, file: at.file };
 }
 
 export function dirExists(dir: string): boolean {
@@ -67,8 +69,21 @@ export function listPids(dir: string): { kind: "ok"; pids: number[] } | { kind: 
 
 /** Outcome of running a plan's steps. */
 export type StepsResult =
-  | { readonly kind: "done"; readonly before: string | null; readonly after: string | null; readonly wrote: string | null; readonly readBackDiffers: boolean; readonly note?: string }
-  | { readonly kind: "failed"; readonly errno: string; readonly reason: string; readonly completed: readonly string[]; readonly before?: string | null };
+  | {
+      readonly kind: "done";
+      readonly before: string | null;
+      readonly after: string | null;
+      readonly wrote: string | null;
+      readonly readBackDiffers: boolean;
+      readonly note?: string;
+    }
+  | {
+      readonly kind: "failed";
+      readonly errno: string;
+      readonly reason: string;
+      readonly completed: readonly string[];
+      readonly before?: string | null;
+    };
 
 /** pids that vanished between listing and writing are not failures. */
 const EXITED = new Set(["ENOENT", "ESRCH"]);
@@ -82,7 +97,13 @@ function summarise(values: readonly string[]): string {
 /** oom_score_adj for every pid in the cgroup. */
 function applyOomScoreAdj(writer: GuardedWriter, procRoot: string, dir: string, value: number): StepsResult {
   const listed = listPids(dir);
-  if (listed.kind === "error") return { kind: "failed", errno: listed.errno, reason: `cannot list ${path.join(dir, "cgroup.procs")}: ${listed.errno}`, completed: [] };
+  if (listed.kind === "error")
+    return {
+      kind: "failed",
+      errno: listed.errno,
+      reason: `cannot list ${path.join(dir, "cgroup.procs")}: ${listed.errno}`,
+      completed: [],
+    };
   const before: string[] = [];
   const after: string[] = [];
   const completed: string[] = [];
@@ -119,7 +140,13 @@ function applyOomScoreAdj(writer: GuardedWriter, procRoot: string, dir: string, 
 /** v1 has no cgroup.kill: SIGKILL each pid. A process forked meanwhile escapes this pass; the note says how many were signalled. */
 function applySignalAll(writer: GuardedWriter, dir: string): StepsResult {
   const listed = listPids(dir);
-  if (listed.kind === "error") return { kind: "failed", errno: listed.errno, reason: `cannot list ${path.join(dir, "cgroup.procs")}: ${listed.errno}`, completed: [] };
+  if (listed.kind === "error")
+    return {
+      kind: "failed",
+      errno: listed.errno,
+      reason: `cannot list ${path.join(dir, "cgroup.procs")}: ${listed.errno}`,
+      completed: [],
+    };
   const completed: string[] = [];
   let exited = 0;
   for (const pid of listed.pids) {
@@ -199,14 +226,28 @@ export function applySteps(steps: readonly Step[], ctx: ApplyContext): StepsResu
       case "oom_score_adj_all":
       case "signal_all": {
         const dir = procsDir(ctx.layout, ctx.cgroup);
-        if (dir === null) return { kind: "failed", errno: "ENOENT", reason: `cgroup ${ctx.cgroup} no longer exists in any hierarchy`, completed };
-        return step.kind === "oom_score_adj_all" ? applyOomScoreAdj(ctx.writer, ctx.procRoot, dir, step.value) : applySignalAll(ctx.writer, dir);
+        if (dir === null)
+          return {
+            kind: "failed",
+            errno: "ENOENT",
+            reason: `cgroup ${ctx.cgroup} no longer exists in any hierarchy`,
+            completed,
+          };
+        return step.kind === "oom_score_adj_all"
+          ? applyOomScoreAdj(ctx.writer, ctx.procRoot, dir, step.value)
+          : applySignalAll(ctx.writer, dir);
       }
       case "write": {
         const r = ctx.writer.write(targetFor(ctx.cgroup, step.at), step.value);
         if (r.kind === "failed") {
           const after = completed.length > 0 ? ` (already written: ${completed.join("; ")})` : "";
-          return { kind: "failed", errno: r.errno, reason: `${r.reason}${after}`, completed, before: beforeOf(steps, ctx.current) };
+          return {
+            kind: "failed",
+            errno: r.errno,
+            reason: `${r.reason}${after}`,
+            completed,
+            before: beforeOf(steps, ctx.current),
+          };
         }
         completed.push(`${step.at.file}=${step.value}`);
         const back = readFile(r.path);

@@ -69,7 +69,10 @@ export interface ActionExecutor {
 }
 
 /** Where an action's files are: version and controller, or why no hierarchy here can take it. */
-function locate(layout: CgroupLayout, controller: Controller | "procs" | "none"): { version: CgroupVersion } | { reason: string } {
+function locate(
+  layout: CgroupLayout,
+  controller: Controller | "procs" | "none",
+): { version: CgroupVersion } | { reason: string } {
   if (controller === "none") return { version: layout.mode === "v2" ? 2 : 1 };
   if (controller === "procs") return { version: layout.mode === "v2" ? 2 : 1 };
   const loc = locateController(layout, controller);
@@ -87,7 +90,9 @@ function causeTime(proposal: ActionProposal, fallback: number): number {
 
 type Decision = { outcome: ActionOutcome; version?: CgroupVersion; wouldWrite?: string | null };
 
-const rejected = (r: Rejection): Decision => ({ outcome: { kind: "rejected", guardrail: r.guardrail, reason: r.reason } });
+const rejected = (r: Rejection): Decision => ({
+  outcome: { kind: "rejected", guardrail: r.guardrail, reason: r.reason },
+});
 
 /** Where a valid proposal lands: its normalised cgroup, the guardrails of its policy, the cgroup version of its files. */
 interface Target {
@@ -98,7 +103,12 @@ interface Target {
 }
 
 /** Validates the proposal and finds its target, or the decision that ends it there (invalid, protected, unsupported). */
-function targetOf(proposal: ActionProposal, opts: ActionExecutorOptions, kinds: ActionRegistry, own: ReturnType<typeof ownProtectedSet>): Target | Decision {
+function targetOf(
+  proposal: ActionProposal,
+  opts: ActionExecutorOptions,
+  kinds: ActionRegistry,
+  own: ReturnType<typeof ownProtectedSet>,
+): Target | Decision {
   const { action } = proposal;
   const invalid = validateAction(action, kinds);
   if (invalid !== null) return rejected({ guardrail: "invalid_action", reason: invalid });
@@ -120,30 +130,49 @@ function targetOf(proposal: ActionProposal, opts: ActionExecutorOptions, kinds: 
 }
 
 /** The current values of the files the plan reads, or the failure (the cgroup vanished, a read failed). */
-function readCurrent(layout: CgroupLayout, t: Target, reads: ReturnType<ActionRegistry["readsFor"]>): Map<string, string | null> | Decision {
+function readCurrent(
+  layout: CgroupLayout,
+  t: Target,
+  reads: ReturnType<ActionRegistry["readsFor"]>,
+): Map<string, string | null> | Decision {
   const { cgroup, controller, version } = t;
   // The cgroup must exist where the action's files are: a vanished cgroup is a failure (ENOENT), not a plan.
   if (controller !== "none") {
-    const dir = controller === "procs" ? procsDir(layout, cgroup) : dirFor(layout, cgroup, reads[0]?.scope ?? controller);
+    const dir =
+      controller === "procs" ? procsDir(layout, cgroup) : dirFor(layout, cgroup, reads[0]?.scope ?? controller);
     if (dir === null || !dirExists(dir)) {
-      return { version, outcome: { kind: "failed", errno: "ENOENT", reason: `cgroup ${cgroup === "" ? "/" : cgroup} does not exist (${dir ?? controller}): it vanished or was never there` } };
+      return {
+        version,
+        outcome: {
+          kind: "failed",
+          errno: "ENOENT",
+          reason: `cgroup ${cgroup === "" ? "/" : cgroup} does not exist (${dir ?? controller}): it vanished or was never there`,
+        },
+      };
     }
   }
   const current = new Map<string, string | null>();
   for (const at of reads) {
     const dir = dirFor(layout, cgroup, at.scope);
     const r = dir === null ? ({ kind: "absent" } as const) : readFile(path.join(dir, at.file));
-    if (r.kind === "error") return { version, outcome: { kind: "failed", errno: r.errno, reason: `cannot read ${at.file} of ${cgroup}: ${r.errno}` } };
+    if (r.kind === "error")
+      return {
+        version,
+        outcome: { kind: "failed", errno: r.errno, reason: `cannot read ${at.file} of ${cgroup}: ${r.errno}` },
+      };
     current.set(at.file, r.kind === "ok" ? r.text : null);
   }
   return current;
 }
 
 /** The stateful guardrails (cooldowns, the global rate limit): whether a planned change may go ahead now. */
-function createAdmission(opts: ActionExecutorOptions): (proposal: ActionProposal, t: Target, plan: Plan, observeOnly: boolean, started: number) => Rejection | null {
+function createAdmission(
+  opts: ActionExecutorOptions,
+): (proposal: ActionProposal, t: Target, plan: Plan, observeOnly: boolean, started: number) => Rejection | null {
   // Owned by this closure alone, so updated in place (checkCooldown reads it as a CooldownState).
   const cooldowns = new Map<string, number>();
-  let bucket: TokenBucket | null = opts.guardrails.global.rateLimit === null ? null : fullBucket(opts.guardrails.global.rateLimit, opts.clock.now());
+  let bucket: TokenBucket | null =
+    opts.guardrails.global.rateLimit === null ? null : fullBucket(opts.guardrails.global.rateLimit, opts.clock.now());
   return (proposal, t, plan, observeOnly, started) => {
     const kind = proposal.action.kind;
     const valueRejection = checkEffect(plan.effect, t.cfg, opts.hostMemoryBytes);
@@ -152,7 +181,10 @@ function createAdmission(opts: ActionExecutorOptions): (proposal: ActionProposal
     // policy cooldowns use), so equal policy and guardrail cooldowns agree;
     // the answer to a stall under OOM is not held back by one.
     const at = causeTime(proposal, started);
-    const cool = (proposal.cause as { emergency?: unknown } | undefined)?.emergency === true ? null : checkCooldown(cooldowns, t.cgroup, kind, at, t.cfg.cooldownMs);
+    const cool =
+      (proposal.cause as { emergency?: unknown } | undefined)?.emergency === true
+        ? null
+        : checkCooldown(cooldowns, t.cgroup, kind, at, t.cfg.cooldownMs);
     if (cool !== null) return cool;
     // The rate limit comes last so that proposals another guardrail stops cost no token.
     // Observed-only cgroups take none: the bucket paces writes, and the would-have
@@ -171,16 +203,39 @@ function createAdmission(opts: ActionExecutorOptions): (proposal: ActionProposal
 }
 
 /** What was admitted: logged as a would-write (dry-run, observed only), or written through the guarded writer and read back. */
-function carryOut(opts: ActionExecutorOptions, proposal: ActionProposal, t: Target, plan: Plan, current: Map<string, string | null>, observeOnly: boolean): Decision {
+function carryOut(
+  opts: ActionExecutorOptions,
+  proposal: ActionProposal,
+  t: Target,
+  plan: Plan,
+  current: Map<string, string | null>,
+  observeOnly: boolean,
+): Decision {
   const { version } = t;
   const before = beforeOf(plan.steps, current);
   const wouldWrite = describeWrites(plan.steps);
   if ((t.cfg.dryRun || observeOnly) && proposal.action.kind !== "annotate") {
-    return { version, wouldWrite, outcome: { kind: "dry_run", reason: t.cfg.dryRun ? "dry_run" : "observe_only", before, wouldWrite } };
+    return {
+      version,
+      wouldWrite,
+      outcome: { kind: "dry_run", reason: t.cfg.dryRun ? "dry_run" : "observe_only", before, wouldWrite },
+    };
   }
-  const r = applySteps(plan.steps, { layout: opts.layout, writer: opts.writer, procRoot: opts.procRoot, cgroup: t.cgroup, current });
+  const r = applySteps(plan.steps, {
+    layout: opts.layout,
+    writer: opts.writer,
+    procRoot: opts.procRoot,
+    cgroup: t.cgroup,
+    current,
+  });
   if (r.kind === "failed") {
-    const failed: ActionOutcome = { kind: "failed", errno: r.errno, reason: r.reason, before: r.before ?? before, completed: r.completed };
+    const failed: ActionOutcome = {
+      kind: "failed",
+      errno: r.errno,
+      reason: r.reason,
+      before: r.before ?? before,
+      completed: r.completed,
+    };
     return { version, wouldWrite, outcome: failed };
   }
   const applied: ActionOutcome = {
@@ -194,7 +249,12 @@ function carryOut(opts: ActionExecutorOptions, proposal: ActionProposal, t: Targ
 }
 
 /** The one "action decision" line of a proposal: what was proposed, what became of it, why. */
-function decisionLine(proposal: ActionProposal, d: Decision, seconds: number, eventContext: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+function decisionLine(
+  proposal: ActionProposal,
+  d: Decision,
+  seconds: number,
+  eventContext: Readonly<Record<string, unknown>> | undefined,
+): Record<string, unknown> {
   const o = d.outcome;
   const line: Record<string, unknown> = {
     event: (proposal.cause as { kind?: string } | undefined)?.kind ?? null,
@@ -249,7 +309,8 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     const current = readCurrent(layout, t, kinds.readsFor(action, t.version));
     if (!(current instanceof Map)) return current;
     const planned = kinds.plan(action, t.version, current);
-    if (planned.kind === "unsupported") return { version: t.version, ...rejected({ guardrail: "unsupported", reason: planned.reason }) };
+    if (planned.kind === "unsupported")
+      return { version: t.version, ...rejected({ guardrail: "unsupported", reason: planned.reason }) };
     const plan: Plan = planned;
     const observeOnly = !(opts.mayAct?.(t.cgroup) ?? true);
     if (action.kind !== "annotate") {
@@ -259,11 +320,17 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
     return carryOut(opts, proposal, t, plan, current, observeOnly);
   }
 
-  function log(proposal: ActionProposal, d: Decision, seconds: number, eventContext: Readonly<Record<string, unknown>> | undefined): void {
+  function log(
+    proposal: ActionProposal,
+    d: Decision,
+    seconds: number,
+    eventContext: Readonly<Record<string, unknown>> | undefined,
+  ): void {
     const o = d.outcome;
     const level = o.kind === "failed" ? "error" : o.kind === "rejected" ? "warn" : "info";
     // The line is an object of ~15 fields: not built when its level is off.
-    if (logger.isLevelEnabled(level)) logger[level](decisionLine(proposal, d, seconds, eventContext), "action decision");
+    if (logger.isLevelEnabled(level))
+      logger[level](decisionLine(proposal, d, seconds, eventContext), "action decision");
   }
 
   return {
@@ -274,7 +341,13 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
         decision = decide(proposal, started);
       } catch (err) {
         // A bug here must not take the daemon down with it: report it as an outcome.
-        decision = { outcome: { kind: "failed", errno: "EINTERNAL", reason: `internal error: ${err instanceof Error ? err.message : String(err)}` } };
+        decision = {
+          outcome: {
+            kind: "failed",
+            errno: "EINTERNAL",
+            reason: `internal error: ${err instanceof Error ? err.message : String(err)}`,
+          },
+        };
       }
       const seconds = Math.max(0, (clock.now() - started) / 1000);
       try {

@@ -28,7 +28,8 @@ export interface Rejection {
 
 const reject = (guardrail: GuardrailName, reason: string): Rejection => ({ guardrail, reason });
 
-const fmtBytes = (b: number | null): string => (b === null ? "max" : `${b} bytes (${(b / 1024 / 1024).toFixed(1)} MiB)`);
+const fmtBytes = (b: number | null): string =>
+  b === null ? "max" : `${b} bytes (${(b / 1024 / 1024).toFixed(1)} MiB)`;
 const fmtCores = (c: number | null): string => (c === null ? "unlimited" : `${+c.toFixed(4)} cores`);
 
 /**
@@ -43,15 +44,23 @@ export function ownProtectedSet(ownCgroups: readonly string[]): ReadonlySet<stri
 }
 
 /** `cgroup` is normalised. Config entries: "a/b" exactly, "a/b/**" the subtree (a/b included). */
-export function checkProtected(cgroup: string, configured: readonly string[], own: ReadonlySet<string>): Rejection | null {
+export function checkProtected(
+  cgroup: string,
+  configured: readonly string[],
+  own: ReadonlySet<string>,
+): Rejection | null {
   if (own.has(cgroup)) {
-    return reject("protected_cgroup", cgroup === "" ? "the root cgroup is never touched" : `${cgroup} is cgwatch's own cgroup or one of its ancestors`);
+    return reject(
+      "protected_cgroup",
+      cgroup === "" ? "the root cgroup is never touched" : `${cgroup} is cgwatch's own cgroup or one of its ancestors`,
+    );
   }
   for (const raw of configured) {
     const entry = raw.replace(/^\/+|\/+$/g, "");
     if (entry.endsWith("/**") || entry === "**") {
       const base = entry === "**" ? "" : entry.slice(0, -3);
-      if (base === "" || cgroup === base || cgroup.startsWith(`${base}/`)) return reject("protected_cgroup", `${cgroup} is protected by "${raw}"`);
+      if (base === "" || cgroup === base || cgroup.startsWith(`${base}/`))
+        return reject("protected_cgroup", `${cgroup} is protected by "${raw}"`);
     } else if (cgroup === entry) {
       return reject("protected_cgroup", `${cgroup} is protected by "${raw}"`);
     }
@@ -66,35 +75,65 @@ export function memoryCeiling(cfg: MemoryGuardrails, hostMemoryBytes: number): n
   return cfg.ceilingBytes === null ? frac : Math.min(frac, cfg.ceilingBytes);
 }
 
-export function checkMemoryCeiling(to: number | null, cfg: MemoryGuardrails, hostMemoryBytes: number): Rejection | null {
+export function checkMemoryCeiling(
+  to: number | null,
+  cfg: MemoryGuardrails,
+  hostMemoryBytes: number,
+): Rejection | null {
   const ceiling = memoryCeiling(cfg, hostMemoryBytes);
   if (ceiling === null) return null;
-  if (to === null || to > ceiling) return reject("memory_ceiling", `${fmtBytes(to)} is above the ceiling ${fmtBytes(ceiling)}`);
+  if (to === null || to > ceiling)
+    return reject("memory_ceiling", `${fmtBytes(to)} is above the ceiling ${fmtBytes(ceiling)}`);
   return null;
 }
 
 export function checkMemoryFloor(to: number | null, cfg: MemoryGuardrails): Rejection | null {
   if (cfg.floorBytes === null || to === null) return null;
-  return to < cfg.floorBytes ? reject("memory_floor", `${fmtBytes(to)} is below the floor ${fmtBytes(cfg.floorBytes)}`) : null;
+  return to < cfg.floorBytes
+    ? reject("memory_floor", `${fmtBytes(to)} is below the floor ${fmtBytes(cfg.floorBytes)}`)
+    : null;
 }
 
 /** |to - from| <= max(fraction × from, bytes). From unlimited, there is no step to measure. */
 export function checkMemoryStep(from: number | null, to: number | null, cfg: MemoryGuardrails): Rejection | null {
   if (cfg.maxStepFraction === null && cfg.maxStepBytes === null) return null;
   if (from === null) return null;
-  const allowed = Math.max(cfg.maxStepFraction === null ? 0 : Math.floor(cfg.maxStepFraction * from), cfg.maxStepBytes ?? 0);
-  if (to === null) return reject("memory_step", `removing the limit (${fmtBytes(from)} → max) exceeds the maximum step ${fmtBytes(allowed)}`);
+  const allowed = Math.max(
+    cfg.maxStepFraction === null ? 0 : Math.floor(cfg.maxStepFraction * from),
+    cfg.maxStepBytes ?? 0,
+  );
+  if (to === null)
+    return reject(
+      "memory_step",
+      `removing the limit (${fmtBytes(from)} → max) exceeds the maximum step ${fmtBytes(allowed)}`,
+    );
   const step = Math.abs(to - from);
-  return step > allowed ? reject("memory_step", `${fmtBytes(from)} → ${fmtBytes(to)} moves ${step} bytes, more than the maximum step ${fmtBytes(allowed)}`) : null;
+  return step > allowed
+    ? reject(
+        "memory_step",
+        `${fmtBytes(from)} → ${fmtBytes(to)} moves ${step} bytes, more than the maximum step ${fmtBytes(allowed)}`,
+      )
+    : null;
 }
 
 /** Never lower a limit below what the cgroup uses now, unless the action says so. Raising is always fine. */
-export function checkBelowUsage(from: number | null, to: number | null, usage: number | null, allowBelowUsage: boolean): Rejection | null {
+export function checkBelowUsage(
+  from: number | null,
+  to: number | null,
+  usage: number | null,
+  allowBelowUsage: boolean,
+): Rejection | null {
   if (allowBelowUsage || to === null) return null;
   const lowering = from === null || to < from;
   if (!lowering) return null;
-  if (usage === null) return reject("below_usage", `lowering to ${fmtBytes(to)} but current usage could not be read (set allowBelowUsage to force)`);
-  return to < usage ? reject("below_usage", `${fmtBytes(to)} is below current usage ${fmtBytes(usage)} (set allowBelowUsage to force)`) : null;
+  if (usage === null)
+    return reject(
+      "below_usage",
+      `lowering to ${fmtBytes(to)} but current usage could not be read (set allowBelowUsage to force)`,
+    );
+  return to < usage
+    ? reject("below_usage", `${fmtBytes(to)} is below current usage ${fmtBytes(usage)} (set allowBelowUsage to force)`)
+    : null;
 }
 
 export function checkCpuBounds(toCores: number | null, cfg: CpuGuardrails): Rejection | null {
@@ -111,7 +150,11 @@ export function checkCpuBounds(toCores: number | null, cfg: CpuGuardrails): Reje
 export function checkCpuStep(fromCores: number | null, toCores: number | null, cfg: CpuGuardrails): Rejection | null {
   const f = cfg.maxStepFactor;
   if (f === null || fromCores === null) return null;
-  if (toCores === null) return reject("cpu_step", `removing the quota (${fmtCores(fromCores)} → unlimited) exceeds the maximum factor ${f}`);
+  if (toCores === null)
+    return reject(
+      "cpu_step",
+      `removing the quota (${fmtCores(fromCores)} → unlimited) exceeds the maximum factor ${f}`,
+    );
   // Compare by multiplication so that exact boundaries are not lost to division.
   if (toCores > fromCores * f || toCores * f < fromCores) {
     return reject("cpu_step", `${fmtCores(fromCores)} → ${fmtCores(toCores)} changes by more than a factor of ${f}`);
@@ -144,11 +187,22 @@ export type CooldownState = ReadonlyMap<string, number>;
 
 export const cooldownKey = (cgroup: string, kind: string): string => `${cgroup}\u0000${kind}`;
 
-export function checkCooldown(state: CooldownState, cgroup: string, kind: string, now: number, cooldownMs: number): Rejection | null {
+export function checkCooldown(
+  state: CooldownState,
+  cgroup: string,
+  kind: string,
+  now: number,
+  cooldownMs: number,
+): Rejection | null {
   const last = state.get(cooldownKey(cgroup, kind));
   if (last === undefined || cooldownMs <= 0) return null;
   const elapsed = now - last;
-  return elapsed < cooldownMs ? reject("cooldown", `${kind} on ${cgroup === "" ? "/" : cgroup} went through ${elapsed} ms ago; cooldown is ${cooldownMs} ms`) : null;
+  return elapsed < cooldownMs
+    ? reject(
+        "cooldown",
+        `${kind} on ${cgroup === "" ? "/" : cgroup} went through ${elapsed} ms ago; cooldown is ${cooldownMs} ms`,
+      )
+    : null;
 }
 
 /** A new state with the attempt recorded; `state` is left as it was. O(cooldowns held): for tests and one-off use. */
@@ -176,7 +230,13 @@ export interface TokenBucket {
 export const fullBucket = (cfg: RateLimitConfig, now: number): TokenBucket => ({ tokens: cfg.burst, at: now });
 
 /** Refills for the time elapsed (perMinute tokens per 60 000 ms, capped at burst) and takes one token if there is one. */
-export function takeToken(bucket: TokenBucket, cfg: RateLimitConfig, now: number): { readonly ok: true; readonly bucket: TokenBucket } | { readonly ok: false; readonly bucket: TokenBucket; readonly rejection: Rejection } {
+export function takeToken(
+  bucket: TokenBucket,
+  cfg: RateLimitConfig,
+  now: number,
+):
+  | { readonly ok: true; readonly bucket: TokenBucket }
+  | { readonly ok: false; readonly bucket: TokenBucket; readonly rejection: Rejection } {
   const elapsed = Math.max(0, now - bucket.at);
   // elapsed × perMinute / 60000 keeps whole-token boundaries exact in floating point.
   const tokens = Math.min(cfg.burst, bucket.tokens + (elapsed * cfg.perMinute) / 60_000);
@@ -185,6 +245,9 @@ export function takeToken(bucket: TokenBucket, cfg: RateLimitConfig, now: number
   return {
     ok: false,
     bucket: { tokens, at: now },
-    rejection: reject("rate_limit", `global rate limit of ${cfg.perMinute}/min (burst ${cfg.burst}) reached; next action possible in ${waitMs} ms`),
+    rejection: reject(
+      "rate_limit",
+      `global rate limit of ${cfg.perMinute}/min (burst ${cfg.burst}) reached; next action possible in ${waitMs} ms`,
+    ),
   };
 }

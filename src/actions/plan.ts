@@ -32,12 +32,23 @@ export type Verify =
   /** Flat-keyed file (memory.oom_control, io.weight "default N"): one key must read `expect`. */
   | { readonly kind: "key"; readonly key: string; readonly expect: string }
   /** Per-device files (blkio.throttle.*, io.max): the device's line must carry these tokens; all-unlimited means no line. */
-  | { readonly kind: "device_line"; readonly device: string; readonly expect: readonly string[]; readonly unlimited: boolean }
+  | {
+      readonly kind: "device_line";
+      readonly device: string;
+      readonly expect: readonly string[];
+      readonly unlimited: boolean;
+    }
   /** Write-only knobs (cgroup.kill). */
   | { readonly kind: "none" };
 
 export type Step =
-  | { readonly kind: "write"; readonly at: FileAddr; readonly value: string; readonly verify: Verify; readonly why?: string }
+  | {
+      readonly kind: "write";
+      readonly at: FileAddr;
+      readonly value: string;
+      readonly verify: Verify;
+      readonly why?: string;
+    }
   /** Write oom_score_adj of every pid in cgroup.procs (tolerating pids that exit meanwhile). */
   | { readonly kind: "oom_score_adj_all"; readonly value: number }
   /** v1 kill: SIGKILL every pid in cgroup.procs. */
@@ -103,7 +114,12 @@ export function confirms(verify: Verify, written: string, readBack: string): boo
     case "cpu_max": {
       const a = parseCpuMax(written);
       const b = parseCpuMax(readBack);
-      return a.kind === "ok" && b.kind === "ok" && a.value.quotaUs === b.value.quotaUs && a.value.periodUs === b.value.periodUs;
+      return (
+        a.kind === "ok" &&
+        b.kind === "ok" &&
+        a.value.quotaUs === b.value.quotaUs &&
+        a.value.periodUs === b.value.periodUs
+      );
     }
     case "key": {
       const v = parseFlatKeyed(readBack).values.get(verify.key);

@@ -31,9 +31,15 @@ export function protectSelf(opts: ProtectSelfOptions): ActionOutcome {
   const pid = opts.pid ?? process.pid;
   const outcome = ((): ActionOutcome => {
     if (!Number.isSafeInteger(value) || value < -1000 || value > 1000) {
-      return { kind: "rejected", guardrail: "invalid_action", reason: `oom_score_adj must be an integer in [-1000, 1000], got ${value}` };
+      return {
+        kind: "rejected",
+        guardrail: "invalid_action",
+        reason: `oom_score_adj must be an integer in [-1000, 1000], got ${value}`,
+      };
     }
-    const writer = opts.writer ?? createGuardedWriter(v1LayoutAt(path.join(opts.procRoot, "nonexistent-cgroupfs"), []), opts.procRoot);
+    const writer =
+      opts.writer ??
+      createGuardedWriter(v1LayoutAt(path.join(opts.procRoot, "nonexistent-cgroupfs"), []), opts.procRoot);
     const file = path.join(opts.procRoot, String(pid), "oom_score_adj");
     const before = readFile(file);
     const w = writer.write({ kind: "oom_score_adj", pid }, String(value));

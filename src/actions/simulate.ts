@@ -8,7 +8,16 @@
  * own timestamps are the clock.
  */
 import { guardrailsForPolicy, type GuardrailSettings } from "./guardrailConfig.js";
-import { checkCooldown, checkEffect, checkProtected, fullBucket, noteCooldown, ownProtectedSet, takeToken, type TokenBucket } from "./guardrails.js";
+import {
+  checkCooldown,
+  checkEffect,
+  checkProtected,
+  fullBucket,
+  noteCooldown,
+  ownProtectedSet,
+  takeToken,
+  type TokenBucket,
+} from "./guardrails.js";
 import { controllerFor, planAction, readsFor, sharesToWeight, type Current } from "./plan.js";
 import type { Action, ActionProposal } from "./types.js";
 import type { CgroupVersion } from "../cgroup/layout.js";
@@ -17,7 +26,8 @@ import type { CgroupSnapshot, CpuSnapshot, MemorySnapshot } from "../cgroup/snap
 /** What v1 shows for "no limit" (PAGE_COUNTER_MAX pages, 4 KiB pages). */
 const V1_UNLIMITED = "9223372036854771712";
 
-const text = (v: number | null | undefined, none: string): string | null => (v === undefined ? null : v === null ? none : String(v));
+const text = (v: number | null | undefined, none: string): string | null =>
+  v === undefined ? null : v === null ? none : String(v);
 
 /** The control files a plan would read, as text made from the snapshot; absent when the snapshot cannot tell. */
 export function filesFromSnapshot(s: CgroupSnapshot, version: CgroupVersion): Current {
@@ -28,11 +38,18 @@ export function filesFromSnapshot(s: CgroupSnapshot, version: CgroupVersion): Cu
   const m = s.memory;
   if (m !== null && version === 1) {
     put("memory.limit_in_bytes", text(m.limitBytes, V1_UNLIMITED));
-    put("memory.memsw.limit_in_bytes", m.limitBytes === null || m.swapLimitBytes === null ? V1_UNLIMITED : String(m.limitBytes + m.swapLimitBytes));
+    put(
+      "memory.memsw.limit_in_bytes",
+      m.limitBytes === null || m.swapLimitBytes === null ? V1_UNLIMITED : String(m.limitBytes + m.swapLimitBytes),
+    );
     put("memory.usage_in_bytes", text(m.usageBytes ?? undefined, ""));
     put("memory.soft_limit_in_bytes", text(m.reservationBytes, V1_UNLIMITED));
     put("memory.swappiness", text(m.swappiness ?? undefined, ""));
-    if (m.oomKillDisable !== null) put("memory.oom_control", `oom_kill_disable ${m.oomKillDisable ? 1 : 0}\nunder_oom ${m.underOom === true ? 1 : 0}\noom_kill ${m.oomKills ?? 0}\n`);
+    if (m.oomKillDisable !== null)
+      put(
+        "memory.oom_control",
+        `oom_kill_disable ${m.oomKillDisable ? 1 : 0}\nunder_oom ${m.underOom === true ? 1 : 0}\noom_kill ${m.oomKills ?? 0}\n`,
+      );
   } else if (m !== null) {
     put("memory.max", text(m.limitBytes, "max"));
     put("memory.current", text(m.usageBytes ?? undefined, ""));
@@ -72,8 +89,10 @@ const bytes = (b: number | "max"): number | null => (b === "max" ? null : b);
 
 /** The snapshot after an applied action: the settings it changes, nothing else (usage is the kernel's to change). */
 export function applyToSnapshot(s: CgroupSnapshot, action: Action): CgroupSnapshot {
-  const memory = (patch: Partial<MemorySnapshot>): CgroupSnapshot => (s.memory === null ? s : { ...s, memory: { ...s.memory, ...patch } });
-  const cpu = (patch: Partial<CpuSnapshot>): CgroupSnapshot => (s.cpu === null ? s : { ...s, cpu: { ...s.cpu, ...patch } });
+  const memory = (patch: Partial<MemorySnapshot>): CgroupSnapshot =>
+    s.memory === null ? s : { ...s, memory: { ...s.memory, ...patch } };
+  const cpu = (patch: Partial<CpuSnapshot>): CgroupSnapshot =>
+    s.cpu === null ? s : { ...s, cpu: { ...s.cpu, ...patch } };
   switch (action.kind) {
     case "set_memory_limit":
       return memory({ limitBytes: bytes(action.bytes) });
@@ -88,7 +107,10 @@ export function applyToSnapshot(s: CgroupSnapshot, action: Action): CgroupSnapsh
     case "set_oom_kill_disable":
       return memory({ oomKillDisable: action.disable });
     case "set_cpu_quota":
-      return cpu({ quotaUs: action.quotaUs === "max" ? null : action.quotaUs, ...(action.periodUs === undefined ? {} : { periodUs: action.periodUs }) });
+      return cpu({
+        quotaUs: action.quotaUs === "max" ? null : action.quotaUs,
+        ...(action.periodUs === undefined ? {} : { periodUs: action.periodUs }),
+      });
     case "set_cpu_burst":
       return cpu({ burstUs: action.burstUs });
     case "set_cpu_shares":
@@ -116,7 +138,10 @@ export interface GuardrailSim {
 }
 
 export function startGuardrailSim(settings: GuardrailSettings, firstAt: number): GuardrailSim {
-  return { cooldowns: new Map(), bucket: settings.global.rateLimit === null ? null : fullBucket(settings.global.rateLimit, firstAt) };
+  return {
+    cooldowns: new Map(),
+    bucket: settings.global.rateLimit === null ? null : fullBucket(settings.global.rateLimit, firstAt),
+  };
 }
 
 export type SimOutcome =
@@ -130,7 +155,13 @@ export type SimOutcome =
  * limit; a proposal that passes counts for the cooldown even in dry-run),
  * at the causing event's time. Mutates `sim`.
  */
-export function judge(proposal: ActionProposal, snapshot: CgroupSnapshot, settings: GuardrailSettings, hostMemoryBytes: number, sim: GuardrailSim): SimOutcome {
+export function judge(
+  proposal: ActionProposal,
+  snapshot: CgroupSnapshot,
+  settings: GuardrailSettings,
+  hostMemoryBytes: number,
+  sim: GuardrailSim,
+): SimOutcome {
   const { action } = proposal;
   const cfg = guardrailsForPolicy(settings, proposal.policy);
   // The replay has no cgwatch process to protect; the root cgroup stays untouchable.

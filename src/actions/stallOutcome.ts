@@ -37,10 +37,14 @@ export function stallOutcome(evaluations: readonly StallEvaluation[], all: reado
   if (decisions.some((d) => d.outcome.kind === "failed")) return { outcome: "failed", reasons };
   if (decisions.length > 0) return { outcome: "rejected", reasons };
   if (all.length > 0) return { outcome: "no_action", reasons: all.map((d) => `${d.proposal.policy}: only annotated`) };
-  if (evaluations.length === 0) return { outcome: "no_action", reasons: ["no running policy listens to under_oom for this cgroup"] };
+  if (evaluations.length === 0)
+    return { outcome: "no_action", reasons: ["no running policy listens to under_oom for this cgroup"] };
   return {
     outcome: "no_action",
-    reasons: evaluations.map((e) => `${e.policy}: ${e.outcome === "ok" ? "proposed no action (see its log lines)" : `${e.outcome}${e.reason === null ? "" : `: ${e.reason}`}`}`),
+    reasons: evaluations.map(
+      (e) =>
+        `${e.policy}: ${e.outcome === "ok" ? "proposed no action (see its log lines)" : `${e.outcome}${e.reason === null ? "" : `: ${e.reason}`}`}`,
+    ),
   };
 }
 

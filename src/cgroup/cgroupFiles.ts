@@ -44,7 +44,12 @@ export interface CgroupFiles {
 
 type Located = { readonly dir: string; readonly version: CgroupVersion } | null;
 
-export function cgroupFiles(layout: CgroupLayout, reader: FileReader, cgroup: string, mode: ReadMode = "cached"): CgroupFiles {
+export function cgroupFiles(
+  layout: CgroupLayout,
+  reader: FileReader,
+  cgroup: string,
+  mode: ReadMode = "cached",
+): CgroupFiles {
   const dirs = new Map<Controller, Located>();
   const paths = new Map<Controller, Map<string, string>>();
   const dirOf = (c: Controller): Located => {
@@ -137,7 +142,10 @@ export function readEachOnce(files: CgroupFiles): CgroupFiles {
 }
 
 /** A control file read by absolute path, one-shot, as the action edge reads current values and read-backs. */
-export type FileRead = { readonly kind: "ok"; readonly text: string } | { readonly kind: "absent" } | { readonly kind: "error"; readonly errno: string };
+export type FileRead =
+  | { readonly kind: "ok"; readonly text: string }
+  | { readonly kind: "absent" }
+  | { readonly kind: "error"; readonly errno: string };
 
 /** Reads a control file the way the watch path does: never blocks, regular files only (a FIFO or symlink is an EREFUSED error). */
 export function readFileAt(p: string): FileRead {

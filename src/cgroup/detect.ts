@@ -30,9 +30,21 @@ export function detectLayout(setting: HierarchyRoot, procRoot = "/proc"): Cgroup
       return layoutFromMountInfo(fs.readFileSync(path.join(procRoot, "self/mountinfo"), "utf8"), readControllers);
     case "path": {
       const root = path.resolve(setting.path);
-      if (fs.existsSync(path.join(root, "cgroup.controllers"))) return v2LayoutAt(root, readControllers(root).trim().split(/\s+/).filter((c) => c !== ""));
-      const controllers = fs.readdirSync(root).filter((d) => ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "hugetlb"].includes(d));
-      if (controllers.length === 0) throw new Error(`${root} is neither a cgroup2 root (no cgroup.controllers) nor a v1 tree (no memory/, cpu/ ... directories)`);
+      if (fs.existsSync(path.join(root, "cgroup.controllers")))
+        return v2LayoutAt(
+          root,
+          readControllers(root)
+            .trim()
+            .split(/\s+/)
+            .filter((c) => c !== ""),
+        );
+      const controllers = fs
+        .readdirSync(root)
+        .filter((d) => ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "hugetlb"].includes(d));
+      if (controllers.length === 0)
+        throw new Error(
+          `${root} is neither a cgroup2 root (no cgroup.controllers) nor a v1 tree (no memory/, cpu/ ... directories)`,
+        );
       return v1LayoutAt(root, controllers);
     }
   }

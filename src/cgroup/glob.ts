@@ -8,12 +8,17 @@ import { normaliseCgroupPath } from "./paths.js";
 export type CgroupMatcher = (cgroup: string) => boolean;
 
 function segmentRegex(seg: string): RegExp {
-  const body = seg.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]");
+  const body = seg
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, "[^/]*")
+    .replace(/\?/g, "[^/]");
   return new RegExp(`^${body}$`);
 }
 
 export function compileCgroupGlob(pattern: string): CgroupMatcher {
-  const segs = normaliseCgroupPath(pattern).split("/").filter((s) => s !== "");
+  const segs = normaliseCgroupPath(pattern)
+    .split("/")
+    .filter((s) => s !== "");
   const compiled = segs.map((s) => (s === "**" ? null : segmentRegex(s)));
   const match = (pi: number, parts: readonly string[], ti: number): boolean => {
     if (pi === compiled.length) return ti === parts.length;
@@ -36,7 +41,9 @@ export function compileCgroupGlob(pattern: string): CgroupMatcher {
  * walk and watch below it ("docker/*" → "docker", "**" → "").
  */
 export function literalPrefix(pattern: string): string {
-  const segs = normaliseCgroupPath(pattern).split("/").filter((s) => s !== "");
+  const segs = normaliseCgroupPath(pattern)
+    .split("/")
+    .filter((s) => s !== "");
   const out: string[] = [];
   for (const s of segs) {
     if (/[*?]/.test(s)) break;
@@ -49,7 +56,14 @@ export function literalPrefix(pattern: string): string {
 
 /** How deep below the prefix a pattern can reach (Infinity with "**"). */
 export function maxDepthBelowPrefix(pattern: string): number {
-  const segs = normaliseCgroupPath(pattern).split("/").filter((s) => s !== "");
+  const segs = normaliseCgroupPath(pattern)
+    .split("/")
+    .filter((s) => s !== "");
   if (segs.includes("**")) return Infinity;
-  return segs.length - literalPrefix(pattern).split("/").filter((s) => s !== "").length;
+  return (
+    segs.length -
+    literalPrefix(pattern)
+      .split("/")
+      .filter((s) => s !== "").length
+  );
 }

@@ -78,7 +78,22 @@ export function parseMountInfo(text: string): MountInfoLine[] {
   return lines;
 }
 
-const V1_CONTROLLERS: readonly string[] = ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "hugetlb", "devices", "net_cls", "net_prio", "perf_event", "rdma", "misc"];
+const V1_CONTROLLERS: readonly string[] = [
+  "memory",
+  "cpu",
+  "cpuacct",
+  "cpuset",
+  "pids",
+  "blkio",
+  "freezer",
+  "hugetlb",
+  "devices",
+  "net_cls",
+  "net_prio",
+  "perf_event",
+  "rdma",
+  "misc",
+];
 
 /**
  * Builds the layout from mountinfo text. `v2ControllersOf` reads the v2
@@ -99,18 +114,34 @@ export function layoutFromMountInfo(text: string, v2ControllersOf: (v2Root: stri
     }
   }
   const v2Controllers = new Set<string>(
-    v2Root === null ? [] : v2ControllersOf(v2Root).trim().split(/\s+/).filter((c) => c !== ""),
+    v2Root === null
+      ? []
+      : v2ControllersOf(v2Root)
+          .trim()
+          .split(/\s+/)
+          .filter((c) => c !== ""),
   );
   const mode = v1.size === 0 ? "v2" : v2Root === null ? "v1" : "hybrid";
   return { mode, v1, v2Root, v2Controllers };
 }
 
 /** A layout over a directory laid out like a pure v1 host (root/<controller>/...): for fake cgroupfs trees. */
-export function v1LayoutAt(root: string, controllers: readonly string[] = ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer"]): CgroupLayout {
-  return { mode: "v1", v1: new Map(controllers.map((c) => [c, `${root}/${c}`])), v2Root: null, v2Controllers: new Set() };
+export function v1LayoutAt(
+  root: string,
+  controllers: readonly string[] = ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer"],
+): CgroupLayout {
+  return {
+    mode: "v1",
+    v1: new Map(controllers.map((c) => [c, `${root}/${c}`])),
+    v2Root: null,
+    v2Controllers: new Set(),
+  };
 }
 
 /** A layout over a directory laid out like a pure v2 host: for fake cgroupfs trees and the VM tier. */
-export function v2LayoutAt(root: string, controllers: readonly string[] = ["cpuset", "cpu", "io", "memory", "pids", "hugetlb"]): CgroupLayout {
+export function v2LayoutAt(
+  root: string,
+  controllers: readonly string[] = ["cpuset", "cpu", "io", "memory", "pids", "hugetlb"],
+): CgroupLayout {
   return { mode: "v2", v1: new Map(), v2Root: root, v2Controllers: new Set(controllers) };
 }

@@ -20,7 +20,9 @@ export interface MemoryFigures {
   readonly cacheBytes: number | null;
 }
 
-const KEYS: Readonly<Record<CgroupVersion, { readonly inactive: string; readonly rss: string; readonly cache: string }>> = {
+const KEYS: Readonly<
+  Record<CgroupVersion, { readonly inactive: string; readonly rss: string; readonly cache: string }>
+> = {
   1: { inactive: "total_inactive_file", rss: "total_rss", cache: "total_cache" },
   2: { inactive: "inactive_file", rss: "anon", cache: "file" },
 };

@@ -5,7 +5,8 @@
  * unknown keys are kept; a malformed line is reported, never guessed at.
  */
 
-export type Parsed<T> = { readonly kind: "ok"; readonly value: T } | { readonly kind: "malformed"; readonly reason: string };
+export type Parsed<T> =
+  { readonly kind: "ok"; readonly value: T } | { readonly kind: "malformed"; readonly reason: string };
 
 const ok = <T>(value: T): Parsed<T> => ({ kind: "ok", value });
 const malformed = <T>(reason: string): Parsed<T> => ({ kind: "malformed", reason });
@@ -50,7 +51,8 @@ export interface FlatKeyed {
 /** Why a required key is missing or unusable, for malformed reasons. */
 function missing(parsed: FlatKeyed, key: string, text: string): string {
   const big = parsed.unsafe.get(key);
-  if (big !== undefined) return `"${key}" is ${big.length > 30 ? `${big.slice(0, 30)}…` : big}, above 2^53: not an exact counter`;
+  if (big !== undefined)
+    return `"${key}" is ${big.length > 30 ? `${big.slice(0, 30)}…` : big}, above 2^53: not an exact counter`;
   if (text.trim() === "") return "empty file";
   const hint = parsed.badLines.length > 0 ? `; unparsable line ${JSON.stringify(parsed.badLines[0])}` : "";
   return `missing key "${key}"${hint}`;
@@ -72,7 +74,19 @@ export function timeCounter(parsed: FlatKeyed, key: string): number | undefined 
 
 /** Whether a UTF-16 unit is whitespace as JS's \s and String.prototype.trim see it. */
 function isSpace(c: number): boolean {
-  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+  return (
+    c === 32 ||
+    (c >= 9 && c <= 13) ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
 }
 
 const skipSpace = (text: string, i: number, end: number): number => {
@@ -99,7 +113,12 @@ function countIn(text: string, from: number, to: number): number {
 }
 
 /** One line text[start, end) of a flat-keyed file into `into`, as parseFlatKeyed describes. */
-function flatLine(text: string, start: number, end: number, into: { values: Map<string, number>; unsafe: Map<string, string>; badLines: string[] }): void {
+function flatLine(
+  text: string,
+  start: number,
+  end: number,
+  into: { values: Map<string, number>; unsafe: Map<string, string>; badLines: string[] },
+): void {
   let b = end;
   while (b > start && isSpace(text.charCodeAt(b - 1))) b--;
   const a = skipSpace(text, start, b);
@@ -122,7 +141,7 @@ function flatLine(text: string, start: number, end: number, into: { values: Map<
  */
 export function parseFlatKeyed(text: string): FlatKeyed {
   const out = { values: new Map<string, number>(), unsafe: new Map<string, string>(), badLines: [] as string[] };
-  for (let start = 0; start <= text.length; ) {
+  for (let start = 0; start <= text.length;) {
     let end = text.indexOf("\n", start);
     if (end < 0) end = text.length;
     flatLine(text, start, end, out);
@@ -137,7 +156,7 @@ export function parseFlatKeyed(text: string): FlatKeyed {
  */
 export function flatKeyedValue(text: string, key: string): number | undefined {
   let found: number | undefined;
-  for (let start = 0; start <= text.length; ) {
+  for (let start = 0; start <= text.length;) {
     let end = text.indexOf("\n", start);
     if (end < 0) end = text.length;
     let b = end;
@@ -156,7 +175,11 @@ export function flatKeyedValue(text: string, key: string): number | undefined {
 }
 
 /** Keyed counters where a set of keys is required (e.g. memory.events must have oom_kill). */
-export function parseRequiredKeys<K extends string>(text: string, keys: readonly K[], optional: readonly K[] = []): Parsed<Record<K, number>> {
+export function parseRequiredKeys<K extends string>(
+  text: string,
+  keys: readonly K[],
+  optional: readonly K[] = [],
+): Parsed<Record<K, number>> {
   const parsed = parseFlatKeyed(text);
   const out = {} as Record<K, number>;
   for (const k of keys) {
@@ -198,7 +221,8 @@ export function parseOomControl(text: string): Parsed<OomControl> {
   const { values } = parsed;
   const disable = values.get("oom_kill_disable");
   const under = values.get("under_oom");
-  if (disable === undefined || under === undefined) return malformed(text.trim() === "" ? "empty file" : "missing oom_kill_disable or under_oom");
+  if (disable === undefined || under === undefined)
+    return malformed(text.trim() === "" ? "empty file" : "missing oom_kill_disable or under_oom");
   if (parsed.unsafe.has("oom_kill")) return malformed(missing(parsed, "oom_kill", text));
   return ok({ oomKillDisable: disable !== 0, underOom: under !== 0, oomKill: values.get("oom_kill") ?? null });
 }
@@ -227,12 +251,18 @@ export function parseCpuStat(text: string): Parsed<CpuStat> {
   if (periods === undefined || throttled === undefined) {
     // v2 without the cpu controller enabled has only usage_usec & co.
     const usage = timeCounter(parsed, "usage_usec");
-    if (usage !== undefined && periods === undefined) return ok({ periods: 0, throttledPeriods: 0, throttledSeconds: 0, usageSeconds: usage / 1e6 });
+    if (usage !== undefined && periods === undefined)
+      return ok({ periods: 0, throttledPeriods: 0, throttledSeconds: 0, usageSeconds: usage / 1e6 });
     return malformed(text.trim() === "" ? "empty file" : "missing nr_periods or nr_throttled");
   }
   const throttledSeconds = us !== undefined ? us / 1e6 : ns !== undefined ? ns / 1e9 : 0;
   const usage = timeCounter(parsed, "usage_usec");
-  return ok({ periods, throttledPeriods: throttled, throttledSeconds, usageSeconds: usage === undefined ? null : usage / 1e6 });
+  return ok({
+    periods,
+    throttledPeriods: throttled,
+    throttledSeconds,
+    usageSeconds: usage === undefined ? null : usage / 1e6,
+  });
 }
 
 /** cpu.stat's counters as far as the file has them exactly (metrics mirror each alone): counts above 2^53 are left out, times may be approximate (timeCounter). */
@@ -281,7 +311,8 @@ function psiNumber(v: string | undefined, isTotal: boolean): number | null {
   return isTotal && !Number.isSafeInteger(n) ? null : n;
 }
 
-const keyIs = (text: string, at: number, len: number, key: string): boolean => len === key.length && text.startsWith(key, at);
+const keyIs = (text: string, at: number, len: number, key: string): boolean =>
+  len === key.length && text.startsWith(key, at);
 
 /** The "key=value" fields of text[from, to); the last of a repeated key wins, other keys are ignored. */
 function parsePsiLine(text: string, from: number, to: number): PsiLine | null {
@@ -310,7 +341,7 @@ function parsePsiLine(text: string, from: number, to: number): PsiLine | null {
 export function parsePsi(text: string): Parsed<Psi> {
   let some: PsiLine | null = null;
   let full: PsiLine | null = null;
-  for (let start = 0; start <= text.length; ) {
+  for (let start = 0; start <= text.length;) {
     let end = text.indexOf("\n", start);
     if (end < 0) end = text.length;
     while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
@@ -320,7 +351,7 @@ export function parsePsi(text: string): Parsed<Psi> {
     const nl = text.indexOf("\n", start);
     start = nl < 0 ? text.length + 1 : nl + 1;
   }
-  if (some === null) return malformed(text.trim() === "" ? "empty file" : "no valid \"some\" line");
+  if (some === null) return malformed(text.trim() === "" ? "empty file" : 'no valid "some" line');
   return ok({ some, full });
 }
 
@@ -342,7 +373,8 @@ export function parseLimit(text: string): Parsed<number | null> {
 /** A single integer file (memory.usage_in_bytes, memory.current, pids.current, cpu.shares, memory.swappiness ...). Negative allowed (oom_score_adj). */
 export function parseInteger(text: string): Parsed<number> {
   const t = text.trim();
-  if (!/^-?\d+$/.test(t)) return malformed(t === "" ? "empty file" : `not an integer: ${JSON.stringify(t.slice(0, 40))}`);
+  if (!/^-?\d+$/.test(t))
+    return malformed(t === "" ? "empty file" : `not an integer: ${JSON.stringify(t.slice(0, 40))}`);
   const n = Number(t);
   if (!Number.isSafeInteger(n)) return malformed(`${t.slice(0, 30)} is beyond ±2^53: not an exact integer`);
   return ok(n);
@@ -358,14 +390,24 @@ export function parseTimeCounter(text: string): Parsed<number> {
 /** v2 cpu.max: "max 100000" or "20000 100000". */
 export function parseCpuMax(text: string): Parsed<{ quotaUs: number | null; periodUs: number }> {
   const [q, p, ...rest] = text.trim().split(/\s+/);
-  if (q === undefined || p === undefined || rest.length > 0) return malformed(`not "quota period": ${JSON.stringify(text.trim().slice(0, 40))}`);
+  if (q === undefined || p === undefined || rest.length > 0)
+    return malformed(`not "quota period": ${JSON.stringify(text.trim().slice(0, 40))}`);
   const period = parseCount(p);
   const quota = q === "max" ? null : parseCount(q);
-  if (period === null || (q !== "max" && quota === null)) return malformed(`not "quota period": ${JSON.stringify(text.trim().slice(0, 40))}`);
+  if (period === null || (q !== "max" && quota === null))
+    return malformed(`not "quota period": ${JSON.stringify(text.trim().slice(0, 40))}`);
   return ok({ quotaUs: quota, periodUs: period });
 }
 
-const SIZE_UNITS: Readonly<Record<string, number>> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+  p: 1024 ** 5,
+};
 
 /**
  * Docker-style sizes, binary units as `docker run -m` reads them:
@@ -373,7 +415,9 @@ const SIZE_UNITS: Readonly<Record<string, number>> = { "": 1, b: 1, k: 1024, m: 
  */
 export function parseSize(input: string | number): Parsed<number> {
   if (typeof input === "number") {
-    return Number.isSafeInteger(input) && input >= 0 ? ok(input) : malformed(`size must be a non-negative integer number of bytes, got ${input}`);
+    return Number.isSafeInteger(input) && input >= 0
+      ? ok(input)
+      : malformed(`size must be a non-negative integer number of bytes, got ${input}`);
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$/i.exec(input);
   if (m === null) return malformed(`not a size: ${JSON.stringify(input)} (use bytes or a unit: 512k, 100M, 2g)`);
@@ -387,7 +431,8 @@ const DURATION_UNITS: Readonly<Record<string, number>> = { us: 0.001, ms: 1, s: 
 
 /** Durations in milliseconds: "250ms", "30s", "5m", "1h", "1500us", or a number of milliseconds. */
 export function parseDuration(input: string | number): Parsed<number> {
-  if (typeof input === "number") return Number.isFinite(input) && input >= 0 ? ok(input) : malformed(`duration must be >= 0 ms, got ${input}`);
+  if (typeof input === "number")
+    return Number.isFinite(input) && input >= 0 ? ok(input) : malformed(`duration must be >= 0 ms, got ${input}`);
   const m = /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h)\s*$/.exec(input);
   if (m === null) return malformed(`not a duration: ${JSON.stringify(input)} (use 250ms, 30s, 5m, 1h)`);
   return ok(Number(m[1]) * (DURATION_UNITS[m[2] ?? "ms"] ?? 1));
@@ -455,7 +500,12 @@ export interface IoLimitDevice {
 }
 
 /** v1 blkio.throttle.{read,write}_{bps,iops}_device, one file per kind: "254:0 1048576" lines. */
-export function parseIoLimitsV1(files: { readonly readBps: string | null; readonly writeBps: string | null; readonly readIops: string | null; readonly writeIops: string | null }): IoLimitDevice[] {
+export function parseIoLimitsV1(files: {
+  readonly readBps: string | null;
+  readonly writeBps: string | null;
+  readonly readIops: string | null;
+  readonly writeIops: string | null;
+}): IoLimitDevice[] {
   const byDevice = new Map<string, Record<string, number>>();
   for (const [key, text] of Object.entries(files)) {
     for (const line of (text ?? "").split("\n")) {
@@ -469,7 +519,12 @@ export function parseIoLimitsV1(files: { readonly readBps: string | null; readon
 
 /** v2 io.max: "8:0 rbps=1048576 wbps=max riops=max wiops=100"; "max" is no limit. */
 export function parseIoMax(text: string): IoLimitDevice[] {
-  const keys: Readonly<Record<string, keyof Omit<IoLimitDevice, "device">>> = { rbps: "readBps", wbps: "writeBps", riops: "readIops", wiops: "writeIops" };
+  const keys: Readonly<Record<string, keyof Omit<IoLimitDevice, "device">>> = {
+    rbps: "readBps",
+    wbps: "writeBps",
+    riops: "readIops",
+    wiops: "writeIops",
+  };
   const out: IoLimitDevice[] = [];
   for (const line of text.split("\n")) {
     const [dev, ...kvs] = line.trim().split(/\s+/);

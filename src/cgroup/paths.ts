@@ -43,7 +43,11 @@ export function normaliseCgroupPath(raw: string): string {
 }
 
 /** Absolute directory of a cgroup in the hierarchy that holds `controller`, or null if no hierarchy has it. */
-export function cgroupDir(layout: CgroupLayout, cgroup: string, controller: Controller): { dir: string; location: ControllerLocation } | null {
+export function cgroupDir(
+  layout: CgroupLayout,
+  cgroup: string,
+  controller: Controller,
+): { dir: string; location: ControllerLocation } | null {
   const location = locateController(layout, controller);
   if (location === null) return null;
   const rel = normaliseCgroupPath(cgroup);

@@ -251,7 +251,8 @@ export function createFileReader(options: number | FileReaderOptions = {}): File
     fds.close(path);
     // Another regular file: `replaced` (the re-open reads it). Anything else:
     // the re-open reports its type.
-    if (st?.isFile() === true) problems.problem(path, "replaced", `${path} was replaced (another inode than the kept fd's); re-opened`);
+    if (st?.isFile() === true)
+      problems.problem(path, "replaced", `${path} was replaced (another inode than the kept fd's); re-opened`);
     return false;
   };
 

@@ -24,7 +24,8 @@ import path from "node:path";
 import { errnoOf } from "./errno.js";
 
 /** What is at a path, as lstat/fstat says. */
-export type FileKind = "file" | "directory" | "symlink" | "fifo" | "socket" | "char_device" | "block_device" | "unknown";
+export type FileKind =
+  "file" | "directory" | "symlink" | "fifo" | "socket" | "char_device" | "block_device" | "unknown";
 
 export function kindOf(st: fs.Stats): FileKind {
   if (st.isFile()) return "file";
@@ -41,11 +42,7 @@ export function kindOf(st: fs.Stats): FileKind {
  * Why a path was refused. The file-kind reasons say what was found where a
  * regular file (or, for a component, a directory) was expected.
  */
-export type UnsafeReason =
-  | Exclude<FileKind, "file">
-  | "not_directory"
-  | "outside_root"
-  | "bad_name";
+export type UnsafeReason = Exclude<FileKind, "file"> | "not_directory" | "outside_root" | "bad_name";
 
 export type SafeOpenResult =
   | { readonly kind: "ok"; readonly fd: number; readonly dev: number; readonly ino: number; readonly size: number }
@@ -84,7 +81,8 @@ export function openRegular(p: string, flags: number): SafeOpenResult {
   } catch (err) {
     const errno = errnoOf(err);
     const unsafe = unsafeFromErrno(errno, p);
-    if (unsafe !== null) return { kind: "unsafe", reason: unsafe, message: `${p} is a ${describeKind(unsafe)}, not a control file` };
+    if (unsafe !== null)
+      return { kind: "unsafe", reason: unsafe, message: `${p} is a ${describeKind(unsafe)}, not a control file` };
     return { kind: "error", errno, message: `open ${p}: ${errno}` };
   }
   let st: fs.Stats;
@@ -149,7 +147,11 @@ const joinPlain = (dir: string, name: string): string => (dir === "/" ? `/${name
 export function openBeneathForWrite(root: string, components: readonly string[]): SafeOpenResult {
   if (components.length === 0 || !components.every(isPlainName)) {
     const where = path.join(root, ...components.map((c) => c.replace(/\0/g, "\\0")));
-    return { kind: "unsafe", reason: "bad_name", message: `${JSON.stringify(where)} has an empty, ".", ".." or NUL component` };
+    return {
+      kind: "unsafe",
+      reason: "bad_name",
+      message: `${JSON.stringify(where)} has an empty, ".", ".." or NUL component`,
+    };
   }
   let realRoot: string;
   try {
@@ -170,8 +172,18 @@ export function openBeneathForWrite(root: string, components: readonly string[])
     }
     if (st === undefined) return { kind: "error", errno: "ENOENT", message: `${dir}: ENOENT` };
     const k = kindOf(st);
-    if (k === "symlink") return { kind: "unsafe", reason: "symlink", message: `${dir} is a symlink; refusing to follow it out of ${root}` };
-    if (k !== "directory") return { kind: "unsafe", reason: "not_directory", message: `${dir} is a ${k === "file" ? "regular file" : describeKind(k)}, not a cgroup directory` };
+    if (k === "symlink")
+      return {
+        kind: "unsafe",
+        reason: "symlink",
+        message: `${dir} is a symlink; refusing to follow it out of ${root}`,
+      };
+    if (k !== "directory")
+      return {
+        kind: "unsafe",
+        reason: "not_directory",
+        message: `${dir} is a ${k === "file" ? "regular file" : describeKind(k)}, not a cgroup directory`,
+      };
   }
   const file = joinPlain(dir, components[components.length - 1] ?? "");
   const opened = openRegular(file, fs.constants.O_WRONLY);
@@ -182,7 +194,11 @@ export function openBeneathForWrite(root: string, components: readonly string[])
   } catch (err) {
     fs.closeSync(opened.fd);
     // Without /proc the race check cannot be made: fail closed.
-    return { kind: "unsafe", reason: "outside_root", message: `cannot verify where ${file} resolved (/proc/self/fd: ${errnoOf(err)})` };
+    return {
+      kind: "unsafe",
+      reason: "outside_root",
+      message: `cannot verify where ${file} resolved (/proc/self/fd: ${errnoOf(err)})`,
+    };
   }
   if (!isUnder(real, realRoot)) {
     fs.closeSync(opened.fd);

@@ -79,7 +79,12 @@ function isInside(child: string, parent: string): boolean {
 type Resolved = ReturnType<GuardedWriter["resolve"]>;
 
 /** `allow`: the registered action kinds' files; a test registering an extra kind passes its registry's list. */
-export function createGuardedWriter(layout: CgroupLayout, procRoot: string, hooks: WriterHooks = {}, allow: WriteAllowList = ACTION_REGISTRY.writable): GuardedWriter {
+export function createGuardedWriter(
+  layout: CgroupLayout,
+  procRoot: string,
+  hooks: WriterHooks = {},
+  allow: WriteAllowList = ACTION_REGISTRY.writable,
+): GuardedWriter {
   const resolve: GuardedWriter["resolve"] = (target) => resolveTarget(layout, procRoot, allow, target);
   return {
     resolve,
@@ -91,7 +96,8 @@ export function createGuardedWriter(layout: CgroupLayout, procRoot: string, hook
 function resolveTarget(layout: CgroupLayout, procRoot: string, allow: WriteAllowList, target: WriteTarget): Resolved {
   switch (target.kind) {
     case "oom_score_adj": {
-      if (!Number.isSafeInteger(target.pid) || target.pid <= 0) return { kind: "refused", reason: `invalid pid ${target.pid}` };
+      if (!Number.isSafeInteger(target.pid) || target.pid <= 0)
+        return { kind: "refused", reason: `invalid pid ${target.pid}` };
       return { kind: "ok", path: path.join(procRoot, String(target.pid), "oom_score_adj"), root: procRoot };
     }
     case "v2_core_file":
@@ -101,8 +107,13 @@ function resolveTarget(layout: CgroupLayout, procRoot: string, allow: WriteAllow
   }
 }
 
-function resolveV2CoreFile(layout: CgroupLayout, allow: WriteAllowList, target: Extract<WriteTarget, { kind: "v2_core_file" }>): Resolved {
-  if (!allow.v2Core.includes(target.file)) return { kind: "refused", reason: `file ${target.file} is not a writable cgroup v2 core file` };
+function resolveV2CoreFile(
+  layout: CgroupLayout,
+  allow: WriteAllowList,
+  target: Extract<WriteTarget, { kind: "v2_core_file" }>,
+): Resolved {
+  if (!allow.v2Core.includes(target.file))
+    return { kind: "refused", reason: `file ${target.file} is not a writable cgroup v2 core file` };
   if (layout.v2Root === null) return { kind: "refused", reason: "no cgroup v2 hierarchy is mounted" };
   let rel;
   try {
@@ -114,7 +125,11 @@ function resolveV2CoreFile(layout: CgroupLayout, allow: WriteAllowList, target: 
   return insideOrRefused(path.join(layout.v2Root, rel, target.file), layout.v2Root);
 }
 
-function resolveCgroupFile(layout: CgroupLayout, allow: WriteAllowList, target: Extract<WriteTarget, { kind: "cgroup_file" }>): Resolved {
+function resolveCgroupFile(
+  layout: CgroupLayout,
+  allow: WriteAllowList,
+  target: Extract<WriteTarget, { kind: "cgroup_file" }>,
+): Resolved {
   if (!allow.byController[target.controller].includes(target.file)) {
     return { kind: "refused", reason: `file ${target.file} is not writable for controller ${target.controller}` };
   }
@@ -140,7 +155,13 @@ function writeResolved(r: Resolved, value: string, hooks: WriterHooks): WriteRes
   const opened = openBeneathForWrite(r.root, path.relative(r.root, r.path).split("/"));
   if (opened.kind === "unsafe") {
     hooks.onUnsafe?.(r.path, opened.reason, opened.message);
-    return { kind: "failed", path: r.path, errno: "EREFUSED", reason: `refused to write ${r.path}: ${opened.message}`, unsafe: opened.reason };
+    return {
+      kind: "failed",
+      path: r.path,
+      errno: "EREFUSED",
+      reason: `refused to write ${r.path}: ${opened.message}`,
+      unsafe: opened.reason,
+    };
   }
   if (opened.kind === "error") return writeFailure(r.path, value, opened.errno);
   try {
@@ -159,13 +180,20 @@ function writeResolved(r: Resolved, value: string, hooks: WriterHooks): WriteRes
 }
 
 function writeFailure(where: string, value: string, errno: string): WriteResult {
-  return { kind: "failed", path: where, errno, reason: `write ${JSON.stringify(value)} to ${where}: ${errno}${describeErrno(errno)}` };
+  return {
+    kind: "failed",
+    path: where,
+    errno,
+    reason: `write ${JSON.stringify(value)} to ${where}: ${errno}${describeErrno(errno)}`,
+  };
 }
 
 function signalPid(pid: number, sig: GuardedSignal): WriteResult {
   const where = `pid ${pid}`;
-  if (!Number.isSafeInteger(pid) || pid <= 1) return { kind: "failed", path: null, errno: "EREFUSED", reason: `refusing to signal ${where}` };
-  if (pid === process.pid) return { kind: "failed", path: null, errno: "EREFUSED", reason: `refusing to signal cgwatch itself (${where})` };
+  if (!Number.isSafeInteger(pid) || pid <= 1)
+    return { kind: "failed", path: null, errno: "EREFUSED", reason: `refusing to signal ${where}` };
+  if (pid === process.pid)
+    return { kind: "failed", path: null, errno: "EREFUSED", reason: `refusing to signal cgwatch itself (${where})` };
   try {
     process.kill(pid, sig);
     return { kind: "written", path: where };

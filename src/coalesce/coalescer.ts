@@ -19,7 +19,9 @@ export interface CoalesceRules<T> {
 }
 
 /** What to do with an offered item: pass it now (a window opened for `key`, unless key is null), or nothing (held). */
-export type Offer<T> = { readonly kind: "pass"; readonly item: T; readonly key: string | null } | { readonly kind: "held"; readonly key: string };
+export type Offer<T> =
+  | { readonly kind: "pass"; readonly item: T; readonly key: string | null }
+  | { readonly kind: "held"; readonly key: string };
 
 /** At the end of a key's window: pass the pending item (the next window opens), or the key is idle. */
 export type Expiry<T> = { readonly kind: "pass"; readonly item: T } | { readonly kind: "idle" };

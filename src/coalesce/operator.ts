@@ -17,7 +17,11 @@ export interface CoalesceOptions {
   readonly followUp?: (deliver: () => void) => void;
 }
 
-export function coalescePerKey<T>(rules: CoalesceRules<T>, windowMs: number, options: CoalesceOptions = {}): MonoTypeOperatorFunction<T> {
+export function coalescePerKey<T>(
+  rules: CoalesceRules<T>,
+  windowMs: number,
+  options: CoalesceOptions = {},
+): MonoTypeOperatorFunction<T> {
   const scheduler = options.scheduler ?? asyncScheduler;
   const followUp = options.followUp ?? ((deliver: () => void) => deliver());
   return (source) =>

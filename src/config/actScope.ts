@@ -13,7 +13,10 @@ import { compileSelector, type ContainerView } from "../identity/selector.js";
 import type { WatchRule } from "./types.js";
 
 /** `identityOf` answers a rule's container selector (a rule with one acts only on the containers it names). */
-export function actScope(rules: readonly WatchRule[], identityOf: (cgroup: string) => ContainerView | null = () => null): (cgroup: string) => boolean {
+export function actScope(
+  rules: readonly WatchRule[],
+  identityOf: (cgroup: string) => ContainerView | null = () => null,
+): (cgroup: string) => boolean {
   const acting = rules
     .filter((r) => r.act)
     .map((r) => {

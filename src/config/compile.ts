@@ -46,11 +46,14 @@ function psi(v: string | null | undefined, fallback: string): PsiTrigger | null 
   return r.trigger;
 }
 
-const optBytes = (v: string | number | null | undefined): number | null | undefined => (v === undefined ? undefined : v === null ? null : bytes(v));
+const optBytes = (v: string | number | null | undefined): number | null | undefined =>
+  v === undefined ? undefined : v === null ? null : bytes(v);
 
 /** Drops undefined fields: with exactOptionalPropertyTypes, "absent" and "undefined" differ. */
 function defined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
 }
 
 type FileGuardrails = NonNullable<ConfigFile["guardrails"]>;
@@ -63,7 +66,8 @@ function memoryOverrides(m: FileMemory | undefined): Partial<GuardrailSettings["
     ceilingFractionOfHost: m.ceilingFractionOfHost,
     ceilingBytes: optBytes(m.ceiling),
     floorBytes: optBytes(m.floor),
-    maxStepFraction: m.maxStepPercent === undefined ? undefined : m.maxStepPercent === null ? null : m.maxStepPercent / 100,
+    maxStepFraction:
+      m.maxStepPercent === undefined ? undefined : m.maxStepPercent === null ? null : m.maxStepPercent / 100,
     maxStepBytes: optBytes(m.maxStep),
   });
 }
@@ -74,7 +78,15 @@ function cpuOverrides(c: FileCpu | undefined): Partial<GuardrailSettings["global
 
 function compileGuardrails(g: FileGuardrails | undefined, dryRun: boolean): GuardrailSettings {
   const d = DEFAULTS.guardrails;
-  const rate = g?.rateLimit === undefined ? d.rateLimit : g.rateLimit === null ? null : { perMinute: g.rateLimit.perMinute ?? d.rateLimit?.perMinute ?? 60, burst: g.rateLimit.burst ?? d.rateLimit?.burst ?? 10 };
+  const rate =
+    g?.rateLimit === undefined
+      ? d.rateLimit
+      : g.rateLimit === null
+        ? null
+        : {
+            perMinute: g.rateLimit.perMinute ?? d.rateLimit?.perMinute ?? 60,
+            burst: g.rateLimit.burst ?? d.rateLimit?.burst ?? 10,
+          };
   const global = {
     dryRun,
     memory: { ...d.memory, ...memoryOverrides(g?.memory) },
@@ -102,7 +114,13 @@ function compileGuardrails(g: FileGuardrails | undefined, dryRun: boolean): Guar
  * catch-all used when no config names a cgroup observes only.
  */
 function compileWatch(entries: ConfigFile["watch"]): WatchRule[] {
-  if (entries === undefined) return DEFAULTS.watch.map((r) => ({ pattern: normaliseCgroupPath(r.pattern), labels: {}, act: r.act, v1PressureLevels: null }));
+  if (entries === undefined)
+    return DEFAULTS.watch.map((r) => ({
+      pattern: normaliseCgroupPath(r.pattern),
+      labels: {},
+      act: r.act,
+      v1PressureLevels: null,
+    }));
   return entries.map((e) =>
     typeof e === "string"
       ? { pattern: normaliseCgroupPath(e), labels: {}, act: true, v1PressureLevels: null }
@@ -132,9 +150,12 @@ function compileListen(listen: string | undefined, systemd: MetricsListen | null
 export function compileConfig(file: ConfigFile, ctx: CompileContext): RuntimeConfig {
   const dryRun = file.dryRun ?? DEFAULTS.dryRun;
   const p = file.policies;
-  const userDirs = (p?.dirs ?? DEFAULTS.policies.dirs).map((d) => (path.isAbsolute(d) || ctx.baseDir === null ? path.resolve(d) : path.resolve(ctx.baseDir, d)));
+  const userDirs = (p?.dirs ?? DEFAULTS.policies.dirs).map((d) =>
+    path.isAbsolute(d) || ctx.baseDir === null ? path.resolve(d) : path.resolve(ctx.baseDir, d),
+  );
   const root = file.cgroupRoot ?? DEFAULTS.cgroupRoot;
-  const abs = (dirs: readonly string[]): string[] => dirs.map((d) => (path.isAbsolute(d) || ctx.baseDir === null ? path.resolve(d) : path.resolve(ctx.baseDir, d)));
+  const abs = (dirs: readonly string[]): string[] =>
+    dirs.map((d) => (path.isAbsolute(d) || ctx.baseDir === null ? path.resolve(d) : path.resolve(ctx.baseDir, d)));
   return deepFreeze({
     cgroupRoot: root === "auto" ? { kind: "auto" } : { kind: "path", path: path.resolve(root) },
     watch: compileWatch(file.watch),
@@ -150,7 +171,8 @@ export function compileConfig(file: ConfigFile, ctx: CompileContext): RuntimeCon
     },
     guardrails: compileGuardrails(file.guardrails, dryRun),
     pollIntervalMs: file.pollInterval === undefined ? DEFAULTS.pollIntervalMs : ms(file.pollInterval),
-    safetyNetIntervalMs: file.safetyNetInterval === undefined ? DEFAULTS.safetyNetIntervalMs : ms(file.safetyNetInterval),
+    safetyNetIntervalMs:
+      file.safetyNetInterval === undefined ? DEFAULTS.safetyNetIntervalMs : ms(file.safetyNetInterval),
     sampleIntervalMs: file.sampleInterval === undefined ? DEFAULTS.sampleIntervalMs : ms(file.sampleInterval),
     psi: {
       memory: psi(file.psi?.memory, DEFAULTS.psi.memory),
@@ -159,7 +181,10 @@ export function compileConfig(file: ConfigFile, ctx: CompileContext): RuntimeCon
     },
     v1PressureLevels: uniqueLevels(file.v1PressureLevels ?? DEFAULTS.v1PressureLevels),
     dryRun,
-    log: { level: (file.log?.level ?? DEFAULTS.log.level) as LogLevel, format: (file.log?.format ?? DEFAULTS.log.format) as LogFormat },
+    log: {
+      level: (file.log?.level ?? DEFAULTS.log.level) as LogLevel,
+      format: (file.log?.format ?? DEFAULTS.log.format) as LogFormat,
+    },
     metrics: {
       listen: compileListen(file.metrics?.listen, ctx.systemdListen),
       retainRemovedMs: ms(file.metrics?.retainRemoved ?? DEFAULTS.metrics.retainRemoved),

@@ -3,7 +3,8 @@ import type { ConfigError } from "./types.js";
 
 /** "path:line:col: key: message" (gcc style, so editors can jump to it); no position → "path: key: message". */
 export function formatConfigError(e: ConfigError): string {
-  const where = e.line === null ? e.file : e.column === null ? `${e.file}:${e.line}` : `${e.file}:${e.line}:${e.column}`;
+  const where =
+    e.line === null ? e.file : e.column === null ? `${e.file}:${e.line}` : `${e.file}:${e.line}:${e.column}`;
   return e.key === "" ? `${where}: ${e.message}` : `${where}: ${e.key}: ${e.message}`;
 }
 

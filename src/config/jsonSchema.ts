@@ -11,7 +11,10 @@ import { configFileSchema } from "./schema.js";
 export const SCHEMA_ID = "https://cgwatch.invalid/cgwatch.schema.json";
 
 export function configJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(configFileSchema, { io: "input", target: "draft-2020-12" }) as Record<string, unknown>;
+  const generated = z.toJSONSchema(configFileSchema, { io: "input", target: "draft-2020-12" }) as Record<
+    string,
+    unknown
+  >;
   return {
     ...generated,
     $id: SCHEMA_ID,

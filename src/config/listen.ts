@@ -7,12 +7,18 @@
 import net from "node:net";
 import type { MetricsListen } from "./types.js";
 
-export type ListenParse = { readonly kind: "ok"; readonly listen: MetricsListen & { kind: "tcp" } } | { readonly kind: "invalid"; readonly reason: string };
+export type ListenParse =
+  | { readonly kind: "ok"; readonly listen: MetricsListen & { kind: "tcp" } }
+  | { readonly kind: "invalid"; readonly reason: string };
 
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 export function parseListen(text: string): ListenParse {
-  const bad = (why: string): ListenParse => ({ kind: "invalid", reason: `${why} in ${JSON.stringify(text)} (expected host:port, e.g. 127.0.0.1:9786, [::1]:9786 or 0.0.0.0:9786)` });
+  const bad = (why: string): ListenParse => ({
+    kind: "invalid",
+    reason: `${why} in ${JSON.stringify(text)} (expected host:port, e.g. 127.0.0.1:9786, [::1]:9786 or 0.0.0.0:9786)`,
+  });
   let host: string;
   let portText: string;
   const v6 = /^\[([^\]]+)\]:(\d*)$/.exec(text);

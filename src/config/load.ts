@@ -50,7 +50,13 @@ interface Override {
   readonly value: unknown;
 }
 
-const ENV_KEYS: readonly { env: string; flag: string; field: keyof ConfigOverrides; path: readonly Seg[]; bool?: true }[] = [
+const ENV_KEYS: readonly {
+  env: string;
+  flag: string;
+  field: keyof ConfigOverrides;
+  path: readonly Seg[];
+  bool?: true;
+}[] = [
   { env: "CGWATCH_DRY_RUN", flag: "--dry-run", field: "dryRun", path: ["dryRun"], bool: true },
   { env: "CGWATCH_LOG_LEVEL", flag: "--log-level", field: "logLevel", path: ["log", "level"] },
   { env: "CGWATCH_METRICS_LISTEN", flag: "--metrics-listen", field: "metricsListen", path: ["metrics", "listen"] },
@@ -67,7 +73,8 @@ export function packagePolicyDir(): string {
     const pkg = path.join(dir, "package.json");
     if (fs.existsSync(pkg)) {
       try {
-        if ((JSON.parse(fs.readFileSync(pkg, "utf8")) as { name?: unknown }).name === "cgwatch") return path.join(dir, "policies");
+        if ((JSON.parse(fs.readFileSync(pkg, "utf8")) as { name?: unknown }).name === "cgwatch")
+          return path.join(dir, "policies");
       } catch {
         // an unreadable package.json is not ours; keep walking
       }
@@ -88,7 +95,11 @@ function setAt(target: Record<string, unknown>, p: readonly Seg[], value: unknow
   obj[String(p[p.length - 1])] = value;
 }
 
-function collectOverrides(env: Readonly<Record<string, string | undefined>>, flags: ConfigOverrides, errors: ConfigError[]): Override[] {
+function collectOverrides(
+  env: Readonly<Record<string, string | undefined>>,
+  flags: ConfigOverrides,
+  errors: ConfigError[],
+): Override[] {
   const out: Override[] = [];
   for (const k of ENV_KEYS) {
     const raw = env[k.env];
@@ -97,7 +108,14 @@ function collectOverrides(env: Readonly<Record<string, string | undefined>>, fla
         const v = raw.trim().toLowerCase();
         if (TRUE.has(v)) out.push({ file: "environment", key: k.env, path: k.path, value: true });
         else if (FALSE.has(v)) out.push({ file: "environment", key: k.env, path: k.path, value: false });
-        else errors.push({ file: "environment", line: null, column: null, key: k.env, message: `expected a boolean (1/0, true/false, yes/no, on/off), got ${JSON.stringify(raw)}` });
+        else
+          errors.push({
+            file: "environment",
+            line: null,
+            column: null,
+            key: k.env,
+            message: `expected a boolean (1/0, true/false, yes/no, on/off), got ${JSON.stringify(raw)}`,
+          });
       } else {
         out.push({ file: "environment", key: k.env, path: k.path, value: raw });
       }
@@ -147,12 +165,20 @@ function flattenUnions(issues: readonly Issue[], prefix: readonly PropertyKey[] 
 }
 
 /** zod issues → located errors, in file order; unknown keys get one error per key, pointing at the key. */
-function issuesToErrors(issues: readonly Issue[], where: (p: readonly Seg[], atKey: boolean) => Omit<ConfigError, "message" | "key">): ConfigError[] {
+function issuesToErrors(
+  issues: readonly Issue[],
+  where: (p: readonly Seg[], atKey: boolean) => Omit<ConfigError, "message" | "key">,
+): ConfigError[] {
   const out: ConfigError[] = [];
   for (const issue of flattenUnions(issues)) {
     const p = issue.path.filter((s): s is Seg => typeof s !== "symbol");
     if (issue.code === "unrecognized_keys") {
-      for (const k of issue.keys) out.push({ ...where([...p, k], true), key: keyPathString([...p, k]), message: `unknown key ${JSON.stringify(k)}` });
+      for (const k of issue.keys)
+        out.push({
+          ...where([...p, k], true),
+          key: keyPathString([...p, k]),
+          message: `unknown key ${JSON.stringify(k)}`,
+        });
     } else {
       out.push({ ...where(p, issue.code === "invalid_key"), key: keyPathString(p), message: issue.message });
     }
@@ -168,7 +194,13 @@ function isDirectory(p: string): boolean {
   }
 }
 
-function readConfigText(opts: LoadOptions, env: Readonly<Record<string, string | undefined>>): { kind: "text"; file: string; text: string } | { kind: "absent"; file: string } | { kind: "error"; error: ConfigError } {
+function readConfigText(
+  opts: LoadOptions,
+  env: Readonly<Record<string, string | undefined>>,
+):
+  | { kind: "text"; file: string; text: string }
+  | { kind: "absent"; file: string }
+  | { kind: "error"; error: ConfigError } {
   const fromEnv = env.CGWATCH_CONFIG !== undefined && env.CGWATCH_CONFIG !== "" ? env.CGWATCH_CONFIG : undefined;
   const explicit = opts.path ?? fromEnv;
   const file = explicit ?? opts.defaultPath ?? DEFAULT_CONFIG_PATH;
@@ -178,8 +210,18 @@ function readConfigText(opts: LoadOptions, env: Readonly<Record<string, string |
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && explicit === undefined) return { kind: "absent", file };
     const key = opts.path !== undefined ? "--config" : explicit !== undefined ? "CGWATCH_CONFIG" : "";
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory, not a file" : code === "EACCES" ? "permission denied" : String((e as Error).message);
-    return { kind: "error", error: { file, line: null, column: null, key, message: `cannot read the config file: ${why}` } };
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "is a directory, not a file"
+          : code === "EACCES"
+            ? "permission denied"
+            : String((e as Error).message);
+    return {
+      kind: "error",
+      error: { file, line: null, column: null, key, message: `cannot read the config file: ${why}` },
+    };
   }
 }
 
@@ -220,7 +262,9 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
     const probe: Record<string, unknown> = {};
     setAt(probe, o.path, o.value);
     const r = configFileSchema.safeParse(probe);
-    if (!r.success) for (const issue of r.error.issues) errors.push({ file: o.file, line: null, column: null, key: o.key, message: issue.message });
+    if (!r.success)
+      for (const issue of r.error.issues)
+        errors.push({ file: o.file, line: null, column: null, key: o.key, message: issue.message });
   }
   if (errors.length > 0 || !parsed.success) return { kind: "error", errors };
 
@@ -235,7 +279,9 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
   // 4. What only the filesystem can tell.
   const located = (p: readonly Seg[], message: string): ConfigError => {
     const o = origin.get(keyPathString(p));
-    return o === undefined ? { ...where(p, false), key: keyPathString(p), message } : { file: o.file, line: null, column: null, key: o.key, message };
+    return o === undefined
+      ? { ...where(p, false), key: keyPathString(p), message }
+      : { file: o.file, line: null, column: null, key: o.key, message };
   };
   const builtinPolicyDir = opts.builtinPolicyDir ?? packagePolicyDir();
   const baseDir = read.kind === "text" ? path.dirname(path.resolve(file)) : null;
@@ -248,7 +294,12 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
     systemdListen: systemdListenFd(env, opts.pid ?? -1),
   });
   const source: ConfigSource = read.kind === "text" ? { kind: "file", path: file } : { kind: "defaults", path: file };
-  return { kind: "ok", config, source, errorAt: (key, message) => ({ ...where(key, false), key: keyPathString(key), message }) };
+  return {
+    kind: "ok",
+    config,
+    source,
+    errorAt: (key, message) => ({ ...where(key, false), key: keyPathString(key), message }),
+  };
 }
 
 function checkFilesystem(
@@ -265,10 +316,16 @@ function checkFilesystem(
   const p = cfg.policies;
   (p?.dirs ?? []).forEach((d, i) => {
     const abs = path.isAbsolute(d) || baseDir === null ? path.resolve(d) : path.resolve(baseDir, d);
-    if (!isDirectory(abs)) errors.push(located(["policies", "dirs", i], `policy directory ${abs} does not exist or is not a directory`));
+    if (!isDirectory(abs))
+      errors.push(located(["policies", "dirs", i], `policy directory ${abs} does not exist or is not a directory`));
   });
   if ((p?.builtin ?? true) && !isDirectory(builtinDir)) {
-    const e = located(["policies", "builtin"], `the shipped policies directory ${builtinDir} is missing (reinstall cgwatch, or set policies.builtin: false)`);
-    errors.push(p?.builtin === undefined ? { file, line: null, column: null, key: "policies.builtin", message: e.message } : e);
+    const e = located(
+      ["policies", "builtin"],
+      `the shipped policies directory ${builtinDir} is missing (reinstall cgwatch, or set policies.builtin: false)`,
+    );
+    errors.push(
+      p?.builtin === undefined ? { file, line: null, column: null, key: "policies.builtin", message: e.message } : e,
+    );
   }
 }

@@ -28,7 +28,12 @@ function startOf(node: unknown): number | null {
 /**
  * `pointAtKey`: for an unknown key, the position of the key rather than of its value.
  */
-export function locate(doc: Document, lines: LineCounter, path: readonly (string | number)[], pointAtKey = false): Position | null {
+export function locate(
+  doc: Document,
+  lines: LineCounter,
+  path: readonly (string | number)[],
+  pointAtKey = false,
+): Position | null {
   let node: unknown = doc.contents;
   let best: number | null = startOf(node);
   for (let i = 0; i < path.length; i++) {

@@ -37,7 +37,8 @@ export function changedKeys(before: RuntimeConfig, after: RuntimeConfig): string
     if (SPLIT.has(key) && typeof a === "object" && a !== null && typeof b === "object" && b !== null) {
       const ra = a as Record<string, unknown>;
       const rb = b as Record<string, unknown>;
-      for (const sub of new Set([...Object.keys(ra), ...Object.keys(rb)])) if (!same(ra[sub], rb[sub])) out.push(`${key}.${sub}`);
+      for (const sub of new Set([...Object.keys(ra), ...Object.keys(rb)]))
+        if (!same(ra[sub], rb[sub])) out.push(`${key}.${sub}`);
     } else if (!same(a, b)) {
       out.push(key);
     }
@@ -54,5 +55,8 @@ export interface ReloadPlan {
 
 export function planReload(before: RuntimeConfig, after: RuntimeConfig): ReloadPlan {
   const changed = changedKeys(before, after);
-  return { apply: changed.filter((k) => RELOADABLE_KEYS.has(k)), restart: changed.filter((k) => !RELOADABLE_KEYS.has(k)) };
+  return {
+    apply: changed.filter((k) => RELOADABLE_KEYS.has(k)),
+    restart: changed.filter((k) => !RELOADABLE_KEYS.has(k)),
+  };
 }

@@ -50,7 +50,8 @@ export function createStartContext(options: DaemonOptions): StartContext {
     roots: options.config.identity.roots,
     persistent,
     onResolved: (cgroup, id) => late(cgroup, id),
-    onUnreadable: (cgroup, file, reason) => log.watch.warn({ cgroup, file }, `container metadata unreadable (${reason}): path-only identity`),
+    onUnreadable: (cgroup, file, reason) =>
+      log.watch.warn({ cgroup, file }, `container metadata unreadable (${reason}): path-only identity`),
   });
   const named = (l: Logger): Logger => withContainerIdentity(l, (c) => identities.get(c));
   const log: DaemonLogs = {

@@ -14,11 +14,15 @@ export async function startMetrics(c: StartContext): Promise<Started<MetricsStar
   const metrics = createMetrics();
   // File problems are counted from now on.
   c.countProblems((op, file, reason) => metrics.recordFileProblem(op, file, reason));
-  const server = c.options.serveMetrics ?? true ? await serve(c, metrics) : null;
+  const server = (c.options.serveMetrics ?? true) ? await serve(c, metrics) : null;
   // Without the addon, v1 OOM and PSI are polled: the fallback is a fact worth a gauge and a line.
   metrics.setNotifierFallback("eventfd", native.kind !== "loaded" && c.layout.v1.has("memory"));
   metrics.setNotifierFallback("psi", native.kind !== "loaded" && c.layout.v2Controllers.has("memory"));
-  if (native.kind !== "loaded") c.log.lifecycle.warn({ reason: native.reason }, "native addon unavailable: v1 OOM and PSI are polled instead of notified");
+  if (native.kind !== "loaded")
+    c.log.lifecycle.warn(
+      { reason: native.reason },
+      "native addon unavailable: v1 OOM and PSI are polled instead of notified",
+    );
   return started({ metrics, server }, server === null ? undefined : () => server.close());
 }
 

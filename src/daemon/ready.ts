@@ -10,7 +10,12 @@ import type { StartContext } from "./context.js";
 /** Resolves with the number of watched cgroups once the first scan is done; the gauges are then published at once. */
 export function firstScan(
   c: StartContext,
-  d: { readonly watcher: Watcher; readonly metrics: Metrics; readonly publisher: Publisher; readonly scope: WatchScope },
+  d: {
+    readonly watcher: Watcher;
+    readonly metrics: Metrics;
+    readonly publisher: Publisher;
+    readonly scope: WatchScope;
+  },
   onScanned: () => void,
 ): Promise<number> {
   return d.watcher.ready.then((n) => {
@@ -18,7 +23,13 @@ export function firstScan(
     d.metrics.heartbeat();
     d.publisher.kick();
     const optedIn = [...d.watcher.trackers.keys()].filter(d.scope.mayAct).length;
-    logReady(c.log.lifecycle, { watched: n, optedIn, dryRun: c.config.guardrails.global.dryRun, layout: c.layout, native: c.options.native.kind === "loaded" });
+    logReady(c.log.lifecycle, {
+      watched: n,
+      optedIn,
+      dryRun: c.config.guardrails.global.dryRun,
+      layout: c.layout,
+      native: c.options.native.kind === "loaded",
+    });
     return n;
   });
 }

@@ -13,14 +13,21 @@ import { compileWatchRules, type WatchRules } from "../identity/watchRules.js";
 import type { WatchScope } from "../pipeline/types.js";
 import type { DiscoveryFilter } from "../sources/discovery.js";
 
-export function createWatchScope(config: RuntimeConfig, identities: Pick<IdentityResolver, "resolve">, ownCgroups: readonly string[]): WatchScope {
+export function createWatchScope(
+  config: RuntimeConfig,
+  identities: Pick<IdentityResolver, "resolve">,
+  ownCgroups: readonly string[],
+): WatchScope {
   const own = new Set(ownCgroups);
   const identityOf = (cgroup: string): ReturnType<IdentityResolver["resolve"]> => identities.resolve(cgroup);
   // A rule's container selector counts too: a cgroup its path matches is watched only when its identity matches.
   const rulesOf = (c: RuntimeConfig): WatchRules => compileWatchRules(c.watch, identityOf);
   const filterOf = (c: RuntimeConfig, rules: WatchRules): DiscoveryFilter => {
     const excluded = c.exclude.map(compileCgroupGlob);
-    return { patterns: c.watch.map((w) => w.pattern), exclude: (cg) => own.has(cg) || excluded.some((m) => m(cg)) || (rules.byContainer && !rules.matches(cg)) };
+    return {
+      patterns: c.watch.map((w) => w.pattern),
+      exclude: (cg) => own.has(cg) || excluded.some((m) => m(cg)) || (rules.byContainer && !rules.matches(cg)),
+    };
   };
   let rules = rulesOf(config);
   let actable = actScope(config.watch, identityOf);

@@ -26,12 +26,23 @@ export function startSelfProtection(c: StartContext): Started<GuardedWriter> {
     onUnsafe: (p, reason, message) => problems.report({ op: "write", path: p, reason, message }),
     onWritten: (p) => problems.clear("write", p),
   });
-  if (options.protectSelf ?? true) protectSelf({ procRoot: options.procRoot, value: c.config.selfProtection.oomScoreAdj, writer, logger: c.log.lifecycle });
+  if (options.protectSelf ?? true)
+    protectSelf({
+      procRoot: options.procRoot,
+      value: c.config.selfProtection.oomScoreAdj,
+      writer,
+      logger: c.log.lifecycle,
+    });
   return started(writer);
 }
 
 /** Builds an executor on given guardrails; a reload that changes them builds the next one. */
-export function executorFactory(c: StartContext, writer: GuardedWriter, metrics: Metrics, scope: WatchScope): (guardrails: RuntimeConfig["guardrails"]) => ActionExecutor {
+export function executorFactory(
+  c: StartContext,
+  writer: GuardedWriter,
+  metrics: Metrics,
+  scope: WatchScope,
+): (guardrails: RuntimeConfig["guardrails"]) => ActionExecutor {
   const { options } = c;
   return (guardrails) =>
     createActionExecutor({
@@ -73,14 +84,29 @@ export function startForensics(c: StartContext): Started<OomForensics | null> {
   const forensics = createOomForensics({
     open: () => openKmsg(kmsg),
     persistent: c.persistent,
-    onUnavailable: (reason) => c.log.watch.warn({ reason }, "kernel OOM reports unreadable: oom_kill events will not name their victim"),
+    onUnavailable: (reason) =>
+      c.log.watch.warn({ reason }, "kernel OOM reports unreadable: oom_kill events will not name their victim"),
   });
   return started(forensics, () => forensics.close());
 }
 
 /** Gauges (limits, usage, settings) and absolute counter mirrors, published on a timer in slices that yield to the loop. */
-export function startPublisher(c: StartContext, watcher: Watcher, reader: FileReader, metrics: Metrics, scope: WatchScope): Started<Publisher> {
-  const publisher = publishCgroupState({ watcher, layout: c.layout, reader, metrics, labelsOf: scope.labelsOf, everyMs: c.config.safetyNetIntervalMs, persistent: c.persistent });
+export function startPublisher(
+  c: StartContext,
+  watcher: Watcher,
+  reader: FileReader,
+  metrics: Metrics,
+  scope: WatchScope,
+): Started<Publisher> {
+  const publisher = publishCgroupState({
+    watcher,
+    layout: c.layout,
+    reader,
+    metrics,
+    labelsOf: scope.labelsOf,
+    everyMs: c.config.safetyNetIntervalMs,
+    persistent: c.persistent,
+  });
   return started(publisher, () => publisher.stop());
 }
 

@@ -19,7 +19,12 @@ import type { StartContext } from "./context.js";
 export const isParseProblem = (reason: string): boolean => reason === "malformed";
 
 /** `wantsSample`: whether a policy subscribes to periodic samples (none: no sample timer). */
-export function startWatcher(c: StartContext, reader: FileReader, scope: WatchScope, wantsSample: boolean): Started<Watcher> {
+export function startWatcher(
+  c: StartContext,
+  reader: FileReader,
+  scope: WatchScope,
+  wantsSample: boolean,
+): Started<Watcher> {
   const { config, problems, persistent } = c;
   const { native } = c.options;
   const psiTriggers = Object.fromEntries(
@@ -37,28 +42,46 @@ export function startWatcher(c: StartContext, reader: FileReader, scope: WatchSc
     pollIntervalMs: config.pollIntervalMs,
     safetyNetIntervalMs: config.safetyNetIntervalMs,
     sampleIntervalMs: wantsSample ? config.sampleIntervalMs : null,
-    native: native.kind === "loaded" ? createNativeNotifiers({ keepAlive: persistent, softLimitRecheckMs: config.safetyNetIntervalMs }) : null,
+    native:
+      native.kind === "loaded"
+        ? createNativeNotifiers({ keepAlive: persistent, softLimitRecheckMs: config.safetyNetIntervalMs })
+        : null,
     psiTriggers,
     v1PressureLevels: pressureLevels(config, (cg) => c.identities.resolve(cg)),
     persistent,
     now: c.now,
-    onProblem: (p) => problems.report({ op: "read", path: `${p.cgroup}/${p.file}`, cgroup: p.cgroup, reason: "malformed", message: `malformed control file ${p.file} of ${p.cgroup === "" ? "/" : p.cgroup}: ${p.reason}` }),
+    onProblem: (p) =>
+      problems.report({
+        op: "read",
+        path: `${p.cgroup}/${p.file}`,
+        cgroup: p.cgroup,
+        reason: "malformed",
+        message: `malformed control file ${p.file} of ${p.cgroup === "" ? "/" : p.cgroup}: ${p.reason}`,
+      }),
     onProblemCleared: (p) => problems.clear("read", `${p.cgroup}/${p.file}`, isParseProblem),
     // The reason, not a stack: a source failing on one cgroup (it vanished, a file is missing) is an operating condition, not a bug.
     onSourceError: (cgroup, source, err) =>
-      c.log.watch.warn({ cgroup, source, reason: err instanceof Error ? err.message : String(err) }, "notification source failed; the safety net keeps re-reading"),
+      c.log.watch.warn(
+        { cgroup, source, reason: err instanceof Error ? err.message : String(err) },
+        "notification source failed; the safety net keeps re-reading",
+      ),
   });
   // Nothing to stop here: unsubscribing from events$ (the watch loop's stop) stops discovery and every source.
   return started(watcher);
 }
 
 /** v1 pressure levels for a cgroup: the last matching watch rule that sets them, else the global list. */
-function pressureLevels(config: RuntimeConfig, identityOf: (cgroup: string) => ContainerIdentity | null): (cgroup: string) => readonly V1PressureLevel[] {
+function pressureLevels(
+  config: RuntimeConfig,
+  identityOf: (cgroup: string) => ContainerIdentity | null,
+): (cgroup: string) => readonly V1PressureLevel[] {
   const rules = config.watch.flatMap((r) => {
     if (r.v1PressureLevels === null) return [];
     const path = compileCgroupGlob(r.pattern);
     const container = r.container === undefined ? null : compileSelector(r.container);
-    return [{ match: (c: string) => path(c) && (container === null || container(identityOf(c))), levels: r.v1PressureLevels }];
+    return [
+      { match: (c: string) => path(c) && (container === null || container(identityOf(c))), levels: r.v1PressureLevels },
+    ];
   });
   return (cgroup) => {
     let levels = config.v1PressureLevels;

@@ -25,15 +25,33 @@ export const MEMORY_EVENT_KIND: Readonly<Record<keyof MemoryEventCounters, Memor
 };
 
 /** Order matters for consumers: the kernel raises max, then oom, then oom_kill. */
-const MEMORY_EVENT_ORDER: readonly (keyof MemoryEventCounters)[] = ["low", "high", "max", "oom", "oom_kill", "oom_group_kill"];
+const MEMORY_EVENT_ORDER: readonly (keyof MemoryEventCounters)[] = [
+  "low",
+  "high",
+  "max",
+  "oom",
+  "oom_kill",
+  "oom_group_kill",
+];
 
-export function diffMemoryEvents(prev: MemoryEventCounters | null, next: MemoryEventCounters, ctx: ReadContext): WatchdogEvent[] {
+export function diffMemoryEvents(
+  prev: MemoryEventCounters | null,
+  next: MemoryEventCounters,
+  ctx: ReadContext,
+): WatchdogEvent[] {
   if (prev === null) return [];
   const out: WatchdogEvent[] = [];
   for (const key of MEMORY_EVENT_ORDER) {
     const before = prev[key];
     const after = next[key];
-    if (after > before) out.push({ kind: MEMORY_EVENT_KIND[key], cgroup: ctx.cgroup, at: ctx.at, source: ctx.source, counter: { before, after } });
+    if (after > before)
+      out.push({
+        kind: MEMORY_EVENT_KIND[key],
+        cgroup: ctx.cgroup,
+        at: ctx.at,
+        source: ctx.source,
+        counter: { before, after },
+      });
   }
   return out;
 }
@@ -95,7 +113,13 @@ export function diffOomControl(
     events.push(underOom(Math.max(0, ctx.at - stall.since), false));
   }
   if (prev !== null && prev.oomKill !== null && next.oomKill !== null && next.oomKill > prev.oomKill) {
-    events.push({ kind: "oom_kill", cgroup: ctx.cgroup, at: ctx.at, source: ctx.source, counter: { before: prev.oomKill, after: next.oomKill } });
+    events.push({
+      kind: "oom_kill",
+      cgroup: ctx.cgroup,
+      at: ctx.at,
+      source: ctx.source,
+      counter: { before: prev.oomKill, after: next.oomKill },
+    });
   }
   return { events, stall: nextStall };
 }
@@ -103,19 +127,28 @@ export function diffOomControl(
 /** v1 memory.failcnt (times usage hit the limit) → memory_max, the v2 name for the same happening. */
 export function diffFailcnt(prev: number | null, next: number, ctx: ReadContext): WatchdogEvent[] {
   if (prev === null || next <= prev) return [];
-  return [{ kind: "memory_max", cgroup: ctx.cgroup, at: ctx.at, source: ctx.source, counter: { before: prev, after: next } }];
+  return [
+    { kind: "memory_max", cgroup: ctx.cgroup, at: ctx.at, source: ctx.source, counter: { before: prev, after: next } },
+  ];
 }
 
 export function diffPidsEvents(prev: number | null, next: number, ctx: ReadContext): WatchdogEvent[] {
   if (prev === null || next <= prev) return [];
-  return [{ kind: "pids_max", cgroup: ctx.cgroup, at: ctx.at, source: ctx.source, counter: { before: prev, after: next } }];
+  return [
+    { kind: "pids_max", cgroup: ctx.cgroup, at: ctx.at, source: ctx.source, counter: { before: prev, after: next } },
+  ];
 }
 
 /**
  * cpu.stat over one poll interval: an event when any period was throttled.
  * ratio = Δnr_throttled / Δnr_periods (koordinator's throttling ratio).
  */
-export function diffCpuStat(prev: CpuStat | null, next: CpuStat, intervalSeconds: number, ctx: ReadContext): WatchdogEvent[] {
+export function diffCpuStat(
+  prev: CpuStat | null,
+  next: CpuStat,
+  intervalSeconds: number,
+  ctx: ReadContext,
+): WatchdogEvent[] {
   if (prev === null) return [];
   const dPeriods = next.periods - prev.periods;
   const dThrottled = next.throttledPeriods - prev.throttledPeriods;
@@ -148,6 +181,16 @@ export function diffReservation(
   if (above === (wasAbove ?? false)) return { above, events: [] };
   return {
     above,
-    events: [{ kind: "reservation_breach", cgroup: ctx.cgroup, at: ctx.at, source: ctx.source, above, usageBytes, reservationBytes }],
+    events: [
+      {
+        kind: "reservation_breach",
+        cgroup: ctx.cgroup,
+        at: ctx.at,
+        source: ctx.source,
+        above,
+        usageBytes,
+        reservationBytes,
+      },
+    ],
   };
 }

@@ -39,7 +39,9 @@ export function recordStall(history: readonly StallReading[], reading: StallRead
 }
 
 /** "some 150000 1000000" → its parts; null for anything else (v1 levels carry no trigger). */
-export function parseTriggerText(trigger: string): { readonly type: "some" | "full"; readonly thresholdUs: number; readonly windowUs: number } | null {
+export function parseTriggerText(
+  trigger: string,
+): { readonly type: "some" | "full"; readonly thresholdUs: number; readonly windowUs: number } | null {
   const m = /^\s*(some|full)\s+(\d+)\s+(\d+)\s*$/.exec(trigger);
   if (m === null) return null;
   return { type: m[1] === "full" ? "full" : "some", thresholdUs: Number(m[2]), windowUs: Number(m[3]) };

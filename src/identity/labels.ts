@@ -44,5 +44,13 @@ export function displayName(cgroup: string, id: ContainerIdentity | null): strin
 /** The policy snapshot's `container` (policies/cgwatch-policy.d.ts ContainerSnapshot). */
 export function containerSnapshot(id: ContainerIdentity | null): ContainerSnapshot | null {
   if (id === null) return null;
-  return { engine: id.engine, id: id.id, name: id.name, image: id.image, pod: id.pod, namespace: id.namespace, labels: id.labels };
+  return {
+    engine: id.engine,
+    id: id.id,
+    name: id.name,
+    image: id.image,
+    pod: id.pod,
+    namespace: id.namespace,
+    labels: id.labels,
+  };
 }

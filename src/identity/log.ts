@@ -12,7 +12,8 @@ import type { ContainerIdentity } from "./types.js";
 function cgroupOf(obj: Record<string, unknown>): string | null {
   if (typeof obj["cgroup"] === "string") return obj["cgroup"];
   const ev = obj["event"];
-  if (typeof ev === "object" && ev !== null && typeof (ev as { cgroup?: unknown }).cgroup === "string") return (ev as { cgroup: string }).cgroup;
+  if (typeof ev === "object" && ev !== null && typeof (ev as { cgroup?: unknown }).cgroup === "string")
+    return (ev as { cgroup: string }).cgroup;
   return null;
 }
 
@@ -32,7 +33,10 @@ function containerFields(id: ContainerIdentity): Readonly<Record<string, string>
   return fields;
 }
 
-export function withContainerIdentity(logger: Logger, identityOf: (cgroup: string) => ContainerIdentity | null): Logger {
+export function withContainerIdentity(
+  logger: Logger,
+  identityOf: (cgroup: string) => ContainerIdentity | null,
+): Logger {
   return logger.child(
     {},
     {

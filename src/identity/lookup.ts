@@ -8,7 +8,13 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { containerdMetadata, crioMetadata, parseDockerConfigV2, parseOciAnnotations, parseStorageContainerList } from "./metadata.js";
+import {
+  containerdMetadata,
+  crioMetadata,
+  parseDockerConfigV2,
+  parseOciAnnotations,
+  parseStorageContainerList,
+} from "./metadata.js";
 import type { Engine, EngineMetadata, IdentityRoots, PathIdentity } from "./types.js";
 
 export type LookupResult =
@@ -16,7 +22,10 @@ export type LookupResult =
   | { readonly kind: "absent" }
   | { readonly kind: "unreadable"; readonly file: string; readonly reason: string };
 
-type FileRead = { readonly kind: "ok"; readonly text: string } | { readonly kind: "absent" } | { readonly kind: "error"; readonly reason: string };
+type FileRead =
+  | { readonly kind: "ok"; readonly text: string }
+  | { readonly kind: "absent" }
+  | { readonly kind: "error"; readonly reason: string };
 
 function readText(file: string): FileRead {
   try {
@@ -40,7 +49,11 @@ function subdirs(dir: string, suffix = ""): string[] {
 }
 
 /** Tries candidate files in order: the first that exists decides. */
-function firstOf(engine: Engine, files: readonly string[], parse: (text: string) => EngineMetadata | "absent" | null): LookupResult {
+function firstOf(
+  engine: Engine,
+  files: readonly string[],
+  parse: (text: string) => EngineMetadata | "absent" | null,
+): LookupResult {
   for (const file of files) {
     const r = readText(file);
     if (r.kind === "absent") continue;
@@ -54,7 +67,11 @@ function firstOf(engine: Engine, files: readonly string[], parse: (text: string)
 }
 
 const docker = (roots: IdentityRoots, id: string): LookupResult =>
-  firstOf("docker", roots.docker.map((r) => path.join(r, "containers", id, "config.v2.json")), parseDockerConfigV2);
+  firstOf(
+    "docker",
+    roots.docker.map((r) => path.join(r, "containers", id, "config.v2.json")),
+    parseDockerConfigV2,
+  );
 
 /**
  * containers.json lists every container of the store: at startup with many
@@ -70,7 +87,9 @@ function storageLookup(file: string, id: string): LookupResult {
     stamp = `${st.mtimeMs}:${st.size}`;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return code === "ENOENT" || code === "ENOTDIR" ? { kind: "absent" } : { kind: "unreadable", file, reason: code ?? String(e) };
+    return code === "ENOENT" || code === "ENOTDIR"
+      ? { kind: "absent" }
+      : { kind: "unreadable", file, reason: code ?? String(e) };
   }
   let c = storageCache.get(file);
   if (c?.stamp !== stamp) {
@@ -98,7 +117,9 @@ const containerd = (roots: IdentityRoots, id: string): LookupResult =>
   firstOf(
     "containerd",
     roots.containerd.flatMap((r) =>
-      ["io.containerd.runtime.v2.task", "io.containerd.runtime.v1.linux"].flatMap((rt) => subdirs(path.join(r, rt)).map((ns) => path.join(ns, id, "config.json"))),
+      ["io.containerd.runtime.v2.task", "io.containerd.runtime.v1.linux"].flatMap((rt) =>
+        subdirs(path.join(r, rt)).map((ns) => path.join(ns, id, "config.json")),
+      ),
     ),
     (text) => {
       const a = parseOciAnnotations(text);
@@ -120,7 +141,11 @@ const crio = (roots: IdentityRoots, id: string): LookupResult =>
 export function lookupMetadata(p: PathIdentity, roots: IdentityRoots): LookupResult {
   switch (p.engine) {
     case "systemd":
-      return { kind: "found", engine: "systemd", meta: { name: p.id, image: null, pod: null, namespace: null, podUid: null, labels: {} } };
+      return {
+        kind: "found",
+        engine: "systemd",
+        meta: { name: p.id, image: null, pod: null, namespace: null, podUid: null, labels: {} },
+      };
     case "podman":
       return podman(roots, p.id);
     case "docker":

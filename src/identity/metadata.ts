@@ -82,7 +82,14 @@ export function parseStorageContainerList(text: string): Map<string, EngineMetad
     if (!isObject(entry) || typeof entry["id"] !== "string") continue;
     const names = Array.isArray(entry["names"]) ? entry["names"].filter((n): n is string => typeof n === "string") : [];
     const meta = typeof entry["metadata"] === "string" ? (parseObject(entry["metadata"]) ?? {}) : {};
-    out.set(entry["id"], { name: names[0] ?? str(meta["name"]), image: str(meta["image-name"]), pod: null, namespace: null, podUid: null, labels: {} });
+    out.set(entry["id"], {
+      name: names[0] ?? str(meta["name"]),
+      image: str(meta["image-name"]),
+      pod: null,
+      namespace: null,
+      podUid: null,
+      labels: {},
+    });
   }
   return out;
 }

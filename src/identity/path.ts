@@ -23,7 +23,8 @@ const SCOPED: readonly { readonly re: RegExp; readonly engine: Engine }[] = [
 ];
 const BARE_ID = new RegExp(`^${HEX64}$`);
 /** cgroupfs `pod<uid>`; systemd `kubepods-<qos>-pod<uid with _ for ->.slice`. */
-const POD_UID = /^(?:kubepods-(?:[a-z]+-)?)?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$/;
+const POD_UID =
+  /^(?:kubepods-(?:[a-z]+-)?)?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$/;
 const SYSTEMD_UNIT = /^[^/]+\.(?:service|scope)$/;
 
 function podUidOf(segments: readonly string[]): string | null {
@@ -52,6 +53,7 @@ export function identityFromPath(cgroup: string): PathIdentity | null {
     if (segments.at(-2) === "docker") return { engine: "docker", id: last, podUid: null, kubernetes: false };
     return null;
   }
-  if (SYSTEMD_UNIT.test(last) && !last.includes("-conmon-")) return { engine: "systemd", id: last, podUid: null, kubernetes: false };
+  if (SYSTEMD_UNIT.test(last) && !last.includes("-conmon-"))
+    return { engine: "systemd", id: last, podUid: null, kubernetes: false };
   return null;
 }

@@ -34,10 +34,30 @@ export interface IdentityResolver {
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [100, 400, 1500, 5000];
 
 export function combine(p: PathIdentity, r: LookupResult): ContainerIdentity {
-  const base = { engine: p.engine, id: p.id, name: null, image: null, pod: null, namespace: null, podUid: p.podUid, labels: {}, resolved: false };
+  const base = {
+    engine: p.engine,
+    id: p.id,
+    name: null,
+    image: null,
+    pod: null,
+    namespace: null,
+    podUid: p.podUid,
+    labels: {},
+    resolved: false,
+  };
   if (r.kind !== "found") return base;
   const m = r.meta;
-  return { ...base, engine: r.engine, name: m.name, image: m.image, pod: m.pod, namespace: m.namespace, podUid: m.podUid ?? p.podUid, labels: m.labels, resolved: true };
+  return {
+    ...base,
+    engine: r.engine,
+    name: m.name,
+    image: m.image,
+    pod: m.pod,
+    namespace: m.namespace,
+    podUid: m.podUid ?? p.podUid,
+    labels: m.labels,
+    resolved: true,
+  };
 }
 
 export function createIdentityResolver(options: IdentityResolverOptions): IdentityResolver {

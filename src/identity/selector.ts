@@ -38,7 +38,10 @@ const FIELDS = ["engine", "name", "image", "pod", "namespace"] as const;
 const KEYS = new Set<string>([...FIELDS, "labels"]);
 
 export function globRegex(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\/]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const body = glob
+    .replace(/[.+^${}()|[\]\\/]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${body}$`, "s");
 }
 
@@ -63,25 +66,43 @@ export function compileSelector(sel: ContainerSelector): ContainerMatcher {
   };
 }
 
-export type SelectorResult = { readonly kind: "ok"; readonly selector: ContainerSelector } | { readonly kind: "invalid"; readonly reason: string };
+export type SelectorResult =
+  { readonly kind: "ok"; readonly selector: ContainerSelector } | { readonly kind: "invalid"; readonly reason: string };
 
 /** Validates a selector given as data (a policy's meta). The config's zod schema checks the same shape. */
 export function validateSelector(raw: unknown): SelectorResult {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { kind: "invalid", reason: "a container selector must be an object" };
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    return { kind: "invalid", reason: "a container selector must be an object" };
   const o = raw as Record<string, unknown>;
   const keys = Object.keys(o);
-  if (keys.length === 0) return { kind: "invalid", reason: `an empty container selector matches everything; give one of ${[...KEYS].join(", ")}` };
-  for (const k of keys) if (!KEYS.has(k)) return { kind: "invalid", reason: `unknown container key ${JSON.stringify(k)} (known: ${[...KEYS].join(", ")})` };
+  if (keys.length === 0)
+    return {
+      kind: "invalid",
+      reason: `an empty container selector matches everything; give one of ${[...KEYS].join(", ")}`,
+    };
+  for (const k of keys)
+    if (!KEYS.has(k))
+      return { kind: "invalid", reason: `unknown container key ${JSON.stringify(k)} (known: ${[...KEYS].join(", ")})` };
   for (const f of FIELDS) {
-    if (o[f] !== undefined && (typeof o[f] !== "string" || o[f] === "")) return { kind: "invalid", reason: `container.${f} must be a non-empty string glob` };
+    if (o[f] !== undefined && (typeof o[f] !== "string" || o[f] === ""))
+      return { kind: "invalid", reason: `container.${f} must be a non-empty string glob` };
   }
-  if (o["engine"] !== undefined && !/[*?]/.test(o["engine"] as string) && !(ENGINES as readonly string[]).includes(o["engine"] as string)) {
-    return { kind: "invalid", reason: `container.engine: unknown engine ${JSON.stringify(o["engine"])} (known: ${ENGINES.join(", ")})` };
+  if (
+    o["engine"] !== undefined &&
+    !/[*?]/.test(o["engine"] as string) &&
+    !(ENGINES as readonly string[]).includes(o["engine"] as string)
+  ) {
+    return {
+      kind: "invalid",
+      reason: `container.engine: unknown engine ${JSON.stringify(o["engine"])} (known: ${ENGINES.join(", ")})`,
+    };
   }
   const labels = o["labels"];
   if (labels !== undefined) {
-    if (typeof labels !== "object" || labels === null || Array.isArray(labels)) return { kind: "invalid", reason: "container.labels must be an object of label globs" };
-    for (const [k, v] of Object.entries(labels)) if (typeof v !== "string") return { kind: "invalid", reason: `container.labels.${k} must be a string glob` };
+    if (typeof labels !== "object" || labels === null || Array.isArray(labels))
+      return { kind: "invalid", reason: "container.labels must be an object of label globs" };
+    for (const [k, v] of Object.entries(labels))
+      if (typeof v !== "string") return { kind: "invalid", reason: `container.labels.${k} must be a string glob` };
   }
   return { kind: "ok", selector: o };
 }

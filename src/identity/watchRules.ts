@@ -24,14 +24,19 @@ export interface WatchRules {
   forget(cgroup: string): void;
 }
 
-export function compileWatchRules(rules: readonly WatchRule[], identityOf: (cgroup: string) => ContainerIdentity | null): WatchRules {
+export function compileWatchRules(
+  rules: readonly WatchRule[],
+  identityOf: (cgroup: string) => ContainerIdentity | null,
+): WatchRules {
   const compiled = rules.map((r) => ({
     path: compileCgroupGlob(r.pattern),
     container: r.container === undefined ? null : compileSelector(r.container),
     labels: r.labels,
   }));
-  const ruleMatches = (r: { path: (c: string) => boolean; container: ContainerMatcher | null }, cgroup: string): boolean =>
-    r.path(cgroup) && (r.container === null || r.container(identityOf(cgroup)));
+  const ruleMatches = (
+    r: { path: (c: string) => boolean; container: ContainerMatcher | null },
+    cgroup: string,
+  ): boolean => r.path(cgroup) && (r.container === null || r.container(identityOf(cgroup)));
   const cache = new Map<string, Readonly<Record<string, string>>>();
   return {
     byContainer: compiled.some((r) => r.container !== null),

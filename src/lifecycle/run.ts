@@ -93,13 +93,17 @@ function holdHangups(signals: Signals): { handle(reload: () => void): void; rele
  * Exactly what `cgwatch check` verifies: a policy that does not compile stops the start (exit 78), it is
  * not silently left out. The sandboxes it compiled are kept for the engine (compiled once per start).
  */
-async function checkedConfig(loaded: LoadResult): Promise<{ config: RuntimeConfig; precompiled: PrecompiledPolicies | null } | null> {
+async function checkedConfig(
+  loaded: LoadResult,
+): Promise<{ config: RuntimeConfig; precompiled: PrecompiledPolicies | null } | null> {
   const checked = await preflight(loaded, { keepSandboxes: true });
   if (checked.kind === "ok" && loaded.kind === "ok") return { config: loaded.config, precompiled: checked.precompiled };
   if (checked.kind === "ok") checked.precompiled?.release();
   const problems = checked.kind === "errors" ? checked.problems : [];
   for (const p of problems) process.stderr.write(`${p}\n`);
-  process.stderr.write(`cgwatch: the configuration or its policies have ${problems.length} error(s); not starting (see cgwatch check)\n`);
+  process.stderr.write(
+    `cgwatch: the configuration or its policies have ${problems.length} error(s); not starting (see cgwatch check)\n`,
+  );
   return null;
 }
 
@@ -138,7 +142,11 @@ async function startOnHost(
 /** systemd's watchdog: WATCHDOG=1 at half the interval, only while the loop beats. */
 function startSystemdWatchdog(daemon: Daemon): ReturnType<typeof setInterval> | null {
   const watchdogUsec = Number(process.env["WATCHDOG_USEC"] ?? "0");
-  if (!(watchdogUsec > 0 && (process.env["WATCHDOG_PID"] === undefined || Number(process.env["WATCHDOG_PID"]) === process.pid))) return null;
+  if (!(
+    watchdogUsec > 0 &&
+    (process.env["WATCHDOG_PID"] === undefined || Number(process.env["WATCHDOG_PID"]) === process.pid)
+  ))
+    return null;
   const maxAgeMs = watchdogUsec / 1000;
   return setInterval(() => {
     const beat = daemon.metrics.lastHeartbeat();
@@ -152,11 +160,16 @@ function reloader(load: LoadOptions, daemon: Daemon, logger: Logger): () => void
     sdNotify("RELOADING=1");
     const next = loadConfig(load);
     if (next.kind === "error") {
-      for (const e of next.errors) logger.error({ key: e.key, file: e.file, line: e.line }, `config reload refused: ${formatConfigError(e)}`);
+      for (const e of next.errors)
+        logger.error({ key: e.key, file: e.file, line: e.line }, `config reload refused: ${formatConfigError(e)}`);
     } else {
       const plan = daemon.applyConfig(next.config);
       // One warning naming every key that keeps its old value, so nobody waits for a change that never comes.
-      if (plan.restart.length > 0) logger.warn({ keys: plan.restart }, `changed settings that take effect only after a restart: ${plan.restart.join(", ")}`);
+      if (plan.restart.length > 0)
+        logger.warn(
+          { keys: plan.restart },
+          `changed settings that take effect only after a restart: ${plan.restart.join(", ")}`,
+        );
       logger.info({ changed: plan.apply }, "configuration reloaded");
     }
     daemon
@@ -170,7 +183,16 @@ function reloader(load: LoadOptions, daemon: Daemon, logger: Logger): () => void
 }
 
 /** SIGTERM/SIGINT: stop every step within the timeout, flush the log; resolves with the exit code. */
-function stopper(run: { daemon: Daemon; recorder: Recorder | null; watchdog: ReturnType<typeof setInterval> | null; logger: Logger; stopTimeoutMs: number }, resolve: (code: number) => void): (signal: string) => void {
+function stopper(
+  run: {
+    daemon: Daemon;
+    recorder: Recorder | null;
+    watchdog: ReturnType<typeof setInterval> | null;
+    logger: Logger;
+    stopTimeoutMs: number;
+  },
+  resolve: (code: number) => void,
+): (signal: string) => void {
   const { daemon, logger } = run;
   let stopping = false;
   return (signal) => {
@@ -227,10 +249,14 @@ export async function runDaemon(load: LoadOptions, opts: RunOptions & RunSeams =
   const { daemon } = started;
   const watched = await daemon.ready;
   const notified = sdNotify(`READY=1\nSTATUS=watching ${watched} cgroups`);
-  if (notified.kind === "failed" || notified.kind === "unavailable") logger.warn({ notified }, "could not notify systemd of readiness");
+  if (notified.kind === "failed" || notified.kind === "unavailable")
+    logger.warn({ notified }, "could not notify systemd of readiness");
   const watchdog = startSystemdWatchdog(daemon);
   return new Promise<number>((resolve) => {
-    const stop = stopper({ ...started, watchdog, logger, stopTimeoutMs: opts.stopTimeoutMs ?? STOP_TIMEOUT_MS }, resolve);
+    const stop = stopper(
+      { ...started, watchdog, logger, stopTimeoutMs: opts.stopTimeoutMs ?? STOP_TIMEOUT_MS },
+      resolve,
+    );
     signals.once("SIGTERM", () => stop("SIGTERM"));
     signals.once("SIGINT", () => stop("SIGINT"));
     hangups.handle(reloader(load, daemon, logger));

@@ -28,7 +28,11 @@ export function isPretty(format: LogFormatSetting, isTty: boolean): boolean {
   }
 }
 
-export function createLogger(level: LevelWithSilent = "info", destination?: DestinationStream, format: LogFormatSetting = "json"): Logger {
+export function createLogger(
+  level: LevelWithSilent = "info",
+  destination?: DestinationStream,
+  format: LogFormatSetting = "json",
+): Logger {
   const pretty = destination === undefined && isPretty(format, process.stdout.isTTY);
   // Colour only on a terminal, and never when NO_COLOR is set (no-color.org).
   const color = process.stdout.isTTY && process.env["NO_COLOR"] === undefined;

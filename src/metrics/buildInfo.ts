@@ -28,7 +28,8 @@ export function gitRevision(dir: string): string | null {
   let gitDir = path.join(dir, ".git");
   const dotGit = readText(gitDir);
   // A worktree or submodule: .git is a file "gitdir: <path>".
-  if (dotGit !== null && dotGit.startsWith("gitdir:")) gitDir = path.resolve(dir, dotGit.slice("gitdir:".length).trim());
+  if (dotGit !== null && dotGit.startsWith("gitdir:"))
+    gitDir = path.resolve(dir, dotGit.slice("gitdir:".length).trim());
   const head = readText(path.join(gitDir, "HEAD"));
   if (head === null) return null;
   if (HEX.test(head)) return head;

@@ -52,7 +52,11 @@ export function cgroupEntries(f: Families, table: CounterFiles, watchedSeries: S
   const infoLabels = new Map<string, InfoVersions>();
   /** Memory controller version per cgroup: v1 and v2 name the same happenings differently. */
   const memoryVersions = new Map<string, CgroupVersion>();
-  const setInfo = (e: CgroupEntry, versions: InfoVersions, identity: N.IdentityLabelValues | null | undefined): void => {
+  const setInfo = (
+    e: CgroupEntry,
+    versions: InfoVersions,
+    identity: N.IdentityLabelValues | null | undefined,
+  ): void => {
     e.dropAllOf(f.info, () => false);
     e.get(f.info, [versions.memory, versions.cpu, ...N.IDENTITY_LABELS.map((l) => identity?.[l] ?? "")]).value = 1;
   };
@@ -74,7 +78,10 @@ export function cgroupEntries(f: Families, table: CounterFiles, watchedSeries: S
       if (memory !== null) memoryVersions.set(cgroup, memory);
       cgroups.set(cgroup, e);
       watchedSeries.value = cgroups.size;
-      const versions = { memory: memory === null ? "" : String(memory), cpu: versionOrNull(o.cpu) === null ? "" : String(o.cpu) };
+      const versions = {
+        memory: memory === null ? "" : String(memory),
+        cpu: versionOrNull(o.cpu) === null ? "" : String(o.cpu),
+      };
       infoLabels.set(cgroup, versions);
       setInfo(e, versions, o.identity);
       // Pre-existing cgroups get their counters from the first read (their
@@ -113,7 +120,8 @@ export function cgroupEntries(f: Families, table: CounterFiles, watchedSeries: S
 function startAtZero(f: Families, table: CounterFiles, e: CgroupEntry, o: AddCgroupOptions): void {
   const memory = versionOrNull(o.memory);
   // Whether a pids hierarchy is v1 or v2 is not passed; pids.events is the same file on both.
-  const versionOf = (c: Controller): CgroupVersion | null => (c === "memory" ? memory : c === "cpu" ? versionOrNull(o.cpu) : c === "pids" && o.pids === true ? 2 : null);
+  const versionOf = (c: Controller): CgroupVersion | null =>
+    c === "memory" ? memory : c === "cpu" ? versionOrNull(o.cpu) : c === "pids" && o.pids === true ? 2 : null;
   for (const label of table.zeroLabels("memory_events", versionOf)) e.get(counterFamily(f, "memory_events"), [label]);
   if (memory === 1) e.get(f.underOom);
   if (versionOrNull(o.cpu) !== null) {

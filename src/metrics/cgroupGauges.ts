@@ -33,7 +33,8 @@ function setMemoryGauges(f: Families, e: CgroupEntry, m: MemorySnapshot): void {
   gauge(e, f.limit, m.limitBytes);
   // The snapshot carries the swap part on both versions; v1's file (and
   // this family) is memory+swap, so add the limit back.
-  if (m.version === 1) gauge(e, f.memsw, m.swapLimitBytes === null || m.limitBytes === null ? null : m.limitBytes + m.swapLimitBytes);
+  if (m.version === 1)
+    gauge(e, f.memsw, m.swapLimitBytes === null || m.limitBytes === null ? null : m.limitBytes + m.swapLimitBytes);
   else gauge(e, f.swap, m.swapLimitBytes);
   gauge(e, f.reservation, m.reservationBytes);
   gauge(e, f.high, m.highBytes);
@@ -103,7 +104,8 @@ export function setIoLimits(f: Families, e: CgroupEntry, devices: readonly IoLim
       if (ops !== undefined) want.set(`o\0${d.device}\0${op}`, ops);
     }
   }
-  const key = (kind: string, s: Series): string => `${kind}\0${deviceOf(s)}\0${/op="([^"]*)"/.exec(s.labels)?.[1] ?? ""}`;
+  const key = (kind: string, s: Series): string =>
+    `${kind}\0${deviceOf(s)}\0${/op="([^"]*)"/.exec(s.labels)?.[1] ?? ""}`;
   e.dropAllOf(f.ioLimitBytes, (s) => want.has(key("b", s)));
   e.dropAllOf(f.ioLimitOps, (s) => want.has(key("o", s)));
   for (const [k, v] of want) {

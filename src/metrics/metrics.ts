@@ -18,7 +18,13 @@ import { EVENT_SOURCES_OF } from "../events/sources.js";
 import { EVENT_KINDS, type PressureResource, type WatchdogEvent } from "../events/types.js";
 import { findBuildInfo } from "./buildInfo.js";
 import { cgroupEntries, type AddCgroupOptions, type CgroupEntries } from "./cgroupEntries.js";
-import { setCgroupState, setIoCounters, setIoLimits, type CgroupStateExtra, type IoDeviceCounters } from "./cgroupGauges.js";
+import {
+  setCgroupState,
+  setIoCounters,
+  setIoLimits,
+  type CgroupStateExtra,
+  type IoDeviceCounters,
+} from "./cgroupGauges.js";
 import { EXPOSITION_CONTENT_TYPE } from "./exposition.js";
 import { defineFamilies, type Families } from "./families.js";
 import * as N from "./names.js";
@@ -142,7 +148,11 @@ function processRegistry(enabled: boolean): Registry {
 /** The series that exist from the start: build info, and every counter that can move, at 0 (so increase() sees its first step). */
 function startFamilies(f: Families, build: MetricsOptions["build"]): void {
   const found = build?.version !== undefined && build.revision !== undefined ? null : findBuildInfo();
-  f.buildInfo.get([build?.version ?? found?.version ?? "unknown", build?.revision ?? found?.revision ?? "unknown", process.versions.node]).value = 1;
+  f.buildInfo.get([
+    build?.version ?? found?.version ?? "unknown",
+    build?.revision ?? found?.revision ?? "unknown",
+    process.versions.node,
+  ]).value = 1;
   // Only the pairs that can happen (events/sources.ts).
   for (const kind of EVENT_KINDS) for (const source of EVENT_SOURCES_OF[kind]) f.events.get([kind, source]);
   for (const n of N.NOTIFIERS) f.notifierFallback.get([n]);
@@ -171,7 +181,15 @@ function sharedRender(renderAll: () => AsyncGenerator<string>): () => Promise<st
 
 type WatchdogRecorders = Pick<
   Metrics,
-  "addPolicy" | "recordPolicyEvaluation" | "recordPolicyQuarantine" | "recordAction" | "recordOomStall" | "recordFileProblem" | "setNotifierFallback" | "heartbeat" | "lastHeartbeat"
+  | "addPolicy"
+  | "recordPolicyEvaluation"
+  | "recordPolicyQuarantine"
+  | "recordAction"
+  | "recordOomStall"
+  | "recordFileProblem"
+  | "setNotifierFallback"
+  | "heartbeat"
+  | "lastHeartbeat"
 >;
 
 /** The policy, action and watchdog-health side of the API. */
@@ -220,7 +238,15 @@ function watchdogRecorders(f: Families, monotonicNow: () => number, wallNow: () 
 
 type CgroupRecorders = Pick<
   Metrics,
-  "mirrorCounters" | "setMemoryEventCounters" | "setPidsEventCounters" | "setUnderOom" | "setCpuCounters" | "setPressureCounters" | "setCgroupState" | "setIoCounters" | "setIoLimits"
+  | "mirrorCounters"
+  | "setMemoryEventCounters"
+  | "setPidsEventCounters"
+  | "setUnderOom"
+  | "setCpuCounters"
+  | "setPressureCounters"
+  | "setCgroupState"
+  | "setIoCounters"
+  | "setIoLimits"
 >;
 
 /** The per-cgroup kernel mirrors: counters by absolute value, settings, PSI totals, block I/O. */
@@ -234,7 +260,8 @@ function cgroupRecorders(f: Families, entries: CgroupEntries): CgroupRecorders {
   return {
     mirrorCounters,
     setMemoryEventCounters: (cgroup, counters) => mirrorCounters(cgroup, "memory_events", counters),
-    setPidsEventCounters: (cgroup, c) => mirrorCounters(cgroup, "pids_events", c.max === undefined ? {} : { max: c.max }),
+    setPidsEventCounters: (cgroup, c) =>
+      mirrorCounters(cgroup, "pids_events", c.max === undefined ? {} : { max: c.max }),
     setUnderOom(cgroup, underOom) {
       const e = entries.live(cgroup);
       if (e !== undefined) e.get(f.underOom).value = underOom ? 1 : 0;

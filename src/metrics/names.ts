@@ -77,7 +77,14 @@ export const WRITE_REFUSALS_TOTAL = "cgwatch_write_refusals_total";
  * of v2 `max`, but it counts every failed charge, so it keeps its own name).
  */
 export type MemoryEventCounter = "low" | "high" | "max" | "oom" | "oom_kill" | "oom_group_kill" | "failcnt";
-export const V2_MEMORY_EVENT_COUNTERS: readonly MemoryEventCounter[] = ["low", "high", "max", "oom", "oom_kill", "oom_group_kill"];
+export const V2_MEMORY_EVENT_COUNTERS: readonly MemoryEventCounter[] = [
+  "low",
+  "high",
+  "max",
+  "oom",
+  "oom_kill",
+  "oom_group_kill",
+];
 export const V1_MEMORY_EVENT_COUNTERS: readonly MemoryEventCounter[] = ["oom_kill", "failcnt"];
 
 /**
@@ -92,7 +99,13 @@ export type PressureKind = "some" | "full";
 
 /** How a policy evaluation ended; `ok` covers both "returned actions" and "returned none". */
 export type PolicyEvaluationOutcome = "ok" | "error" | "timeout" | "memory_limit" | "invalid_output";
-export const POLICY_EVALUATION_OUTCOMES: readonly PolicyEvaluationOutcome[] = ["ok", "error", "timeout", "memory_limit", "invalid_output"];
+export const POLICY_EVALUATION_OUTCOMES: readonly PolicyEvaluationOutcome[] = [
+  "ok",
+  "error",
+  "timeout",
+  "memory_limit",
+  "invalid_output",
+];
 
 /**
  * What became of one offer of a v1 stall under OOM (actions/stallOutcome.ts):

@@ -21,7 +21,13 @@ export function counterFamily(f: Families, family: CounterFamily): Family {
 }
 
 /** Mirrors what the event carries on the cgroup's series (`e`: the cgroup's entry; its memory hierarchy's version). */
-export function mirrorEvent(f: Families, table: CounterFiles, e: CgroupEntry, memoryVersion: CgroupVersion | null, event: WatchdogEvent): void {
+export function mirrorEvent(
+  f: Families,
+  table: CounterFiles,
+  e: CgroupEntry,
+  memoryVersion: CgroupVersion | null,
+  event: WatchdogEvent,
+): void {
   switch (event.kind) {
     case "memory_low":
     case "memory_high":

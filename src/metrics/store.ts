@@ -56,7 +56,8 @@ export interface Series {
 export function flatLabels(names: readonly string[], values: readonly string[]): string {
   if (names.length === 0) return "";
   const parts: string[] = [];
-  for (let i = 0; i < names.length; i++) parts.push(i === 0 ? "{" : ",", names[i] ?? "", '="', escapeLabelValue(values[i] ?? ""), '"');
+  for (let i = 0; i < names.length; i++)
+    parts.push(i === 0 ? "{" : ",", names[i] ?? "", '="', escapeLabelValue(values[i] ?? ""), '"');
   parts.push("}");
   return parts.join("");
 }
@@ -142,7 +143,8 @@ export class Family {
         labels,
         value: 0,
         hold: hold && this.def.type === "counter",
-        histogram: this.def.type === "histogram" ? { counts: new Float64Array(this.leLabels.length), sum: 0, count: 0 } : null,
+        histogram:
+          this.def.type === "histogram" ? { counts: new Float64Array(this.leLabels.length), sum: 0, count: 0 } : null,
       };
       this.series.set(labels, s);
     }

@@ -79,7 +79,9 @@ export type NativeLoad =
 export function addonCandidates(fromUrl: string = import.meta.url): string[] {
   const here = path.dirname(fileURLToPath(fromUrl));
   const roots = [path.resolve(here, "..", ".."), path.resolve(here, "..", "..", "..")];
-  const built = roots.flatMap((root) => ["Release", "Debug"].map((flavour) => path.join(root, "build", flavour, `${ADDON_NAME}.node`)));
+  const built = roots.flatMap((root) =>
+    ["Release", "Debug"].map((flavour) => path.join(root, "build", flavour, `${ADDON_NAME}.node`)),
+  );
   const prebuilt = roots.flatMap((root) => prebuiltFor(root));
   return [...built, ...prebuilt];
 }
@@ -97,24 +99,37 @@ function prebuiltFor(root: string): string[] {
 }
 
 /** Loads the addon without caching (tests); `loadNative()` is the cached entry point. */
-export function loadNativeUncached(env: NodeJS.ProcessEnv = process.env, candidates: readonly string[] = addonCandidates()): NativeLoad {
+export function loadNativeUncached(
+  env: NodeJS.ProcessEnv = process.env,
+  candidates: readonly string[] = addonCandidates(),
+): NativeLoad {
   if (env["CGWATCH_DISABLE_NATIVE"] === "1") {
     return { kind: "unavailable", reason: "disabled by CGWATCH_DISABLE_NATIVE=1" };
   }
-  if (process.platform !== "linux") return { kind: "unavailable", reason: `eventfd and PSI need Linux, not ${process.platform}` };
+  if (process.platform !== "linux")
+    return { kind: "unavailable", reason: `eventfd and PSI need Linux, not ${process.platform}` };
   const found = candidates.find((p) => fs.existsSync(p));
   if (found === undefined) {
-    return { kind: "unavailable", reason: `addon not built (looked for ${candidates.join(", ")}); run \`npm run build:native\`` };
+    return {
+      kind: "unavailable",
+      reason: `addon not built (looked for ${candidates.join(", ")}); run \`npm run build:native\``,
+    };
   }
   try {
     const require = createRequire(import.meta.url);
     const native = require(found) as CgwatchNative;
     if (native.abiVersion !== ABI_VERSION) {
-      return { kind: "unavailable", reason: `${found} is a stale build (abi ${String(native.abiVersion)}, want ${ABI_VERSION}); run \`npm run build:native\`` };
+      return {
+        kind: "unavailable",
+        reason: `${found} is a stale build (abi ${String(native.abiVersion)}, want ${ABI_VERSION}); run \`npm run build:native\``,
+      };
     }
     return { kind: "loaded", native, path: found };
   } catch (err) {
-    return { kind: "unavailable", reason: `could not load ${found}: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      kind: "unavailable",
+      reason: `could not load ${found}: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
 }
 
@@ -130,7 +145,11 @@ export function loadNative(): NativeLoad {
  * What the daemon logs once at startup and exports as
  * cgwatch_notifier_fallback (1 = polling instead of eventfd/PSI).
  */
-export function nativeAvailability(): { readonly available: boolean; readonly reason: string | null; readonly fallbackMetric: 0 | 1 } {
+export function nativeAvailability(): {
+  readonly available: boolean;
+  readonly reason: string | null;
+  readonly fallbackMetric: 0 | 1;
+} {
   const load = loadNative();
   switch (load.kind) {
     case "loaded":

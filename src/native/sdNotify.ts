@@ -13,7 +13,11 @@ export type SdNotifyResult =
   | { readonly kind: "unavailable"; readonly reason: string }
   | { readonly kind: "failed"; readonly socket: string; readonly reason: string };
 
-export function sdNotify(message: string, env: NodeJS.ProcessEnv = process.env, load: NativeLoad = loadNative()): SdNotifyResult {
+export function sdNotify(
+  message: string,
+  env: NodeJS.ProcessEnv = process.env,
+  load: NativeLoad = loadNative(),
+): SdNotifyResult {
   const socket = env["NOTIFY_SOCKET"];
   if (socket === undefined || socket === "") return { kind: "no_socket" };
   switch (load.kind) {

@@ -89,7 +89,15 @@ export function parseOomLine(message: string): OomLine | null {
   if (m !== null) {
     const [, constraint = "", middle = "", taskMemcg = "", task = "", pid = "0", uid = "0"] = m;
     const oomMemcg = OOM_MEMCG.exec(middle)?.[1];
-    return { kind: "summary", constraint, oomMemcg: oomMemcg === undefined ? null : relative(oomMemcg), taskMemcg: relative(taskMemcg), task, pid: Number(pid), uid: Number(uid) };
+    return {
+      kind: "summary",
+      constraint,
+      oomMemcg: oomMemcg === undefined ? null : relative(oomMemcg),
+      taskMemcg: relative(taskMemcg),
+      task,
+      pid: Number(pid),
+      uid: Number(uid),
+    };
   }
   m = KILLED.exec(message);
   if (m !== null) {

@@ -16,7 +16,8 @@ export interface KmsgReader {
   close(): void;
 }
 
-export type KmsgOpen = { readonly kind: "ok"; readonly reader: KmsgReader } | { readonly kind: "unavailable"; readonly reason: string };
+export type KmsgOpen =
+  { readonly kind: "ok"; readonly reader: KmsgReader } | { readonly kind: "unavailable"; readonly reason: string };
 
 /** Larger than any record (the kernel's limit is 1 KiB of text plus its dictionary). */
 const RECORD_BUFFER = 16 * 1024;

@@ -18,5 +18,7 @@ export function oomKillMessage(event: WatchdogEvent, id: ContainerIdentity | nul
 }
 
 export function killedSummary(victims: readonly OomVictim[]): string {
-  return victims.map((v) => `${v.comm} (pid ${v.pid}) anon-rss ${mib(v.anonRssBytes)} file-rss ${mib(v.fileRssBytes)}`).join("; ");
+  return victims
+    .map((v) => `${v.comm} (pid ${v.pid}) anon-rss ${mib(v.anonRssBytes)} file-rss ${mib(v.fileRssBytes)}`)
+    .join("; ");
 }

@@ -12,7 +12,10 @@ export interface OomReporter {
   attach(event: MemoryCounterEvent): MemoryCounterEvent;
 }
 
-export function createOomReporter(forensics: OomForensics | null, line: (event: MemoryCounterEvent, victims: readonly OomVictim[]) => void): OomReporter {
+export function createOomReporter(
+  forensics: OomForensics | null,
+  line: (event: MemoryCounterEvent, victims: readonly OomVictim[]) => void,
+): OomReporter {
   let chain: Promise<void> = Promise.resolve();
   let pending = 0;
   const reportNow = (): boolean => forensics === null || !forensics.available;

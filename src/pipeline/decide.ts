@@ -111,7 +111,10 @@ export function createSettle(deps: SettleDeps): (event: WatchdogEvent, decided: 
     deps.metrics.recordOomStall(r.outcome);
     if (r.outcome === "applied" || r.outcome === "dry_run") return;
     const stalledMs = event.kind === "under_oom" ? Math.round(event.stalledMs) : null;
-    deps.log.error({ cgroup: event.cgroup, stalledMs, outcome: r.outcome, reasons: r.reasons }, "under_oom stall not rescued; it is offered again while it lasts");
+    deps.log.error(
+      { cgroup: event.cgroup, stalledMs, outcome: r.outcome, reasons: r.reasons },
+      "under_oom stall not rescued; it is offered again while it lasts",
+    );
   };
   return (event, decided) => {
     if (isEmergency(event)) reportStall(event, decided);

@@ -49,13 +49,29 @@ export interface PipelineDeps extends Pick<DecideDeps, "onAction" | "record"> {
 /** Subscribes the pipeline to the watcher's events (which starts discovery); unsubscribing stops it all. */
 export function startPipeline(d: PipelineDeps): Subscription {
   const membership = createMembership({ ...d, pollIntervalMs: d.config.pollIntervalMs });
-  const observe = createObserve({ metrics: d.metrics, identities: d.identities, forensics: d.forensics, membership, log: d.log.watch });
+  const observe = createObserve({
+    metrics: d.metrics,
+    identities: d.identities,
+    forensics: d.forensics,
+    membership,
+    log: d.log.watch,
+  });
   // A sample is filtered by the policies' meta.sampleOnly on what the tracker and the labels already say, before any snapshot.
   const decide = createDecide({
     ...d,
-    wants: (e) => d.policies.wantsEvent(e.kind, e.cgroup, e.kind === "sample" ? sampleFactsOf(d.watcher.trackers.get(e.cgroup), d.scope.labelsOf(e.cgroup)) : undefined),
+    wants: (e) =>
+      d.policies.wantsEvent(
+        e.kind,
+        e.cgroup,
+        e.kind === "sample" ? sampleFactsOf(d.watcher.trackers.get(e.cgroup), d.scope.labelsOf(e.cgroup)) : undefined,
+      ),
   });
   const settle = createSettle({ metrics: d.metrics, log: d.log.actions, onEvent: d.onEvent });
-  const operators = beforePolicies({ config: d.config, now: d.now, recording: d.record !== undefined, isWatched: (c) => d.watcher.trackers.has(c) });
+  const operators = beforePolicies({
+    config: d.config,
+    now: d.now,
+    recording: d.record !== undefined,
+    isWatched: (c) => d.watcher.trackers.has(c),
+  });
   return runPipeline(d.watcher.events$, { observe, beforePolicies: operators, decide, settle }, d.log.lifecycle);
 }

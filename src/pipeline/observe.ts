@@ -24,8 +24,15 @@ export function createObserve(deps: ObserveDeps): (event: WatchdogEvent) => Watc
   const { metrics, log } = deps;
   /** The OOM line names the container and, once the kernel's report is read, the victim. */
   const logOom = (event: WatchdogEvent, victims: readonly OomVictim[]): void => {
-    for (const v of victims) metrics.recordOomVictim(event.cgroup, { comm: v.comm, rssBytes: v.anonRssBytes + v.fileRssBytes + (v.shmemRssBytes ?? 0) });
-    log.warn({ event, ...(victims.length > 0 ? { victims, killed: killedSummary(victims) } : {}) }, oomKillMessage(event, deps.identities.get(event.cgroup)));
+    for (const v of victims)
+      metrics.recordOomVictim(event.cgroup, {
+        comm: v.comm,
+        rssBytes: v.anonRssBytes + v.fileRssBytes + (v.shmemRssBytes ?? 0),
+      });
+    log.warn(
+      { event, ...(victims.length > 0 ? { victims, killed: killedSummary(victims) } : {}) },
+      oomKillMessage(event, deps.identities.get(event.cgroup)),
+    );
   };
   const oomReporter = createOomReporter(deps.forensics, logOom);
   return (event) => {

@@ -32,7 +32,11 @@ export interface PipelineStages {
   readonly settle: (event: WatchdogEvent, decided: Decided) => void;
 }
 
-export function runPipeline(events$: Observable<WatchdogEvent>, stages: PipelineStages, log: Pick<Logger, "error" | "fatal">): Subscription {
+export function runPipeline(
+  events$: Observable<WatchdogEvent>,
+  stages: PipelineStages,
+  log: Pick<Logger, "error" | "fatal">,
+): Subscription {
   const failed = (err: unknown, event: WatchdogEvent): void => log.error({ err, event }, "event handling failed");
   /** The last event decided synchronously, so that its own settle sees what became of it (null: its decision failed). */
   const last: { event: WatchdogEvent | null; decided: Decided | null } = { event: null, decided: null };

@@ -50,7 +50,10 @@ export function failureReason(res: Exclude<CallResult, { kind: "ok" }>, limits: 
     case "crash":
       return `sandbox crashed: ${res.message}`;
     case "error": {
-      const at = res.stack.split("\n").find((l) => l.includes(":"))?.trim();
+      const at = res.stack
+        .split("\n")
+        .find((l) => l.includes(":"))
+        ?.trim();
       return `${res.name}: ${res.message}${at !== undefined ? ` (${at})` : ""}`;
     }
   }
@@ -71,7 +74,10 @@ function emitLogs(p: LoadedPolicy, event: WatchdogEvent, reply: PolicyReply, lim
     p.log[lvl]({ cgroup: event.cgroup, event: event.kind, policyFields }, typeof msg === "string" ? msg : String(msg));
   }
   if (reply.dropped > 0) {
-    p.log.warn({ cgroup: event.cgroup, event: event.kind, dropped: reply.dropped }, `policy log calls over the per-call limit of ${limits.maxLogsPerCall} were dropped`);
+    p.log.warn(
+      { cgroup: event.cgroup, event: event.kind, dropped: reply.dropped },
+      `policy log calls over the per-call limit of ${limits.maxLogsPerCall} were dropped`,
+    );
   }
 }
 
@@ -107,7 +113,15 @@ function settle(
 }
 
 /** The reply of a call that returned: thrown errors, actions, state, cooldown. */
-function interpret(env: CallEnv, p: LoadedPolicy, sandbox: PolicySandbox, event: WatchdogEvent, stateJson: string, output: string, seconds: number): PolicyEvaluation {
+function interpret(
+  env: CallEnv,
+  p: LoadedPolicy,
+  sandbox: PolicySandbox,
+  event: WatchdogEvent,
+  stateJson: string,
+  output: string,
+  seconds: number,
+): PolicyEvaluation {
   const { limits } = env;
   const name = p.meta.name;
   const read = readReply(output, limits.maxOutputBytes);
@@ -117,19 +131,35 @@ function interpret(env: CallEnv, p: LoadedPolicy, sandbox: PolicySandbox, event:
   if (reply.error !== null) {
     const classified = sandbox.classify(reply.error);
     if (sandbox.isBroken) env.rebuild(p);
-    if (classified.kind !== "ok") return settle(env, p, event, classified.kind, seconds, failureReason(classified, limits));
+    if (classified.kind !== "ok")
+      return settle(env, p, event, classified.kind, seconds, failureReason(classified, limits));
   }
   const validated = validateResult(reply.result, limits.maxActions);
-  if (validated.kind === "invalid") return settle(env, p, event, "invalid_output", seconds, `policy ${name}: ${validated.reason}`);
+  if (validated.kind === "invalid")
+    return settle(env, p, event, "invalid_output", seconds, `policy ${name}: ${validated.reason}`);
   const next = reply.stateJson;
   const stateBytes = next === null ? null : utf8Over(next, limits.maxStateBytes);
   if (stateBytes !== null) {
-    return settle(env, p, event, "invalid_output", seconds, `policy ${name}: ctx.state is ${stateBytes} B, over the ${limits.maxStateBytes} B cap`);
+    return settle(
+      env,
+      p,
+      event,
+      "invalid_output",
+      seconds,
+      `policy ${name}: ctx.state is ${stateBytes} B, over the ${limits.maxStateBytes} B cap`,
+    );
   }
   if (next !== stateJson) env.state.setState(name, event.cgroup, next);
   if (validated.actions.length === 0) return settle(env, p, event, "ok", seconds, null);
-  const cause = isEmergency(event) ? { kind: event.kind, at: event.at, emergency: true } : { kind: event.kind, at: event.at };
-  const proposals = validated.actions.map((action): ActionProposal => ({ policy: name, cgroup: event.cgroup, action, cause }));
+  const cause = isEmergency(event)
+    ? { kind: event.kind, at: event.at, emergency: true }
+    : { kind: event.kind, at: event.at };
+  const proposals = validated.actions.map((action): ActionProposal => ({
+    policy: name,
+    cgroup: event.cgroup,
+    action,
+    cause,
+  }));
   if (p.cooldownMs > 0) env.state.setCooldown(name, event.cgroup, event.at + p.cooldownMs);
   return settle(env, p, event, "ok", seconds, null, proposals);
 }
@@ -146,7 +176,8 @@ export function callPolicy(env: CallEnv, p: LoadedPolicy, event: WatchdogEvent, 
   // rejected by it. A stall under OOM is never held back by a cooldown.
   const until = env.state.cooldownUntil(name, cgroup);
   if (until !== undefined && !isEmergency(event)) {
-    if (event.at < until) return settle(env, p, event, "skipped_cooldown", 0, `cooling down for another ${Math.ceil(until - event.at)} ms`);
+    if (event.at < until)
+      return settle(env, p, event, "skipped_cooldown", 0, `cooling down for another ${Math.ceil(until - event.at)} ms`);
     env.state.clearCooldown(name, cgroup);
   }
   const sandbox = p.sandbox;

@@ -21,11 +21,16 @@ export type CompiledPolicy =
   | { readonly kind: "error"; readonly error: PolicyCompileError; readonly errors: readonly PolicyCompileError[] };
 
 /** The located meta problems as one error per problem, and one that names them all. */
-function metaErrors(src: PolicySource, problems: readonly MetaProblem[]): { error: PolicyCompileError; errors: PolicyCompileError[] } {
+function metaErrors(
+  src: PolicySource,
+  problems: readonly MetaProblem[],
+): { error: PolicyCompileError; errors: PolicyCompileError[] } {
   const located = problems.map((p) => ({ p, at: locateMetaProblem(src.source, p) }));
   const errors = located.map(({ p, at }) => compileError(src.file, p.message, at));
   const first = located[0];
-  const message = located.map(({ p, at }, i) => (i === 0 || at === null ? p.message : `${p.message} (at ${at.line}:${at.column})`)).join("; ");
+  const message = located
+    .map(({ p, at }, i) => (i === 0 || at === null ? p.message : `${p.message} (at ${at.line}:${at.column})`))
+    .join("; ");
   return { error: compileError(src.file, message, first?.at ?? null), errors };
 }
 
@@ -40,7 +45,11 @@ export async function compilePolicy(src: PolicySource, limits: PolicyLimits): Pr
   }
   if (typeof raw === "object" && raw !== null && "tooLarge" in raw) {
     created.sandbox.dispose();
-    const error = compileError(src.file, "`meta` is too large", locateMetaProblem(src.source, { key: null, message: "" }));
+    const error = compileError(
+      src.file,
+      "`meta` is too large",
+      locateMetaProblem(src.source, { key: null, message: "" }),
+    );
     return { kind: "error", error, errors: [error] };
   }
   const meta = validateMeta(raw);

@@ -24,7 +24,14 @@ import type { PrecompiledPolicies } from "./precompiled.js";
 import { eventInput } from "./protocol.js";
 import { createPolicyRegistry, policyInfo, type LoadedPolicy } from "./registry.js";
 import { factsOfSnapshot, sampleConcerns, type SampleFacts } from "./sampleFilter.js";
-import { DEFAULT_LIMITS, type EvaluationOutcome, type PolicyInfo, type PolicyLimits, type ReloadReport, type ReloadResult } from "./types.js";
+import {
+  DEFAULT_LIMITS,
+  type EvaluationOutcome,
+  type PolicyInfo,
+  type PolicyLimits,
+  type ReloadReport,
+  type ReloadResult,
+} from "./types.js";
 
 export interface PolicyHooks {
   /** Every evaluation (including skips), for `cgwatch_policy_evaluations_total` and the duration histogram. */
@@ -86,7 +93,13 @@ export interface PolicyEngine {
 }
 
 /** Whether a policy runs on this event kind for this cgroup (path match, container when known, sample filter when facts are known). */
-function listens(p: LoadedPolicy, kind: EventKind, cgroup: string, container: CgroupSnapshot["container"] | undefined, facts: SampleFacts | undefined): boolean {
+function listens(
+  p: LoadedPolicy,
+  kind: EventKind,
+  cgroup: string,
+  container: CgroupSnapshot["container"] | undefined,
+  facts: SampleFacts | undefined,
+): boolean {
   if (p.quarantined !== null || !p.meta.on.includes(kind)) return false;
   if (!(container === undefined ? p.matches(cgroup) : p.matches(cgroup, container))) return false;
   return kind !== "sample" || facts === undefined || sampleConcerns(p.meta.sampleOnly, facts);
@@ -133,7 +146,13 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       } catch (e) {
         // Defensive: nothing a policy does should get here, but the pipeline must never see a throw.
         logger.error({ policy: p.meta.name, err: e }, "policy engine internal error");
-        results.push({ policy: p.meta.name, outcome: "crash", seconds: 0, proposals: [], reason: `internal: ${e instanceof Error ? e.message : String(e)}` });
+        results.push({
+          policy: p.meta.name,
+          outcome: "crash",
+          seconds: 0,
+          proposals: [],
+          reason: `internal: ${e instanceof Error ? e.message : String(e)}`,
+        });
       }
     }
     if (event.kind === "cgroup_removed") state.forgetCgroup(event.cgroup);

@@ -14,7 +14,13 @@
  * sandbox then keeps to the public API. Anything unusual (an input larger
  * than the scratch area) also takes the public path.
  */
-import type { EitherFFI, JSContextPointer, JSValuePointer, QuickJSContext, QuickJSHandle } from "quickjs-emscripten-core";
+import type {
+  EitherFFI,
+  JSContextPointer,
+  JSValuePointer,
+  QuickJSContext,
+  QuickJSHandle,
+} from "quickjs-emscripten-core";
 import type { WasmMemory } from "./wasm.js";
 
 /** Scratch bytes per sandbox: an event with its snapshot is about 1 KB, a state at most 16 KiB. */

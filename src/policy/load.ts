@@ -21,7 +21,10 @@ export function isPolicyFile(name: string): boolean {
 }
 
 /** Every `*.js` directly in the given directories (not recursive), plus explicit files; sorted, absolute. */
-export function listPolicyFiles(dirs: readonly string[], files: readonly string[] = []): { files: string[]; errors: PolicyCompileError[] } {
+export function listPolicyFiles(
+  dirs: readonly string[],
+  files: readonly string[] = [],
+): { files: string[]; errors: PolicyCompileError[] } {
   const out = new Set<string>();
   const errors: PolicyCompileError[] = [];
   for (const dir of dirs) {
@@ -30,19 +33,34 @@ export function listPolicyFiles(dirs: readonly string[], files: readonly string[
         if (ent.isFile() && isPolicyFile(ent.name)) out.add(path.resolve(dir, ent.name));
       }
     } catch (e) {
-      errors.push(compileError(path.resolve(dir), `cannot list policy directory: ${e instanceof Error ? e.message : String(e)}`, null));
+      errors.push(
+        compileError(
+          path.resolve(dir),
+          `cannot list policy directory: ${e instanceof Error ? e.message : String(e)}`,
+          null,
+        ),
+      );
     }
   }
   for (const f of files) out.add(path.resolve(f));
   return { files: [...out].sort(), errors };
 }
 
-export function readPolicySource(file: string): { kind: "ok"; source: PolicySource } | { kind: "error"; error: PolicyCompileError } {
+export function readPolicySource(
+  file: string,
+): { kind: "ok"; source: PolicySource } | { kind: "error"; error: PolicyCompileError } {
   try {
     const st = fs.statSync(file);
-    if (st.size > MAX_SOURCE_BYTES) return { kind: "error", error: compileError(file, `policy file is ${st.size} bytes, larger than ${MAX_SOURCE_BYTES}`, null) };
+    if (st.size > MAX_SOURCE_BYTES)
+      return {
+        kind: "error",
+        error: compileError(file, `policy file is ${st.size} bytes, larger than ${MAX_SOURCE_BYTES}`, null),
+      };
     return { kind: "ok", source: { file, source: fs.readFileSync(file, "utf8") } };
   } catch (e) {
-    return { kind: "error", error: compileError(file, `cannot read policy: ${e instanceof Error ? e.message : String(e)}`, null) };
+    return {
+      kind: "error",
+      error: compileError(file, `cannot read policy: ${e instanceof Error ? e.message : String(e)}`, null),
+    };
   }
 }

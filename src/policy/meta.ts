@@ -49,19 +49,25 @@ export function validateMeta(raw: unknown): MetaResult {
   }
   const { name, on, match, cooldown, params, description, sampleOnly } = raw;
   if (typeof name !== "string" || !NAME.test(name)) {
-    problem(name === undefined ? null : "name", `meta.name must be a lower-case name matching ${NAME.source}, got ${JSON.stringify(name)}`);
+    problem(
+      name === undefined ? null : "name",
+      `meta.name must be a lower-case name matching ${NAME.source}, got ${JSON.stringify(name)}`,
+    );
   }
   const kinds: EventKind[] = [];
-  if (!Array.isArray(on) || on.length === 0) problem(on === undefined ? null : "on", "meta.on must be a non-empty array of event kinds");
+  if (!Array.isArray(on) || on.length === 0)
+    problem(on === undefined ? null : "on", "meta.on must be a non-empty array of event kinds");
   else {
     for (const k of on) {
-      if (typeof k !== "string" || !isEventKind(k)) problem("on", `meta.on: unknown event kind ${JSON.stringify(k)}`, k);
+      if (typeof k !== "string" || !isEventKind(k))
+        problem("on", `meta.on: unknown event kind ${JSON.stringify(k)}`, k);
       else if (!kinds.includes(k)) kinds.push(k);
     }
   }
   const globs: MatchEntry[] = [];
   if (match !== undefined) {
-    if (!Array.isArray(match) || match.length === 0) problem("match", "meta.match must be a non-empty array of cgroup globs or {path, container} selectors");
+    if (!Array.isArray(match) || match.length === 0)
+      problem("match", "meta.match must be a non-empty array of cgroup globs or {path, container} selectors");
     else {
       for (const g of match) {
         const entry = validateMatchEntry(g);
@@ -74,7 +80,8 @@ export function validateMeta(raw: unknown): MetaResult {
   }
   let cooldownMs = 0;
   if (cooldown !== undefined && cooldown !== null) {
-    if (typeof cooldown !== "string" && typeof cooldown !== "number") problem("cooldown", 'meta.cooldown must be a duration ("30s") or ms');
+    if (typeof cooldown !== "string" && typeof cooldown !== "number")
+      problem("cooldown", 'meta.cooldown must be a duration ("30s") or ms');
     else {
       const parsed = parseDuration(cooldown);
       if (parsed.kind === "malformed") problem("cooldown", `meta.cooldown: ${parsed.reason}`);
@@ -82,15 +89,27 @@ export function validateMeta(raw: unknown): MetaResult {
     }
   }
   if (params !== undefined && !isRecord(params)) problem("params", "meta.params must be an object of defaults");
-  if (description !== undefined && typeof description !== "string") problem("description", "meta.description must be a string");
+  if (description !== undefined && typeof description !== "string")
+    problem("description", "meta.description must be a string");
   const sampleFilter = sampleOnly === undefined ? undefined : validateSampleOnly(sampleOnly, kinds, problem);
   if (problems.length > 0 || typeof name !== "string") return invalid(problems);
-  const meta: PolicyMeta = { name, on: kinds, match: globs, cooldownMs, params: isRecord(params) ? params : {}, description: typeof description === "string" ? description : null };
+  const meta: PolicyMeta = {
+    name,
+    on: kinds,
+    match: globs,
+    cooldownMs,
+    params: isRecord(params) ? params : {},
+    description: typeof description === "string" ? description : null,
+  };
   return { kind: "ok", meta: sampleFilter === undefined ? meta : { ...meta, sampleOnly: sampleFilter } };
 }
 
 /** `meta.sampleOnly`: a non-empty list of known conditions, only where the policy listens to `sample`. */
-function validateSampleOnly(raw: unknown, on: readonly EventKind[], problem: (key: string | null, message: string, value?: unknown) => void): SampleCondition[] {
+function validateSampleOnly(
+  raw: unknown,
+  on: readonly EventKind[],
+  problem: (key: string | null, message: string, value?: unknown) => void,
+): SampleCondition[] {
   const known = Object.keys(SAMPLE_CONDITIONS).join(", ");
   const out: SampleCondition[] = [];
   if (!Array.isArray(raw) || raw.length === 0) {
@@ -98,11 +117,14 @@ function validateSampleOnly(raw: unknown, on: readonly EventKind[], problem: (ke
     return out;
   }
   for (const c of raw) {
-    if (!isSampleCondition(c)) problem("sampleOnly", `meta.sampleOnly: unknown condition ${JSON.stringify(c)} (known: ${known})`, c);
+    if (!isSampleCondition(c))
+      problem("sampleOnly", `meta.sampleOnly: unknown condition ${JSON.stringify(c)} (known: ${known})`, c);
     else if (!out.includes(c)) out.push(c);
   }
-  if (out.includes("memory_v1") && out.includes("memory_v2")) problem("sampleOnly", "meta.sampleOnly: memory_v1 and memory_v2 together match no cgroup");
-  if (!on.includes("sample")) problem("sampleOnly", 'meta.sampleOnly filters `sample` events, but meta.on does not list "sample"');
+  if (out.includes("memory_v1") && out.includes("memory_v2"))
+    problem("sampleOnly", "meta.sampleOnly: memory_v1 and memory_v2 together match no cgroup");
+  if (!on.includes("sample"))
+    problem("sampleOnly", 'meta.sampleOnly filters `sample` events, but meta.on does not list "sample"');
   return out;
 }
 
@@ -136,7 +158,9 @@ export function locateMetaProblem(source: string, problem: MetaProblem): { line:
   const keyAt = key.index + 1;
   if (typeof problem.value === "string") {
     const v = problem.value;
-    const candidates = [JSON.stringify(v), `'${v}'`, `\`${v}\``].map((lit) => source.indexOf(lit, keyAt)).filter((i) => i >= 0);
+    const candidates = [JSON.stringify(v), `'${v}'`, `\`${v}\``]
+      .map((lit) => source.indexOf(lit, keyAt))
+      .filter((i) => i >= 0);
     if (candidates.length > 0) return lineCol(source, Math.min(...candidates));
   }
   return lineCol(source, keyAt);
@@ -154,7 +178,8 @@ function validateMatchEntry(g: unknown): MatchEntry {
   };
   if (typeof g === "string") return glob(g) ?? g;
   if (!isRecord(g)) return `!not a glob string nor a {path, container} object: ${JSON.stringify(g)}`;
-  for (const k of Object.keys(g)) if (k !== "path" && k !== "container") return `!unknown key ${JSON.stringify(k)} (known: path, container)`;
+  for (const k of Object.keys(g))
+    if (k !== "path" && k !== "container") return `!unknown key ${JSON.stringify(k)} (known: path, container)`;
   const { path, container } = g;
   if (path === undefined && container === undefined) return "!an entry needs a path glob or a container selector";
   if (path !== undefined && typeof path !== "string") return "!path must be a glob string";
@@ -191,7 +216,9 @@ export function compileMatch(entries: readonly MatchEntry[]): PolicyMatcher {
 
 /** A glob of only `**` segments matches every cgroup, the root included. */
 function matchesAll(glob: string): boolean {
-  const segs = normaliseCgroupPath(glob).split("/").filter((s) => s !== "");
+  const segs = normaliseCgroupPath(glob)
+    .split("/")
+    .filter((s) => s !== "");
   return segs.length > 0 && segs.every((s) => s === "**");
 }
 

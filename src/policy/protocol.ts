@@ -41,7 +41,8 @@ export interface PolicyReply {
   readonly error: ThrownError | null;
 }
 
-export type ReplyResult = { readonly kind: "ok"; readonly reply: PolicyReply } | { readonly kind: "invalid"; readonly reason: string };
+export type ReplyResult =
+  { readonly kind: "ok"; readonly reply: PolicyReply } | { readonly kind: "invalid"; readonly reason: string };
 
 interface ReplyWire {
   readonly result?: unknown;
@@ -75,7 +76,10 @@ export function readReply(output: string, maxOutputBytes: number): ReplyResult {
   }
   if (typeof wire !== "object" || wire === null) return { kind: "invalid", reason: "output is not a JSON object" };
   if (wire.tooLarge !== undefined) {
-    return { kind: "invalid", reason: `output is ${typeof wire.tooLarge === "number" ? wire.tooLarge : "?"} characters, over the ${maxOutputBytes} B cap` };
+    return {
+      kind: "invalid",
+      reason: `output is ${typeof wire.tooLarge === "number" ? wire.tooLarge : "?"} characters, over the ${maxOutputBytes} B cap`,
+    };
   }
   const stateJson = typeof wire.stateJson === "string" && wire.stateJson !== "null" ? wire.stateJson : null;
   return {

@@ -116,7 +116,9 @@ interface Registry {
 }
 
 function reorder(r: Registry): void {
-  r.ordered = [...r.byName.values()].filter((p) => !r.disabled.has(p.meta.name)).sort((a, b) => (a.meta.name < b.meta.name ? -1 : 1));
+  r.ordered = [...r.byName.values()]
+    .filter((p) => !r.disabled.has(p.meta.name))
+    .sort((a, b) => (a.meta.name < b.meta.name ? -1 : 1));
 }
 
 function makeLoaded(r: Registry, meta: PolicyMeta, file: string, source: string, sandbox: PolicySandbox): LoadedPolicy {
@@ -158,7 +160,10 @@ class ReloadLog {
     if (result.kind === "failed") {
       const e = result.error;
       this.errors.push(e);
-      logger.error({ policy, file, line: e.line, column: e.column, error: e.text, keptPrevious: result.keptPrevious }, "policy failed to compile");
+      logger.error(
+        { policy, file, line: e.line, column: e.column, error: e.text, keptPrevious: result.keptPrevious },
+        "policy failed to compile",
+      );
     } else if (result.kind !== "unchanged") {
       logger.info({ policy, file, result: result.kind }, "policy loaded");
     }
@@ -172,12 +177,22 @@ class ReloadLog {
   }
 
   failed(previous: LoadedPolicy | undefined, file: string, error: PolicyCompileError): void {
-    this.report(previous?.meta.name ?? path.basename(file), file, { kind: "failed", error, keptPrevious: previous !== undefined });
+    this.report(previous?.meta.name ?? path.basename(file), file, {
+      kind: "failed",
+      error,
+      keptPrevious: previous !== undefined,
+    });
   }
 }
 
 /** (Re)load one listed file into `next`. */
-async function loadFile(r: Registry, file: string, previous: LoadedPolicy | undefined, next: Map<string, LoadedPolicy>, log: ReloadLog): Promise<void> {
+async function loadFile(
+  r: Registry,
+  file: string,
+  previous: LoadedPolicy | undefined,
+  next: Map<string, LoadedPolicy>,
+  log: ReloadLog,
+): Promise<void> {
   const read = fs.existsSync(file) ? readPolicySource(file) : null;
   if (read === null) {
     if (previous !== undefined) {
@@ -188,15 +203,25 @@ async function loadFile(r: Registry, file: string, previous: LoadedPolicy | unde
     return;
   }
   if (read.kind === "error") return log.failed(previous, file, read.error);
-  if (previous !== undefined && previous.source === read.source.source && previous.quarantined === null && previous.sandbox !== null) {
+  if (
+    previous !== undefined &&
+    previous.source === read.source.source &&
+    previous.quarantined === null &&
+    previous.sandbox !== null
+  ) {
     return log.report(previous.meta.name, file, { kind: "unchanged" });
   }
-  const compiled = r.precompiled?.claim(read.source, r.opts.limits) ?? (await compilePolicy(read.source, r.opts.limits));
+  const compiled =
+    r.precompiled?.claim(read.source, r.opts.limits) ?? (await compilePolicy(read.source, r.opts.limits));
   if (compiled.kind === "error") return log.failed(previous, file, compiled.error);
   const owner = next.get(compiled.meta.name);
   if (owner !== undefined && owner.file !== file) {
     compiled.sandbox.dispose();
-    return log.failed(previous, file, compileError(file, `policy name "${compiled.meta.name}" is already used by ${owner.file}`, null));
+    return log.failed(
+      previous,
+      file,
+      compileError(file, `policy name "${compiled.meta.name}" is already used by ${owner.file}`, null),
+    );
   }
   if (previous !== undefined) {
     next.delete(previous.meta.name);
@@ -209,7 +234,12 @@ async function loadFile(r: Registry, file: string, previous: LoadedPolicy | unde
 }
 
 /** Load or reload a set of files; `complete` means the set is the whole directory listing, so absent files are removed. */
-async function reloadFiles(r: Registry, files: readonly string[], complete: boolean, listErrors: readonly PolicyCompileError[]): Promise<ReloadReport> {
+async function reloadFiles(
+  r: Registry,
+  files: readonly string[],
+  complete: boolean,
+  listErrors: readonly PolicyCompileError[],
+): Promise<ReloadReport> {
   const log = new ReloadLog(r);
   for (const e of listErrors) log.listError(e);
   const next = new Map(r.byName);
@@ -284,7 +314,9 @@ function configure(r: Registry, settings: Parameters<PolicyRegistry["configure"]
 }
 
 /** Loads every policy (the first full reload) before it resolves. */
-export async function createPolicyRegistry(opts: RegistryOptions): Promise<{ registry: PolicyRegistry; loadReport: ReloadReport }> {
+export async function createPolicyRegistry(
+  opts: RegistryOptions,
+): Promise<{ registry: PolicyRegistry; loadReport: ReloadReport }> {
   const r: Registry = {
     opts,
     byName: new Map(),
@@ -348,7 +380,9 @@ export async function createPolicyRegistry(opts: RegistryOptions): Promise<{ reg
     r.precompiled = null;
   }
   const reloadOne = (file: string): void =>
-    void enqueue(() => reloadFiles(r, [file], false, [])).catch((e: unknown) => logger.error({ err: e, file }, "policy hot reload failed"));
+    void enqueue(() => reloadFiles(r, [file], false, [])).catch((e: unknown) =>
+      logger.error({ err: e, file }, "policy hot reload failed"),
+    );
   const unwatch = opts.watch === true ? watchDirs(r, reloadOne) : () => undefined;
 
   const registry: PolicyRegistry = {

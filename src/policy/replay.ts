@@ -45,7 +45,10 @@ export interface PolicyTestResult {
   readonly exitCode: 0 | 1 | 2;
 }
 
-type SnapshotSource = { readonly kind: "none" } | { readonly kind: "one"; readonly snapshot: CgroupSnapshot } | { readonly kind: "byPath"; readonly map: ReadonlyMap<string, CgroupSnapshot> };
+type SnapshotSource =
+  | { readonly kind: "none" }
+  | { readonly kind: "one"; readonly snapshot: CgroupSnapshot }
+  | { readonly kind: "byPath"; readonly map: ReadonlyMap<string, CgroupSnapshot> };
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -70,10 +73,16 @@ function readSnapshotFile(file: string): { kind: "ok"; source: SnapshotSource } 
   } catch (e) {
     return { kind: "error", reason: `${file}: cannot read snapshot: ${e instanceof Error ? e.message : String(e)}` };
   }
-  if (!isRecord(parsed)) return { kind: "error", reason: `${file}: a snapshot file must be a JSON object (one snapshot, or cgroup path → snapshot)` };
+  if (!isRecord(parsed))
+    return {
+      kind: "error",
+      reason: `${file}: a snapshot file must be a JSON object (one snapshot, or cgroup path → snapshot)`,
+    };
   if (["path", "labels", "memory", "cpu", "pids"].some((k) => k in parsed)) {
     const one = checkSnapshot(parsed, `${file}: snapshot`, "");
-    return one.kind === "ok" ? { kind: "ok", source: { kind: "one", snapshot: one.snapshot } } : { kind: "error", reason: one.reason };
+    return one.kind === "ok"
+      ? { kind: "ok", source: { kind: "one", snapshot: one.snapshot } }
+      : { kind: "error", reason: one.reason };
   }
   const map = new Map<string, CgroupSnapshot>();
   for (const [cgroup, raw] of Object.entries(parsed)) {
@@ -88,7 +97,10 @@ function readSnapshotFile(file: string): { kind: "ok"; source: SnapshotSource } 
 export function parseTraceLine(
   text: string,
   lineNo: number,
-): { kind: "event"; event: WatchdogEvent; snapshot: CgroupSnapshot | null } | { kind: "skip" } | { kind: "bad"; reason: string } {
+):
+  | { kind: "event"; event: WatchdogEvent; snapshot: CgroupSnapshot | null }
+  | { kind: "skip" }
+  | { kind: "bad"; reason: string } {
   if (text.trim() === "") return { kind: "skip" };
   let rec: unknown;
   try {
@@ -98,7 +110,8 @@ export function parseTraceLine(
   }
   if (!isRecord(rec)) return { kind: "bad", reason: "not a JSON object" };
   const raw = isRecord(rec.event) ? rec.event : rec;
-  if (typeof raw.kind !== "string" || !isEventKind(raw.kind)) return { kind: "bad", reason: `unknown event kind ${JSON.stringify(raw.kind)}` };
+  if (typeof raw.kind !== "string" || !isEventKind(raw.kind))
+    return { kind: "bad", reason: `unknown event kind ${JSON.stringify(raw.kind)}` };
   if (typeof raw.cgroup !== "string") return { kind: "bad", reason: "event has no cgroup" };
   let snapshot: CgroupSnapshot | null = null;
   if (isRecord(rec.event) && rec.snapshot !== undefined && rec.snapshot !== null) {
@@ -106,7 +119,11 @@ export function parseTraceLine(
     if (checked.kind === "invalid") return { kind: "bad", reason: checked.reason };
     snapshot = checked.snapshot;
   }
-  const event = { ...raw, at: typeof raw.at === "number" ? raw.at : lineNo * 1000, source: typeof raw.source === "string" ? raw.source : "poll" };
+  const event = {
+    ...raw,
+    at: typeof raw.at === "number" ? raw.at : lineNo * 1000,
+    source: typeof raw.source === "string" ? raw.source : "poll",
+  };
   // The kind, cgroup, at and source were checked; kind-specific fields are the policy's to read.
   return { kind: "event", event: event as unknown as WatchdogEvent, snapshot };
 }
@@ -145,9 +162,17 @@ function describeFailure(prefix: string, r: PolicyEvaluation): string[] {
 }
 
 /** The config whose guardrails and params a replay uses: the given file, or the built-in defaults (never /etc, so a replay is the same on every machine). */
-function replayConfig(file: string | undefined): { kind: "ok"; config: RuntimeConfig } | { kind: "error"; lines: string[] } {
-  const loaded = loadConfig(file === undefined ? { env: {}, defaultPath: "/nonexistent/cgwatch-policy-test-defaults.yaml" } : { path: file, env: {} });
-  return loaded.kind === "ok" ? { kind: "ok", config: loaded.config } : { kind: "error", lines: loaded.errors.map(formatConfigError) };
+function replayConfig(
+  file: string | undefined,
+): { kind: "ok"; config: RuntimeConfig } | { kind: "error"; lines: string[] } {
+  const loaded = loadConfig(
+    file === undefined
+      ? { env: {}, defaultPath: "/nonexistent/cgwatch-policy-test-defaults.yaml" }
+      : { path: file, env: {} },
+  );
+  return loaded.kind === "ok"
+    ? { kind: "ok", config: loaded.config }
+    : { kind: "error", lines: loaded.errors.map(formatConfigError) };
 }
 
 /** What a replay reads before it starts: the trace, the starting snapshots, the config. */
@@ -157,12 +182,17 @@ interface ReplayInputs {
   readonly config: RuntimeConfig;
 }
 
-function readInputs(opts: PolicyTestOptions): { kind: "ok"; inputs: ReplayInputs } | { kind: "error"; lines: string[] } {
+function readInputs(
+  opts: PolicyTestOptions,
+): { kind: "ok"; inputs: ReplayInputs } | { kind: "error"; lines: string[] } {
   let trace: string;
   try {
     trace = fs.readFileSync(opts.eventsFile, "utf8");
   } catch (e) {
-    return { kind: "error", lines: [`${opts.eventsFile}: cannot read events: ${e instanceof Error ? e.message : String(e)}`] };
+    return {
+      kind: "error",
+      lines: [`${opts.eventsFile}: cannot read events: ${e instanceof Error ? e.message : String(e)}`],
+    };
   }
   let snapshots: SnapshotSource = { kind: "none" };
   if (opts.snapshotFile !== undefined) {
@@ -184,23 +214,40 @@ interface PolicyUnderTest {
   setNow(at: number): void;
 }
 
-async function loadPolicyUnderTest(opts: PolicyTestOptions, config: RuntimeConfig, lines: string[]): Promise<PolicyUnderTest | { kind: "error"; lines: string[] }> {
+async function loadPolicyUnderTest(
+  opts: PolicyTestOptions,
+  config: RuntimeConfig,
+  lines: string[],
+): Promise<PolicyUnderTest | { kind: "error"; lines: string[] }> {
   // Compile once to learn the policy's name, which keys its params.
-  const checked = await compilePolicies([], { files: [opts.policyFile], ...(opts.limits === undefined ? {} : { limits: opts.limits }) });
+  const checked = await compilePolicies([], {
+    files: [opts.policyFile],
+    ...(opts.limits === undefined ? {} : { limits: opts.limits }),
+  });
   const first = checked.policies[0];
-  if (checked.errors.length > 0 || first === undefined) return { kind: "error", lines: checked.errors.map((e) => e.text) };
+  if (checked.errors.length > 0 || first === undefined)
+    return { kind: "error", lines: checked.errors.map((e) => e.text) };
   const name = first.meta.name;
   const params = { ...config.policies.params[name], ...opts.params };
-  for (const k of Object.keys(params)) if (!(k in first.meta.params)) lines.push(`warning: param "${k}" is not declared in meta.params of ${name}`);
+  for (const k of Object.keys(params))
+    if (!(k in first.meta.params)) lines.push(`warning: param "${k}" is not declared in meta.params of ${name}`);
   const policyLogs: string[] = [];
   const logger = pino(
     { level: "debug" },
     {
       write(chunk: string) {
         const rec = JSON.parse(chunk) as Record<string, unknown>;
-        if (rec.msg === "policy loaded" || rec.msg === "policy call failed" || rec.msg === "config params not declared in meta.params (typo?)") return;
-        const fields = rec.policyFields === undefined || rec.policyFields === null ? "" : ` ${JSON.stringify(rec.policyFields)}`;
-        policyLogs.push(`  log ${pino.levels.labels[Number(rec.level)] ?? String(rec.level)}: ${String(rec.msg)}${fields}`);
+        if (
+          rec.msg === "policy loaded" ||
+          rec.msg === "policy call failed" ||
+          rec.msg === "config params not declared in meta.params (typo?)"
+        )
+          return;
+        const fields =
+          rec.policyFields === undefined || rec.policyFields === null ? "" : ` ${JSON.stringify(rec.policyFields)}`;
+        policyLogs.push(
+          `  log ${pino.levels.labels[Number(rec.level)] ?? String(rec.level)}: ${String(rec.msg)}${fields}`,
+        );
       },
     },
   );
@@ -216,7 +263,17 @@ async function loadPolicyUnderTest(opts: PolicyTestOptions, config: RuntimeConfi
   return { name, engine, policyLogs, setNow: (at) => (now = at) };
 }
 
-type Counts = { events: number; evaluated: number; unevaluated: number; actions: number; applied: number; dryRun: number; rejected: number; failures: number; bad: number };
+type Counts = {
+  events: number;
+  evaluated: number;
+  unevaluated: number;
+  actions: number;
+  applied: number;
+  dryRun: number;
+  rejected: number;
+  failures: number;
+  bad: number;
+};
 
 /** The replay's running state: each cgroup's snapshot as the replay has left it (recorded, then changed by simulated actions), the guardrail clock, the counts. */
 interface Replay {
@@ -276,7 +333,9 @@ async function replayLine(rp: Replay, text: string, lineNo: number, eventsFile: 
   const snapshot = state.get(event.cgroup) ?? snapshotFor(rp.inputs.snapshots, event.cgroup);
   if (snapshot === null) {
     n.unevaluated++;
-    lines.push(`${prefix}: NOT EVALUATED: no snapshot of this cgroup (record the trace with \`cgwatch run --record FILE\`, or pass --snapshot)`);
+    lines.push(
+      `${prefix}: NOT EVALUATED: no snapshot of this cgroup (record the trace with \`cgwatch run --record FILE\`, or pass --snapshot)`,
+    );
     return;
   }
   n.evaluated++;
@@ -287,7 +346,10 @@ async function replayLine(rp: Replay, text: string, lineNo: number, eventsFile: 
 }
 
 function summary(name: string, n: Counts): string {
-  const extra = [n.unevaluated > 0 ? `${n.unevaluated} not evaluated (no snapshot)` : "", n.bad > 0 ? `${n.bad} bad lines` : ""].filter((x) => x !== "");
+  const extra = [
+    n.unevaluated > 0 ? `${n.unevaluated} not evaluated (no snapshot)` : "",
+    n.bad > 0 ? `${n.bad} bad lines` : "",
+  ].filter((x) => x !== "");
   return `${name}: ${n.events} events, ${n.actions} actions (${n.applied} applied, ${n.dryRun} dry-run, ${n.rejected} rejected by guardrails), ${n.failures} failed calls${extra.map((x) => `, ${x}`).join("")}`;
 }
 
@@ -297,8 +359,26 @@ export async function runPolicyTest(opts: PolicyTestOptions): Promise<PolicyTest
   if (read.kind === "error") return { lines: read.lines, exitCode: 2 };
   const policy = await loadPolicyUnderTest(opts, read.inputs.config, lines);
   if ("kind" in policy) return { lines: policy.lines, exitCode: 2 };
-  const n: Counts = { events: 0, evaluated: 0, unevaluated: 0, actions: 0, applied: 0, dryRun: 0, rejected: 0, failures: 0, bad: 0 };
-  const rp: Replay = { policy, inputs: read.inputs, hostMemoryBytes: opts.hostMemoryBytes ?? os.totalmem(), state: new Map(), sim: null, n, lines };
+  const n: Counts = {
+    events: 0,
+    evaluated: 0,
+    unevaluated: 0,
+    actions: 0,
+    applied: 0,
+    dryRun: 0,
+    rejected: 0,
+    failures: 0,
+    bad: 0,
+  };
+  const rp: Replay = {
+    policy,
+    inputs: read.inputs,
+    hostMemoryBytes: opts.hostMemoryBytes ?? os.totalmem(),
+    state: new Map(),
+    sim: null,
+    n,
+    lines,
+  };
   try {
     for (const [i, text] of read.inputs.trace.split("\n").entries()) await replayLine(rp, text, i + 1, opts.eventsFile);
   } finally {

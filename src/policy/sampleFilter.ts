@@ -49,7 +49,11 @@ function hasKeys(o: Readonly<Record<string, string>>): boolean {
 
 /** The facts as the snapshot shows them (what evaluation checks). */
 export function factsOfSnapshot(s: CgroupSnapshot): SampleFacts {
-  return { cpuQuota: s.cpu !== null && s.cpu.quotaUs !== null, memoryVersion: s.memory?.version ?? null, labelled: hasKeys(s.labels) };
+  return {
+    cpuQuota: s.cpu !== null && s.cpu.quotaUs !== null,
+    memoryVersion: s.memory?.version ?? null,
+    labelled: hasKeys(s.labels),
+  };
 }
 
 function holds(c: SampleCondition, f: SampleFacts): boolean {
@@ -82,5 +86,7 @@ export function sampleFactsOf(
   tracker: { hasCpuQuota(): boolean; readonly memoryVersion: 1 | 2 | null } | undefined,
   labels: Readonly<Record<string, string>>,
 ): SampleFacts | undefined {
-  return tracker === undefined ? undefined : { cpuQuota: tracker.hasCpuQuota(), memoryVersion: tracker.memoryVersion, labelled: hasKeys(labels) };
+  return tracker === undefined
+    ? undefined
+    : { cpuQuota: tracker.hasCpuQuota(), memoryVersion: tracker.memoryVersion, labelled: hasKeys(labels) };
 }

@@ -30,7 +30,9 @@ import { newCappedMemory, quickjsWasmModule, RELEASE_SYNC, WASM_PAGE, type Cappe
  * silenced rather than interleaved with the daemon's JSON logs.
  */
 // `print`/`printErr` are read by the glue but missing from the published option types.
-const QUIET = { print: () => undefined, printErr: () => undefined } as unknown as NonNullable<Parameters<typeof newVariant>[1]["emscriptenModule"]>;
+const QUIET = { print: () => undefined, printErr: () => undefined } as unknown as NonNullable<
+  Parameters<typeof newVariant>[1]["emscriptenModule"]
+>;
 
 export type CallResult =
   | { readonly kind: "ok"; readonly output: string }
@@ -53,7 +55,11 @@ function asDumpedError(v: unknown): DumpedError | null {
   if (typeof v !== "object" || v === null) return null;
   const o = v as Record<string, unknown>;
   if (typeof o.message !== "string") return null;
-  return { name: typeof o.name === "string" ? o.name : "Error", message: o.message, stack: typeof o.stack === "string" ? o.stack : "" };
+  return {
+    name: typeof o.name === "string" ? o.name : "Error",
+    message: o.message,
+    stack: typeof o.stack === "string" ? o.stack : "",
+  };
 }
 
 /** `file:line:col` from a QuickJS stack ("    at f (/p/x.js:3:12)" or "    at /p/x.js:3:12"). */
@@ -67,7 +73,11 @@ export function locate(stack: string, file: string): { line: number; column: num
   return null;
 }
 
-export function compileError(file: string, message: string, at: { line: number; column: number } | null): PolicyCompileError {
+export function compileError(
+  file: string,
+  message: string,
+  at: { line: number; column: number } | null,
+): PolicyCompileError {
   const where = at === null ? file : `${file}:${at.line}:${at.column}`;
   return { file, line: at?.line ?? null, column: at?.column ?? null, message, text: `${where}: ${message}` };
 }
@@ -94,7 +104,14 @@ export class PolicySandbox {
   /** Instantiate a fresh sandbox and evaluate the policy module in it. */
   static async create(source: string, file: string, limits: PolicyLimits): Promise<CreateResult> {
     if (!(limits.memoryBytes >= MIN_MEMORY_BYTES)) {
-      return { kind: "error", error: compileError(file, `memory cap ${limits.memoryBytes} B is below the QuickJS minimum of ${MIN_MEMORY_BYTES} B`, null) };
+      return {
+        kind: "error",
+        error: compileError(
+          file,
+          `memory cap ${limits.memoryBytes} B is below the QuickJS minimum of ${MIN_MEMORY_BYTES} B`,
+          null,
+        ),
+      };
     }
     const capped = newCappedMemory(MIN_MEMORY_BYTES, limits.memoryBytes);
     const qjs = await newQuickJSWASMModuleFromVariant(
@@ -150,14 +167,19 @@ export class PolicySandbox {
         runtime.executePendingJobs();
         state = context.getPromiseState(ns);
       }
-      if (state.type === "pending") return fail("top-level await never settled (the sandbox has no timers or I/O)", null);
+      if (state.type === "pending")
+        return fail("top-level await never settled (the sandbox has no timers or I/O)", null);
       if (state.type === "rejected") {
         const err = asDumpedError(safeDump(context, state.error));
-        return fail(err === null ? "top-level code rejected" : `${err.name}: ${err.message}`, err === null ? null : locate(err.stack, file));
+        return fail(
+          err === null ? "top-level code rejected" : `${err.name}: ${err.message}`,
+          err === null ? null : locate(err.stack, file),
+        );
       }
       if (!state.notAPromise) ns = state.value;
       const onEvent = context.getProp(ns, "onEvent");
-      if (context.typeof(onEvent) !== "function") return fail("the module must export a function `onEvent(event, cgroup, ctx)`", null);
+      if (context.typeof(onEvent) !== "function")
+        return fail("the module must export a function `onEvent(event, cgroup, ctx)`", null);
       const metaHandle = context.getProp(ns, "meta");
       if (ns !== evaluated.value) ns.dispose();
       evaluated.value.dispose();
@@ -193,7 +215,9 @@ export class PolicySandbox {
 
   /** The allocator failed to grow the memory, or it sits at its maximum. */
   private atCap(): boolean {
-    return this.capped.lastGrowFailed() || this.capped.memory.buffer.byteLength + 2 * WASM_PAGE > this.limits.memoryBytes;
+    return (
+      this.capped.lastGrowFailed() || this.capped.memory.buffer.byteLength + 2 * WASM_PAGE > this.limits.memoryBytes
+    );
   }
 
   /**
@@ -225,7 +249,9 @@ export class PolicySandbox {
       const a = this.context.newString(first);
       const b = second === null ? null : this.context.newString(second);
       const res =
-        b === null ? this.context.callFunction(fn, this.context.undefined, a) : this.context.callFunction(fn, this.context.undefined, this.onEvent, a, b);
+        b === null
+          ? this.context.callFunction(fn, this.context.undefined, a)
+          : this.context.callFunction(fn, this.context.undefined, this.onEvent, a, b);
       a.dispose();
       b?.dispose();
       this.deadline = Infinity;
@@ -238,7 +264,9 @@ export class PolicySandbox {
       this.deadline = Infinity;
       this.broken = true;
       if (this.interrupted) return { kind: "timeout" };
-      return this.atCap() ? { kind: "oom", message: "memory cap reached" } : { kind: "crash", message: e instanceof Error ? e.message : String(e) };
+      return this.atCap()
+        ? { kind: "oom", message: "memory cap reached" }
+        : { kind: "crash", message: e instanceof Error ? e.message : String(e) };
     }
   }
 
@@ -249,7 +277,9 @@ export class PolicySandbox {
     if (this.interrupted) return { kind: "timeout" };
     if (dumped === null) {
       this.broken = true;
-      return this.atCap() ? { kind: "oom", message: "memory cap reached" } : { kind: "crash", message: "sandbox error unreadable" };
+      return this.atCap()
+        ? { kind: "oom", message: "memory cap reached" }
+        : { kind: "crash", message: "sandbox error unreadable" };
     }
     return this.classify(dumped);
   }
@@ -264,7 +294,10 @@ export class PolicySandbox {
     if (err.name === "InternalError" && err.message === "interrupted") return { kind: "timeout" };
     if ((err.name === "InternalError" && err.message === "out of memory") || this.atCap()) {
       this.broken = true;
-      return { kind: "oom", message: err.message === "out of memory" ? err.message : `memory cap reached (then: ${err.message})` };
+      return {
+        kind: "oom",
+        message: err.message === "out of memory" ? err.message : `memory cap reached (then: ${err.message})`,
+      };
     }
     return { kind: "error", name: err.name, message: err.message, stack: err.stack };
   }

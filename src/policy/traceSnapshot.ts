@@ -7,7 +7,8 @@
  */
 import type { CgroupSnapshot } from "../cgroup/snapshot.js";
 
-export type SnapshotCheck = { readonly kind: "ok"; readonly snapshot: CgroupSnapshot } | { readonly kind: "invalid"; readonly reason: string };
+export type SnapshotCheck =
+  { readonly kind: "ok"; readonly snapshot: CgroupSnapshot } | { readonly kind: "invalid"; readonly reason: string };
 
 type Field = "number" | "boolean";
 const MEMORY: Readonly<Record<string, Field>> = {
@@ -21,22 +22,36 @@ const MEMORY: Readonly<Record<string, Field>> = {
   underOom: "boolean",
   oomKills: "number",
 };
-const CPU: Readonly<Record<string, Field>> = { quotaUs: "number", periodUs: "number", burstUs: "number", shares: "number", weight: "number", usageSeconds: "number" };
+const CPU: Readonly<Record<string, Field>> = {
+  quotaUs: "number",
+  periodUs: "number",
+  burstUs: "number",
+  shares: "number",
+  weight: "number",
+  usageSeconds: "number",
+};
 const PIDS: Readonly<Record<string, Field>> = { current: "number", max: "number" };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 class Invalid extends Error {}
 
-function part(raw: unknown, where: string, fields: Readonly<Record<string, Field>>, versioned: boolean): Record<string, unknown> | null {
+function part(
+  raw: unknown,
+  where: string,
+  fields: Readonly<Record<string, Field>>,
+  versioned: boolean,
+): Record<string, unknown> | null {
   if (raw === undefined || raw === null) return null;
   if (!isRecord(raw)) throw new Invalid(`${where} must be an object or null, got ${JSON.stringify(raw)}`);
   const out: Record<string, unknown> = { ...raw };
-  if (versioned && raw["version"] !== 1 && raw["version"] !== 2) throw new Invalid(`${where}.version must be 1 or 2, got ${JSON.stringify(raw["version"])}`);
+  if (versioned && raw["version"] !== 1 && raw["version"] !== 2)
+    throw new Invalid(`${where}.version must be 1 or 2, got ${JSON.stringify(raw["version"])}`);
   for (const [k, type] of Object.entries(fields)) {
     const v = raw[k];
     if (v === undefined || v === null) out[k] = null;
-    else if (type === "number" ? typeof v !== "number" || !Number.isFinite(v) : typeof v !== "boolean") throw new Invalid(`${where}.${k} must be a ${type} or null, got ${JSON.stringify(v)}`);
+    else if (type === "number" ? typeof v !== "number" || !Number.isFinite(v) : typeof v !== "boolean")
+      throw new Invalid(`${where}.${k} must be a ${type} or null, got ${JSON.stringify(v)}`);
   }
   return out;
 }
@@ -44,13 +59,17 @@ function part(raw: unknown, where: string, fields: Readonly<Record<string, Field
 /** `where` names the snapshot in the reason ("snapshot", "s.json: docker/a"). `cgroup` fills a missing path. */
 export function checkSnapshot(raw: unknown, where: string, cgroup: string): SnapshotCheck {
   try {
-    if (!isRecord(raw)) throw new Invalid(`${where} must be a JSON object (a cgroup snapshot), got ${JSON.stringify(raw)}`);
+    if (!isRecord(raw))
+      throw new Invalid(`${where} must be a JSON object (a cgroup snapshot), got ${JSON.stringify(raw)}`);
     const path = raw["path"] ?? cgroup;
-    if (typeof path !== "string") throw new Invalid(`${where}.path must be a string, got ${JSON.stringify(raw["path"])}`);
+    if (typeof path !== "string")
+      throw new Invalid(`${where}.path must be a string, got ${JSON.stringify(raw["path"])}`);
     const labels = raw["labels"] ?? {};
-    if (!isRecord(labels) || Object.values(labels).some((v) => typeof v !== "string")) throw new Invalid(`${where}.labels must be an object of strings`);
+    if (!isRecord(labels) || Object.values(labels).some((v) => typeof v !== "string"))
+      throw new Invalid(`${where}.labels must be an object of strings`);
     // An object with none of a snapshot's keys is not a snapshot (e.g. a map of cgroup → snapshot handed as one).
-    if (!["path", "labels", "memory", "cpu", "pids"].some((k) => k in raw)) throw new Invalid(`${where} has none of a snapshot's keys (path, labels, memory, cpu, pids)`);
+    if (!["path", "labels", "memory", "cpu", "pids"].some((k) => k in raw))
+      throw new Invalid(`${where} has none of a snapshot's keys (path, labels, memory, cpu, pids)`);
     const snapshot = {
       ...raw,
       path,

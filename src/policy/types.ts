@@ -70,16 +70,15 @@ export interface PolicyMeta {
  * `unavailable`: not called, its sandbox is being rebuilt after a crash.
  */
 export type EvaluationOutcome =
-  | "ok"
-  | "error"
-  | "timeout"
-  | "oom"
-  | "crash"
-  | "invalid_output"
-  | "skipped_cooldown"
-  | "unavailable";
+  "ok" | "error" | "timeout" | "oom" | "crash" | "invalid_output" | "skipped_cooldown" | "unavailable";
 
-export const FAILURE_OUTCOMES: ReadonlySet<EvaluationOutcome> = new Set(["error", "timeout", "oom", "crash", "invalid_output"]);
+export const FAILURE_OUTCOMES: ReadonlySet<EvaluationOutcome> = new Set([
+  "error",
+  "timeout",
+  "oom",
+  "crash",
+  "invalid_output",
+]);
 
 /** A compile (load) error, located in the policy file. */
 export interface PolicyCompileError {

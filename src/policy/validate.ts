@@ -14,18 +14,27 @@ import type { Action } from "../actions/types.js";
 /** The sandbox encodes NaN/±Infinity as this marker so they are not silently turned into `null` by JSON. */
 export { NON_FINITE_KEY } from "../actions/kinds/fields.js";
 
-export type ValidationResult = { readonly kind: "ok"; readonly actions: Action[] } | { readonly kind: "invalid"; readonly reason: string };
+export type ValidationResult =
+  { readonly kind: "ok"; readonly actions: Action[] } | { readonly kind: "invalid"; readonly reason: string };
 
-export function validateAction(raw: unknown, registry: ActionRegistry = ACTION_REGISTRY): { kind: "ok"; action: Action } | { kind: "invalid"; reason: string } {
+export function validateAction(
+  raw: unknown,
+  registry: ActionRegistry = ACTION_REGISTRY,
+): { kind: "ok"; action: Action } | { kind: "invalid"; reason: string } {
   const r = registry.check(raw);
   // Every field was checked against its kind's declaration, from which the Action union is derived.
   return r.kind === "ok" ? { kind: "ok", action: r.action as Action } : { kind: "invalid", reason: r.reason };
 }
 
 /** A policy result: undefined/null (no action), or an array of at most `maxActions` actions. */
-export function validateResult(raw: unknown, maxActions: number, registry: ActionRegistry = ACTION_REGISTRY): ValidationResult {
+export function validateResult(
+  raw: unknown,
+  maxActions: number,
+  registry: ActionRegistry = ACTION_REGISTRY,
+): ValidationResult {
   if (raw === undefined || raw === null) return { kind: "ok", actions: [] };
-  if (!Array.isArray(raw)) return { kind: "invalid", reason: `result must be an array of actions (or undefined), got ${describe(raw)}` };
+  if (!Array.isArray(raw))
+    return { kind: "invalid", reason: `result must be an array of actions (or undefined), got ${describe(raw)}` };
   if (raw.length > maxActions) return { kind: "invalid", reason: `too many actions: ${raw.length} > ${maxActions}` };
   const actions: Action[] = [];
   for (const [i, item] of raw.entries()) {

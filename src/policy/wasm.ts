@@ -38,7 +38,10 @@ export const WASM_PAGE = 64 * 1024;
  * `grow` on our own instance tells an exhausted memory apart from a policy bug.
  */
 export function newCappedMemory(initialBytes: number, maximumBytes: number): CappedMemory {
-  const memory = new wasmApi.Memory({ initial: Math.ceil(initialBytes / WASM_PAGE), maximum: Math.floor(maximumBytes / WASM_PAGE) });
+  const memory = new wasmApi.Memory({
+    initial: Math.ceil(initialBytes / WASM_PAGE),
+    maximum: Math.floor(maximumBytes / WASM_PAGE),
+  });
   const grow = memory.grow.bind(memory);
   let failed = false;
   Object.defineProperty(memory, "grow", {

@@ -128,7 +128,9 @@ function createDirWatches(persistent: boolean): {
       } catch {
         return; // vanished between readdir and watch: the parent's event will tell
       }
-      watcher.on("change", (_type, filename) => onChange(typeof filename === "string" && filename !== "" ? filename : null));
+      watcher.on("change", (_type, filename) =>
+        onChange(typeof filename === "string" && filename !== "" ? filename : null),
+      );
       watcher.on("error", () => {
         watcher.close();
         watched.delete(abs);
@@ -226,7 +228,10 @@ export function discoverCgroups(options: DiscoveryOptions): Observable<Discovery
     scanned = true;
     subscriber.next({ kind: "scanned", count: presence.size(), at: now() });
 
-    const timer = options.rescanIntervalMs !== undefined && options.rescanIntervalMs > 0 ? setInterval(rescan, options.rescanIntervalMs) : null;
+    const timer =
+      options.rescanIntervalMs !== undefined && options.rescanIntervalMs > 0
+        ? setInterval(rescan, options.rescanIntervalMs)
+        : null;
     if (timer !== null && options.persistent === false) timer.unref();
     const refilter = options.refilter$?.subscribe((f) => {
       filter = compileFilter(f);

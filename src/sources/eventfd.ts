@@ -8,7 +8,13 @@
  * poll instead.
  */
 import { Observable } from "rxjs";
-import { loadNative, type CgwatchNative, type NativeError, type NativeLoad, type NativeWatchMode } from "../native/index.js";
+import {
+  loadNative,
+  type CgwatchNative,
+  type NativeError,
+  type NativeLoad,
+  type NativeWatchMode,
+} from "../native/index.js";
 
 export type NativeSourceErrorKind =
   /** The addon is not built/loadable or disabled: poll instead. */
@@ -62,7 +68,9 @@ export function nativeFdTicks(
   return new Observable<FdTick>((subscriber) => {
     const load = options.load ?? loadNative();
     if (load.kind === "unavailable") {
-      subscriber.error(new NativeSourceError("native_unavailable", `${describe}: native notifications unavailable: ${load.reason}`));
+      subscriber.error(
+        new NativeSourceError("native_unavailable", `${describe}: native notifications unavailable: ${load.reason}`),
+      );
       return;
     }
     const native = load.native;
@@ -79,7 +87,10 @@ export function nativeFdTicks(
       watcher = new native.Watcher(fd, mode, (error, value) => {
         if (error !== null) {
           if (onPollError(error) === "complete") subscriber.complete();
-          else subscriber.error(new NativeSourceError("watch_failed", `${describe}: ${error.message}`, error.code ?? null));
+          else
+            subscriber.error(
+              new NativeSourceError("watch_failed", `${describe}: ${error.message}`, error.code ?? null),
+            );
           return;
         }
         subscriber.next({ count: value ?? 1, at: performance.now() });

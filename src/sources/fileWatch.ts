@@ -32,7 +32,12 @@ export interface FileWatchOptions {
  * exist (the cgroup is already gone) the Observable completes at once: the
  * cgroup's removal is discovery's business, not an error.
  */
-export function fileWakes(cgroup: string, file: string, absPath: string, options: FileWatchOptions = {}): Observable<Wake> {
+export function fileWakes(
+  cgroup: string,
+  file: string,
+  absPath: string,
+  options: FileWatchOptions = {},
+): Observable<Wake> {
   const now = options.now ?? (() => performance.now());
   return new Observable<Wake>((subscriber) => {
     let watcher: fs.FSWatcher;

@@ -30,7 +30,9 @@ export interface PsiTrigger {
   readonly windowUs: number;
 }
 
-export type PsiTriggerCheck = { readonly kind: "valid"; readonly trigger: PsiTrigger; readonly text: string } | { readonly kind: "invalid"; readonly reason: string };
+export type PsiTriggerCheck =
+  | { readonly kind: "valid"; readonly trigger: PsiTrigger; readonly text: string }
+  | { readonly kind: "invalid"; readonly reason: string };
 
 export interface PsiTriggerRules {
   /** The process has CAP_SYS_RESOURCE (default true: the kernel's base rules only). */
@@ -47,11 +49,13 @@ export function checkPsiTrigger(t: PsiTrigger, rules: PsiTriggerRules = {}): Psi
   const text = formatPsiTrigger(t);
   const bad = (why: string): PsiTriggerCheck => ({ kind: "invalid", reason: `PSI trigger "${text}": ${why}` });
   if (t.type !== "some" && t.type !== "full") return bad(`type must be "some" or "full"`);
-  if (!Number.isSafeInteger(t.windowUs) || !Number.isSafeInteger(t.stallUs)) return bad("stall and window must be whole microseconds");
+  if (!Number.isSafeInteger(t.windowUs) || !Number.isSafeInteger(t.stallUs))
+    return bad("stall and window must be whole microseconds");
   if (t.windowUs < PSI_WINDOW_MIN_US || t.windowUs > PSI_WINDOW_MAX_US) {
     return bad(`window must be within ${PSI_WINDOW_MIN_US}..${PSI_WINDOW_MAX_US} us (500 ms..10 s), got ${t.windowUs}`);
   }
-  if (t.stallUs <= 0 || t.stallUs > t.windowUs) return bad(`stall must be > 0 and <= the window (${t.windowUs} us), got ${t.stallUs}`);
+  if (t.stallUs <= 0 || t.stallUs > t.windowUs)
+    return bad(`stall must be > 0 and <= the window (${t.windowUs} us), got ${t.stallUs}`);
   if (rules.privileged === false && t.windowUs % PSI_UNPRIVILEGED_WINDOW_STEP_US !== 0) {
     return bad(`without CAP_SYS_RESOURCE the kernel only accepts windows that are multiples of 2 s (2000000 us)`);
   }
@@ -61,9 +65,16 @@ export function checkPsiTrigger(t: PsiTrigger, rules: PsiTriggerRules = {}): Psi
 /** Parses and checks "some 150000 1000000" (extra whitespace tolerated). */
 export function parsePsiTrigger(text: string, rules: PsiTriggerRules = {}): PsiTriggerCheck {
   const m = /^\s*(some|full)\s+(\d+)\s+(\d+)\s*$/.exec(text);
-  if (m === null) return { kind: "invalid", reason: `PSI trigger ${JSON.stringify(text)}: expected "<some|full> <stall us> <window us>"` };
+  if (m === null)
+    return {
+      kind: "invalid",
+      reason: `PSI trigger ${JSON.stringify(text)}: expected "<some|full> <stall us> <window us>"`,
+    };
   const [, type, stall, window] = m;
-  return checkPsiTrigger({ type: type === "full" ? "full" : "some", stallUs: Number(stall), windowUs: Number(window) }, rules);
+  return checkPsiTrigger(
+    { type: type === "full" ? "full" : "some", stallUs: Number(stall), windowUs: Number(window) },
+    rules,
+  );
 }
 
 /** Whether a /proc/<pid>/status text shows CAP_SYS_RESOURCE (bit 24) in CapEff. */
@@ -102,15 +113,28 @@ export interface PsiTriggerOptions extends FdSourceOptions {
  */
 export function psiTriggerWakes(options: PsiTriggerOptions): Observable<Wake> {
   const check = parsePsiTrigger(options.trigger, { privileged: options.privileged ?? processHasCapSysResource() });
-  if (check.kind === "invalid") return new Observable<Wake>((s) => s.error(new NativeSourceError("invalid_argument", check.reason)));
+  if (check.kind === "invalid")
+    return new Observable<Wake>((s) => s.error(new NativeSourceError("invalid_argument", check.reason)));
   const file = path.join(options.dir, options.file ?? `${options.resource}.pressure`);
   const text = check.text;
   // POLLERR on a trigger fd means its pressure file is gone: the cgroup is
   // being removed (6.1 wakes the trigger during rmdir). That is an end, not a failure.
-  return nativeFdTicks(`PSI trigger "${text}" on ${file}`, 1, (native) => {
-    requireRegularFile(file);
-    return native.openPsiTrigger(file, text);
-  }, options, () =>
-    cgroupGone(options.dir) || !fs.existsSync(file) ? "complete" : "error",
-  ).pipe(map((t): Wake => ({ kind: "psi_trigger", cgroup: options.cgroup, resource: options.resource, trigger: text, at: t.at })));
+  return nativeFdTicks(
+    `PSI trigger "${text}" on ${file}`,
+    1,
+    (native) => {
+      requireRegularFile(file);
+      return native.openPsiTrigger(file, text);
+    },
+    options,
+    () => (cgroupGone(options.dir) || !fs.existsSync(file) ? "complete" : "error"),
+  ).pipe(
+    map((t): Wake => ({
+      kind: "psi_trigger",
+      cgroup: options.cgroup,
+      resource: options.resource,
+      trigger: text,
+      at: t.at,
+    })),
+  );
 }

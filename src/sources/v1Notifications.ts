@@ -21,7 +21,8 @@ import type { Wake } from "./types.js";
 import { readControlFile } from "../cgroup/read.js";
 import { requireRegularFile } from "../cgroup/safeOpen.js";
 
-export type V1NotificationFile = "memory.oom_control" | "memory.usage_in_bytes" | "memory.memsw.usage_in_bytes" | "memory.pressure_level";
+export type V1NotificationFile =
+  "memory.oom_control" | "memory.usage_in_bytes" | "memory.memsw.usage_in_bytes" | "memory.pressure_level";
 
 /** A raw registration tick, before the removal check turns it into a wake (or not). */
 export interface V1Tick {
@@ -44,14 +45,22 @@ export function cgroupGone(dir: string): boolean {
 }
 
 /** Raw ticks of one cgroup.event_control registration, removal ticks included (flagged). */
-export function v1EventfdTicks(dir: string, file: V1NotificationFile, args: string, options: FdSourceOptions = {}): Observable<V1Tick> {
-  return nativeFdTicks(`eventfd ${file}${args === "" ? "" : ` ${args}`} in ${dir}`, 0, (native) => {
-    requireRegularFile(`${dir}/${file}`);
-    requireRegularFile(`${dir}/cgroup.event_control`);
-    return native.openV1Notification(dir, file, args);
-  }, options).pipe(
-    map((t) => ({ count: t.count, at: t.at, cgroupGone: cgroupGone(dir) })),
-  );
+export function v1EventfdTicks(
+  dir: string,
+  file: V1NotificationFile,
+  args: string,
+  options: FdSourceOptions = {},
+): Observable<V1Tick> {
+  return nativeFdTicks(
+    `eventfd ${file}${args === "" ? "" : ` ${args}`} in ${dir}`,
+    0,
+    (native) => {
+      requireRegularFile(`${dir}/${file}`);
+      requireRegularFile(`${dir}/cgroup.event_control`);
+      return native.openV1Notification(dir, file, args);
+    },
+    options,
+  ).pipe(map((t) => ({ count: t.count, at: t.at, cgroupGone: cgroupGone(dir) })));
 }
 
 /** Ticks up to (not including) the removal tick, then completion. */
@@ -91,7 +100,13 @@ export interface V1OomOptions extends V1SourceOptions {
 export function v1OomWakes(options: V1OomOptions): Observable<Wake> {
   const delays = options.settleDelaysMs ?? OOM_CONFIRM_DELAYS_MS;
   const confirmed = options.confirmed ?? (() => false);
-  const wake = (at: number): Wake => ({ kind: "file_changed", cgroup: options.cgroup, file: "memory.oom_control", source: "eventfd", at });
+  const wake = (at: number): Wake => ({
+    kind: "file_changed",
+    cgroup: options.cgroup,
+    file: "memory.oom_control",
+    source: "eventfd",
+    at,
+  });
   return untilRemoved(v1EventfdTicks(options.dir, "memory.oom_control", "", options)).pipe(
     switchMap((t) =>
       concat(
@@ -119,7 +134,14 @@ export interface V1ThresholdOptions extends V1SourceOptions {
 export function v1ThresholdWakes(options: V1ThresholdOptions): Observable<Wake> {
   const bytes = options.thresholdBytes;
   if (!Number.isSafeInteger(bytes) || bytes < 0) {
-    return new Observable<Wake>((s) => s.error(new NativeSourceError("invalid_argument", `threshold must be a non-negative integer of bytes, got ${String(bytes)}`)));
+    return new Observable<Wake>((s) =>
+      s.error(
+        new NativeSourceError(
+          "invalid_argument",
+          `threshold must be a non-negative integer of bytes, got ${String(bytes)}`,
+        ),
+      ),
+    );
   }
   const file = options.swap === true ? "memory.memsw.usage_in_bytes" : "memory.usage_in_bytes";
   return untilRemoved(v1EventfdTicks(options.dir, file, String(bytes), options)).pipe(
@@ -140,7 +162,8 @@ export function isUnlimitedV1(bytes: number): boolean {
 export function readV1SoftLimit(dir: string): number {
   // Non-blocking, regular files only: a FIFO here must not freeze the loop.
   const r = readControlFile(`${dir}/memory.soft_limit_in_bytes`);
-  if (r.kind !== "ok") throw new Error(`cannot read memory.soft_limit_in_bytes in ${dir}: ${r.kind === "gone" ? "gone" : r.message}`);
+  if (r.kind !== "ok")
+    throw new Error(`cannot read memory.soft_limit_in_bytes in ${dir}: ${r.kind === "gone" ? "gone" : r.message}`);
   const text = r.text.trim();
   if (!/^\d+$/.test(text)) throw new Error(`unexpected memory.soft_limit_in_bytes in ${dir}: ${JSON.stringify(text)}`);
   return Number(text);
@@ -197,7 +220,7 @@ export function pressureLevelArg(level: V1PressureLevel, mode: V1PressureMode = 
 
 /** memory.pressure_level at `level` or higher. Bursty (tens per second under reclaim); one wake per drained read. */
 export function v1PressureLevelWakes(options: V1PressureOptions): Observable<Wake> {
-  return untilRemoved(v1EventfdTicks(options.dir, "memory.pressure_level", pressureLevelArg(options.level, options.mode), options)).pipe(
-    map((t): Wake => ({ kind: "pressure_level", cgroup: options.cgroup, level: options.level, at: t.at })),
-  );
+  return untilRemoved(
+    v1EventfdTicks(options.dir, "memory.pressure_level", pressureLevelArg(options.level, options.mode), options),
+  ).pipe(map((t): Wake => ({ kind: "pressure_level", cgroup: options.cgroup, level: options.level, at: t.at })));
 }

@@ -22,7 +22,13 @@ export interface CounterReads {
  * `values` holds each file's last value under its key (TrackedCounters);
  * `state` is what diffs keep beyond it (the v1 stall).
  */
-export function counterReads(files: CgroupFiles, table: CounterFiles, values: Record<string, unknown>, state: CounterState, problems: TrackerProblems): CounterReads {
+export function counterReads(
+  files: CgroupFiles,
+  table: CounterFiles,
+  values: Record<string, unknown>,
+  state: CounterState,
+  problems: TrackerProblems,
+): CounterReads {
   const read = (def: AnyCounterFile, ctx: ReadContext): WatchdogEvent[] => {
     const r = files.read(def.controller, def.file);
     if (r === null || r.kind !== "ok") return [];
@@ -48,8 +54,13 @@ export function counterReads(files: CgroupFiles, table: CounterFiles, values: Re
 }
 
 /** Each counter file's value for a new tracker: zero for a cgroup created while watched (it has the file), else null (unread). */
-export function initialCounterValues(files: CgroupFiles, table: CounterFiles, bornWatched: boolean): Record<string, unknown> {
+export function initialCounterValues(
+  files: CgroupFiles,
+  table: CounterFiles,
+  bornWatched: boolean,
+): Record<string, unknown> {
   const values: Record<string, unknown> = {};
-  for (const def of table.all) values[def.key] = bornWatched && table.hasFile(def, files.versionOf(def.controller)) ? def.zero : null;
+  for (const def of table.all)
+    values[def.key] = bornWatched && table.hasFile(def, files.versionOf(def.controller)) ? def.zero : null;
   return values;
 }

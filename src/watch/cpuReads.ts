@@ -11,7 +11,12 @@ export interface CpuMemory {
   cpuReadAt: number | null;
 }
 
-export function readCpuStat(files: CgroupFiles, state: CpuMemory, problems: TrackerProblems, at: number): WatchdogEvent[] {
+export function readCpuStat(
+  files: CgroupFiles,
+  state: CpuMemory,
+  problems: TrackerProblems,
+  at: number,
+): WatchdogEvent[] {
   const parsed = files.parsed("cpu", "cpu.stat", parseCpuStat);
   if (parsed === null) return [];
   if (parsed.kind === "malformed") {

@@ -4,7 +4,12 @@
  */
 import { EMPTY, catchError, map, merge, timer } from "rxjs";
 import { psiTriggerWakes } from "../sources/psiTrigger.js";
-import { readV1SoftLimit, reservationBreachWakes, v1OomWakes, v1PressureLevelWakes } from "../sources/v1Notifications.js";
+import {
+  readV1SoftLimit,
+  reservationBreachWakes,
+  v1OomWakes,
+  v1PressureLevelWakes,
+} from "../sources/v1Notifications.js";
 import type { NativeNotifiers } from "./notifiers.js";
 import { SETTINGS_RECHECK_MS } from "./watcher.js";
 
@@ -18,7 +23,8 @@ export interface NativeNotifierOptions {
 export function createNativeNotifiers(options: NativeNotifierOptions): NativeNotifiers {
   const keepAlive = options.keepAlive;
   return {
-    v1Oom: (dir, cgroup, confirmed) => v1OomWakes({ dir, cgroup, keepAlive, ...(confirmed === undefined ? {} : { confirmed }) }),
+    v1Oom: (dir, cgroup, confirmed) =>
+      v1OomWakes({ dir, cgroup, keepAlive, ...(confirmed === undefined ? {} : { confirmed }) }),
     v1Reservation: (dir, cgroup, fresh = false) =>
       reservationBreachWakes({
         dir,
@@ -28,7 +34,10 @@ export function createNativeNotifiers(options: NativeNotifierOptions): NativeNot
         // re-arm the threshold when it moved (distinct values only). runc
         // writes it after the mkdir: a new cgroup's is re-read on the
         // new-cgroup schedule too.
-        softLimits: merge(timer(0, options.softLimitRecheckMs), ...(fresh ? SETTINGS_RECHECK_MS : []).map((ms) => timer(ms))).pipe(
+        softLimits: merge(
+          timer(0, options.softLimitRecheckMs),
+          ...(fresh ? SETTINGS_RECHECK_MS : []).map((ms) => timer(ms)),
+        ).pipe(
           map(() => readV1SoftLimit(dir)),
           catchError(() => EMPTY),
         ),
@@ -36,7 +45,14 @@ export function createNativeNotifiers(options: NativeNotifierOptions): NativeNot
     v1PressureLevel: (dir, cgroup, level) => v1PressureLevelWakes({ dir, cgroup, keepAlive, level }),
     psiTrigger: (pressureFile, cgroup, resource, trigger) => {
       const slash = pressureFile.lastIndexOf("/");
-      return psiTriggerWakes({ dir: pressureFile.slice(0, slash), file: pressureFile.slice(slash + 1), cgroup, resource, trigger, keepAlive });
+      return psiTriggerWakes({
+        dir: pressureFile.slice(0, slash),
+        file: pressureFile.slice(slash + 1),
+        cgroup,
+        resource,
+        trigger,
+        keepAlive,
+      });
     },
   };
 }

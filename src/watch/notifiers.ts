@@ -44,7 +44,10 @@ export function notifierFor(memoryVersion: 1 | 2 | null, native: boolean): Notif
  * exist only in the cpu (or pids) hierarchy, and it must then be neither
  * reported nor registered as a memory cgroup.
  */
-export function memoryVersionOnDisk(tracker: { readonly memoryVersion: 1 | 2 | null; fileOf(controller: "memory", file: string): string | null }): 1 | 2 | null {
+export function memoryVersionOnDisk(tracker: {
+  readonly memoryVersion: 1 | 2 | null;
+  fileOf(controller: "memory", file: string): string | null;
+}): 1 | 2 | null {
   if (tracker.memoryVersion === null) return null;
   const dir = tracker.fileOf("memory", "");
   return dir !== null && fs.existsSync(dir) ? tracker.memoryVersion : null;

@@ -74,7 +74,14 @@ export interface CgroupLife {
  * subscribers and ~90 closures per cgroup, most of the heap and of the time
  * to ready that the watch loop itself costs.
  */
-export function startCgroup(added: AddedCgroup, trackerOptions: Omit<TrackerOptions, "cgroup" | "bornWatched">, wakeOptions: WakeOptions, book: CgroupBook, pollIntervalMs: number, emit: (e: WatchdogEvent) => void): void {
+export function startCgroup(
+  added: AddedCgroup,
+  trackerOptions: Omit<TrackerOptions, "cgroup" | "bornWatched">,
+  wakeOptions: WakeOptions,
+  book: CgroupBook,
+  pollIntervalMs: number,
+  emit: (e: WatchdogEvent) => void,
+): void {
   const { cgroup, at, born } = added;
   const tracker = createTracker({ ...trackerOptions, cgroup, bornWatched: born });
   book.trackers.set(cgroup, tracker);
@@ -121,7 +128,8 @@ export function startCgroup(added: AddedCgroup, trackerOptions: Omit<TrackerOpti
   // Each source is guarded (wakes.ts): it never errors, and one that completes leaves the others going.
   for (const source of wakeSources(tracker, memoryVersion, wakeOptions)) subs.push(source.subscribe(onWake));
   if (born) {
-    const recheck = (): void => emitAll(book.safely(cgroup, "settings re-check", () => recheckSettings(tracker, book.now)));
+    const recheck = (): void =>
+      emitAll(book.safely(cgroup, "settings re-check", () => recheckSettings(tracker, book.now)));
     for (const ms of SETTINGS_RECHECK_MS) timers.push(setTimeout(recheck, ms));
   }
 }

@@ -10,7 +10,11 @@ import { judgePsiWake, recordStall, stallReading, type StallReading } from "../e
 import type { PressureResource, WatchdogEvent } from "../events/types.js";
 import type { TrackerProblems } from "./trackerProblems.js";
 
-const PRESSURE_FILE: Readonly<Record<PressureResource, string>> = { memory: "memory.pressure", cpu: "cpu.pressure", io: "io.pressure" };
+const PRESSURE_FILE: Readonly<Record<PressureResource, string>> = {
+  memory: "memory.pressure",
+  cpu: "cpu.pressure",
+  io: "io.pressure",
+};
 const PRESSURE_CONTROLLER: Readonly<Record<PressureResource, Controller>> = { memory: "memory", cpu: "cpu", io: "io" };
 
 export interface PressureReads {
@@ -69,7 +73,14 @@ export function pressureReads(files: CgroupFiles, problems: TrackerProblems): Pr
   const sample = (at: number): WatchdogEvent => {
     const psi = files.versionOf("memory") === 2 ? files.parsed("memory", "memory.pressure", parsePsi) : null;
     if (psi?.kind !== "ok") return { kind: "sample", cgroup, at, source: "poll" };
-    return { kind: "sample", cgroup, at, source: "poll", someAvg10: psi.value.some.avg10, ...(psi.value.full === null ? {} : { fullAvg10: psi.value.full.avg10 }) };
+    return {
+      kind: "sample",
+      cgroup,
+      at,
+      source: "poll",
+      someAvg10: psi.value.some.avg10,
+      ...(psi.value.full === null ? {} : { fullAvg10: psi.value.full.avg10 }),
+    };
   };
 
   return { readStall, pressureEvent, sample };

@@ -8,7 +8,15 @@
 import { cgroupFiles, readEachOnce, type CgroupFiles } from "../cgroup/cgroupFiles.js";
 import type { CgroupLayout } from "../cgroup/layout.js";
 import { memoryFigures } from "../cgroup/memoryStat.js";
-import { parseBlkioLines, parseCpuStatCounters, parseInteger, parseIoLimitsV1, parseIoMax, parseIoStat, parsePsi } from "../cgroup/parse.js";
+import {
+  parseBlkioLines,
+  parseCpuStatCounters,
+  parseInteger,
+  parseIoLimitsV1,
+  parseIoMax,
+  parseIoStat,
+  parsePsi,
+} from "../cgroup/parse.js";
 import type { FileReader } from "../cgroup/read.js";
 import type { CgroupSnapshot } from "../cgroup/snapshot.js";
 import type { CounterFiles } from "../events/counterFiles/index.js";
@@ -44,7 +52,10 @@ function publishSettings(files: CgroupFiles, t: CgroupTracker, snapshot: CgroupS
   const kmem = t.memoryVersion === 1 ? files.value("memory", "memory.kmem.usage_in_bytes", parseInteger) : null;
   const stat = t.memoryVersion === null ? null : files.text("memory", "memory.stat");
   metrics.setCgroupState(t.cgroup, snapshot, {
-    memoryFigures: stat === null || t.memoryVersion === null ? null : memoryFigures(t.memoryVersion, snapshot.memory?.usageBytes ?? null, stat),
+    memoryFigures:
+      stat === null || t.memoryVersion === null
+        ? null
+        : memoryFigures(t.memoryVersion, snapshot.memory?.usageBytes ?? null, stat),
     cpusetCpus: cpuset === null ? null : countCpus(cpuset),
     cpusetMems: mems === null ? null : countCpus(mems),
     ...(kmem === null ? {} : { kernelMemoryBytes: kmem }),
@@ -72,7 +83,11 @@ function publishCpu(files: CgroupFiles, snapshot: CgroupSnapshot, metrics: Metri
 function publishPressure(files: CgroupFiles, metrics: Metrics): void {
   for (const resource of ["memory", "cpu", "io"] as const satisfies readonly PressureResource[]) {
     const psi = files.value(resource, `${resource}.pressure`, parsePsi);
-    if (psi !== null) metrics.setPressureCounters(files.cgroup, resource, { some: psi.some.totalUs / 1e6, ...(psi.full === null ? {} : { full: psi.full.totalUs / 1e6 }) });
+    if (psi !== null)
+      metrics.setPressureCounters(files.cgroup, resource, {
+        some: psi.some.totalUs / 1e6,
+        ...(psi.full === null ? {} : { full: psi.full.totalUs / 1e6 }),
+      });
   }
 }
 
@@ -83,7 +98,12 @@ function publishIoLimits(files: CgroupFiles, metrics: Metrics): void {
   // A v2 hierarchy has no blkio.* files: six failed opens per cgroup and pass otherwise.
   if (files.versionOf("blkio") !== 1) return;
   const v1 = (file: string): string | null => files.text("blkio", `blkio.throttle.${file}_device`);
-  const limits = { readBps: v1("read_bps"), writeBps: v1("write_bps"), readIops: v1("read_iops"), writeIops: v1("write_iops") };
+  const limits = {
+    readBps: v1("read_bps"),
+    writeBps: v1("write_bps"),
+    readIops: v1("read_iops"),
+    writeIops: v1("write_iops"),
+  };
   if (Object.values(limits).some((x) => x !== null)) metrics.setIoLimits(files.cgroup, parseIoLimitsV1(limits));
 }
 
@@ -97,9 +117,15 @@ function publishIoCounters(files: CgroupFiles, metrics: Metrics): void {
   if (bytes === null && ops === null) return;
   const b = parseBlkioLines(bytes ?? "");
   const o = parseBlkioLines(ops ?? "");
-  const op = (m: Map<string, Record<string, number>>, device: string, key: string): number | undefined => m.get(device)?.[key];
+  const op = (m: Map<string, Record<string, number>>, device: string, key: string): number | undefined =>
+    m.get(device)?.[key];
   const devices = [...new Set([...b.keys(), ...o.keys()])].map((device) => {
-    const [readBytes, writeBytes, readOps, writeOps] = [op(b, device, "Read"), op(b, device, "Write"), op(o, device, "Read"), op(o, device, "Write")];
+    const [readBytes, writeBytes, readOps, writeOps] = [
+      op(b, device, "Read"),
+      op(b, device, "Write"),
+      op(o, device, "Read"),
+      op(o, device, "Write"),
+    ];
     return {
       device,
       ...(readBytes === undefined ? {} : { readBytes }),

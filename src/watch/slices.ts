@@ -17,7 +17,12 @@ export interface SlicedRun {
   cancel(): void;
 }
 
-export function runSliced<T>(items: readonly T[], each: (item: T) => void, budgetMs = DEFAULT_SLICE_MS, onDone?: () => void): SlicedRun {
+export function runSliced<T>(
+  items: readonly T[],
+  each: (item: T) => void,
+  budgetMs = DEFAULT_SLICE_MS,
+  onDone?: () => void,
+): SlicedRun {
   let i = 0;
   let cancelled = false;
   let running = true;

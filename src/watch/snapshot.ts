@@ -6,7 +6,16 @@
  */
 import { cgroupFiles, type CgroupFiles, type ReadMode } from "../cgroup/cgroupFiles.js";
 import type { CgroupLayout } from "../cgroup/layout.js";
-import { flatKeyedValue, parseCpuMax, parseCpuStat, parseInteger, parseLimit, parseOomControl, parseTimeCounter, type Parsed } from "../cgroup/parse.js";
+import {
+  flatKeyedValue,
+  parseCpuMax,
+  parseCpuStat,
+  parseInteger,
+  parseLimit,
+  parseOomControl,
+  parseTimeCounter,
+  type Parsed,
+} from "../cgroup/parse.js";
 import type { FileReader } from "../cgroup/read.js";
 import type { CgroupSnapshot, CpuSnapshot, MemorySnapshot, PidsSnapshot } from "../cgroup/snapshot.js";
 
@@ -89,7 +98,10 @@ function cpuV2(files: CgroupFiles): CpuSnapshot {
 
 /** Most cgroups whose located files are kept for the event path (a few hundred bytes of paths each). */
 const KEPT_CGROUPS = 256;
-const keptFiles = new WeakMap<FileReader, { readonly layout: CgroupLayout; readonly byCgroup: Map<string, CgroupFiles> }>();
+const keptFiles = new WeakMap<
+  FileReader,
+  { readonly layout: CgroupLayout; readonly byCgroup: Map<string, CgroupFiles> }
+>();
 
 /**
  * The cgroup's files for `reads`. A CgroupFiles holds only what follows from
@@ -132,6 +144,12 @@ export function readSnapshot(
   const cpuVersion = files.versionOf("cpu");
   const memory = memoryVersion === null ? null : memoryVersion === 1 ? memoryV1(files) : memoryV2(files);
   const cpu = cpuVersion === null ? null : cpuVersion === 1 ? cpuV1(files) : cpuV2(files);
-  const pids: PidsSnapshot | null = files.versionOf("pids") === null ? null : { current: files.value("pids", "pids.current", parseInteger), max: files.value("pids", "pids.max", parseLimit) };
+  const pids: PidsSnapshot | null =
+    files.versionOf("pids") === null
+      ? null
+      : {
+          current: files.value("pids", "pids.current", parseInteger),
+          max: files.value("pids", "pids.max", parseLimit),
+        };
   return { path: cgroup, labels, memory, cpu, pids };
 }

@@ -67,7 +67,8 @@ export function createStallReoffers(options: StallReofferOptions): StallReoffers
       // A poll-sourced offer is a re-offer of the same stall: back off. A
       // notification is the kernel saying the tasks stalled again: start over.
       const previous = stalls.get(event.cgroup)?.delayMs;
-      const delay = event.source === "poll" && previous !== undefined ? Math.min(options.maxMs, previous * 2) : options.baseMs;
+      const delay =
+        event.source === "poll" && previous !== undefined ? Math.min(options.maxMs, previous * 2) : options.baseMs;
       arm(event.cgroup, delay);
     },
     pending: () => [...stalls.keys()],

@@ -32,7 +32,12 @@ export function readReservation(files: CgroupFiles, state: StateMemory, ctx: Rea
  * may be removed any moment; `onEmptied` reads its counters now or its
  * final oom_kill is lost.
  */
-export function readPopulated(files: CgroupFiles, state: StateMemory, ctx: ReadContext, onEmptied: (ctx: ReadContext) => WatchdogEvent[]): WatchdogEvent[] {
+export function readPopulated(
+  files: CgroupFiles,
+  state: StateMemory,
+  ctx: ReadContext,
+  onEmptied: (ctx: ReadContext) => WatchdogEvent[],
+): WatchdogEvent[] {
   const r = files.read("memory", "cgroup.events") ?? files.read("cpu", "cgroup.events");
   if (r === null || r.kind !== "ok") return [];
   const populated = parseFlatKeyed(r.text).values.get("populated");

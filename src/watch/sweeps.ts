@@ -47,8 +47,14 @@ export interface SweepHost {
 export function startSweeps(o: SweepOptions, host: SweepHost): (() => void)[] {
   const { book, emitAll } = host;
   const trackerList = (): CgroupTracker[] => [...book.trackers.values()];
-  const polled = (t: CgroupTracker): boolean => t.hasCpuQuota() || t.pollsPids() || (t.memoryVersion === 1 && !o.nativeV1) || book.fresh.has(t.cgroup);
-  const poll = everySliced(o.pollIntervalMs, () => trackerList().filter(polled), (t) => pollOne(t, o.nativeV1, host), { persistent: o.persistent });
+  const polled = (t: CgroupTracker): boolean =>
+    t.hasCpuQuota() || t.pollsPids() || (t.memoryVersion === 1 && !o.nativeV1) || book.fresh.has(t.cgroup);
+  const poll = everySliced(
+    o.pollIntervalMs,
+    () => trackerList().filter(polled),
+    (t) => pollOne(t, o.nativeV1, host),
+    { persistent: o.persistent },
+  );
   // The safety net: every counter file re-read, what no notification said.
   const safetyNet = everySliced(
     o.safetyNetIntervalMs,
@@ -83,7 +89,8 @@ function pollOne(t: CgroupTracker, nativeV1: boolean, { book, emitAll }: SweepHo
     if (!t.hasCpuQuota()) emitAll(book.safely(t.cgroup, "settings re-check", () => recheckSettings(t, book.now)));
   }
   if (t.hasCpuQuota()) emitAll(book.safely(t.cgroup, "cpu sweep", () => t.sweepCpu(book.now())));
-  if (t.memoryVersion === 1 && !nativeV1) emitAll(book.safely(t.cgroup, "poll sweep", () => t.sweepCounters(book.now(), "poll")));
+  if (t.memoryVersion === 1 && !nativeV1)
+    emitAll(book.safely(t.cgroup, "poll sweep", () => t.sweepCounters(book.now(), "poll")));
   else if (t.pollsPids()) emitAll(book.safely(t.cgroup, "pids sweep", () => t.sweepPids(book.now())));
 }
 

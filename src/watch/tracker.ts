@@ -18,7 +18,12 @@ import { cgroupFiles } from "../cgroup/cgroupFiles.js";
 import type { CgroupLayout, Controller, CgroupVersion } from "../cgroup/layout.js";
 import type { CpuStat } from "../cgroup/parse.js";
 import type { FileReader } from "../cgroup/read.js";
-import { COUNTER_FILES, type AnyCounterFile, type CounterFiles, type CounterValues } from "../events/counterFiles/index.js";
+import {
+  COUNTER_FILES,
+  type AnyCounterFile,
+  type CounterFiles,
+  type CounterValues,
+} from "../events/counterFiles/index.js";
 import type { ReadContext, StallState } from "../events/diffCounters.js";
 import type { EventSource, PressureResource, WatchdogEvent } from "../events/types.js";
 import type { Wake } from "../sources/types.js";
@@ -106,7 +111,14 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
   const memoryVersion = files.versionOf("memory");
   const born = options.bornWatched === true;
   const values = initialCounterValues(files, table, born);
-  const counters = Object.assign(values, { cpu: null as CpuStat | null, cpuReadAt: null, reservationAbove: null, populated: null, stall: null as StallState | null, oomKillSeenAt: null }) as TrackedCounters;
+  const counters = Object.assign(values, {
+    cpu: null as CpuStat | null,
+    cpuReadAt: null,
+    reservationAbove: null,
+    populated: null,
+    stall: null as StallState | null,
+    oomKillSeenAt: null,
+  }) as TrackedCounters;
   const reads = counterReads(files, table, values, counters, problems);
   const pressure = pressureReads(files, problems);
   const settings = trackerSettings(layout, reader, files, options.ancestorQuotas);
@@ -162,7 +174,9 @@ export function createTracker(options: TrackerOptions): CgroupTracker {
         case "threshold_crossed":
           return readReservation(files, counters, { cgroup, at: wake.at, source: "eventfd" });
         case "pressure_level":
-          return [{ kind: "memory_pressure", cgroup, at: wake.at, source: "eventfd", resource: "memory", level: wake.level }];
+          return [
+            { kind: "memory_pressure", cgroup, at: wake.at, source: "eventfd", resource: "memory", level: wake.level },
+          ];
         case "psi_trigger":
           return pressure.pressureEvent(wake.resource, wake.trigger, { cgroup, at: wake.at, source: "psi" });
       }

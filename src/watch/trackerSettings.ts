@@ -40,7 +40,12 @@ export interface AncestorQuotas {
   readonly of: (ancestor: string) => boolean | null;
 }
 
-export function ancestorQuotas(layout: CgroupLayout, reader: FileReader, now: () => number, maxAgeMs = 250): AncestorQuotas {
+export function ancestorQuotas(
+  layout: CgroupLayout,
+  reader: FileReader,
+  now: () => number,
+  maxAgeMs = 250,
+): AncestorQuotas {
   const memo = new Map<string, { readonly quota: boolean | null; readonly at: number }>();
   return {
     of(ancestor) {
@@ -67,7 +72,12 @@ function anyQuota(files: CgroupFiles, ancestors: AncestorQuotas): boolean {
   return false;
 }
 
-export function trackerSettings(layout: CgroupLayout, reader: FileReader, files: CgroupFiles, ancestors?: AncestorQuotas): TrackerSettings {
+export function trackerSettings(
+  layout: CgroupLayout,
+  reader: FileReader,
+  files: CgroupFiles,
+  ancestors?: AncestorQuotas,
+): TrackerSettings {
   // Without a shared memo (a tracker on its own), ancestors are read afresh.
   const quotas = ancestors ?? ancestorQuotas(layout, reader, () => 0, 0);
   let quota = false;

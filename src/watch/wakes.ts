@@ -25,7 +25,12 @@ export interface WakeOptions {
   readonly onSourceError?: (cgroup: string, source: string, err: unknown) => void;
 }
 
-export function guardWakes(cgroup: string, name: string, source: Observable<Wake>, onError?: (cgroup: string, source: string, err: unknown) => void): Observable<Wake> {
+export function guardWakes(
+  cgroup: string,
+  name: string,
+  source: Observable<Wake>,
+  onError?: (cgroup: string, source: string, err: unknown) => void,
+): Observable<Wake> {
   return source.pipe(
     catchError((err: unknown) => {
       onError?.(cgroup, name, err);
@@ -39,17 +44,29 @@ function v2Wakes(tracker: CgroupTracker, o: WakeOptions): Observable<Wake>[] {
   const cgroup = tracker.cgroup;
   const sources: Observable<Wake>[] = [];
   const watch = (file: string, p: string | null): void => {
-    if (p !== null) sources.push(guardWakes(cgroup, `inotify:${file}`, fileWakes(cgroup, file, p, { persistent: o.persistent, now: o.now }), o.onSourceError));
+    if (p !== null)
+      sources.push(
+        guardWakes(
+          cgroup,
+          `inotify:${file}`,
+          fileWakes(cgroup, file, p, { persistent: o.persistent, now: o.now }),
+          o.onSourceError,
+        ),
+      );
   };
   watch("cgroup.events", tracker.fileOf("memory", "cgroup.events"));
   for (const def of o.counterFiles.all) {
     const version = tracker.versionOf(def.controller);
-    if (version !== null && def.notify[version] === "inotify") watch(def.file, tracker.fileOf(def.controller, def.file));
+    if (version !== null && def.notify[version] === "inotify")
+      watch(def.file, tracker.fileOf(def.controller, def.file));
   }
   if (o.native === null) return sources;
   for (const [resource, trigger] of Object.entries(o.psiTriggers) as [PressureResource, string][]) {
     const p = locateController(o.layout, resource) === null ? null : tracker.fileOf(resource, `${resource}.pressure`);
-    if (p !== null) sources.push(guardWakes(cgroup, `psi:${resource}`, o.native.psiTrigger(p, cgroup, resource, trigger), o.onSourceError));
+    if (p !== null)
+      sources.push(
+        guardWakes(cgroup, `psi:${resource}`, o.native.psiTrigger(p, cgroup, resource, trigger), o.onSourceError),
+      );
   }
   return sources;
 }
@@ -64,8 +81,17 @@ function v1Wakes(tracker: CgroupTracker, native: NativeNotifiers, o: WakeOptions
   const confirmed = (notifiedAt: number): boolean => tracker.counters.oomKillSeenAt === notifiedAt;
   return [
     guardWakes(cgroup, "eventfd:oom", native.v1Oom(memDir, cgroup, confirmed), o.onSourceError),
-    guardWakes(cgroup, "eventfd:reservation", native.v1Reservation(memDir, cgroup, tracker.bornWatched), o.onSourceError),
-    ...o.pressureLevelsOf(cgroup).map((level) => guardWakes(cgroup, `eventfd:pressure:${level}`, native.v1PressureLevel(memDir, cgroup, level), o.onSourceError)),
+    guardWakes(
+      cgroup,
+      "eventfd:reservation",
+      native.v1Reservation(memDir, cgroup, tracker.bornWatched),
+      o.onSourceError,
+    ),
+    ...o
+      .pressureLevelsOf(cgroup)
+      .map((level) =>
+        guardWakes(cgroup, `eventfd:pressure:${level}`, native.v1PressureLevel(memDir, cgroup, level), o.onSourceError),
+      ),
   ];
 }
 

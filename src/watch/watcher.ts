@@ -120,7 +120,11 @@ export function createWatcher(options: WatchOptions): Watcher {
       reoffer: (cgroup) => {
         const t = trackers.get(cgroup);
         if (t === undefined || t.counters.stall === null) return false;
-        emitAll(book.safely(cgroup, "stall re-offer", () => t.handle({ kind: "file_changed", cgroup, file: "memory.oom_control", source: "poll", at: now() })));
+        emitAll(
+          book.safely(cgroup, "stall re-offer", () =>
+            t.handle({ kind: "file_changed", cgroup, file: "memory.oom_control", source: "poll", at: now() }),
+          ),
+        );
         return t.counters.stall !== null;
       },
     });
@@ -131,7 +135,10 @@ export function createWatcher(options: WatchOptions): Watcher {
     const emitAll = (events: readonly WatchdogEvent[]): void => {
       for (const e of events) emit(e);
     };
-    const sub = perCgroupEvents(options, book, wakeOptions, trackerOptions, resolveReady).subscribe({ next: emit, error: (err: unknown) => subscriber.error(err) });
+    const sub = perCgroupEvents(options, book, wakeOptions, trackerOptions, resolveReady).subscribe({
+      next: emit,
+      error: (err: unknown) => subscriber.error(err),
+    });
     const stops = startSweeps(
       {
         pollIntervalMs: options.pollIntervalMs,
@@ -198,7 +205,14 @@ function perCgroupEvents(
             return;
           case "added":
             if (book.trackers.has(change.cgroup)) return;
-            startCgroup({ cgroup: change.cgroup, at: change.at, born: scanned && !change.existed }, trackerOptions, wakeOptions, book, options.pollIntervalMs, emit);
+            startCgroup(
+              { cgroup: change.cgroup, at: change.at, born: scanned && !change.existed },
+              trackerOptions,
+              wakeOptions,
+              book,
+              options.pollIntervalMs,
+              emit,
+            );
             return;
         }
       },
@@ -217,7 +231,10 @@ function perCgroupEvents(
 }
 
 /** What each cgroup's wake sources and tracker are made with. */
-function perCgroupOptions(options: WatchOptions, now: () => number): { wakeOptions: WakeOptions; trackerOptions: Omit<TrackerOptions, "cgroup" | "bornWatched"> } {
+function perCgroupOptions(
+  options: WatchOptions,
+  now: () => number,
+): { wakeOptions: WakeOptions; trackerOptions: Omit<TrackerOptions, "cgroup" | "bornWatched"> } {
   const native = options.native ?? null;
   const levels = options.v1PressureLevels ?? [];
   const counterFiles = options.counterFiles ?? COUNTER_FILES;

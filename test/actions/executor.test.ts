@@ -12,7 +12,17 @@ import type { GuardrailConfig } from "../../src/actions/guardrailConfig.js";
 import { ACTION_KINDS, type Action, type ActionKind, type ActionProposal } from "../../src/actions/types.js";
 import { createGuardedWriter, type GuardedWriter } from "../../src/cgroup/writer.js";
 import { fakeHost, type FakeHost } from "../helpers/fakeCgroupfs.js";
-import { MiB, OPEN_GUARDRAILS, captureLog, fakeClock, proposal, proposal as baseProposal, recordingWriter, type CapturedLog, type FakeClock } from "./helpers.js";
+import {
+  MiB,
+  OPEN_GUARDRAILS,
+  captureLog,
+  fakeClock,
+  proposal,
+  proposal as baseProposal,
+  recordingWriter,
+  type CapturedLog,
+  type FakeClock,
+} from "./helpers.js";
 
 const CG = "app";
 const PIDS = [4101, 4102, 4103];
@@ -183,7 +193,14 @@ describe.each([1, 2] as const)("every action kind applied on a fake v%i tree", (
       const want = table[kind];
       expect(r.log.lines.length - linesBefore, `${kind}: one line`).toBe(1);
       const line = r.log.lines.at(-1) ?? {};
-      expect(line).toMatchObject({ msg: "action decision", action: kind, cgroup: CG, policy: "test-policy", event: "under_oom", outcome: outcome.kind });
+      expect(line).toMatchObject({
+        msg: "action decision",
+        action: kind,
+        cgroup: CG,
+        policy: "test-policy",
+        event: "under_oom",
+        outcome: outcome.kind,
+      });
       if ("rejected" in want) {
         expect(outcome, kind).toMatchObject({ kind: "rejected", guardrail: want.rejected });
         continue;
@@ -191,18 +208,22 @@ describe.each([1, 2] as const)("every action kind applied on a fake v%i tree", (
       expect(outcome.kind, `${kind}: ${JSON.stringify(outcome)}`).toBe("applied");
       // A fake memory.oom_control is a plain file: it reads back "1", not the kernel's "oom_kill_disable 1\n...",
       // so that one read-back differs here (the real-kernel suite confirms it).
-      if (outcome.kind === "applied" && kind !== "set_oom_kill_disable") expect(outcome.readBackDiffers, kind).toBeUndefined();
-      for (const [file, content] of Object.entries(want)) expect(r.host.read(CG, file).trim(), `${kind}: ${file}`).toBe(content);
+      if (outcome.kind === "applied" && kind !== "set_oom_kill_disable")
+        expect(outcome.readBackDiffers, kind).toBeUndefined();
+      for (const [file, content] of Object.entries(want))
+        expect(r.host.read(CG, file).trim(), `${kind}: ${file}`).toBe(content);
     }
     // per-process actions
-    for (const pid of PIDS) expect(fs.readFileSync(path.join(r.procRoot, String(pid), "oom_score_adj"), "utf8").trim()).toBe("500");
+    for (const pid of PIDS)
+      expect(fs.readFileSync(path.join(r.procRoot, String(pid), "oom_score_adj"), "utf8").trim()).toBe("500");
     if (version === 1) expect(r.rec.signals).toEqual(PIDS);
     else expect(r.rec.signals).toEqual([]);
   });
 });
 
 describe("v1 memsw write order through the executor (recording writer)", () => {
-  const order = (r: Rig): string[] => r.rec.writes.map((w) => (w.target.kind === "cgroup_file" ? w.target.file : w.target.kind));
+  const order = (r: Rig): string[] =>
+    r.rec.writes.map((w) => (w.target.kind === "cgroup_file" ? w.target.file : w.target.kind));
   it("raise: memsw then limit; lower: limit then memsw", () => {
     const r = newRig(1);
     r.host.write(CG, "memory.limit_in_bytes", `${50 * MiB}\n`);
@@ -215,7 +236,10 @@ describe("v1 memsw write order through the executor (recording writer)", () => {
     expect(order(r)).toEqual(["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]);
     expect(r.host.read(CG, "memory.memsw.limit_in_bytes").trim()).toBe(String(30 * MiB));
     const line = r.log.lines.at(-1);
-    expect(line).toMatchObject({ before: `memory.limit_in_bytes=${200 * MiB}; memory.memsw.limit_in_bytes=${200 * MiB}`, after: `memory.limit_in_bytes=${30 * MiB}; memory.memsw.limit_in_bytes=${30 * MiB}` });
+    expect(line).toMatchObject({
+      before: `memory.limit_in_bytes=${200 * MiB}; memory.memsw.limit_in_bytes=${200 * MiB}`,
+      after: `memory.limit_in_bytes=${30 * MiB}; memory.memsw.limit_in_bytes=${30 * MiB}`,
+    });
   });
 });
 
@@ -224,7 +248,10 @@ describe("outcomes", () => {
     const r = newRig(2);
     const exec = r.make({ protectedCgroups: ["db/**"] });
     for (const cg of ["cgwatch-self", "", "/", "db", "db/primary"]) {
-      expect(exec.execute(proposal(cg, { kind: "freeze" })), cg).toMatchObject({ kind: "rejected", guardrail: "protected_cgroup" });
+      expect(exec.execute(proposal(cg, { kind: "freeze" })), cg).toMatchObject({
+        kind: "rejected",
+        guardrail: "protected_cgroup",
+      });
     }
     expect(r.log.lines).toHaveLength(5);
     expect(r.rec.writes).toHaveLength(0);
@@ -243,8 +270,15 @@ describe("outcomes", () => {
       { kind: "no_such_kind" },
       null,
     ];
-    for (const a of bad) expect(exec.execute(proposal(CG, a as Action)), JSON.stringify(a)).toMatchObject({ kind: "rejected", guardrail: "invalid_action" });
-    expect(exec.execute(proposal("../../etc", { kind: "freeze" }))).toMatchObject({ kind: "rejected", guardrail: "invalid_action" });
+    for (const a of bad)
+      expect(exec.execute(proposal(CG, a as Action)), JSON.stringify(a)).toMatchObject({
+        kind: "rejected",
+        guardrail: "invalid_action",
+      });
+    expect(exec.execute(proposal("../../etc", { kind: "freeze" }))).toMatchObject({
+      kind: "rejected",
+      guardrail: "invalid_action",
+    });
     expect(r.rec.writes).toHaveLength(0);
     expect(r.log.lines).toHaveLength(bad.length + 1);
   });
@@ -252,27 +286,62 @@ describe("outcomes", () => {
     const r = newRig(2);
     r.host.write(CG, "memory.max", `${100 * MiB}\n`);
     r.host.write(CG, "memory.current", `${80 * MiB}\n`);
-    const exec = r.make({ memory: { ceilingFractionOfHost: 0.5, ceilingBytes: null, floorBytes: 16 * MiB, maxStepFraction: 0.5, maxStepBytes: null } });
-    expect(exec.execute(proposal(CG, { kind: "set_memory_limit", bytes: 5000 * MiB }))).toMatchObject({ kind: "rejected", guardrail: "memory_ceiling" });
-    expect(exec.execute(proposal(CG, { kind: "set_memory_limit", bytes: 151 * MiB }))).toMatchObject({ kind: "rejected", guardrail: "memory_step" });
-    expect(exec.execute(proposal(CG, { kind: "set_memory_limit", bytes: 70 * MiB }))).toMatchObject({ kind: "rejected", guardrail: "below_usage" });
-    expect(exec.execute(proposal(CG, { kind: "set_memory_limit", bytes: 70 * MiB, allowBelowUsage: true }))).toMatchObject({ kind: "applied", before: String(100 * MiB), after: String(70 * MiB) });
-    expect(exec.execute(proposal(CG, { kind: "set_memory_limit", bytes: "max" }))).toMatchObject({ kind: "rejected", guardrail: "memory_ceiling" });
+    const exec = r.make({
+      memory: {
+        ceilingFractionOfHost: 0.5,
+        ceilingBytes: null,
+        floorBytes: 16 * MiB,
+        maxStepFraction: 0.5,
+        maxStepBytes: null,
+      },
+    });
+    expect(exec.execute(proposal(CG, { kind: "set_memory_limit", bytes: 5000 * MiB }))).toMatchObject({
+      kind: "rejected",
+      guardrail: "memory_ceiling",
+    });
+    expect(exec.execute(proposal(CG, { kind: "set_memory_limit", bytes: 151 * MiB }))).toMatchObject({
+      kind: "rejected",
+      guardrail: "memory_step",
+    });
+    expect(exec.execute(proposal(CG, { kind: "set_memory_limit", bytes: 70 * MiB }))).toMatchObject({
+      kind: "rejected",
+      guardrail: "below_usage",
+    });
+    expect(
+      exec.execute(proposal(CG, { kind: "set_memory_limit", bytes: 70 * MiB, allowBelowUsage: true })),
+    ).toMatchObject({ kind: "applied", before: String(100 * MiB), after: String(70 * MiB) });
+    expect(exec.execute(proposal(CG, { kind: "set_memory_limit", bytes: "max" }))).toMatchObject({
+      kind: "rejected",
+      guardrail: "memory_ceiling",
+    });
   });
   it("rejected: cpu bounds and step from current cpu.max", () => {
     const r = newRig(2);
     r.host.write(CG, "cpu.max", "50000 100000\n");
     const exec = r.make({ cpu: { minCores: 0.1, maxCores: 1, maxStepFactor: 2 } });
-    expect(exec.execute(proposal(CG, { kind: "set_cpu_quota", quotaUs: 150_000 }))).toMatchObject({ kind: "rejected", guardrail: "cpu_quota_bounds" });
-    expect(exec.execute(proposal(CG, { kind: "set_cpu_quota", quotaUs: 20_000 }))).toMatchObject({ kind: "rejected", guardrail: "cpu_step" });
-    expect(exec.execute(proposal(CG, { kind: "set_cpu_quota", quotaUs: 100_000 }))).toMatchObject({ kind: "applied", before: "50000 100000", after: "100000 100000" });
+    expect(exec.execute(proposal(CG, { kind: "set_cpu_quota", quotaUs: 150_000 }))).toMatchObject({
+      kind: "rejected",
+      guardrail: "cpu_quota_bounds",
+    });
+    expect(exec.execute(proposal(CG, { kind: "set_cpu_quota", quotaUs: 20_000 }))).toMatchObject({
+      kind: "rejected",
+      guardrail: "cpu_step",
+    });
+    expect(exec.execute(proposal(CG, { kind: "set_cpu_quota", quotaUs: 100_000 }))).toMatchObject({
+      kind: "applied",
+      before: "50000 100000",
+      after: "100000 100000",
+    });
   });
   it("cooldown and rate limit on the fake clock", () => {
     const r = newRig(2);
     const exec = r.make({ cooldownMs: 10_000, rateLimit: { perMinute: 6, burst: 2 } });
     const limit = (b: number): Action => ({ kind: "set_pids_max", max: b });
     // Cooldowns are measured between the causing events' times, here the clock's.
-    const proposal = (cg: string, a: Action): ActionProposal => ({ ...baseProposal(cg, a), cause: { kind: "sample", at: r.clock.now() } });
+    const proposal = (cg: string, a: Action): ActionProposal => ({
+      ...baseProposal(cg, a),
+      cause: { kind: "sample", at: r.clock.now() },
+    });
     expect(exec.execute(proposal(CG, limit(10))).kind).toBe("applied");
     r.clock.advance(9_999);
     expect(exec.execute(proposal(CG, limit(11)))).toMatchObject({ kind: "rejected", guardrail: "cooldown" });
@@ -290,24 +359,41 @@ describe("outcomes", () => {
   it("cooldown: measured between causing events, so an event exactly one cooldown later passes however long the policy ran", () => {
     const r = newRig(2);
     const exec = r.make({ cooldownMs: 1000 });
-    const at = (a: Action, t: number): ActionProposal => ({ ...baseProposal(CG, a), cause: { kind: "cpu_throttled", at: t } });
+    const at = (a: Action, t: number): ActionProposal => ({
+      ...baseProposal(CG, a),
+      cause: { kind: "cpu_throttled", at: t },
+    });
     expect(exec.execute(at({ kind: "set_pids_max", max: 10 }, 0)).kind).toBe("applied");
     // The executor runs 0.1 ms after its event the first time and right at it the second: still one cooldown apart.
     r.clock.advance(1000);
     expect(exec.execute(at({ kind: "set_pids_max", max: 11 }, 1000)).kind).toBe("applied");
-    expect(exec.execute(at({ kind: "set_pids_max", max: 12 }, 1999.9))).toMatchObject({ kind: "rejected", guardrail: "cooldown" });
+    expect(exec.execute(at({ kind: "set_pids_max", max: 12 }, 1999.9))).toMatchObject({
+      kind: "rejected",
+      guardrail: "cooldown",
+    });
   });
   it("cooldown: the answer to a stall under OOM (an emergency cause) is not held back by it; value guardrails still apply", () => {
     const r = newRig(2);
     const exec = r.make({ cooldownMs: 30_000, memory: { ...OPEN_GUARDRAILS.memory, ceilingBytes: 100 * MiB } });
-    const stall = (a: Action): ActionProposal => ({ ...baseProposal(CG, a), cause: { kind: "under_oom", at: r.clock.now(), emergency: true } });
+    const stall = (a: Action): ActionProposal => ({
+      ...baseProposal(CG, a),
+      cause: { kind: "under_oom", at: r.clock.now(), emergency: true },
+    });
     r.host.write(CG, "memory.max", String(50 * MiB));
     expect(exec.execute(stall({ kind: "set_memory_limit", bytes: 60 * MiB })).kind).toBe("applied");
     r.clock.advance(5);
     expect(exec.execute(stall({ kind: "set_memory_limit", bytes: 80 * MiB })).kind).toBe("applied");
-    expect(exec.execute(stall({ kind: "set_memory_limit", bytes: 200 * MiB }))).toMatchObject({ kind: "rejected", guardrail: "memory_ceiling" });
+    expect(exec.execute(stall({ kind: "set_memory_limit", bytes: 200 * MiB }))).toMatchObject({
+      kind: "rejected",
+      guardrail: "memory_ceiling",
+    });
     // An ordinary cause right after is still subject to the cooldown.
-    expect(exec.execute({ ...baseProposal(CG, { kind: "set_memory_limit", bytes: 90 * MiB }), cause: { kind: "memory_max", at: r.clock.now() } })).toMatchObject({ kind: "rejected", guardrail: "cooldown" });
+    expect(
+      exec.execute({
+        ...baseProposal(CG, { kind: "set_memory_limit", bytes: 90 * MiB }),
+        cause: { kind: "memory_max", at: r.clock.now() },
+      }),
+    ).toMatchObject({ kind: "rejected", guardrail: "cooldown" });
   });
   it("failed: a vanished cgroup is ENOENT; nothing written, one line", () => {
     const r = newRig(1);
@@ -333,7 +419,11 @@ describe("outcomes", () => {
     });
     const exec = r.make({}, { writer: rec.writer });
     const o = exec.execute(proposal(CG, { kind: "set_memory_limit", bytes: 100 * MiB }));
-    expect(o).toMatchObject({ kind: "failed", errno: "ENOENT", completed: [`memory.memsw.limit_in_bytes=${100 * MiB}`] });
+    expect(o).toMatchObject({
+      kind: "failed",
+      errno: "ENOENT",
+      completed: [`memory.memsw.limit_in_bytes=${100 * MiB}`],
+    });
   });
   it("failed: a writer that throws becomes EINTERNAL; execute never throws", () => {
     const r = newRig(2);
@@ -347,38 +437,56 @@ describe("outcomes", () => {
       },
     };
     const exec = r.make({}, { writer: throwing });
-    expect(exec.execute(proposal(CG, { kind: "freeze" }))).toMatchObject({ kind: "failed", errno: "EINTERNAL", reason: expect.stringContaining("boom") as unknown });
+    expect(exec.execute(proposal(CG, { kind: "freeze" }))).toMatchObject({
+      kind: "failed",
+      errno: "EINTERNAL",
+      reason: expect.stringContaining("boom") as unknown,
+    });
     expect(r.log.lines.at(-1)).toMatchObject({ outcome: "failed", errno: "EINTERNAL" });
   });
   it("applied with a read-back that differs (the kernel rounds to pages) is reported", () => {
     const r = newRig(2);
     const rec = recordingWriter(createGuardedWriter(r.host.layout, r.procRoot), {
       after: (t, v) => {
-        if (t.kind === "cgroup_file" && t.file === "memory.max") r.host.write(CG, "memory.max", `${Math.floor(Number(v) / 4096) * 4096}\n`);
+        if (t.kind === "cgroup_file" && t.file === "memory.max")
+          r.host.write(CG, "memory.max", `${Math.floor(Number(v) / 4096) * 4096}\n`);
       },
     });
     const exec = r.make({}, { writer: rec.writer });
     const o = exec.execute(proposal(CG, { kind: "set_memory_limit", bytes: 100 * MiB + 1 }));
-    expect(o).toMatchObject({ kind: "applied", after: String(100 * MiB), wrote: `memory.max=${100 * MiB + 1}`, readBackDiffers: true });
+    expect(o).toMatchObject({
+      kind: "applied",
+      after: String(100 * MiB),
+      wrote: `memory.max=${100 * MiB + 1}`,
+      readBackDiffers: true,
+    });
     expect(r.log.lines.at(-1)).toMatchObject({ outcome: "applied", readBackDiffers: true });
   });
   it("oom_score_adj tolerates a pid that exited (listed, but gone from /proc)", () => {
     const r = newRig(1);
     writeProcs(r.host, 1, [...PIDS, 4999]);
     const o = r.make().execute(proposal(CG, { kind: "set_oom_score_adj", value: -500 }));
-    expect(o).toMatchObject({ kind: "applied", before: "0", after: "-500", note: "3 of 4 pids set, 1 exited meanwhile" });
+    expect(o).toMatchObject({
+      kind: "applied",
+      before: "0",
+      after: "-500",
+      note: "3 of 4 pids set, 1 exited meanwhile",
+    });
   });
   it("hooks.onOutcome gets every outcome with seconds from the clock; a throwing hook is contained", () => {
     const r = newRig(2);
     const seen: [string, number][] = [];
-    const exec = r.make({}, {
-      hooks: {
-        onOutcome: (_p, o, s) => {
-          seen.push([o.kind, s]);
-          throw new Error("metrics down");
+    const exec = r.make(
+      {},
+      {
+        hooks: {
+          onOutcome: (_p, o, s) => {
+            seen.push([o.kind, s]);
+            throw new Error("metrics down");
+          },
         },
       },
-    });
+    );
     expect(exec.execute(proposal(CG, { kind: "thaw" })).kind).toBe("applied");
     expect(seen).toEqual([["applied", 0]]);
     expect(r.log.lines.some((l) => l["msg"] === "action onOutcome hook threw")).toBe(true);
@@ -452,12 +560,24 @@ describe.each([1, 2] as const)("observe-only cgroups (no watch rule opted them i
 
   it("guardrails still judge the would-have decision; dry-run wins the reason; an opted-in cgroup is acted on", () => {
     const r = newRig(version);
-    const observe = r.make({ memory: { ...OPEN_GUARDRAILS.memory, ceilingFractionOfHost: 0.9 } }, { mayAct: () => false });
+    const observe = r.make(
+      { memory: { ...OPEN_GUARDRAILS.memory, ceilingFractionOfHost: 0.9 } },
+      { mayAct: () => false },
+    );
     // above 90% of the 8 GiB host: rejected exactly as it would be if it acted
-    expect(observe.execute(proposal(CG, { kind: "set_memory_limit", bytes: 8000 * MiB }))).toMatchObject({ kind: "rejected", guardrail: "memory_ceiling" });
-    expect(observe.execute(proposal("cgwatch-self", { kind: "set_pids_max", max: 5 }))).toMatchObject({ kind: "rejected", guardrail: "protected_cgroup" });
+    expect(observe.execute(proposal(CG, { kind: "set_memory_limit", bytes: 8000 * MiB }))).toMatchObject({
+      kind: "rejected",
+      guardrail: "memory_ceiling",
+    });
+    expect(observe.execute(proposal("cgwatch-self", { kind: "set_pids_max", max: 5 }))).toMatchObject({
+      kind: "rejected",
+      guardrail: "protected_cgroup",
+    });
     const dry = r.make({ dryRun: true }, { mayAct: () => false });
-    expect(dry.execute(proposal(CG, { kind: "set_pids_max", max: 5 }))).toMatchObject({ kind: "dry_run", reason: "dry_run" });
+    expect(dry.execute(proposal(CG, { kind: "set_pids_max", max: 5 }))).toMatchObject({
+      kind: "dry_run",
+      reason: "dry_run",
+    });
     const acting = r.make({}, { mayAct: (c) => c === CG });
     expect(acting.execute(proposal(CG, { kind: "set_pids_max", max: 77 })).kind).toBe("applied");
     expect(r.host.read(CG, "pids.max").trim()).toBe("77");
@@ -467,9 +587,15 @@ describe.each([1, 2] as const)("observe-only cgroups (no watch rule opted them i
     const r = newRig(version);
     r.host.addCgroup("acting", version === 1 ? V1_EXTRA : V2_EXTRA);
     const exec = r.make({ cooldownMs: 0, rateLimit: { perMinute: 1, burst: 1 } }, { mayAct: (c) => c === "acting" });
-    for (let i = 0; i < 5; i++) expect(exec.execute(proposal(CG, { kind: "set_pids_max", max: 10 + i }))).toMatchObject({ kind: "dry_run", reason: "observe_only" });
+    for (let i = 0; i < 5; i++)
+      expect(exec.execute(proposal(CG, { kind: "set_pids_max", max: 10 + i }))).toMatchObject({
+        kind: "dry_run",
+        reason: "observe_only",
+      });
     expect(exec.execute(proposal("acting", { kind: "set_pids_max", max: 42 })).kind).toBe("applied");
-    expect(exec.execute(proposal("acting", { kind: "set_pids_max", max: 43 }))).toMatchObject({ kind: "rejected", guardrail: "rate_limit" });
+    expect(exec.execute(proposal("acting", { kind: "set_pids_max", max: 43 }))).toMatchObject({
+      kind: "rejected",
+      guardrail: "rate_limit",
+    });
   });
 });
-

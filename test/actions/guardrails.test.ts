@@ -3,7 +3,12 @@
  * max+1), and cooldown / rate limit on a fake clock.
  */
 import { describe, expect, it } from "vitest";
-import { guardrailsForPolicy, DEFAULT_GUARDRAILS, type CpuGuardrails, type MemoryGuardrails } from "../../src/actions/guardrailConfig.js";
+import {
+  guardrailsForPolicy,
+  DEFAULT_GUARDRAILS,
+  type CpuGuardrails,
+  type MemoryGuardrails,
+} from "../../src/actions/guardrailConfig.js";
 import {
   checkBelowUsage,
   checkCooldown,
@@ -23,7 +28,13 @@ import {
 } from "../../src/actions/guardrails.js";
 import { OPEN_GUARDRAILS, MiB, fakeClock } from "./helpers.js";
 
-const NONE: MemoryGuardrails = { ceilingFractionOfHost: null, ceilingBytes: null, floorBytes: null, maxStepFraction: null, maxStepBytes: null };
+const NONE: MemoryGuardrails = {
+  ceilingFractionOfHost: null,
+  ceilingBytes: null,
+  floorBytes: null,
+  maxStepFraction: null,
+  maxStepBytes: null,
+};
 const NO_CPU: CpuGuardrails = { minCores: null, maxCores: null, maxStepFactor: null };
 const pass = (r: unknown): boolean => r === null;
 
@@ -32,13 +43,22 @@ describe("memory ceiling", () => {
   it("fraction of host memory: boundary table", () => {
     const cfg = { ...NONE, ceilingFractionOfHost: 0.5 };
     const max = 500 * MiB;
-    const rows: [number | null, boolean][] = [[max - 1, true], [max, true], [max + 1, false], [null, false]];
+    const rows: [number | null, boolean][] = [
+      [max - 1, true],
+      [max, true],
+      [max + 1, false],
+      [null, false],
+    ];
     for (const [to, ok] of rows) expect(pass(checkMemoryCeiling(to, cfg, host)), `to=${to}`).toBe(ok);
     expect(checkMemoryCeiling(max + 1, cfg, host)?.guardrail).toBe("memory_ceiling");
   });
   it("absolute ceiling, and the lower of the two wins", () => {
     const cfg = { ...NONE, ceilingFractionOfHost: 0.9, ceilingBytes: 300 * MiB };
-    const rows: [number, boolean][] = [[300 * MiB - 1, true], [300 * MiB, true], [300 * MiB + 1, false]];
+    const rows: [number, boolean][] = [
+      [300 * MiB - 1, true],
+      [300 * MiB, true],
+      [300 * MiB + 1, false],
+    ];
     for (const [to, ok] of rows) expect(pass(checkMemoryCeiling(to, cfg, host)), `to=${to}`).toBe(ok);
   });
   it("no ceiling configured: even 'max' passes", () => {
@@ -50,7 +70,12 @@ describe("memory floor", () => {
   it("boundary table", () => {
     const min = 16 * MiB;
     const cfg = { ...NONE, floorBytes: min };
-    const rows: [number | null, boolean][] = [[min - 1, false], [min, true], [min + 1, true], [null, true]];
+    const rows: [number | null, boolean][] = [
+      [min - 1, false],
+      [min, true],
+      [min + 1, true],
+      [null, true],
+    ];
     for (const [to, ok] of rows) expect(pass(checkMemoryFloor(to, cfg)), `to=${to}`).toBe(ok);
     expect(checkMemoryFloor(min - 1, cfg)?.guardrail).toBe("memory_floor");
   });
@@ -73,7 +98,11 @@ describe("memory max step: |to - from| <= max(fraction × from, bytes)", () => {
   });
   it("bytes: boundary table; the larger of the two bounds applies", () => {
     const cfg = { ...NONE, maxStepFraction: 0.1, maxStepBytes: 64 * MiB }; // 10 MiB vs 64 MiB → 64 MiB
-    const rows: [number, boolean][] = [[from + 64 * MiB - 1, true], [from + 64 * MiB, true], [from + 64 * MiB + 1, false]];
+    const rows: [number, boolean][] = [
+      [from + 64 * MiB - 1, true],
+      [from + 64 * MiB, true],
+      [from + 64 * MiB + 1, false],
+    ];
     for (const [to, ok] of rows) expect(pass(checkMemoryStep(from, to, cfg)), `to=${to}`).toBe(ok);
   });
   it("from unlimited: no step to measure; to unlimited: refused when a step is set", () => {
@@ -87,7 +116,11 @@ describe("never below current usage unless allowBelowUsage", () => {
   const usage = 80 * MiB;
   const from = 100 * MiB;
   it("boundary table around usage", () => {
-    const rows: [number, boolean][] = [[usage - 1, false], [usage, true], [usage + 1, true]];
+    const rows: [number, boolean][] = [
+      [usage - 1, false],
+      [usage, true],
+      [usage + 1, true],
+    ];
     for (const [to, ok] of rows) expect(pass(checkBelowUsage(from, to, usage, false)), `to=${to}`).toBe(ok);
     expect(checkBelowUsage(from, usage - 1, usage, false)?.guardrail).toBe("below_usage");
   });
@@ -113,7 +146,8 @@ describe("CPU quota bounds (cores = quota/period)", () => {
       [200_001, false],
       [null, false],
     ];
-    for (const [quota, ok] of rows) expect(pass(checkCpuBounds(quota === null ? null : quota / period, cfg)), `quota=${quota}`).toBe(ok);
+    for (const [quota, ok] of rows)
+      expect(pass(checkCpuBounds(quota === null ? null : quota / period, cfg)), `quota=${quota}`).toBe(ok);
   });
   it("max step factor boundary table (both directions)", () => {
     const cfg = { ...NO_CPU, maxStepFactor: 2 };
@@ -135,7 +169,8 @@ describe("CPU quota bounds (cores = quota/period)", () => {
 describe("protected cgroups", () => {
   const own = ownProtectedSet(["process_api/abc", ""]);
   it("cgwatch's own cgroup and every ancestor, the root included", () => {
-    for (const c of ["process_api/abc", "process_api", ""]) expect(checkProtected(c, [], own)?.guardrail, c).toBe("protected_cgroup");
+    for (const c of ["process_api/abc", "process_api", ""])
+      expect(checkProtected(c, [], own)?.guardrail, c).toBe("protected_cgroup");
     expect(checkProtected("process_api/abc/child", [], own)).toBeNull();
     expect(checkProtected("process_api/other", [], own)).toBeNull();
   });
@@ -148,7 +183,10 @@ describe("protected cgroups", () => {
     expect(checkProtected("kubepods/criticality", cfg, own)).toBeNull();
   });
   it("a policy override adds protection, never removes it", () => {
-    const settings = { global: { ...OPEN_GUARDRAILS, protectedCgroups: ["a"] }, perPolicy: { p: { protectedCgroups: ["b"], dryRun: true } } };
+    const settings = {
+      global: { ...OPEN_GUARDRAILS, protectedCgroups: ["a"] },
+      perPolicy: { p: { protectedCgroups: ["b"], dryRun: true } },
+    };
     const eff = guardrailsForPolicy(settings, "p");
     expect(eff.protectedCgroups).toEqual(["a", "b"]);
     expect(eff.dryRun).toBe(true);
@@ -167,7 +205,10 @@ describe("cooldown per cgroup + action kind (fake clock)", () => {
       [cooldown + 1, true],
     ];
     for (const [elapsed, ok] of rows) {
-      expect(pass(checkCooldown(state, "a", "set_memory_limit", clock.now() + elapsed, cooldown)), `elapsed=${elapsed}`).toBe(ok);
+      expect(
+        pass(checkCooldown(state, "a", "set_memory_limit", clock.now() + elapsed, cooldown)),
+        `elapsed=${elapsed}`,
+      ).toBe(ok);
     }
     expect(checkCooldown(state, "a", "set_memory_limit", clock.now() + 1, cooldown)?.guardrail).toBe("cooldown");
   });
@@ -226,8 +267,26 @@ describe("global rate limit: token bucket (fake clock)", () => {
 describe("checkEffect composes the value guardrails", () => {
   it("a reservation is only ceiling-checked; a limit also floor/usage/step", () => {
     const cfg = { ...DEFAULT_GUARDRAILS, memory: { ...NONE, floorBytes: 16 * MiB, ceilingBytes: 1000 * MiB } };
-    expect(checkEffect({ kind: "memory", field: "reservation", from: null, to: 1 * MiB, usage: null, allowBelowUsage: true }, cfg, 4096 * MiB)).toBeNull();
-    expect(checkEffect({ kind: "memory", field: "limit", from: null, to: 1 * MiB, usage: 0, allowBelowUsage: true }, cfg, 4096 * MiB)?.guardrail).toBe("memory_floor");
-    expect(checkEffect({ kind: "memory", field: "high", from: null, to: 2000 * MiB, usage: 0, allowBelowUsage: true }, cfg, 4096 * MiB)?.guardrail).toBe("memory_ceiling");
+    expect(
+      checkEffect(
+        { kind: "memory", field: "reservation", from: null, to: 1 * MiB, usage: null, allowBelowUsage: true },
+        cfg,
+        4096 * MiB,
+      ),
+    ).toBeNull();
+    expect(
+      checkEffect(
+        { kind: "memory", field: "limit", from: null, to: 1 * MiB, usage: 0, allowBelowUsage: true },
+        cfg,
+        4096 * MiB,
+      )?.guardrail,
+    ).toBe("memory_floor");
+    expect(
+      checkEffect(
+        { kind: "memory", field: "high", from: null, to: 2000 * MiB, usage: 0, allowBelowUsage: true },
+        cfg,
+        4096 * MiB,
+      )?.guardrail,
+    ).toBe("memory_ceiling");
   });
 });

@@ -53,7 +53,11 @@ export interface RecordedWrite {
 /** Wraps a writer and records every write and signal in order (and optionally runs something before each). */
 export function recordingWriter(
   inner: GuardedWriter,
-  opts: { before?: (target: WriteTarget, value: string) => void; after?: (target: WriteTarget, value: string, result: WriteResult) => void; fakeSignals?: boolean } = {},
+  opts: {
+    before?: (target: WriteTarget, value: string) => void;
+    after?: (target: WriteTarget, value: string, result: WriteResult) => void;
+    fakeSignals?: boolean;
+  } = {},
 ): { writer: GuardedWriter; writes: RecordedWrite[]; signals: number[] } {
   const writes: RecordedWrite[] = [];
   const signals: number[] = [];
@@ -78,7 +82,13 @@ export function recordingWriter(
 /** Guardrails that let everything through: tests switch on the one they exercise. */
 export const OPEN_GUARDRAILS: GuardrailConfig = {
   ...DEFAULT_GUARDRAILS,
-  memory: { ceilingFractionOfHost: null, ceilingBytes: null, floorBytes: null, maxStepFraction: null, maxStepBytes: null },
+  memory: {
+    ceilingFractionOfHost: null,
+    ceilingBytes: null,
+    floorBytes: null,
+    maxStepFraction: null,
+    maxStepBytes: null,
+  },
   cpu: { minCores: null, maxCores: null, maxStepFactor: null },
   cooldownMs: 0,
   rateLimit: null,

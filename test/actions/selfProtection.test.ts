@@ -3,7 +3,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ownCgroupsFromProcSelf, parseMemTotal, protectSelf, readOwnCgroups } from "../../src/actions/selfProtection.js";
+import {
+  ownCgroupsFromProcSelf,
+  parseMemTotal,
+  protectSelf,
+  readOwnCgroups,
+} from "../../src/actions/selfProtection.js";
 import { captureLog } from "./helpers.js";
 
 let dirs: string[] = [];
@@ -23,15 +28,30 @@ describe("protectSelf", () => {
   it("writes -1000 by default, reads it back, logs one decision line", () => {
     const procRoot = fakeProc(4242, "200\n");
     const log = captureLog();
-    expect(protectSelf({ procRoot, pid: 4242, logger: log.logger })).toEqual({ kind: "applied", before: "200", after: "-1000" });
+    expect(protectSelf({ procRoot, pid: 4242, logger: log.logger })).toEqual({
+      kind: "applied",
+      before: "200",
+      after: "-1000",
+    });
     expect(fs.readFileSync(path.join(procRoot, "4242", "oom_score_adj"), "utf8")).toBe("-1000");
     expect(log.lines).toHaveLength(1);
-    expect(log.lines[0]).toMatchObject({ msg: "action decision", policy: "self-protection", action: "set_oom_score_adj", before: "200", after: "-1000", outcome: "applied" });
+    expect(log.lines[0]).toMatchObject({
+      msg: "action decision",
+      policy: "self-protection",
+      action: "set_oom_score_adj",
+      before: "200",
+      after: "-1000",
+      outcome: "applied",
+    });
   });
   it("a configured value; out-of-range values are rejected without writing", () => {
     const procRoot = fakeProc(4243);
     expect(protectSelf({ procRoot, pid: 4243, value: -500 })).toMatchObject({ kind: "applied", after: "-500" });
-    for (const value of [-1001, 1001, 0.5]) expect(protectSelf({ procRoot, pid: 4243, value })).toMatchObject({ kind: "rejected", guardrail: "invalid_action" });
+    for (const value of [-1001, 1001, 0.5])
+      expect(protectSelf({ procRoot, pid: 4243, value })).toMatchObject({
+        kind: "rejected",
+        guardrail: "invalid_action",
+      });
     expect(fs.readFileSync(path.join(procRoot, "4243", "oom_score_adj"), "utf8")).toBe("-500");
   });
   it("a missing process is a failed outcome, not an exception", () => {

@@ -44,10 +44,16 @@ describe("the two action validators agree at every boundary", () => {
 
 describe("the two action validators agree beyond ranges (they run the same checks from the kinds' declarations)", () => {
   it.each([
-    ["a blank annotate message (the executor refused it, the policy host let it through)", { kind: "annotate", message: "   " }],
+    [
+      "a blank annotate message (the executor refused it, the policy host let it through)",
+      { kind: "annotate", message: "   " },
+    ],
     ["an unknown field (the executor ignored it)", { kind: "set_pids_max", max: 5, maxx: 6 }],
     ["an inherited name as a field (the policy host took it for a declared one)", { kind: "freeze", toString: 1 }],
-    ["a cpu list over 256 characters", { kind: "set_cpuset", cpus: Array.from({ length: 100 }, (_, i) => i).join(",") }],
+    [
+      "a cpu list over 256 characters",
+      { kind: "set_cpuset", cpus: Array.from({ length: 100 }, (_, i) => i).join(",") },
+    ],
     ["a device number over 10 digits", { kind: "set_io_throttle", device: "12345678901:0", readBps: 1 }],
     ["a nested annotation value", { kind: "annotate", message: "m", data: { a: { b: 1 } } }],
   ])("both refuse %s", (_label, action) => {

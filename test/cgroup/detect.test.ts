@@ -39,17 +39,29 @@ describe("cgroupRoot: a path", () => {
 
   it("a v1 tree (memory/, cpu/ ... directories) is v1 with exactly the controllers present", () => {
     const root = tmp();
-    materialize(root, { memory: { "cgroup.procs": "" }, cpu: { "cgroup.procs": "" }, pids: { "cgroup.procs": "" }, systemd: {}, "not-a-controller": {} });
+    materialize(root, {
+      memory: { "cgroup.procs": "" },
+      cpu: { "cgroup.procs": "" },
+      pids: { "cgroup.procs": "" },
+      systemd: {},
+      "not-a-controller": {},
+    });
     const layout = detectLayout({ kind: "path", path: root });
     expect(layout.mode).toBe("v1");
-    expect(Object.fromEntries(layout.v1)).toEqual({ memory: `${root}/memory`, cpu: `${root}/cpu`, pids: `${root}/pids` });
+    expect(Object.fromEntries(layout.v1)).toEqual({
+      memory: `${root}/memory`,
+      cpu: `${root}/cpu`,
+      pids: `${root}/pids`,
+    });
     expect(locateController(layout, "cpuacct")).toBeNull();
   });
 
   it("a directory that is neither is refused with the reason; a missing one throws", () => {
     const root = tmp();
     fs.mkdirSync(path.join(root, "etc"));
-    expect(() => detectLayout({ kind: "path", path: root })).toThrow(/is neither a cgroup2 root \(no cgroup.controllers\) nor a v1 tree/);
+    expect(() => detectLayout({ kind: "path", path: root })).toThrow(
+      /is neither a cgroup2 root \(no cgroup.controllers\) nor a v1 tree/,
+    );
     expect(() => detectLayout({ kind: "path", path: path.join(root, "absent") })).toThrow(/ENOENT/);
   });
 });

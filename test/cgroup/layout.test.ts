@@ -6,7 +6,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { layoutFromMountInfo, locateController, parseMountInfo, v1LayoutAt, v2LayoutAt } from "../../src/cgroup/layout.js";
+import {
+  layoutFromMountInfo,
+  locateController,
+  parseMountInfo,
+  v1LayoutAt,
+  v2LayoutAt,
+} from "../../src/cgroup/layout.js";
 import { describeLayout } from "../../src/cgroup/detect.js";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../fixtures/mountinfo");
@@ -42,7 +48,10 @@ describe("layoutFromMountInfo", () => {
   });
 
   it("v2: one unified hierarchy; controllers from its cgroup.controllers; cpuacct → cpu, blkio → io", () => {
-    const layout = layoutFromMountInfo(mountinfo("v2-unified.txt"), controllersAt({ "/sys/fs/cgroup": "cpuset cpu io memory hugetlb pids rdma misc\n" }));
+    const layout = layoutFromMountInfo(
+      mountinfo("v2-unified.txt"),
+      controllersAt({ "/sys/fs/cgroup": "cpuset cpu io memory hugetlb pids rdma misc\n" }),
+    );
     expect(layout.mode).toBe("v2");
     expect(layout.v1.size).toBe(0);
     expect(layout.v2Root).toBe("/sys/fs/cgroup");
@@ -53,7 +62,10 @@ describe("layoutFromMountInfo", () => {
   });
 
   it("hybrid: v1 controllers stay on v1; the unified mount holds only what is listed at its root", () => {
-    const layout = layoutFromMountInfo(mountinfo("hybrid-systemd.txt"), controllersAt({ "/sys/fs/cgroup/unified": "io\n" }));
+    const layout = layoutFromMountInfo(
+      mountinfo("hybrid-systemd.txt"),
+      controllersAt({ "/sys/fs/cgroup/unified": "io\n" }),
+    );
     expect(layout.mode).toBe("hybrid");
     expect(layout.v2Root).toBe("/sys/fs/cgroup/unified");
     expect(locateController(layout, "memory")).toEqual({ version: 1, root: "/sys/fs/cgroup/memory" });
@@ -66,7 +78,10 @@ describe("layoutFromMountInfo", () => {
   });
 
   it("this host (captured): v1 per controller plus an empty unified mount is hybrid, and the empty v2 side locates nothing", () => {
-    const layout = layoutFromMountInfo(mountinfo("this-host-v1-and-empty-unified.txt"), controllersAt({ "/sys/fs/cgroup/unified": "" }));
+    const layout = layoutFromMountInfo(
+      mountinfo("this-host-v1-and-empty-unified.txt"),
+      controllersAt({ "/sys/fs/cgroup/unified": "" }),
+    );
     expect(layout.mode).toBe("hybrid");
     expect(layout.v2Controllers.size).toBe(0);
     expect(locateController(layout, "cpu")).toEqual({ version: 1, root: "/sys/fs/cgroup/cpu" });
@@ -75,20 +90,38 @@ describe("layoutFromMountInfo", () => {
   });
 
   it("containers: the first mount of a hierarchy wins (the container's own view); the host's tree needs cgroupRoot", () => {
-    const ns = layoutFromMountInfo(mountinfo("container-cgroupns-v2.txt"), controllersAt({ "/sys/fs/cgroup": "cpu memory pids\n" }));
+    const ns = layoutFromMountInfo(
+      mountinfo("container-cgroupns-v2.txt"),
+      controllersAt({ "/sys/fs/cgroup": "cpu memory pids\n" }),
+    );
     expect(ns).toMatchObject({ mode: "v2", v2Root: "/sys/fs/cgroup" });
     const noNs = layoutFromMountInfo(mountinfo("container-no-cgroupns-v1.txt"), () => "");
     expect(noNs.mode).toBe("v1");
     expect(v1Of(noNs)["memory"]).toBe("/sys/fs/cgroup/memory");
     // The mount's root field is the container's own cgroup (no namespace): kept, unescaped, for whoever needs it.
-    expect(parseMountInfo(mountinfo("container-no-cgroupns-v1.txt")).find((m) => m.mountPoint === "/sys/fs/cgroup/memory")?.root).toBe("/docker/0123456789ab");
+    expect(
+      parseMountInfo(mountinfo("container-no-cgroupns-v1.txt")).find((m) => m.mountPoint === "/sys/fs/cgroup/memory")
+        ?.root,
+    ).toBe("/docker/0123456789ab");
   });
 
   it("octal escapes in mount points (\\040 space, \\011 tab, \\134 backslash) are decoded; a malformed line is skipped", () => {
     const lines = parseMountInfo(mountinfo("escaped-mount-points.txt"));
-    expect(lines.map((l) => l.mountPoint)).toEqual(["/", "/mnt/test cgroups/memory", "/mnt/tab\tand\\backslash/cpu", "/mnt/v2 tree"]);
-    const layout = layoutFromMountInfo(mountinfo("escaped-mount-points.txt"), controllersAt({ "/mnt/v2 tree": "pids" }));
-    expect(v1Of(layout)).toEqual({ memory: "/mnt/test cgroups/memory", cpu: "/mnt/tab\tand\\backslash/cpu", cpuacct: "/mnt/tab\tand\\backslash/cpu" });
+    expect(lines.map((l) => l.mountPoint)).toEqual([
+      "/",
+      "/mnt/test cgroups/memory",
+      "/mnt/tab\tand\\backslash/cpu",
+      "/mnt/v2 tree",
+    ]);
+    const layout = layoutFromMountInfo(
+      mountinfo("escaped-mount-points.txt"),
+      controllersAt({ "/mnt/v2 tree": "pids" }),
+    );
+    expect(v1Of(layout)).toEqual({
+      memory: "/mnt/test cgroups/memory",
+      cpu: "/mnt/tab\tand\\backslash/cpu",
+      cpuacct: "/mnt/tab\tand\\backslash/cpu",
+    });
     expect(layout.v2Root).toBe("/mnt/v2 tree");
     expect(locateController(layout, "pids")).toEqual({ version: 2, root: "/mnt/v2 tree" });
   });

@@ -33,7 +33,11 @@ describe("memoryFigures (kubelet/cAdvisor working set, rss, cache)", () => {
     expect(f).toEqual({ workingSetBytes: 57581568 - 16932864, rssBytes: 2334720, cacheBytes: 37384192 });
   });
   it("v2: memory.current − inactive_file, anon, file", () => {
-    expect(memoryFigures(2, 160 * 1024 * 1024, V2_STAT)).toEqual({ workingSetBytes: 160 * 1024 * 1024 - 41943040, rssBytes: 104857600, cacheBytes: 52428800 });
+    expect(memoryFigures(2, 160 * 1024 * 1024, V2_STAT)).toEqual({
+      workingSetBytes: 160 * 1024 * 1024 - 41943040,
+      rssBytes: 104857600,
+      cacheBytes: 52428800,
+    });
   });
   it("never negative: inactive_file can exceed a usage read a moment earlier", () => {
     expect(memoryFigures(2, 1000, V2_STAT).workingSetBytes).toBe(0);

@@ -35,7 +35,10 @@ describe("parsers on captured kernel text", () => {
   });
   it("v1 cpu.stat after real throttling: ns normalised to seconds", () => {
     const r = parseCpuStat(fixture("v1/cpu.stat.throttled"));
-    expect(r).toEqual({ kind: "ok", value: { periods: 16, throttledPeriods: 15, throttledSeconds: 1.196463028, usageSeconds: null } });
+    expect(r).toEqual({
+      kind: "ok",
+      value: { periods: 16, throttledPeriods: 15, throttledSeconds: 1.196463028, usageSeconds: null },
+    });
   });
   it("v1 unlimited memory limit is null", () => {
     expect(parseLimit(fixture("v1/memory.limit_in_bytes"))).toEqual({ kind: "ok", value: null });
@@ -82,8 +85,26 @@ describe("malformed input", () => {
     if (r.kind === "malformed") expect(r.reason).toContain("oom");
   });
   it("flatKeyedValue reads the one key as the map would, on arbitrary lines (repeats, bad lines, 2^53, odd whitespace)", () => {
-    expect(flatKeyedValue(fixture("v1/memory.stat"), "cache")).toBe(parseFlatKeyed(fixture("v1/memory.stat")).values.get("cache"));
-    const token = fc.constantFrom("oom_kill", "oom_killx", "max", "0", "12", "007", "9007199254740992", "-1", "1.5", " ", "\t", "\r", "\n", "\u00a0", "");
+    expect(flatKeyedValue(fixture("v1/memory.stat"), "cache")).toBe(
+      parseFlatKeyed(fixture("v1/memory.stat")).values.get("cache"),
+    );
+    const token = fc.constantFrom(
+      "oom_kill",
+      "oom_killx",
+      "max",
+      "0",
+      "12",
+      "007",
+      "9007199254740992",
+      "-1",
+      "1.5",
+      " ",
+      "\t",
+      "\r",
+      "\n",
+      "\u00a0",
+      "",
+    );
     fc.assert(
       fc.property(fc.array(token, { maxLength: 14 }), (tokens) => {
         const text = tokens.join(" ");
@@ -103,10 +124,15 @@ describe("malformed input", () => {
     expect(parseFlatKeyed("sock_throttled 7\n").values.get("sock_throttled")).toBe(7);
   });
   it("oom_group_kill absent (kernels before 5.16) reads as 0", () => {
-    expect(parseMemoryEvents("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n")).toMatchObject({ kind: "ok", value: { oom_group_kill: 0 } });
+    expect(parseMemoryEvents("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n")).toMatchObject({
+      kind: "ok",
+      value: { oom_group_kill: 0 },
+    });
   });
   it("values above 2^53 are not counts: kept aside (never in `values`), usable only as approximate time counters", () => {
-    const r = parseFlatKeyed("throttled_time 18446744073709551615\nnr_periods 9007199254740992\nnr_throttled 9007199254740991\n");
+    const r = parseFlatKeyed(
+      "throttled_time 18446744073709551615\nnr_periods 9007199254740992\nnr_throttled 9007199254740991\n",
+    );
     expect(r.values.has("throttled_time")).toBe(false);
     expect(r.values.has("nr_periods")).toBe(false);
     expect(r.values.get("nr_throttled")).toBe(Number.MAX_SAFE_INTEGER);
@@ -126,7 +152,10 @@ describe("malformed input", () => {
     expect(parsePsi("some avg10=abc avg60=0 avg300=0 total=0").kind).toBe("malformed");
   });
   it("v1 memory.oom_control from kernels before 4.13 has no oom_kill", () => {
-    expect(parseOomControl("oom_kill_disable 1\nunder_oom 1\n")).toEqual({ kind: "ok", value: { oomKillDisable: true, underOom: true, oomKill: null } });
+    expect(parseOomControl("oom_kill_disable 1\nunder_oom 1\n")).toEqual({
+      kind: "ok",
+      value: { oomKillDisable: true, underOom: true, oomKill: null },
+    });
   });
   it("v1 cpu quota -1 and v2 max are both unlimited", () => {
     expect(parseLimit("-1\n")).toEqual({ kind: "ok", value: null });
@@ -139,8 +168,13 @@ describe("counters above 2^53 (Number.MAX_SAFE_INTEGER) are malformed input", ()
   it("memory.events with oom_kill = 2^64+1 is malformed, naming the key, not a huge oom_kill", () => {
     const r = parseMemoryEvents(`low 0\nhigh 0\nmax 0\noom 1\noom_kill ${BIG}\noom_group_kill 0\n`);
     expect(r).toEqual({ kind: "malformed", reason: `"oom_kill" is ${BIG}, above 2^53: not an exact counter` });
-    expect(parseMemoryEvents(`low 0\nhigh 0\nmax 0\noom 1\noom_kill 0\noom_group_kill ${BIG}\n`).kind).toBe("malformed");
-    expect(parseMemoryEvents("low 0\nhigh 0\nmax 0\noom 0\noom_kill 9007199254740991\n")).toMatchObject({ kind: "ok", value: { oom_kill: Number.MAX_SAFE_INTEGER } });
+    expect(parseMemoryEvents(`low 0\nhigh 0\nmax 0\noom 1\noom_kill 0\noom_group_kill ${BIG}\n`).kind).toBe(
+      "malformed",
+    );
+    expect(parseMemoryEvents("low 0\nhigh 0\nmax 0\noom 0\noom_kill 9007199254740991\n")).toMatchObject({
+      kind: "ok",
+      value: { oom_kill: Number.MAX_SAFE_INTEGER },
+    });
   });
   it("every counter parser: oom_control, pids.events, cpu.stat periods, failcnt, PSI totals, io.stat, blkio", () => {
     expect(parseOomControl(`oom_kill_disable 0\nunder_oom 0\noom_kill ${BIG}\n`).kind).toBe("malformed");
@@ -165,23 +199,42 @@ describe("counters above 2^53 (Number.MAX_SAFE_INTEGER) are malformed input", ()
     expect(parseTimeCounter("x").kind).toBe("malformed");
   });
   it("fuzz: whatever the value, a counter parser yields an exact safe integer or malformed, never a rounded number", () => {
-    const counter = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 70n }), fc.bigInt({ min: 2n ** 53n - 3n, max: 2n ** 53n + 3n }));
+    const counter = fc.oneof(
+      fc.bigInt({ min: 0n, max: 2n ** 70n }),
+      fc.bigInt({ min: 2n ** 53n - 3n, max: 2n ** 53n + 3n }),
+    );
     fc.assert(
-      fc.property(fc.constantFrom<keyof MemoryEventCounters>("low", "high", "max", "oom", "oom_kill", "oom_group_kill"), counter, (key, n) => {
-        const values: Record<string, bigint> = { low: 0n, high: 0n, max: 0n, oom: 0n, oom_kill: 0n, oom_group_kill: 0n, [key]: n };
-        const text = Object.entries(values).map(([k, v]) => `${k} ${v}`).join("\n");
-        const r = parseMemoryEvents(text);
-        if (n <= BigInt(Number.MAX_SAFE_INTEGER)) {
-          expect(r.kind).toBe("ok");
-          if (r.kind === "ok") expect(BigInt(r.value[key])).toBe(n);
-        } else expect(r.kind).toBe("malformed");
-        const pids = parsePidsEvents(`max ${n}\n`);
-        expect(pids.kind === "ok" ? BigInt(pids.value) === n : n > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
-        const oc = parseOomControl(`oom_kill_disable 0\nunder_oom 0\noom_kill ${n}\n`);
-        expect(oc.kind === "ok" ? BigInt(oc.value.oomKill ?? -1) === n : n > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
-        const cpu = parseCpuStat(`nr_periods ${n}\nnr_throttled 0\nthrottled_usec 0\n`);
-        expect(cpu.kind === "ok" ? BigInt(cpu.value.periods) === n : n > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
-      }),
+      fc.property(
+        fc.constantFrom<keyof MemoryEventCounters>("low", "high", "max", "oom", "oom_kill", "oom_group_kill"),
+        counter,
+        (key, n) => {
+          const values: Record<string, bigint> = {
+            low: 0n,
+            high: 0n,
+            max: 0n,
+            oom: 0n,
+            oom_kill: 0n,
+            oom_group_kill: 0n,
+            [key]: n,
+          };
+          const text = Object.entries(values)
+            .map(([k, v]) => `${k} ${v}`)
+            .join("\n");
+          const r = parseMemoryEvents(text);
+          if (n <= BigInt(Number.MAX_SAFE_INTEGER)) {
+            expect(r.kind).toBe("ok");
+            if (r.kind === "ok") expect(BigInt(r.value[key])).toBe(n);
+          } else expect(r.kind).toBe("malformed");
+          const pids = parsePidsEvents(`max ${n}\n`);
+          expect(pids.kind === "ok" ? BigInt(pids.value) === n : n > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
+          const oc = parseOomControl(`oom_kill_disable 0\nunder_oom 0\noom_kill ${n}\n`);
+          expect(oc.kind === "ok" ? BigInt(oc.value.oomKill ?? -1) === n : n > BigInt(Number.MAX_SAFE_INTEGER)).toBe(
+            true,
+          );
+          const cpu = parseCpuStat(`nr_periods ${n}\nnr_throttled 0\nthrottled_usec 0\n`);
+          expect(cpu.kind === "ok" ? BigInt(cpu.value.periods) === n : n > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
+        },
+      ),
     );
   });
 });
@@ -233,7 +286,20 @@ describe("parser properties", () => {
   it("no input makes a parser throw", () => {
     fc.assert(
       fc.property(fc.string(), (s) => {
-        for (const parse of [parseFlatKeyed, parseMemoryEvents, parseOomControl, parseCpuStat, parsePsi, parseLimit, parseCpuMax, parseInteger, parseSize, parseDuration, parsePidsEvents, parseTimeCounter]) {
+        for (const parse of [
+          parseFlatKeyed,
+          parseMemoryEvents,
+          parseOomControl,
+          parseCpuStat,
+          parsePsi,
+          parseLimit,
+          parseCpuMax,
+          parseInteger,
+          parseSize,
+          parseDuration,
+          parsePidsEvents,
+          parseTimeCounter,
+        ]) {
           expect(() => parse(s)).not.toThrow();
         }
       }),
@@ -251,17 +317,22 @@ describe("parser properties", () => {
   });
   it("sizes: integer bytes with each unit scale by 1024 powers", () => {
     fc.assert(
-      fc.property(fc.nat({ max: 100000 }), fc.constantFrom(["k", 1024], ["m", 1024 ** 2], ["g", 1024 ** 3]), (n, [u, scale]) => {
-        expect(parseSize(`${n}${u}`)).toEqual({ kind: "ok", value: n * scale });
-        expect(parseSize(`${n}${u.toUpperCase()}`)).toEqual({ kind: "ok", value: n * scale });
-      }),
+      fc.property(
+        fc.nat({ max: 100000 }),
+        fc.constantFrom(["k", 1024], ["m", 1024 ** 2], ["g", 1024 ** 3]),
+        (n, [u, scale]) => {
+          expect(parseSize(`${n}${u}`)).toEqual({ kind: "ok", value: n * scale });
+          expect(parseSize(`${n}${u.toUpperCase()}`)).toEqual({ kind: "ok", value: n * scale });
+        },
+      ),
     );
   });
 });
 
 describe("block I/O counters", () => {
   it("v2 io.stat: one entry per device, keys mapped, unknown keys ignored", () => {
-    const text = "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n253:0 rbytes=10 wbytes=20 rios=3 wios=4 dbytes=5 dios=6 cost.usage=7\n";
+    const text =
+      "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n253:0 rbytes=10 wbytes=20 rios=3 wios=4 dbytes=5 dios=6 cost.usage=7\n";
     expect(parseIoStat(text)).toEqual([
       { device: "8:0", readBytes: 4096, writeBytes: 8192, readOps: 1, writeOps: 2, discardBytes: 0, discardOps: 0 },
       { device: "253:0", readBytes: 10, writeBytes: 20, readOps: 3, writeOps: 4, discardBytes: 5, discardOps: 6 },
@@ -276,14 +347,23 @@ describe("block I/O counters", () => {
     expect(parsed.get("8:0")).toMatchObject({ Read: 4096, Write: 8192, Total: 12288 });
   });
   it("v1 blkio.throttle.*_device: one file per kind merged by device; empty files are no limits", () => {
-    expect(parseIoLimitsV1({ readBps: "254:0 2097152\n", writeBps: "254:0 1048576\n8:16 512\n", readIops: "254:0 100\n", writeIops: "" })).toEqual([
+    expect(
+      parseIoLimitsV1({
+        readBps: "254:0 2097152\n",
+        writeBps: "254:0 1048576\n8:16 512\n",
+        readIops: "254:0 100\n",
+        writeIops: "",
+      }),
+    ).toEqual([
       { device: "254:0", readBps: 2097152, writeBps: 1048576, readIops: 100 },
       { device: "8:16", writeBps: 512 },
     ]);
     expect(parseIoLimitsV1({ readBps: null, writeBps: "", readIops: null, writeIops: "junk\n" })).toEqual([]);
   });
   it("v2 io.max: max is no limit; a device line with only max is left out", () => {
-    expect(parseIoMax("8:0 rbps=1048576 wbps=max riops=max wiops=100\n8:16 rbps=max wbps=max riops=max wiops=max\n")).toEqual([{ device: "8:0", readBps: 1048576, writeIops: 100 }]);
+    expect(
+      parseIoMax("8:0 rbps=1048576 wbps=max riops=max wiops=100\n8:16 rbps=max wbps=max riops=max wiops=max\n"),
+    ).toEqual([{ device: "8:0", readBps: 1048576, writeIops: 100 }]);
     expect(parseIoMax("")).toEqual([]);
   });
 });

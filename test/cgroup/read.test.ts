@@ -60,7 +60,8 @@ describe("file reader", () => {
   });
 
   it("the fd budget is half the soft RLIMIT_NOFILE, within [256, 65536]", () => {
-    const limits = (soft: string): string => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                20000                files\n`;
+    const limits = (soft: string): string =>
+      `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                20000                files\n`;
     expect(defaultFdBudget(limits("20000"))).toBe(10000);
     expect(defaultFdBudget(limits("1024"))).toBe(512);
     expect(defaultFdBudget(limits("100"))).toBe(256);
@@ -81,7 +82,9 @@ describe("file reader on a hostile tree", () => {
   });
   afterAll(() => special.cleanup());
 
-  const setup = (): { dir: string; f: string; problems: string[]; cleared: string[]; clock: { t: number } } & { r: ReturnType<typeof createFileReader> } => {
+  const setup = (): { dir: string; f: string; problems: string[]; cleared: string[]; clock: { t: number } } & {
+    r: ReturnType<typeof createFileReader>;
+  } => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-read-hostile-"));
     const f = path.join(dir, "memory.events");
     const problems: string[] = [];
@@ -91,7 +94,10 @@ describe("file reader on a hostile tree", () => {
       maxOpen: 8,
       revalidateMs: 1000,
       now: () => clock.t,
-      hooks: { onProblem: (p, reason) => problems.push(`${path.basename(p)}:${reason}`), onCleared: (p) => cleared.push(path.basename(p)) },
+      hooks: {
+        onProblem: (p, reason) => problems.push(`${path.basename(p)}:${reason}`),
+        onCleared: (p) => cleared.push(path.basename(p)),
+      },
     });
     return { dir, f, problems, cleared, clock, r };
   };
@@ -187,36 +193,49 @@ describe("file reader on a hostile tree", () => {
     const shapes = ["file", "fifo", "socket", "directory", "symlink", "absent"] as const;
     const fdsBefore = fs.readdirSync("/proc/self/fd").length;
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.constantFrom(...shapes), fc.constantFrom("read", "readOnce"), fc.integer({ min: 0, max: 1500 })), { maxLength: 12 }), (steps) => {
-        for (const [shape, how, advance] of steps) {
-          fs.rmSync(f, { recursive: true, force: true });
-          const expected = { file: "ok", fifo: "unsafe", socket: "unsafe", directory: "unsafe", symlink: "unsafe", absent: "gone" }[shape];
-          switch (shape) {
-            case "file":
-              fs.writeFileSync(f, "x 2\n");
-              break;
-            case "fifo":
-              special.fifo(f);
-              break;
-            case "socket":
-              special.socket(f);
-              break;
-            case "directory":
-              fs.mkdirSync(f);
-              break;
-            case "symlink":
-              fs.symlinkSync(target, f);
-              break;
-            case "absent":
-              break;
+      fc.property(
+        fc.array(
+          fc.tuple(fc.constantFrom(...shapes), fc.constantFrom("read", "readOnce"), fc.integer({ min: 0, max: 1500 })),
+          { maxLength: 12 },
+        ),
+        (steps) => {
+          for (const [shape, how, advance] of steps) {
+            fs.rmSync(f, { recursive: true, force: true });
+            const expected = {
+              file: "ok",
+              fifo: "unsafe",
+              socket: "unsafe",
+              directory: "unsafe",
+              symlink: "unsafe",
+              absent: "gone",
+            }[shape];
+            switch (shape) {
+              case "file":
+                fs.writeFileSync(f, "x 2\n");
+                break;
+              case "fifo":
+                special.fifo(f);
+                break;
+              case "socket":
+                special.socket(f);
+                break;
+              case "directory":
+                fs.mkdirSync(f);
+                break;
+              case "symlink":
+                fs.symlinkSync(target, f);
+                break;
+              case "absent":
+                break;
+            }
+            clock.t += advance;
+            const got = how === "read" ? r.read(f) : r.readOnce(f);
+            // A kept fd may read the previous (regular) inode until revalidated; never anything but these verdicts.
+            if (got.kind !== expected) expect(got).toEqual({ kind: "ok", text: "x 2\n" });
+            if (got.kind === "ok") expect(got.text).toBe("x 2\n");
           }
-          clock.t += advance;
-          const got = how === "read" ? r.read(f) : r.readOnce(f);
-          // A kept fd may read the previous (regular) inode until revalidated; never anything but these verdicts.
-          if (got.kind !== expected) expect(got).toEqual({ kind: "ok", text: "x 2\n" });
-          if (got.kind === "ok") expect(got.text).toBe("x 2\n");
-        }
-      }),
+        },
+      ),
       { numRuns: 150 },
     );
     r.close();

@@ -9,7 +9,12 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { v1LayoutAt, v2LayoutAt, type Controller } from "../../src/cgroup/layout.js";
-import { V2_CORE_WRITABLE_FILES, WRITABLE_FILES, createGuardedWriter, type WriteTarget } from "../../src/cgroup/writer.js";
+import {
+  V2_CORE_WRITABLE_FILES,
+  WRITABLE_FILES,
+  createGuardedWriter,
+  type WriteTarget,
+} from "../../src/cgroup/writer.js";
 import { fakeHost, type FakeHost } from "../helpers/fakeCgroupfs.js";
 import { directoryAt, fingerprint, specialFiles, symlinkAt, type SpecialFiles } from "../helpers/hostileTree.js";
 
@@ -36,11 +41,17 @@ function hostWithOutside(): { host: FakeHost; outside: string } {
   host.addCgroup("victim");
   const outside = path.join(base, "outside");
   fs.mkdirSync(outside);
-  for (const f of ["memory.max", "memory.high", "cpu.max", "pids.max", "passwd", "oom_score_adj"]) fs.writeFileSync(path.join(outside, f), `precious ${f}\n`);
+  for (const f of ["memory.max", "memory.high", "cpu.max", "pids.max", "passwd", "oom_score_adj"])
+    fs.writeFileSync(path.join(outside, f), `precious ${f}\n`);
   return { host, outside };
 }
 
-const file = (cgroup: string, controller: Controller, name: string): WriteTarget => ({ kind: "cgroup_file", cgroup, controller, file: name });
+const file = (cgroup: string, controller: Controller, name: string): WriteTarget => ({
+  kind: "cgroup_file",
+  cgroup,
+  controller,
+  file: name,
+});
 
 describe("guarded writer: symlinks", () => {
   it("refuses control files that are symlinks out of the root (memory.max, memory.high, cpu.max, pids.max); the outside files keep their content", () => {
@@ -71,9 +82,20 @@ describe("guarded writer: symlinks", () => {
     fs.symlinkSync(path.join(host.root, "real"), path.join(host.root, "alias"));
     fs.symlinkSync(outside, path.join(host.root, "evil"));
     const before = fingerprint(outside);
-    expect(writer.write(file("alias/inner", "memory", "memory.max"), "1")).toMatchObject({ kind: "failed", errno: "EREFUSED", unsafe: "symlink" });
-    expect(writer.write(file("evil", "memory", "memory.max"), "1")).toMatchObject({ kind: "failed", errno: "EREFUSED", unsafe: "symlink" });
-    expect(writer.write({ kind: "v2_core_file", cgroup: "evil", file: "cgroup.kill" }, "1")).toMatchObject({ kind: "failed", errno: "EREFUSED" });
+    expect(writer.write(file("alias/inner", "memory", "memory.max"), "1")).toMatchObject({
+      kind: "failed",
+      errno: "EREFUSED",
+      unsafe: "symlink",
+    });
+    expect(writer.write(file("evil", "memory", "memory.max"), "1")).toMatchObject({
+      kind: "failed",
+      errno: "EREFUSED",
+      unsafe: "symlink",
+    });
+    expect(writer.write({ kind: "v2_core_file", cgroup: "evil", file: "cgroup.kill" }, "1")).toMatchObject({
+      kind: "failed",
+      errno: "EREFUSED",
+    });
     expect(fingerprint(outside)).toBe(before);
     expect(host.read("real/inner", "memory.max")).toBe("max\n");
     // The real path is written normally.
@@ -103,8 +125,16 @@ describe("guarded writer: symlinks", () => {
     fs.mkdirSync(path.join(procRoot, "300"));
     fs.writeFileSync(path.join(procRoot, "300", "oom_score_adj"), "0\n");
     const writer = createGuardedWriter(v2LayoutAt(path.join(base, "cg")), procRoot);
-    expect(writer.write({ kind: "oom_score_adj", pid: 100 }, "1000")).toMatchObject({ kind: "failed", errno: "EREFUSED", unsafe: "symlink" });
-    expect(writer.write({ kind: "oom_score_adj", pid: 200 }, "1000")).toMatchObject({ kind: "failed", errno: "EREFUSED", unsafe: "symlink" });
+    expect(writer.write({ kind: "oom_score_adj", pid: 100 }, "1000")).toMatchObject({
+      kind: "failed",
+      errno: "EREFUSED",
+      unsafe: "symlink",
+    });
+    expect(writer.write({ kind: "oom_score_adj", pid: 200 }, "1000")).toMatchObject({
+      kind: "failed",
+      errno: "EREFUSED",
+      unsafe: "symlink",
+    });
     expect(fs.readFileSync(path.join(outside, "oom_score_adj"), "utf8")).toBe("0\n");
     expect(writer.write({ kind: "oom_score_adj", pid: 300 }, "-500")).toMatchObject({ kind: "written" });
     expect(fs.readFileSync(path.join(procRoot, "300", "oom_score_adj"), "utf8")).toBe("-500");
@@ -120,7 +150,11 @@ describe("guarded writer: non-regular files", () => {
     // A reader holding the FIFO open: the old writer's open succeeded and wrote into it.
     const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     try {
-      expect(writer.write(file("victim", "memory", "memory.max"), "1")).toMatchObject({ kind: "failed", errno: "EREFUSED", unsafe: "fifo" });
+      expect(writer.write(file("victim", "memory", "memory.max"), "1")).toMatchObject({
+        kind: "failed",
+        errno: "EREFUSED",
+        unsafe: "fifo",
+      });
       const buf = Buffer.alloc(16);
       let got = 0;
       try {
@@ -133,19 +167,37 @@ describe("guarded writer: non-regular files", () => {
       fs.closeSync(reader);
     }
     // No reader: O_NONBLOCK makes the open fail at once (ENXIO), reported as the FIFO it is.
-    expect(writer.write(file("victim", "memory", "memory.max"), "1")).toMatchObject({ kind: "failed", errno: "EREFUSED", unsafe: "fifo" });
+    expect(writer.write(file("victim", "memory", "memory.max"), "1")).toMatchObject({
+      kind: "failed",
+      errno: "EREFUSED",
+      unsafe: "fifo",
+    });
   });
 
   it("a directory, a unix socket or a symlink to a character device where the control file belongs: refused by name", () => {
     const { host } = hostWithOutside();
     const seen: string[] = [];
-    const writer = createGuardedWriter(host.layout, "/proc", { onUnsafe: (p, reason) => seen.push(`${path.basename(p)}:${reason}`) });
+    const writer = createGuardedWriter(host.layout, "/proc", {
+      onUnsafe: (p, reason) => seen.push(`${path.basename(p)}:${reason}`),
+    });
     directoryAt(host.file("victim", "memory.high"));
     special.socket(host.file("victim", "pids.max"));
     symlinkAt(host.file("victim", "cpu.max"), "/dev/null");
-    expect(writer.write(file("victim", "memory", "memory.high"), "1")).toMatchObject({ kind: "failed", errno: "EREFUSED", unsafe: "directory" });
-    expect(writer.write(file("victim", "pids", "pids.max"), "1")).toMatchObject({ kind: "failed", errno: "EREFUSED", unsafe: "socket" });
-    expect(writer.write(file("victim", "cpu", "cpu.max"), "1")).toMatchObject({ kind: "failed", errno: "EREFUSED", unsafe: "symlink" });
+    expect(writer.write(file("victim", "memory", "memory.high"), "1")).toMatchObject({
+      kind: "failed",
+      errno: "EREFUSED",
+      unsafe: "directory",
+    });
+    expect(writer.write(file("victim", "pids", "pids.max"), "1")).toMatchObject({
+      kind: "failed",
+      errno: "EREFUSED",
+      unsafe: "socket",
+    });
+    expect(writer.write(file("victim", "cpu", "cpu.max"), "1")).toMatchObject({
+      kind: "failed",
+      errno: "EREFUSED",
+      unsafe: "symlink",
+    });
     expect(seen).toEqual(["memory.high:directory", "pids.max:socket", "cpu.max:symlink"]);
   });
 
@@ -173,14 +225,33 @@ describe("guarded writer: non-regular files", () => {
  */
 describe("guarded writer: fuzzed trees and targets", () => {
   type Shape = "dir" | "symlink_outside" | "symlink_dotdot" | "symlink_abs_file" | "fifo" | "socket" | "file";
-  const shapeArb = fc.constantFrom<Shape>("dir", "dir", "dir", "symlink_outside", "symlink_dotdot", "symlink_abs_file", "fifo", "socket", "file");
+  const shapeArb = fc.constantFrom<Shape>(
+    "dir",
+    "dir",
+    "dir",
+    "symlink_outside",
+    "symlink_dotdot",
+    "symlink_abs_file",
+    "fifo",
+    "socket",
+    "file",
+  );
   type Leaf = "regular" | "symlink_outside" | "symlink_relative_escape" | "fifo" | "socket" | "directory";
-  const leafArb = fc.constantFrom<Leaf>("regular", "symlink_outside", "symlink_relative_escape", "fifo", "socket", "directory");
+  const leafArb = fc.constantFrom<Leaf>(
+    "regular",
+    "symlink_outside",
+    "symlink_relative_escape",
+    "fifo",
+    "socket",
+    "directory",
+  );
   const nameArb = fc.oneof(
     fc.constantFrom("a", "b", "docker", "..", ".", "", "/abs", "a\0b", "x".repeat(300), "/etc", "../../outside"),
     fc.stringMatching(/^[a-z./\0]{1,12}$/),
   );
-  const writableFiles: [Controller, string][] = (Object.entries(WRITABLE_FILES) as [Controller, readonly string[]][]).flatMap(([c, fs_]) => fs_.map((f): [Controller, string] => [c, f]));
+  const writableFiles: [Controller, string][] = (
+    Object.entries(WRITABLE_FILES) as [Controller, readonly string[]][]
+  ).flatMap(([c, fs_]) => fs_.map((f): [Controller, string] => [c, f]));
 
   it("never writes outside the root and never blocks, whatever the tree shape and target", () => {
     const base = tmp("fuzz");
@@ -221,7 +292,16 @@ describe("guarded writer: fuzzed trees and targets", () => {
                 fs.symlinkSync(outside, p);
                 break;
               case "symlink_dotdot":
-                fs.symlinkSync(path.join(..."../".repeat(i + 2).split("/").filter(Boolean), "outside"), p);
+                fs.symlinkSync(
+                  path.join(
+                    ..."../"
+                      .repeat(i + 2)
+                      .split("/")
+                      .filter(Boolean),
+                    "outside",
+                  ),
+                  p,
+                );
                 break;
               case "symlink_abs_file":
                 fs.symlinkSync(path.join(outside, "sub"), p);
@@ -274,7 +354,10 @@ describe("guarded writer: fuzzed trees and targets", () => {
           fs.mkdirSync(path.join(procRoot, "9"));
           fs.writeFileSync(path.join(procRoot, "9", "oom_score_adj"), "0\n");
 
-          const cgroup = kind === "tree_path" ? components.slice(0, shapes.length).join("/") : [...components.slice(0, shapes.length), ...names].join("/");
+          const cgroup =
+            kind === "tree_path"
+              ? components.slice(0, shapes.length).join("/")
+              : [...components.slice(0, shapes.length), ...names].join("/");
           const target: WriteTarget =
             kind === "v2_core_file"
               ? { kind: "v2_core_file", cgroup, file: coreFile }
@@ -282,7 +365,10 @@ describe("guarded writer: fuzzed trees and targets", () => {
                 ? { kind: "oom_score_adj", pid }
                 : { kind: "cgroup_file", cgroup, controller, file: writable };
           const before = fingerprint(outside);
-          const writer = createGuardedWriter(v2LayoutAt(root, ["cpuset", "cpu", "io", "memory", "pids", "hugetlb", "blkio", "freezer", "cpuacct"]), procRoot);
+          const writer = createGuardedWriter(
+            v2LayoutAt(root, ["cpuset", "cpu", "io", "memory", "pids", "hugetlb", "blkio", "freezer", "cpuacct"]),
+            procRoot,
+          );
           const r = writer.write(target, value);
           expect(fingerprint(outside)).toBe(before);
           if (r.kind === "written") {

@@ -58,9 +58,21 @@ describeRealV1("cgwatch CLI", ["memory"], () => {
     fs.writeFileSync(path.join(dir, "policies/bump.js"), POLICY_V1(1));
     fs.writeFileSync(
       path.join(dir, "cgwatch.yaml"),
-      [`watch: [ ${JSON.stringify(scratch.cgroup)} ]`, "policies:", "  builtin: false", `  dirs: [ ${JSON.stringify(path.join(dir, "policies"))} ]`, "guardrails: { cooldown: 0s }", "metrics: { listen: 127.0.0.1:0 }", "pollInterval: 100ms", "log: { level: debug }", ""].join("\n"),
+      [
+        `watch: [ ${JSON.stringify(scratch.cgroup)} ]`,
+        "policies:",
+        "  builtin: false",
+        `  dirs: [ ${JSON.stringify(path.join(dir, "policies"))} ]`,
+        "guardrails: { cooldown: 0s }",
+        "metrics: { listen: 127.0.0.1:0 }",
+        "pollInterval: 100ms",
+        "log: { level: debug }",
+        "",
+      ].join("\n"),
     );
-    const child = spawn(process.execPath, [CLI, "run", "--config", path.join(dir, "cgwatch.yaml")], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "run", "--config", path.join(dir, "cgwatch.yaml")], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     cleanups.push(() => {
       if (child.exitCode === null) child.kill("SIGKILL");
     });
@@ -75,14 +87,20 @@ describeRealV1("cgwatch CLI", ["memory"], () => {
     // An OOM kill: policy v1 annotates.
     const [cmd, args] = hogArgs(100, 1);
     await waitExit(scratch.spawnInside(cmd, args, 30_000));
-    await waitFor(() => lines(out).some((l) => l["msg"] === "action decision" && JSON.stringify(l).includes("version 1")), "v1 decision");
+    await waitFor(
+      () => lines(out).some((l) => l["msg"] === "action decision" && JSON.stringify(l).includes("version 1")),
+      "v1 decision",
+    );
 
     // Change the policy, SIGHUP: the next event is handled by version 2.
     fs.writeFileSync(path.join(dir, "policies/bump.js"), POLICY_V1(2));
     child.kill("SIGHUP");
     await waitFor(() => lines(out).some((l) => l["msg"] === "policies reloaded"), "reload");
     await waitExit(scratch.spawnInside(cmd, args, 30_000));
-    await waitFor(() => lines(out).some((l) => l["msg"] === "action decision" && JSON.stringify(l).includes("version 2")), "v2 decision");
+    await waitFor(
+      () => lines(out).some((l) => l["msg"] === "action decision" && JSON.stringify(l).includes("version 2")),
+      "v2 decision",
+    );
     // Counters continued: the second kill is 1 → 2, not a fresh 0 → 1.
     const kills = lines(out).filter((l) => typeof l["msg"] === "string" && l["msg"].startsWith("oom_kill in"));
     const counters = kills.map((l) => (l["event"] as { counter: { before: number; after: number } }).counter);
@@ -103,7 +121,10 @@ describeRealV1("cgwatch CLI", ["memory"], () => {
         if (target === "anon_inode:[eventfd]") eventfds++;
         else if (target === "anon_inode:inotify") {
           try {
-            inotifyWatches += fs.readFileSync(`/proc/${child.pid}/fdinfo/${fd}`, "utf8").split("\n").filter((l) => l.startsWith("inotify wd:")).length;
+            inotifyWatches += fs
+              .readFileSync(`/proc/${child.pid}/fdinfo/${fd}`, "utf8")
+              .split("\n")
+              .filter((l) => l.startsWith("inotify wd:")).length;
           } catch {
             /* closed meanwhile */
           }
@@ -130,7 +151,9 @@ describeRealV1("cgwatch CLI", ["memory"], () => {
       const m = /^cgwatch-(?:[a-z]+-)?(\d+)-/.exec(d);
       return m !== null && Number(m[1]) !== child.pid;
     };
-    expect(fs.readdirSync(path.dirname(scratch.dir("memory"))).filter((d) => d.startsWith("cgwatch-") && !othersPid(d))).toEqual([]);
+    expect(
+      fs.readdirSync(path.dirname(scratch.dir("memory"))).filter((d) => d.startsWith("cgwatch-") && !othersPid(d)),
+    ).toEqual([]);
   }, 90_000);
 
   it("demo runs to completion and leaves nothing behind", () => {
@@ -143,15 +166,23 @@ describeRealV1("cgwatch CLI", ["memory"], () => {
     expect(r.stdout).toMatch(/action throttle-burst: \{"kind":"set_cpu_quota".*→ applied/);
     expect(r.stdout).toMatch(/cleaned up/);
     const created = /created (\S+) \(memory limit[^)]*\) and (\S+) \(cpu quota/.exec(r.stdout);
-    expect(created?.slice(1)).toEqual([expect.stringMatching(new RegExp(`(^|/)cgwatch-demo-${r.pid}-mem$`)), expect.stringMatching(new RegExp(`(^|/)cgwatch-demo-${r.pid}-cpu$`))]);
+    expect(created?.slice(1)).toEqual([
+      expect.stringMatching(new RegExp(`(^|/)cgwatch-demo-${r.pid}-mem$`)),
+      expect.stringMatching(new RegExp(`(^|/)cgwatch-demo-${r.pid}-cpu$`)),
+    ]);
     const [mem = "", cpu = ""] = created?.slice(1) ?? [];
-    const dirs = [path.join("/sys/fs/cgroup/memory", mem), ...["cpu", "cpuacct"].map((c) => path.join("/sys/fs/cgroup", c, cpu))];
+    const dirs = [
+      path.join("/sys/fs/cgroup/memory", mem),
+      ...["cpu", "cpuacct"].map((c) => path.join("/sys/fs/cgroup", c, cpu)),
+    ];
     expect(dirs.filter((d) => fs.existsSync(d))).toEqual([]);
   }, 150_000);
 });
 
 it("check: a valid config exits 0, a bad one exits 78 naming file:line and key", () => {
-  const ok = spawnSync(process.execPath, [CLI, "check", "--config", path.join(ROOT, "config/cgwatch.yaml")], { encoding: "utf8" });
+  const ok = spawnSync(process.execPath, [CLI, "check", "--config", path.join(ROOT, "config/cgwatch.yaml")], {
+    encoding: "utf8",
+  });
   expect(ok.status, ok.stdout + ok.stderr).toBe(0);
   expect(ok.stdout).toMatch(/5 policies compiled/);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-check-"));
@@ -171,7 +202,11 @@ it("check: policies.cooldowns naming no policy is an error at its line", () => {
   const r = spawnSync(process.execPath, [CLI, "check", "--config", file], { encoding: "utf8" });
   fs.rmSync(dir, { recursive: true, force: true });
   expect(r.status).toBe(78);
-  expect(r.stdout).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:4:\\d+: policies\\.cooldowns\\.oom-resuce: no policy named "oom-resuce"`));
+  expect(r.stdout).toMatch(
+    new RegExp(
+      `${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:4:\\d+: policies\\.cooldowns\\.oom-resuce: no policy named "oom-resuce"`,
+    ),
+  );
 });
 
 it("run refuses a bad config with the same errors and exit code", () => {
@@ -191,11 +226,21 @@ it("run under socket activation serves /metrics from the inherited fd (LISTEN_FD
   const port = (listener.address() as net.AddressInfo).port;
   const fd = (listener as unknown as { _handle: { fd: number } })._handle.fd;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-sock-"));
-  fs.writeFileSync(path.join(dir, "c.yaml"), 'watch: [ "cgwatch-no-such-cgroup-*" ]\npolicies: { builtin: false }\npsi: { memory: "off" }\n');
+  fs.writeFileSync(
+    path.join(dir, "c.yaml"),
+    'watch: [ "cgwatch-no-such-cgroup-*" ]\npolicies: { builtin: false }\npsi: { memory: "off" }\n',
+  );
   // $$ of the shell is the pid node gets after exec: LISTEN_PID must name cgwatch itself.
-  const child = spawn("/bin/sh", ["-c", `LISTEN_FDS=1 LISTEN_PID=$$ LISTEN_FDNAMES=cgwatch-metrics exec "${process.execPath}" "${CLI}" run --config "${dir}/c.yaml"`], {
-    stdio: ["ignore", "pipe", "pipe", fd],
-  });
+  const child = spawn(
+    "/bin/sh",
+    [
+      "-c",
+      `LISTEN_FDS=1 LISTEN_PID=$$ LISTEN_FDNAMES=cgwatch-metrics exec "${process.execPath}" "${CLI}" run --config "${dir}/c.yaml"`,
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe", fd],
+    },
+  );
   try {
     let out = "";
     child.stdout?.on("data", (d: Buffer) => (out += d.toString()));

@@ -85,7 +85,11 @@ describe("cgwatch run on a hostile tree", () => {
       ].join("\n"),
     );
     const run = startRun(config);
-    await waitFor(() => run.out().includes("ready: first scan complete"), "ready (a blocking open of the FIFO never gets there)", 20_000);
+    await waitFor(
+      () => run.out().includes("ready: first scan complete"),
+      "ready (a blocking open of the FIFO never gets there)",
+      20_000,
+    );
     const listening = lines(run.out()).find((l) => l["msg"] === "metrics listening")?.["url"];
     const url = typeof listening === "string" ? listening : "";
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+/);
@@ -95,22 +99,32 @@ describe("cgwatch run on a hostile tree", () => {
     expect(health?.status).toBe(200);
 
     host.write("good", "memory.events", "low 0\nhigh 0\nmax 1\noom 1\noom_kill 1\noom_group_kill 0\n");
-    await waitFor(async () => /cgwatch_memory_events_total\{cgroup="good",event="oom_kill"\} 1\b/.test((await get(`${base}/metrics`))?.body ?? ""), "good's oom_kill in /metrics");
+    await waitFor(
+      async () =>
+        /cgwatch_memory_events_total\{cgroup="good",event="oom_kill"\} 1\b/.test(
+          (await get(`${base}/metrics`))?.body ?? "",
+        ),
+      "good's oom_kill in /metrics",
+    );
 
     // Several safety-net sweeps re-read the FIFO path: still one line, one count.
     await new Promise((r) => setTimeout(r, 3500));
     // (An in-place rewrite of good's memory.events can be read empty mid-write: a fake-tree artefact, a problem of its own. Only bad's count here.)
     const ofBad = (l: Record<string, unknown>): boolean => typeof l["path"] === "string" && l["path"].includes("/bad/");
-    const started = (): Record<string, unknown>[] => lines(run.out()).filter((l) => String(l["msg"]).startsWith("read problem started") && ofBad(l));
+    const started = (): Record<string, unknown>[] =>
+      lines(run.out()).filter((l) => String(l["msg"]).startsWith("read problem started") && ofBad(l));
     expect(started()).toHaveLength(1);
     expect(started()[0]).toMatchObject({ level: "warn", file: "memory.events", reason: "fifo" });
-    expect((await get(`${base}/metrics`))?.body).toMatch(/cgwatch_read_problems_total\{file="memory.events",reason="fifo"\} 1\b/);
+    expect((await get(`${base}/metrics`))?.body).toMatch(
+      /cgwatch_read_problems_total\{file="memory.events",reason="fifo"\} 1\b/,
+    );
     expect((await get(`${base}/healthz`))?.status).toBe(200);
 
     // The FIFO becomes a control file again: cleared once, and its OOM is seen.
     fs.rmSync(host.file("bad", "memory.events"));
     fs.writeFileSync(host.file("bad", "memory.events"), "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n");
-    const cleared = (): Record<string, unknown>[] => lines(run.out()).filter((l) => String(l["msg"]).startsWith("read problem cleared") && ofBad(l));
+    const cleared = (): Record<string, unknown>[] =>
+      lines(run.out()).filter((l) => String(l["msg"]).startsWith("read problem cleared") && ofBad(l));
     await waitFor(() => cleared().length > 0, "the problem cleared");
     await new Promise((r) => setTimeout(r, 1500));
     expect(cleared()).toHaveLength(1);
@@ -129,8 +143,14 @@ describe("cgwatch run on a hostile tree", () => {
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const policies = path.join(dir, "policies");
     fs.mkdirSync(policies);
-    fs.writeFileSync(path.join(policies, "ok.js"), 'export const meta = { name: "ok", on: ["oom_kill"] };\nexport function onEvent() { return []; }\n');
-    fs.writeFileSync(path.join(policies, "syntax.js"), 'export const meta = { name: "syntax", on: ["oom_kill"] };\nexport function onEvent() {\n  return [1;\n}\n');
+    fs.writeFileSync(
+      path.join(policies, "ok.js"),
+      'export const meta = { name: "ok", on: ["oom_kill"] };\nexport function onEvent() { return []; }\n',
+    );
+    fs.writeFileSync(
+      path.join(policies, "syntax.js"),
+      'export const meta = { name: "syntax", on: ["oom_kill"] };\nexport function onEvent() {\n  return [1;\n}\n',
+    );
     fs.writeFileSync(
       path.join(policies, "meta.js"),
       'export const meta = {\n  name: "Bad Name",\n  on: ["oom_kill", "under_om"],\n  cooldown: "soon",\n};\nexport function onEvent() { return []; }\n',
@@ -138,9 +158,18 @@ describe("cgwatch run on a hostile tree", () => {
     const config = path.join(dir, "cgwatch.yaml");
     fs.writeFileSync(
       config,
-      [`cgroupRoot: ${JSON.stringify(host.root)}`, 'watch: [ "good" ]', `policies: { builtin: false, dirs: [ ${JSON.stringify(policies)} ] }`, "metrics: { listen: 127.0.0.1:0 }", ""].join("\n"),
+      [
+        `cgroupRoot: ${JSON.stringify(host.root)}`,
+        'watch: [ "good" ]',
+        `policies: { builtin: false, dirs: [ ${JSON.stringify(policies)} ] }`,
+        "metrics: { listen: 127.0.0.1:0 }",
+        "",
+      ].join("\n"),
     );
-    const check = spawnSync(process.execPath, [CLI, "check", "--config", config], { encoding: "utf8", timeout: 60_000 });
+    const check = spawnSync(process.execPath, [CLI, "check", "--config", config], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(check.status).toBe(78);
     const run = startRun(config);
     const code = await new Promise<number | null>((resolve) => run.child.once("exit", (c) => resolve(c)));

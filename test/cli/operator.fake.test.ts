@@ -37,7 +37,12 @@ function scene(cgroups: readonly string[], yaml: string): Scene {
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   const root = path.join(dir, "cgroup");
   materialize(root, { "cgroup.controllers": "cpu io memory pids\n", "cgroup.subtree_control": "cpu io memory pids\n" });
-  for (const c of cgroups) materialize(path.join(root, c), { ...V2_CGROUP_FILES, "memory.max": `${100 * MiB}\n`, "memory.current": `${100 * MiB}\n` });
+  for (const c of cgroups)
+    materialize(path.join(root, c), {
+      ...V2_CGROUP_FILES,
+      "memory.max": `${100 * MiB}\n`,
+      "memory.current": `${100 * MiB}\n`,
+    });
   const config = path.join(dir, "cgwatch.yaml");
   fs.writeFileSync(config, yaml);
   return {
@@ -70,7 +75,8 @@ const rescueConfig = (stepPercent: number, extra: readonly string[] = []): strin
     "",
   ].join("\n");
 
-const decision = (cgroup: string) => (l: Record<string, unknown>) => l["msg"] === "action decision" && l["cgroup"] === cgroup && l["policy"] === "oom-rescue";
+const decision = (cgroup: string) => (l: Record<string, unknown>) =>
+  l["msg"] === "action decision" && l["cgroup"] === cgroup && l["policy"] === "oom-rescue";
 
 describe("cgwatch run against a fake v2 tree", () => {
   it("SIGHUP applies policies.params (the next rescue uses the new step) and names restart-only keys in one warning", async () => {
@@ -86,7 +92,9 @@ describe("cgwatch run against a fake v2 tree", () => {
     cli.child.kill("SIGHUP");
     const reloaded = await cli.waitLog((l) => l["msg"] === "configuration reloaded", "reload");
     expect(reloaded["changed"]).toEqual(expect.arrayContaining(["policies.params", "log.level"]));
-    const warnings = cli.logs().filter((l) => typeof l["msg"] === "string" && (l["msg"]).includes("only after a restart"));
+    const warnings = cli
+      .logs()
+      .filter((l) => typeof l["msg"] === "string" && l["msg"].includes("only after a restart"));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.["keys"]).toEqual(["pollIntervalMs", "sampleIntervalMs"]);
 
@@ -103,7 +111,10 @@ describe("cgwatch run against a fake v2 tree", () => {
     const cli = s.run();
     const ready = await cli.waitLog((l) => l["msg"] === "ready: first scan complete", "ready");
     expect(ready["watched"]).toBe(2);
-    fs.writeFileSync(s.config, rescueConfig(25).replace('watch: ["app*"]', 'watch: ["app*", "other"]\nexclude: ["app2"]'));
+    fs.writeFileSync(
+      s.config,
+      rescueConfig(25).replace('watch: ["app*"]', 'watch: ["app*", "other"]\nexclude: ["app2"]'),
+    );
     cli.child.kill("SIGHUP");
     const reloaded = await cli.waitLog((l) => l["msg"] === "configuration reloaded", "reload");
     expect(reloaded["changed"]).toEqual(expect.arrayContaining(["watch", "exclude"]));
@@ -115,12 +126,21 @@ describe("cgwatch run against a fake v2 tree", () => {
       other: sample(text, "cgwatch_cgroup_info", { cgroup: "other" }),
       app2: sample(text, "cgwatch_cgroup_info", { cgroup: "app2" }),
     });
-    await expect.poll(async () => watchedSet(await cli.scrape()), { timeout: 20_000 }).toEqual({ watched: 2, other: 1, app2: undefined });
+    await expect
+      .poll(async () => watchedSet(await cli.scrape()), { timeout: 20_000 })
+      .toEqual({ watched: 2, other: 1, app2: undefined });
     // Adopted, not created: the first scrape that has the series shows its five earlier OOM kills as they are
     // (a cgroup created while watched would show 0 first, so that increase() counts its kills as new).
     let firstSeen: number | undefined;
     await expect
-      .poll(async () => (firstSeen = sample(await cli.scrape(), "cgwatch_memory_events_total", { cgroup: "other", event: "oom_kill" })), { timeout: 20_000 })
+      .poll(
+        async () =>
+          (firstSeen = sample(await cli.scrape(), "cgwatch_memory_events_total", {
+            cgroup: "other",
+            event: "oom_kill",
+          })),
+        { timeout: 20_000 },
+      )
       .toBeDefined();
     expect(firstSeen).toBe(5);
     s.write("other", "memory.events", "low 0\nhigh 0\nmax 1\noom 5\noom_kill 5\noom_group_kill 0\n");
@@ -155,14 +175,20 @@ describe("cgwatch run against a fake v2 tree", () => {
     const cli = s.run();
     await cli.waitLog((l) => l["msg"] === "ready: first scan complete", "ready");
     // The first publish pass (kicked at ready) has shown the old limit.
-    await expect.poll(async () => sample(await cli.scrape(), "cgwatch_memory_limit_bytes", { cgroup: "app1" }), { timeout: 20_000 }).toBe(100 * MiB);
+    await expect
+      .poll(async () => sample(await cli.scrape(), "cgwatch_memory_limit_bytes", { cgroup: "app1" }), {
+        timeout: 20_000,
+      })
+      .toBe(100 * MiB);
 
     s.write("app1", "memory.events", memoryMax(1));
     await cli.waitLog(decision("app1"), "rescue");
     // safetyNetInterval is 60 s: only a refresh caused by the write itself can show the new value now.
     const text = await cli.scrape();
     expect(sample(text, "cgwatch_memory_limit_bytes", { cgroup: "app1" })).toBe(125 * MiB);
-    expect(sample(text, "cgwatch_actions_total", { policy: "oom-rescue", action: "set_memory_limit", outcome: "applied" })).toBe(1);
+    expect(
+      sample(text, "cgwatch_actions_total", { policy: "oom-rescue", action: "set_memory_limit", outcome: "applied" }),
+    ).toBe(1);
     expect(sample(text, "cgwatch_events_total", { kind: "memory_max", source: "inotify" })).toBe(1);
   }, 60_000);
 });
@@ -172,14 +198,23 @@ function hybridScene(): { root: string; config: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cgwatch-hybrid-${process.pid}-`));
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   const root = path.join(dir, "cgroup");
-  const cpu = { "cgroup.procs": "", "cpu.stat": "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n", "cpu.cfs_quota_us": "-1\n", "cpu.cfs_period_us": "100000\n", "cpu.shares": "1024\n" };
+  const cpu = {
+    "cgroup.procs": "",
+    "cpu.stat": "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n",
+    "cpu.cfs_quota_us": "-1\n",
+    "cpu.cfs_period_us": "100000\n",
+    "cpu.shares": "1024\n",
+  };
   materialize(root, {
     memory: { "cgroup.procs": "", both: { ...V1_MEMORY_FILES } },
     cpu: { "cgroup.procs": "", both: cpu, cpuonly: cpu },
     cpuacct: { "cgroup.procs": "", both: { ...V1_CPUACCT_FILES }, cpuonly: { ...V1_CPUACCT_FILES } },
   });
   const config = path.join(dir, "cgwatch.yaml");
-  fs.writeFileSync(config, ['watch: ["*"]', "metrics: { listen: 127.0.0.1:0 }", "policies: { builtin: false }", ""].join("\n"));
+  fs.writeFileSync(
+    config,
+    ['watch: ["*"]', "metrics: { listen: 127.0.0.1:0 }", "policies: { builtin: false }", ""].join("\n"),
+  );
   return { root, config };
 }
 
@@ -208,17 +243,27 @@ describe("a cgroup that exists only in the cpu hierarchy", () => {
 describe("self-protection without CAP_SYS_RESOURCE", () => {
   // Needs root (the point is what the message says to root) and setpriv (util-linux) to drop CAP_SYS_RESOURCE; in CI it must run.
   const canDropCap = process.getuid?.() === 0 && fs.existsSync("/usr/bin/setpriv");
-  it.skipIf(!canDropCap && !IN_CI)("as root, the EACCES reason names the capability and never says 'not root'", async () => {
-    if (!canDropCap) throw new Error("needs root and setpriv (util-linux) to drop CAP_SYS_RESOURCE");
-    const s = scene(["app1"], rescueConfig(25));
-    // Drop CAP_SYS_RESOURCE from the bounding set: as root, lowering oom_score_adj then fails with EACCES.
-    const cli = startCli(["run", "-c", s.config, "--cgroup-root", s.root], {}, ["/usr/bin/setpriv", "--bounding-set", "-sys_resource", "--inh-caps", "-sys_resource"]);
-    cleanups.push(() => cli.stop());
-    const line = await cli.waitLog((l) => l["policy"] === "self-protection", "self-protection decision");
-    expect(line).toMatchObject({ outcome: "failed", errno: "EACCES" });
-    expect(String(line["reason"])).not.toMatch(/not root/);
-    expect(String(line["reason"])).toMatch(/CAP_SYS_RESOURCE/);
-  }, 60_000);
+  it.skipIf(!canDropCap && !IN_CI)(
+    "as root, the EACCES reason names the capability and never says 'not root'",
+    async () => {
+      if (!canDropCap) throw new Error("needs root and setpriv (util-linux) to drop CAP_SYS_RESOURCE");
+      const s = scene(["app1"], rescueConfig(25));
+      // Drop CAP_SYS_RESOURCE from the bounding set: as root, lowering oom_score_adj then fails with EACCES.
+      const cli = startCli(["run", "-c", s.config, "--cgroup-root", s.root], {}, [
+        "/usr/bin/setpriv",
+        "--bounding-set",
+        "-sys_resource",
+        "--inh-caps",
+        "-sys_resource",
+      ]);
+      cleanups.push(() => cli.stop());
+      const line = await cli.waitLog((l) => l["policy"] === "self-protection", "self-protection decision");
+      expect(line).toMatchObject({ outcome: "failed", errno: "EACCES" });
+      expect(String(line["reason"])).not.toMatch(/not root/);
+      expect(String(line["reason"])).toMatch(/CAP_SYS_RESOURCE/);
+    },
+    60_000,
+  );
 });
 
 describe("the CLI's help and exit codes", () => {
@@ -231,14 +276,18 @@ describe("the CLI's help and exit codes", () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^Usage: cgwatch /);
     expect(runCli(["policy"]).status).toBe(2);
-    expect(runCli(["nonsense"])).toMatchObject({ status: 2, stderr: expect.stringMatching(/unknown command 'nonsense'/) as unknown });
+    expect(runCli(["nonsense"])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/unknown command 'nonsense'/) as unknown,
+    });
   });
 
   it("check --help lists only the options check acts on", () => {
     const r = runCli(["check", "--help"]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/--config/);
-    for (const inert of ["--dry-run", "--log-level", "--metrics-listen", "--cgroup-root"]) expect(r.stdout).not.toContain(inert);
+    for (const inert of ["--dry-run", "--log-level", "--metrics-listen", "--cgroup-root"])
+      expect(r.stdout).not.toContain(inert);
     const status = runCli(["status", "--help"]).stdout;
     for (const inert of ["--dry-run", "--log-level"]) expect(status).not.toContain(inert);
   });
@@ -268,7 +317,10 @@ describe("log format", () => {
     if (!fs.existsSync("/usr/bin/script")) throw new Error("needs script(1) from util-linux for a pseudo-terminal");
     const underPty = async (extra: readonly string[], until: RegExp): Promise<string> => {
       const s = scene(["app1"], rescueConfig(25, extra));
-      const cmd = ["exec", process.execPath, CLI, "run", "-c", s.config, "--cgroup-root", s.root].map((a) => `'${a}'`).join(" ").replace("'exec'", "exec");
+      const cmd = ["exec", process.execPath, CLI, "run", "-c", s.config, "--cgroup-root", s.root]
+        .map((a) => `'${a}'`)
+        .join(" ")
+        .replace("'exec'", "exec");
       const child = spawn("/usr/bin/script", ["-qec", cmd, "/dev/null"], { stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
       child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -276,7 +328,12 @@ describe("log format", () => {
       const stop = async (): Promise<void> => {
         if (child.exitCode !== null || child.pid === undefined) return;
         // cgwatch is script's child: stop it by its pid, then script ends with it.
-        const kids = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+        const kids = fs
+          .readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8")
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map(Number);
         for (const k of kids) process.kill(k, "SIGTERM");
         const t = setTimeout(() => child.kill("SIGKILL"), 15_000);
         await exited;
@@ -317,15 +374,29 @@ describe("cgwatch run --record, then cgwatch policy test", () => {
 
     const config = path.join(s.dir, "replay.yaml");
     fs.writeFileSync(config, "policies: { params: { oom-rescue: { stepPercent: 25 } } }\n");
-    const r = runCli(["policy", "test", path.join(ROOT, "policies/oom-rescue.js"), "--events", trace, "--config", config, "--host-memory", "64g"]);
+    const r = runCli([
+      "policy",
+      "test",
+      path.join(ROOT, "policies/oom-rescue.js"),
+      "--events",
+      trace,
+      "--config",
+      config,
+      "--host-memory",
+      "64g",
+    ]);
     expect(r.stderr).toBe("");
     const decisions = r.stdout.split("\n").filter((l) => l.startsWith("line ") || l.startsWith("  → "));
     expect(decisions).toEqual([
       expect.stringMatching(/^line \d+ cgroup_added app1: not subscribed/) as unknown,
-      expect.stringMatching(new RegExp(`^line \\d+ memory_max app1: set_memory_limit \\{"bytes":${125 * MiB}\\}$`)) as unknown,
+      expect.stringMatching(
+        new RegExp(`^line \\d+ memory_max app1: set_memory_limit \\{"bytes":${125 * MiB}\\}$`),
+      ) as unknown,
       "  → applied (simulated: the next event of this cgroup sees it)",
       // The policy's cooldown (or, were it not there, usage 100M < 0.9 × 125M) leaves the second hit alone.
-      expect.stringMatching(/^line \d+ memory_max app1: (skipped \(cooling down for another \d+ ms\)|no action)$/) as unknown,
+      expect.stringMatching(
+        /^line \d+ memory_max app1: (skipped \(cooling down for another \d+ ms\)|no action)$/,
+      ) as unknown,
     ]);
     expect(r.status).toBe(0);
   }, 60_000);

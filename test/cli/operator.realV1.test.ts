@@ -28,7 +28,16 @@ describeRealV1("a cgroup only in the cpu hierarchy", ["memory", "cpu", "cpuacct"
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const config = path.join(dir, "cgwatch.yaml");
     // Watches only the scratch cgroup, changes nothing (no policies, dry-run).
-    fs.writeFileSync(config, [`watch: [${JSON.stringify(scratch.cgroup)}]`, "policies: { builtin: false }", "dryRun: true", "metrics: { listen: 127.0.0.1:0 }", ""].join("\n"));
+    fs.writeFileSync(
+      config,
+      [
+        `watch: [${JSON.stringify(scratch.cgroup)}]`,
+        "policies: { builtin: false }",
+        "dryRun: true",
+        "metrics: { listen: 127.0.0.1:0 }",
+        "",
+      ].join("\n"),
+    );
 
     const status = runCli(["status", "-c", config]);
     expect(status.status).toBe(0);

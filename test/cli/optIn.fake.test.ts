@@ -37,9 +37,13 @@ interface Run {
 }
 
 function run(config: string, host: FakeHost): Run {
-  const child = spawn(process.execPath, [CLI, "run", "--config", config, "--cgroup-root", host.root, "--metrics-listen", "127.0.0.1:0"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, "run", "--config", config, "--cgroup-root", host.root, "--metrics-listen", "127.0.0.1:0"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   cleanups.push(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
@@ -61,8 +65,12 @@ function run(config: string, host: FakeHost): Run {
 async function waitFor(pred: () => boolean, what: string, r: Run, timeoutMs = 30_000): Promise<void> {
   const t = Date.now();
   while (!pred()) {
-    if (Date.now() - t > timeoutMs) throw new Error(`timed out waiting for ${what}\nstderr: ${r.stderr()}\nlog: ${JSON.stringify(r.lines().slice(-10))}`);
-    if (r.child.exitCode !== null) throw new Error(`cgwatch exited ${r.child.exitCode} waiting for ${what}\nstderr: ${r.stderr()}`);
+    if (Date.now() - t > timeoutMs)
+      throw new Error(
+        `timed out waiting for ${what}\nstderr: ${r.stderr()}\nlog: ${JSON.stringify(r.lines().slice(-10))}`,
+      );
+    if (r.child.exitCode !== null)
+      throw new Error(`cgwatch exited ${r.child.exitCode} waiting for ${what}\nstderr: ${r.stderr()}`);
     await new Promise((res) => setTimeout(res, 25));
   }
 }
@@ -97,10 +105,12 @@ function nearLimitHost(): FakeHost {
   return host;
 }
 
-const hitLimit = (host: FakeHost): void => host.write("app", "memory.events", "low 0\nhigh 0\nmax 1\noom 0\noom_kill 0\noom_group_kill 0\n");
+const hitLimit = (host: FakeHost): void =>
+  host.write("app", "memory.events", "low 0\nhigh 0\nmax 1\noom 0\noom_kill 0\noom_group_kill 0\n");
 const decisions = (r: Run): Line[] => r.lines().filter((l) => l["msg"] === "action decision" && l["cgroup"] === "app");
 /** The startup line that says what cgwatch will touch (logged just before "ready: first scan complete"). */
-const readyLine = (r: Run): Line | undefined => r.lines().find((l) => typeof l["msg"] === "string" && l["msg"].startsWith("watching "));
+const readyLine = (r: Run): Line | undefined =>
+  r.lines().find((l) => typeof l["msg"] === "string" && l["msg"].startsWith("watching "));
 
 describe("acting is opt-in (real cgwatch run on a fake v2 cgroupfs)", () => {
   it("the shipped config observes every cgroup and writes nothing: oom-rescue's raise is logged as observe_only", async () => {
@@ -113,7 +123,13 @@ describe("acting is opt-in (real cgwatch run on a fake v2 cgroupfs)", () => {
     hitLimit(host);
     const events = snapshot(host.root).get("app/memory.events");
     await waitFor(() => decisions(r).length > 0, "oom-rescue's decision", r);
-    expect(decisions(r)[0]).toMatchObject({ policy: "oom-rescue", action: "set_memory_limit", outcome: "dry_run", reason: "observe_only", before: String(100 * MiB) });
+    expect(decisions(r)[0]).toMatchObject({
+      policy: "oom-rescue",
+      action: "set_memory_limit",
+      outcome: "dry_run",
+      reason: "observe_only",
+      before: String(100 * MiB),
+    });
     expect(await stop(r)).toBe(0);
     // Every file as it was before cgwatch started, but the one the test itself
     // wrote and the PSI trigger registrations: on a real kernel writing a

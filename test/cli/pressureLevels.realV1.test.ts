@@ -22,11 +22,16 @@ afterEach(async () => {
 });
 
 const native = loadNative();
-const suite = native.kind === "loaded" || IN_CI ? describeRealV1 : (name: string, _c: readonly string[], body: () => void) => describe.skip(`[real v1, SKIPPED: no native addon] ${name}`, body);
+const suite =
+  native.kind === "loaded" || IN_CI
+    ? describeRealV1
+    : (name: string, _c: readonly string[], body: () => void) =>
+        describe.skip(`[real v1, SKIPPED: no native addon] ${name}`, body);
 
 /** Writes 120 MB through the page cache in a 50M cgroup: reclaim, no OOM. */
 function reclaim(s: ScratchCgroup, dir: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  const script = "import os, sys\nf = open(sys.argv[1], 'wb')\nfor i in range(120):\n    f.write(b'x' * 1048576)\n    if i % 8 == 7: f.flush(); os.fsync(f.fileno())\nf.close()";
+  const script =
+    "import os, sys\nf = open(sys.argv[1], 'wb')\nfor i in range(120):\n    f.write(b'x' * 1048576)\n    if i % 8 == 7: f.flush(); os.fsync(f.fileno())\nf.close()";
   return waitExit(s.spawnInside("python3", ["-c", script, `${dir}/cache`], 25_000));
 }
 
@@ -51,11 +56,14 @@ suite("v1 pressure levels from the config", ["memory"], () => {
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     expect(await reclaim(quiet, dir)).toEqual({ code: 0, signal: null });
     expect(await reclaim(loud, dir)).toEqual({ code: 0, signal: null });
-    const pressure = (cg: string) => run.lines().filter((l) => l["msg"] === "memory_pressure" && (l["event"] as { cgroup?: string }).cgroup === cg);
+    const pressure = (cg: string) =>
+      run.lines().filter((l) => l["msg"] === "memory_pressure" && (l["event"] as { cgroup?: string }).cgroup === cg);
     await waitFor(() => pressure(loud.cgroup).length > 0, "memory_pressure of the loud cgroup", 10_000);
     expect(pressure(loud.cgroup)[0]?.["event"]).toMatchObject({ source: "eventfd", resource: "memory", level: "low" });
     // The quiet cgroup reclaimed first and as much: no registration, no event.
     expect(pressure(quiet.cgroup)).toEqual([]);
-    expect(run.lines().filter((l) => l["msg"] === "notification source failed; the safety net keeps re-reading")).toEqual([]);
+    expect(
+      run.lines().filter((l) => l["msg"] === "notification source failed; the safety net keeps re-reading"),
+    ).toEqual([]);
   }, 60_000);
 });

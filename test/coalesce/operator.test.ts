@@ -3,7 +3,10 @@ import { TestScheduler } from "rxjs/testing";
 import { describe, expect, it } from "vitest";
 import { coalescePerKey } from "../../src/coalesce/operator.js";
 
-const rules = { key: (s: string) => (s.startsWith("x") ? null : s[0] ?? null), merge: (a: string, b: string) => a + b.slice(1) };
+const rules = {
+  key: (s: string) => (s.startsWith("x") ? null : (s[0] ?? null)),
+  merge: (a: string, b: string) => a + b.slice(1),
+};
 
 describe("coalescePerKey", () => {
   it("first item at once, at most one merged follow-up per window, per key", () => {
@@ -12,7 +15,12 @@ describe("coalescePerKey", () => {
       const src = cold("a 2ms b 2ms c 2ms d 20ms e", { a: "a1", b: "a2", c: "a3", d: "x9", e: "a4" });
       // a1 at once; a2+a3 as one follow-up when a1's window ends (@10), which opens 10..20;
       // quiet by 20, so a4 @30 passes at once.
-      expectObservable(src.pipe(coalescePerKey(rules, 10))).toBe("a 8ms d m 19ms e", { a: "a1", d: "x9", m: "a23", e: "a4" });
+      expectObservable(src.pipe(coalescePerKey(rules, 10))).toBe("a 8ms d m 19ms e", {
+        a: "a1",
+        d: "x9",
+        m: "a23",
+        e: "a4",
+      });
     });
   });
 
@@ -28,7 +36,9 @@ describe("coalescePerKey", () => {
     const source = new Subject<string>();
     const seen: string[] = [];
     let done = false;
-    const sub = source.pipe(coalescePerKey(rules, 60_000)).subscribe({ next: (v) => seen.push(v), complete: () => (done = true) });
+    const sub = source
+      .pipe(coalescePerKey(rules, 60_000))
+      .subscribe({ next: (v) => seen.push(v), complete: () => (done = true) });
     source.next("a1");
     source.next("a2");
     source.next("b1");
@@ -49,7 +59,9 @@ describe("coalescePerKey", () => {
     const run = (): { seen: string[]; source: Subject<string>; stop: () => void } => {
       const source = new Subject<string>();
       const seen: string[] = [];
-      const sub = source.pipe(coalescePerKey(rules, 10, { scheduler, followUp: (deliver) => deferred.push(deliver) })).subscribe((v) => seen.push(v));
+      const sub = source
+        .pipe(coalescePerKey(rules, 10, { scheduler, followUp: (deliver) => deferred.push(deliver) }))
+        .subscribe((v) => seen.push(v));
       return { seen, source, stop: () => sub.unsubscribe() };
     };
     const one = run();

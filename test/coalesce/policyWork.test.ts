@@ -3,20 +3,54 @@ import { TestScheduler } from "rxjs/testing";
 import { describe, expect, it } from "vitest";
 import type { WatchdogEvent } from "../../src/events/types.js";
 import { coalescePerKey } from "../../src/coalesce/operator.js";
-import { COALESCED_KINDS, POLICY_COALESCE_MS, coalescePolicyWork, policyWorkRules } from "../../src/coalesce/policyWork.js";
+import {
+  COALESCED_KINDS,
+  POLICY_COALESCE_MS,
+  coalescePolicyWork,
+  policyWorkRules,
+} from "../../src/coalesce/policyWork.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-const high = (cgroup: string, before: number, after: number, at: number): WatchdogEvent => ({ kind: "memory_high", cgroup, at, source: "inotify", counter: { before, after } });
-const pressure = (cgroup: string, at: number, avg10: number): WatchdogEvent => ({ kind: "memory_pressure", cgroup, at, source: "psi", resource: "memory", someAvg10: avg10 });
+const high = (cgroup: string, before: number, after: number, at: number): WatchdogEvent => ({
+  kind: "memory_high",
+  cgroup,
+  at,
+  source: "inotify",
+  counter: { before, after },
+});
+const pressure = (cgroup: string, at: number, avg10: number): WatchdogEvent => ({
+  kind: "memory_pressure",
+  cgroup,
+  at,
+  source: "psi",
+  resource: "memory",
+  someAvg10: avg10,
+});
 
 describe("policyWorkRules", () => {
   it("coalesces memory_high and memory_pressure per cgroup and kind, nothing else", () => {
     expect([...COALESCED_KINDS].sort()).toEqual(["memory_high", "memory_pressure"]);
     expect(policyWorkRules.key(high("a", 0, 1, 0))).not.toBe(policyWorkRules.key(high("b", 0, 1, 0)));
     expect(policyWorkRules.key(high("a", 0, 1, 0))).not.toBe(policyWorkRules.key(pressure("a", 0, 0)));
-    expect(policyWorkRules.key({ kind: "memory_max", cgroup: "a", at: 0, source: "inotify", counter: { before: 0, after: 1 } })).toBeNull();
-    expect(policyWorkRules.key({ kind: "oom_kill", cgroup: "a", at: 0, source: "inotify", counter: { before: 0, after: 1 } })).toBeNull();
+    expect(
+      policyWorkRules.key({
+        kind: "memory_max",
+        cgroup: "a",
+        at: 0,
+        source: "inotify",
+        counter: { before: 0, after: 1 },
+      }),
+    ).toBeNull();
+    expect(
+      policyWorkRules.key({
+        kind: "oom_kill",
+        cgroup: "a",
+        at: 0,
+        source: "inotify",
+        counter: { before: 0, after: 1 },
+      }),
+    ).toBeNull();
     expect(policyWorkRules.key({ kind: "cgroup_removed", cgroup: "a", at: 0, source: "inotify" })).toBeNull();
   });
 
@@ -30,7 +64,12 @@ describe("policyWorkRules", () => {
 
   it("a burst of memory_high in one cgroup costs one call at once and one follow-up", () => {
     new TestScheduler((a, b) => expect(a).toEqual(b)).run(({ cold, expectObservable }) => {
-      const src = cold("a 9ms b 9ms c 9ms d", { a: high("a", 0, 1, 0), b: high("a", 1, 2, 10), c: high("b", 0, 4, 20), d: high("a", 2, 3, 30) });
+      const src = cold("a 9ms b 9ms c 9ms d", {
+        a: high("a", 0, 1, 0),
+        b: high("a", 1, 2, 10),
+        c: high("b", 0, 4, 20),
+        d: high("a", 2, 3, 30),
+      });
       expectObservable(src.pipe(coalescePerKey(policyWorkRules, 1000))).toBe("a 19ms c 979ms f", {
         a: high("a", 0, 1, 0),
         c: high("b", 0, 4, 20),
@@ -52,7 +91,10 @@ describe("policyWorkRules", () => {
 });
 
 describe("coalescePolicyWork (the daemon's operator before the policies)", () => {
-  const run = (context: { recording: boolean; isWatched: (c: string) => boolean }): { source: Subject<WatchdogEvent>; seen: WatchdogEvent[]; stop: () => void } => {
+  const run = (context: {
+    recording: boolean;
+    isWatched: (c: string) => boolean;
+  }): { source: Subject<WatchdogEvent>; seen: WatchdogEvent[]; stop: () => void } => {
     const source = new Subject<WatchdogEvent>();
     const seen: WatchdogEvent[] = [];
     const sub = source.pipe(coalescePolicyWork(context)).subscribe((e) => seen.push(e));

@@ -28,7 +28,10 @@ const doc = (yaml: string): unknown => (parse(yaml) as unknown) ?? {};
 
 describe("config/cgwatch.schema.json", () => {
   it("is what the zod schema generates (regenerate: CGWATCH_WRITE_SCHEMA=1 npx vitest run test/config/jsonSchema.test.ts)", (ctx) => {
-    if (rewrote) ctx.skip(`NOT RUN: CGWATCH_WRITE_SCHEMA=1 rewrote the file (${committedText === generated ? "it was already fresh" : "it WAS stale"}); run again without it to compare`);
+    if (rewrote)
+      ctx.skip(
+        `NOT RUN: CGWATCH_WRITE_SCHEMA=1 rewrote the file (${committedText === generated ? "it was already fresh" : "it WAS stale"}); run again without it to compare`,
+      );
     // The text read before any rewrite: never the file compared with itself.
     expect(committedText).toBe(generated);
   });

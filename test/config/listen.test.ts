@@ -30,7 +30,11 @@ describe("parseListen", () => {
 describe("systemdListenFd (sd_listen_fds semantics)", () => {
   it("uses fd 3 (or the fd named metrics) only when LISTEN_PID is this process", () => {
     expect(systemdListenFd({ LISTEN_PID: "7", LISTEN_FDS: "1" }, 7)).toEqual({ kind: "systemd", fd: 3, name: "" });
-    expect(systemdListenFd({ LISTEN_PID: "7", LISTEN_FDS: "2", LISTEN_FDNAMES: "other:metrics" }, 7)).toEqual({ kind: "systemd", fd: 4, name: "metrics" });
+    expect(systemdListenFd({ LISTEN_PID: "7", LISTEN_FDS: "2", LISTEN_FDNAMES: "other:metrics" }, 7)).toEqual({
+      kind: "systemd",
+      fd: 4,
+      name: "metrics",
+    });
     expect(systemdListenFd({ LISTEN_PID: "8", LISTEN_FDS: "1" }, 7)).toBeNull();
     expect(systemdListenFd({ LISTEN_PID: "7", LISTEN_FDS: "0" }, 7)).toBeNull();
     expect(systemdListenFd({}, 7)).toBeNull();

@@ -63,7 +63,12 @@ describe("the shipped config and the defaults", () => {
     expect(c.policies.cooldownsMs).toEqual({});
     expect(c.pollIntervalMs).toBe(1000);
     expect(c.safetyNetIntervalMs).toBe(30_000);
-    expect(c.psi.memory).toEqual({ stall: "some", thresholdUs: 300_000, windowUs: 2_000_000, kernel: "some 300000 2000000" });
+    expect(c.psi.memory).toEqual({
+      stall: "some",
+      thresholdUs: 300_000,
+      windowUs: 2_000_000,
+      kernel: "some 300000 2000000",
+    });
     expect(c.psi.cpu).toBeNull();
     expect(c.metrics.listen).toEqual({ kind: "tcp", host: "127.0.0.1", port: 9786 });
     expect(c.selfProtection.oomScoreAdj).toBe(-1000);
@@ -90,20 +95,39 @@ describe("units and compilation", () => {
     fs.mkdirSync(path.join(dir, "site-policies"));
     const file = path.join(dir, "c.yaml");
     fs.writeFileSync(file, (GOOD_CASES[2]?.yaml ?? "") + "");
-    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("policies:\n", "policies:\n  dirs: [site-policies]\n"));
+    fs.writeFileSync(
+      file,
+      fs.readFileSync(file, "utf8").replace("policies:\n", "policies:\n  dirs: [site-policies]\n"),
+    );
     const c = ok(load({ path: file }));
     expect(c.policies.dirs).toEqual([builtin, path.join(dir, "site-policies")]);
     expect(c.policies.deadlineMs).toBe(20);
     expect(c.policies.memoryLimitBytes).toBe(64 * 2 ** 20);
-    expect(c.guardrails.global.memory).toEqual({ ceilingFractionOfHost: null, ceilingBytes: 64 * 2 ** 30, floorBytes: 32 * 2 ** 20, maxStepFraction: 0.5, maxStepBytes: 512 * 2 ** 20 });
+    expect(c.guardrails.global.memory).toEqual({
+      ceilingFractionOfHost: null,
+      ceilingBytes: 64 * 2 ** 30,
+      floorBytes: 32 * 2 ** 20,
+      maxStepFraction: 0.5,
+      maxStepBytes: 512 * 2 ** 20,
+    });
     expect(c.guardrails.global.cpu).toEqual({ minCores: 0.5, maxCores: 8, maxStepFactor: 4 });
     expect(c.guardrails.global.cooldownMs).toBe(60_000);
     expect(c.guardrails.global.rateLimit).toBeNull();
     expect(c.guardrails.global.dryRun).toBe(true);
-    expect(c.guardrails.perPolicy?.["oom-rescue"]).toEqual({ dryRun: true, memory: { ceilingBytes: 16 * 2 ** 30 }, cooldownMs: 10_000, protectedCgroups: ["docker/db"] });
+    expect(c.guardrails.perPolicy?.["oom-rescue"]).toEqual({
+      dryRun: true,
+      memory: { ceilingBytes: 16 * 2 ** 30 },
+      cooldownMs: 10_000,
+      protectedCgroups: ["docker/db"],
+    });
     // Rules the operator wrote are their opt-in: they act unless they say act: false.
     expect(c.watch[0]).toEqual({ pattern: "docker/*", labels: {}, act: true, v1PressureLevels: null });
-    expect(c.watch[2]).toEqual({ pattern: "system.slice/postgresql.service", labels: { tier: "critical", team: "db" }, act: true, v1PressureLevels: null });
+    expect(c.watch[2]).toEqual({
+      pattern: "system.slice/postgresql.service",
+      labels: { tier: "critical", team: "db" },
+      act: true,
+      v1PressureLevels: null,
+    });
     expect(c.watch[3]).toEqual({ pattern: "kubepods.slice/**", labels: {}, act: false, v1PressureLevels: null });
     expect(c.psi).toEqual({
       memory: { stall: "full", thresholdUs: 100_000, windowUs: 2_000_000, kernel: "full 100000 2000000" },
@@ -133,9 +157,14 @@ describe("units and compilation", () => {
     expect(c.policies.cooldownsMs).toEqual({ "oom-rescue": 5000, "throttle-burst": 250 });
     const bad = load({ path: write("badlevel.yaml", "v1PressureLevels: [severe]\n") });
     expect(bad.kind).toBe("error");
-    if (bad.kind === "error") expect(formatConfigError(bad.errors[0] as ConfigError)).toMatch(/badlevel\.yaml:1:.*v1PressureLevels.*"low", "medium" or "critical"/);
+    if (bad.kind === "error")
+      expect(formatConfigError(bad.errors[0] as ConfigError)).toMatch(
+        /badlevel\.yaml:1:.*v1PressureLevels.*"low", "medium" or "critical"/,
+      );
     const badCooldown = load({ path: write("badcd.yaml", "policies:\n  cooldowns: { oom-rescue: soon }\n") });
-    expect(badCooldown.kind === "error" && formatConfigError(badCooldown.errors[0] as ConfigError)).toMatch(/badcd\.yaml:2:.*policies\.cooldowns\.oom-rescue/);
+    expect(badCooldown.kind === "error" && formatConfigError(badCooldown.errors[0] as ConfigError)).toMatch(
+      /badcd\.yaml:2:.*policies\.cooldowns\.oom-rescue/,
+    );
   });
 
   it("policies.builtin: false leaves only the listed dirs", () => {
@@ -146,7 +175,9 @@ describe("units and compilation", () => {
   it("a missing shipped policies directory is an error unless builtin is off", () => {
     const r = errs(load({ path: write("e.yaml", ""), builtinPolicyDir: path.join(tmp, "gone") }));
     expect(r.map((e) => e.key)).toEqual(["policies.builtin"]);
-    expect(formatConfigError(r[0] as ConfigError)).toMatch(/policies\.builtin: the shipped policies directory .*gone is missing/);
+    expect(formatConfigError(r[0] as ConfigError)).toMatch(
+      /policies\.builtin: the shipped policies directory .*gone is missing/,
+    );
   });
 });
 
@@ -186,7 +217,9 @@ describe("bad configs: every error names the file, the line and the key", () => 
 
   it("a config file named explicitly must exist; the default path may be absent", () => {
     const viaFlag = errs(load({ path: path.join(tmp, "nope.yaml") }));
-    expect(formatConfigError(viaFlag[0] as ConfigError)).toBe(`${path.join(tmp, "nope.yaml")}: --config: cannot read the config file: no such file`);
+    expect(formatConfigError(viaFlag[0] as ConfigError)).toBe(
+      `${path.join(tmp, "nope.yaml")}: --config: cannot read the config file: no such file`,
+    );
     const viaEnv = errs(load({ env: { CGWATCH_CONFIG: path.join(tmp, "nope.yaml") } }));
     expect(viaEnv[0]?.key).toBe("CGWATCH_CONFIG");
     expect(errs(load({ path: tmp }))[0]?.message).toMatch(/is a directory/);
@@ -205,11 +238,26 @@ describe("bad configs: every error names the file, the line and the key", () => 
 describe("environment and flag overrides", () => {
   it("override the file, flags over environment", () => {
     const file = write("base.yaml", "dryRun: false\nlog: { level: warn }\nmetrics: { listen: 127.0.0.1:9786 }\n");
-    const env = { CGWATCH_DRY_RUN: "yes", CGWATCH_LOG_LEVEL: "debug", CGWATCH_METRICS_LISTEN: "0.0.0.0:9100", CGWATCH_CGROUP_ROOT: tmp };
+    const env = {
+      CGWATCH_DRY_RUN: "yes",
+      CGWATCH_LOG_LEVEL: "debug",
+      CGWATCH_METRICS_LISTEN: "0.0.0.0:9100",
+      CGWATCH_CGROUP_ROOT: tmp,
+    };
     const c = ok(load({ path: file, env }));
-    expect([c.dryRun, c.guardrails.global.dryRun, c.log.level, c.metrics.listen, c.cgroupRoot]).toEqual([true, true, "debug", { kind: "tcp", host: "0.0.0.0", port: 9100 }, { kind: "path", path: tmp }]);
+    expect([c.dryRun, c.guardrails.global.dryRun, c.log.level, c.metrics.listen, c.cgroupRoot]).toEqual([
+      true,
+      true,
+      "debug",
+      { kind: "tcp", host: "0.0.0.0", port: 9100 },
+      { kind: "path", path: tmp },
+    ]);
     const f = ok(load({ path: file, env, overrides: { dryRun: false, logLevel: "error", metricsListen: ":9200" } }));
-    expect([f.dryRun, f.log.level, f.metrics.listen]).toEqual([false, "error", { kind: "tcp", host: "0.0.0.0", port: 9200 }]);
+    expect([f.dryRun, f.log.level, f.metrics.listen]).toEqual([
+      false,
+      "error",
+      { kind: "tcp", host: "0.0.0.0", port: 9200 },
+    ]);
   });
 
   it("CGWATCH_CONFIG picks the file when --config is not given", () => {
@@ -228,7 +276,9 @@ describe("environment and flag overrides", () => {
   ];
   for (const [key, env, overrides, message] of bad) {
     it(`a bad ${key} is an error naming it`, () => {
-      const errors = errs(load({ path: write("fine.yaml", "dryRun: false\n"), env, ...(overrides === undefined ? {} : { overrides }) }));
+      const errors = errs(
+        load({ path: write("fine.yaml", "dryRun: false\n"), env, ...(overrides === undefined ? {} : { overrides }) }),
+      );
       expect(errors).toHaveLength(1);
       const e = errors[0] as ConfigError;
       expect(e.key).toBe(key);

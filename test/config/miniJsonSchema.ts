@@ -41,7 +41,8 @@ function hasType(v: unknown, t: string): boolean {
 export function validate(schema: Schema, value: unknown, at = ""): string[] {
   if (schema === true) return [];
   if (schema === false) return [`${at}: not allowed`];
-  for (const k of Object.keys(schema)) if (!HANDLED.has(k) && !ANNOTATIONS.has(k)) throw new Error(`miniJsonSchema: unsupported keyword ${k} at ${at}`);
+  for (const k of Object.keys(schema))
+    if (!HANDLED.has(k) && !ANNOTATIONS.has(k)) throw new Error(`miniJsonSchema: unsupported keyword ${k} at ${at}`);
   const errs: string[] = [];
   const s = schema;
   if (s.type !== undefined) {
@@ -51,20 +52,25 @@ export function validate(schema: Schema, value: unknown, at = ""): string[] {
   if (s.enum !== undefined && !(s.enum as unknown[]).includes(value)) errs.push(`${at}: not in enum`);
   if ("const" in s && s.const !== value) errs.push(`${at}: not const`);
   if (typeof value === "string") {
-    if (typeof s.pattern === "string" && !new RegExp(s.pattern, "u").test(value)) errs.push(`${at}: does not match ${s.pattern}`);
-    if (typeof s.minLength === "number" && [...value].length < s.minLength) errs.push(`${at}: shorter than ${s.minLength}`);
+    if (typeof s.pattern === "string" && !new RegExp(s.pattern, "u").test(value))
+      errs.push(`${at}: does not match ${s.pattern}`);
+    if (typeof s.minLength === "number" && [...value].length < s.minLength)
+      errs.push(`${at}: shorter than ${s.minLength}`);
   }
   if (typeof value === "number") {
     if (typeof s.minimum === "number" && value < s.minimum) errs.push(`${at}: < ${s.minimum}`);
     if (typeof s.maximum === "number" && value > s.maximum) errs.push(`${at}: > ${s.maximum}`);
-    if (typeof s.exclusiveMinimum === "number" && value <= s.exclusiveMinimum) errs.push(`${at}: <= ${s.exclusiveMinimum}`);
-    if (typeof s.exclusiveMaximum === "number" && value >= s.exclusiveMaximum) errs.push(`${at}: >= ${s.exclusiveMaximum}`);
+    if (typeof s.exclusiveMinimum === "number" && value <= s.exclusiveMinimum)
+      errs.push(`${at}: <= ${s.exclusiveMinimum}`);
+    if (typeof s.exclusiveMaximum === "number" && value >= s.exclusiveMaximum)
+      errs.push(`${at}: >= ${s.exclusiveMaximum}`);
   }
   if (s.anyOf !== undefined) {
     const branches = s.anyOf as Schema[];
     if (!branches.some((b) => validate(b, value, at).length === 0)) errs.push(`${at}: matches no anyOf branch`);
   }
-  if (Array.isArray(value) && s.items !== undefined) value.forEach((v, i) => errs.push(...validate(s.items as Schema, v, `${at}/${i}`)));
+  if (Array.isArray(value) && s.items !== undefined)
+    value.forEach((v, i) => errs.push(...validate(s.items as Schema, v, `${at}/${i}`)));
   if (typeOf(value) === "object") {
     const obj = value as Record<string, unknown>;
     const props = (s.properties ?? {}) as Record<string, Schema>;
@@ -72,7 +78,8 @@ export function validate(schema: Schema, value: unknown, at = ""): string[] {
     for (const [k, v] of Object.entries(obj)) {
       if (s.propertyNames !== undefined) errs.push(...validate(s.propertyNames as Schema, k, `${at}/${k}(name)`));
       if (k in props) errs.push(...validate(props[k] as Schema, v, `${at}/${k}`));
-      else if (s.additionalProperties !== undefined) errs.push(...validate(s.additionalProperties as Schema, v, `${at}/${k}`));
+      else if (s.additionalProperties !== undefined)
+        errs.push(...validate(s.additionalProperties as Schema, v, `${at}/${k}`));
     }
   }
   return errs;

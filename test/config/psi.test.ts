@@ -15,7 +15,10 @@ describe("parsePsiTrigger: the kernel's rules", () => {
   });
 
   it("stall must be above 0 and at most the window", () => {
-    expect(parsePsiTrigger("full 1s 1s")).toEqual({ kind: "ok", trigger: { stall: "full", thresholdUs: 1_000_000, windowUs: 1_000_000, kernel: "full 1000000 1000000" } });
+    expect(parsePsiTrigger("full 1s 1s")).toEqual({
+      kind: "ok",
+      trigger: { stall: "full", thresholdUs: 1_000_000, windowUs: 1_000_000, kernel: "full 1000000 1000000" },
+    });
     expect(parsePsiTrigger("full 1000001 1s").kind).toBe("invalid");
     expect(parsePsiTrigger("some 0 1s").kind).toBe("invalid");
   });

@@ -33,7 +33,14 @@ describe("planReload", () => {
       ].join("\n"),
     );
     const plan = planReload(before, after);
-    expect([...plan.apply].sort()).toEqual(["dryRun", "guardrails", "log.level", "policies.disabled", "policies.params", "watch"]);
+    expect([...plan.apply].sort()).toEqual([
+      "dryRun",
+      "guardrails",
+      "log.level",
+      "policies.disabled",
+      "policies.params",
+      "watch",
+    ]);
     expect([...plan.restart].sort()).toEqual(["log.format", "metrics", "policies.deadlineMs", "pollIntervalMs"]);
   });
 });

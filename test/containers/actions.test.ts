@@ -38,7 +38,18 @@ describeContainers("every action kind on a real container's cgroup, read back fr
   beforeAll(async () => {
     engine = await startEngine("actions");
     c = await engine.run({
-      flags: ["-m", "100m", "--cpu-quota", "50000", "--cpu-period", "100000", "--pids-limit", "50", "--cpuset-cpus", `0-${Math.max(0, Math.min(1, (await import("node:os")).cpus().length - 1))}`],
+      flags: [
+        "-m",
+        "100m",
+        "--cpu-quota",
+        "50000",
+        "--cpu-period",
+        "100000",
+        "--pids-limit",
+        "50",
+        "--cpuset-cpus",
+        `0-${Math.max(0, Math.min(1, (await import("node:os")).cpus().length - 1))}`,
+      ],
       command: ["/bin/sh", "-c", "/bin/sleep 300 & /bin/sleep 300 & /bin/sleep 300"],
     });
     const layout = hostLayout();
@@ -59,7 +70,13 @@ describeContainers("every action kind on a real container's cgroup, read back fr
     await engine?.close();
   }, 120_000);
 
-  const run = (action: Action): ActionOutcome => exec.execute({ policy: "container-test", cgroup: c.cgroup, action, cause: { kind: "sample", at: performance.now() } });
+  const run = (action: Action): ActionOutcome =>
+    exec.execute({
+      policy: "container-test",
+      cgroup: c.cgroup,
+      action,
+      cause: { kind: "sample", at: performance.now() },
+    });
 
   it("memory: limit, swap (memsw = limit + swap), reservation, swappiness", () => {
     expect(run({ kind: "set_memory_limit", bytes: 150 * MB })).toMatchObject({ kind: "applied" });
@@ -99,7 +116,9 @@ describeContainers("every action kind on a real container's cgroup, read back fr
   });
 
   it.runIf(dev !== null)("io throttle (blkio.throttle.*_device)", () => {
-    expect(run({ kind: "set_io_throttle", device: dev ?? "", writeBps: 2 * MB, readIops: 200 })).toMatchObject({ kind: "applied" });
+    expect(run({ kind: "set_io_throttle", device: dev ?? "", writeBps: 2 * MB, readIops: 200 })).toMatchObject({
+      kind: "applied",
+    });
     expect(c.read("blkio", "blkio.throttle.write_bps_device")).toBe(`${dev} ${2 * MB}`);
     expect(c.read("blkio", "blkio.throttle.read_iops_device")).toBe(`${dev} 200`);
   });
@@ -108,8 +127,11 @@ describeContainers("every action kind on a real container's cgroup, read back fr
   // podman 4.3 knows only the former and discards --blkio-weight on BFQ.
   // (The root cgroup has neither: look in the container's.)
   it("io weight: blkio.weight or blkio.bfq.weight, or where the kernel has neither an explicit 'not supported' outcome", () => {
-    const weightFile = ["blkio.weight", "blkio.bfq.weight"].find((f) => fs.existsSync(path.join(c.dir("blkio"), f))) ?? null;
-    process.stdout.write(`io weight on this kernel: ${weightFile ?? "not supported (no blkio.weight nor blkio.bfq.weight)"}\n`);
+    const weightFile =
+      ["blkio.weight", "blkio.bfq.weight"].find((f) => fs.existsSync(path.join(c.dir("blkio"), f))) ?? null;
+    process.stdout.write(
+      `io weight on this kernel: ${weightFile ?? "not supported (no blkio.weight nor blkio.bfq.weight)"}\n`,
+    );
     const o = run({ kind: "set_io_weight", weight: 300 });
     if (weightFile !== null) {
       expect(o).toMatchObject({ kind: "applied" });
@@ -122,10 +144,12 @@ describeContainers("every action kind on a real container's cgroup, read back fr
 
   it("freeze, then thaw: freezer.state read back", async () => {
     expect(run({ kind: "freeze" })).toMatchObject({ kind: "applied" });
-    for (let i = 0; i < 200 && c.read("freezer", "freezer.state") !== "FROZEN"; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && c.read("freezer", "freezer.state") !== "FROZEN"; i++)
+      await new Promise((r) => setTimeout(r, 10));
     expect(c.read("freezer", "freezer.state")).toBe("FROZEN");
     expect(run({ kind: "thaw" })).toMatchObject({ kind: "applied" });
-    for (let i = 0; i < 200 && c.read("freezer", "freezer.state") !== "THAWED"; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && c.read("freezer", "freezer.state") !== "THAWED"; i++)
+      await new Promise((r) => setTimeout(r, 10));
     expect(c.read("freezer", "freezer.state")).toBe("THAWED");
   });
 

@@ -51,18 +51,58 @@ describeContainers("every docker run flag is visible in metrics and snapshots wi
       override: { sampleInterval: "1s", policies: { builtin: true, dirs: [policyDir] } },
     });
     const flags = [
-      ...["-m", "100m", "--memory-swap", "200m", "--memory-reservation", "60m", "--memory-swappiness", "10", "--oom-kill-disable", "--oom-score-adj", "500"],
+      ...[
+        "-m",
+        "100m",
+        "--memory-swap",
+        "200m",
+        "--memory-reservation",
+        "60m",
+        "--memory-swappiness",
+        "10",
+        "--oom-kill-disable",
+        "--oom-score-adj",
+        "500",
+      ],
       ...["--kernel-memory", "50m", "--blkio-weight", "300"],
-      ...["--cpu-shares", "512", "--cpu-period", "100000", "--cpu-quota", "20000", "--cpuset-cpus", "0", "--cpuset-mems", "0", "--pids-limit", "20"],
-      ...(dev === null ? [] : ["--device-write-bps", `/dev/${dev.name}:1mb`, "--device-read-iops", `/dev/${dev.name}:100`, "--device-read-bps", `/dev/${dev.name}:2mb`, "--device-write-iops", `/dev/${dev.name}:50`]),
+      ...[
+        "--cpu-shares",
+        "512",
+        "--cpu-period",
+        "100000",
+        "--cpu-quota",
+        "20000",
+        "--cpuset-cpus",
+        "0",
+        "--cpuset-mems",
+        "0",
+        "--pids-limit",
+        "20",
+      ],
+      ...(dev === null
+        ? []
+        : [
+            "--device-write-bps",
+            `/dev/${dev.name}:1mb`,
+            "--device-read-iops",
+            `/dev/${dev.name}:100`,
+            "--device-read-bps",
+            `/dev/${dev.name}:2mb`,
+            "--device-write-iops",
+            `/dev/${dev.name}:50`,
+          ]),
     ];
     c = await engine.run({ flags, command: ["/bin/sleep", "120"] });
     // The operator's view: scrape until the limit shows (Prometheus scrapes on its own schedule).
     const cg = cgwatch;
     for (;;) {
       const text = await cg.scrape();
-      if (Number.isNaN(discoveredMs) && sample(text, "cgwatch_cgroup_info", { cgroup: c.cgroup }) !== undefined) discoveredMs = performance.now() - c.startedAt;
-      if (sample(text, "cgwatch_memory_limit_bytes", { cgroup: c.cgroup }) !== undefined && sample(text, "cgwatch_cpu_quota_seconds", { cgroup: c.cgroup }) !== undefined) {
+      if (Number.isNaN(discoveredMs) && sample(text, "cgwatch_cgroup_info", { cgroup: c.cgroup }) !== undefined)
+        discoveredMs = performance.now() - c.startedAt;
+      if (
+        sample(text, "cgwatch_memory_limit_bytes", { cgroup: c.cgroup }) !== undefined &&
+        sample(text, "cgwatch_cpu_quota_seconds", { cgroup: c.cgroup }) !== undefined
+      ) {
         seenMs = performance.now() - c.startedAt;
         break;
       }
@@ -77,7 +117,9 @@ describeContainers("every docker run flag is visible in metrics and snapshots wi
   }, 120_000);
 
   it("the settings reach /metrics within one poll interval of the start, not at the next 30 s safety-net pass", () => {
-    process.stdout.write(`flags: \`podman run\` started → container on /metrics ${discoveredMs.toFixed(0)} ms, its settings ${seenMs.toFixed(0)} ms\n`);
+    process.stdout.write(
+      `flags: \`podman run\` started → container on /metrics ${discoveredMs.toFixed(0)} ms, its settings ${seenMs.toFixed(0)} ms\n`,
+    );
     expect(seenMs).not.toBeNaN();
     // pollInterval is 1 s; the bound is generous for a shared 2-core machine
     // but far below the 30 s pass that would otherwise bring them.
@@ -124,25 +166,31 @@ describeContainers("every docker run flag is visible in metrics and snapshots wi
     for (const pid of tasks) expect(fs.readFileSync(`/proc/${pid}/oom_score_adj`, "utf8").trim()).toBe("500");
   });
 
-  it.runIf(dev !== null)("--device-read/write-bps/iops: the blkio throttle files carry major:minor and the value, and so does /metrics", async () => {
-    expect(c.read("blkio", "blkio.throttle.write_bps_device")).toBe(`${dev?.majMin} ${MB}`);
-    expect(c.read("blkio", "blkio.throttle.read_bps_device")).toBe(`${dev?.majMin} ${2 * MB}`);
-    expect(c.read("blkio", "blkio.throttle.read_iops_device")).toBe(`${dev?.majMin} 100`);
-    expect(c.read("blkio", "blkio.throttle.write_iops_device")).toBe(`${dev?.majMin} 50`);
-    const text = await cgwatch!.scrape();
-    const io = (name: string, op: string): number | undefined => sample(text, name, { cgroup: c.cgroup, device: dev?.majMin ?? "", op });
-    expect(io("cgwatch_io_limit_bytes_per_second", "write")).toBe(MB);
-    expect(io("cgwatch_io_limit_bytes_per_second", "read")).toBe(2 * MB);
-    expect(io("cgwatch_io_limit_operations_per_second", "read")).toBe(100);
-    expect(io("cgwatch_io_limit_operations_per_second", "write")).toBe(50);
-  });
+  it.runIf(dev !== null)(
+    "--device-read/write-bps/iops: the blkio throttle files carry major:minor and the value, and so does /metrics",
+    async () => {
+      expect(c.read("blkio", "blkio.throttle.write_bps_device")).toBe(`${dev?.majMin} ${MB}`);
+      expect(c.read("blkio", "blkio.throttle.read_bps_device")).toBe(`${dev?.majMin} ${2 * MB}`);
+      expect(c.read("blkio", "blkio.throttle.read_iops_device")).toBe(`${dev?.majMin} 100`);
+      expect(c.read("blkio", "blkio.throttle.write_iops_device")).toBe(`${dev?.majMin} 50`);
+      const text = await cgwatch!.scrape();
+      const io = (name: string, op: string): number | undefined =>
+        sample(text, name, { cgroup: c.cgroup, device: dev?.majMin ?? "", op });
+      expect(io("cgwatch_io_limit_bytes_per_second", "write")).toBe(MB);
+      expect(io("cgwatch_io_limit_bytes_per_second", "read")).toBe(2 * MB);
+      expect(io("cgwatch_io_limit_operations_per_second", "read")).toBe(100);
+      expect(io("cgwatch_io_limit_operations_per_second", "write")).toBe(50);
+    },
+  );
 
   it("--blkio-weight: where the kernel has no blkio.weight the engine says so and drops it", () => {
     if (fs.existsSync(path.join(c.dir("blkio"), "blkio.weight"))) expect(c.read("blkio", "blkio.weight")).toBe("300");
     else {
       // This kernel schedules with BFQ (blkio.bfq.weight): podman 4.3 only knows blkio.weight.
       expect(c.warnings).toMatch(/kernel does not support Block I\/O weight/);
-      process.stdout.write(`--blkio-weight: not supported by this kernel for podman 4.3 (no blkio.weight): "${/Your kernel[^\n]*/.exec(c.warnings)?.[0] ?? ""}"\n`);
+      process.stdout.write(
+        `--blkio-weight: not supported by this kernel for podman 4.3 (no blkio.weight): "${/Your kernel[^\n]*/.exec(c.warnings)?.[0] ?? ""}"\n`,
+      );
     }
   });
 
@@ -154,21 +202,46 @@ describeContainers("every docker run flag is visible in metrics and snapshots wi
 
   it("the snapshot policies get carries the same values", async () => {
     const fields = (l: LogLine): string => String((l["policyFields"] as { snapshot?: string } | null)?.snapshot ?? "");
-    const line = await cgwatch!.waitLine((l) => l.msg === "snapshot" && l["cgroup"] === c.cgroup, "a sample snapshot of the container", 40_000);
+    const line = await cgwatch!.waitLine(
+      (l) => l.msg === "snapshot" && l["cgroup"] === c.cgroup,
+      "a sample snapshot of the container",
+      40_000,
+    );
     const snap = JSON.parse(fields(line)) as {
-      memory: { limitBytes: number; swapLimitBytes: number; reservationBytes: number; swappiness: number; oomKillDisable: boolean };
+      memory: {
+        limitBytes: number;
+        swapLimitBytes: number;
+        reservationBytes: number;
+        swappiness: number;
+        oomKillDisable: boolean;
+      };
       cpu: { quotaUs: number; periodUs: number; shares: number };
       pids: { max: number };
     };
-    expect(snap.memory).toMatchObject({ limitBytes: 100 * MB, swapLimitBytes: 100 * MB, reservationBytes: 60 * MB, swappiness: 10, oomKillDisable: true });
+    expect(snap.memory).toMatchObject({
+      limitBytes: 100 * MB,
+      swapLimitBytes: 100 * MB,
+      reservationBytes: 60 * MB,
+      swappiness: 10,
+      oomKillDisable: true,
+    });
     expect(snap.cpu).toMatchObject({ quotaUs: 20000, periodUs: 100000, shares: 512 });
     expect(snap.pids).toMatchObject({ max: 20 });
   }, 60_000);
 
   it("cgwatch status --json lists the container with its notifier and its quota", () => {
-    const st = cgwatch!.status() as { cgroups: { cgroup: string; notifier: string; memory: string; cpuQuota: boolean; act: boolean }[] };
+    const st = cgwatch!.status() as {
+      cgroups: { cgroup: string; notifier: string; memory: string; cpuQuota: boolean; act: boolean }[];
+    };
     // act: the watch rule naming the containers' parent opts them in to actions. The container is podman's by its
     // path; its name needs identity.roots (test/containers/identity.test.ts).
-    expect(st.cgroups.find((r) => r.cgroup === c.cgroup)).toMatchObject({ cgroup: c.cgroup, act: true, notifier: "eventfd", memory: "v1", cpuQuota: true, container: { engine: "podman", id: c.id } });
+    expect(st.cgroups.find((r) => r.cgroup === c.cgroup)).toMatchObject({
+      cgroup: c.cgroup,
+      act: true,
+      notifier: "eventfd",
+      memory: "v1",
+      cpuQuota: true,
+      container: { engine: "podman", id: c.id },
+    });
   });
 });

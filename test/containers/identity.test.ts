@@ -50,24 +50,58 @@ describeContainers("identity: a container named web-1 is named everywhere, and i
     });
     const cg = cgwatch;
     // The hog starts after a pause, so the container is seen (and named) before it dies.
-    const run = await engine.podman(["run", "-d", "--name", "web-1", "--cgroup-parent", `/${engine.parent}`, ...RUN_FLAGS, "-m", "30m", engine.image, "/bin/sh", "-c", "sleep 2; /bin/hog 100; sleep 60"]);
+    const run = await engine.podman([
+      "run",
+      "-d",
+      "--name",
+      "web-1",
+      "--cgroup-parent",
+      `/${engine.parent}`,
+      ...RUN_FLAGS,
+      "-m",
+      "30m",
+      engine.image,
+      "/bin/sh",
+      "-c",
+      "sleep 2; /bin/hog 100; sleep 60",
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const id = run.stdout.trim().split("\n").at(-1) ?? "";
     const cgroup = `${engine.parent}/libpod-${id}`;
 
     // The policy's snapshot: cgroup.container.
-    const seen = await cg.waitLine((l) => l.msg === "container seen" && (l["policyFields"] as { kind?: string } | null)?.kind === "cgroup_added", "the policy's container line", 30_000);
-    expect(seen["policyFields"]).toMatchObject({ container: { engine: "podman", id, name: "web-1", image: engine.image, pod: null, namespace: null } });
+    const seen = await cg.waitLine(
+      (l) => l.msg === "container seen" && (l["policyFields"] as { kind?: string } | null)?.kind === "cgroup_added",
+      "the policy's container line",
+      30_000,
+    );
+    expect(seen["policyFields"]).toMatchObject({
+      container: { engine: "podman", id, name: "web-1", image: engine.image, pod: null, namespace: null },
+    });
     // The log formatter names it on the same line.
     expect(seen["container"]).toEqual({ engine: "podman", name: "web-1", id: id.slice(0, 12), image: engine.image });
 
     // `cgwatch status --json` says who it is too.
-    const status = cg.status() as { cgroups: { cgroup: string; container: { name: string | null; image: string | null } | null }[] };
-    expect(status.cgroups.find((r) => r.cgroup === cgroup)?.container).toMatchObject({ engine: "podman", name: "web-1", image: engine.image });
+    const status = cg.status() as {
+      cgroups: { cgroup: string; container: { name: string | null; image: string | null } | null }[];
+    };
+    expect(status.cgroups.find((r) => r.cgroup === cgroup)?.container).toMatchObject({
+      engine: "podman",
+      name: "web-1",
+      image: engine.image,
+    });
 
     // /metrics: one info series with the identity.
     const text = await cg.scrape();
-    expect(sample(text, "cgwatch_cgroup_info", { cgroup, engine: "podman", container_id: id, name: "web-1", image: engine.image })).toBe(1);
+    expect(
+      sample(text, "cgwatch_cgroup_info", {
+        cgroup,
+        engine: "podman",
+        container_id: id,
+        name: "web-1",
+        image: engine.image,
+      }),
+    ).toBe(1);
 
     // The figures operators alert on, under cAdvisor's names: working set <= usage, rss and cache.
     const figures = await (async () => {
@@ -75,7 +109,13 @@ describeContainers("identity: a container named web-1 is named everywhere, and i
       for (;;) {
         const t = await cg.scrape();
         const ws = sample(t, "cgwatch_memory_working_set_bytes", { cgroup });
-        if (ws !== undefined) return { ws, usage: sample(t, "cgwatch_memory_usage_bytes", { cgroup }), rss: sample(t, "cgwatch_memory_rss_bytes", { cgroup }), cache: sample(t, "cgwatch_memory_cache_bytes", { cgroup }) };
+        if (ws !== undefined)
+          return {
+            ws,
+            usage: sample(t, "cgwatch_memory_usage_bytes", { cgroup }),
+            rss: sample(t, "cgwatch_memory_rss_bytes", { cgroup }),
+            cache: sample(t, "cgwatch_memory_cache_bytes", { cgroup }),
+          };
         if (Date.now() > until) throw new Error("no cgwatch_memory_working_set_bytes for the container");
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -92,7 +132,11 @@ describeContainers("identity: a container named web-1 is named everywhere, and i
     expect(victims[0]).toMatchObject({ comm: "hog", taskMemcg: cgroup });
     expect(victims[0]?.anonRssBytes).toBeGreaterThan(10 * 2 ** 20);
     expect(oom["killed"]).toMatch(/^hog \(pid \d+\) anon-rss \d+\.\d MiB/);
-    const policyOom = await cg.waitLine((l) => l.msg === "container seen" && (l["policyFields"] as { kind?: string } | null)?.kind === "oom_kill", "the policy's oom_kill call", 10_000);
+    const policyOom = await cg.waitLine(
+      (l) => l.msg === "container seen" && (l["policyFields"] as { kind?: string } | null)?.kind === "oom_kill",
+      "the policy's oom_kill call",
+      10_000,
+    );
     // The policy got the victim too when the report was already there (it usually is; else only the line has it).
     expect([null, "hog"]).toContain((policyOom["policyFields"] as { victim: string | null }).victim);
 
@@ -111,7 +155,11 @@ describeContainers("identity: a container named web-1 is named everywhere, and i
     expect(sample(after, "cgwatch_memory_events_total", { cgroup, event: "oom_kill" })).toBe(1);
     expect(sample(after, "cgwatch_cgroup_info", { cgroup, name: "web-1", image: engine.image })).toBe(1);
     expect(sample(after, "cgwatch_oom_victims_total", { cgroup, comm: "hog" })).toBe(1);
-    process.stdout.write(`identity.test: info ${after.split("\n").find((l) => l.startsWith("cgwatch_cgroup_info{") && l.includes(id)) ?? ""}\n`);
-    process.stdout.write(`identity.test: oom line ${JSON.stringify({ msg: oom.msg, container: oom["container"], killed: oom["killed"] })}\n`);
+    process.stdout.write(
+      `identity.test: info ${after.split("\n").find((l) => l.startsWith("cgwatch_cgroup_info{") && l.includes(id)) ?? ""}\n`,
+    );
+    process.stdout.write(
+      `identity.test: oom line ${JSON.stringify({ msg: oom.msg, container: oom["container"], killed: oom["killed"] })}\n`,
+    );
   }, 180_000);
 });

@@ -24,12 +24,22 @@ describeContainers("-m 30m + a bigger hog: one oom_kill per kill, counts equal t
     cgwatch = await startCgwatch({ watch: [`${engine.parent}/*`] });
     // The shell survives (its own pages are tiny; the kernel picks the hog),
     // so one cgroup sees three kills, then the container exits 0.
-    const c = await engine.run({ flags: ["-m", "30m"], command: ["/bin/sh", "-c", "for i in 1 2 3; do /bin/hog 100; echo rc=$?; sleep 0.3; done; sleep 2"] });
+    const c = await engine.run({
+      flags: ["-m", "30m"],
+      command: ["/bin/sh", "-c", "for i in 1 2 3; do /bin/hog 100; echo rc=$?; sleep 0.3; done; sleep 2"],
+    });
     const cg = cgwatch;
-    await cg.waitLine((l) => l.msg === `oom_kill in ${c.cgroup}` && (l["event"] as { counter: { after: number } }).counter.after >= 3, "the third oom_kill event", 60_000);
+    await cg.waitLine(
+      (l) => l.msg === `oom_kill in ${c.cgroup}` && (l["event"] as { counter: { after: number } }).counter.after >= 3,
+      "the third oom_kill event",
+      60_000,
+    );
     const kernel = /oom_kill (\d+)/.exec(c.read("memory", "memory.oom_control"))?.[1];
     expect(kernel).toBe("3");
-    const kills = cg.lines().filter((l) => l.msg === `oom_kill in ${c.cgroup}`).map((l) => (l["event"] as { counter: { before: number; after: number } }).counter);
+    const kills = cg
+      .lines()
+      .filter((l) => l.msg === `oom_kill in ${c.cgroup}`)
+      .map((l) => (l["event"] as { counter: { before: number; after: number } }).counter);
     // One event per kill: 0→1, 1→2, 2→3 (never a merged 0→2, never a repeat).
     expect(kills).toEqual([
       { before: 0, after: 1 },

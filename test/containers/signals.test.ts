@@ -22,7 +22,10 @@ describeContainers("throttling, pids and reservation signals of real containers"
   beforeAll(async () => {
     buildDist();
     engine = await startEngine("signals");
-    cgwatch = await startCgwatch({ watch: [`${engine.parent}/*`], override: { log: { level: "debug", format: "json" } } });
+    cgwatch = await startCgwatch({
+      watch: [`${engine.parent}/*`],
+      override: { log: { level: "debug", format: "json" } },
+    });
   }, 180_000);
   afterAll(async () => {
     await cgwatch?.stop().catch(() => undefined);
@@ -31,21 +34,34 @@ describeContainers("throttling, pids and reservation signals of real containers"
 
   it("--cpu-quota 20000 --cpu-period 100000 + busy loop: cpu_throttled within one poll interval, throttle-burst raises the quota", async () => {
     const t0 = Date.now();
-    const c = await engine.run({ flags: ["--cpu-quota", "20000", "--cpu-period", "100000"], command: ["/bin/spin", "30"] });
-    const first = await cgwatch.waitLine((l) => l.msg === "cpu_throttled" && ev(l)?.cgroup === c.cgroup, "the first cpu_throttled", 40_000);
+    const c = await engine.run({
+      flags: ["--cpu-quota", "20000", "--cpu-period", "100000"],
+      command: ["/bin/spin", "30"],
+    });
+    const first = await cgwatch.waitLine(
+      (l) => l.msg === "cpu_throttled" && ev(l)?.cgroup === c.cgroup,
+      "the first cpu_throttled",
+      40_000,
+    );
     const sinceStart = wall(first) - t0;
     const e = ev(first) as Ev & { ratio: number; throttledPeriods: { before: number; after: number } };
     expect(e.throttledPeriods.after).toBeGreaterThan(e.throttledPeriods.before);
     // 0.2 cores asked, one core burnt: most periods are throttled.
     expect(e.ratio).toBeGreaterThan(0);
-    const burst = await cgwatch.waitLine((l) => l.msg === "action decision" && l["cgroup"] === c.cgroup && l["policy"] === "throttle-burst", "throttle-burst's decision", 40_000);
+    const burst = await cgwatch.waitLine(
+      (l) => l.msg === "action decision" && l["cgroup"] === c.cgroup && l["policy"] === "throttle-burst",
+      "throttle-burst's decision",
+      40_000,
+    );
     expect(burst["outcome"]).toBe("applied");
     expect(burst["action"]).toBe("set_cpu_quota");
     const quota = Number(c.read("cpu", "cpu.cfs_quota_us"));
     expect(quota).toBe(30000); // × factor 1.5, read back from the kernel
     const text = await cgwatch.scrape();
     expect(sample(text, "cgwatch_cpu_quota_seconds", { cgroup: c.cgroup })).toBeCloseTo(0.03, 9);
-    process.stdout.write(`cpu: \`podman run\` started → first cpu_throttled ${sinceStart} ms, → throttle-burst applied ${wall(burst) - t0} ms\n`);
+    process.stdout.write(
+      `cpu: \`podman run\` started → first cpu_throttled ${sinceStart} ms, → throttle-burst applied ${wall(burst) - t0} ms\n`,
+    );
     // pollInterval is 1 s; the container's start (podman, runc) is part of
     // the figure. The bound is far below the 30 s safety net that would
     // otherwise find the quota, and generous for a shared machine.
@@ -67,13 +83,22 @@ describeContainers("throttling, pids and reservation signals of real containers"
   }, 90_000);
 
   it("--memory-reservation 20m below a 40 MB usage: reservation_breach above, then below when the memory is freed", async () => {
-    const c = await engine.run({ flags: ["-m", "100m", "--memory-reservation", "20m"], command: ["/bin/sh", "-c", "/bin/hog 40 2000 2; sleep 5"] });
+    const c = await engine.run({
+      flags: ["-m", "100m", "--memory-reservation", "20m"],
+      command: ["/bin/sh", "-c", "/bin/hog 40 2000 2; sleep 5"],
+    });
     expect(Number(c.read("memory", "memory.soft_limit_in_bytes"))).toBe(20 * MB);
-    const breach = (above: boolean) => (l: LogLine) => l.msg === "reservation_breach" && ev(l)?.cgroup === c.cgroup && ev(l)?.["above"] === above;
-    const up = ev(await cgwatch.waitLine(breach(true), "reservation_breach above", 30_000)) as Ev & { usageBytes: number; reservationBytes: number };
+    const breach = (above: boolean) => (l: LogLine) =>
+      l.msg === "reservation_breach" && ev(l)?.cgroup === c.cgroup && ev(l)?.["above"] === above;
+    const up = ev(await cgwatch.waitLine(breach(true), "reservation_breach above", 30_000)) as Ev & {
+      usageBytes: number;
+      reservationBytes: number;
+    };
     expect(up.usageBytes).toBeGreaterThan(20 * MB);
     expect(up.reservationBytes).toBe(20 * MB);
-    const down = ev(await cgwatch.waitLine(breach(false), "reservation_breach below", 30_000)) as Ev & { usageBytes: number };
+    const down = ev(await cgwatch.waitLine(breach(false), "reservation_breach below", 30_000)) as Ev & {
+      usageBytes: number;
+    };
     expect(down.usageBytes).toBeLessThan(20 * MB);
     expect(await c.wait(30_000)).toBe(0);
   }, 90_000);

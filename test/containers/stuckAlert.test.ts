@@ -9,7 +9,13 @@
  * runs beside the other container files).
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { prometheusUnavailable, startPrometheus, waitFor, type PromAlert, type RunningPrometheus } from "../prometheus/harness.js";
+import {
+  prometheusUnavailable,
+  startPrometheus,
+  waitFor,
+  type PromAlert,
+  type RunningPrometheus,
+} from "../prometheus/harness.js";
 import { buildDist, sample, startCgwatch, type Cgwatch } from "../helpers/cgwatchRun.js";
 import { describeContainers, startEngine, type Engine } from "../helpers/podman.js";
 
@@ -37,17 +43,35 @@ describeContainers("CgwatchCgroupStuckUnderOOM fires on a real container stalled
     const cg = cgwatch;
     prom = await startPrometheus([cg.target]);
     const c = await engine.run({ flags: ["-m", "50m", "--oom-kill-disable"], command: ["/bin/hog", "200"] });
-    const notRescued = await cg.waitLine((l) => l.msg?.startsWith("under_oom stall not rescued") === true && l["cgroup"] === c.cgroup, "the not-rescued outcome", 30_000);
+    const notRescued = await cg.waitLine(
+      (l) => l.msg?.startsWith("under_oom stall not rescued") === true && l["cgroup"] === c.cgroup,
+      "the not-rescued outcome",
+      30_000,
+    );
     expect(notRescued["outcome"]).toBeDefined();
     // The line can come from the stall at 50M whose rescue raised the limit to the 60M ceiling: the hog then
     // runs on for a moment (under_oom 0) until it stalls again at the ceiling, for good.
-    await expect.poll(() => c.read("memory", "memory.oom_control"), { timeout: 30_000, interval: 100 }).toMatch(/under_oom 1/);
+    await expect
+      .poll(() => c.read("memory", "memory.oom_control"), { timeout: 30_000, interval: 100 })
+      .toMatch(/under_oom 1/);
     expect(Number(c.read("memory", "memory.limit_in_bytes"))).toBeLessThanOrEqual(60 * 1024 * 1024);
-    await expect.poll(async () => sample(await cg.scrape(), "cgwatch_under_oom", { cgroup: c.cgroup }), { timeout: 30_000, interval: 250 }).toBe(1);
+    await expect
+      .poll(async () => sample(await cg.scrape(), "cgwatch_under_oom", { cgroup: c.cgroup }), {
+        timeout: 30_000,
+        interval: 250,
+      })
+      .toBe(1);
     const t0 = Date.now();
     const firing = await waitFor("CgwatchCgroupStuckUnderOOM firing", 120_000, async () => {
       const alerts: PromAlert[] = await prom!.alerts();
-      return alerts.find((a) => a.labels["alertname"] === "CgwatchCgroupStuckUnderOOM" && a.labels["cgroup"] === c.cgroup && a.state === "firing") ?? null;
+      return (
+        alerts.find(
+          (a) =>
+            a.labels["alertname"] === "CgwatchCgroupStuckUnderOOM" &&
+            a.labels["cgroup"] === c.cgroup &&
+            a.state === "firing",
+        ) ?? null
+      );
     });
     expect(firing.labels["severity"]).toBe("critical");
     process.stdout.write(`stuck alert: firing ${Date.now() - t0} ms after the stall was reported (rule: for 1m)\n`);

@@ -36,11 +36,16 @@ const byKind = (kind: string): Obj => {
   if (hit === undefined) throw new Error(`no ${kind} manifest`);
   return hit.doc;
 };
-const get = (o: unknown, ...keys: (string | number)[]): unknown => keys.reduce<unknown>((acc, k) => (acc as Record<string | number, unknown> | undefined)?.[k], o);
+const get = (o: unknown, ...keys: (string | number)[]): unknown =>
+  keys.reduce<unknown>((acc, k) => (acc as Record<string | number, unknown> | undefined)?.[k], o);
 
 /** A container's literal env values (valueFrom entries left out). */
 const envOf = (c: Obj): Record<string, string> =>
-  Object.fromEntries((c.env as Obj[]).flatMap((e) => (typeof e.value === "string" && typeof e.name === "string" ? [[e.name, e.value]] : [])));
+  Object.fromEntries(
+    (c.env as Obj[]).flatMap((e) =>
+      typeof e.value === "string" && typeof e.name === "string" ? [[e.name, e.value]] : [],
+    ),
+  );
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-deploy-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -58,11 +63,14 @@ describe("deploy/kubernetes", () => {
 
   it("kubectl kustomize renders every resource (offline)", () => {
     const r = spawnSync("kubectl", ["kustomize", dir], { encoding: "utf8" });
-    if (r.error !== undefined) throw new Error("kubectl is not installed: structural checks only would miss kustomization errors");
+    if (r.error !== undefined)
+      throw new Error("kubectl is not installed: structural checks only would miss kustomization errors");
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const kinds = parseAllDocuments(r.stdout).map((d) => (d.toJS() as Obj).kind);
-    expect(new Set(kinds)).toEqual(new Set(["Namespace", "ServiceAccount", "ConfigMap", "DaemonSet", "Service", "ServiceMonitor"]));
+    expect(new Set(kinds)).toEqual(
+      new Set(["Namespace", "ServiceAccount", "ConfigMap", "DaemonSet", "Service", "ServiceMonitor"]),
+    );
   });
 
   it("the DaemonSet: host PID namespace, host cgroupfs writable, node-critical, resources, minimal capabilities", () => {
@@ -78,7 +86,9 @@ describe("deploy/kubernetes", () => {
     const sc = c.securityContext as Obj;
     expect(sc.privileged).toBe(false);
     expect(get(sc, "capabilities", "drop")).toEqual(["ALL"]);
-    expect(new Set(get(sc, "capabilities", "add") as string[])).toEqual(new Set(["DAC_OVERRIDE", "SYS_RESOURCE", "KILL"]));
+    expect(new Set(get(sc, "capabilities", "add") as string[])).toEqual(
+      new Set(["DAC_OVERRIDE", "SYS_RESOURCE", "KILL"]),
+    );
     expect(get(c, "resources", "requests", "memory")).toBeDefined();
     expect(get(c, "resources", "limits", "memory")).toBeDefined();
     // No CPU limit: the watchdog must not be throttled itself.
@@ -113,7 +123,9 @@ describe("deploy/kubernetes", () => {
     expect(get(c, "livenessProbe", "httpGet", "path")).toBe("/healthz");
     expect(get(c, "livenessProbe", "httpGet", "port")).toBe("metrics");
     const podLabels = get(ds, "spec", "template", "metadata", "labels") as Obj;
-    expect(get(ds, "spec", "template", "metadata", "annotations", "prometheus.io/port")).toBe(String(port?.containerPort));
+    expect(get(ds, "spec", "template", "metadata", "annotations", "prometheus.io/port")).toBe(
+      String(port?.containerPort),
+    );
 
     const svc = byKind("Service");
     for (const [k, v] of Object.entries(get(svc, "spec", "selector") as Obj)) expect(podLabels[k]).toBe(v);
@@ -124,7 +136,8 @@ describe("deploy/kubernetes", () => {
     const sm = byKind("ServiceMonitor");
     expect(sm.apiVersion).toBe("monitoring.coreos.com/v1");
     const svcLabels = get(svc, "metadata", "labels") as Obj;
-    for (const [k, v] of Object.entries(get(sm, "spec", "selector", "matchLabels") as Obj)) expect(svcLabels[k]).toBe(v);
+    for (const [k, v] of Object.entries(get(sm, "spec", "selector", "matchLabels") as Obj))
+      expect(svcLabels[k]).toBe(v);
     const ep = get(sm, "spec", "endpoints", 0) as Obj;
     expect(ep.port).toBe("metrics");
     const relabel = ep.relabelings as Obj[];
@@ -138,7 +151,11 @@ describe("deploy/kubernetes", () => {
     const c = get(byKind("DaemonSet"), "spec", "template", "spec", "containers", 0) as Obj;
     const env = envOf(c);
     // The node's cgroupfs is not here: point the root at a directory that exists.
-    const r = loadConfig({ path: file, env: { ...env, CGWATCH_CGROUP_ROOT: tmp }, builtinPolicyDir: path.join(tmp, "policies") });
+    const r = loadConfig({
+      path: file,
+      env: { ...env, CGWATCH_CGROUP_ROOT: tmp },
+      builtinPolicyDir: path.join(tmp, "policies"),
+    });
     if (r.kind === "error") throw new Error(r.errors.map(formatConfigError).join("\n"));
     expect(r.config.metrics.listen).toEqual({ kind: "tcp", host: "0.0.0.0", port: 9786 });
     // Acting is opt-in: as shipped, the DaemonSet observes every pod and changes none.
@@ -148,8 +165,21 @@ describe("deploy/kubernetes", () => {
 
   it("grants the same capabilities as the systemd unit", () => {
     const unit = fs.readFileSync(path.join(repo, "systemd/cgwatch.service"), "utf8");
-    const caps = /^CapabilityBoundingSet=(.*)$/m.exec(unit)?.[1]?.split(/\s+/).map((s) => s.replace(/^CAP_/, ""));
-    const c = get(byKind("DaemonSet"), "spec", "template", "spec", "containers", 0, "securityContext", "capabilities", "add") as string[];
+    const caps = /^CapabilityBoundingSet=(.*)$/m
+      .exec(unit)?.[1]
+      ?.split(/\s+/)
+      .map((s) => s.replace(/^CAP_/, ""));
+    const c = get(
+      byKind("DaemonSet"),
+      "spec",
+      "template",
+      "spec",
+      "containers",
+      0,
+      "securityContext",
+      "capabilities",
+      "add",
+    ) as string[];
     expect(new Set(c)).toEqual(new Set(caps));
   });
 });

@@ -28,7 +28,11 @@ function parsedOf(def: AnyCounterFile, text: string): unknown {
 }
 
 /** Diffs two reads of `file` through its table entry; the events, and what the publisher would mirror from the second read. */
-function throughTable(file: string, before: string, after: string): { events: WatchdogEvent[]; mirrored: Readonly<Record<string, number>> } {
+function throughTable(
+  file: string,
+  before: string,
+  after: string,
+): { events: WatchdogEvent[]; mirrored: Readonly<Record<string, number>> } {
   const def = COUNTER_FILES.byFile(file);
   if (def === undefined) throw new Error(`${file} is not in the table`);
   const next = parsedOf(def, after);
@@ -36,7 +40,8 @@ function throughTable(file: string, before: string, after: string): { events: Wa
   return { events: def.diff(parsedOf(def, before), next, ctx, state), mirrored: def.metric.values(next) };
 }
 
-const summary = (events: readonly WatchdogEvent[]): string[] => events.map((e) => ("counter" in e ? `${e.kind} ${e.counter.before}→${e.counter.after}` : e.kind));
+const summary = (events: readonly WatchdogEvent[]): string[] =>
+  events.map((e) => ("counter" in e ? `${e.kind} ${e.counter.before}→${e.counter.after}` : e.kind));
 
 describe("counter files through the table, on captured kernel text", () => {
   it.each<[string, CgroupVersion, string, string, string[]]>([
@@ -44,7 +49,13 @@ describe("counter files through the table, on captured kernel text", () => {
     ["memory.events", 2, V2_ZERO, fixture("v2/memory.events.oom"), ["memory_max 0→35", "oom 0→1", "oom_kill 0→1"]],
     ["memory.events", 2, V2_ZERO, fixture("v2/memory.events.high"), ["memory_high 0→290"]],
     ["memory.events", 2, fixture("v2/memory.events.oom"), fixture("v2/memory.events.oom"), []],
-    ["memory.oom_control", 1, fixture("v1/memory.oom_control"), fixture("v1/memory.oom_control.killed"), ["oom_kill 0→1"]],
+    [
+      "memory.oom_control",
+      1,
+      fixture("v1/memory.oom_control"),
+      fixture("v1/memory.oom_control.killed"),
+      ["oom_kill 0→1"],
+    ],
     ["memory.failcnt", 1, fixture("v1/memory.failcnt"), fixture("v1/memory.failcnt.hit"), ["memory_max 0→94"]],
     // A recreated cgroup: counters went down, a new baseline and no event.
     ["memory.failcnt", 1, fixture("v1/memory.failcnt.hit"), fixture("v1/memory.failcnt"), []],
@@ -90,7 +101,13 @@ describe("diffCpuStat on captured v1 cpu.stat (a busy loop under a 20% quota)", 
     if (before.kind !== "ok" || after.kind !== "ok") throw new Error("fixture did not parse");
     const [event, ...rest] = diffCpuStat(before.value, after.value, 1.5, { ...ctx, source: "poll" });
     expect(rest).toEqual([]);
-    expect(event).toMatchObject({ kind: "cpu_throttled", periods: { before: 0, after: 16 }, throttledPeriods: { before: 0, after: 15 }, ratio: 15 / 16, intervalSeconds: 1.5 });
+    expect(event).toMatchObject({
+      kind: "cpu_throttled",
+      periods: { before: 0, after: 16 },
+      throttledPeriods: { before: 0, after: 15 },
+      ratio: 15 / 16,
+      intervalSeconds: 1.5,
+    });
     expect(event?.kind === "cpu_throttled" ? event.throttledSeconds.after : null).toBeCloseTo(1.196463028, 9);
   });
 });

@@ -8,11 +8,31 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { CpuStat, MemoryEventCounters } from "../../src/cgroup/parse.js";
-import { diffCpuStat, diffFailcnt, diffMemoryEvents, diffOomControl, diffPidsEvents, diffReservation } from "../../src/events/diffCounters.js";
+import {
+  diffCpuStat,
+  diffFailcnt,
+  diffMemoryEvents,
+  diffOomControl,
+  diffPidsEvents,
+  diffReservation,
+} from "../../src/events/diffCounters.js";
 
 const ctx = { cgroup: "docker/a", at: 1000, source: "poll" } as const;
-const mem = (c: Partial<MemoryEventCounters> = {}): MemoryEventCounters => ({ low: 0, high: 0, max: 0, oom: 0, oom_kill: 0, oom_group_kill: 0, ...c });
-const cpu = (periods: number, throttledPeriods: number, throttledSeconds = throttledPeriods * 0.01): CpuStat => ({ periods, throttledPeriods, throttledSeconds, usageSeconds: null });
+const mem = (c: Partial<MemoryEventCounters> = {}): MemoryEventCounters => ({
+  low: 0,
+  high: 0,
+  max: 0,
+  oom: 0,
+  oom_kill: 0,
+  oom_group_kill: 0,
+  ...c,
+});
+const cpu = (periods: number, throttledPeriods: number, throttledSeconds = throttledPeriods * 0.01): CpuStat => ({
+  periods,
+  throttledPeriods,
+  throttledSeconds,
+  usageSeconds: null,
+});
 
 describe("diffCpuStat", () => {
   it.each([
@@ -31,7 +51,13 @@ describe("diffCpuStat", () => {
     if (ratio === null) expect(out).toEqual([]);
     else {
       expect(out).toHaveLength(1);
-      expect(out[0]).toMatchObject({ kind: "cpu_throttled", cgroup: "docker/a", at: 1000, source: "poll", intervalSeconds: 1 });
+      expect(out[0]).toMatchObject({
+        kind: "cpu_throttled",
+        cgroup: "docker/a",
+        at: 1000,
+        source: "poll",
+        intervalSeconds: 1,
+      });
       expect(out[0]?.kind === "cpu_throttled" ? out[0].ratio : NaN).toBeCloseTo(ratio, 12);
     }
   });
@@ -54,7 +80,13 @@ describe("diffCpuStat", () => {
         const out = diffCpuStat(cpu(p0, t0), cpu(p1, t1), 1, ctx);
         if (p1 < p0 || t1 <= t0) return out.length === 0;
         const e = out[0];
-        return out.length === 1 && e?.kind === "cpu_throttled" && e.ratio > 0 && e.ratio <= 1 && (p1 === p0 || e.ratio === Math.min(1, (t1 - t0) / (p1 - p0)));
+        return (
+          out.length === 1 &&
+          e?.kind === "cpu_throttled" &&
+          e.ratio > 0 &&
+          e.ratio <= 1 &&
+          (p1 === p0 || e.ratio === Math.min(1, (t1 - t0) / (p1 - p0)))
+        );
       }),
     );
   });
@@ -81,15 +113,27 @@ describe("diffMemoryEvents", () => {
 });
 
 describe("diffOomControl", () => {
-  const oc = (underOom: boolean, oomKill: number | null, oomKillDisable = false) => ({ underOom, oomKill, oomKillDisable });
+  const oc = (underOom: boolean, oomKill: number | null, oomKillDisable = false) => ({
+    underOom,
+    oomKill,
+    oomKillDisable,
+  });
   // The stall rule (issue 13): the third argument is the stall in force, if any.
-  const events = (prev: ReturnType<typeof oc> | null, next: ReturnType<typeof oc>, stall: { since: number; offeredAt: number } | null = null) => diffOomControl(prev, next, stall, ctx).events;
+  const events = (
+    prev: ReturnType<typeof oc> | null,
+    next: ReturnType<typeof oc>,
+    stall: { since: number; offeredAt: number } | null = null,
+  ) => diffOomControl(prev, next, stall, ctx).events;
 
   it("under_oom edges both ways, and a cgroup first seen under OOM is reported", () => {
     expect(events(null, oc(false, 0))).toEqual([]);
-    expect(events(null, oc(true, 0, true))).toMatchObject([{ kind: "under_oom", underOom: true, oomKillDisable: true }]);
+    expect(events(null, oc(true, 0, true))).toMatchObject([
+      { kind: "under_oom", underOom: true, oomKillDisable: true },
+    ]);
     expect(events(oc(false, 0), oc(true, 0))).toMatchObject([{ kind: "under_oom", underOom: true }]);
-    expect(events(oc(true, 0), oc(false, 0), { since: ctx.at - 10, offeredAt: ctx.at - 10 })).toMatchObject([{ kind: "under_oom", underOom: false }]);
+    expect(events(oc(true, 0), oc(false, 0), { since: ctx.at - 10, offeredAt: ctx.at - 10 })).toMatchObject([
+      { kind: "under_oom", underOom: false },
+    ]);
     // A stall already offered at this very read is not offered twice.
     expect(events(oc(true, 0), oc(true, 0), { since: ctx.at, offeredAt: ctx.at })).toEqual([]);
   });
@@ -109,8 +153,12 @@ describe("diffFailcnt, diffPidsEvents", () => {
     [5, 4, false],
     [5, 6, true],
   ])("%s → %i: event %s", (prev, next, event) => {
-    expect(diffFailcnt(prev, next, ctx)).toEqual(event ? [{ kind: "memory_max", ...ctx, counter: { before: prev, after: next } }] : []);
-    expect(diffPidsEvents(prev, next, ctx)).toEqual(event ? [{ kind: "pids_max", ...ctx, counter: { before: prev, after: next } }] : []);
+    expect(diffFailcnt(prev, next, ctx)).toEqual(
+      event ? [{ kind: "memory_max", ...ctx, counter: { before: prev, after: next } }] : [],
+    );
+    expect(diffPidsEvents(prev, next, ctx)).toEqual(
+      event ? [{ kind: "pids_max", ...ctx, counter: { before: prev, after: next } }] : [],
+    );
   });
 });
 
@@ -130,6 +178,8 @@ describe("diffReservation", () => {
   ])("was %s, usage %i vs %i → above %s, event %s", (was, usage, reservation, above, event) => {
     const r = diffReservation(was, usage, reservation, ctx);
     expect(r.above).toBe(above);
-    expect(r.events).toEqual(event ? [{ kind: "reservation_breach", ...ctx, above, usageBytes: usage, reservationBytes: reservation }] : []);
+    expect(r.events).toEqual(
+      event ? [{ kind: "reservation_breach", ...ctx, above, usageBytes: usage, reservationBytes: reservation }] : [],
+    );
   });
 });

@@ -12,7 +12,9 @@ import type { EventSource, WatchdogEvent } from "../../src/events/types.js";
 const oc = (underOom: boolean, oomKill = 0): OomControl => ({ oomKillDisable: true, underOom, oomKill });
 
 /** Feeds reads in order through diffOomControl, carrying prev and the stall state like the tracker does. */
-function run(reads: readonly { under: boolean; at: number; source?: EventSource; kills?: number }[]): WatchdogEvent[][] {
+function run(
+  reads: readonly { under: boolean; at: number; source?: EventSource; kills?: number }[],
+): WatchdogEvent[][] {
   let prev: OomControl | null = null;
   let stall: StallState | null = null;
   return reads.map((r) => {
@@ -25,7 +27,9 @@ function run(reads: readonly { under: boolean; at: number; source?: EventSource;
 }
 
 const summary = (evs: WatchdogEvent[][]): string[][] =>
-  evs.map((es) => es.map((e) => (e.kind === "under_oom" ? `${e.underOom ? "stall" : "recovered"}@${e.stalledMs}` : e.kind)));
+  evs.map((es) =>
+    es.map((e) => (e.kind === "under_oom" ? `${e.underOom ? "stall" : "recovered"}@${e.stalledMs}` : e.kind)),
+  );
 
 describe("diffOomControl: under_oom as a standing emergency", () => {
   it("a re-stall notification is an event although the last read already said under_oom 1 (the bug of issue 13)", () => {
@@ -82,6 +86,14 @@ describe("diffOomControl: under_oom as a standing emergency", () => {
   });
 
   it("no stall, no event, however often it is read", () => {
-    expect(summary(run([{ under: false, at: 0 }, { under: false, at: 1 }, { under: false, at: 2000, source: "poll" }]))).toEqual([[], [], []]);
+    expect(
+      summary(
+        run([
+          { under: false, at: 0 },
+          { under: false, at: 1 },
+          { under: false, at: 2000, source: "poll" },
+        ]),
+      ),
+    ).toEqual([[], [], []]);
   });
 });

@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { judgePsiWake, parseTriggerText, recordStall, type StallReading } from "../../src/events/diffPressure.js";
 
 const TRIGGER = "some 150000 1000000";
-const at = (ms: number, someUs: number, fullUs: number | null = someUs / 2): StallReading => ({ at: ms, someUs, fullUs });
+const at = (ms: number, someUs: number, fullUs: number | null = someUs / 2): StallReading => ({
+  at: ms,
+  someUs,
+  fullUs,
+});
 
 describe("judgePsiWake", () => {
   it("reports the stall growth over the newest reading at least one window old", () => {
@@ -14,11 +18,17 @@ describe("judgePsiWake", () => {
   });
 
   it("falls back to the oldest reading right after the trigger was armed", () => {
-    expect(judgePsiWake(TRIGGER, [at(100, 5_000), at(400, 9_000)], at(700, 170_000))).toMatchObject({ kind: "pressure", stall: { stallUs: 165_000, overMs: 600 } });
+    expect(judgePsiWake(TRIGGER, [at(100, 5_000), at(400, 9_000)], at(700, 170_000))).toMatchObject({
+      kind: "pressure",
+      stall: { stallUs: 165_000, overMs: 600 },
+    });
   });
 
   it("uses the full total for a full trigger", () => {
-    expect(judgePsiWake("full 100000 2000000", [at(0, 0, 10)], at(2_500, 900_000, 250_010))).toMatchObject({ kind: "pressure", stall: { type: "full", stallUs: 250_000 } });
+    expect(judgePsiWake("full 100000 2000000", [at(0, 0, 10)], at(2_500, 900_000, 250_010))).toMatchObject({
+      kind: "pressure",
+      stall: { type: "full", stallUs: 250_000 },
+    });
   });
 
   it("is no pressure when the total did not move over the window (a removed cgroup's wake)", () => {
@@ -50,7 +60,11 @@ describe("recordStall", () => {
 
 describe("parseTriggerText", () => {
   it("splits the kernel's trigger syntax", () => {
-    expect(parseTriggerText(" some 150000 1000000 ")).toEqual({ type: "some", thresholdUs: 150_000, windowUs: 1_000_000 });
+    expect(parseTriggerText(" some 150000 1000000 ")).toEqual({
+      type: "some",
+      thresholdUs: 150_000,
+      windowUs: 1_000_000,
+    });
     expect(parseTriggerText("some 150ms 1s")).toBeNull();
   });
 });

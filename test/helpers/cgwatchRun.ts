@@ -14,7 +14,8 @@ import { waitExit } from "./realCgroup.js";
 
 /** The repository (this file also runs compiled, from dist/test/helpers, for `npm run bench`). */
 function repoRoot(): string {
-  for (let d = import.meta.dirname; d !== "/"; d = path.dirname(d)) if (fs.existsSync(path.join(d, "package.json")) && fs.existsSync(path.join(d, "config/cgwatch.yaml"))) return d;
+  for (let d = import.meta.dirname; d !== "/"; d = path.dirname(d))
+    if (fs.existsSync(path.join(d, "package.json")) && fs.existsSync(path.join(d, "config/cgwatch.yaml"))) return d;
   throw new Error(`no repository above ${import.meta.dirname}`);
 }
 export const ROOT = repoRoot();
@@ -56,7 +57,8 @@ export function shippedConfigFor(opts: CgwatchOptions): string {
   const watch = `watch:\n${opts.watch.map((w) => `  - ${JSON.stringify(w)}`).join("\n")}\n`;
   text = replaceTopLevel(text, "watch", watch);
   text = text.replace(/^(\s+listen:).*$/m, "$1 127.0.0.1:0");
-  for (const [k, v] of Object.entries(opts.override ?? {})) text = replaceTopLevel(text, k, `${k}: ${JSON.stringify(v)}\n`);
+  for (const [k, v] of Object.entries(opts.override ?? {}))
+    text = replaceTopLevel(text, k, `${k}: ${JSON.stringify(v)}\n`);
   return text;
 }
 
@@ -66,7 +68,12 @@ function replaceTopLevel(text: string, key: string, block: string): string {
   const start = lines.findIndex((l) => l.startsWith(`${key}:`));
   if (start < 0) return `${text.trimEnd()}\n${block}`;
   let end = start + 1;
-  while (end < lines.length && (/^\s/.test(lines[end] ?? "") || (lines[end] ?? "") === "") && !/^\S/.test(lines[end] ?? "")) end++;
+  while (
+    end < lines.length &&
+    (/^\s/.test(lines[end] ?? "") || (lines[end] ?? "") === "") &&
+    !/^\S/.test(lines[end] ?? "")
+  )
+    end++;
   // Keep trailing blank/comment lines that belong to the next key.
   while (end > start + 1 && /^\s*(#.*)?$/.test(lines[end - 1] ?? "")) end--;
   return [...lines.slice(0, start), block.trimEnd(), ...lines.slice(end)].join("\n");
@@ -76,7 +83,9 @@ export async function startCgwatch(opts: CgwatchOptions): Promise<Cgwatch> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-ct-run-"));
   const config = path.join(dir, "cgwatch.yaml");
   fs.writeFileSync(config, shippedConfigFor(opts));
-  const child: ChildProcess = spawn(process.execPath, [CLI, "run", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(process.execPath, [CLI, "run", "--config", config], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   let parsed: LogLine[] = [];
@@ -86,7 +95,8 @@ export async function startCgwatch(opts: CgwatchOptions): Promise<Cgwatch> {
   const lines = (): LogLine[] => {
     const end = out.lastIndexOf("\n") + 1;
     if (end > parsedUpTo) {
-      for (const l of out.slice(parsedUpTo, end).split("\n")) if (l.startsWith("{")) parsed.push(JSON.parse(l) as LogLine);
+      for (const l of out.slice(parsedUpTo, end).split("\n"))
+        if (l.startsWith("{")) parsed.push(JSON.parse(l) as LogLine);
       parsedUpTo = end;
     }
     return parsed;
@@ -121,7 +131,10 @@ export async function startCgwatch(opts: CgwatchOptions): Promise<Cgwatch> {
         return res.text();
       },
       status: () => {
-        const r = spawnSync(process.execPath, [CLI, "status", "--json", "--config", config], { encoding: "utf8", timeout: 30_000 });
+        const r = spawnSync(process.execPath, [CLI, "status", "--json", "--config", config], {
+          encoding: "utf8",
+          timeout: 30_000,
+        });
         if (r.status !== 0) throw new Error(`cgwatch status failed (${r.status}): ${r.stderr}`);
         return JSON.parse(r.stdout) as unknown;
       },
@@ -130,7 +143,8 @@ export async function startCgwatch(opts: CgwatchOptions): Promise<Cgwatch> {
         if (child.exitCode === null) child.kill("SIGTERM");
         const exit = await Promise.race([waitExit(child), new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
         await kill();
-        if (exit === null || exit.code !== 0) throw new Error(`cgwatch did not stop cleanly: ${JSON.stringify(exit)} ${err}`);
+        if (exit === null || exit.code !== 0)
+          throw new Error(`cgwatch did not stop cleanly: ${JSON.stringify(exit)} ${err}`);
       },
     };
   } catch (e) {
@@ -150,7 +164,8 @@ export function sample(text: string, name: string, labels: Readonly<Record<strin
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
     if (m === null || m[1] !== name) continue;
     const have = new Map<string, string>();
-    for (const lm of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have.set(lm[1] ?? "", (lm[2] ?? "").replace(/\\(.)/g, "$1"));
+    for (const lm of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      have.set(lm[1] ?? "", (lm[2] ?? "").replace(/\\(.)/g, "$1"));
     if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) return Number(m[3]);
   }
   return undefined;

@@ -32,7 +32,11 @@ export interface RunningCli {
   /** stdout's JSON lines, parsed. */
   logs(): Record<string, unknown>[];
   /** Waits for a log line matching `pred` and returns it. */
-  waitLog(pred: (l: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitLog(
+    pred: (l: Record<string, unknown>) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** GET /metrics of the instance (its URL from the "metrics listening" line). */
   scrape(): Promise<string>;
   /** SIGTERM, then the exit code (SIGKILL after 15 s). */
@@ -47,9 +51,16 @@ export function jsonLines(text: string): Record<string, unknown>[] {
 }
 
 /** `prefix` runs the CLI under a wrapper (e.g. setpriv to drop a capability). */
-export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, prefix: readonly string[] = []): RunningCli {
+export function startCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  prefix: readonly string[] = [],
+): RunningCli {
   const argv = [...prefix, process.execPath, CLI, ...args];
-  const child = spawn(argv[0] ?? process.execPath, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const child = spawn(argv[0] ?? process.execPath, argv.slice(1), {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   let out = "";
   let err = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -64,7 +75,10 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, p
       let found: Record<string, unknown> | undefined;
       await waitFor(
         () => {
-          if (child.exitCode !== null || child.signalCode !== null) throw new Error(`cgwatch exited (${child.exitCode ?? child.signalCode}) while waiting for ${what}:\n${out}\n${err}`);
+          if (child.exitCode !== null || child.signalCode !== null)
+            throw new Error(
+              `cgwatch exited (${child.exitCode ?? child.signalCode}) while waiting for ${what}:\n${out}\n${err}`,
+            );
           found = jsonLines(out).find(pred);
           return found !== undefined;
         },
@@ -93,8 +107,15 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, p
 }
 
 /** Runs the CLI to completion. */
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000 });
+export function runCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -32,7 +32,9 @@ const sleepSync = (ms: number): void => {
  * writing dist/ over each other while another's CLI reads it.
  */
 export function buildDist(): void {
-  const fresh = (): boolean => fs.existsSync(CLI) && fs.statSync(CLI).mtimeMs >= Math.max(newest(path.join(ROOT, "src")), newest(path.join(ROOT, "bench")));
+  const fresh = (): boolean =>
+    fs.existsSync(CLI) &&
+    fs.statSync(CLI).mtimeMs >= Math.max(newest(path.join(ROOT, "src")), newest(path.join(ROOT, "bench")));
   if (fresh()) return;
   const lock = path.join(os.tmpdir(), `cgwatch-build-${Buffer.from(ROOT).toString("hex").slice(-32)}.lock`);
   const deadline = Date.now() + 110_000;
@@ -80,9 +82,15 @@ export interface CgwatchRun {
 /** Starts `cgwatch run` with the given YAML lines (metrics on an ephemeral loopback port unless set). */
 export function runCgwatch(yaml: readonly string[]): CgwatchRun {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-run-"));
-  const text = [...(yaml.some((l) => l.startsWith("metrics:")) ? [] : ["metrics: { listen: 127.0.0.1:0 }"]), ...yaml, ""].join("\n");
+  const text = [
+    ...(yaml.some((l) => l.startsWith("metrics:")) ? [] : ["metrics: { listen: 127.0.0.1:0 }"]),
+    ...yaml,
+    "",
+  ].join("\n");
   fs.writeFileSync(path.join(dir, "cgwatch.yaml"), text);
-  const child = spawn(process.execPath, [CLI, "run", "--config", path.join(dir, "cgwatch.yaml")], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, "run", "--config", path.join(dir, "cgwatch.yaml")], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (out += d.toString()));

@@ -1,7 +1,11 @@
 import type { Observable, Subscription } from "rxjs";
 
 /** Subscribes and records every value; `until` waits for a predicate over what arrived (bounded by a safety timeout). */
-export function collect<T>(source: Observable<T>): { values: T[]; sub: Subscription; until(pred: (vs: T[]) => boolean, timeoutMs?: number): Promise<T[]> } {
+export function collect<T>(source: Observable<T>): {
+  values: T[];
+  sub: Subscription;
+  until(pred: (vs: T[]) => boolean, timeoutMs?: number): Promise<T[]>;
+} {
   const values: T[] = [];
   const waiters: { pred: (vs: T[]) => boolean; resolve: (vs: T[]) => void }[] = [];
   const sub = source.subscribe((v) => {
@@ -19,7 +23,10 @@ export function collect<T>(source: Observable<T>): { values: T[]; sub: Subscript
     until(pred, timeoutMs = 20_000) {
       if (pred(values)) return Promise.resolve(values);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms; got ${JSON.stringify(values).slice(0, 2000)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`timed out after ${timeoutMs} ms; got ${JSON.stringify(values).slice(0, 2000)}`)),
+          timeoutMs,
+        );
         waiters.push({
           pred,
           resolve: (vs) => {

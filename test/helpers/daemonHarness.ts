@@ -45,7 +45,8 @@ export async function startHarness(opts: {
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line.trim() !== "") logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString("utf8").split("\n"))
+        if (line.trim() !== "") logs.push(JSON.parse(line) as Record<string, unknown>);
       cb();
     },
   });
@@ -79,7 +80,11 @@ export async function startHarness(opts: {
   };
 }
 
-export async function until<T>(probe: () => T | undefined | null | false, timeoutMs = 20_000, what = "condition"): Promise<T> {
+export async function until<T>(
+  probe: () => T | undefined | null | false,
+  timeoutMs = 20_000,
+  what = "condition",
+): Promise<T> {
   const start = Date.now();
   for (;;) {
     const v = probe();

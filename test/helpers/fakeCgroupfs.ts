@@ -37,7 +37,8 @@ export const V2_CGROUP_FILES: Tree = {
   "cpu.max": "max 100000\n",
   "cpu.max.burst": "0\n",
   "cpu.weight": "100\n",
-  "cpu.stat": "usage_usec 0\nuser_usec 0\nsystem_usec 0\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\nnr_bursts 0\nburst_usec 0\n",
+  "cpu.stat":
+    "usage_usec 0\nuser_usec 0\nsystem_usec 0\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\nnr_bursts 0\nburst_usec 0\n",
   "cpu.pressure": "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
   "io.pressure": "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
   "pids.current": "1\n",
@@ -69,7 +70,12 @@ export const V1_CPU_FILES: Tree = {
 };
 
 export const V1_CPUACCT_FILES: Tree = { "cgroup.procs": "", "cpuacct.usage": "0\n" };
-export const V1_PIDS_FILES: Tree = { "cgroup.procs": "", "pids.current": "1\n", "pids.max": "max\n", "pids.events": "max 0\n" };
+export const V1_PIDS_FILES: Tree = {
+  "cgroup.procs": "",
+  "pids.current": "1\n",
+  "pids.max": "max\n",
+  "pids.events": "max 0\n",
+};
 
 export interface FakeHost {
   readonly root: string;
@@ -126,7 +132,8 @@ export function fakeHost(version: 1 | 2, rootDir?: string): FakeHost {
     },
     removeCgroup(cgroup) {
       if (version === 2) fs.rmSync(path.join(root, cgroup), { recursive: true, force: true });
-      else for (const c of Object.keys(v1Trees)) fs.rmSync(path.join(root, c, cgroup), { recursive: true, force: true });
+      else
+        for (const c of Object.keys(v1Trees)) fs.rmSync(path.join(root, c, cgroup), { recursive: true, force: true });
     },
     file: (cgroup, name) => path.join(dirOf(cgroup, name), name),
     write(cgroup, name, content) {
@@ -140,7 +147,10 @@ export function fakeHost(version: 1 | 2, rootDir?: string): FakeHost {
     },
   };
   if (version === 2) {
-    materialize(root, { "cgroup.controllers": "cpuset cpu io memory hugetlb pids\n", "cgroup.subtree_control": "cpu memory pids\n" });
+    materialize(root, {
+      "cgroup.controllers": "cpuset cpu io memory hugetlb pids\n",
+      "cgroup.subtree_control": "cpu memory pids\n",
+    });
   } else {
     for (const [c, t] of Object.entries(v1Trees)) materialize(path.join(root, c), t);
   }

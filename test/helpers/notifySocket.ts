@@ -58,7 +58,8 @@ export async function startNotifySocket(): Promise<NotifySocket> {
     const t0 = Date.now();
     while (!pred(messages)) {
       if (py.exitCode !== null) throw new Error(`the notify receiver exited ${py.exitCode}: ${stderr}`);
-      if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}; received ${JSON.stringify(messages)}`);
+      if (Date.now() - t0 > timeoutMs)
+        throw new Error(`timed out waiting for ${what}; received ${JSON.stringify(messages)}`);
       await new Promise((r) => setTimeout(r, 10));
     }
     return messages;

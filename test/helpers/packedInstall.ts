@@ -24,7 +24,16 @@ const REPO = path.resolve(import.meta.dirname, "../..");
 /** The search path systemd uses for ExecStart and a root shell's usual PATH: no pyenv, no ~/bin. */
 const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** What a compiler-less host lacks; node-gyp needs every one of them. */
-const COMPILERS = ["/usr/bin/gcc*", "/usr/bin/g++*", "/usr/bin/cc", "/usr/bin/c++", "/usr/bin/cpp*", "/usr/bin/make", "/usr/bin/python3*", "/usr/bin/x86_64-linux-gnu-g*"];
+const COMPILERS = [
+  "/usr/bin/gcc*",
+  "/usr/bin/g++*",
+  "/usr/bin/cc",
+  "/usr/bin/c++",
+  "/usr/bin/cpp*",
+  "/usr/bin/make",
+  "/usr/bin/python3*",
+  "/usr/bin/x86_64-linux-gnu-g*",
+];
 
 export interface PackedInstall {
   readonly dir: string;
@@ -70,7 +79,9 @@ function copyTree(to: string): void {
   // pack bundled the transitive dependencies (quickjs-emscripten-core's @jitl/quickjs-ffi-types...) only while
   // that lockfile was newer than node_modules itself: any later entry there (vitest's .vite-temp, a test's
   // .cache) made npm read the linked tree, which misses them, and the installed package failed to start.
-  const nm = spawnSync("cp", ["-al", path.join(REPO, "node_modules"), path.join(to, "node_modules")], { encoding: "utf8" });
+  const nm = spawnSync("cp", ["-al", path.join(REPO, "node_modules"), path.join(to, "node_modules")], {
+    encoding: "utf8",
+  });
   if (nm.status !== 0) throw new Error(`hard-linking node_modules failed: ${nm.stderr}`);
   fs.rmSync(path.join(to, "node_modules", ".package-lock.json"), { force: true });
 }
@@ -100,7 +111,9 @@ export function packAndInstall(): PackedInstall {
     `{ command -v gcc g++ cc make python3 || true; } > ${out("which")}`,
     `cd ${dir}`,
     "set -x",
-    ...steps.map((s) => (/^\s*(sudo\s+)?systemctl\b/.test(s) ? `: not run, PID 1 is not systemd: ${JSON.stringify(s)}` : s)),
+    ...steps.map((s) =>
+      /^\s*(sudo\s+)?systemctl\b/.test(s) ? `: not run, PID 1 is not systemd: ${JSON.stringify(s)}` : s,
+    ),
     "set +x +e",
     `systemd-analyze verify /etc/systemd/system/cgwatch.service /etc/systemd/system/cgwatch.socket > ${out("verify")} 2>&1; echo $? > ${out("verify.rc")}`,
     `(cd /etc/systemd/system && systemd-analyze security --offline=true cgwatch.service) > ${out("security")} 2>&1; echo $? > ${out("security.rc")}`,
@@ -111,7 +124,14 @@ export function packAndInstall(): PackedInstall {
     timeout: 600_000,
     // A fresh host's root shell: no compiler variables, an empty npm cache, and
     // a registry that answers nothing, so the install can only use the tarball.
-    env: { PATH: SYSTEM_PATH, HOME: path.join(dir, "home"), npm_config_offline: "true", npm_config_registry: "http://127.0.0.1:9/", npm_config_cache: path.join(dir, "home", ".npm"), npm_config_update_notifier: "false" },
+    env: {
+      PATH: SYSTEM_PATH,
+      HOME: path.join(dir, "home"),
+      npm_config_offline: "true",
+      npm_config_registry: "http://127.0.0.1:9/",
+      npm_config_cache: path.join(dir, "home", ".npm"),
+      npm_config_update_notifier: "false",
+    },
   });
   const read = (f: string): string => (fs.existsSync(out(f)) ? fs.readFileSync(out(f), "utf8") : "");
   const usr = path.join(dir, "usr-up");

@@ -45,7 +45,8 @@ import { IN_CI } from "./realCgroup.js";
 
 /** The repository (this file also runs compiled, from dist/test/helpers, for `npm run bench`). */
 function repoRoot(): string {
-  for (let d = import.meta.dirname; d !== "/"; d = path.dirname(d)) if (fs.existsSync(path.join(d, "package.json")) && fs.existsSync(path.join(d, "test/containers/image"))) return d;
+  for (let d = import.meta.dirname; d !== "/"; d = path.dirname(d))
+    if (fs.existsSync(path.join(d, "package.json")) && fs.existsSync(path.join(d, "test/containers/image"))) return d;
   throw new Error(`no repository above ${import.meta.dirname}`);
 }
 const IMAGE_SOURCES = path.join(repoRoot(), "test/containers/image");
@@ -53,7 +54,14 @@ const PROGRAMS = ["hog", "spin", "forks"] as const;
 const BUSYBOX_LINKS = ["sh", "sleep", "cat", "echo", "ls", "kill", "true", "dd", "head"];
 
 /** Flags every `podman run` needs on this kind of host (containers.md). */
-export const RUN_FLAGS: readonly string[] = ["--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
+export const RUN_FLAGS: readonly string[] = [
+  "--network",
+  "none",
+  "--ulimit",
+  "nofile=1024:1024",
+  "--ulimit",
+  "nproc=1024:1024",
+];
 
 export interface ContainerSpec {
   /** `podman run` flags (Docker's: -m, --cpu-quota, ...), added after RUN_FLAGS. */
@@ -108,10 +116,18 @@ export interface PodmanResult {
 export function containerEngineUnavailable(): string | null {
   if (process.getuid?.() !== 0) return "not running as root";
   for (const tool of ["podman", "runc", "conmon", "gcc"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is not installed (scripts/deps/containers.sh installs it)`;
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0)
+      return `${tool} is not installed (scripts/deps/containers.sh installs it)`;
   }
   if (!fs.existsSync("/bin/busybox")) return "/bin/busybox is missing (package busybox-static)";
-  if (!/ memory /.test(` ${cgroupMounts().map((m) => m.controllers.join(" ")).join(" ")} `)) return "no cgroup v1 memory hierarchy";
+  if (
+    !/ memory /.test(
+      ` ${cgroupMounts()
+        .map((m) => m.controllers.join(" "))
+        .join(" ")} `,
+    )
+  )
+    return "no cgroup v1 memory hierarchy";
   return null;
 }
 
@@ -137,15 +153,28 @@ interface CgroupMount {
 function cgroupMounts(): CgroupMount[] {
   return parseMountInfo(fs.readFileSync("/proc/self/mountinfo", "utf8"))
     .filter((m) => m.fsType === "cgroup" || m.fsType === "cgroup2")
-    .map((m) => ({ mountPoint: m.mountPoint, controllers: m.fsType === "cgroup2" ? ["unified"] : m.superOptions.filter((o) => o !== "rw" && o !== "ro") }));
+    .map((m) => ({
+      mountPoint: m.mountPoint,
+      controllers: m.fsType === "cgroup2" ? ["unified"] : m.superOptions.filter((o) => o !== "rw" && o !== "ro"),
+    }));
 }
 
 function sh(cmd: string, args: readonly string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<PodmanResult> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 16 << 20, env: env ?? process.env }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : -1;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) + (err !== null && code === -1 ? `\n${err.message}` : "") });
-    });
+    execFile(
+      cmd,
+      args,
+      { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 16 << 20, env: env ?? process.env },
+      (err, stdout, stderr) => {
+        const code =
+          err === null ? 0 : typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : -1;
+        resolve({
+          code,
+          stdout: String(stdout),
+          stderr: String(stderr) + (err !== null && code === -1 ? `\n${err.message}` : ""),
+        });
+      },
+    );
   });
 }
 
@@ -163,12 +192,17 @@ function buildRootfsTar(): { tar: string; tag: string } {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-test-image-build-"));
   try {
     const rootfs = path.join(work, "rootfs");
-    for (const d of ["bin", "tmp", "proc", "sys", "dev", "etc"]) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
+    for (const d of ["bin", "tmp", "proc", "sys", "dev", "etc"])
+      fs.mkdirSync(path.join(rootfs, d), { recursive: true });
     fs.copyFileSync("/bin/busybox", path.join(rootfs, "bin/busybox"));
     fs.chmodSync(path.join(rootfs, "bin/busybox"), 0o755);
     for (const l of BUSYBOX_LINKS) fs.symlinkSync("busybox", path.join(rootfs, "bin", l));
     for (const p of PROGRAMS) {
-      const r = spawnSync("gcc", ["-static", "-O2", "-Wall", "-o", path.join(rootfs, "bin", p), path.join(IMAGE_SOURCES, `${p}.c`)], { encoding: "utf8" });
+      const r = spawnSync(
+        "gcc",
+        ["-static", "-O2", "-Wall", "-o", path.join(rootfs, "bin", p), path.join(IMAGE_SOURCES, `${p}.c`)],
+        { encoding: "utf8" },
+      );
       if (r.status !== 0) throw new Error(`gcc -static ${p}.c failed:\n${r.stderr}`);
     }
     const r = spawnSync("tar", ["-C", rootfs, "-cf", path.join(work, "rootfs.tar"), "."], { encoding: "utf8" });
@@ -198,7 +232,11 @@ export async function startEngine(tag: string): Promise<Engine> {
   // them, so we remove them too (deepest first) when empty.
   const missing: string[] = [];
   for (const m of mounts) {
-    for (let rel = path.posix.dirname(parent); rel !== "." && rel !== "/" && rel !== ""; rel = path.posix.dirname(rel)) {
+    for (
+      let rel = path.posix.dirname(parent);
+      rel !== "." && rel !== "/" && rel !== "";
+      rel = path.posix.dirname(rel)
+    ) {
       const d = path.join(m.mountPoint, rel);
       if (!fs.existsSync(d)) missing.push(d);
     }
@@ -223,7 +261,8 @@ export async function startEngine(tag: string): Promise<Engine> {
   ];
   const env = { ...process.env, TMPDIR: path.join(home, "tmpdir") };
   fs.mkdirSync(env.TMPDIR, { recursive: true });
-  const podman = (args: readonly string[], timeoutMs = 60_000): Promise<PodmanResult> => sh("podman", [...global, ...args], timeoutMs, env);
+  const podman = (args: readonly string[], timeoutMs = 60_000): Promise<PodmanResult> =>
+    sh("podman", [...global, ...args], timeoutMs, env);
   const names: string[] = [];
   let closed = false;
 
@@ -268,7 +307,18 @@ export async function startEngine(tag: string): Promise<Engine> {
         const startedAt = performance.now();
         // Absolute: runc joins it to each hierarchy's root (a relative parent
         // would be joined to runc's own cgroup, different per controller).
-        const r = await podman(["run", "-d", "--name", name, "--cgroup-parent", `/${engine.parent}`, ...RUN_FLAGS, ...(spec.flags ?? []), image, ...spec.command]);
+        const r = await podman([
+          "run",
+          "-d",
+          "--name",
+          name,
+          "--cgroup-parent",
+          `/${engine.parent}`,
+          ...RUN_FLAGS,
+          ...(spec.flags ?? []),
+          image,
+          ...spec.command,
+        ]);
         if (r.code !== 0) throw new Error(`podman run ${(spec.flags ?? []).join(" ")} failed (${r.code}): ${r.stderr}`);
         const id = r.stdout.trim().split("\n").at(-1) ?? "";
         if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`podman run printed no container id: ${r.stdout}`);
@@ -283,7 +333,14 @@ export async function startEngine(tag: string): Promise<Engine> {
   }
 }
 
-function makeContainer(engine: Engine, mounts: readonly CgroupMount[], name: string, id: string, startedAt: number, warnings: string): Container {
+function makeContainer(
+  engine: Engine,
+  mounts: readonly CgroupMount[],
+  name: string,
+  id: string,
+  startedAt: number,
+  warnings: string,
+): Container {
   const cgroup = `${engine.parent}/libpod-${id}`;
   const dir = (controller: string): string => {
     const m = mounts.find((x) => x.controllers.includes(controller));
@@ -306,7 +363,10 @@ function makeContainer(engine: Engine, mounts: readonly CgroupMount[], name: str
         .map(Number),
     async wait(timeoutMs) {
       const r = await engine.podman(["wait", name], timeoutMs);
-      if (r.code !== 0) throw new Error(`podman wait ${name} did not return an exit code within ${timeoutMs} ms (${r.code}): ${r.stderr}`);
+      if (r.code !== 0)
+        throw new Error(
+          `podman wait ${name} did not return an exit code within ${timeoutMs} ms (${r.code}): ${r.stderr}`,
+        );
       return Number(r.stdout.trim());
     },
     async logs() {
@@ -341,7 +401,11 @@ async function sweepDeadRuns(mounts: readonly CgroupMount[], ownRel: string): Pr
     const pid = /^cgwatch-podman-(\d+)-/.exec(name)?.[1];
     if (pid === undefined || alive(Number(pid))) continue;
     const dir = path.join(os.tmpdir(), name);
-    const mounted = fs.readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "").filter((m) => m.startsWith(dir + "/"));
+    const mounted = fs
+      .readFileSync("/proc/self/mounts", "utf8")
+      .split("\n")
+      .map((l) => l.split(" ")[1] ?? "")
+      .filter((m) => m.startsWith(dir + "/"));
     for (const m of mounted.sort((a, b) => b.length - a.length)) spawnSync("umount", ["-l", m]);
     fs.rmSync(dir, { recursive: true, force: true });
   }

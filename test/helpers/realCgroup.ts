@@ -85,12 +85,19 @@ export function createScratchCgroup(controllers: readonly string[], tag = "t"): 
   // path in every hierarchy. So one scratch cgroup may only span controllers
   // whose own paths agree: memory tests and cpu tests use separate scratches.
   const bases = new Set(controllers.map((c) => own.v1.get(c) ?? ""));
-  if (bases.size !== 1) throw new Error(`controllers ${controllers.join(",")} have different own cgroups here; use separate scratch cgroups`);
+  if (bases.size !== 1)
+    throw new Error(
+      `controllers ${controllers.join(",")} have different own cgroups here; use separate scratch cgroups`,
+    );
   const base = [...bases][0] ?? "";
   return makeScratch(layout, controllers, () => path.posix.join(base, name));
 }
 
-function makeScratch(layout: CgroupLayout, controllers: readonly string[], relOf: (c: string) => string): ScratchCgroup {
+function makeScratch(
+  layout: CgroupLayout,
+  controllers: readonly string[],
+  relOf: (c: string) => string,
+): ScratchCgroup {
   const started: ChildProcess[] = [];
   const children: ScratchCgroup[] = [];
   const dir = (c: string): string => {
@@ -158,7 +165,8 @@ function makeScratch(layout: CgroupLayout, controllers: readonly string[], relOf
 }
 
 export function waitExit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
 }
 

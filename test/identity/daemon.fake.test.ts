@@ -41,7 +41,8 @@ identity:
   kmsg: false
 `;
 
-const memEvents = (kills: number): string => `low 0\nhigh 0\nmax ${kills}\noom ${kills}\noom_kill ${kills}\noom_group_kill 0\n`;
+const memEvents = (kills: number): string =>
+  `low 0\nhigh 0\nmax ${kills}\noom ${kills}\noom_kill ${kills}\noom_group_kill 0\n`;
 
 let host: FakeHost | null = null;
 let harness: Harness | null = null;
@@ -58,7 +59,11 @@ describe("container identity in the daemon (fake v2, Docker metadata)", () => {
     host.addCgroup("docker");
     host.addCgroup(`docker/${WEB}`, { "memory.max": "104857600\n" });
     host.addCgroup(`docker/${STRANGER}`);
-    harness = await startHarness({ layout: host.layout, yaml: yaml("1500ms"), policies: { "by-name.js": NAME_POLICY } });
+    harness = await startHarness({
+      layout: host.layout,
+      yaml: yaml("1500ms"),
+      policies: { "by-name.js": NAME_POLICY },
+    });
     // The stranger has no metadata: its name is unknown, so the name selector leaves it out.
     expect(await harness.daemon.ready).toBe(1);
 
@@ -70,9 +75,18 @@ describe("container identity in the daemon (fake v2, Docker metadata)", () => {
     host.write(`docker/${WEB}`, "memory.events", memEvents(1));
     await until(() => harness?.actions.length === 1, 10_000, "the policy's annotate");
     expect(harness.actions[0]?.proposal.action).toEqual({ kind: "annotate", message: "saw shop-web-1 nginx:1.27 web" });
-    const oomLine = await until(() => harness?.logs.find((l) => typeof l["msg"] === "string" && l["msg"].startsWith("oom_kill in")), 5000, "the oom_kill line");
+    const oomLine = await until(
+      () => harness?.logs.find((l) => typeof l["msg"] === "string" && l["msg"].startsWith("oom_kill in")),
+      5000,
+      "the oom_kill line",
+    );
     expect(oomLine["msg"]).toBe("oom_kill in shop-web-1");
-    expect(oomLine["container"]).toEqual({ engine: "docker", name: "shop-web-1", id: WEB.slice(0, 12), image: "nginx:1.27" });
+    expect(oomLine["container"]).toEqual({
+      engine: "docker",
+      name: "shop-web-1",
+      id: WEB.slice(0, 12),
+      image: "nginx:1.27",
+    });
     const decision = harness.logs.find((l) => l["msg"] === "action decision");
     expect(decision?.["container"]).toMatchObject({ name: "shop-web-1" });
 

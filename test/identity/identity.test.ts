@@ -29,16 +29,36 @@ describe("identityFromPath", () => {
     [`machine.slice/libpod-${PODMAN}.scope/container`, "podman", PODMAN, null],
     [`docker/${DOCKER}`, "docker", DOCKER, null],
     [`system.slice/docker-${DOCKER}.scope`, "docker", DOCKER, null],
-    [`kubepods/burstable/pod4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f/${CTRD}`, "containerd", CTRD, "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"],
-    [`kubepods/pod4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f/${CTRD}`, "containerd", CTRD, "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"],
+    [
+      `kubepods/burstable/pod4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f/${CTRD}`,
+      "containerd",
+      CTRD,
+      "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+    ],
+    [
+      `kubepods/pod4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f/${CTRD}`,
+      "containerd",
+      CTRD,
+      "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+    ],
     [
       `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod4f1c2d3e_5a6b_4c7d_8e9f_0a1b2c3d4e5f.slice/cri-containerd-${CTRD}.scope`,
       "containerd",
       CTRD,
       "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
     ],
-    [`kubepods.slice/kubepods-pod9d8e7f6a_5b4c_4d3e_8f2a_1b0c9d8e7f6a.slice/crio-${CRIO}.scope`, "cri-o", CRIO, "9d8e7f6a-5b4c-4d3e-8f2a-1b0c9d8e7f6a"],
-    [`kubepods/besteffort/pod9d8e7f6a-5b4c-4d3e-8f2a-1b0c9d8e7f6a/crio-${CRIO}`, "cri-o", CRIO, "9d8e7f6a-5b4c-4d3e-8f2a-1b0c9d8e7f6a"],
+    [
+      `kubepods.slice/kubepods-pod9d8e7f6a_5b4c_4d3e_8f2a_1b0c9d8e7f6a.slice/crio-${CRIO}.scope`,
+      "cri-o",
+      CRIO,
+      "9d8e7f6a-5b4c-4d3e-8f2a-1b0c9d8e7f6a",
+    ],
+    [
+      `kubepods/besteffort/pod9d8e7f6a-5b4c-4d3e-8f2a-1b0c9d8e7f6a/crio-${CRIO}`,
+      "cri-o",
+      CRIO,
+      "9d8e7f6a-5b4c-4d3e-8f2a-1b0c9d8e7f6a",
+    ],
     ["system.slice/postgresql.service", "systemd", "postgresql.service", null],
     ["user.slice/user-1000.slice/session-3.scope", "systemd", "session-3.scope", null],
   ])("%s → %s", (cgroup, engine, id, podUid) => {
@@ -61,8 +81,15 @@ describe("identityFromPath", () => {
 
 describe("metadata parsers", () => {
   it("reads Docker's Name without its slash, Config.Image and labels", () => {
-    const m = parseDockerConfigV2(fs.readFileSync(path.join(FIX, "docker/containers", DOCKER, "config.v2.json"), "utf8"));
-    expect(m).toMatchObject({ name: "shop-web-1", image: "nginx:1.27", pod: null, labels: { "com.docker.compose.service": "web" } });
+    const m = parseDockerConfigV2(
+      fs.readFileSync(path.join(FIX, "docker/containers", DOCKER, "config.v2.json"), "utf8"),
+    );
+    expect(m).toMatchObject({
+      name: "shop-web-1",
+      image: "nginx:1.27",
+      pod: null,
+      labels: { "com.docker.compose.service": "web" },
+    });
   });
   it("returns null for malformed text, not a throw", () => {
     expect(parseDockerConfigV2("{not json")).toBeNull();
@@ -87,28 +114,54 @@ describe("lookupMetadata on captured engine metadata", () => {
   });
   it("docker: config.v2.json, both drivers", () => {
     for (const c of [`docker/${DOCKER}`, `system.slice/docker-${DOCKER}.scope`]) {
-      expect(resolve(c)).toMatchObject({ kind: "found", engine: "docker", meta: { name: "shop-web-1", image: "nginx:1.27" } });
+      expect(resolve(c)).toMatchObject({
+        kind: "found",
+        engine: "docker",
+        meta: { name: "shop-web-1", image: "nginx:1.27" },
+      });
     }
   });
   it("containerd CRI: the task's config.json annotations", () => {
-    expect(resolve(`kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod4f1c2d3e_5a6b_4c7d_8e9f_0a1b2c3d4e5f.slice/cri-containerd-${CTRD}.scope`)).toEqual({
+    expect(
+      resolve(
+        `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod4f1c2d3e_5a6b_4c7d_8e9f_0a1b2c3d4e5f.slice/cri-containerd-${CTRD}.scope`,
+      ),
+    ).toEqual({
       kind: "found",
       engine: "containerd",
-      meta: { name: "redis", image: "docker.io/library/redis:7.4", pod: "cache-0", namespace: "data", podUid: "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f", labels: {} },
+      meta: {
+        name: "redis",
+        image: "docker.io/library/redis:7.4",
+        pod: "cache-0",
+        namespace: "data",
+        podUid: "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+        labels: {},
+      },
     });
   });
   it("containerd CRI: the pod's sandbox is POD", () => {
-    expect(resolve(`kubepods/burstable/pod4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f/${CRIO}`)).toMatchObject({ kind: "found", engine: "containerd", meta: { name: "POD", pod: "cache-0" } });
+    expect(resolve(`kubepods/burstable/pod4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f/${CRIO}`)).toMatchObject({
+      kind: "found",
+      engine: "containerd",
+      meta: { name: "POD", pod: "cache-0" },
+    });
   });
   it("dockershim: a bare id under a pod found in Docker's store, named from the kubelet's labels", () => {
     expect(resolve(`kubepods/burstable/pod0c7a5e3c-1b2d-4e5f-8a9b-0c1d2e3f4a5b/${SHIM}`)).toMatchObject({
       kind: "found",
       engine: "docker",
-      meta: { name: "api", pod: "api-7d9c5b6f4-x2x8q", namespace: "prod", podUid: "0c7a5e3c-1b2d-4e5f-8a9b-0c1d2e3f4a5b" },
+      meta: {
+        name: "api",
+        pod: "api-7d9c5b6f4-x2x8q",
+        namespace: "prod",
+        podUid: "0c7a5e3c-1b2d-4e5f-8a9b-0c1d2e3f4a5b",
+      },
     });
   });
   it("cri-o: userdata/config.json annotations and its Labels JSON", () => {
-    expect(resolve(`kubepods.slice/kubepods-pod9d8e7f6a_5b4c_4d3e_8f2a_1b0c9d8e7f6a.slice/crio-${CRIO}.scope`)).toMatchObject({
+    expect(
+      resolve(`kubepods.slice/kubepods-pod9d8e7f6a_5b4c_4d3e_8f2a_1b0c9d8e7f6a.slice/crio-${CRIO}.scope`),
+    ).toMatchObject({
       kind: "found",
       engine: "cri-o",
       meta: {
@@ -143,7 +196,11 @@ describe("identity resolver", () => {
 
   it("caches per cgroup: one lookup however often it is asked", () => {
     let lookups = 0;
-    const r = createIdentityResolver({ roots: ROOTS, persistent: false, lookup: (p, roots) => (lookups++, lookupMetadata(p, roots)) });
+    const r = createIdentityResolver({
+      roots: ROOTS,
+      persistent: false,
+      lookup: (p, roots) => (lookups++, lookupMetadata(p, roots)),
+    });
     for (let i = 0; i < 5; i++) expect(r.resolve(`docker/${DOCKER}`)?.name).toBe("shop-web-1");
     expect(r.resolve("a/b")).toBeNull();
     expect(lookups).toBe(1);
@@ -169,7 +226,12 @@ describe("identity resolver", () => {
 
   it("gives up after the last re-try: path-only, no error loop", async () => {
     let lookups = 0;
-    const r = createIdentityResolver({ roots: ROOTS, retryDelaysMs: [5, 5], persistent: false, lookup: () => (lookups++, { kind: "absent" }) });
+    const r = createIdentityResolver({
+      roots: ROOTS,
+      retryDelaysMs: [5, 5],
+      persistent: false,
+      lookup: () => (lookups++, { kind: "absent" }),
+    });
     r.resolve(`docker/${DOCKER}`);
     await new Promise((res) => setTimeout(res, 100));
     expect(lookups).toBe(3);
@@ -180,7 +242,12 @@ describe("identity resolver", () => {
     const root = dockerRoot();
     writeDocker(root, DOCKER, '{"Name": "/half');
     const said: string[] = [];
-    const r = createIdentityResolver({ roots: { ...ROOTS, docker: [root] }, retryDelaysMs: [5, 5], persistent: false, onUnreadable: (c, f, reason) => said.push(`${path.basename(f)}: ${reason}`) });
+    const r = createIdentityResolver({
+      roots: { ...ROOTS, docker: [root] },
+      retryDelaysMs: [5, 5],
+      persistent: false,
+      onUnreadable: (c, f, reason) => said.push(`${path.basename(f)}: ${reason}`),
+    });
     expect(r.resolve(`docker/${DOCKER}`)).toMatchObject({ engine: "docker", id: DOCKER, name: null, resolved: false });
     await new Promise((res) => setTimeout(res, 50));
     expect(said).toEqual(["config.v2.json: malformed JSON"]);
@@ -191,22 +258,43 @@ describe("identity resolver", () => {
     const root = dockerRoot();
     const dir = path.join(root, "overlay-containers");
     fs.mkdirSync(dir);
-    const entry = (id: string, name: string) => ({ id, names: [name], image: "x", metadata: JSON.stringify({ "image-name": `localhost/${name}:1`, name }) });
+    const entry = (id: string, name: string) => ({
+      id,
+      names: [name],
+      image: "x",
+      metadata: JSON.stringify({ "image-name": `localhost/${name}:1`, name }),
+    });
     const A = "a".repeat(64);
     const B = "b".repeat(64);
     fs.writeFileSync(path.join(dir, "containers.json"), JSON.stringify([entry(A, "one")]));
     const roots = { ...ROOTS, podman: [root] };
-    expect(lookupMetadata({ engine: "podman", id: A, podUid: null, kubernetes: false }, roots)).toMatchObject({ kind: "found", meta: { name: "one", image: "localhost/one:1" } });
-    expect(lookupMetadata({ engine: "podman", id: B, podUid: null, kubernetes: false }, roots)).toEqual({ kind: "absent" });
+    expect(lookupMetadata({ engine: "podman", id: A, podUid: null, kubernetes: false }, roots)).toMatchObject({
+      kind: "found",
+      meta: { name: "one", image: "localhost/one:1" },
+    });
+    expect(lookupMetadata({ engine: "podman", id: B, podUid: null, kubernetes: false }, roots)).toEqual({
+      kind: "absent",
+    });
     fs.writeFileSync(path.join(dir, "containers.json"), JSON.stringify([entry(A, "one"), entry(B, "two")]));
-    expect(lookupMetadata({ engine: "podman", id: B, podUid: null, kubernetes: false }, roots)).toMatchObject({ kind: "found", meta: { name: "two" } });
+    expect(lookupMetadata({ engine: "podman", id: B, podUid: null, kubernetes: false }, roots)).toMatchObject({
+      kind: "found",
+      meta: { name: "two" },
+    });
     fs.writeFileSync(path.join(dir, "containers.json"), "[{broken");
-    expect(lookupMetadata({ engine: "podman", id: B, podUid: null, kubernetes: false }, roots)).toMatchObject({ kind: "unreadable", reason: "malformed JSON" });
+    expect(lookupMetadata({ engine: "podman", id: B, podUid: null, kubernetes: false }, roots)).toMatchObject({
+      kind: "unreadable",
+      reason: "malformed JSON",
+    });
   });
 
   it("forget() stops a pending re-try and drops the cache", async () => {
     let lookups = 0;
-    const r = createIdentityResolver({ roots: ROOTS, retryDelaysMs: [20], persistent: false, lookup: () => (lookups++, { kind: "absent" }) });
+    const r = createIdentityResolver({
+      roots: ROOTS,
+      retryDelaysMs: [20],
+      persistent: false,
+      lookup: () => (lookups++, { kind: "absent" }),
+    });
     r.resolve(`docker/${DOCKER}`);
     r.forget(`docker/${DOCKER}`);
     await new Promise((res) => setTimeout(res, 60));

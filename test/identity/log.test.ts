@@ -8,7 +8,17 @@ import { pino } from "pino";
 import { withContainerIdentity } from "../../src/identity/log.js";
 import type { ContainerIdentity } from "../../src/identity/types.js";
 
-const WEB: ContainerIdentity = { engine: "docker", id: "a".repeat(64), name: "web", image: "nginx:1.27", pod: null, namespace: null, podUid: null, labels: {}, resolved: true };
+const WEB: ContainerIdentity = {
+  engine: "docker",
+  id: "a".repeat(64),
+  name: "web",
+  image: "nginx:1.27",
+  pod: null,
+  namespace: null,
+  podUid: null,
+  labels: {},
+  resolved: true,
+};
 
 function capture(level: string): { lines: Record<string, unknown>[]; lookups: string[]; log: pino.Logger } {
   const lines: Record<string, unknown>[] = [];

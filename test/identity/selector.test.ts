@@ -2,8 +2,22 @@ import { describe, expect, it } from "vitest";
 import { compileSelector, validateSelector, type ContainerView } from "../../src/identity/selector.js";
 import { compileMatch, validateMeta } from "../../src/policy/meta.js";
 
-const web: ContainerView = { engine: "podman", name: "web-1", image: "localhost/shop/web:1.2", pod: null, namespace: null, labels: { app: "shop", tier: "front" } };
-const api: ContainerView = { engine: "cri-o", name: "api", image: "quay.io/acme/api:3", pod: "api-7d9c", namespace: "prod", labels: { "app.kubernetes.io/name": "api" } };
+const web: ContainerView = {
+  engine: "podman",
+  name: "web-1",
+  image: "localhost/shop/web:1.2",
+  pod: null,
+  namespace: null,
+  labels: { app: "shop", tier: "front" },
+};
+const api: ContainerView = {
+  engine: "cri-o",
+  name: "api",
+  image: "quay.io/acme/api:3",
+  pod: "api-7d9c",
+  namespace: "prod",
+  labels: { "app.kubernetes.io/name": "api" },
+};
 
 describe("container selectors", () => {
   it.each([
@@ -27,7 +41,9 @@ describe("container selectors", () => {
 
   it("globs are anchored and regex characters are literal", () => {
     expect(compileSelector({ name: "web" })({ ...web, name: "web-1" })).toBe(false);
-    expect(compileSelector({ image: "localhost/shop/web:1.2" })({ ...web, image: "localhost/shop/webX1x2" })).toBe(false);
+    expect(compileSelector({ image: "localhost/shop/web:1.2" })({ ...web, image: "localhost/shop/webX1x2" })).toBe(
+      false,
+    );
   });
 
   it.each([
@@ -48,7 +64,11 @@ describe("policy meta.match with container entries", () => {
   const meta = (match: unknown) => validateMeta({ name: "p", on: ["oom_kill"], match });
 
   it("accepts globs, {container}, {path, container}; the matcher needs both parts", () => {
-    const r = meta(["system.slice/*.service", { container: { name: "web-*" } }, { path: "kubepods/**", container: { namespace: "prod" } }]);
+    const r = meta([
+      "system.slice/*.service",
+      { container: { name: "web-*" } },
+      { path: "kubepods/**", container: { namespace: "prod" } },
+    ]);
     expect(r.kind).toBe("ok");
     if (r.kind !== "ok") return;
     const m = compileMatch(r.meta.match);
@@ -77,12 +97,53 @@ describe("policy meta.match with container entries", () => {
 describe("identity as log fields and labels", () => {
   it("a Kubernetes container: pod, namespace, pod uid in the log; cAdvisor's container label", async () => {
     const { identityLabels, identityLogFields, displayName } = await import("../../src/identity/labels.js");
-    const id = { engine: "containerd", id: "c".repeat(64), name: "redis", image: "docker.io/library/redis:7.4", pod: "cache-0", namespace: "data", podUid: "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f", labels: {}, resolved: true } as const;
-    expect(identityLogFields(id)).toEqual({ engine: "containerd", name: "redis", id: "cccccccccccc", image: "docker.io/library/redis:7.4", pod: "cache-0", namespace: "data", podUid: "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f" });
-    expect(identityLabels(id)).toEqual({ engine: "containerd", container_id: "c".repeat(64), name: "redis", image: "docker.io/library/redis:7.4", pod: "cache-0", namespace: "data", container: "redis" });
+    const id = {
+      engine: "containerd",
+      id: "c".repeat(64),
+      name: "redis",
+      image: "docker.io/library/redis:7.4",
+      pod: "cache-0",
+      namespace: "data",
+      podUid: "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+      labels: {},
+      resolved: true,
+    } as const;
+    expect(identityLogFields(id)).toEqual({
+      engine: "containerd",
+      name: "redis",
+      id: "cccccccccccc",
+      image: "docker.io/library/redis:7.4",
+      pod: "cache-0",
+      namespace: "data",
+      podUid: "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+    });
+    expect(identityLabels(id)).toEqual({
+      engine: "containerd",
+      container_id: "c".repeat(64),
+      name: "redis",
+      image: "docker.io/library/redis:7.4",
+      pod: "cache-0",
+      namespace: "data",
+      container: "redis",
+    });
     expect(displayName("kubepods/x", id)).toBe("data/cache-0/redis");
-    const unit = { engine: "systemd", id: "nginx.service", name: "nginx.service", image: null, pod: null, namespace: null, podUid: null, labels: {}, resolved: true } as const;
-    expect(identityLabels(unit)).toMatchObject({ engine: "systemd", container_id: "", name: "nginx.service", container: "" });
+    const unit = {
+      engine: "systemd",
+      id: "nginx.service",
+      name: "nginx.service",
+      image: null,
+      pod: null,
+      namespace: null,
+      podUid: null,
+      labels: {},
+      resolved: true,
+    } as const;
+    expect(identityLabels(unit)).toMatchObject({
+      engine: "systemd",
+      container_id: "",
+      name: "nginx.service",
+      container: "",
+    });
     expect(displayName("system.slice/nginx.service", { ...unit, name: null })).toBe("system.slice/nginx.service");
   });
 });

@@ -53,7 +53,11 @@ it("READY=1 with the count after the scan, WATCHDOG=1 pings, SIGHUP with a bad c
 
   fs.writeFileSync(config, "watch: [ 42 ]\n");
   child.kill("SIGHUP");
-  await sock.until((ms) => ms.includes("RELOADING=1") && ms.slice(ms.indexOf("RELOADING=1")).includes("READY=1"), "RELOADING=1 then READY=1", 30_000);
+  await sock.until(
+    (ms) => ms.includes("RELOADING=1") && ms.slice(ms.indexOf("RELOADING=1")).includes("READY=1"),
+    "RELOADING=1 then READY=1",
+    30_000,
+  );
   await until(() => out.includes("config reload refused"), 20_000, "the refusal logged");
   expect(child.exitCode).toBeNull();
 

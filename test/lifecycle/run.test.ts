@@ -54,7 +54,10 @@ afterEach(async () => {
 
 const configFile = (): string => path.join(dir, "cgwatch.yaml");
 function writeConfig(extra = ""): void {
-  fs.writeFileSync(configFile(), `cgroupRoot: ${host.root}\nwatch: [ "docker/*" ]\npolicies: { builtin: false }\nmetrics: { listen: "127.0.0.1:0" }\n${extra}`);
+  fs.writeFileSync(
+    configFile(),
+    `cgroupRoot: ${host.root}\nwatch: [ "docker/*" ]\npolicies: { builtin: false }\nmetrics: { listen: "127.0.0.1:0" }\n${extra}`,
+  );
 }
 
 /** A daemon whose first scan, heartbeat and stop the test controls. */
@@ -168,11 +171,17 @@ describe("watchdog", () => {
     await until(() => fake.state.heartbeatReads >= reads + 3, 20_000, "three watchdog checks while stalled");
     sock.send("TEST_SENTINEL=1");
     await sock.until((ms) => ms.includes("TEST_SENTINEL=1"), "the sentinel");
-    const stalled = sock.messages.slice(sock.messages.indexOf("TEST_STALLED=1") + 1, sock.messages.indexOf("TEST_SENTINEL=1"));
+    const stalled = sock.messages.slice(
+      sock.messages.indexOf("TEST_STALLED=1") + 1,
+      sock.messages.indexOf("TEST_SENTINEL=1"),
+    );
     // The check and the send are one synchronous step, so no ping decided before the stall can land after the mark.
     expect(stalled).toEqual([]);
     fake.state.beating = true;
-    await sock.until((ms) => ms.slice(ms.indexOf("TEST_SENTINEL=1")).includes("WATCHDOG=1"), "pings again once beating");
+    await sock.until(
+      (ms) => ms.slice(ms.indexOf("TEST_SENTINEL=1")).includes("WATCHDOG=1"),
+      "pings again once beating",
+    );
   });
 
   it("no watchdog pings when WATCHDOG_PID names another process (systemd meant the main pid)", async () => {
@@ -214,7 +223,10 @@ describe("reload (SIGHUP)", () => {
     signals.emit("SIGHUP");
     await until(() => fake.state.applied.length === 1, 20_000, "the good config applied");
     expect(fake.state.applied[0]?.log.level).toBe("debug");
-    const warn = logs.find((l) => typeof l["msg"] === "string" && l["msg"].startsWith("changed settings that take effect only after a restart"));
+    const warn = logs.find(
+      (l) =>
+        typeof l["msg"] === "string" && l["msg"].startsWith("changed settings that take effect only after a restart"),
+    );
     expect(warn?.["keys"]).toEqual(["safetyNetIntervalMs"]);
   });
 });
@@ -263,14 +275,18 @@ describe("stopping", () => {
 });
 
 describe("policies are compiled once per start", () => {
-  const policy = (name: string): string => `export const meta = { name: "${name}", on: ["oom_kill"], match: ["**"] };\nexport function onEvent() { return []; }\n`;
+  const policy = (name: string): string =>
+    `export const meta = { name: "${name}", on: ["oom_kill"], match: ["**"] };\nexport function onEvent() { return []; }\n`;
   /** Two policies in a directory of their own; the config loads them and no built-in ones. */
   function writePolicies(): void {
     const pdir = path.join(dir, "policies");
     fs.mkdirSync(pdir);
     fs.writeFileSync(path.join(pdir, "a.js"), policy("a"));
     fs.writeFileSync(path.join(pdir, "b.js"), policy("b"));
-    fs.writeFileSync(configFile(), `cgroupRoot: ${host.root}\nwatch: [ "docker/*" ]\npolicies: { builtin: false, dirs: [ ${pdir} ] }\nmetrics: { listen: "127.0.0.1:0" }\n`);
+    fs.writeFileSync(
+      configFile(),
+      `cgroupRoot: ${host.root}\nwatch: [ "docker/*" ]\npolicies: { builtin: false, dirs: [ ${pdir} ] }\nmetrics: { listen: "127.0.0.1:0" }\n`,
+    );
   }
   /** Every sandbox created and every dispose, by instance. */
   function countSandboxes() {
@@ -278,7 +294,9 @@ describe("policies are compiled once per start", () => {
     const dispose = vi.spyOn(PolicySandbox.prototype, "dispose");
     return {
       created: async (): Promise<PolicySandbox[]> => {
-        const results = await Promise.all(create.mock.results.map((r) => r.value as ReturnType<typeof PolicySandbox.create>));
+        const results = await Promise.all(
+          create.mock.results.map((r) => r.value as ReturnType<typeof PolicySandbox.create>),
+        );
         return results.flatMap((r) => (r.kind === "ok" ? [r.sandbox] : []));
       },
       disposals: (sb: PolicySandbox): number => dispose.mock.contexts.filter((c) => c === sb).length,
@@ -297,7 +315,8 @@ describe("policies are compiled once per start", () => {
       // The real daemon, minus what a test must not do to its own process (oom_score_adj, keeping the loop alive).
       const real = {
         ...fakeDaemon(),
-        start: async (opts: DaemonOptions) => (daemon = await startDaemon({ ...opts, protectSelf: false, persistent: false })),
+        start: async (opts: DaemonOptions) =>
+          (daemon = await startDaemon({ ...opts, protectSelf: false, persistent: false })),
       };
       const { signals, exit } = run(real);
       await until(() => daemon, 30_000, "the daemon to start");
@@ -332,7 +351,10 @@ describe("policies are compiled once per start", () => {
 
   it("a policy that fails to compile still stops the start (exit 78) and the good one's sandbox is disposed", async () => {
     writePolicies();
-    fs.writeFileSync(path.join(dir, "policies", "b.js"), "export const meta = { name: 'b', on: ['oom_kill'] };\nexport function onEvent( {\n");
+    fs.writeFileSync(
+      path.join(dir, "policies", "b.js"),
+      "export const meta = { name: 'b', on: ['oom_kill'] };\nexport function onEvent( {\n",
+    );
     const count = countSandboxes();
     try {
       const fake = fakeDaemon();

@@ -2,7 +2,10 @@ import { describe, expect, it } from "vitest";
 import { createSteps, started } from "../../src/lifecycle/steps.js";
 
 /** A logger that keeps what it was told. */
-function errors(): { lines: Array<{ fields: Record<string, unknown>; msg: string }>; error(fields: Record<string, unknown>, msg: string): void } {
+function errors(): {
+  lines: Array<{ fields: Record<string, unknown>; msg: string }>;
+  error(fields: Record<string, unknown>, msg: string): void;
+} {
   const lines: Array<{ fields: Record<string, unknown>; msg: string }> = [];
   return { lines, error: (fields, msg) => lines.push({ fields, msg }) };
 }

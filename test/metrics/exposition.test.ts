@@ -46,7 +46,11 @@ const labelValue = fc.oneof(
   fc.constantFrom("docker/abc", 'we"ird', "back\\slash", "new\nline", "ünïcödé/ßü", "", "\\n literally"),
   fc.string({ unit: "binary", maxLength: 12 }),
 );
-const value = fc.oneof(fc.integer({ min: 0, max: 2 ** 53 - 1 }), fc.double({ min: 0, max: 1e300, noNaN: true }), fc.constantFrom(0, 0.1, 1e-9, 1e21));
+const value = fc.oneof(
+  fc.integer({ min: 0, max: 2 ** 53 - 1 }),
+  fc.double({ min: 0, max: 1e300, noNaN: true }),
+  fc.constantFrom(0, 0.1, 1e-9, 1e21),
+);
 
 function fill(metrics: Metrics, cgroups: readonly string[], values: readonly number[]): void {
   cgroups.forEach((cg, i) => {
@@ -62,15 +66,19 @@ function fill(metrics: Metrics, cgroups: readonly string[], values: readonly num
 describe("exposition: our renderer vs prom-client on the same values", () => {
   it("agrees on every family and sample, escapes included (property)", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uniqueArray(labelValue, { minLength: 1, maxLength: 8 }), fc.array(value, { minLength: 1, maxLength: 8 }), async (cgroups, values) => {
-        const metrics = createMetrics({ processMetrics: false, build: { version: 'v"1\\', revision: "abc" } });
-        fill(metrics, cgroups, values);
-        metrics.addPolicy('pol"icy');
-        metrics.recordPolicyQuarantine('pol"icy', true);
-        metrics.setNotifierFallback("psi", true);
-        const theirs = await mirrorToPromClient(metrics.store).metrics();
-        expectSameExposition(await metrics.render(), theirs);
-      }),
+      fc.asyncProperty(
+        fc.uniqueArray(labelValue, { minLength: 1, maxLength: 8 }),
+        fc.array(value, { minLength: 1, maxLength: 8 }),
+        async (cgroups, values) => {
+          const metrics = createMetrics({ processMetrics: false, build: { version: 'v"1\\', revision: "abc" } });
+          fill(metrics, cgroups, values);
+          metrics.addPolicy('pol"icy');
+          metrics.recordPolicyQuarantine('pol"icy', true);
+          metrics.setNotifierFallback("psi", true);
+          const theirs = await mirrorToPromClient(metrics.store).metrics();
+          expectSameExposition(await metrics.render(), theirs);
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -89,10 +97,30 @@ describe("exposition: our renderer vs prom-client on the same values", () => {
   it("histograms: buckets cumulative, le last, +Inf, _sum and _count as prom-client", async () => {
     const store = new Store();
     const buckets = [0.001, 0.01, 0.1, 1];
-    const fam = store.define({ name: "x_seconds", help: "h\\elp\nline", type: "histogram", labelNames: ["policy"], buckets });
+    const fam = store.define({
+      name: "x_seconds",
+      help: "h\\elp\nline",
+      type: "histogram",
+      labelNames: ["policy"],
+      buckets,
+    });
     const registry = new Registry();
-    const h = new Histogram({ name: "x_seconds", help: "h\\elp\nline", labelNames: ["policy"], buckets, registers: [registry] });
-    const observations: Array<[string, number]> = [["a", 0.0005], ["a", 0.001], ["a", 0.05], ["b", 3], ["a", 1], ["b", 0.2], ["c\"", 0]];
+    const h = new Histogram({
+      name: "x_seconds",
+      help: "h\\elp\nline",
+      labelNames: ["policy"],
+      buckets,
+      registers: [registry],
+    });
+    const observations: Array<[string, number]> = [
+      ["a", 0.0005],
+      ["a", 0.001],
+      ["a", 0.05],
+      ["b", 3],
+      ["a", 1],
+      ["b", 0.2],
+      ['c"', 0],
+    ];
     for (const [p, v] of observations) {
       observe(fam.get([p]), v);
       h.observe({ policy: p }, v);

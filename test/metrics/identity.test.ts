@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { createMetrics } from "../../src/metrics/metrics.js";
 
-const ID = { engine: "podman", container_id: "ab".repeat(32), name: "web-1", image: "localhost/web:1", pod: "", namespace: "", container: "" } as const;
+const ID = {
+  engine: "podman",
+  container_id: "ab".repeat(32),
+  name: "web-1",
+  image: "localhost/web:1",
+  pod: "",
+  namespace: "",
+  container: "",
+} as const;
 const render = (m: ReturnType<typeof createMetrics>) => m.render();
 
 describe("identity, retention and OOM victims in the metrics store", () => {
@@ -11,7 +19,9 @@ describe("identity, retention and OOM victims in the metrics store", () => {
     m.setIdentity("p/libpod-x", ID);
     const info = (await render(m)).split("\n").filter((l) => l.startsWith("cgwatch_cgroup_info{"));
     expect(info).toEqual([
-      'cgwatch_cgroup_info{cgroup="p/libpod-x",memory="1",cpu="1",engine="podman",container_id="' + ID.container_id + '",name="web-1",image="localhost/web:1",pod="",namespace="",container=""} 1',
+      'cgwatch_cgroup_info{cgroup="p/libpod-x",memory="1",cpu="1",engine="podman",container_id="' +
+        ID.container_id +
+        '",name="web-1",image="localhost/web:1",pod="",namespace="",container=""} 1',
     ]);
   });
 

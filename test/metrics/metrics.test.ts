@@ -31,8 +31,28 @@ function v1Snapshot(path: string, over: Partial<NonNullable<CgroupSnapshot["memo
     path,
     labels: {},
     // swapLimitBytes is the swap part (memsw - limit), as readSnapshot gives it.
-    memory: { version: 1, usageBytes: 10, limitBytes: 50 << 20, swapLimitBytes: 50 << 20, reservationBytes: null, highBytes: null, swappiness: 60, oomKillDisable: false, underOom: false, oomKills: 0, ...over },
-    cpu: { version: 1, quotaUs: 25_000, periodUs: 100_000, burstUs: null, shares: 1024, weight: null, usageSeconds: 1.5 },
+    memory: {
+      version: 1,
+      usageBytes: 10,
+      limitBytes: 50 << 20,
+      swapLimitBytes: 50 << 20,
+      reservationBytes: null,
+      highBytes: null,
+      swappiness: 60,
+      oomKillDisable: false,
+      underOom: false,
+      oomKills: 0,
+      ...over,
+    },
+    cpu: {
+      version: 1,
+      quotaUs: 25_000,
+      periodUs: 100_000,
+      burstUs: null,
+      shares: 1024,
+      weight: null,
+      usageSeconds: 1.5,
+    },
     pids: { current: 3, max: null },
   };
 }
@@ -59,8 +79,17 @@ describe("metrics API", () => {
   it("v2 cgroups start with every memory.events key at 0", async () => {
     const m = fresh();
     m.addCgroup("a", { origin: "created", memory: 2 });
-    const events = (await samples(m)).filter((s) => s.name === "cgwatch_memory_events_total").map((s) => [s.labels["event"], s.value]);
-    expect(events.sort()).toEqual([["high", 0], ["low", 0], ["max", 0], ["oom", 0], ["oom_group_kill", 0], ["oom_kill", 0]]);
+    const events = (await samples(m))
+      .filter((s) => s.name === "cgwatch_memory_events_total")
+      .map((s) => [s.labels["event"], s.value]);
+    expect(events.sort()).toEqual([
+      ["high", 0],
+      ["low", 0],
+      ["max", 0],
+      ["oom", 0],
+      ["oom_group_kill", 0],
+      ["oom_kill", 0],
+    ]);
   });
 
   it("a cgroup found at startup shows its current counters at once (no false increase)", async () => {
@@ -121,7 +150,9 @@ describe("metrics API", () => {
     m.addCgroup("a", { origin: "startup" });
     m.setIoLimits("a", [{ device: "254:0", writeBps: 1 << 20, readIops: 100 }]);
     const lim = async (): Promise<(string | number | undefined)[][]> =>
-      (await samples(m)).filter((s) => s.name.startsWith("cgwatch_io_limit_")).map((s) => [s.name, s.labels["device"], s.labels["op"], s.value]);
+      (await samples(m))
+        .filter((s) => s.name.startsWith("cgwatch_io_limit_"))
+        .map((s) => [s.name, s.labels["device"], s.labels["op"], s.value]);
     expect(await lim()).toEqual([
       ["cgwatch_io_limit_bytes_per_second", "254:0", "write", 1 << 20],
       ["cgwatch_io_limit_operations_per_second", "254:0", "read", 100],
@@ -133,20 +164,39 @@ describe("metrics API", () => {
   it("io devices that disappear lose their series", async () => {
     const m = fresh();
     m.addCgroup("a", { origin: "startup" });
-    m.setIoCounters("a", [{ device: "8:0", readBytes: 1, writeOps: 2 }, { device: "8:16", readBytes: 3 }]);
+    m.setIoCounters("a", [
+      { device: "8:0", readBytes: 1, writeOps: 2 },
+      { device: "8:16", readBytes: 3 },
+    ]);
     m.setIoCounters("a", [{ device: "8:16", readBytes: 4 }]);
     const io = (await samples(m)).filter((s) => s.name.startsWith("cgwatch_io_"));
-    expect(io.map((s) => [s.name, s.labels["device"], s.labels["op"], s.value])).toEqual([["cgwatch_io_bytes_total", "8:16", "read", 4]]);
+    expect(io.map((s) => [s.name, s.labels["device"], s.labels["op"], s.value])).toEqual([
+      ["cgwatch_io_bytes_total", "8:16", "read", 4],
+    ]);
   });
 
   it("recordEvent counts by kind and source, mirrors the counter it carries, and never lowers it", async () => {
     const m = fresh();
     m.addCgroup("a", { origin: "startup", memory: 1 });
-    const ev = (after: number): WatchdogEvent => ({ kind: "oom_kill", cgroup: "a", at: 0, source: "eventfd", counter: { before: after - 1, after } });
+    const ev = (after: number): WatchdogEvent => ({
+      kind: "oom_kill",
+      cgroup: "a",
+      at: 0,
+      source: "eventfd",
+      counter: { before: after - 1, after },
+    });
     m.recordEvent(ev(2));
     m.setMemoryEventCounters("a", { oom_kill: 3 }); // a fresher poll read
     m.recordEvent(ev(2)); // a late event must not move the mirror back
-    m.recordEvent({ kind: "under_oom", cgroup: "a", at: 0, source: "eventfd", underOom: true, oomKillDisable: true, stalledMs: 0 });
+    m.recordEvent({
+      kind: "under_oom",
+      cgroup: "a",
+      at: 0,
+      source: "eventfd",
+      underOom: true,
+      oomKillDisable: true,
+      stalledMs: 0,
+    });
     expect(await value(m, "cgwatch_memory_events_total", { cgroup: "a", event: "oom_kill" })).toBe(3);
     expect(await value(m, "cgwatch_events_total", { kind: "oom_kill", source: "eventfd" })).toBe(2);
     expect(await value(m, "cgwatch_events_total", { kind: "oom_kill", source: "poll" })).toBe(0);
@@ -159,10 +209,17 @@ describe("metrics API", () => {
     m.addCgroup("v2", { origin: "startup", memory: 2 });
     m.addCgroup("v1", { origin: "startup", memory: 1 });
     const kinds = ["memory_low", "memory_high", "memory_max", "oom", "oom_kill", "oom_group_kill"] as const;
-    kinds.forEach((kind, i) => m.recordEvent({ kind, cgroup: "v2", at: 0, source: "inotify", counter: { before: 0, after: 10 + i } }));
+    kinds.forEach((kind, i) =>
+      m.recordEvent({ kind, cgroup: "v2", at: 0, source: "inotify", counter: { before: 0, after: 10 + i } }),
+    );
     m.recordEvent({ kind: "memory_max", cgroup: "v1", at: 0, source: "poll", counter: { before: 0, after: 7 } });
     const all = await samples(m);
-    const v2 = Object.fromEntries(["low", "high", "max", "oom", "oom_kill", "oom_group_kill"].map((e) => [e, pick(all, "cgwatch_memory_events_total", { cgroup: "v2", event: e })]));
+    const v2 = Object.fromEntries(
+      ["low", "high", "max", "oom", "oom_kill", "oom_group_kill"].map((e) => [
+        e,
+        pick(all, "cgwatch_memory_events_total", { cgroup: "v2", event: e }),
+      ]),
+    );
     expect(v2).toEqual({ low: 10, high: 11, max: 12, oom: 13, oom_kill: 14, oom_group_kill: 15 });
     expect(pick(all, "cgwatch_memory_events_total", { cgroup: "v1", event: "failcnt" })).toBe(7);
     expect(pick(all, "cgwatch_memory_events_total", { cgroup: "v1", event: "max" })).toBeUndefined();
@@ -176,12 +233,21 @@ describe("metrics API", () => {
     m.recordPolicyEvaluation("rescue", "ok", 0.002);
     m.recordPolicyEvaluation("rescue", "timeout", 0.1);
     m.recordPolicyQuarantine("rescue", true);
-    const proposal: ActionProposal = { policy: "rescue", cgroup: "a", action: { kind: "set_memory_limit", bytes: 1 << 30 }, cause: { kind: "under_oom", at: 1000 } };
+    const proposal: ActionProposal = {
+      policy: "rescue",
+      cgroup: "a",
+      action: { kind: "set_memory_limit", bytes: 1 << 30 },
+      cause: { kind: "under_oom", at: 1000 },
+    };
     m.recordAction(proposal, { kind: "applied", before: "1", after: "2" }, 1000.3);
     m.recordAction(proposal, { kind: "rejected", guardrail: "max_step", reason: "too big" }, 5000);
     // cgwatch's own counters count from 0 in this process: the first scrape shows the first increment.
-    expect(await value(m, "cgwatch_actions_total", { policy: "rescue", action: "set_memory_limit", outcome: "applied" })).toBe(1);
-    expect(await value(m, "cgwatch_actions_total", { policy: "rescue", action: "set_memory_limit", outcome: "rejected" })).toBe(1);
+    expect(
+      await value(m, "cgwatch_actions_total", { policy: "rescue", action: "set_memory_limit", outcome: "applied" }),
+    ).toBe(1);
+    expect(
+      await value(m, "cgwatch_actions_total", { policy: "rescue", action: "set_memory_limit", outcome: "rejected" }),
+    ).toBe(1);
     expect(await value(m, "cgwatch_policy_evaluations_total", { policy: "rescue", outcome: "timeout" })).toBe(1);
     expect(await value(m, "cgwatch_policy_quarantined", { policy: "rescue" })).toBe(1);
     expect(await value(m, "cgwatch_policy_duration_seconds_count", { policy: "rescue" })).toBe(2);
@@ -193,19 +259,36 @@ describe("metrics API", () => {
 
   it("cgwatch_events_total exports only the (kind, source) pairs that can happen, each from 0", async () => {
     const m = fresh();
-    const pairs = (await samples(m)).filter((s) => s.name === "cgwatch_events_total").map((s) => `${s.labels["kind"]}/${s.labels["source"]}`);
+    const pairs = (await samples(m))
+      .filter((s) => s.name === "cgwatch_events_total")
+      .map((s) => `${s.labels["kind"]}/${s.labels["source"]}`);
     expect(pairs).toContain("oom_kill/eventfd");
     expect(pairs).toContain("cgroup_added/inotify");
     expect(pairs).not.toContain("cgroup_added/psi");
     expect(pairs).not.toContain("cpu_throttled/inotify");
     expect(pairs).toHaveLength(Object.values(EVENT_SOURCES_OF).flat().length);
-    m.recordEvent({ kind: "cpu_throttled", cgroup: "x", at: 1, source: "poll", periods: { before: 0, after: 1 }, throttledPeriods: { before: 0, after: 1 }, throttledSeconds: { before: 0, after: 0.1 }, ratio: 1, intervalSeconds: 1 });
+    m.recordEvent({
+      kind: "cpu_throttled",
+      cgroup: "x",
+      at: 1,
+      source: "poll",
+      periods: { before: 0, after: 1 },
+      throttledPeriods: { before: 0, after: 1 },
+      throttledSeconds: { before: 0, after: 0.1 },
+      ratio: 1,
+      intervalSeconds: 1,
+    });
     expect(await value(m, "cgwatch_events_total", { kind: "cpu_throttled", source: "poll" })).toBe(1);
   });
 
   it("heartbeat, fallback and build info", async () => {
     let wall = 1_700_000_000_000;
-    const m = createMetrics({ processMetrics: false, build: { version: "1.2.3", revision: "abc" }, wallNow: () => wall, monotonicNow: () => 42 });
+    const m = createMetrics({
+      processMetrics: false,
+      build: { version: "1.2.3", revision: "abc" },
+      wallNow: () => wall,
+      monotonicNow: () => 42,
+    });
     expect(m.lastHeartbeat()).toBeNull();
     expect(await value(m, "cgwatch_watch_loop_heartbeat_timestamp_seconds", {})).toBeUndefined();
     m.heartbeat();
@@ -215,7 +298,9 @@ describe("metrics API", () => {
     m.setNotifierFallback("eventfd", true);
     expect(await value(m, "cgwatch_notifier_fallback", { notifier: "eventfd" })).toBe(1);
     expect(await value(m, "cgwatch_notifier_fallback", { notifier: "psi" })).toBe(0);
-    expect(await value(m, "cgwatch_build_info", { version: "1.2.3", revision: "abc", nodejs: process.versions.node })).toBe(1);
+    expect(
+      await value(m, "cgwatch_build_info", { version: "1.2.3", revision: "abc", nodejs: process.versions.node }),
+    ).toBe(1);
   });
 
   it("concurrent scrapes share one render; process metrics come from prom-client's registry", async () => {

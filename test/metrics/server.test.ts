@@ -50,7 +50,9 @@ describe("metrics server", () => {
     const unzipped = zlib.gunzipSync(zipped.body).toString("utf8");
     const cg = parseExposition(unzipped).samples.filter((s) => s.name === "cgwatch_memory_limit_bytes");
     expect(cg.length).toBe(50);
-    expect(parseExposition(plain.body.toString("utf8")).samples.filter((s) => s.name === "cgwatch_memory_limit_bytes")).toEqual(cg);
+    expect(
+      parseExposition(plain.body.toString("utf8")).samples.filter((s) => s.name === "cgwatch_memory_limit_bytes"),
+    ).toEqual(cg);
     expect((await get(`${server.url}/nope`)).status).toBe(404);
   });
 
@@ -65,7 +67,12 @@ describe("metrics server", () => {
     now += 4_000;
     const ok = await get(`${server.url}/healthz`);
     expect(ok.status).toBe(200);
-    expect(JSON.parse(ok.body.toString())).toEqual({ status: "ok", heartbeatAgeSeconds: 4, maxAgeSeconds: 5, watchedCgroups: 0 });
+    expect(JSON.parse(ok.body.toString())).toEqual({
+      status: "ok",
+      heartbeatAgeSeconds: 4,
+      maxAgeSeconds: 5,
+      watchedCgroups: 0,
+    });
     now += 1_001;
     const stale = await get(`${server.url}/healthz`);
     expect(stale.status).toBe(503);

@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { renderToString } from "../../src/metrics/render.js";
 import { CgroupEntry, Store } from "../../src/metrics/store.js";
 
-const lines = async (store: Store): Promise<string[]> => (await renderToString(store)).split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+const lines = async (store: Store): Promise<string[]> =>
+  (await renderToString(store)).split("\n").filter((l) => l !== "" && !l.startsWith("#"));
 
 describe("Family.get", () => {
   it("returns the same series for the same values, another for other values, with and without labels", async () => {
@@ -20,7 +21,12 @@ describe("Family.get", () => {
     events.get(["oom", "inotify"]).value += 5;
     beat.get([]).value = 3;
     beat.get([]).value += 1;
-    expect(await lines(store)).toEqual(['e_total{kind="oom_kill",source="inotify"} 2', 'e_total{kind="oom_kill",source="poll"} 1', 'e_total{kind="oom",source="inotify"} 5', "beat 4"]);
+    expect(await lines(store)).toEqual([
+      'e_total{kind="oom_kill",source="inotify"} 2',
+      'e_total{kind="oom_kill",source="poll"} 1',
+      'e_total{kind="oom",source="inotify"} 5',
+      "beat 4",
+    ]);
   });
 
   it("a series deleted since its last lookup comes back as a new series at 0, and is rendered", async () => {
@@ -62,7 +68,13 @@ describe("CgroupEntry", () => {
     a.get(io, ["8:0", "read"]).value += 1;
     a.get(ev, ["max"]).value = 3;
     expect(a.get(io, ["8:0", "read"])).toBe(a.get(io, ["8:0", "read"]));
-    expect(await lines(store)).toEqual(['usage{cgroup="a"} 2', 'usage{cgroup="b"} 5', 'io{cgroup="a",device="8:0",op="read"} 11', 'io{cgroup="a",device="8:0",op="write"} 11', 'ev_total{cgroup="a",event="max"} 3']);
+    expect(await lines(store)).toEqual([
+      'usage{cgroup="a"} 2',
+      'usage{cgroup="b"} 5',
+      'io{cgroup="a",device="8:0",op="read"} 11',
+      'io{cgroup="a",device="8:0",op="write"} 11',
+      'ev_total{cgroup="a",event="max"} 3',
+    ]);
   });
 
   it("drop and dropAllOf remove exactly the series asked for; get creates them again", async () => {
@@ -71,12 +83,25 @@ describe("CgroupEntry", () => {
     for (const dev of ["8:0", "8:16"]) for (const op of ["read", "write"]) a.get(io, [dev, op]).value = 1;
     a.drop(io, ["8:0", "write"]);
     a.drop(io, ["9:9", "read"]); // never existed: nothing happens
-    expect(await lines(store)).toEqual(['usage{cgroup="a"} 1', 'io{cgroup="a",device="8:0",op="read"} 1', 'io{cgroup="a",device="8:16",op="read"} 1', 'io{cgroup="a",device="8:16",op="write"} 1']);
+    expect(await lines(store)).toEqual([
+      'usage{cgroup="a"} 1',
+      'io{cgroup="a",device="8:0",op="read"} 1',
+      'io{cgroup="a",device="8:16",op="read"} 1',
+      'io{cgroup="a",device="8:16",op="write"} 1',
+    ]);
     a.dropAllOf(io, (s) => s.labels.includes('"8:16"'));
-    expect(await lines(store)).toEqual(['usage{cgroup="a"} 1', 'io{cgroup="a",device="8:16",op="read"} 1', 'io{cgroup="a",device="8:16",op="write"} 1']);
+    expect(await lines(store)).toEqual([
+      'usage{cgroup="a"} 1',
+      'io{cgroup="a",device="8:16",op="read"} 1',
+      'io{cgroup="a",device="8:16",op="write"} 1',
+    ]);
     a.drop(usage);
     a.get(io, ["8:0", "write"]).value = 4;
-    expect(await lines(store)).toEqual(['io{cgroup="a",device="8:16",op="read"} 1', 'io{cgroup="a",device="8:16",op="write"} 1', 'io{cgroup="a",device="8:0",op="write"} 4']);
+    expect(await lines(store)).toEqual([
+      'io{cgroup="a",device="8:16",op="read"} 1',
+      'io{cgroup="a",device="8:16",op="write"} 1',
+      'io{cgroup="a",device="8:0",op="write"} 4',
+    ]);
     expect(a.get(usage).value).toBe(0);
   });
 
@@ -105,8 +130,14 @@ describe("flatLabels", () => {
     const cases: [string[], string[]][] = [
       [[], []],
       [["cgroup"], ["kubepods/pod1/abc"]],
-      [["cgroup", "event"], ['we"ird\\path\nx', "oom_kill"]],
-      [["a", "b", "c"], ["", "1", "é"]],
+      [
+        ["cgroup", "event"],
+        ['we"ird\\path\nx', "oom_kill"],
+      ],
+      [
+        ["a", "b", "c"],
+        ["", "1", "é"],
+      ],
     ];
     for (const [names, values] of cases) expect(flatLabels(names, values)).toBe(labelString(names, values));
   });

@@ -5,7 +5,12 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     root: `${import.meta.dirname}/../..`,
-    include: ["test/events/**/*.test.ts", "test/actions/guardrails.test.ts", "test/actions/plan.test.ts", "test/cgroup/parse.test.ts"],
+    include: [
+      "test/events/**/*.test.ts",
+      "test/actions/guardrails.test.ts",
+      "test/actions/plan.test.ts",
+      "test/cgroup/parse.test.ts",
+    ],
     pool: "forks",
     testTimeout: 30_000,
   },

@@ -35,7 +35,11 @@ describe("CGWATCH_DISABLE_NATIVE=1", () => {
 
   it("the loader reports unavailable with the reason", () => {
     expect(nativeMod.loadNative()).toEqual({ kind: "unavailable", reason: "disabled by CGWATCH_DISABLE_NATIVE=1" });
-    expect(nativeMod.nativeAvailability()).toEqual({ available: false, reason: "disabled by CGWATCH_DISABLE_NATIVE=1", fallbackMetric: 1 });
+    expect(nativeMod.nativeAvailability()).toEqual({
+      available: false,
+      reason: "disabled by CGWATCH_DISABLE_NATIVE=1",
+      fallbackMetric: 1,
+    });
   });
 
   it("every source errors with native_unavailable on its error channel, and subscribe() does not throw", () => {
@@ -44,7 +48,13 @@ describe("CGWATCH_DISABLE_NATIVE=1", () => {
       v1.v1ThresholdWakes({ dir: "/sys/fs/cgroup/memory", cgroup: "", thresholdBytes: 1 << 20 }),
       v1.v1PressureLevelWakes({ dir: "/sys/fs/cgroup/memory", cgroup: "", level: "low" }),
       v1.reservationBreachWakes({ dir: "/sys/fs/cgroup/memory", cgroup: "", softLimits: rxOf(64 << 20) }),
-      psi.psiTriggerWakes({ dir: "/proc/pressure", file: "memory", cgroup: "", resource: "memory", trigger: "some 150000 2000000" }),
+      psi.psiTriggerWakes({
+        dir: "/proc/pressure",
+        file: "memory",
+        cgroup: "",
+        resource: "memory",
+        trigger: "some 150000 2000000",
+      }),
     ];
     for (const s of sources) {
       const r = record(s);

@@ -17,7 +17,10 @@ describe("native loader", () => {
 
   it("reports a missing build as unavailable with the paths it tried, without throwing", () => {
     const r = loadNativeUncached({}, ["/nonexistent/cgwatch_native.node"]);
-    expect(r).toEqual({ kind: "unavailable", reason: expect.stringContaining("/nonexistent/cgwatch_native.node") as unknown });
+    expect(r).toEqual({
+      kind: "unavailable",
+      reason: expect.stringContaining("/nonexistent/cgwatch_native.node") as unknown,
+    });
   });
 
   it("reports a file that is not an addon as unavailable, with the loader's message", () => {
@@ -30,7 +33,10 @@ describe("native loader", () => {
   });
 
   it("CGWATCH_DISABLE_NATIVE=1 wins over a present build", () => {
-    expect(loadNativeUncached({ CGWATCH_DISABLE_NATIVE: "1" })).toEqual({ kind: "unavailable", reason: "disabled by CGWATCH_DISABLE_NATIVE=1" });
+    expect(loadNativeUncached({ CGWATCH_DISABLE_NATIVE: "1" })).toEqual({
+      kind: "unavailable",
+      reason: "disabled by CGWATCH_DISABLE_NATIVE=1",
+    });
   });
 });
 
@@ -122,7 +128,10 @@ describeNative("addon", () => {
   const child = (script: string): { status: number | null; stdout: string; stderr: string } => {
     const load = loadNative();
     if (load.kind !== "loaded") throw new Error("unreachable");
-    const r = spawnSync(process.execPath, ["-e", `const n = require(${JSON.stringify(load.path)});\n${script}`], { encoding: "utf8", timeout: 20_000 });
+    const r = spawnSync(process.execPath, ["-e", `const n = require(${JSON.stringify(load.path)});\n${script}`], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
@@ -152,7 +161,14 @@ describeNative("addon", () => {
       fs.rmSync(dir, { recursive: true });
       console.log(JSON.stringify(out));`);
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ controlFifo: "ENXIO", targetFifo: "EINVAL", targetLink: "ELOOP", psiFifo: "EINVAL", psiDir: "EISDIR", psiLink: "ELOOP" });
+    expect(JSON.parse(r.stdout)).toEqual({
+      controlFifo: "ENXIO",
+      targetFifo: "EINVAL",
+      targetLink: "ELOOP",
+      psiFifo: "EINVAL",
+      psiDir: "EISDIR",
+      psiLink: "ELOOP",
+    });
   });
 
   it("an unref'd watcher does not keep the process alive; a ref'd one does until closed", () => {
@@ -208,24 +224,31 @@ describeNative("addon", () => {
     const sockPath = path.join(dir, "notify.sock");
     const abstract = `@cgwatch-test-${process.pid}`;
     // Node cannot bind unix datagram sockets either: python3 plays systemd.
-    const py = spawn("python3", [
-      "-c",
+    const py = spawn(
+      "python3",
       [
-        "import socket, sys",
-        "a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); a.bind(sys.argv[1])",
-        "b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); b.bind('\\0' + sys.argv[2][1:])",
-        "print('ready', flush=True)",
-        "print(a.recv(4096).decode(), flush=True)",
-        "print(b.recv(4096).decode(), flush=True)",
-      ].join("\n"),
-      sockPath,
-      abstract,
-    ], { stdio: ["ignore", "pipe", "inherit"], timeout: 20_000 });
+        "-c",
+        [
+          "import socket, sys",
+          "a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); a.bind(sys.argv[1])",
+          "b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); b.bind('\\0' + sys.argv[2][1:])",
+          "print('ready', flush=True)",
+          "print(a.recv(4096).decode(), flush=True)",
+          "print(b.recv(4096).decode(), flush=True)",
+        ].join("\n"),
+        sockPath,
+        abstract,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"], timeout: 20_000 },
+    );
     let out = "";
     py.stdout.on("data", (d: Buffer) => (out += d.toString()));
     try {
       await waitFor(() => out.startsWith("ready\n"), "python to bind");
-      expect(sdNotify("READY=1\nSTATUS=watching", { NOTIFY_SOCKET: sockPath })).toEqual({ kind: "sent", socket: sockPath });
+      expect(sdNotify("READY=1\nSTATUS=watching", { NOTIFY_SOCKET: sockPath })).toEqual({
+        kind: "sent",
+        socket: sockPath,
+      });
       expect(sdNotify("WATCHDOG=1", { NOTIFY_SOCKET: abstract })).toEqual({ kind: "sent", socket: abstract });
       await new Promise((r) => py.once("exit", r));
       expect(out).toBe("ready\nREADY=1\nSTATUS=watching\nWATCHDOG=1\n");

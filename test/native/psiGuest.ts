@@ -66,24 +66,35 @@ export function psiTriggerGuestCheck(options: PsiGuestCheckOptions): Promise<Psi
     };
     const sub = psiTriggerWakes({ ...options }).subscribe({
       next: (wake) => once((fdsClosed) => ({ kind: "fired", wake, fdsClosed })),
-      error: (err: unknown) => once((fdsClosed) => ({ kind: "error", message: err instanceof Error ? err.message : String(err), fdsClosed })),
-      complete: () => once((fdsClosed) => ({ kind: "error", message: "the trigger source completed (cgroup removed?)", fdsClosed })),
+      error: (err: unknown) =>
+        once((fdsClosed) => ({ kind: "error", message: err instanceof Error ? err.message : String(err), fdsClosed })),
+      complete: () =>
+        once((fdsClosed) => ({ kind: "error", message: "the trigger source completed (cgroup removed?)", fdsClosed })),
     });
     if (done) return;
     const started = options.startLoad();
     load = Array.isArray(started) ? started : [started];
-    pending.timer = setTimeout(() => once((fdsClosed) => ({ kind: "timeout", fdsClosed })), options.timeoutMs ?? 20_000);
+    pending.timer = setTimeout(
+      () => once((fdsClosed) => ({ kind: "timeout", fdsClosed })),
+      options.timeoutMs ?? 20_000,
+    );
   });
 }
 
-export type PsiRemovalResult = { readonly kind: "completed"; readonly fdsClosed: boolean } | { readonly kind: "not_completed"; readonly detail: string };
+export type PsiRemovalResult =
+  | { readonly kind: "completed"; readonly fdsClosed: boolean }
+  | { readonly kind: "not_completed"; readonly detail: string };
 
 /**
  * With a trigger open on an (empty) v2 cgroup, removes the cgroup: the
  * kernel reports POLLERR and the source must complete, closing its fd, with
  * no wake. `dir` must be a removable, empty cgroup.
  */
-export function psiRemovalGuestCheck(dir: string, resource: PressureResource = "memory", timeoutMs = 10_000): Promise<PsiRemovalResult> {
+export function psiRemovalGuestCheck(
+  dir: string,
+  resource: PressureResource = "memory",
+  timeoutMs = 10_000,
+): Promise<PsiRemovalResult> {
   const path = `${dir}/${resource}.pressure`;
   return new Promise<PsiRemovalResult>((resolve) => {
     const wakes: Wake[] = [];
@@ -98,7 +109,11 @@ export function psiRemovalGuestCheck(dir: string, resource: PressureResource = "
         clearTimeout(timer);
         // RxJS runs the teardown (closing the fd) right after this callback returns.
         queueMicrotask(() =>
-        resolve(wakes.length === 0 ? { kind: "completed", fdsClosed: pressureFds(path) === 0 } : { kind: "not_completed", detail: `${wakes.length} wake(s) before completion` }),
+          resolve(
+            wakes.length === 0
+              ? { kind: "completed", fdsClosed: pressureFds(path) === 0 }
+              : { kind: "not_completed", detail: `${wakes.length} wake(s) before completion` },
+          ),
         );
       },
     });

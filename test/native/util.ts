@@ -49,12 +49,26 @@ export function readOomControl(dir: string): OomControl {
     const [k, v] = line.trim().split(/\s+/);
     if (k !== undefined && v !== undefined) kv.set(k, Number(v));
   }
-  return { oomKillDisable: kv.get("oom_kill_disable") ?? -1, underOom: kv.get("under_oom") ?? -1, oomKill: kv.get("oom_kill") ?? 0 };
+  return {
+    oomKillDisable: kv.get("oom_kill_disable") ?? -1,
+    underOom: kv.get("under_oom") ?? -1,
+    oomKill: kv.get("oom_kill") ?? 0,
+  };
 }
 
 /** Subscribes and records values, the error and completion. */
-export function record<T>(source: Observable<T>): { values: T[]; error: unknown; completed: boolean; sub: Subscription } {
-  const rec: { values: T[]; error: unknown; completed: boolean; sub: Subscription } = { values: [], error: undefined, completed: false, sub: undefined as unknown as Subscription };
+export function record<T>(source: Observable<T>): {
+  values: T[];
+  error: unknown;
+  completed: boolean;
+  sub: Subscription;
+} {
+  const rec: { values: T[]; error: unknown; completed: boolean; sub: Subscription } = {
+    values: [],
+    error: undefined,
+    completed: false,
+    sub: undefined as unknown as Subscription,
+  };
   rec.sub = source.subscribe({
     next: (v) => rec.values.push(v),
     error: (e: unknown) => {

@@ -16,7 +16,8 @@ function fakeKmsg() {
 
 const summary = (memcg: string, pid: number, task = "hog") =>
   `oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/${memcg},task_memcg=/${memcg},task=${task},pid=${pid},uid=0`;
-const killed = (pid: number, comm = "hog") => `Memory cgroup out of memory: Killed process ${pid} (${comm}) total-vm:31832kB, anon-rss:30208kB, file-rss:588kB, shmem-rss:0kB, UID:0 pgtables:100kB oom_score_adj:0`;
+const killed = (pid: number, comm = "hog") =>
+  `Memory cgroup out of memory: Killed process ${pid} (${comm}) total-vm:31832kB, anon-rss:30208kB, file-rss:588kB, shmem-rss:0kB, UID:0 pgtables:100kB oom_score_adj:0`;
 
 describe("OOM forensics", () => {
   let f: OomForensics | null = null;
@@ -28,7 +29,9 @@ describe("OOM forensics", () => {
     k.push(summary("a/web", 41));
     k.push(killed(41));
     expect(f.claim("a/other", 1)).toEqual([]);
-    expect(f.claim("a/web", 1)).toMatchObject([{ pid: 41, comm: "hog", anonRssBytes: 30208 * 1024, taskMemcg: "a/web" }]);
+    expect(f.claim("a/web", 1)).toMatchObject([
+      { pid: 41, comm: "hog", anonRssBytes: 30208 * 1024, taskMemcg: "a/web" },
+    ]);
     expect(f.claim("a/web", 1)).toEqual([]);
     expect(f.claim("a", 1)).toMatchObject([{ pid: 41 }]);
   });
@@ -48,7 +51,11 @@ describe("OOM forensics", () => {
 
   it("unreadable /dev/kmsg is said once; claims are empty and immediate", async () => {
     const said: string[] = [];
-    f = createOomForensics({ open: () => ({ kind: "unavailable", reason: "/dev/kmsg: EACCES" }), onUnavailable: (r) => said.push(r), persistent: false });
+    f = createOomForensics({
+      open: () => ({ kind: "unavailable", reason: "/dev/kmsg: EACCES" }),
+      onUnavailable: (r) => said.push(r),
+      persistent: false,
+    });
     expect(f.available).toBe(false);
     expect(f.claim("x", 1)).toEqual([]);
     expect(await new Promise((res) => f?.claimSoon("x", 1, res))).toEqual([]);
@@ -77,7 +84,9 @@ describeRealV1("OOM victim from the real /dev/kmsg", ["memory"], () => {
       const exit = await waitExit(hog);
       expect(exit.signal).toBe("SIGKILL");
       const victims = await new Promise<unknown[]>((res) => f.claimSoon(s.cgroup, 1, res));
-      expect(victims).toMatchObject([{ pid: hog.pid, comm: "python3", oomMemcg: s.cgroup, taskMemcg: s.cgroup, constraint: "CONSTRAINT_MEMCG" }]);
+      expect(victims).toMatchObject([
+        { pid: hog.pid, comm: "python3", oomMemcg: s.cgroup, taskMemcg: s.cgroup, constraint: "CONSTRAINT_MEMCG" },
+      ]);
     } finally {
       f.close();
       await s.remove();

@@ -17,7 +17,13 @@ const victim = (pid: number): OomVictim => ({
   oomScoreAdj: 0,
   kernelUsec: pid,
 });
-const kill = (after: number): MemoryCounterEvent => ({ kind: "oom_kill", cgroup: "c", at: after, source: "eventfd", counter: { before: after - 1, after } });
+const kill = (after: number): MemoryCounterEvent => ({
+  kind: "oom_kill",
+  cgroup: "c",
+  at: after,
+  source: "eventfd",
+  counter: { before: after - 1, after },
+});
 
 /** Forensics whose reports arrive when the test says. */
 function scripted() {

@@ -23,7 +23,8 @@ let nodeOnly = "";
 /** The steps need root (a private mount namespace with overlays), unshare and systemd-analyze. */
 function unavailable(): string | null {
   if (process.getuid?.() !== 0) return "not running as root";
-  for (const tool of ["unshare", "systemd-analyze", "npm"]) if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is not installed`;
+  for (const tool of ["unshare", "systemd-analyze", "npm"])
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is not installed`;
   return null;
 }
 const reason = unavailable();
@@ -68,7 +69,11 @@ describeInstall("the npm tarball", () => {
     expect(names).toContain("package/node_modules/rxjs/package.json");
     expect(names).toContain("package/node_modules/node-gyp-build/package.json");
     expect(names.filter((n) => /^package\/(dist\/(test|bench)|test|bench)\//.test(n))).toEqual([]);
-    expect(names.filter((n) => n.startsWith("package/node_modules/") && /\/(vitest|typescript|eslint|prebuildify)\//.test(n))).toEqual([]);
+    expect(
+      names.filter(
+        (n) => n.startsWith("package/node_modules/") && /\/(vitest|typescript|eslint|prebuildify)\//.test(n),
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -79,7 +84,9 @@ describeInstall("installed by docs/deploy.md's host steps, without compilers or 
     expect(i.steps.some((s) => s.startsWith("npm install -g"))).toBe(true);
     expect(i.status, i.log).toBe(0);
     expect(i.log).toMatch(/config ok \(\/etc\/cgwatch\/cgwatch\.yaml\); 5 policies compiled/);
-    expect(fs.readFileSync(path.join(i.etc, "cgwatch/cgwatch.yaml"), "utf8")).toBe(fs.readFileSync(path.join(REPO, "config/cgwatch.yaml"), "utf8"));
+    expect(fs.readFileSync(path.join(i.etc, "cgwatch/cgwatch.yaml"), "utf8")).toBe(
+      fs.readFileSync(path.join(REPO, "config/cgwatch.yaml"), "utf8"),
+    );
   });
 
   it("nothing was compiled: the addon in use is the prebuilt one", () => {
@@ -97,7 +104,9 @@ describeInstall("installed by docs/deploy.md's host steps, without compilers or 
     expect(v.stdout.trim()).toBe(VERSION);
     const c = cgwatch(["check", "--config", path.join(installed().pkg, "config/cgwatch.yaml")]);
     expect(c.status, c.stdout + c.stderr).toBe(0);
-    expect(c.stdout).toMatch(/config ok .* 5 policies compiled: oom-protect-critical, oom-rescue, pressure-relief, reservation-guard, throttle-burst/);
+    expect(c.stdout).toMatch(
+      /config ok .* 5 policies compiled: oom-protect-critical, oom-rescue, pressure-relief, reservation-guard, throttle-burst/,
+    );
   });
 
   it("the installed units pass systemd-analyze verify (ExecStart resolves) and security", () => {
@@ -114,7 +123,13 @@ describeRealV1("the installed cgwatch on this host's cgroup v1", ["memory"], () 
   function config(dryRun: boolean): string {
     scratch ??= createScratchCgroup(["memory"], "pkg");
     const file = path.join(installed().dir, "scratch.yaml");
-    const lines = [`watch: [ ${JSON.stringify(scratch.cgroup)} ]`, "metrics: { listen: 127.0.0.1:0 }", "psi: { memory: \"off\" }", `dryRun: ${dryRun}`, ""];
+    const lines = [
+      `watch: [ ${JSON.stringify(scratch.cgroup)} ]`,
+      "metrics: { listen: 127.0.0.1:0 }",
+      'psi: { memory: "off" }',
+      `dryRun: ${dryRun}`,
+      "",
+    ];
     fs.writeFileSync(file, lines.join("\n"));
     return file;
   }
@@ -122,14 +137,21 @@ describeRealV1("the installed cgwatch on this host's cgroup v1", ["memory"], () 
   it("status --json: the prebuilt addon is loaded and the scratch cgroup is notified by eventfd", () => {
     const r = cgwatch(["status", "--json", "--config", config(true)]);
     expect(r.status, r.stderr).toBe(0);
-    const s = JSON.parse(r.stdout) as { native: string; addon: string | null; cgroups: { cgroup: string; notifier: string; act: boolean }[] };
+    const s = JSON.parse(r.stdout) as {
+      native: string;
+      addon: string | null;
+      cgroups: { cgroup: string; notifier: string; act: boolean }[];
+    };
     expect(s.native).toBe("loaded");
     expect(s.addon).toBe(path.join(installed().pkg, "prebuilds/linux-x64/cgwatch.node"));
     expect(s.cgroups).toEqual([expect.objectContaining({ cgroup: scratch?.cgroup, notifier: "eventfd", act: true })]);
   });
 
   it("run --dry-run: ready after its scan with the native addon, exits 0 on SIGTERM", async () => {
-    const child = spawn(installed().bin, ["run", "--dry-run", "--config", config(true)], { env: { PATH: nodeOnly }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(installed().bin, ["run", "--dry-run", "--config", config(true)], {
+      env: { PATH: nodeOnly },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
@@ -149,7 +171,13 @@ describeRealV1("the installed cgwatch on this host's cgroup v1", ["memory"], () 
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(logged.find((l) => l["msg"] === "ready: first scan complete")).toMatchObject({ watched: 1, native: true });
-    expect(logged.find((l) => String(l["msg"]).startsWith("watching "))).toMatchObject({ watched: 1, actable: 0, optedIn: 1, dryRun: true, msg: "watching 1 cgroup, acting on none (dry-run; 1 opted in)" });
+    expect(logged.find((l) => String(l["msg"]).startsWith("watching "))).toMatchObject({
+      watched: 1,
+      actable: 0,
+      optedIn: 1,
+      dryRun: true,
+      msg: "watching 1 cgroup, acting on none (dry-run; 1 opted in)",
+    });
     expect(out).not.toMatch(/native addon unavailable/);
   }, 90_000);
 });

@@ -19,9 +19,18 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-const proposal = (policy: string, cgroup: string): ActionProposal => ({ policy, cgroup, action: { kind: "set_memory_limit", bytes: 1 << 30 }, cause: { kind: "oom_kill", at: 0 } }) as unknown as ActionProposal;
+const proposal = (policy: string, cgroup: string): ActionProposal =>
+  ({
+    policy,
+    cgroup,
+    action: { kind: "set_memory_limit", bytes: 1 << 30 },
+    cause: { kind: "oom_kill", at: 0 },
+  }) as unknown as ActionProposal;
 
-function decideWith(outcomeOf: (p: ActionProposal) => ActionOutcome["kind"]): { decide: (e: WatchdogEvent) => unknown; trace: string[] } {
+function decideWith(outcomeOf: (p: ActionProposal) => ActionOutcome["kind"]): {
+  decide: (e: WatchdogEvent) => unknown;
+  trace: string[];
+} {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-decide-"));
   dirs.push(root);
   const trace: string[] = [];
@@ -80,7 +89,16 @@ describe("the snapshot's reads", () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-decide-"));
     dirs.push(root);
     fs.mkdirSync(path.join(root, "a"));
-    for (const [file, text] of Object.entries({ "memory.current": "1024\n", "memory.max": "max\n", "memory.high": "max\n", "memory.low": "0\n", "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n", "cpu.max": "max 100000\n", "cpu.weight": "100\n", "cpu.stat": "usage_usec 1\n" })) {
+    for (const [file, text] of Object.entries({
+      "memory.current": "1024\n",
+      "memory.max": "max\n",
+      "memory.high": "max\n",
+      "memory.low": "0\n",
+      "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n",
+      "cpu.max": "max 100000\n",
+      "cpu.weight": "100\n",
+      "cpu.stat": "usage_usec 1\n",
+    })) {
       fs.writeFileSync(path.join(root, "a", file), text);
     }
     const reader = createFileReader();

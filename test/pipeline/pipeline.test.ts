@@ -5,13 +5,15 @@ import { describe, expect, it } from "vitest";
 import type { WatchdogEvent } from "../../src/events/types.js";
 import { NOTHING_DECIDED, runPipeline, type Decided, type PipelineStages } from "../../src/pipeline/pipeline.js";
 
-const event = (cgroup: string, kind: WatchdogEvent["kind"] = "sample"): WatchdogEvent => ({ kind, cgroup, at: 0, source: "poll" }) as unknown as WatchdogEvent;
+const event = (cgroup: string, kind: WatchdogEvent["kind"] = "sample"): WatchdogEvent =>
+  ({ kind, cgroup, at: 0, source: "poll" }) as unknown as WatchdogEvent;
 
 function collectingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString("utf8").split("\n")) if (l.trim() !== "") lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const l of chunk.toString("utf8").split("\n"))
+        if (l.trim() !== "") lines.push(JSON.parse(l) as Record<string, unknown>);
       cb();
     },
   });
@@ -19,9 +21,13 @@ function collectingLogger(): { logger: Logger; lines: Record<string, unknown>[] 
 }
 
 /** Stages that record what each one saw, in one trace. */
-function tracing(beforePolicies: MonoTypeOperatorFunction<WatchdogEvent>[] = []): { stages: PipelineStages; trace: string[] } {
+function tracing(beforePolicies: MonoTypeOperatorFunction<WatchdogEvent>[] = []): {
+  stages: PipelineStages;
+  trace: string[];
+} {
   const trace: string[] = [];
-  const decidedFor = (e: WatchdogEvent): Decided => ({ evaluations: [{ policy: `p-${e.cgroup}`, proposals: [] }], decisions: [] }) as unknown as Decided;
+  const decidedFor = (e: WatchdogEvent): Decided =>
+    ({ evaluations: [{ policy: `p-${e.cgroup}`, proposals: [] }], decisions: [] }) as unknown as Decided;
   return {
     trace,
     stages: {
@@ -34,7 +40,8 @@ function tracing(beforePolicies: MonoTypeOperatorFunction<WatchdogEvent>[] = [])
         trace.push(`decide ${e.cgroup}`);
         return decidedFor(e);
       },
-      settle: (e, d) => void trace.push(`settle ${e.cgroup} ${d === NOTHING_DECIDED ? "nothing" : String(d.evaluations.length)}`),
+      settle: (e, d) =>
+        void trace.push(`settle ${e.cgroup} ${d === NOTHING_DECIDED ? "nothing" : String(d.evaluations.length)}`),
     },
   };
 }
@@ -56,7 +63,16 @@ describe("the per-event pipeline", () => {
     const sub = runPipeline(events$, stages, collectingLogger().logger);
     for (const c of ["a", "held", "b"]) events$.next(event(c));
     sub.unsubscribe();
-    expect(trace).toEqual(["observe a", "decide a", "settle a 1", "observe held", "settle held nothing", "observe b", "decide b", "settle b 1"]);
+    expect(trace).toEqual([
+      "observe a",
+      "decide a",
+      "settle a 1",
+      "observe held",
+      "settle held nothing",
+      "observe b",
+      "decide b",
+      "settle b 1",
+    ]);
   });
 
   it("what an operator passes on later is decided, not settled again", () => {

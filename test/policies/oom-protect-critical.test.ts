@@ -18,6 +18,8 @@ describe("oom-protect-critical", () => {
     const r = await replay("oom-protect-critical", "oom-protect-critical", { criticalScore: -5000, labelKey: "class" });
     expect(r.decisions[0]).toBe("line 1 cgroup_added system.slice/postgres.service: no action");
     const r2 = await replay("oom-protect-critical", "oom-protect-critical", { criticalScore: -5000 });
-    expect(r2.decisions[0]).toBe('line 1 cgroup_added system.slice/postgres.service: set_oom_score_adj {"value":-1000}');
+    expect(r2.decisions[0]).toBe(
+      'line 1 cgroup_added system.slice/postgres.service: set_oom_score_adj {"value":-1000}',
+    );
   });
 });

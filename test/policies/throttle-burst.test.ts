@@ -22,6 +22,8 @@ describe("throttle-burst", () => {
 
   it("never exceeds the ceiling in cores", async () => {
     const r = await replay("throttle-burst", "throttle-burst", { ceilingCores: 1.2 });
-    expect(r.decisions.filter((l) => l.includes("set_cpu_quota"))[0]).toBe('line 6 cpu_throttled docker/encoder: set_cpu_quota {"quotaUs":120000,"periodUs":100000}');
+    expect(r.decisions.filter((l) => l.includes("set_cpu_quota"))[0]).toBe(
+      'line 6 cpu_throttled docker/encoder: set_cpu_quota {"quotaUs":120000,"periodUs":100000}',
+    );
   });
 });

@@ -4,7 +4,11 @@ import { runPolicyTest } from "../../src/policy/replay.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
-export async function replay(policy: string, trace: string, params?: Record<string, unknown>): Promise<{ decisions: string[]; logs: string[]; lines: string[]; exitCode: number }> {
+export async function replay(
+  policy: string,
+  trace: string,
+  params?: Record<string, unknown>,
+): Promise<{ decisions: string[]; logs: string[]; lines: string[]; exitCode: number }> {
   const r = await runPolicyTest({
     policyFile: path.join(ROOT, "policies", `${policy}.js`),
     eventsFile: path.join(ROOT, "test/fixtures/traces", `${trace}.jsonl`),

@@ -21,8 +21,18 @@ describe("policy and guardrail cooldowns", () => {
     try {
       host.addCgroup("svc", { "pids.max": "100\n" });
       const clock = fakeClock(0);
-      const dir = policyDir({ "bump.js": policy("bump", `return [{ kind: "set_pids_max", max: 100 + Math.round(event.at / 1000) }];`, `, cooldown: "1s"`) });
-      const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger, clock: () => clock.now() });
+      const dir = policyDir({
+        "bump.js": policy(
+          "bump",
+          `return [{ kind: "set_pids_max", max: 100 + Math.round(event.at / 1000) }];`,
+          `, cooldown: "1s"`,
+        ),
+      });
+      const engine = await createPolicyEngine({
+        dirs: [dir],
+        logger: recordingLogger().logger,
+        clock: () => clock.now(),
+      });
       const log = captureLog();
       const exec = createActionExecutor({
         layout: host.layout,

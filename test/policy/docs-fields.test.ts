@@ -14,7 +14,8 @@ describe("docs/policies.md", () => {
     const doc = fs.readFileSync(DOC, "utf8");
     const generated = generateFieldsSection();
     const current = currentFieldsSection(doc);
-    if (process.env["CGWATCH_WRITE_DOCS"] === "1" && current !== null) fs.writeFileSync(DOC, doc.replace(current, generated));
+    if (process.env["CGWATCH_WRITE_DOCS"] === "1" && current !== null)
+      fs.writeFileSync(DOC, doc.replace(current, generated));
     expect(current).toBe(generated);
   });
 

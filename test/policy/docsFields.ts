@@ -11,7 +11,8 @@ import ts from "typescript";
 export const REPO = path.resolve(import.meta.dirname, "../..");
 export const DTS = path.join(REPO, "policies/cgwatch-policy.d.ts");
 export const DOC = path.join(REPO, "docs/policies.md");
-export const BEGIN = "<!-- BEGIN fields: generated from policies/cgwatch-policy.d.ts (CGWATCH_WRITE_DOCS=1 npx vitest run test/policy/docs-fields.test.ts) -->";
+export const BEGIN =
+  "<!-- BEGIN fields: generated from policies/cgwatch-policy.d.ts (CGWATCH_WRITE_DOCS=1 npx vitest run test/policy/docs-fields.test.ts) -->";
 export const END = "<!-- END fields -->";
 
 interface Field {
@@ -29,8 +30,17 @@ function interfaces(source: ts.SourceFile): Map<string, { fields: Field[]; herit
     for (const m of st.members) {
       if (!ts.isPropertySignature(m) || m.type === undefined) continue;
       const docs = (m as unknown as { jsDoc?: ts.JSDoc[] }).jsDoc ?? [];
-      const doc = docs.map((d) => (typeof d.comment === "string" ? d.comment : "")).join(" ").replace(/\s+/g, " ").trim();
-      fields.push({ name: m.name.getText(source), type: m.type.getText(source).replace(/\s+/g, " "), doc, optional: m.questionToken !== undefined });
+      const doc = docs
+        .map((d) => (typeof d.comment === "string" ? d.comment : ""))
+        .join(" ")
+        .replace(/\s+/g, " ")
+        .trim();
+      fields.push({
+        name: m.name.getText(source),
+        type: m.type.getText(source).replace(/\s+/g, " "),
+        doc,
+        optional: m.questionToken !== undefined,
+      });
     }
     const heritage = (st.heritageClauses ?? []).flatMap((h) => h.types.map((t) => t.expression.getText(source)));
     out.set(st.name.text, { fields, heritage });
@@ -41,7 +51,8 @@ function interfaces(source: ts.SourceFile): Map<string, { fields: Field[]; herit
 /** The members of a union type alias, in order ("A | B" → ["A", "B"]). */
 function unionMembers(source: ts.SourceFile, name: string): string[] {
   for (const st of source.statements) {
-    if (ts.isTypeAliasDeclaration(st) && st.name.text === name && ts.isUnionTypeNode(st.type)) return st.type.types.map((t) => t.getText(source));
+    if (ts.isTypeAliasDeclaration(st) && st.name.text === name && ts.isUnionTypeNode(st.type))
+      return st.type.types.map((t) => t.getText(source));
   }
   throw new Error(`${name} is not a union type alias in ${DTS}`);
 }
@@ -56,7 +67,13 @@ function kindsOf(source: ts.SourceFile, typeText: string): string[] {
 const cell = (s: string): string => s.replaceAll("|", "\\|");
 
 function table(fields: readonly Field[]): string[] {
-  return ["| field | type | meaning |", "|---|---|---|", ...fields.map((f) => `| \`${f.name}${f.optional ? "?" : ""}\` | \`${cell(f.type)}\` | ${cell(f.doc === "" ? "—" : f.doc)} |`)];
+  return [
+    "| field | type | meaning |",
+    "|---|---|---|",
+    ...fields.map(
+      (f) => `| \`${f.name}${f.optional ? "?" : ""}\` | \`${cell(f.type)}\` | ${cell(f.doc === "" ? "—" : f.doc)} |`,
+    ),
+  ];
 }
 
 export function generateFieldsSection(): string {
@@ -69,7 +86,13 @@ export function generateFieldsSection(): string {
   };
   const lines: string[] = [BEGIN, "", "### Event fields (`event`)", "", "Every event:", ""];
   const base = get("EventBase").fields;
-  lines.push(...table([{ name: "kind", type: "EventKind", doc: "The event kind; the fields below depend on it.", optional: false }, ...base]), "");
+  lines.push(
+    ...table([
+      { name: "kind", type: "EventKind", doc: "The event kind; the fields below depend on it.", optional: false },
+      ...base,
+    ]),
+    "",
+  );
   for (const member of unionMembers(source, "WatchdogEvent")) {
     const i = get(member);
     const kind = i.fields.find((f) => f.name === "kind");
@@ -83,7 +106,8 @@ export function generateFieldsSection(): string {
   const referenced: string[] = [];
   for (const member of events) {
     for (const f of get(member).fields) {
-      for (const word of f.type.match(/[A-Z][A-Za-z0-9]*/g) ?? []) if (all.has(word) && !events.has(word) && !referenced.includes(word)) referenced.push(word);
+      for (const word of f.type.match(/[A-Z][A-Za-z0-9]*/g) ?? [])
+        if (all.has(word) && !events.has(word) && !referenced.includes(word)) referenced.push(word);
     }
   }
   for (const name of referenced) lines.push(`\`${name}\`:`, "", ...table(get(name).fields), "");

@@ -15,7 +15,10 @@ const ECHO = policy(
 
 describe("policy call path", () => {
   it("small inputs (scratch area) and a 100 KB input (public API) give the same answers, state carried across both", async () => {
-    const engine = await createPolicyEngine({ dirs: [policyDir({ "echo.js": ECHO })], logger: recordingLogger().logger });
+    const engine = await createPolicyEngine({
+      dirs: [policyDir({ "echo.js": ECHO })],
+      logger: recordingLogger().logger,
+    });
     const say = (big: number, at: number): string[] =>
       engine
         .evaluate(sample("a", at), snapshot("a", { labels: { big: "x".repeat(big), text: "größe ✓ 𝄞" } }))

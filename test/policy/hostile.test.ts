@@ -48,38 +48,113 @@ interface Case {
 /** Cases bounded by the deadline (CPU). */
 const CPU_CASES: Case[] = [
   { name: "infinite-loop", body: "for (;;) {}", outcome: "timeout", reason: /deadline/ },
-  { name: "catch-the-interrupt", body: "for (;;) { try { for (;;) {} } catch (e) { /* keep going */ } }", outcome: "timeout", reason: /deadline/ },
-  { name: "catastrophic-regex", body: `return [{ kind: "annotate", message: String(/^(a+)+$/.test("a".repeat(40) + "b")) }];`, outcome: "timeout", reason: /deadline/ },
-  { name: "deep-recursion", body: "function f(n) { return f(n + 1) + 1; } return f(0);", outcome: "error", reason: /stack overflow/ },
+  {
+    name: "catch-the-interrupt",
+    body: "for (;;) { try { for (;;) {} } catch (e) { /* keep going */ } }",
+    outcome: "timeout",
+    reason: /deadline/,
+  },
+  {
+    name: "catastrophic-regex",
+    body: `return [{ kind: "annotate", message: String(/^(a+)+$/.test("a".repeat(40) + "b")) }];`,
+    outcome: "timeout",
+    reason: /deadline/,
+  },
+  {
+    name: "deep-recursion",
+    body: "function f(n) { return f(n + 1) + 1; } return f(0);",
+    outcome: "error",
+    reason: /stack overflow/,
+  },
   { name: "string-doubling", body: `let s = "x"; for (;;) s = s + s;`, outcome: "error", reason: /string too long/ },
-  { name: "reach-require", body: `require("child_process").execSync("touch /tmp/cgwatch-pwned");`, outcome: "error", reason: /ReferenceError: 'require' is not defined/ },
-  { name: "reach-process", body: "process.exit(1);", outcome: "error", reason: /ReferenceError: 'process' is not defined/ },
+  {
+    name: "reach-require",
+    body: `require("child_process").execSync("touch /tmp/cgwatch-pwned");`,
+    outcome: "error",
+    reason: /ReferenceError: 'require' is not defined/,
+  },
+  {
+    name: "reach-process",
+    body: "process.exit(1);",
+    outcome: "error",
+    reason: /ReferenceError: 'process' is not defined/,
+  },
   {
     name: "function-constructor",
     body: `const g = Function("return this")(); return g.constructor.constructor("return process")().exit(1);`,
     outcome: "error",
     reason: /'process' is not defined/,
   },
-  { name: "dynamic-import", body: `return import("node:fs");`, outcome: "invalid_output", reason: /result must be an array.*got an object/ },
-  { name: "too-many-actions", body: `return Array.from({ length: 9 }, () => ({ kind: "thaw" }));`, outcome: "invalid_output", reason: /policy too-many-actions: too many actions: 9 > 8/ },
+  {
+    name: "dynamic-import",
+    body: `return import("node:fs");`,
+    outcome: "invalid_output",
+    reason: /result must be an array.*got an object/,
+  },
+  {
+    name: "too-many-actions",
+    body: `return Array.from({ length: 9 }, () => ({ kind: "thaw" }));`,
+    outcome: "invalid_output",
+    reason: /policy too-many-actions: too many actions: 9 > 8/,
+  },
   {
     name: "oversized-output",
     body: `return Array.from({ length: 200 }, () => ({ kind: "annotate", message: "x".repeat(1000) }));`,
     outcome: "invalid_output",
     reason: /over the 65536 B cap/,
   },
-  { name: "nan-size", body: `return [{ kind: "set_memory_limit", bytes: 0 / 0 }];`, outcome: "invalid_output", reason: /policy nan-size: .*bytes.*got NaN/ },
-  { name: "throws-non-error", body: `throw { toString() { throw new Error("nested"); } };`, outcome: "error", reason: /non-Error thrown: <unprintable>/ },
-  { name: "cyclic-result", body: `const a = [{ kind: "thaw" }]; a[0].self = a; return a;`, outcome: "error", reason: /not JSON-serialisable/ },
+  {
+    name: "nan-size",
+    body: `return [{ kind: "set_memory_limit", bytes: 0 / 0 }];`,
+    outcome: "invalid_output",
+    reason: /policy nan-size: .*bytes.*got NaN/,
+  },
+  {
+    name: "throws-non-error",
+    body: `throw { toString() { throw new Error("nested"); } };`,
+    outcome: "error",
+    reason: /non-Error thrown: <unprintable>/,
+  },
+  {
+    name: "cyclic-result",
+    body: `const a = [{ kind: "thaw" }]; a[0].self = a; return a;`,
+    outcome: "error",
+    reason: /not JSON-serialisable/,
+  },
 ];
 
 /** Cases bounded by the memory cap, run with a generous deadline so the cap, not the clock, stops them. */
 const MEMORY_CASES: Case[] = [
-  { name: "arraybuffer-bomb", body: "const a = []; for (;;) a.push(new ArrayBuffer(4 * 1024 * 1024));", outcome: "oom", reason: /memory cap/ },
-  { name: "array-bomb", body: "const a = []; for (;;) a.push(new Array(1e5).fill(1.5));", outcome: "oom", reason: /memory cap/ },
-  { name: "string-pile-bomb", body: `const a = []; for (let i = 0; ; i++) a.push("y".repeat(1 << 20) + i);`, outcome: "oom", reason: /memory cap/ },
-  { name: "map-bomb", body: "const m = new Map(); for (let i = 0; ; i++) m.set(i, { i });", outcome: "oom", reason: /memory cap/ },
-  { name: "hundred-mb-result", body: `return [{ kind: "annotate", message: "x".repeat(100 * 1024 * 1024) }];`, outcome: "oom", reason: /memory cap/ },
+  {
+    name: "arraybuffer-bomb",
+    body: "const a = []; for (;;) a.push(new ArrayBuffer(4 * 1024 * 1024));",
+    outcome: "oom",
+    reason: /memory cap/,
+  },
+  {
+    name: "array-bomb",
+    body: "const a = []; for (;;) a.push(new Array(1e5).fill(1.5));",
+    outcome: "oom",
+    reason: /memory cap/,
+  },
+  {
+    name: "string-pile-bomb",
+    body: `const a = []; for (let i = 0; ; i++) a.push("y".repeat(1 << 20) + i);`,
+    outcome: "oom",
+    reason: /memory cap/,
+  },
+  {
+    name: "map-bomb",
+    body: "const m = new Map(); for (let i = 0; ; i++) m.set(i, { i });",
+    outcome: "oom",
+    reason: /memory cap/,
+  },
+  {
+    name: "hundred-mb-result",
+    body: `return [{ kind: "annotate", message: "x".repeat(100 * 1024 * 1024) }];`,
+    outcome: "oom",
+    reason: /memory cap/,
+  },
 ];
 
 function suite(title: string, cases: Case[], deadlineMs: number): void {
@@ -88,7 +163,11 @@ function suite(title: string, cases: Case[], deadlineMs: number): void {
     const rec = recordingLogger();
     beforeAll(async () => {
       const dir = policyDir(Object.fromEntries([HEALTHY, ...cases.map((c) => hostile(c.name, c.body))]));
-      engine = await createPolicyEngine({ dirs: [dir], logger: rec.logger, limits: { memoryBytes: 24 * MiB, deadlineMs, quarantineAfter: 100 } });
+      engine = await createPolicyEngine({
+        dirs: [dir],
+        logger: rec.logger,
+        limits: { memoryBytes: 24 * MiB, deadlineMs, quarantineAfter: 100 },
+      });
       expect(engine.loadReport.errors).toEqual([]);
     });
     afterAll(() => engine.close());
@@ -104,13 +183,18 @@ function suite(title: string, cases: Case[], deadlineMs: number): void {
       // (2 cores shared by many runs). A bound, not a benchmark: speed is measured in `npm run bench`.
       expect(bad.seconds).toBeLessThan(deadlineMs / 1000 + 15);
       // The healthy policy answered the same event...
-      expect(outcomeOf(results, "healthy")).toMatchObject({ outcome: "ok", proposals: [{ action: { kind: "annotate", message: `seen ${cgroup}` } }] });
+      expect(outcomeOf(results, "healthy")).toMatchObject({
+        outcome: "ok",
+        proposals: [{ action: { kind: "annotate", message: `seen ${cgroup}` } }],
+      });
       await engine.settled();
       // ...and the next one.
       const next = engine.evaluateDetailed(sample("docker/ok"), snapshot("docker/ok"));
       expect(next).toEqual([expect.objectContaining({ policy: "healthy", outcome: "ok" })]);
       // The failure is logged under the policy's name.
-      expect(rec.lines.some((l) => l.policy === c.name && l.msg === "policy call failed" && l.outcome === c.outcome)).toBe(true);
+      expect(
+        rec.lines.some((l) => l.policy === c.name && l.msg === "policy call failed" && l.outcome === c.outcome),
+      ).toBe(true);
     });
   });
 }
@@ -132,8 +216,13 @@ export function onEvent(event, cgroup, ctx) {
 }
 `,
     });
-    const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger, limits: { memoryBytes: 20 * MiB, deadlineMs: 3000 } });
-    const at = (n: number) => engine.evaluateDetailed({ kind: "sample", cgroup: "a", at: n, source: "poll" }, snapshot("a"));
+    const engine = await createPolicyEngine({
+      dirs: [dir],
+      logger: recordingLogger().logger,
+      limits: { memoryBytes: 20 * MiB, deadlineMs: 3000 },
+    });
+    const at = (n: number) =>
+      engine.evaluateDetailed({ kind: "sample", cgroup: "a", at: n, source: "poll" }, snapshot("a"));
     expect(at(1)[0]).toMatchObject({ outcome: "ok", proposals: [{ action: { message: "calls 1" } }] });
     expect(at(2)[0]?.outcome).toBe("oom");
     // Until the rebuild lands the policy is unavailable, not crashed again.
@@ -150,12 +239,15 @@ describe("host memory", () => {
     const n = 6;
     const cap = 20 * MiB;
     const files = Object.fromEntries(
-      Array.from({ length: n }, (_, i) => hostile(`bomb-${i}`, "const a = []; for (;;) a.push(new Array(1e5).fill(1.5));")).map(([f, s]) => [
-        f,
-        s.replace(/match: \["hostile\/bomb-\d+"\]/, 'match: ["**"]'),
-      ]),
+      Array.from({ length: n }, (_, i) =>
+        hostile(`bomb-${i}`, "const a = []; for (;;) a.push(new Array(1e5).fill(1.5));"),
+      ).map(([f, s]) => [f, s.replace(/match: \["hostile\/bomb-\d+"\]/, 'match: ["**"]')]),
     );
-    const engine = await createPolicyEngine({ dirs: [policyDir(files)], logger: recordingLogger().logger, limits: { memoryBytes: cap, deadlineMs: 5000 } });
+    const engine = await createPolicyEngine({
+      dirs: [policyDir(files)],
+      logger: recordingLogger().logger,
+      limits: { memoryBytes: cap, deadlineMs: 5000 },
+    });
     const before = process.memoryUsage().rss;
     let peak = before;
     for (let round = 0; round < 3; round++) {

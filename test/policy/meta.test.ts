@@ -8,10 +8,23 @@ import { DEFAULT_LIMITS } from "../../src/policy/types.js";
 
 describe("validateMeta", () => {
   it("accepts a full meta and parses the cooldown", () => {
-    const r = validateMeta({ name: "oom-rescue", on: ["under_oom", "memory_max"], match: ["docker/*"], cooldown: "30s", params: { a: 1 } });
+    const r = validateMeta({
+      name: "oom-rescue",
+      on: ["under_oom", "memory_max"],
+      match: ["docker/*"],
+      cooldown: "30s",
+      params: { a: 1 },
+    });
     expect(r).toEqual({
       kind: "ok",
-      meta: { name: "oom-rescue", on: ["under_oom", "memory_max"], match: ["docker/*"], cooldownMs: 30_000, params: { a: 1 }, description: null },
+      meta: {
+        name: "oom-rescue",
+        on: ["under_oom", "memory_max"],
+        match: ["docker/*"],
+        cooldownMs: 30_000,
+        params: { a: 1 },
+        description: null,
+      },
     });
   });
 
@@ -52,7 +65,10 @@ describe("compileMatch", () => {
 
 describe("mergeParams", () => {
   it("overrides shallowly and reports undeclared keys", () => {
-    expect(mergeParams({ a: 1, b: { c: 2 } }, { b: { d: 3 }, z: 0 })).toEqual({ params: { a: 1, b: { d: 3 }, z: 0 }, unknownKeys: ["z"] });
+    expect(mergeParams({ a: 1, b: { c: 2 } }, { b: { d: 3 }, z: 0 })).toEqual({
+      params: { a: 1, b: { d: 3 }, z: 0 },
+      unknownKeys: ["z"],
+    });
     expect(mergeParams({ a: 1 }, undefined)).toEqual({ params: { a: 1 }, unknownKeys: [] });
   });
 });
@@ -104,7 +120,9 @@ describe("every meta problem, located", () => {
       expect(one.kind).toBe("error");
       if (one.kind === "error") {
         expect(one.error).toMatchObject({ line: 3, column: 3 });
-        expect(one.error.text).toMatch(/^.*bad\.js:3:3: meta\.name .*; meta\.on: unknown event kind "under_om" \(at 4:18\); meta\.cooldown: .* \(at 5:3\)$/);
+        expect(one.error.text).toMatch(
+          /^.*bad\.js:3:3: meta\.name .*; meta\.on: unknown event kind "under_om" \(at 4:18\); meta\.cooldown: .* \(at 5:3\)$/,
+        );
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

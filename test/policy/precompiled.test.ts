@@ -21,7 +21,9 @@ function countSandboxes() {
   return {
     creates: () => create.mock.calls.length,
     created: async (): Promise<PolicySandbox[]> => {
-      const results = await Promise.all(create.mock.results.map((r) => r.value as ReturnType<typeof PolicySandbox.create>));
+      const results = await Promise.all(
+        create.mock.results.map((r) => r.value as ReturnType<typeof PolicySandbox.create>),
+      );
       return results.flatMap((r) => (r.kind === "ok" ? [r.sandbox] : []));
     },
     disposals: (sb: PolicySandbox): number => dispose.mock.contexts.filter((c) => c === sb).length,
@@ -33,7 +35,9 @@ afterEach(() => {
 });
 
 const messages = (engine: Awaited<ReturnType<typeof createPolicyEngine>>): string[] =>
-  engine.evaluate(sample("x"), snapshot("x")).map((p) => (p.action.kind === "annotate" ? p.action.message : p.action.kind));
+  engine
+    .evaluate(sample("x"), snapshot("x"))
+    .map((p) => (p.action.kind === "annotate" ? p.action.message : p.action.kind));
 
 describe("the engine adopts the preflight's sandboxes", () => {
   it("compiles nothing for unchanged files; a hot reload of a changed file compiles it; close disposes each sandbox once", async () => {
@@ -42,7 +46,11 @@ describe("the engine adopts the preflight's sandboxes", () => {
     const { precompiled } = await compilePolicies([dir], { keep: true });
     expect(precompiled?.size).toBe(2);
     expect(count.creates()).toBe(2);
-    const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger, ...(precompiled === null ? {} : { precompiled }) });
+    const engine = await createPolicyEngine({
+      dirs: [dir],
+      logger: recordingLogger().logger,
+      ...(precompiled === null ? {} : { precompiled }),
+    });
     expect(count.creates()).toBe(2);
     expect(precompiled?.size).toBe(0);
     expect(messages(engine)).toEqual(["a1", "b1"]);
@@ -61,7 +69,11 @@ describe("the engine adopts the preflight's sandboxes", () => {
     const count = countSandboxes();
     const { precompiled } = await compilePolicies([dir], { keep: true });
     fs.writeFileSync(path.join(dir, "b.js"), B.replace("b1", "b2"));
-    const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger, ...(precompiled === null ? {} : { precompiled }) });
+    const engine = await createPolicyEngine({
+      dirs: [dir],
+      logger: recordingLogger().logger,
+      ...(precompiled === null ? {} : { precompiled }),
+    });
     expect(count.creates()).toBe(3);
     expect(messages(engine)).toEqual(["a1", "b2"]);
     const [a, staleB, b] = await count.created();
@@ -74,7 +86,12 @@ describe("the engine adopts the preflight's sandboxes", () => {
     const dir = policyDir({ "a.js": A });
     const count = countSandboxes();
     const { precompiled } = await compilePolicies([dir], { keep: true, limits: { deadlineMs: 20 } });
-    const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger, limits: { deadlineMs: 30 }, ...(precompiled === null ? {} : { precompiled }) });
+    const engine = await createPolicyEngine({
+      dirs: [dir],
+      logger: recordingLogger().logger,
+      limits: { deadlineMs: 30 },
+      ...(precompiled === null ? {} : { precompiled }),
+    });
     expect(count.creates()).toBe(2);
     engine.close();
     const created = await count.created();
@@ -86,7 +103,9 @@ describe("the engine adopts the preflight's sandboxes", () => {
     const count = countSandboxes();
     const { precompiled, errors } = await compilePolicies([dir]);
     expect(precompiled).toBeNull();
-    expect(errors.map((e) => e.message)).toEqual([expect.stringContaining(`policy name "a" is already used`) as unknown]);
+    expect(errors.map((e) => e.message)).toEqual([
+      expect.stringContaining(`policy name "a" is already used`) as unknown,
+    ]);
     const created = await count.created();
     expect(created.map((sb) => count.disposals(sb))).toEqual([1, 1, 1]);
   });

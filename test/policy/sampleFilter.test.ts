@@ -13,7 +13,15 @@ import { validateMeta } from "../../src/policy/meta.js";
 import { factsOfSnapshot, sampleConcerns, type SampleFacts } from "../../src/policy/sampleFilter.js";
 import { policy, policyDir, recordingLogger, sample, snapshot } from "./support.js";
 
-const cpu = (quotaUs: number | null): CpuSnapshot => ({ version: 2, quotaUs, periodUs: 100_000, burstUs: null, shares: 1024, weight: 100, usageSeconds: 1 });
+const cpu = (quotaUs: number | null): CpuSnapshot => ({
+  version: 2,
+  quotaUs,
+  periodUs: 100_000,
+  burstUs: null,
+  shares: 1024,
+  weight: 100,
+  usageSeconds: 1,
+});
 const memory = (version: 1 | 2): MemorySnapshot => ({
   version,
   usageBytes: 1,
@@ -28,23 +36,35 @@ const memory = (version: 1 | 2): MemorySnapshot => ({
 });
 /** Answers with the cgroup it saw, so a test can tell which samples reached it. */
 const ECHO = `return [{ kind: "annotate", message: cgroup.path }];`;
-const facts = (f: Partial<SampleFacts>): SampleFacts => ({ cpuQuota: false, memoryVersion: null, labelled: false, ...f });
+const facts = (f: Partial<SampleFacts>): SampleFacts => ({
+  cpuQuota: false,
+  memoryVersion: null,
+  labelled: false,
+  ...f,
+});
 
 describe("meta.sampleOnly", () => {
   it("a sample outside the filter never reaches the policy; one inside does; other kinds pass", async () => {
     const dir = policyDir({
-      "quota.js": policy("quota", ECHO, `, sampleOnly: ["cpu_quota"]`).replace(`on: ["sample"]`, `on: ["sample", "cpu_throttled"]`),
+      "quota.js": policy("quota", ECHO, `, sampleOnly: ["cpu_quota"]`).replace(
+        `on: ["sample"]`,
+        `on: ["sample", "cpu_throttled"]`,
+      ),
       "v2.js": policy("v2", ECHO, `, sampleOnly: ["memory_v2", "labelled"]`),
     });
     const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger });
-    const reached = (cg: string, s: CgroupSnapshot): string[] => engine.evaluateDetailed(sample(cg), s).map((e) => e.policy);
+    const reached = (cg: string, s: CgroupSnapshot): string[] =>
+      engine.evaluateDetailed(sample(cg), s).map((e) => e.policy);
 
     expect(reached("a", snapshot("a"))).toEqual([]);
     expect(reached("b", snapshot("b", { cpu: cpu(null), memory: memory(2) }))).toEqual([]);
     expect(reached("c", snapshot("c", { cpu: cpu(50_000) }))).toEqual(["quota"]);
     expect(reached("d", snapshot("d", { memory: memory(2), labels: { tier: "x" } }))).toEqual(["v2"]);
     expect(reached("e", snapshot("e", { memory: memory(1), labels: { tier: "x" } }))).toEqual([]);
-    expect(reached("f", snapshot("f", { cpu: cpu(1), memory: memory(2), labels: { t: "y" } }))).toEqual(["quota", "v2"]);
+    expect(reached("f", snapshot("f", { cpu: cpu(1), memory: memory(2), labels: { t: "y" } }))).toEqual([
+      "quota",
+      "v2",
+    ]);
     expect(engine.policies().map((p) => [p.name, p.calls])).toEqual([
       ["quota", 2],
       ["v2", 2],
@@ -84,7 +104,9 @@ describe("meta.sampleOnly", () => {
     const dir = policyDir({ "all.js": policy("all", ECHO) });
     const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger });
     expect(engine.wantsEvent("sample", "a", facts({}))).toBe(true);
-    expect(engine.evaluate(sample("a"), snapshot("a")).map((p) => p.action)).toEqual([{ kind: "annotate", message: "a" }]);
+    expect(engine.evaluate(sample("a"), snapshot("a")).map((p) => p.action)).toEqual([
+      { kind: "annotate", message: "a" },
+    ]);
     engine.close();
   });
 
@@ -94,7 +116,9 @@ describe("meta.sampleOnly", () => {
       return r.kind === "invalid" ? r.reason : "ok";
     };
     expect(bad({ sampleOnly: ["cpu_quota", "memory_v2"] })).toBe("ok");
-    expect(bad({ sampleOnly: ["quota"] })).toMatch(/meta.sampleOnly: unknown condition "quota" \(known: cpu_quota, memory_v1, memory_v2, labelled\)/);
+    expect(bad({ sampleOnly: ["quota"] })).toMatch(
+      /meta.sampleOnly: unknown condition "quota" \(known: cpu_quota, memory_v1, memory_v2, labelled\)/,
+    );
     expect(bad({ sampleOnly: [] })).toMatch(/non-empty array/);
     expect(bad({ sampleOnly: "cpu_quota" })).toMatch(/non-empty array/);
     expect(bad({ sampleOnly: ["memory_v1", "memory_v2"] })).toMatch(/match no cgroup/);
@@ -103,7 +127,11 @@ describe("meta.sampleOnly", () => {
 
   it("facts of a snapshot: own quota, memory version, any label", () => {
     expect(factsOfSnapshot(snapshot("a"))).toEqual(facts({}));
-    expect(factsOfSnapshot(snapshot("a", { cpu: cpu(1), memory: memory(1), labels: { a: "b" } }))).toEqual({ cpuQuota: true, memoryVersion: 1, labelled: true });
+    expect(factsOfSnapshot(snapshot("a", { cpu: cpu(1), memory: memory(1), labels: { a: "b" } }))).toEqual({
+      cpuQuota: true,
+      memoryVersion: 1,
+      labelled: true,
+    });
     expect(sampleConcerns(undefined, facts({}))).toBe(true);
     expect(sampleConcerns(["memory_v1"], facts({ memoryVersion: 2 }))).toBe(false);
   });
@@ -114,7 +142,9 @@ describe("shipped sampling policies", () => {
   it("each declares the cgroups its samples concern", async () => {
     const { policies, errors } = await compilePolicies([shipped]);
     expect(errors).toEqual([]);
-    const sampling = Object.fromEntries(policies.filter((p) => p.meta.on.includes("sample")).map((p) => [p.meta.name, p.meta.sampleOnly]));
+    const sampling = Object.fromEntries(
+      policies.filter((p) => p.meta.on.includes("sample")).map((p) => [p.meta.name, p.meta.sampleOnly]),
+    );
     expect(sampling).toEqual({
       "oom-protect-critical": ["labelled"],
       "pressure-relief": ["memory_v2"],

@@ -61,7 +61,10 @@ describe("validateResult", () => {
 
   it("names the index of the bad action", () => {
     const r = validateResult([{ kind: "freeze" }, { kind: "thaw" }, { kind: "set_swappiness", value: -3 }], 8);
-    expect(r).toMatchObject({ kind: "invalid", reason: expect.stringMatching(/^action \[2\]: set_swappiness\.value/) as unknown });
+    expect(r).toMatchObject({
+      kind: "invalid",
+      reason: expect.stringMatching(/^action \[2\]: set_swappiness\.value/) as unknown,
+    });
   });
 
   it("enforces the action count at the boundary", () => {

@@ -8,7 +8,15 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildDist, startCgwatch, type Cgwatch } from "../helpers/cgwatchRun.js";
 import { RUN_FLAGS, describeContainers, startEngine, type Engine } from "../helpers/podman.js";
-import { dashboardVariableQueries, prometheusUnavailable, shippedQueries, startPrometheus, substituteGrafanaVars, waitFor, type RunningPrometheus } from "./harness.js";
+import {
+  dashboardVariableQueries,
+  prometheusUnavailable,
+  shippedQueries,
+  startPrometheus,
+  substituteGrafanaVars,
+  waitFor,
+  type RunningPrometheus,
+} from "./harness.js";
 
 const promMissing = prometheusUnavailable();
 
@@ -31,7 +39,9 @@ describeContainers("Prometheus: an OOM-killed and removed container still fires 
     const graphRoot = (await engine.podman(["info", "--format", "{{.Store.GraphRoot}}"])).stdout.trim();
     cgwatch = await startCgwatch({
       watch: [`${engine.parent}/*`],
-      override: { identity: { roots: { podman: [graphRoot], docker: [], containerd: [], crio: [] }, kmsg: "/dev/kmsg" } },
+      override: {
+        identity: { roots: { podman: [graphRoot], docker: [], containerd: [], crio: [] }, kmsg: "/dev/kmsg" },
+      },
     });
     const cg = cgwatch;
     const listening = cg.lines().find((l) => l.msg === "metrics listening")?.["url"];
@@ -40,9 +50,29 @@ describeContainers("Prometheus: an OOM-killed and removed container still fires 
     const target = new URL(url).host;
     const p = await startPrometheus([target]);
     prom = p;
-    await waitFor("the cgwatch target to be up", 30_000, async () => ((await p.query('up{job="cgwatch"} == 1')).data?.result.length ?? 0) > 0 || null);
+    await waitFor(
+      "the cgwatch target to be up",
+      30_000,
+      async () => ((await p.query('up{job="cgwatch"} == 1')).data?.result.length ?? 0) > 0 || null,
+    );
 
-    const run = await engine.podman(["run", "--rm", "--name", "web-1", "--cgroup-parent", `/${engine.parent}`, ...RUN_FLAGS, "-m", "30m", engine.image, "/bin/hog", "100"], 60_000);
+    const run = await engine.podman(
+      [
+        "run",
+        "--rm",
+        "--name",
+        "web-1",
+        "--cgroup-parent",
+        `/${engine.parent}`,
+        ...RUN_FLAGS,
+        "-m",
+        "30m",
+        engine.image,
+        "/bin/hog",
+        "100",
+      ],
+      60_000,
+    );
     expect(run.code).toBe(137);
     // The container and its cgroup are gone now.
     expect((await engine.podman(["container", "exists", "web-1"])).code).not.toBe(0);
@@ -51,20 +81,42 @@ describeContainers("Prometheus: an OOM-killed and removed container still fires 
 
     const alert = await waitFor("CgwatchOOMKill firing for web-1", 60_000, async () => {
       const a = await p.alerts();
-      return a.find((x) => x.labels["alertname"] === "CgwatchOOMKill" && x.labels["name"] === "web-1" && x.state === "firing") ?? null;
+      return (
+        a.find(
+          (x) => x.labels["alertname"] === "CgwatchOOMKill" && x.labels["name"] === "web-1" && x.state === "firing",
+        ) ?? null
+      );
     });
-    expect(alert.labels).toMatchObject({ cgroup, engine: "podman", image: engine.image, instance: target, event: "oom_kill" });
-    expect(alert.annotations["summary"]).toBe(`OOM kill in web-1 (podman ${engine.image}), cgroup ${cgroup} on ${target}`);
+    expect(alert.labels).toMatchObject({
+      cgroup,
+      engine: "podman",
+      image: engine.image,
+      instance: target,
+      event: "oom_kill",
+    });
+    expect(alert.annotations["summary"]).toBe(
+      `OOM kill in web-1 (podman ${engine.image}), cgroup ${cgroup} on ${target}`,
+    );
     // Grafana: the container-name dropdown lists web-1, and the OOM kills panel's legend names it.
     const nameVars = dashboardVariableQueries().filter((v) => v.label === "name");
     expect(nameVars.length).toBe(2);
     for (const v of nameVars) {
-      expect(await p.labelValues(v.label, substituteGrafanaVars(v.match, { cgroup: ".*", instance: target, rateInterval: "30s", range: "5m" })), v.where).toContain("web-1");
+      expect(
+        await p.labelValues(
+          v.label,
+          substituteGrafanaVars(v.match, { cgroup: ".*", instance: target, rateInterval: "30s", range: "5m" }),
+        ),
+        v.where,
+      ).toContain("web-1");
     }
     const panel = shippedQueries().find((q) => q.panelTitle === "OOM kills");
     if (panel === undefined) throw new Error("no OOM kills panel");
-    const series = await p.query(substituteGrafanaVars(panel.expr, { cgroup, instance: target, rateInterval: "30s", range: "5m", name: "web-1" }));
+    const series = await p.query(
+      substituteGrafanaVars(panel.expr, { cgroup, instance: target, rateInterval: "30s", range: "5m", name: "web-1" }),
+    );
     expect(series.data?.result.map((r) => r.metric["name"])).toEqual(["web-1"]);
-    process.stdout.write(`containerOom.test: alert ${JSON.stringify(alert.labels)}\n  summary: ${alert.annotations["summary"] ?? ""}\n`);
+    process.stdout.write(
+      `containerOom.test: alert ${JSON.stringify(alert.labels)}\n  summary: ${alert.annotations["summary"] ?? ""}\n`,
+    );
   }, 180_000);
 });

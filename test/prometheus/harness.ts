@@ -52,7 +52,10 @@ export interface RunningPrometheus {
 export interface PromResult {
   readonly status: "success" | "error";
   readonly error?: string;
-  readonly data?: { readonly resultType: string; readonly result: Array<{ metric: Record<string, string>; value?: [number, string] }> };
+  readonly data?: {
+    readonly resultType: string;
+    readonly result: Array<{ metric: Record<string, string>; value?: [number, string] }>;
+  };
 }
 
 export interface PromAlert {
@@ -78,7 +81,9 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr instanceof Error ? `: ${lastErr.message}` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastErr instanceof Error ? `: ${lastErr.message}` : ""}`,
+  );
 }
 
 /** Starts Prometheus scraping `targets` under job "cgwatch" every second, with our alert rules evaluated every second. */
@@ -124,7 +129,8 @@ export async function startPrometheus(targets: readonly string[]): Promise<Runni
   };
   try {
     await waitFor("prometheus ready", 20_000, async () => {
-      if (child.exitCode !== null) throw new Error(`prometheus exited: ${fs.readFileSync(path.join(dir, "prometheus.log"), "utf8")}`);
+      if (child.exitCode !== null)
+        throw new Error(`prometheus exited: ${fs.readFileSync(path.join(dir, "prometheus.log"), "utf8")}`);
       const res = await fetch(`${url}/-/ready`);
       return res.ok ? true : null;
     });
@@ -138,7 +144,11 @@ export async function startPrometheus(targets: readonly string[]): Promise<Runni
     query: (expr) => getJson<PromResult>(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`),
     alerts: async () => (await getJson<{ data: { alerts: PromAlert[] } }>(`${url}/api/v1/alerts`)).data.alerts,
     labelValues: async (label, match) =>
-      (await getJson<{ data: string[] }>(`${url}/api/v1/label/${encodeURIComponent(label)}/values?match[]=${encodeURIComponent(match)}`)).data,
+      (
+        await getJson<{ data: string[] }>(
+          `${url}/api/v1/label/${encodeURIComponent(label)}/values?match[]=${encodeURIComponent(match)}`,
+        )
+      ).data,
     stop,
   };
 }
@@ -158,21 +168,31 @@ interface DashboardJson {
 /** Every PromQL expression in our dashboards and alert rules. */
 export function shippedQueries(): ShippedQuery[] {
   const out: ShippedQuery[] = [];
-  for (const file of fs.readdirSync(DASHBOARD_DIR).filter((f) => f.endsWith(".json")).sort()) {
+  for (const file of fs
+    .readdirSync(DASHBOARD_DIR)
+    .filter((f) => f.endsWith(".json"))
+    .sort()) {
     const d = JSON.parse(fs.readFileSync(path.join(DASHBOARD_DIR, file), "utf8")) as DashboardJson;
     for (const p of d.panels) {
-      for (const t of p.targets ?? []) out.push({ where: `dashboard ${file} panel "${p.title}" ${t.refId}`, panelTitle: p.title, expr: t.expr });
+      for (const t of p.targets ?? [])
+        out.push({ where: `dashboard ${file} panel "${p.title}" ${t.refId}`, panelTitle: p.title, expr: t.expr });
     }
   }
-  const rules = parseYaml(fs.readFileSync(RULES_FILE, "utf8")) as { groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }> };
-  for (const g of rules.groups) for (const r of g.rules) out.push({ where: `rule ${r.alert ?? r.record ?? "?"}`, panelTitle: null, expr: r.expr });
+  const rules = parseYaml(fs.readFileSync(RULES_FILE, "utf8")) as {
+    groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }>;
+  };
+  for (const g of rules.groups)
+    for (const r of g.rules) out.push({ where: `rule ${r.alert ?? r.record ?? "?"}`, panelTitle: null, expr: r.expr });
   return out;
 }
 
 /** The dashboards' variable queries (`label_values(<selector>, <label>)`). */
 export function dashboardVariableQueries(): Array<{ where: string; match: string; label: string }> {
   const out: Array<{ where: string; match: string; label: string }> = [];
-  for (const file of fs.readdirSync(DASHBOARD_DIR).filter((f) => f.endsWith(".json")).sort()) {
+  for (const file of fs
+    .readdirSync(DASHBOARD_DIR)
+    .filter((f) => f.endsWith(".json"))
+    .sort()) {
     const d = JSON.parse(fs.readFileSync(path.join(DASHBOARD_DIR, file), "utf8")) as DashboardJson;
     for (const v of d.templating.list) {
       // The query itself (`query.query`, what Grafana runs); `definition` is only its display text.
@@ -192,7 +212,10 @@ export function grafanaRegexValue(value: string): string {
 }
 
 /** Substitutes Grafana's variables as Grafana would for one selected cgroup and instance (and container name: All when not given). */
-export function substituteGrafanaVars(expr: string, vars: { cgroup: string; instance: string; rateInterval: string; range: string; name?: string }): string {
+export function substituteGrafanaVars(
+  expr: string,
+  vars: { cgroup: string; instance: string; rateInterval: string; range: string; name?: string },
+): string {
   return expr
     .replace(/\$\{?name\}?/g, vars.name === undefined ? ".*" : grafanaRegexValue(vars.name))
     .replace(/\$__rate_interval/g, vars.rateInterval)

@@ -48,11 +48,16 @@ suite(`promtool${missing === null ? "" : ` (SKIPPED: ${missing})`}`, () => {
     populate(metrics, 20);
     // Every family with data, including v2-only ones, histograms and awkward label values.
     metrics.addCgroup('odd/"quoted"\\path\nnewline', { origin: "created", memory: 2, cpu: 2, pids: true });
-    metrics.setPressureCounters("odd/\"quoted\"\\path\nnewline", "memory", { some: 1.5, full: 0.25 });
+    metrics.setPressureCounters('odd/"quoted"\\path\nnewline', "memory", { some: 1.5, full: 0.25 });
     metrics.addPolicy("oom-rescue");
     metrics.recordPolicyEvaluation("oom-rescue", "ok", 0.001);
     metrics.recordAction(
-      { policy: "oom-rescue", cgroup: "x", action: { kind: "set_memory_limit", bytes: 1 }, cause: { kind: "under_oom", at: 0 } },
+      {
+        policy: "oom-rescue",
+        cgroup: "x",
+        action: { kind: "set_memory_limit", bytes: 1 },
+        cause: { kind: "under_oom", at: 0 },
+      },
       { kind: "applied", before: "0", after: "1" },
       1,
     );

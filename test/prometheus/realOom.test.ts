@@ -14,7 +14,14 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startHarness, type Harness } from "../helpers/daemonHarness.js";
-import { cpuLoopArgs, createScratchCgroup, describeRealV1, hogArgs, waitExit, type ScratchCgroup } from "../helpers/realCgroup.js";
+import {
+  cpuLoopArgs,
+  createScratchCgroup,
+  describeRealV1,
+  hogArgs,
+  waitExit,
+  type ScratchCgroup,
+} from "../helpers/realCgroup.js";
 import {
   dashboardVariableQueries,
   prometheusUnavailable,
@@ -55,7 +62,7 @@ describeRealV1("Prometheus scrapes cgwatch through a real OOM kill", ["memory", 
       policies: { "note-oom.js": ANNOTATE_OOM },
       yaml: [
         `watch: [ ${JSON.stringify(mem.cgroup)}, ${JSON.stringify(cpu.cgroup)} ]`,
-        "policies: { builtin: false, dirs: [ \"$POLICY_DIR\" ] }",
+        'policies: { builtin: false, dirs: [ "$POLICY_DIR" ] }',
         "pollInterval: 250ms",
         "safetyNetInterval: 1s",
         "guardrails: { cooldown: 0s }",
@@ -109,7 +116,11 @@ describeRealV1("Prometheus scrapes cgwatch through a real OOM kill", ["memory", 
 
     const alert = await waitFor("CgwatchOOMKill firing", 20_000, async () => {
       const a = await p.alerts();
-      return a.find((x) => x.labels["alertname"] === "CgwatchOOMKill" && x.labels["cgroup"] === memCg && x.state === "firing") ?? null;
+      return (
+        a.find(
+          (x) => x.labels["alertname"] === "CgwatchOOMKill" && x.labels["cgroup"] === memCg && x.state === "firing",
+        ) ?? null
+      );
     });
     expect(alert.labels["instance"]).toBe(instance);
     // The daemon itself saw the kill, through the eventfd when the addon is built.
@@ -136,15 +147,36 @@ describeRealV1("Prometheus scrapes cgwatch through a real OOM kill", ["memory", 
     // Panels about memory/OOM must show the scratch memory cgroup; CPU
     // panels the scratch cpu cgroup; the rest (policies, PSI, io, pids, v2-only
     // settings) have no source in this scenario and must only run cleanly.
-    const memoryPanels = new Set(["OOM kills in range", "OOM kills", "Memory usage / limit (top 10)", "Memory events by kind", "Memory usage and limits", "Memory events", "Under OOM and OOM killer", "Memory settings", "Watched cgroups", "Watchdog up and notifier fallbacks"]);
+    const memoryPanels = new Set([
+      "OOM kills in range",
+      "OOM kills",
+      "Memory usage / limit (top 10)",
+      "Memory events by kind",
+      "Memory usage and limits",
+      "Memory events",
+      "Under OOM and OOM killer",
+      "Memory settings",
+      "Watched cgroups",
+      "Watchdog up and notifier fallbacks",
+    ]);
     // (Titles as the dashboards name them since each panel has one unit.)
-    const cpuPanels = new Set(["CPU throttling ratio (top 10)", "CPU usage vs quota (cores)", "CPU throttling (share of periods)", "Throttled time per second", "CPU shares, weight and cpuset CPUs", "CFS period, quota and burst"]);
+    const cpuPanels = new Set([
+      "CPU throttling ratio (top 10)",
+      "CPU usage vs quota (cores)",
+      "CPU throttling (share of periods)",
+      "Throttled time per second",
+      "CPU shares, weight and cpuset CPUs",
+      "CFS period, quota and burst",
+    ]);
     const failures: string[] = [];
     const queries = shippedQueries();
     expect(queries.length).toBeGreaterThan(30);
     // A renamed or split panel must be renamed here too, or its title would stay in the no-data list for ever.
     const titles = new Set(queries.map((q) => q.panelTitle));
-    expect([...memoryPanels, ...cpuPanels].filter((t) => !titles.has(t)), "panel titles that no shipped dashboard has").toEqual([]);
+    expect(
+      [...memoryPanels, ...cpuPanels].filter((t) => !titles.has(t)),
+      "panel titles that no shipped dashboard has",
+    ).toEqual([]);
     for (const q of queries) {
       const title = q.panelTitle ?? "";
       const cgroup = cpuPanels.has(title) ? cpu.cgroup : memCg;

@@ -8,13 +8,26 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { genericCounts, readResultFile, runAll, runTier, summarize, verdict, vitestCounts, vitestTier, type TierResult } from "../../scripts/tiers.mjs";
+import {
+  genericCounts,
+  readResultFile,
+  runAll,
+  runTier,
+  summarize,
+  verdict,
+  vitestCounts,
+  vitestTier,
+  type TierResult,
+} from "../../scripts/tiers.mjs";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-tiers-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** The nested vitest must not think it is a worker of this one. */
-const cleanEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("VITEST") && k !== "NODE_OPTIONS" && k !== "TEST"));
+const cleanEnv = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith("VITEST") && k !== "NODE_OPTIONS" && k !== "TEST"),
+  );
 
 function probe(name: string, inCi = false): TierResult {
   const tier = vitestTier({
@@ -42,14 +55,18 @@ describe("vitest probes through npm test's verdict", () => {
     ["unhandled-rejection", /exited 1 although no test failed/],
     ["load-error", /failed outside its tests: probe: this file does not load/],
     ["no-tests", /No test suite found/],
-  ])("%s makes the run red", (name, why) => {
-    const r = probe(name);
-    expect(r.failed).toBeGreaterThan(0);
-    expect(r.notes.join("\n")).toMatch(why);
-    const s = summarize([r]);
-    expect(s.exitCode).toBe(1);
-    expect(s.lines.at(-1)).toMatch(/^\d+ passed, [1-9]\d* failed$/);
-  }, 120_000);
+  ])(
+    "%s makes the run red",
+    (name, why) => {
+      const r = probe(name);
+      expect(r.failed).toBeGreaterThan(0);
+      expect(r.notes.join("\n")).toMatch(why);
+      const s = summarize([r]);
+      expect(s.exitCode).toBe(1);
+      expect(s.lines.at(-1)).toMatch(/^\d+ passed, [1-9]\d* failed$/);
+    },
+    120_000,
+  );
 
   it("a skipped test is tolerated outside CI and a failure in CI", () => {
     expect(probe("skipped", false)).toMatchObject({ passed: 1, failed: 0, skipped: 1 });
@@ -92,7 +109,10 @@ describe("tier result files", () => {
 
   it("a tier that ran fewer tests than it declares (total) or than its floor (minTests) fails by the shortfall", () => {
     expect(runTier(fakeTier("short", '{"passed":3,"failed":0,"total":5}'))).toMatchObject({ passed: 3, failed: 2 });
-    expect(runTier(fakeTier("floor", '{"passed":3,"failed":0}', 0, { minTests: 10 }))).toMatchObject({ passed: 3, failed: 7 });
+    expect(runTier(fakeTier("floor", '{"passed":3,"failed":0}', 0, { minTests: 10 }))).toMatchObject({
+      passed: 3,
+      failed: 7,
+    });
   });
 
   it("a tier that passed and failed nothing is not green", () => {
@@ -132,7 +152,11 @@ describe("the summary line", () => {
     );
     expect(code).toBe(1);
     expect(out.join("").trimEnd().split("\n").at(-1)).toBe("0 passed, 1 failed");
-    expect(summarize([{ name: "none", passed: 0, failed: 0, skipped: 0, notes: [], seconds: 0 }])).toMatchObject({ passed: 0, failed: 1, exitCode: 1 });
+    expect(summarize([{ name: "none", passed: 0, failed: 0, skipped: 0, notes: [], seconds: 0 }])).toMatchObject({
+      passed: 0,
+      failed: 1,
+      exitCode: 1,
+    });
   });
 
   it("the pure parts: vitest's report and the generic shape", () => {

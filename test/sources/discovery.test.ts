@@ -22,9 +22,14 @@ it("a reload's rescan marks what it adds as existing; a later mkdir is not", asy
   for (const d of ["app1", "other"]) fs.mkdirSync(path.join(root, d));
   const refilter = new Subject<DiscoveryFilter>();
   const seen: DiscoveryChange[] = [];
-  const sub = discoverCgroups({ roots: [root], patterns: ["app*"], refilter$: refilter, persistent: false }).subscribe((c) => seen.push(c));
+  const sub = discoverCgroups({ roots: [root], patterns: ["app*"], refilter$: refilter, persistent: false }).subscribe(
+    (c) => seen.push(c),
+  );
   cleanups.push(() => sub.unsubscribe());
-  expect(seen).toEqual([expect.objectContaining({ kind: "added", cgroup: "app1", existed: true }), expect.objectContaining({ kind: "scanned" })]);
+  expect(seen).toEqual([
+    expect.objectContaining({ kind: "added", cgroup: "app1", existed: true }),
+    expect.objectContaining({ kind: "scanned" }),
+  ]);
 
   refilter.next({ patterns: ["app*", "other"] });
   expect(seen.at(-1)).toMatchObject({ kind: "added", cgroup: "other", existed: true });

@@ -18,7 +18,14 @@ import {
   v1PressureLevelWakes,
   v1ThresholdWakes,
 } from "../../src/sources/v1Notifications.js";
-import { IN_CI, createScratchCgroup, describeRealV1, hogArgs, waitExit, type ScratchCgroup } from "../helpers/realCgroup.js";
+import {
+  IN_CI,
+  createScratchCgroup,
+  describeRealV1,
+  hogArgs,
+  waitExit,
+  type ScratchCgroup,
+} from "../helpers/realCgroup.js";
 import { countFds, isEventfd, procState, readOomControl, record, waitFor } from "../native/util.js";
 
 const MB = 1024 * 1024;
@@ -157,9 +164,15 @@ describeRealV1Native("eventfd notifications (memory.oom_control, usage threshold
     limitMemory(s, 200 * MB);
     s.write("memory", "memory.soft_limit_in_bytes", String(30 * MB));
     const softLimits = new Subject<number>();
-    const wakes = track(record(reservationBreachWakes({ dir, cgroup: s.cgroup, softLimits: softLimits.pipe(startWith(readV1SoftLimit(dir))) })));
+    const wakes = track(
+      record(
+        reservationBreachWakes({ dir, cgroup: s.cgroup, softLimits: softLimits.pipe(startWith(readV1SoftLimit(dir))) }),
+      ),
+    );
     const usageAt: number[] = [];
-    const sub = reservationBreachWakes({ dir, cgroup: s.cgroup }).subscribe(() => usageAt.push(Number(s.read("memory", "memory.usage_in_bytes"))));
+    const sub = reservationBreachWakes({ dir, cgroup: s.cgroup }).subscribe(() =>
+      usageAt.push(Number(s.read("memory", "memory.usage_in_bytes"))),
+    );
     cleanups.push(() => sub.unsubscribe());
     const [cmd, args] = twoPhaseHogArgs(60);
     const hog = s.spawnInside(cmd, args, 25_000);
@@ -172,7 +185,13 @@ describeRealV1Native("eventfd notifications (memory.oom_control, usage threshold
     await waitFor(() => out.text === "up\ndown\n", "the hog to free");
     await waitFor(() => wakes.values.length > up, "the downward crossing");
     expect(Number(s.read("memory", "memory.usage_in_bytes"))).toBeLessThan(30 * MB);
-    for (const w of wakes.values) expect(w).toEqual({ kind: "threshold_crossed", cgroup: s.cgroup, thresholdBytes: 30 * MB, at: expect.any(Number) as unknown });
+    for (const w of wakes.values)
+      expect(w).toEqual({
+        kind: "threshold_crossed",
+        cgroup: s.cgroup,
+        thresholdBytes: 30 * MB,
+        at: expect.any(Number) as unknown,
+      });
     // The second registration (soft limit read from the file) saw the same crossings, usage above then below.
     await waitFor(() => usageAt.length >= 2, "the second registration's wakes");
     expect(usageAt.some((u) => u > 30 * MB)).toBe(true);
@@ -219,7 +238,12 @@ describeRealV1Native("eventfd notifications (memory.oom_control, usage threshold
     const exit = await waitExit(writer);
     expect(exit).toEqual({ code: 0, signal: null });
     await waitFor(() => wakes.values.length >= 1, "a pressure_level wake");
-    expect(wakes.values[0]).toEqual({ kind: "pressure_level", cgroup: s.cgroup, level: "low", at: expect.any(Number) as unknown });
+    expect(wakes.values[0]).toEqual({
+      kind: "pressure_level",
+      cgroup: s.cgroup,
+      level: "low",
+      at: expect.any(Number) as unknown,
+    });
     expect(readOomControl(dir).oomKill).toBe(0);
   });
 
@@ -252,7 +276,9 @@ describeRealV1Native("eventfd notifications (memory.oom_control, usage threshold
       record(v1ThresholdWakes({ dir, cgroup: s.cgroup, thresholdBytes: 8 * MB })),
       record(v1ThresholdWakes({ dir, cgroup: s.cgroup, thresholdBytes: 8 * MB, swap: true })),
       record(v1PressureLevelWakes({ dir, cgroup: s.cgroup, level: "medium", mode: "hierarchy" })),
-      record(reservationBreachWakes({ dir, cgroup: s.cgroup, softLimits: new Subject<number>().pipe(startWith(4 * MB)) })),
+      record(
+        reservationBreachWakes({ dir, cgroup: s.cgroup, softLimits: new Subject<number>().pipe(startWith(4 * MB)) }),
+      ),
     ];
     for (const r of subs) expect(r.error).toBeUndefined();
     expect(countFds(isEventfd)).toBe(beforeEfd + 5);

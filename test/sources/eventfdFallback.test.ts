@@ -45,7 +45,10 @@ describeRealV1("fallback without the addon (CGWATCH_DISABLE_NATIVE=1)", ["memory
         pollIntervalMs: 100,
         safetyNetIntervalMs: 60_000,
         persistent: false,
-        native: load.kind === "loaded" ? notifiers.createNativeNotifiers({ keepAlive: false, softLimitRecheckMs: 60_000 }) : null,
+        native:
+          load.kind === "loaded"
+            ? notifiers.createNativeNotifiers({ keepAlive: false, softLimitRecheckMs: 60_000 })
+            : null,
       });
       const c = collect(watcher.events$);
       try {
@@ -55,7 +58,11 @@ describeRealV1("fallback without the addon (CGWATCH_DISABLE_NATIVE=1)", ["memory
         const hog = s.spawnInside(cmd, args, 20_000);
         const got = await c.until((vs) => vs.some((e) => e.kind === "oom_kill"));
         expect((await waitExit(hog)).signal).toBe("SIGKILL");
-        expect(got.find((e) => e.kind === "oom_kill")).toMatchObject({ cgroup: s.cgroup, source: "poll", counter: { before: 0 } });
+        expect(got.find((e) => e.kind === "oom_kill")).toMatchObject({
+          cgroup: s.cgroup,
+          source: "poll",
+          counter: { before: 0 },
+        });
       } finally {
         c.sub.unsubscribe();
       }

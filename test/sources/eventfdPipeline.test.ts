@@ -13,7 +13,14 @@ import { loadNative } from "../../src/native/index.js";
 import { createNativeNotifiers } from "../../src/watch/nativeNotifiers.js";
 import { createWatcher } from "../../src/watch/watcher.js";
 import { collect } from "../helpers/collect.js";
-import { IN_CI, createScratchCgroup, describeRealV1, hogArgs, waitExit, type ScratchCgroup } from "../helpers/realCgroup.js";
+import {
+  IN_CI,
+  createScratchCgroup,
+  describeRealV1,
+  hogArgs,
+  waitExit,
+  type ScratchCgroup,
+} from "../helpers/realCgroup.js";
 import { procState } from "../native/util.js";
 
 const MB = 1024 * 1024;
@@ -41,7 +48,8 @@ function scratch(): ScratchCgroup {
 
 function limit(s: ScratchCgroup, bytes: number): void {
   const memsw = fs.existsSync(s.file("memory", "memory.memsw.limit_in_bytes"));
-  if (memsw && bytes > Number(s.read("memory", "memory.limit_in_bytes"))) s.write("memory", "memory.memsw.limit_in_bytes", String(bytes));
+  if (memsw && bytes > Number(s.read("memory", "memory.limit_in_bytes")))
+    s.write("memory", "memory.memsw.limit_in_bytes", String(bytes));
   s.write("memory", "memory.limit_in_bytes", String(bytes));
   if (memsw) s.write("memory", "memory.memsw.limit_in_bytes", String(bytes));
 }
@@ -57,7 +65,8 @@ async function watch(s: ScratchCgroup, v1PressureLevel: "low" | null = null) {
     persistent: false,
     native: createNativeNotifiers({ keepAlive: false, softLimitRecheckMs: 60_000 }),
     v1PressureLevels: v1PressureLevel === null ? [] : [v1PressureLevel],
-    onSourceError: (cg, src, err) => sourceErrors.push(`${cg} ${src}: ${err instanceof Error ? err.message : String(err)}`),
+    onSourceError: (cg, src, err) =>
+      sourceErrors.push(`${cg} ${src}: ${err instanceof Error ? err.message : String(err)}`),
   });
   const c = collect(watcher.events$);
   cleanups.push(() => {
@@ -78,7 +87,11 @@ describeRealV1Native("eventfd notifications through the watch pipeline", () => {
     const hog = s.spawnInside(cmd, args, 20_000);
     const got = await c.until((vs) => vs.some((e) => e.kind === "oom_kill"));
     expect((await waitExit(hog)).signal).toBe("SIGKILL");
-    expect(got.find((e) => e.kind === "oom_kill")).toMatchObject({ cgroup: s.cgroup, source: "eventfd", counter: { before: 0 } });
+    expect(got.find((e) => e.kind === "oom_kill")).toMatchObject({
+      cgroup: s.cgroup,
+      source: "eventfd",
+      counter: { before: 0 },
+    });
   });
 
   it("three kills in a row: the follow-up re-reads (1, 2, 4 ... ms) count each kill once, as the kernel does", async () => {
@@ -93,7 +106,9 @@ describeRealV1Native("eventfd notifications through the watch pipeline", () => {
     const kernel = Number(/oom_kill (\d+)/.exec(s.read("memory", "memory.oom_control"))?.[1]);
     const kills = c.values.filter((e) => e.kind === "oom_kill");
     expect(kills.every((e) => e.source === "eventfd")).toBe(true);
-    expect(kills.reduce((n, e) => n + (e.kind === "oom_kill" ? e.counter.after - e.counter.before : 0), 0)).toBe(kernel);
+    expect(kills.reduce((n, e) => n + (e.kind === "oom_kill" ? e.counter.after - e.counter.before : 0), 0)).toBe(
+      kernel,
+    );
     expect(kernel).toBeGreaterThanOrEqual(3);
   });
 
@@ -107,10 +122,15 @@ describeRealV1Native("eventfd notifications through the watch pipeline", () => {
     let aliveAtEvent: string | null = "unset";
     const got = await c.until((vs) => {
       const hit = vs.some((e) => e.kind === "under_oom" && e.underOom);
-      if (hit && aliveAtEvent === "unset") aliveAtEvent = hog.exitCode === null && hog.signalCode === null ? procState(hog.pid ?? -1) : null;
+      if (hit && aliveAtEvent === "unset")
+        aliveAtEvent = hog.exitCode === null && hog.signalCode === null ? procState(hog.pid ?? -1) : null;
       return hit;
     });
-    expect(got.find((e) => e.kind === "under_oom")).toMatchObject({ source: "eventfd", underOom: true, oomKillDisable: true });
+    expect(got.find((e) => e.kind === "under_oom")).toMatchObject({
+      source: "eventfd",
+      underOom: true,
+      oomKillDisable: true,
+    });
     expect(["S", "D"]).toContain(aliveAtEvent);
     limit(s, 200 * MB);
     expect(await waitExit(hog)).toEqual({ code: 0, signal: null });
@@ -123,9 +143,11 @@ describeRealV1Native("eventfd notifications through the watch pipeline", () => {
     s.write("memory", "memory.soft_limit_in_bytes", String(30 * MB));
     const c = await watch(s);
     // Allocates 60M, then frees it all and idles until killed.
-    const script = "import time\nchunks = [bytearray(1024 * 1024) for _ in range(60)]\ntime.sleep(0.3)\nchunks.clear()\nprint('freed', flush=True)\ntime.sleep(30)";
+    const script =
+      "import time\nchunks = [bytearray(1024 * 1024) for _ in range(60)]\ntime.sleep(0.3)\nchunks.clear()\nprint('freed', flush=True)\ntime.sleep(30)";
     s.spawnInside("python3", ["-c", script], 25_000);
-    const isBreach = (e: WatchdogEvent, above: boolean): boolean => e.kind === "reservation_breach" && e.above === above;
+    const isBreach = (e: WatchdogEvent, above: boolean): boolean =>
+      e.kind === "reservation_breach" && e.above === above;
     await c.until((vs) => vs.some((e) => isBreach(e, true)) && vs.some((e) => isBreach(e, false)));
     const up = c.values.findIndex((e) => isBreach(e, true));
     const down = c.values.findIndex((e) => isBreach(e, false));
@@ -140,11 +162,17 @@ describeRealV1Native("eventfd notifications through the watch pipeline", () => {
     const c = await watch(s, "low");
     const dir = fs.mkdtempSync("/var/tmp/cgwatch-reclaim-");
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const script = "import os, sys\nf = open(sys.argv[1], 'wb')\nfor i in range(120):\n    f.write(b'x' * 1048576)\n    if i % 8 == 7: f.flush(); os.fsync(f.fileno())\nf.close()";
+    const script =
+      "import os, sys\nf = open(sys.argv[1], 'wb')\nfor i in range(120):\n    f.write(b'x' * 1048576)\n    if i % 8 == 7: f.flush(); os.fsync(f.fileno())\nf.close()";
     const writer = s.spawnInside("python3", ["-c", script, `${dir}/cache`], 25_000);
     expect(await waitExit(writer)).toEqual({ code: 0, signal: null });
     const got = await c.until((vs) => vs.some((e) => e.kind === "memory_pressure"));
-    expect(got.find((e) => e.kind === "memory_pressure")).toMatchObject({ cgroup: s.cgroup, source: "eventfd", resource: "memory", level: "low" });
+    expect(got.find((e) => e.kind === "memory_pressure")).toMatchObject({
+      cgroup: s.cgroup,
+      source: "eventfd",
+      resource: "memory",
+      level: "low",
+    });
   });
 
   it("removing a watched cgroup produces cgroup_removed and no OOM", async () => {
@@ -155,6 +183,10 @@ describeRealV1Native("eventfd notifications through the watch pipeline", () => {
     await c.until((vs) => vs.some((e) => e.kind === "cgroup_removed"));
     // Give the kernel's removal ticks time to arrive and be (not) turned into events.
     await new Promise((r) => setTimeout(r, 300));
-    expect(c.values.filter((e) => ["oom", "oom_kill", "under_oom", "memory_pressure", "reservation_breach"].includes(e.kind))).toEqual([]);
+    expect(
+      c.values.filter((e) =>
+        ["oom", "oom_kill", "under_oom", "memory_pressure", "reservation_breach"].includes(e.kind),
+      ),
+    ).toEqual([]);
   });
 });

@@ -39,7 +39,9 @@ describe("fileWakes", () => {
       // Once the storm runs, a timer must still get its turn while the writer goes on:
       // it reads what the writer last wrote, which is "done" only if the timer waited for the storm to end.
       await new Promise((r) => setTimeout(r, 300));
-      const seenByTimer = await new Promise<string>((resolve) => setTimeout(() => resolve(fs.readFileSync(file, "utf8")), 20));
+      const seenByTimer = await new Promise<string>((resolve) =>
+        setTimeout(() => resolve(fs.readFileSync(file, "utf8")), 20),
+      );
       await writerDone;
       expect(wakes).toBeGreaterThan(0);
       expect(seenByTimer).not.toBe("done\n");
@@ -55,7 +57,9 @@ describe("fileWakes", () => {
     fs.writeFileSync(file, "max 0\n");
     const ats: number[] = [];
     let t = 0;
-    const sub = fileWakes("a", "pids.events", file, { persistent: false, now: () => ++t }).subscribe((w) => ats.push(w.at));
+    const sub = fileWakes("a", "pids.events", file, { persistent: false, now: () => ++t }).subscribe((w) =>
+      ats.push(w.at),
+    );
     try {
       await new Promise((r) => setTimeout(r, 50));
       fs.writeFileSync(file, "max 1\n");

@@ -41,7 +41,9 @@ describe("OOM follow-up re-reads", () => {
     const fake = fakeAddon();
     const seen: { wake: Wake; t: number }[] = [];
     const t0 = Date.now();
-    const sub = v1OomWakes({ dir, cgroup: "c", load: fake.load, keepAlive: false }).subscribe((wake) => seen.push({ wake, t: Date.now() - t0 }));
+    const sub = v1OomWakes({ dir, cgroup: "c", load: fake.load, keepAlive: false }).subscribe((wake) =>
+      seen.push({ wake, t: Date.now() - t0 }),
+    );
     fake.tick();
     vi.advanceTimersByTime(2000);
     expect(seen.map((s) => s.t)).toEqual([0, ...OOM_CONFIRM_DELAYS_MS]);
@@ -60,7 +62,13 @@ describe("OOM follow-up re-reads", () => {
     let last = -1;
     // The kill is counted 3 ms after the wake: the 4 ms re-read sees it.
     const confirmedAt = new Set<number>();
-    const sub = v1OomWakes({ dir, cgroup: "c", load: fake.load, keepAlive: false, confirmed: (at) => confirmedAt.has(at) }).subscribe((wake) => {
+    const sub = v1OomWakes({
+      dir,
+      cgroup: "c",
+      load: fake.load,
+      keepAlive: false,
+      confirmed: (at) => confirmedAt.has(at),
+    }).subscribe((wake) => {
       reads++;
       last = Date.now() - t0;
       if (last >= 3) confirmedAt.add(wake.at);

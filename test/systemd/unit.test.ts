@@ -50,7 +50,11 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe("systemd/cgwatch.service", () => {
   it("passes systemd-analyze verify with no warning at all", () => {
-    const r = spawnSync("systemd-analyze", ["verify", path.join(tmp, "cgwatch.service"), path.join(tmp, "cgwatch.socket")], { encoding: "utf8" });
+    const r = spawnSync(
+      "systemd-analyze",
+      ["verify", path.join(tmp, "cgwatch.service"), path.join(tmp, "cgwatch.socket")],
+      { encoding: "utf8" },
+    );
     // verify exits 0 on unknown keys and only prints "Unknown key ..., ignoring": any output is a defect.
     expect(r.stderr + r.stdout).toBe("");
     expect(r.status).toBe(0);
@@ -64,7 +68,10 @@ describe("systemd/cgwatch.service", () => {
   });
 
   it("rates better than systemd-oomd (2.0) in systemd-analyze security, aiming at <= 1.5", () => {
-    const r = spawnSync("systemd-analyze", ["security", "--offline=true", path.join(tmp, "cgwatch.service")], { encoding: "utf8", cwd: tmp });
+    const r = spawnSync("systemd-analyze", ["security", "--offline=true", path.join(tmp, "cgwatch.service")], {
+      encoding: "utf8",
+      cwd: tmp,
+    });
     const score = parseExposure(r.stdout + r.stderr);
     expect(score, r.stdout + r.stderr).not.toBeNull();
     expect(score).toBeLessThan(2.0);
@@ -92,11 +99,14 @@ describe("systemd/cgwatch.service", () => {
     expect(d.has("MemoryLow")).toBe(true);
     // The job: write cgroupfs, lower others' oom_score_adj, kill on v1.
     expect(one("ReadWritePaths")).toBe("/sys/fs/cgroup");
-    expect(new Set(one("CapabilityBoundingSet")?.split(/\s+/))).toEqual(new Set(["CAP_DAC_OVERRIDE", "CAP_SYS_RESOURCE", "CAP_KILL"]));
+    expect(new Set(one("CapabilityBoundingSet")?.split(/\s+/))).toEqual(
+      new Set(["CAP_DAC_OVERRIDE", "CAP_SYS_RESOURCE", "CAP_KILL"]),
+    );
     expect(one("AmbientCapabilities")).toBe(one("CapabilityBoundingSet"));
     // Settings that would break it must stay off: V8/WebAssembly need W+X
     // memory, cgroupfs must be writable, other users' /proc/PID visible.
-    for (const k of ["MemoryDenyWriteExecute", "ProtectControlGroups", "ProtectProc", "PrivateUsers"]) expect(d.has(k), k).toBe(false);
+    for (const k of ["MemoryDenyWriteExecute", "ProtectControlGroups", "ProtectProc", "PrivateUsers"])
+      expect(d.has(k), k).toBe(false);
     // sd_notify needs AF_UNIX; the service has no other socket family.
     expect(one("RestrictAddressFamilies")).toBe("AF_UNIX");
     expect(one("PrivateNetwork")).toBe("yes");

@@ -24,7 +24,10 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function setup(version: 1 | 2, overrides: Record<string, string>): { host: FakeHost; reader: FileReader; metrics: Metrics } {
+function setup(
+  version: 1 | 2,
+  overrides: Record<string, string>,
+): { host: FakeHost; reader: FileReader; metrics: Metrics } {
   const host = fakeHost(version);
   const reader = createFileReader();
   cleanups.push(() => (reader.close(), host.cleanup()));
@@ -55,7 +58,11 @@ async function pass(version: 1 | 2, overrides: Record<string, string>): Promise<
 
 describe("a metrics pass on captured kernel text", () => {
   it("v1: cpu.stat's throttled_time (ns) in seconds, periods as counts; oom_control and failcnt as the table mirrors them", async () => {
-    const m = await pass(1, { "cpu.stat": fixture("v1/cpu.stat.throttled"), "memory.oom_control": fixture("v1/memory.oom_control.killed"), "memory.failcnt": fixture("v1/memory.failcnt.hit") });
+    const m = await pass(1, {
+      "cpu.stat": fixture("v1/cpu.stat.throttled"),
+      "memory.oom_control": fixture("v1/memory.oom_control.killed"),
+      "memory.failcnt": fixture("v1/memory.failcnt.hit"),
+    });
     expect(m.get("cgwatch_cpu_periods_total")).toBe(16);
     expect(m.get("cgwatch_cpu_throttled_periods_total")).toBe(15);
     expect(m.get("cgwatch_cpu_throttled_seconds_total")).toBeCloseTo(1.196463028, 9);
@@ -67,7 +74,11 @@ describe("a metrics pass on captured kernel text", () => {
   });
 
   it("v2: memory.events after an OOM kill, PSI totals in seconds", async () => {
-    const m = await pass(2, { "memory.events": fixture("v2/memory.events.oom"), "memory.pressure": fixture("v2/memory.pressure"), "cpu.pressure": fixture("v2/cpu.pressure") });
+    const m = await pass(2, {
+      "memory.events": fixture("v2/memory.events.oom"),
+      "memory.pressure": fixture("v2/memory.pressure"),
+      "cpu.pressure": fixture("v2/cpu.pressure"),
+    });
     expect(m.get("cgwatch_memory_events_total{event=max}")).toBe(35);
     expect(m.get("cgwatch_memory_events_total{event=oom}")).toBe(1);
     expect(m.get("cgwatch_memory_events_total{event=oom_kill}")).toBe(1);
@@ -86,7 +97,9 @@ describe("a metrics pass on captured kernel text", () => {
   });
 
   it("a period count above 2^53 is left out (not exported rounded); the time counter still is", async () => {
-    const m = await pass(2, { "cpu.stat": "usage_usec 10\nnr_periods 18446744073709551615\nnr_throttled 3\nthrottled_usec 1500000\n" });
+    const m = await pass(2, {
+      "cpu.stat": "usage_usec 10\nnr_periods 18446744073709551615\nnr_throttled 3\nthrottled_usec 1500000\n",
+    });
     expect(m.has("cgwatch_cpu_periods_total")).toBe(false);
     expect(m.get("cgwatch_cpu_throttled_periods_total")).toBe(3);
     expect(m.get("cgwatch_cpu_throttled_seconds_total")).toBe(1.5);

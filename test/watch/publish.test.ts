@@ -27,7 +27,8 @@ async function renderedWith(metrics: Metrics, name: string, cgroup: string, time
   for (;;) {
     const s = await metrics.render();
     if (sample(s, name, cgroup) !== null) return s;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${name}{cgroup="${cgroup}"}; /metrics was:\n${s.slice(0, 3000)}`);
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`timed out waiting for ${name}{cgroup="${cgroup}"}; /metrics was:\n${s.slice(0, 3000)}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -38,19 +39,35 @@ function sample(text: string, name: string, cgroup: string, labels: Record<strin
     if (!line.startsWith(`${name}{`)) continue;
     const body = line.slice(name.length + 1, line.lastIndexOf("}"));
     const want = { cgroup, ...labels };
-    if (Object.entries(want).every(([k, v]) => body.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf("}") + 1).trim());
+    if (Object.entries(want).every(([k, v]) => body.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf("}") + 1).trim());
   }
   return null;
 }
 
 async function publishOnce(h: FakeHost, cgroup: string, memory: 1 | 2): Promise<Metrics> {
   const reader = createFileReader();
-  const watcher = createWatcher({ layout: h.layout, reader, patterns: [cgroup], pollIntervalMs: 0, safetyNetIntervalMs: 0, persistent: false });
+  const watcher = createWatcher({
+    layout: h.layout,
+    reader,
+    patterns: [cgroup],
+    pollIntervalMs: 0,
+    safetyNetIntervalMs: 0,
+    persistent: false,
+  });
   const sub = collect(watcher.events$).sub;
   const metrics = createMetrics({ processMetrics: false, build: { version: "test" } });
   await watcher.ready;
   metrics.addCgroup(cgroup, { origin: "startup", memory, cpu: memory, pids: true });
-  const publisher = publishCgroupState({ watcher, layout: h.layout, reader, metrics, labelsOf: () => ({}), everyMs: 3_600_000, persistent: false });
+  const publisher = publishCgroupState({
+    watcher,
+    layout: h.layout,
+    reader,
+    metrics,
+    labelsOf: () => ({}),
+    everyMs: 3_600_000,
+    persistent: false,
+  });
   stops.push(() => (publisher.stop(), sub.unsubscribe(), reader.close()));
   publisher.kick();
   return metrics;
@@ -63,8 +80,10 @@ describe("state publisher", () => {
       "memory.max": "268435456\n",
       "memory.current": "104857600\n",
       "cpuset.cpus.effective": "0-2,5\n",
-      "cpu.stat": "usage_usec 3000000\nuser_usec 2000000\nsystem_usec 1000000\nnr_periods 40\nnr_throttled 10\nthrottled_usec 500000\nnr_bursts 0\nburst_usec 0\n",
-      "memory.pressure": "some avg10=0.00 avg60=0.00 avg300=0.00 total=2500000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=1000000\n",
+      "cpu.stat":
+        "usage_usec 3000000\nuser_usec 2000000\nsystem_usec 1000000\nnr_periods 40\nnr_throttled 10\nthrottled_usec 500000\nnr_bursts 0\nburst_usec 0\n",
+      "memory.pressure":
+        "some avg10=0.00 avg60=0.00 avg300=0.00 total=2500000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=1000000\n",
       "io.stat": "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n",
     });
     const t = await renderedWith(await publishOnce(host, "app", 2), "cgwatch_memory_limit_bytes", "app");
@@ -74,8 +93,12 @@ describe("state publisher", () => {
     expect(sample(t, "cgwatch_cpu_periods_total", "app")).toBe(40);
     expect(sample(t, "cgwatch_cpu_throttled_periods_total", "app")).toBe(10);
     expect(sample(t, "cgwatch_cpu_throttled_seconds_total", "app")).toBeCloseTo(0.5, 9);
-    expect(sample(t, "cgwatch_pressure_stalled_seconds_total", "app", { resource: "memory", kind: "some" })).toBeCloseTo(2.5, 9);
-    expect(sample(t, "cgwatch_pressure_stalled_seconds_total", "app", { resource: "memory", kind: "full" })).toBeCloseTo(1, 9);
+    expect(
+      sample(t, "cgwatch_pressure_stalled_seconds_total", "app", { resource: "memory", kind: "some" }),
+    ).toBeCloseTo(2.5, 9);
+    expect(
+      sample(t, "cgwatch_pressure_stalled_seconds_total", "app", { resource: "memory", kind: "full" }),
+    ).toBeCloseTo(1, 9);
     expect(sample(t, "cgwatch_io_bytes_total", "app", { device: "8:0", op: "write" })).toBe(8192);
   });
 
@@ -106,12 +129,27 @@ describe("state publisher", () => {
     host.addCgroup("a", { "memory.max": "1048576\n" });
     host.addCgroup("b", { "memory.max": "2097152\n" });
     const reader = createFileReader();
-    const watcher = createWatcher({ layout: host.layout, reader, patterns: ["*"], pollIntervalMs: 0, safetyNetIntervalMs: 0, persistent: false });
+    const watcher = createWatcher({
+      layout: host.layout,
+      reader,
+      patterns: ["*"],
+      pollIntervalMs: 0,
+      safetyNetIntervalMs: 0,
+      persistent: false,
+    });
     const sub = collect(watcher.events$).sub;
     const metrics = createMetrics({ processMetrics: false, build: { version: "test" } });
     expect(await watcher.ready).toBe(2);
     metrics.addCgroup("b", { origin: "startup", memory: 2, cpu: 2, pids: true });
-    const publisher = publishCgroupState({ watcher, layout: host.layout, reader, metrics, labelsOf: () => ({}), everyMs: 3_600_000, persistent: false });
+    const publisher = publishCgroupState({
+      watcher,
+      layout: host.layout,
+      reader,
+      metrics,
+      labelsOf: () => ({}),
+      everyMs: 3_600_000,
+      persistent: false,
+    });
     stops.push(() => (publisher.stop(), sub.unsubscribe(), reader.close()));
     publisher.kick();
     const t = await renderedWith(metrics, "cgwatch_memory_limit_bytes", "b");

@@ -12,10 +12,15 @@ describe("sliced work", () => {
     };
     const items = Array.from({ length: 40 }, (_, i) => i);
     const done = new Promise<void>((resolve) => {
-      runSliced(items, (i) => {
-        burn(1);
-        seen.push(i);
-      }, 2, resolve);
+      runSliced(
+        items,
+        (i) => {
+          burn(1);
+          seen.push(i);
+        },
+        2,
+        resolve,
+      );
     });
     // Something else that wants the loop: it must get turns while the run is going.
     const other = (): void => {
@@ -30,11 +35,15 @@ describe("sliced work", () => {
 
   it("cancel stops before the next slice", async () => {
     const seen: number[] = [];
-    const run = runSliced(Array.from({ length: 1000 }, (_, i) => i), (i) => {
-      const end = performance.now() + 0.2;
-      while (performance.now() < end);
-      seen.push(i);
-    }, 1);
+    const run = runSliced(
+      Array.from({ length: 1000 }, (_, i) => i),
+      (i) => {
+        const end = performance.now() + 0.2;
+        while (performance.now() < end);
+        seen.push(i);
+      },
+      1,
+    );
     run.cancel();
     await new Promise((r) => setTimeout(r, 50));
     expect(seen.length).toBeLessThan(1000);
@@ -47,10 +56,15 @@ describe("sliced work", () => {
       sweeps++;
       return Array.from({ length: 200 }, (_, i) => i);
     };
-    const s = everySliced(1, items, () => {
-      const end = performance.now() + 0.5;
-      while (performance.now() < end);
-    }, { persistent: false, budgetMs: 1 });
+    const s = everySliced(
+      1,
+      items,
+      () => {
+        const end = performance.now() + 0.5;
+        while (performance.now() < end);
+      },
+      { persistent: false, budgetMs: 1 },
+    );
     await new Promise((r) => setTimeout(r, 60));
     s.stop();
     // 200 items × 0.5 ms = 100 ms per sweep: in 60 ms only the first one can have started.

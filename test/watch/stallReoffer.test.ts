@@ -6,7 +6,15 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-const stall = (source: EventSource, underOom = true): WatchdogEvent => ({ kind: "under_oom", cgroup: "c", at: 0, source, underOom, oomKillDisable: true, stalledMs: 0 });
+const stall = (source: EventSource, underOom = true): WatchdogEvent => ({
+  kind: "under_oom",
+  cgroup: "c",
+  at: 0,
+  source,
+  underOom,
+  oomKillDisable: true,
+  stalledMs: 0,
+});
 
 describe("stall re-offers", () => {
   it("re-read a lasting stall after 1 s, then backing off to the cap; a notification starts over; the recovery ends it", () => {

@@ -30,7 +30,9 @@ describe("tracker", () => {
     const t = createTracker({ layout: host.layout, reader, cgroup: "a" });
     t.sweepCounters(0, "poll");
     host.removeCgroup("a");
-    expect(t.handle({ kind: "file_changed", cgroup: "a", file: "memory.oom_control", source: "eventfd", at: 1 })).toEqual([]);
+    expect(
+      t.handle({ kind: "file_changed", cgroup: "a", file: "memory.oom_control", source: "eventfd", at: 1 }),
+    ).toEqual([]);
     reader.close();
   });
 
@@ -64,33 +66,58 @@ describe("tracker", () => {
     expect(t.sweepCounters(0, "poll")).toEqual([]);
     host.write("a", "memory.usage_in_bytes", "209715200\n");
     expect(t.handle({ kind: "threshold_crossed", cgroup: "a", thresholdBytes: 104857600, at: 1 })).toMatchObject([
-      { kind: "reservation_breach", above: true, usageBytes: 209715200, reservationBytes: 104857600, source: "eventfd" },
+      {
+        kind: "reservation_breach",
+        above: true,
+        usageBytes: 209715200,
+        reservationBytes: 104857600,
+        source: "eventfd",
+      },
     ]);
     host.write("a", "memory.usage_in_bytes", "1048576\n");
-    expect(t.handle({ kind: "threshold_crossed", cgroup: "a", thresholdBytes: 104857600, at: 2 })).toMatchObject([{ kind: "reservation_breach", above: false }]);
+    expect(t.handle({ kind: "threshold_crossed", cgroup: "a", thresholdBytes: 104857600, at: 2 })).toMatchObject([
+      { kind: "reservation_breach", above: false },
+    ]);
     reader.close();
   });
 
   it("a v2 sample carries memory PSI avg10; a v1 sample carries none", () => {
     host = fakeHost(2);
-    host.addCgroup("a", { "memory.pressure": "some avg10=12.50 avg60=3.00 avg300=1.00 total=99\nfull avg10=4.25 avg60=1.00 avg300=0.50 total=42\n" });
+    host.addCgroup("a", {
+      "memory.pressure":
+        "some avg10=12.50 avg60=3.00 avg300=1.00 total=99\nfull avg10=4.25 avg60=1.00 avg300=0.50 total=42\n",
+    });
     const reader = createFileReader();
-    expect(createTracker({ layout: host.layout, reader, cgroup: "a" }).sample(7)).toEqual({ kind: "sample", cgroup: "a", at: 7, source: "poll", someAvg10: 12.5, fullAvg10: 4.25 });
+    expect(createTracker({ layout: host.layout, reader, cgroup: "a" }).sample(7)).toEqual({
+      kind: "sample",
+      cgroup: "a",
+      at: 7,
+      source: "poll",
+      someAvg10: 12.5,
+      fullAvg10: 4.25,
+    });
     const v1 = fakeHost(1);
     v1.addCgroup("b");
-    expect(createTracker({ layout: v1.layout, reader, cgroup: "b" }).sample(8)).toEqual({ kind: "sample", cgroup: "b", at: 8, source: "poll" });
+    expect(createTracker({ layout: v1.layout, reader, cgroup: "b" }).sample(8)).toEqual({
+      kind: "sample",
+      cgroup: "b",
+      at: 8,
+      source: "poll",
+    });
     v1.cleanup();
     reader.close();
   });
 
   it("a PSI wake is pressure only while the cgroup has tasks and its stall total grew over the window", () => {
     host = fakeHost(2);
-    const psi = (some: number): string => `some avg10=0.00 avg60=0.00 avg300=0.00 total=${some}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=${some / 2}\n`;
+    const psi = (some: number): string =>
+      `some avg10=0.00 avg60=0.00 avg300=0.00 total=${some}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=${some / 2}\n`;
     host.addCgroup("a", { "memory.pressure": psi(1000), "cgroup.events": "populated 1\nfrozen 0\n" });
     const reader = createFileReader();
     const t = createTracker({ layout: host.layout, reader, cgroup: "a", pressureResources: ["memory"] });
     t.sweepCounters(0, "poll"); // the baseline, taken before the trigger is armed
-    const wake = (at: number) => t.handle({ kind: "psi_trigger", cgroup: "a", resource: "memory", trigger: "some 150000 1000000", at });
+    const wake = (at: number) =>
+      t.handle({ kind: "psi_trigger", cgroup: "a", resource: "memory", trigger: "some 150000 1000000", at });
     host.write("a", "memory.pressure", psi(201_000));
     // avg10 still 0.00 (it lags); the total is the evidence.
     expect(wake(1_200)).toEqual([

@@ -45,7 +45,9 @@ describe("tracker settings: CPU quota of the cgroup or an ancestor", () => {
     const { reader, reads } = counting();
     let now = 0;
     const shared = ancestorQuotas(host.layout, reader, () => now, 250);
-    const trackers = ["a", "b", "c"].map((c) => createTracker({ layout: host!.layout, reader, cgroup: `docker/${c}`, ancestorQuotas: shared }));
+    const trackers = ["a", "b", "c"].map((c) =>
+      createTracker({ layout: host!.layout, reader, cgroup: `docker/${c}`, ancestorQuotas: shared }),
+    );
     for (const t of trackers) t.refreshQuota();
     expect(trackers.map((t) => t.hasCpuQuota())).toEqual([true, true, true]);
     expect(reads(host.file("docker", "cpu.max"))).toBe(1);
@@ -67,7 +69,12 @@ describe("tracker settings: CPU quota of the cgroup or an ancestor", () => {
     host.addCgroup("docker");
     host.addCgroup("docker/a");
     const { reader } = counting();
-    const t = createTracker({ layout: host.layout, reader, cgroup: "docker/a", ancestorQuotas: ancestorQuotas(host.layout, reader, () => 0, 60_000) });
+    const t = createTracker({
+      layout: host.layout,
+      reader,
+      cgroup: "docker/a",
+      ancestorQuotas: ancestorQuotas(host.layout, reader, () => 0, 60_000),
+    });
     t.refreshQuota();
     expect(t.hasCpuQuota()).toBe(false);
     host.write("docker/a", "cpu.max", "20000 100000\n");

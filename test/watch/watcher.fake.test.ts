@@ -11,7 +11,9 @@ import { collect, sleep } from "../helpers/collect.js";
 import { until } from "../helpers/daemonHarness.js";
 import { fakeHost, type FakeHost } from "../helpers/fakeCgroupfs.js";
 
-const memEvents = (c: Partial<Record<"low" | "high" | "max" | "oom" | "oom_kill" | "oom_group_kill", number>>): string =>
+const memEvents = (
+  c: Partial<Record<"low" | "high" | "max" | "oom" | "oom_kill" | "oom_group_kill", number>>,
+): string =>
   `low ${c.low ?? 0}\nhigh ${c.high ?? 0}\nmax ${c.max ?? 0}\noom ${c.oom ?? 0}\noom_kill ${c.oom_kill ?? 0}\noom_group_kill ${c.oom_group_kill ?? 0}\n`;
 
 let host: FakeHost | null = null;
@@ -26,7 +28,11 @@ afterEach(() => {
  * through the kept-fd path, so a test can wait for "a poll happened" instead
  * of sleeping.
  */
-function start(h: FakeHost, patterns: string[], extra: Partial<Omit<WatchOptions, "layout" | "reader" | "patterns">> = {}) {
+function start(
+  h: FakeHost,
+  patterns: string[],
+  extra: Partial<Omit<WatchOptions, "layout" | "reader" | "patterns">> = {},
+) {
   const base = createFileReader();
   const counts = new Map<string, number>();
   const reader: FileReader = {
@@ -42,9 +48,23 @@ function start(h: FakeHost, patterns: string[], extra: Partial<Omit<WatchOptions
       return base.openCount;
     },
   };
-  const watcher = createWatcher({ layout: h.layout, reader, patterns, pollIntervalMs: 0, safetyNetIntervalMs: 0, persistent: false, ...extra });
+  const watcher = createWatcher({
+    layout: h.layout,
+    reader,
+    patterns,
+    pollIntervalMs: 0,
+    safetyNetIntervalMs: 0,
+    persistent: false,
+    ...extra,
+  });
   const c = collect(watcher.events$);
-  return { watcher, reader, c, reads: (p: string) => counts.get(p) ?? 0, stop: () => (c.sub.unsubscribe(), reader.close()) };
+  return {
+    watcher,
+    reader,
+    c,
+    reads: (p: string) => counts.get(p) ?? 0,
+    stop: () => (c.sub.unsubscribe(), reader.close()),
+  };
 }
 
 const kinds = (es: WatchdogEvent[]): string[] => es.map((e) => `${e.kind}:${e.cgroup}`);
@@ -110,7 +130,10 @@ describe("watch pipeline on a fake v2 cgroupfs", () => {
     expect(watcher.trackers.has("docker/new")).toBe(true);
     host.removeCgroup("docker/new");
     const got = await c.until((vs) => vs.some((e) => e.kind === "cgroup_removed"));
-    expect(kinds(got).filter((k) => k.endsWith("docker/new"))).toEqual(["cgroup_added:docker/new", "cgroup_removed:docker/new"]);
+    expect(kinds(got).filter((k) => k.endsWith("docker/new"))).toEqual([
+      "cgroup_added:docker/new",
+      "cgroup_removed:docker/new",
+    ]);
     expect(watcher.trackers.has("docker/new")).toBe(false);
     stop();
   });
@@ -124,8 +147,14 @@ describe("watch pipeline on a fake v2 cgroupfs", () => {
     // A container an engine started under load: killed and fork-limited
     // before cgwatch read its files for the first time.
     host.addCgroup("docker/new", { "memory.events": memEvents({ oom_kill: 1 }), "pids.events": "max 3\n" });
-    const got = await c.until((vs) => vs.some((e) => e.kind === "pids_max" && e.cgroup === "docker/new") && vs.some((e) => e.kind === "oom_kill" && e.cgroup === "docker/new"));
-    const counted = got.filter((e) => e.cgroup === "docker/new" && (e.kind === "oom_kill" || e.kind === "pids_max")).map((e) => ("counter" in e ? [e.kind, e.counter.before, e.counter.after] : []));
+    const got = await c.until(
+      (vs) =>
+        vs.some((e) => e.kind === "pids_max" && e.cgroup === "docker/new") &&
+        vs.some((e) => e.kind === "oom_kill" && e.cgroup === "docker/new"),
+    );
+    const counted = got
+      .filter((e) => e.cgroup === "docker/new" && (e.kind === "oom_kill" || e.kind === "pids_max"))
+      .map((e) => ("counter" in e ? [e.kind, e.counter.before, e.counter.after] : []));
     expect(counted).toEqual([
       ["oom_kill", 0, 1],
       ["pids_max", 0, 3],
@@ -140,14 +169,18 @@ describe("watch pipeline on a fake v2 cgroupfs", () => {
     host.addCgroup("docker");
     host.addCgroup("docker/a");
     const problems: string[] = [];
-    const { watcher, c, stop } = start(host, ["docker/*"], { onProblem: (p) => problems.push(`${p.cgroup} ${p.file}: ${p.reason}`) });
+    const { watcher, c, stop } = start(host, ["docker/*"], {
+      onProblem: (p) => problems.push(`${p.cgroup} ${p.file}: ${p.reason}`),
+    });
     await watcher.ready;
     host.write("docker/a", "memory.events", "low 0\nhigh 0\nmax 1");
     await until(() => problems.length > 0, 20_000, "the malformed read to be reported");
     host.write("docker/a", "memory.events", memEvents({ max: 1, oom_kill: 1 }));
     const got = await c.until((vs) => vs.some((e) => e.kind === "oom_kill"));
     expect(problems[0]).toMatch(/docker\/a memory.events: missing key "oom"/);
-    expect(got.filter((e) => e.kind === "memory_max").map((e) => ("counter" in e ? e.counter : null))).toEqual([{ before: 0, after: 1 }]);
+    expect(got.filter((e) => e.kind === "memory_max").map((e) => ("counter" in e ? e.counter : null))).toEqual([
+      { before: 0, after: 1 },
+    ]);
     stop();
   });
 });
@@ -166,14 +199,20 @@ describe("watch pipeline on a fake v1 cgroupfs (polling, no eventfd)", () => {
     host.write("docker/a", "memory.failcnt", "7\n");
     host.write("docker/a", "pids.events", "max 4\n");
     host.write("docker/a", "cpu.stat", "nr_periods 10\nnr_throttled 5\nthrottled_time 250000000\n");
-    const got = await c.until((vs) => ["oom_kill", "memory_max", "pids_max", "cpu_throttled"].every((k) => vs.some((e) => e.kind === k)) && vs.filter((e) => e.kind === "under_oom").length === 2);
+    const got = await c.until(
+      (vs) =>
+        ["oom_kill", "memory_max", "pids_max", "cpu_throttled"].every((k) => vs.some((e) => e.kind === k)) &&
+        vs.filter((e) => e.kind === "under_oom").length === 2,
+    );
     const under = got.filter((e) => e.kind === "under_oom");
     expect(under.map((e) => (e.kind === "under_oom" ? [e.underOom, e.oomKillDisable] : null))).toEqual([
       [true, true],
       [false, true],
     ]);
     const thr = got.find((e) => e.kind === "cpu_throttled");
-    expect(thr?.kind === "cpu_throttled" ? [thr.ratio, thr.throttledSeconds.after - thr.throttledSeconds.before] : null).toEqual([0.5, 0.25]);
+    expect(
+      thr?.kind === "cpu_throttled" ? [thr.ratio, thr.throttledSeconds.after - thr.throttledSeconds.before] : null,
+    ).toEqual([0.5, 0.25]);
     expect(got.find((e) => e.kind === "oom_kill")).toMatchObject({ counter: { before: 0, after: 2 }, source: "poll" });
     expect(got.find((e) => e.kind === "memory_max")).toMatchObject({ counter: { before: 0, after: 7 } });
     expect(got.find((e) => e.kind === "pids_max")).toMatchObject({ counter: { before: 0, after: 4 } });
@@ -206,7 +245,11 @@ describe("watch pipeline on a fake v1 cgroupfs (polling, no eventfd)", () => {
     host.write("docker/a", "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
     host.removeCgroup("docker/a");
     const got = await c.until((vs) => vs.some((e) => e.kind === "cgroup_removed"));
-    expect(got.filter((e) => e.cgroup === "docker/a").map((e) => e.kind)).toEqual(["cgroup_added", "oom_kill", "cgroup_removed"]);
+    expect(got.filter((e) => e.cgroup === "docker/a").map((e) => e.kind)).toEqual([
+      "cgroup_added",
+      "oom_kill",
+      "cgroup_removed",
+    ]);
     expect(got.find((e) => e.kind === "oom_kill")).toMatchObject({ counter: { before: 0, after: 1 } });
     stop();
   });
@@ -230,7 +273,11 @@ describe("watch pipeline on a fake v1 cgroupfs (polling, no eventfd)", () => {
     host.addCgroup("docker/a");
     host.addCgroup("docker/b");
     const errors: unknown[] = [];
-    const { watcher, c, reads, stop } = start(host, ["docker/*"], { pollIntervalMs: 5, safetyNetIntervalMs: 5, onSourceError: (_c, _s, e) => errors.push(e) });
+    const { watcher, c, reads, stop } = start(host, ["docker/*"], {
+      pollIntervalMs: 5,
+      safetyNetIntervalMs: 5,
+      onSourceError: (_c, _s, e) => errors.push(e),
+    });
     await watcher.ready;
     const oomA = host.file("docker/a", "memory.oom_control");
     const oomB = host.file("docker/b", "memory.oom_control");
@@ -241,7 +288,8 @@ describe("watch pipeline on a fake v1 cgroupfs (polling, no eventfd)", () => {
     };
     await polls(oomA, 2);
     // Files disappear first, the directories after.
-    for (const f of ["memory.oom_control", "memory.failcnt", "memory.usage_in_bytes"]) fs.rmSync(host.file("docker/a", f));
+    for (const f of ["memory.oom_control", "memory.failcnt", "memory.usage_in_bytes"])
+      fs.rmSync(host.file("docker/a", f));
     await polls(oomA, 2);
     host.removeCgroup("docker/a");
     const got = await c.until((vs) => vs.some((e) => e.kind === "cgroup_removed"));
@@ -285,14 +333,22 @@ describe("a v1 stall under OOM on a fake cgroupfs (the poll path: no eventfd)", 
   it("is re-offered while it lasts, backing off from stallReofferMs, and its recovery is an event that ends the re-offers", async () => {
     host = fakeHost(1);
     host.addCgroup("ctr", { "memory.oom_control": "oom_kill_disable 1\nunder_oom 1\noom_kill 0\n" });
-    const { watcher, c, stop } = start(host, ["ctr"], { native: null, stallReofferMs: 100, safetyNetIntervalMs: 600_000 });
+    const { watcher, c, stop } = start(host, ["ctr"], {
+      native: null,
+      stallReofferMs: 100,
+      safetyNetIntervalMs: 600_000,
+    });
     await watcher.ready;
     const stalls = (): WatchdogEvent[] => c.values.filter((e) => e.kind === "under_oom");
     await c.until(() => stalls().length >= 4, 10_000);
     const at = stalls().map((e) => e.at);
     // Timers never fire early: each re-offer comes at least 100, 200, 400 ms after the one before.
     for (let k = 1; k < 4; k++) expect((at[k] ?? 0) - (at[k - 1] ?? 0)).toBeGreaterThanOrEqual(100 * 2 ** (k - 1) - 1);
-    expect(stalls().slice(0, 4).map((e) => (e.kind === "under_oom" ? [e.source, e.underOom] : null))).toEqual([
+    expect(
+      stalls()
+        .slice(0, 4)
+        .map((e) => (e.kind === "under_oom" ? [e.source, e.underOom] : null)),
+    ).toEqual([
       ["poll", true],
       ["poll", true],
       ["poll", true],

@@ -11,7 +11,14 @@ import type { CpuThrottledEvent, WatchdogEvent } from "../../src/events/types.js
 import { createWatcher } from "../../src/watch/watcher.js";
 import { collect, sleep } from "../helpers/collect.js";
 import { until } from "../helpers/daemonHarness.js";
-import { cpuLoopArgs, createScratchCgroup, describeRealV1, hogArgs, waitExit, type ScratchCgroup } from "../helpers/realCgroup.js";
+import {
+  cpuLoopArgs,
+  createScratchCgroup,
+  describeRealV1,
+  hogArgs,
+  waitExit,
+  type ScratchCgroup,
+} from "../helpers/realCgroup.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -20,7 +27,15 @@ afterEach(async () => {
 
 function watch(scratch: ScratchCgroup, patterns: string[], pollIntervalMs: number, safetyNetIntervalMs = 1000) {
   const reader = createFileReader();
-  const watcher = createWatcher({ layout: scratch.layout, reader, patterns, pollIntervalMs, safetyNetIntervalMs, persistent: false, native: null });
+  const watcher = createWatcher({
+    layout: scratch.layout,
+    reader,
+    patterns,
+    pollIntervalMs,
+    safetyNetIntervalMs,
+    persistent: false,
+    native: null,
+  });
   const c = collect(watcher.events$);
   cleanups.push(() => {
     c.sub.unsubscribe();
@@ -65,13 +80,18 @@ describeRealV1("watch pipeline", ["memory", "cpu", "cpuacct"], () => {
     // The loop is gone, but the kernel may still account its last throttled
     // period when the period timer fires: wait until a poll has emitted what
     // cpu.stat says now (re-read each time, a condition, not a guess at timing).
-    const throttledEvents = (): CpuThrottledEvent[] => c.values.filter((e: WatchdogEvent): e is CpuThrottledEvent => e.kind === "cpu_throttled");
+    const throttledEvents = (): CpuThrottledEvent[] =>
+      c.values.filter((e: WatchdogEvent): e is CpuThrottledEvent => e.kind === "cpu_throttled");
     const kernelNow = (): CpuStat => {
       const r = parseCpuStat(scratch.read("cpu", "cpu.stat"));
       if (r.kind !== "ok") throw new Error(`cpu.stat did not parse: ${JSON.stringify(r)}`);
       return r.value;
     };
-    await until(() => throttledEvents().at(-1)?.throttledPeriods.after === kernelNow().throttledPeriods, 20_000, "the last throttled periods to be polled");
+    await until(
+      () => throttledEvents().at(-1)?.throttledPeriods.after === kernelNow().throttledPeriods,
+      20_000,
+      "the last throttled periods to be polled",
+    );
     const final = { value: kernelNow() };
     const throttled = throttledEvents();
     expect(throttled.length).toBeGreaterThan(1);

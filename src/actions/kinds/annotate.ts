@@ -4,7 +4,11 @@ import { flatRecord, text } from "./fields.js";
 import type { ActionKindDef } from "./kind.js";
 import { planOf } from "./planKit.js";
 
-export type Annotate = { readonly kind: "annotate"; readonly message: string; readonly data?: Readonly<Record<string, string | number | boolean>> };
+export type Annotate = {
+  readonly kind: "annotate";
+  readonly message: string;
+  readonly data?: Readonly<Record<string, string | number | boolean>>;
+};
 
 export const annotate: ActionKindDef<Annotate> = {
   kind: "annotate",

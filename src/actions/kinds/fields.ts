@@ -45,13 +45,19 @@ export function integerIn({ min, max }: IntRange, allowMax = false): FieldCheck 
   };
 }
 
-export const boolean: FieldCheck = (v) => (typeof v === "boolean" ? null : `must be a boolean, got ${describeValue(v)}`);
+export const boolean: FieldCheck = (v) =>
+  typeof v === "boolean" ? null : `must be a boolean, got ${describeValue(v)}`;
 
 /** Kernel list format: "0-3,5,7-8". */
 export const cpuList: FieldCheck = (v) =>
-  typeof v === "string" && v.length <= 256 && /^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/.test(v) ? null : `must be a cpu/mem list like "0-3,8", got ${describeValue(v)}`;
+  typeof v === "string" && v.length <= 256 && /^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/.test(v)
+    ? null
+    : `must be a cpu/mem list like "0-3,8", got ${describeValue(v)}`;
 
-export const device: FieldCheck = (v) => (typeof v === "string" && /^[0-9]{1,10}:[0-9]{1,10}$/.test(v) ? null : `must be "major:minor", got ${describeValue(v)}`);
+export const device: FieldCheck = (v) =>
+  typeof v === "string" && /^[0-9]{1,10}:[0-9]{1,10}$/.test(v)
+    ? null
+    : `must be "major:minor", got ${describeValue(v)}`;
 
 /** A non-blank string of `range.min`..`range.max` characters. */
 export function text(range: IntRange): FieldCheck {
@@ -68,7 +74,12 @@ export function flatRecord(maxKeys: number, maxChars: number): FieldCheck {
     const entries = Object.entries(v);
     if (entries.length > maxKeys) return `must have at most ${maxKeys} keys, got ${entries.length}`;
     for (const [k, x] of entries) {
-      const ok = typeof x === "string" ? x.length <= maxChars : typeof x === "number" ? Number.isFinite(x) : typeof x === "boolean";
+      const ok =
+        typeof x === "string"
+          ? x.length <= maxChars
+          : typeof x === "number"
+            ? Number.isFinite(x)
+            : typeof x === "boolean";
       if (!ok) return `.${k} must be a string, finite number or boolean, got ${describeValue(x)}`;
     }
     return null;

@@ -14,7 +14,8 @@ export const FREEZER_FILES: { readonly 1: readonly FileAddr[]; readonly 2: reado
 /** The plan of freeze and thaw. */
 export function planFreezer(freeze: boolean, version: CgroupVersion, current: Current): Plan | Unsupported {
   if (version === 1) {
-    if (!exists(current, "freezer.state")) return missing("freezer.state", "the root cgroup cannot be frozen; is this a freezer cgroup?");
+    if (!exists(current, "freezer.state"))
+      return missing("freezer.state", "the root cgroup cannot be frozen; is this a freezer cgroup?");
     // Reading back may show FREEZING while tasks are still being stopped: reported, not failed.
     return planOf(version, [write("freezer", "freezer.state", freeze ? "FROZEN" : "THAWED", { kind: "exact" })]);
   }

@@ -10,5 +10,8 @@ export const kill: ActionKindDef<Kill> = {
   scope: "procs",
   writes: { 1: [], 2: [{ scope: "v2_core", file: "cgroup.kill" }] },
   reads: () => [],
-  plan: (_action, version) => (version === 1 ? planOf(version, [{ kind: "signal_all", signal: "SIGKILL" }]) : planOf(version, [write("v2_core", "cgroup.kill", "1", { kind: "none" })])),
+  plan: (_action, version) =>
+    version === 1
+      ? planOf(version, [{ kind: "signal_all", signal: "SIGKILL" }])
+      : planOf(version, [write("v2_core", "cgroup.kill", "1", { kind: "none" })]),
 };

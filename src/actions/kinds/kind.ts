@@ -28,7 +28,9 @@ type IsOptional<A, K extends keyof A> = Record<never, never> extends Pick<A, K> 
 
 /** Exactly the fields of `A`, each marked optional exactly when `A` makes it optional (a compile error otherwise). */
 export type FieldsOf<A> = {
-  readonly [K in FieldKey<A>]-?: IsOptional<A, K> extends true ? FieldSpec & { readonly optional: true } : FieldSpec & { readonly optional?: false };
+  readonly [K in FieldKey<A>]-?: IsOptional<A, K> extends true
+    ? FieldSpec & { readonly optional: true }
+    : FieldSpec & { readonly optional?: false };
 };
 
 /** Where an action acts: a controller's hierarchy, the processes of the cgroup, or nowhere (annotate). */

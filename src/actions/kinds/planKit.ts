@@ -20,8 +20,16 @@ export function planOf(version: CgroupVersion, steps: readonly Step[], effect: E
   return { kind: "plan", version, steps, effect };
 }
 
-export function write(scope: FileAddr["scope"], file: string, value: string, verify: Verify = { kind: "limit" }, why?: string): Step {
-  return why === undefined ? { kind: "write", at: { scope, file }, value, verify } : { kind: "write", at: { scope, file }, value, verify, why };
+export function write(
+  scope: FileAddr["scope"],
+  file: string,
+  value: string,
+  verify: Verify = { kind: "limit" },
+  why?: string,
+): Step {
+  return why === undefined
+    ? { kind: "write", at: { scope, file }, value, verify }
+    : { kind: "write", at: { scope, file }, value, verify, why };
 }
 
 /** A limit file's value: number, null = unlimited, undefined = absent or unparsable. */

@@ -17,7 +17,8 @@ export interface WriteAllowList {
   readonly v2Core: readonly string[];
 }
 
-export type CheckResult = { readonly kind: "ok"; readonly action: ActionShape } | { readonly kind: "invalid"; readonly reason: string };
+export type CheckResult =
+  { readonly kind: "ok"; readonly action: ActionShape } | { readonly kind: "invalid"; readonly reason: string };
 
 export interface ActionRegistry {
   /** Registered kinds, in registration order. */
@@ -33,7 +34,17 @@ export interface ActionRegistry {
   readonly writable: WriteAllowList;
 }
 
-const CONTROLLERS: readonly Controller[] = ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "io", "freezer", "hugetlb"];
+const CONTROLLERS: readonly Controller[] = [
+  "memory",
+  "cpu",
+  "cpuacct",
+  "cpuset",
+  "pids",
+  "blkio",
+  "io",
+  "freezer",
+  "hugetlb",
+];
 
 function checkFields(kind: string, def: ActionKindDef, obj: Record<string, unknown>): string | null {
   const fields: Readonly<Record<string, FieldSpec>> = def.fields;
@@ -68,8 +79,14 @@ function allowListOf(defs: readonly ActionKindDef[]): WriteAllowList {
       else byController.get(at.scope)?.add(at.file);
     }
   }
-  const entries = CONTROLLERS.map((c): [Controller, readonly string[]] => [c, Object.freeze([...(byController.get(c) ?? [])])]);
-  return Object.freeze({ byController: Object.freeze(Object.fromEntries(entries) as Record<Controller, readonly string[]>), v2Core: Object.freeze([...v2Core]) });
+  const entries = CONTROLLERS.map((c): [Controller, readonly string[]] => [
+    c,
+    Object.freeze([...(byController.get(c) ?? [])]),
+  ]);
+  return Object.freeze({
+    byController: Object.freeze(Object.fromEntries(entries) as Record<Controller, readonly string[]>),
+    v2Core: Object.freeze([...v2Core]),
+  });
 }
 
 function undeclaredWrite(def: ActionKindDef, plan: Plan): string | null {
@@ -99,12 +116,15 @@ export function createActionRegistry(defs: readonly ActionKindDef[]): ActionRegi
     defs: [...byKind.values()],
     get: (kind) => byKind.get(kind),
     check(raw) {
-      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { kind: "invalid", reason: `not an action object: ${describeValue(raw)}` };
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+        return { kind: "invalid", reason: `not an action object: ${describeValue(raw)}` };
       const obj = raw as Record<string, unknown>;
       const def = typeof obj["kind"] === "string" ? byKind.get(obj["kind"]) : undefined;
       if (def === undefined) return { kind: "invalid", reason: `unknown action kind ${describeValue(obj["kind"])}` };
       const problem = checkFields(def.kind, def, obj);
-      return problem === null ? { kind: "ok", action: obj as unknown as ActionShape } : { kind: "invalid", reason: problem };
+      return problem === null
+        ? { kind: "ok", action: obj as unknown as ActionShape }
+        : { kind: "invalid", reason: problem };
     },
     scopeOf: (action) => defOf(action).scope,
     readsFor: (action, version) => defOf(action).reads(action, version),
@@ -113,7 +133,12 @@ export function createActionRegistry(defs: readonly ActionKindDef[]): ActionRegi
       const planned = def.plan(action, version, current);
       if (planned.kind === "unsupported") return planned;
       const file = undeclaredWrite(def, planned);
-      return file === null ? planned : { kind: "unsupported", reason: `${def.kind} planned a write to ${file}, which it does not declare for cgroup v${version}` };
+      return file === null
+        ? planned
+        : {
+            kind: "unsupported",
+            reason: `${def.kind} planned a write to ${file}, which it does not declare for cgroup v${version}`,
+          };
     },
     writable: allowListOf(defs),
   };

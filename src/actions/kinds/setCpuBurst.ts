@@ -21,7 +21,8 @@ export const setCpuBurst: ActionKindDef<SetCpuBurst> = {
     if (quota === undefined) return missing(v1 ? "cpu.cfs_quota_us" : "cpu.max", "is this a cpu cgroup?");
     // The kernel refuses burst > quota (EINVAL); say why instead.
     if (action.burstUs > 0 && quota === null) return unsupported("a CPU burst needs a quota: this cgroup has none");
-    if (quota !== null && action.burstUs > quota) return unsupported(`burst ${action.burstUs}us exceeds the quota ${quota}us (kernel requires burst <= quota)`);
+    if (quota !== null && action.burstUs > quota)
+      return unsupported(`burst ${action.burstUs}us exceeds the quota ${quota}us (kernel requires burst <= quota)`);
     return planOf(version, [write("cpu", burstFile, String(action.burstUs), { kind: "exact" })]);
   },
 };

@@ -6,11 +6,17 @@ import { integerIn } from "./fields.js";
 import type { ActionKindDef } from "./kind.js";
 import { cpu, cpuMaxOf, intOf, limitOf, missing, planOf, write } from "./planKit.js";
 
-export type SetCpuQuota = { readonly kind: "set_cpu_quota"; readonly quotaUs: number | "max"; readonly periodUs?: number };
+export type SetCpuQuota = {
+  readonly kind: "set_cpu_quota";
+  readonly quotaUs: number | "max";
+  readonly periodUs?: number;
+};
 
 /** CFS bandwidth files: quota, period and burst decide each other's order, so quota and burst plans read them all. */
 export function cpuBandwidthReads(version: CgroupVersion): readonly FileAddr[] {
-  return version === 1 ? [cpu("cpu.cfs_quota_us"), cpu("cpu.cfs_period_us"), cpu("cpu.cfs_burst_us")] : [cpu("cpu.max"), cpu("cpu.max.burst")];
+  return version === 1
+    ? [cpu("cpu.cfs_quota_us"), cpu("cpu.cfs_period_us"), cpu("cpu.cfs_burst_us")]
+    : [cpu("cpu.max"), cpu("cpu.max.burst")];
 }
 
 const cores = (quota: number | null, period: number): number | null => (quota === null ? null : quota / period);
@@ -18,7 +24,15 @@ const cores = (quota: number | null, period: number): number | null => (quota ==
 /** A burst above the new quota is lowered first: the kernel requires burst <= quota. */
 function lowerBurst(file: string, burst: number | undefined, newQ: number | null): Step[] {
   if (newQ === null || burst === undefined || burst <= newQ) return [];
-  return [write("cpu", file, String(newQ), { kind: "exact" }, `burst ${burst}us lowered to the new quota: kernel requires burst <= quota`)];
+  return [
+    write(
+      "cpu",
+      file,
+      String(newQ),
+      { kind: "exact" },
+      `burst ${burst}us lowered to the new quota: kernel requires burst <= quota`,
+    ),
+  ];
 }
 
 /**
@@ -32,7 +46,8 @@ function lowerBurst(file: string, burst: number | undefined, newQ: number | null
 function planV1(action: SetCpuQuota, current: Current): Plan | Unsupported {
   const oldQ = limitOf(current, "cpu.cfs_quota_us");
   const oldP = intOf(current, "cpu.cfs_period_us");
-  if (oldQ === undefined || oldP === undefined) return missing("cpu.cfs_quota_us", "is this a cpu cgroup (CONFIG_CFS_BANDWIDTH)?");
+  if (oldQ === undefined || oldP === undefined)
+    return missing("cpu.cfs_quota_us", "is this a cpu cgroup (CONFIG_CFS_BANDWIDTH)?");
   const newQ = action.quotaUs === "max" ? null : action.quotaUs;
   const newP = action.periodUs ?? oldP;
   const steps = lowerBurst("cpu.cfs_burst_us", intOf(current, "cpu.cfs_burst_us"), newQ);
@@ -56,7 +71,11 @@ function planV2(action: SetCpuQuota, current: Current): Plan | Unsupported {
   const newP = action.periodUs ?? old.periodUs;
   const steps = lowerBurst("cpu.max.burst", intOf(current, "cpu.max.burst"), newQ);
   steps.push(write("cpu", "cpu.max", `${newQ === null ? "max" : newQ} ${newP}`, { kind: "cpu_max" }));
-  return planOf(2, steps, { kind: "cpu_quota", fromCores: cores(old.quotaUs, old.periodUs), toCores: cores(newQ, newP) });
+  return planOf(2, steps, {
+    kind: "cpu_quota",
+    fromCores: cores(old.quotaUs, old.periodUs),
+    toCores: cores(newQ, newP),
+  });
 }
 
 export const setCpuQuota: ActionKindDef<SetCpuQuota> = {
@@ -66,7 +85,10 @@ export const setCpuQuota: ActionKindDef<SetCpuQuota> = {
     periodUs: { check: integerIn(ACTION_LIMITS.cpuPeriodUs), type: "number", optional: true },
   },
   scope: "cpu",
-  writes: { 1: [cpu("cpu.cfs_burst_us"), cpu("cpu.cfs_quota_us"), cpu("cpu.cfs_period_us")], 2: [cpu("cpu.max.burst"), cpu("cpu.max")] },
+  writes: {
+    1: [cpu("cpu.cfs_burst_us"), cpu("cpu.cfs_quota_us"), cpu("cpu.cfs_period_us")],
+    2: [cpu("cpu.max.burst"), cpu("cpu.max")],
+  },
   reads: (_action, version) => cpuBandwidthReads(version),
   plan: (action, version, current) => (version === 1 ? planV1(action, current) : planV2(action, current)),
 };

@@ -24,6 +24,8 @@ export const setCpuShares: ActionKindDef<SetCpuShares> = {
     }
     if (!exists(current, "cpu.weight")) return missing("cpu.weight", "is the cpu controller enabled for this cgroup?");
     const weight = String(sharesToWeight(action.shares));
-    return planOf(version, [write("cpu", "cpu.weight", weight, { kind: "exact" }, `runc: weight = 1 + ((shares - 2) * 9999) / 262142`)]);
+    return planOf(version, [
+      write("cpu", "cpu.weight", weight, { kind: "exact" }, `runc: weight = 1 + ((shares - 2) * 9999) / 262142`),
+    ]);
   },
 };

@@ -11,7 +11,10 @@ const MEMS: FileAddr = { scope: "cpuset", file: "cpuset.mems" };
 
 export const setCpuset: ActionKindDef<SetCpuset> = {
   kind: "set_cpuset",
-  fields: { cpus: { check: cpuList, type: "string", optional: true }, mems: { check: cpuList, type: "string", optional: true } },
+  fields: {
+    cpus: { check: cpuList, type: "string", optional: true },
+    mems: { check: cpuList, type: "string", optional: true },
+  },
   needsOneOptional: true,
   scope: "cpuset",
   writes: { 1: [CPUS, MEMS], 2: [CPUS, MEMS] },
@@ -20,11 +23,13 @@ export const setCpuset: ActionKindDef<SetCpuset> = {
     const steps: Step[] = [];
     // mems before cpus mirrors runc; the two are independent in the kernel.
     if (action.mems !== undefined) {
-      if (!exists(current, "cpuset.mems")) return missing("cpuset.mems", "is the cpuset controller enabled for this cgroup?");
+      if (!exists(current, "cpuset.mems"))
+        return missing("cpuset.mems", "is the cpuset controller enabled for this cgroup?");
       steps.push(write("cpuset", "cpuset.mems", action.mems, { kind: "exact" }));
     }
     if (action.cpus !== undefined) {
-      if (!exists(current, "cpuset.cpus")) return missing("cpuset.cpus", "is the cpuset controller enabled for this cgroup?");
+      if (!exists(current, "cpuset.cpus"))
+        return missing("cpuset.cpus", "is the cpuset controller enabled for this cgroup?");
       steps.push(write("cpuset", "cpuset.cpus", action.cpus, { kind: "exact" }));
     }
     return planOf(version, steps);

@@ -21,7 +21,12 @@ const V1_THROTTLE_FILES: Readonly<Record<Field, string>> = {
   readIops: "blkio.throttle.read_iops_device",
   writeIops: "blkio.throttle.write_iops_device",
 };
-const V2_IO_KEYS: Readonly<Record<Field, string>> = { readBps: "rbps", writeBps: "wbps", readIops: "riops", writeIops: "wiops" };
+const V2_IO_KEYS: Readonly<Record<Field, string>> = {
+  readBps: "rbps",
+  writeBps: "wbps",
+  readIops: "riops",
+  writeIops: "wiops",
+};
 const FIELDS = Object.keys(V2_IO_KEYS) as Field[];
 const IO_MAX: FileAddr = { scope: "io", file: "io.max" };
 const v1File = (k: Field): FileAddr => ({ scope: "blkio", file: V1_THROTTLE_FILES[k] });
@@ -47,13 +52,27 @@ export const setIoThrottle: ActionKindDef<SetIoThrottle> = {
         const v = action[k];
         // v1 removes a device's limit with 0.
         const value = v === "max" || v === undefined ? 0 : v;
-        steps.push(write("blkio", file, `${action.device} ${value}`, { kind: "device_line", device: action.device, expect: [String(value)], unlimited: value === 0 }));
+        steps.push(
+          write("blkio", file, `${action.device} ${value}`, {
+            kind: "device_line",
+            device: action.device,
+            expect: [String(value)],
+            unlimited: value === 0,
+          }),
+        );
       }
       return planOf(version, steps);
     }
     if (!exists(current, "io.max")) return missing("io.max", "is the io controller enabled for this cgroup?");
     const tokens = fields.map((k) => `${V2_IO_KEYS[k]}=${String(action[k])}`);
     const allMax = fields.every((k) => action[k] === "max");
-    return planOf(version, [write("io", "io.max", `${action.device} ${tokens.join(" ")}`, { kind: "device_line", device: action.device, expect: tokens, unlimited: allMax })]);
+    return planOf(version, [
+      write("io", "io.max", `${action.device} ${tokens.join(" ")}`, {
+        kind: "device_line",
+        device: action.device,
+        expect: tokens,
+        unlimited: allMax,
+      }),
+    ]);
   },
 };

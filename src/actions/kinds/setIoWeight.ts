@@ -26,14 +26,30 @@ export const setIoWeight: ActionKindDef<SetIoWeight> = {
   reads: (_action, version) => (version === 1 ? V1_FILES : [V2_FILE]),
   plan(action, version, current) {
     if (version === 2) {
-      if (!exists(current, "io.weight")) return missing("io.weight", "no proportional io scheduler (BFQ) for this cgroup");
+      if (!exists(current, "io.weight"))
+        return missing("io.weight", "no proportional io scheduler (BFQ) for this cgroup");
       const w = blkioWeightToIoWeight(action.weight);
-      return planOf(version, [write("io", "io.weight", `default ${w}`, { kind: "key", key: "default", expect: String(w) }, "runc: io.weight = 1 + (blkio weight - 10) * 9999 / 990")]);
+      return planOf(version, [
+        write(
+          "io",
+          "io.weight",
+          `default ${w}`,
+          { kind: "key", key: "default", expect: String(w) },
+          "runc: io.weight = 1 + (blkio weight - 10) * 9999 / 990",
+        ),
+      ]);
     }
     // CFQ kernels have blkio.weight, BFQ ones blkio.bfq.weight (same 10..1000 scale... BFQ accepts 1..1000).
-    const file = exists(current, "blkio.weight") ? "blkio.weight" : exists(current, "blkio.bfq.weight") ? "blkio.bfq.weight" : null;
+    const file = exists(current, "blkio.weight")
+      ? "blkio.weight"
+      : exists(current, "blkio.bfq.weight")
+        ? "blkio.bfq.weight"
+        : null;
     if (file === null) return missing("blkio.weight", "no proportional io scheduler (CFQ/BFQ) on this kernel");
-    const verify = file === "blkio.bfq.weight" ? ({ kind: "key", key: "default", expect: String(action.weight) } as const) : ({ kind: "exact" } as const);
+    const verify =
+      file === "blkio.bfq.weight"
+        ? ({ kind: "key", key: "default", expect: String(action.weight) } as const)
+        : ({ kind: "exact" } as const);
     return planOf(version, [write("blkio", file, String(action.weight), verify)]);
   },
 };

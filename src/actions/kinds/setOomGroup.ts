@@ -12,7 +12,8 @@ export const setOomGroup: ActionKindDef<SetOomGroup> = {
   writes: { 1: [], 2: [mem("memory.oom.group")] },
   reads: (_action, version) => (version === 1 ? [] : [mem("memory.oom.group")]),
   plan(action, version, current) {
-    if (version === 1) return unsupported("memory.oom.group is cgroup v2 only (v1 kills one task; use set_oom_kill_disable or kill)");
+    if (version === 1)
+      return unsupported("memory.oom.group is cgroup v2 only (v1 kills one task; use set_oom_kill_disable or kill)");
     if (!exists(current, "memory.oom.group")) return missing("memory.oom.group", "kernel older than 4.19?");
     return planOf(version, [write("memory", "memory.oom.group", action.enable ? "1" : "0", { kind: "exact" })]);
   },

@@ -15,6 +15,8 @@ export const setOomKillDisable: ActionKindDef<SetOomKillDisable> = {
     if (version === 2) return unsupported("cgroup v2 has no oom_kill_disable (use set_oom_group, or raise memory.max)");
     if (!exists(current, "memory.oom_control")) return missing("memory.oom_control", "is this a memory cgroup?");
     const value = action.disable ? "1" : "0";
-    return planOf(version, [write("memory", "memory.oom_control", value, { kind: "key", key: "oom_kill_disable", expect: value })]);
+    return planOf(version, [
+      write("memory", "memory.oom_control", value, { kind: "key", key: "oom_kill_disable", expect: value }),
+    ]);
   },
 };

@@ -108,13 +108,16 @@ export function createCounterFiles(defs: readonly AnyCounterFile[]): CounterFile
         const byKind = mirrors.get(v);
         const taken = byKind?.get(kind);
         if (taken !== undefined && (taken.family !== def.metric.family || taken.label !== label)) {
-          throw new Error(`${def.file}: ${kind} on cgroup v${v} already raises ${taken.family}{event="${taken.label}"}`);
+          throw new Error(
+            `${def.file}: ${kind} on cgroup v${v} already raises ${taken.family}{event="${taken.label}"}`,
+          );
         }
         byKind?.set(kind, { family: def.metric.family, label });
       }
     }
   }
-  const hasFile = (def: AnyCounterFile, version: CgroupVersion | null): boolean => version !== null && def.notify[version] !== undefined;
+  const hasFile = (def: AnyCounterFile, version: CgroupVersion | null): boolean =>
+    version !== null && def.notify[version] !== undefined;
   return {
     all: [...defs],
     byFile: (file) => byFile.get(file),
@@ -123,7 +126,8 @@ export function createCounterFiles(defs: readonly AnyCounterFile[]): CounterFile
     zeroLabels(family, versionOf) {
       const labels = new Set<string>();
       for (const def of defs) {
-        if (def.metric.family === family && hasFile(def, versionOf(def.controller))) for (const label of Object.values(def.metric.events)) labels.add(label);
+        if (def.metric.family === family && hasFile(def, versionOf(def.controller)))
+          for (const label of Object.values(def.metric.events)) labels.add(label);
       }
       return [...labels];
     },

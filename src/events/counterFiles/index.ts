@@ -22,4 +22,14 @@ export type CounterValues = { -readonly [D in Builtin as D["key"]]: ValueOf<D> |
 export const COUNTER_FILES = createCounterFiles(BUILTIN_COUNTER_FILES);
 
 export { createCounterFiles, defineCounterFile } from "./counterFile.js";
-export type { AnyCounterFile, CounterEventKind, CounterFamily, CounterFileDef, CounterFiles, CounterGaugeSink, CounterMirror, CounterState, Notify } from "./counterFile.js";
+export type {
+  AnyCounterFile,
+  CounterEventKind,
+  CounterFamily,
+  CounterFileDef,
+  CounterFiles,
+  CounterGaugeSink,
+  CounterMirror,
+  CounterState,
+  Notify,
+} from "./counterFile.js";

@@ -5,7 +5,9 @@ import type { CounterEventKind } from "./counterFile.js";
 import { defineCounterFile } from "./counterFile.js";
 
 /** Each kind raises the series of its own key: memory_low → low, … */
-const MIRRORS: Partial<Record<CounterEventKind, string>> = Object.fromEntries(Object.entries(MEMORY_EVENT_KIND).map(([key, kind]) => [kind, key]));
+const MIRRORS: Partial<Record<CounterEventKind, string>> = Object.fromEntries(
+  Object.entries(MEMORY_EVENT_KIND).map(([key, kind]) => [kind, key]),
+);
 
 export const memoryEvents = defineCounterFile({
   key: "memoryEvents",

@@ -11,8 +11,22 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createActionExecutor } from "../../../src/actions/executor.js";
 import { BYTES_FIELD } from "../../../src/actions/kinds/fields.js";
-import { ACTION_REGISTRY, BUILTIN_ACTION_KINDS, createActionRegistry, type ActionKindDef } from "../../../src/actions/kinds/index.js";
-import { limitOf, mem, missing, planOf, toBytes, unsupported, v2Bytes, write } from "../../../src/actions/kinds/planKit.js";
+import {
+  ACTION_REGISTRY,
+  BUILTIN_ACTION_KINDS,
+  createActionRegistry,
+  type ActionKindDef,
+} from "../../../src/actions/kinds/index.js";
+import {
+  limitOf,
+  mem,
+  missing,
+  planOf,
+  toBytes,
+  unsupported,
+  v2Bytes,
+  write,
+} from "../../../src/actions/kinds/planKit.js";
 import type { Action, BytesOrMax } from "../../../src/actions/types.js";
 import { validateAction as executorCheck } from "../../../src/actions/validate.js";
 import { WRITABLE_FILES, createGuardedWriter } from "../../../src/cgroup/writer.js";
@@ -30,7 +44,8 @@ const setMemoryMin: ActionKindDef<SetMemoryMin> = {
   reads: (_action, version) => (version === 1 ? [] : [mem("memory.min")]),
   plan(action, version, current) {
     if (version === 1) return unsupported("memory.min is cgroup v2 only");
-    if (limitOf(current, "memory.min") === undefined) return missing("memory.min", "is the memory controller enabled for this cgroup?");
+    if (limitOf(current, "memory.min") === undefined)
+      return missing("memory.min", "is the memory controller enabled for this cgroup?");
     return planOf(version, [write("memory", "memory.min", v2Bytes(toBytes(action.bytes)))]);
   },
 };
@@ -69,14 +84,20 @@ describe("a test-only action kind: one declaration and one registry line", () =>
       expect(executorCheck(action as Action, registry)).toMatch(reason);
     }
     // The shipped registry does not know it: registering it is what made it valid.
-    expect(validateResult([MIN], 8)).toEqual({ kind: "invalid", reason: 'action [0]: unknown action kind "set_memory_min"' });
+    expect(validateResult([MIN], 8)).toEqual({
+      kind: "invalid",
+      reason: 'action [0]: unknown action kind "set_memory_min"',
+    });
   });
 
   it("is planned per cgroup version from its own module", () => {
     expect(registry.scopeOf(MIN)).toBe("memory");
     expect(registry.readsFor(MIN, 2)).toEqual([{ scope: "memory", file: "memory.min" }]);
     const current = new Map([["memory.min", "0\n"]]);
-    expect(registry.plan(MIN, 2, current)).toMatchObject({ kind: "plan", steps: [{ kind: "write", at: { file: "memory.min" }, value: String(16 * MiB) }] });
+    expect(registry.plan(MIN, 2, current)).toMatchObject({
+      kind: "plan",
+      steps: [{ kind: "write", at: { file: "memory.min" }, value: String(16 * MiB) }],
+    });
     expect(registry.plan(MIN, 1, new Map())).toEqual({ kind: "unsupported", reason: "memory.min is cgroup v2 only" });
   });
 
@@ -86,7 +107,11 @@ describe("a test-only action kind: one declaration and one registry line", () =>
     expect(WRITABLE_FILES.memory).not.toContain("memory.min");
     const shipped = createGuardedWriter(host.layout, "/proc");
     const target = { kind: "cgroup_file", cgroup: "app", controller: "memory", file: "memory.min" } as const;
-    expect(shipped.write(target, "1")).toMatchObject({ kind: "failed", errno: "EREFUSED", reason: "file memory.min is not writable for controller memory" });
+    expect(shipped.write(target, "1")).toMatchObject({
+      kind: "failed",
+      errno: "EREFUSED",
+      reason: "file memory.min is not writable for controller memory",
+    });
     expect(host.read("app", "memory.min")).toBe("0\n");
   });
 
@@ -109,9 +134,19 @@ describe("a test-only action kind: one declaration and one registry line", () =>
     const outcome = exec.execute(proposal("app", MIN as unknown as Action));
     expect(outcome).toEqual({ kind: "applied", before: "0", after: String(16 * MiB) });
     expect(host.read("app", "memory.min")).toBe(String(16 * MiB));
-    expect(log.lines).toEqual([expect.objectContaining({ msg: "action decision", action: "set_memory_min", outcome: "applied", cgroupVersion: 2 })]);
+    expect(log.lines).toEqual([
+      expect.objectContaining({
+        msg: "action decision",
+        action: "set_memory_min",
+        outcome: "applied",
+        cgroupVersion: 2,
+      }),
+    ]);
     // Its guardrails are the shared ones: a bad value is refused before any read or write.
-    expect(exec.execute(proposal("app", { kind: "set_memory_min", bytes: -5 } as unknown as Action))).toMatchObject({ kind: "rejected", guardrail: "invalid_action" });
+    expect(exec.execute(proposal("app", { kind: "set_memory_min", bytes: -5 } as unknown as Action))).toMatchObject({
+      kind: "rejected",
+      guardrail: "invalid_action",
+    });
   });
 });
 
@@ -126,20 +161,33 @@ describe("the registry holds each kind to its declaration", () => {
       plan: (_action, version) => planOf(version, [write("memory", "memory.max", "1")]),
     };
     const r = createActionRegistry([liar]);
-    expect(r.plan({ kind: "liar" }, 2, new Map())).toEqual({ kind: "unsupported", reason: "liar planned a write to memory.max, which it does not declare for cgroup v2" });
+    expect(r.plan({ kind: "liar" }, 2, new Map())).toEqual({
+      kind: "unsupported",
+      reason: "liar planned a write to memory.max, which it does not declare for cgroup v2",
+    });
   });
 
   it("refuses a kind registered twice", () => {
-    expect(() => createActionRegistry([setMemoryMin, setMemoryMin])).toThrow("action kind set_memory_min is registered twice");
+    expect(() => createActionRegistry([setMemoryMin, setMemoryMin])).toThrow(
+      "action kind set_memory_min is registered twice",
+    );
   });
 
   it("does not take inherited names for fields", () => {
-    expect(ACTION_REGISTRY.check({ kind: "freeze", toString: 1 })).toEqual({ kind: "invalid", reason: 'freeze: unknown field "toString"' });
-    expect(ACTION_REGISTRY.check({ kind: "constructor" })).toEqual({ kind: "invalid", reason: 'unknown action kind "constructor"' });
+    expect(ACTION_REGISTRY.check({ kind: "freeze", toString: 1 })).toEqual({
+      kind: "invalid",
+      reason: 'freeze: unknown field "toString"',
+    });
+    expect(ACTION_REGISTRY.check({ kind: "constructor" })).toEqual({
+      kind: "invalid",
+      reason: 'unknown action kind "constructor"',
+    });
   });
 
   it("the writer's allow-list is exactly the union of the files the shipped kinds declare", () => {
-    const declared = new Set(BUILTIN_ACTION_KINDS.flatMap((d) => [...d.writes[1], ...d.writes[2]]).map((a) => `${a.scope}/${a.file}`));
+    const declared = new Set(
+      BUILTIN_ACTION_KINDS.flatMap((d) => [...d.writes[1], ...d.writes[2]]).map((a) => `${a.scope}/${a.file}`),
+    );
     const allowed = new Set([
       ...Object.entries(ACTION_REGISTRY.writable.byController).flatMap(([c, files]) => files.map((f) => `${c}/${f}`)),
       ...ACTION_REGISTRY.writable.v2Core.map((f) => `v2_core/${f}`),

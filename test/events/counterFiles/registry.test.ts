@@ -9,7 +9,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { parseInteger } from "../../../src/cgroup/parse.js";
 import { createFileReader } from "../../../src/cgroup/read.js";
-import { BUILTIN_COUNTER_FILES, COUNTER_FILES, createCounterFiles, defineCounterFile } from "../../../src/events/counterFiles/index.js";
+import {
+  BUILTIN_COUNTER_FILES,
+  COUNTER_FILES,
+  createCounterFiles,
+  defineCounterFile,
+} from "../../../src/events/counterFiles/index.js";
 import type { WatchdogEvent } from "../../../src/events/types.js";
 import { createMetrics } from "../../../src/metrics/metrics.js";
 import { publishOne } from "../../../src/watch/publishCgroup.js";
@@ -33,7 +38,17 @@ const memswFailcnt = defineCounterFile({
   parse: parseInteger,
   zero: 0,
   diff: (prev, next, ctx): WatchdogEvent[] =>
-    prev === null || next <= prev ? [] : [{ kind: "memory_high", cgroup: ctx.cgroup, at: ctx.at, source: ctx.source, counter: { before: prev, after: next } }],
+    prev === null || next <= prev
+      ? []
+      : [
+          {
+            kind: "memory_high",
+            cgroup: ctx.cgroup,
+            at: ctx.at,
+            source: ctx.source,
+            counter: { before: prev, after: next },
+          },
+        ],
   metric: { family: "memory_events", events: { memory_high: "memsw_failcnt" }, values: (v) => ({ memsw_failcnt: v }) },
 });
 /** The one registry line. */
@@ -53,21 +68,33 @@ function v1Host(): FakeHost {
 
 async function sampleOf(metrics: ReturnType<typeof createMetrics>, event: string): Promise<number | undefined> {
   const parsed = parseExposition(await metrics.render());
-  return parsed.samples.find((s) => s.name === "cgwatch_memory_events_total" && s.labels["cgroup"] === "app" && s.labels["event"] === event)?.value;
+  return parsed.samples.find(
+    (s) => s.name === "cgwatch_memory_events_total" && s.labels["cgroup"] === "app" && s.labels["event"] === event,
+  )?.value;
 }
 
 describe("a test-only watched counter: one declaration and one registry line", () => {
   it("is polled on a fake v1 tree and its increments become events with the whole delta", async () => {
     const host = v1Host();
     const reader = createFileReader();
-    const watcher = createWatcher({ layout: host.layout, reader, patterns: ["app"], pollIntervalMs: 20, safetyNetIntervalMs: 60_000, persistent: false, counterFiles: registry });
+    const watcher = createWatcher({
+      layout: host.layout,
+      reader,
+      patterns: ["app"],
+      pollIntervalMs: 20,
+      safetyNetIntervalMs: 60_000,
+      persistent: false,
+      counterFiles: registry,
+    });
     const c = collect(watcher.events$);
     try {
       expect(await watcher.ready).toBe(1);
       expect(watcher.notifierOf("app")).toBe("poll");
       host.write("app", "memory.memsw.failcnt", "3\n");
       const events = await c.until((vs) => vs.some((e) => e.kind === "memory_high"));
-      expect(events.filter((e) => e.kind === "memory_high").map(({ at: _at, ...rest }) => rest)).toEqual([{ kind: "memory_high", cgroup: "app", source: "poll", counter: { before: 0, after: 3 } }]);
+      expect(events.filter((e) => e.kind === "memory_high").map(({ at: _at, ...rest }) => rest)).toEqual([
+        { kind: "memory_high", cgroup: "app", source: "poll", counter: { before: 0, after: 3 } },
+      ]);
       expect((watcher.trackers.get("app")?.counters as unknown as Record<string, unknown>)["memswFailcnt"]).toBe(3);
     } finally {
       c.sub.unsubscribe();
@@ -81,7 +108,13 @@ describe("a test-only watched counter: one declaration and one registry line", (
     const metrics = createMetrics({ counterFiles: registry, processMetrics: false });
     metrics.addCgroup("app", { origin: "created", memory: 1 });
     expect(await sampleOf(metrics, "memsw_failcnt")).toBe(0);
-    const event: WatchdogEvent = { kind: "memory_high", cgroup: "app", at: 1, source: "poll", counter: { before: 0, after: 4 } };
+    const event: WatchdogEvent = {
+      kind: "memory_high",
+      cgroup: "app",
+      at: 1,
+      source: "poll",
+      counter: { before: 0, after: 4 },
+    };
     metrics.recordEvent(event);
     expect(await sampleOf(metrics, "memsw_failcnt")).toBe(4);
     // v1 memory_max (from memory.failcnt) still raises failcnt, not max.
@@ -103,11 +136,18 @@ describe("a test-only watched counter: one declaration and one registry line", (
     const reader = createFileReader();
     expect(COUNTER_FILES.byFile("memory.memsw.failcnt")).toBeUndefined();
     const problems: string[] = [];
-    const tracker = createTracker({ layout: host.layout, reader, cgroup: "app", onProblem: (p) => problems.push(`${p.file}: ${p.reason}`) });
+    const tracker = createTracker({
+      layout: host.layout,
+      reader,
+      cgroup: "app",
+      onProblem: (p) => problems.push(`${p.file}: ${p.reason}`),
+    });
     tracker.sweepCounters(1, "poll");
     host.write("app", "memory.memsw.failcnt", "5\n");
     expect(tracker.sweepCounters(2, "poll")).toEqual([]);
-    expect(tracker.handle({ kind: "file_changed", cgroup: "app", file: "memory.memsw.failcnt", source: "poll", at: 3 })).toEqual([]);
+    expect(
+      tracker.handle({ kind: "file_changed", cgroup: "app", file: "memory.memsw.failcnt", source: "poll", at: 3 }),
+    ).toEqual([]);
     expect(problems).toEqual(["memory.memsw.failcnt: no reader for this file"]);
     const metrics = createMetrics({ processMetrics: false });
     metrics.addCgroup("app", { origin: "created", memory: 1 });
@@ -120,8 +160,12 @@ describe("a test-only watched counter: one declaration and one registry line", (
 describe("the registry holds the table to one meaning per event kind and version", () => {
   it("refuses a second series for an event kind on the same version, and a file declared twice", () => {
     const clash = { ...memswFailcnt, metric: { ...memswFailcnt.metric, events: { memory_max: "memsw_failcnt" } } };
-    expect(() => createCounterFiles([...BUILTIN_COUNTER_FILES, clash])).toThrow('memory.memsw.failcnt: memory_max on cgroup v1 already raises memory_events{event="failcnt"}');
-    expect(() => createCounterFiles([...BUILTIN_COUNTER_FILES, { ...memswFailcnt, file: "memory.failcnt" }])).toThrow("counter file memory.failcnt is declared twice");
+    expect(() => createCounterFiles([...BUILTIN_COUNTER_FILES, clash])).toThrow(
+      'memory.memsw.failcnt: memory_max on cgroup v1 already raises memory_events{event="failcnt"}',
+    );
+    expect(() => createCounterFiles([...BUILTIN_COUNTER_FILES, { ...memswFailcnt, file: "memory.failcnt" }])).toThrow(
+      "counter file memory.failcnt is declared twice",
+    );
   });
 
   it("maps each counter event back to the series of the file that emits it, per version", () => {
@@ -134,7 +178,14 @@ describe("the registry holds the table to one meaning per event kind and version
     expect(COUNTER_FILES.mirrorOf("under_oom", 1)).toBeNull();
     const v = (memory: 1 | 2) => (c: string) => (c === "memory" ? memory : c === "pids" ? 2 : null);
     expect(COUNTER_FILES.zeroLabels("memory_events", v(1))).toEqual(["oom_kill", "failcnt"]);
-    expect(COUNTER_FILES.zeroLabels("memory_events", v(2))).toEqual(["low", "high", "max", "oom", "oom_kill", "oom_group_kill"]);
+    expect(COUNTER_FILES.zeroLabels("memory_events", v(2))).toEqual([
+      "low",
+      "high",
+      "max",
+      "oom",
+      "oom_kill",
+      "oom_group_kill",
+    ]);
     expect(COUNTER_FILES.zeroLabels("pids_events", v(2))).toEqual(["max"]);
   });
 });

@@ -63,7 +63,10 @@ void describe("action executor on cgroup v2", () => {
     // executor's plan refuses this first, so the kernel's answer is asked
     // through the writer itself: both must hold, no branch may skip either.
     const writer = createGuardedWriter(v2Layout(), "/proc");
-    const written = writer.write({ kind: "cgroup_file", cgroup: cg.cgroup, controller: "cpu", file: "cpu.max.burst" }, "90000");
+    const written = writer.write(
+      { kind: "cgroup_file", cgroup: cg.cgroup, controller: "cpu", file: "cpu.max.burst" },
+      "90000",
+    );
     assert.equal(written.kind, "failed", JSON.stringify(written));
     assert.ok(written.kind === "failed");
     assert.equal(written.errno, "EINVAL");

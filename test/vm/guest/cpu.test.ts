@@ -28,7 +28,11 @@ void describe("cpu.max throttling", () => {
 
   void it("is detected as cpu_throttled from cpu.stat, agreeing with the kernel", async () => {
     const hog = cg.cpuHog(90_000);
-    const ev = await log.next("cpu_throttled", (e) => e.throttledPeriods.after > e.throttledPeriods.before, EVENT_TIMEOUT);
+    const ev = await log.next(
+      "cpu_throttled",
+      (e) => e.throttledPeriods.after > e.throttledPeriods.before,
+      EVENT_TIMEOUT,
+    );
     assert.equal(ev.source, "poll");
     assert.ok(ev.ratio > 0 && ev.ratio <= 1, `ratio ${ev.ratio}`);
     assert.ok(ev.throttledSeconds.after > ev.throttledSeconds.before);

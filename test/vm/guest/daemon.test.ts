@@ -34,9 +34,17 @@ async function scrape(): Promise<readonly ParsedSample[] | null> {
 }
 
 /** The value of one series, matching the cgroup label with or without a leading slash. */
-function valueOf(samples: readonly ParsedSample[], name: string, labels: Readonly<Record<string, string>>): number | null {
+function valueOf(
+  samples: readonly ParsedSample[],
+  name: string,
+  labels: Readonly<Record<string, string>>,
+): number | null {
   const hit = samples.find(
-    (s) => s.name === name && Object.entries(labels).every(([k, v]) => (k === "cgroup" ? (s.labels[k] ?? "").replace(/^\//, "") === v : s.labels[k] === v)),
+    (s) =>
+      s.name === name &&
+      Object.entries(labels).every(([k, v]) =>
+        k === "cgroup" ? (s.labels[k] ?? "").replace(/^\//, "") === v : s.labels[k] === v,
+      ),
   );
   return hit?.value ?? null;
 }
@@ -69,7 +77,11 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
     }
     return true;
   };
-  const dump = (): string => lines.slice(-30).map((l) => JSON.stringify(l)).join("\n") + `\nstderr: ${stderr.slice(-2000)}`;
+  const dump = (): string =>
+    lines
+      .slice(-30)
+      .map((l) => JSON.stringify(l))
+      .join("\n") + `\nstderr: ${stderr.slice(-2000)}`;
 
   before(async () => {
     oom.write("memory.max", String(32 * MiB));
@@ -106,7 +118,10 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
     );
     // The TCG workaround flags (run-guest.sh explains them) apply to the daemon too.
     const v8Flags = (process.env["CGWATCH_GUEST_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== "");
-    daemon = spawn(process.execPath, [...v8Flags, path.join(REPO, "dist/src/cli.js"), "run", "--config", config], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+    daemon = spawn(process.execPath, [...v8Flags, path.join(REPO, "dist/src/cli.js"), "run", "--config", config], {
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     exited = new Promise((resolve) => daemon.on("exit", (code, signal) => resolve({ code, signal })));
     let partial = "";
     daemon.stdout?.on("data", (d: Buffer) => {
@@ -143,9 +158,17 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
 
   void it("oom-rescue raises memory.max and pressure-relief moves memory.high of a throttled cgroup", async () => {
     hogs.push(oom.memoryHog(48, 120, TIMEOUT));
-    await waitFor(() => alive() && decisions("oom-rescue", oom.cgroup).some((l) => l["outcome"] === "applied"), TIMEOUT, `oom-rescue to act: ${dump()}`);
+    await waitFor(
+      () => alive() && decisions("oom-rescue", oom.cgroup).some((l) => l["outcome"] === "applied"),
+      TIMEOUT,
+      `oom-rescue to act: ${dump()}`,
+    );
     assert.ok(Number(oom.read("memory.max")) > 32 * MiB, `memory.max ${oom.read("memory.max")}`);
-    await waitFor(() => alive() && decisions("pressure-relief", oom.cgroup).some((l) => l["outcome"] === "applied"), TIMEOUT, `pressure-relief to act: ${dump()}`);
+    await waitFor(
+      () => alive() && decisions("pressure-relief", oom.cgroup).some((l) => l["outcome"] === "applied"),
+      TIMEOUT,
+      `pressure-relief to act: ${dump()}`,
+    );
     assert.notEqual(oom.read("memory.high").trim(), String(30 * MiB));
     assert.ok(oom.counter("memory.events", "high") > 0);
   });
@@ -153,7 +176,11 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
   void it("throttle-burst raises cpu.max of a throttled cgroup", async () => {
     const hog = cpu.cpuHog(TIMEOUT);
     hogs.push(hog);
-    await waitFor(() => alive() && decisions("throttle-burst", cpu.cgroup).some((l) => l["outcome"] === "applied"), TIMEOUT, `throttle-burst to act: ${dump()}`);
+    await waitFor(
+      () => alive() && decisions("throttle-burst", cpu.cgroup).some((l) => l["outcome"] === "applied"),
+      TIMEOUT,
+      `throttle-burst to act: ${dump()}`,
+    );
     const quota = Number(cpu.read("cpu.max").trim().split(/\s+/)[0]);
     assert.ok(quota > 10000, `cpu.max ${cpu.read("cpu.max")}`);
     hog.kill();
@@ -171,7 +198,11 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
     await forker.exited;
     // The hogs are gone: the kernel's counters are still now, and the daemon must catch up to exactly them.
     const want: [string, Record<string, string>, number][] = [
-      ["cgwatch_memory_events_total", { cgroup: kill.cgroup, event: "oom_kill" }, kill.counter("memory.events", "oom_kill")],
+      [
+        "cgwatch_memory_events_total",
+        { cgroup: kill.cgroup, event: "oom_kill" },
+        kill.counter("memory.events", "oom_kill"),
+      ],
       ["cgwatch_memory_events_total", { cgroup: kill.cgroup, event: "oom" }, kill.counter("memory.events", "oom")],
       ["cgwatch_memory_events_total", { cgroup: kill.cgroup, event: "max" }, kill.counter("memory.events", "max")],
       ["cgwatch_pids_events_total", { cgroup: pids.cgroup, event: "max" }, pids.counter("pids.events", "max")],
@@ -188,17 +219,23 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
       TIMEOUT,
       "metrics to equal the kernel's counters",
     ).catch((err: unknown) => {
-      const got = want.map(([name, labels, v]) => `${name}${JSON.stringify(labels)} kernel=${v} metrics=${valueOf(last, name, labels)}`).join("\n");
+      const got = want
+        .map(
+          ([name, labels, v]) => `${name}${JSON.stringify(labels)} kernel=${v} metrics=${valueOf(last, name, labels)}`,
+        )
+        .join("\n");
       throw new Error(`${err instanceof Error ? err.message : String(err)}\n${got}`);
     });
     // Every action a policy proposed and the executor applied is counted in
     // cgwatch_actions_total, from its first scrape on; the policies keep
     // acting meanwhile, so scrape until the count matches the log.
-    const appliedLines = (): LogLine[] => lines.filter((l) => l["component"] === "actions" && l["msg"] === "action decision" && l["outcome"] === "applied");
+    const appliedLines = (): LogLine[] =>
+      lines.filter((l) => l["component"] === "actions" && l["msg"] === "action decision" && l["outcome"] === "applied");
     let applied = appliedLines();
     assert.ok(applied.length >= 2, "the policies acted");
     let series: ParsedSample[] = [];
-    const counted = (): number => series.filter((s) => s.labels["outcome"] === "applied").reduce((n, s) => n + s.value, 0);
+    const counted = (): number =>
+      series.filter((s) => s.labels["outcome"] === "applied").reduce((n, s) => n + s.value, 0);
     await waitForAsync(
       async () => {
         alive();
@@ -209,7 +246,9 @@ void describe("cgwatch run (daemon, shipped policies, /metrics)", () => {
       TIMEOUT,
       "cgwatch_actions_total to count the applied actions",
     ).catch((err: unknown) => {
-      throw new Error(`${err instanceof Error ? err.message : String(err)}: cgwatch_actions_total: ${JSON.stringify(series)}; applied lines: ${applied.map((l) => `${String(l["policy"])}/${String(l["action"])}`).join(", ")}`);
+      throw new Error(
+        `${err instanceof Error ? err.message : String(err)}: cgwatch_actions_total: ${JSON.stringify(series)}; applied lines: ${applied.map((l) => `${String(l["policy"])}/${String(l["action"])}`).join(", ")}`,
+      );
     });
   });
 

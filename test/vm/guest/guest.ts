@@ -35,7 +35,8 @@ export const PYTHON = "/usr/bin/python3";
 
 /** True only inside the VM tier's guest (set by run-guest.sh); guards against running on a host by mistake. */
 export function assertInGuest(): void {
-  if (process.env["CGWATCH_VM_GUEST"] !== "1") throw new Error("guest tests must run inside the QEMU VM (test/vm/run-vm.sh), never on the host");
+  if (process.env["CGWATCH_VM_GUEST"] !== "1")
+    throw new Error("guest tests must run inside the QEMU VM (test/vm/run-vm.sh), never on the host");
 }
 
 export function v2Layout(): CgroupLayout {
@@ -132,7 +133,11 @@ export class GuestCgroup {
     } catch {
       /* already empty or gone */
     }
-    await waitFor(() => !fs.existsSync(this.dir) || this.counter("cgroup.events", "populated") === 0, 60_000, `${this.cgroup} to empty`);
+    await waitFor(
+      () => !fs.existsSync(this.dir) || this.counter("cgroup.events", "populated") === 0,
+      60_000,
+      `${this.cgroup} to empty`,
+    );
     try {
       fs.rmdirSync(this.dir);
     } catch (err) {
@@ -200,7 +205,11 @@ export interface WatchLog {
   /** The watch loop's live per-cgroup trackers (the counters it last read). */
   readonly trackers: ReadonlyMap<string, CgroupTracker>;
   /** The first event (already seen or future) matching `pred`; rejects after `timeoutMs` with the events seen so far. */
-  next<K extends WatchdogEvent["kind"]>(kind: K, pred: (e: EventOf<K>) => boolean, timeoutMs: number): Promise<EventOf<K>>;
+  next<K extends WatchdogEvent["kind"]>(
+    kind: K,
+    pred: (e: EventOf<K>) => boolean,
+    timeoutMs: number,
+  ): Promise<EventOf<K>>;
   stop(): void;
 }
 
@@ -213,7 +222,14 @@ export const v2NativeNotifiers: NativeNotifiers = {
   v1Reservation: () => EMPTY,
   v1PressureLevel: () => EMPTY,
   psiTrigger: (pressureFile, cgroup, resource, trigger) =>
-    psiTriggerWakes({ dir: path.dirname(pressureFile), file: path.basename(pressureFile), cgroup, resource, trigger, keepAlive: false }),
+    psiTriggerWakes({
+      dir: path.dirname(pressureFile),
+      file: path.basename(pressureFile),
+      cgroup,
+      resource,
+      trigger,
+      keepAlive: false,
+    }),
 };
 
 /**
@@ -223,7 +239,11 @@ export const v2NativeNotifiers: NativeNotifiers = {
  */
 export function watchCgroups(
   patterns: readonly string[],
-  options: { pollIntervalMs?: number; safetyNetIntervalMs?: number; psiTriggers?: Partial<Record<PressureResource, string>> } = {},
+  options: {
+    pollIntervalMs?: number;
+    safetyNetIntervalMs?: number;
+    psiTriggers?: Partial<Record<PressureResource, string>>;
+  } = {},
 ): WatchLog {
   const events: WatchdogEvent[] = [];
   const problems: string[] = [];
@@ -239,7 +259,8 @@ export function watchCgroups(
     ...(options.psiTriggers === undefined ? {} : { psiTriggers: options.psiTriggers }),
     persistent: false,
     onProblem: (p) => problems.push(`${p.cgroup} ${p.file}: ${p.reason}`),
-    onSourceError: (cgroup, source, err) => problems.push(`${cgroup} ${source}: ${err instanceof Error ? err.message : String(err)}`),
+    onSourceError: (cgroup, source, err) =>
+      problems.push(`${cgroup} ${source}: ${err instanceof Error ? err.message : String(err)}`),
   });
   const sub = watcher.events$.subscribe({
     next: (e) => {
@@ -253,7 +274,11 @@ export function watchCgroups(
     problems,
     ready: watcher.ready,
     trackers: watcher.trackers,
-    next<K extends WatchdogEvent["kind"]>(kind: K, pred: (e: EventOf<K>) => boolean, timeoutMs: number): Promise<EventOf<K>> {
+    next<K extends WatchdogEvent["kind"]>(
+      kind: K,
+      pred: (e: EventOf<K>) => boolean,
+      timeoutMs: number,
+    ): Promise<EventOf<K>> {
       const isKind = (e: WatchdogEvent): e is EventOf<K> => e.kind === kind;
       const find = (): EventOf<K> | undefined => events.find((e): e is EventOf<K> => isKind(e) && pred(e));
       return new Promise<EventOf<K>>((resolve, reject) => {
@@ -266,7 +291,9 @@ export function watchCgroups(
         const timer = setTimeout(() => {
           cleanup();
           const seen = events.map((e) => `${e.kind}/${e.source}`).join(", ");
-          reject(new Error(`no ${kind} event within ${timeoutMs} ms; seen: [${seen}]; problems: [${problems.join("; ")}]`));
+          reject(
+            new Error(`no ${kind} event within ${timeoutMs} ms; seen: [${seen}]; problems: [${problems.join("; ")}]`),
+          );
         }, timeoutMs);
         const cleanup = (): void => {
           clearTimeout(timer);
@@ -296,7 +323,10 @@ export interface GuestExecutor {
 export function guestExecutor(overrides: Partial<GuardrailConfig> = {}): GuestExecutor {
   const layout = v2Layout();
   const logLines: Record<string, unknown>[] = [];
-  const logger = pino({ level: "info" }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino(
+    { level: "info" },
+    { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   const hostMemoryBytes = parseMemTotal(fs.readFileSync("/proc/meminfo", "utf8"));
   if (hostMemoryBytes === null) throw new Error("no MemTotal in /proc/meminfo");
   const executor = createActionExecutor({
@@ -312,7 +342,8 @@ export function guestExecutor(overrides: Partial<GuardrailConfig> = {}): GuestEx
   return {
     executor,
     logLines,
-    run: (cgroup, action) => executor.execute({ policy: "vmtest", cgroup, action, cause: { kind: "vmtest", at: performance.now() } }),
+    run: (cgroup, action) =>
+      executor.execute({ policy: "vmtest", cgroup, action, cause: { kind: "vmtest", at: performance.now() } }),
   };
 }
 
@@ -339,7 +370,12 @@ export async function startDaemon(
   configLines: readonly string[],
   timeoutMs = 180_000,
   /** The script and its arguments instead of `cli.js run --config <config>` (bench/vm/psi-wait.ts: a traced daemon). */
-  entry: (config: string, dir: string) => readonly string[] = (config) => [path.join(process.cwd(), "dist/src/cli.js"), "run", "--config", config],
+  entry: (config: string, dir: string) => readonly string[] = (config) => [
+    path.join(process.cwd(), "dist/src/cli.js"),
+    "run",
+    "--config",
+    config,
+  ],
 ): Promise<GuestDaemon> {
   const dir = fs.mkdtempSync("/tmp/cgwatch-vm-");
   const config = path.join(dir, "cgwatch.yaml");
@@ -391,7 +427,12 @@ export async function startDaemon(
     stderr: () => err,
     alive: () => {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`the daemon died (code ${child.exitCode}, signal ${child.signalCode}): ${refresh().slice(-20).map((l) => JSON.stringify(l)).join("\n")}\nstderr: ${err.slice(-2000)}`);
+        throw new Error(
+          `the daemon died (code ${child.exitCode}, signal ${child.signalCode}): ${refresh()
+            .slice(-20)
+            .map((l) => JSON.stringify(l))
+            .join("\n")}\nstderr: ${err.slice(-2000)}`,
+        );
       }
       return true;
     },
@@ -401,7 +442,12 @@ export async function startDaemon(
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
-  await waitFor(() => daemon.alive() && daemon.lines.some((l) => l["msg"] === "ready: first scan complete"), timeoutMs, "the daemon to be ready", 200);
+  await waitFor(
+    () => daemon.alive() && daemon.lines.some((l) => l["msg"] === "ready: first scan complete"),
+    timeoutMs,
+    "the daemon to be ready",
+    200,
+  );
   return daemon;
 }
 

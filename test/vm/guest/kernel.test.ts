@@ -18,15 +18,31 @@ void describe("guest kernel", () => {
   after(() => cg.remove());
 
   void it("is a pure v2 host by cgwatch's own layout detection", () => {
-    const layout = layoutFromMountInfo(fs.readFileSync("/proc/self/mountinfo", "utf8"), (root) => fs.readFileSync(`${root}/cgroup.controllers`, "utf8"));
+    const layout = layoutFromMountInfo(fs.readFileSync("/proc/self/mountinfo", "utf8"), (root) =>
+      fs.readFileSync(`${root}/cgroup.controllers`, "utf8"),
+    );
     assert.equal(layout.mode, "v2");
     assert.equal(layout.v2Root, V2_ROOT);
-    for (const c of ["memory", "cpu", "pids", "io"] as const) assert.deepEqual(locateController(layout, c), { version: 2, root: V2_ROOT }, c);
+    for (const c of ["memory", "cpu", "pids", "io"] as const)
+      assert.deepEqual(locateController(layout, c), { version: 2, root: V2_ROOT }, c);
     process.stdout.write(`# guest kernel ${os.release()}\n`);
   });
 
   void it("exposes the v2 files the watchdog reads in a child cgroup, and PSI parses", () => {
-    for (const f of ["memory.events", "memory.high", "memory.max", "memory.oom.group", "cpu.max", "cpu.max.burst", "cpu.stat", "pids.events", "cgroup.events", "cgroup.kill", "memory.pressure", "cpu.pressure"]) {
+    for (const f of [
+      "memory.events",
+      "memory.high",
+      "memory.max",
+      "memory.oom.group",
+      "cpu.max",
+      "cpu.max.burst",
+      "cpu.stat",
+      "pids.events",
+      "cgroup.events",
+      "cgroup.kill",
+      "memory.pressure",
+      "cpu.pressure",
+    ]) {
       assert.ok(fs.existsSync(cg.file(f)), `${cg.file(f)} missing`);
     }
     const psi = parsePsi(cg.read("memory.pressure"));

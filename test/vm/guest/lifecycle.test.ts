@@ -80,11 +80,23 @@ void describe("cgroup.events populated, and removal", () => {
     const w = fs.watch(cg.file("cgroup.events"), () => raw.push(cg.read("cgroup.events")));
     try {
       const sleeper = cg.spawn("/bin/sleep", ["300"]);
-      await waitFor(() => log.trackers.get(cg.cgroup)?.counters.populated === true, EVENT_TIMEOUT, "cgwatch to see populated 1");
+      await waitFor(
+        () => log.trackers.get(cg.cgroup)?.counters.populated === true,
+        EVENT_TIMEOUT,
+        "cgwatch to see populated 1",
+      );
       sleeper.kill();
       await sleeper.exited;
-      await waitFor(() => log.trackers.get(cg.cgroup)?.counters.populated === false, EVENT_TIMEOUT, "cgwatch to see populated 0");
-      await waitFor(() => raw.some((t) => /populated 0/.test(t)), EVENT_TIMEOUT, "a raw inotify event with populated 0");
+      await waitFor(
+        () => log.trackers.get(cg.cgroup)?.counters.populated === false,
+        EVENT_TIMEOUT,
+        "cgwatch to see populated 0",
+      );
+      await waitFor(
+        () => raw.some((t) => /populated 0/.test(t)),
+        EVENT_TIMEOUT,
+        "a raw inotify event with populated 0",
+      );
     } finally {
       w.close();
     }
@@ -110,7 +122,10 @@ void describe("cgroup.events populated, and removal", () => {
       await psiLog.next("cgroup_removed", (e) => e.cgroup === cg.cgroup, EVENT_TIMEOUT);
       await waitFor(() => fdsOn(pressure) === 0, EVENT_TIMEOUT, "the PSI trigger fd to be closed");
       // 6.1 wakes the trigger while rmdir drains the cgroup's open files: that is no pressure.
-      assert.deepEqual(psiLog.events.filter((e) => e.kind === "memory_pressure"), []);
+      assert.deepEqual(
+        psiLog.events.filter((e) => e.kind === "memory_pressure"),
+        [],
+      );
       assert.deepEqual(psiLog.problems, []);
     } finally {
       psiLog.stop();

@@ -24,7 +24,19 @@ import fs from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { parseExposition } from "../../helpers/parseExposition.js";
 import { POLICY_COALESCE_MS } from "../../../src/coalesce/policyWork.js";
-import { GuestCgroup, assertInGuest, lineTime, sleep, startDaemon, waitFor, watchCgroups, type GuestDaemon, type Hog, type LogLine, type WatchLog } from "./guest.js";
+import {
+  GuestCgroup,
+  assertInGuest,
+  lineTime,
+  sleep,
+  startDaemon,
+  waitFor,
+  watchCgroups,
+  type GuestDaemon,
+  type Hog,
+  type LogLine,
+  type WatchLog,
+} from "./guest.js";
 import { monotonicMs, referenceTrigger, type ReferenceTrigger } from "./psiref.js";
 
 assertInGuest();
@@ -47,14 +59,23 @@ function pressureTimes(d: GuestDaemon, cgroup: string): number[] {
 }
 
 function decisions(d: GuestDaemon, cgroup: string, event: string): LogLine[] {
-  return d.lines.filter((l) => l["msg"] === "action decision" && l["policy"] === "pressure-relief" && l["cgroup"] === cgroup && l["event"] === event);
+  return d.lines.filter(
+    (l) =>
+      l["msg"] === "action decision" &&
+      l["policy"] === "pressure-relief" &&
+      l["cgroup"] === cgroup &&
+      l["event"] === event,
+  );
 }
 
 /** memory.high a decision proposed, and the value before it (null for "max"). */
 function direction(l: LogLine): { from: number | null; to: number } {
   const params = (l["params"] ?? {}) as Record<string, unknown>;
   const before = l["before"];
-  return { from: before === null || before === "max" || before === undefined ? null : Number(before), to: Number(params["bytes"]) };
+  return {
+    from: before === null || before === "max" || before === undefined ? null : Number(before),
+    to: Number(params["bytes"]),
+  };
 }
 
 /** utime + stime of a process, in seconds (USER_HZ 100). */
@@ -73,7 +94,9 @@ async function counterSum(d: GuestDaemon, name: string, labels: Readonly<Record<
   const url = d.lines.find((l) => l["msg"] === "metrics listening")?.["url"];
   const res = await fetch(`${String(url)}/metrics`);
   const samples = parseExposition(await res.text()).samples;
-  return samples.filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v)).reduce((sum, x) => sum + x.value, 0);
+  return samples
+    .filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))
+    .reduce((sum, x) => sum + x.value, 0);
 }
 
 export function quantile(sorted: readonly number[], q: number): number {
@@ -136,7 +159,11 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
     sibHogs = siblings.map((s) => s.memoryHog(64, 150, TIMEOUT));
     hog = cg.memoryHog(96, 150, TIMEOUT);
     const wall0 = Date.now();
-    await waitFor(() => daemon.alive() && (ref.wallWakes.length >= WAKES || hog?.child.exitCode !== null), TIMEOUT, `${WAKES} reference wakes`);
+    await waitFor(
+      () => daemon.alive() && (ref.wallWakes.length >= WAKES || hog?.child.exitCode !== null),
+      TIMEOUT,
+      `${WAKES} reference wakes`,
+    );
     assert.ok(ref.wallWakes.length >= WAKES, `only ${ref.wallWakes.length} reference wakes; hog: ${hog.stderr}`);
     const seconds = (Date.now() - wall0) / 1000;
     stretch = {
@@ -161,7 +188,9 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
     const daemonCpuShare = (cpuSeconds(daemon.child.pid ?? 0) - cpu0) / ((Date.now() - wall0) / 1000);
     const hogCpuShare = cpuSeconds(hog.child.pid ?? 0) / ((Date.now() - wall0) / 1000);
     // How long each wake waited inside the daemon's JS, between its callback (`at`) and its log line.
-    const offsets = daemon.lines.filter((l) => l["msg"] === "memory_pressure" && eventOf(l)["cgroup"] === cg.cgroup).map((l) => lineTime(l) - Number(eventOf(l)["at"]));
+    const offsets = daemon.lines
+      .filter((l) => l["msg"] === "memory_pressure" && eventOf(l)["cgroup"] === cg.cgroup)
+      .map((l) => lineTime(l) - Number(eventOf(l)["at"]));
     const inJs = offsets.map((o) => Math.round(o - Math.min(...offsets)));
     console.log(`PSI-DIAG ${JSON.stringify({ daemonCpuShare, hogCpuShare, inJsMs: inJs, ...stretch })}`);
     const sorted = [...lags].sort((a, b) => a - b);
@@ -170,14 +199,23 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
       `PSI-LAG ${JSON.stringify({ lagsMs: lags.map(Math.round), medianMs: quantile(sorted, 0.5), p90Ms: quantile(sorted, 0.9), reference: wakes.map((w) => Math.round(w - t0)), cgwatch: mine.map((t) => Math.round(t - t0)) })}`,
     );
     // Every cgwatch event is the kernel's: it follows a reference wake by less than one window.
-    const orphans = mine.filter((t) => !wakes.some((w) => t >= w - EARLY_MS && t < w + 1100) && t < (wakes[wakes.length - 1] ?? 0) + 1100);
+    const orphans = mine.filter(
+      (t) => !wakes.some((w) => t >= w - EARLY_MS && t < w + 1100) && t < (wakes[wakes.length - 1] ?? 0) + 1100,
+    );
     assert.deepEqual(orphans, [], "memory_pressure events without a kernel wake before them");
     // Each firing answered before the next one, and the median well inside a window. Generous: the
     // measured median is a few ms to a few tens of ms under TCG on a loaded host (docs/vm-tier.md).
     // Before policy work was coalesced, a memory_high policy call per change held the loop and
     // firings went unanswered until the next (docs/vm-tier.md, Findings).
-    assert.deepEqual(missed, [], `reference wakes with no cgwatch event before the next one: ${JSON.stringify(missed)} (lags ${JSON.stringify(lags)}, cgwatch ${JSON.stringify(mine.map((t) => t - t0))})`);
-    assert.ok(quantile(sorted, 0.5) < MEDIAN_BOUND_MS, `median lag ${quantile(sorted, 0.5)} ms (lags ${JSON.stringify(lags)})`);
+    assert.deepEqual(
+      missed,
+      [],
+      `reference wakes with no cgwatch event before the next one: ${JSON.stringify(missed)} (lags ${JSON.stringify(lags)}, cgwatch ${JSON.stringify(mine.map((t) => t - t0))})`,
+    );
+    assert.ok(
+      quantile(sorted, 0.5) < MEDIAN_BOUND_MS,
+      `median lag ${quantile(sorted, 0.5)} ms (lags ${JSON.stringify(lags)})`,
+    );
   });
 
   void it("counts and logs every memory_high, and calls the policy at most once a second per cgroup", async () => {
@@ -187,8 +225,14 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
     const bound = (siblings.length + 1) * (Math.ceil((seconds * 1000) / POLICY_COALESCE_MS) + 2);
     console.log(`PSI-COALESCE ${JSON.stringify({ seconds, highEvents, highCalls, bound })}`);
     // The throttling must be heavy enough for the bound to mean something.
-    assert.ok(highEvents > bound, `only ${highEvents} memory_high events in ${seconds} s: too few to show coalescing (bound ${bound})`);
-    assert.ok(highCalls <= bound, `${highCalls} oom-rescue calls for ${highEvents} memory_high events in ${seconds} s: not coalesced (bound ${bound})`);
+    assert.ok(
+      highEvents > bound,
+      `only ${highEvents} memory_high events in ${seconds} s: too few to show coalescing (bound ${bound})`,
+    );
+    assert.ok(
+      highCalls <= bound,
+      `${highCalls} oom-rescue calls for ${highEvents} memory_high events in ${seconds} s: not coalesced (bound ${bound})`,
+    );
     // Every event is still counted and logged: the counter equals the log once both settle.
     await waitFor(
       () => daemon.lines.filter((l) => l["msg"] === "memory_high").length > 0,
@@ -207,7 +251,10 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
 
   void it("pressure-relief answers every firing by raising memory.high, whatever avg10 says", () => {
     const answered = decisions(daemon, cg.cgroup, "memory_pressure");
-    assert.ok(answered.some((l) => l["outcome"] === "applied"), `pressure-relief acted on a memory_pressure event: ${JSON.stringify(answered)}`);
+    assert.ok(
+      answered.some((l) => l["outcome"] === "applied"),
+      `pressure-relief acted on a memory_pressure event: ${JSON.stringify(answered)}`,
+    );
     // Every proposal (applied, or refused by a guardrail) lies above memory.high as it then was.
     let high = 24 * MiB;
     for (const l of answered) {
@@ -221,7 +268,13 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
     for (const e of events) {
       const stall = (e["stall"] ?? {}) as Record<string, unknown>;
       assert.equal(stall["type"], "some", JSON.stringify(e));
-      assert.ok(Number(stall["stallUs"]) > 0 && Number(stall["overMs"]) > 0 && stall["thresholdUs"] === 150000 && stall["windowUs"] === 1000000, JSON.stringify(e));
+      assert.ok(
+        Number(stall["stallUs"]) > 0 &&
+          Number(stall["overMs"]) > 0 &&
+          stall["thresholdUs"] === 150000 &&
+          stall["windowUs"] === 1000000,
+        JSON.stringify(e),
+      );
     }
   });
 
@@ -236,8 +289,14 @@ void describe("a memory PSI trigger in the daemon, beside an independent one", (
     daemon.alive();
     const after = daemon.lines.slice(before);
     const reference = ref.gone();
-    console.log(`PSI-RMDIR ${JSON.stringify({ referencePollErrMs: reference === null ? null : reference - removedAt, linesAfter: after.map((l) => l["msg"]) })}`);
-    const late = after.filter((l) => (l["msg"] === "memory_pressure" || l["msg"] === "action decision") && (eventOf(l)["cgroup"] === cg.cgroup || l["cgroup"] === cg.cgroup));
+    console.log(
+      `PSI-RMDIR ${JSON.stringify({ referencePollErrMs: reference === null ? null : reference - removedAt, linesAfter: after.map((l) => l["msg"]) })}`,
+    );
+    const late = after.filter(
+      (l) =>
+        (l["msg"] === "memory_pressure" || l["msg"] === "action decision") &&
+        (eventOf(l)["cgroup"] === cg.cgroup || l["cgroup"] === cg.cgroup),
+    );
     assert.deepEqual(late, [], "no pressure event and no action for a cgroup being removed");
     assert.deepEqual(
       after.filter((l) => Number(l["level"]) >= 50 || l["level"] === "error" || l["level"] === "fatal"),
@@ -275,7 +334,9 @@ void describe("the watch loop's PSI trigger beside an independent one (no polici
     await waitFor(() => ref.wakes.length >= WAKES || hog?.child.exitCode !== null, TIMEOUT, `${WAKES} reference wakes`);
     assert.ok(ref.wakes.length >= WAKES, `only ${ref.wakes.length} reference wakes; hog: ${hog.stderr}`);
     await sleep(1500);
-    const mine = log.events.filter((e) => e.kind === "memory_pressure" && e.cgroup === cg.cgroup).map((e) => e.at + offset);
+    const mine = log.events
+      .filter((e) => e.kind === "memory_pressure" && e.cgroup === cg.cgroup)
+      .map((e) => e.at + offset);
     const wakes = ref.wakes.slice(0, WAKES);
     const lags: number[] = [];
     const missed: number[] = [];
@@ -285,8 +346,14 @@ void describe("the watch loop's PSI trigger beside an independent one (no polici
       else lags.push(hit - w);
     });
     const sorted = [...lags].sort((a, b) => a - b);
-    console.log(`PSI-LOOP-LAG ${JSON.stringify({ lagsMs: lags.map((l) => Math.round(l * 10) / 10), medianMs: quantile(sorted, 0.5), p90Ms: quantile(sorted, 0.9) })}`);
-    assert.deepEqual(missed, [], `reference wakes with no cgwatch event before the next one: ${JSON.stringify(missed)}`);
+    console.log(
+      `PSI-LOOP-LAG ${JSON.stringify({ lagsMs: lags.map((l) => Math.round(l * 10) / 10), medianMs: quantile(sorted, 0.5), p90Ms: quantile(sorted, 0.9) })}`,
+    );
+    assert.deepEqual(
+      missed,
+      [],
+      `reference wakes with no cgwatch event before the next one: ${JSON.stringify(missed)}`,
+    );
     assert.ok(quantile(sorted, 0.5) < 50, `median lag ${quantile(sorted, 0.5)} ms (lags ${JSON.stringify(lags)})`);
     assert.deepEqual(log.problems, []);
   });
@@ -325,7 +392,11 @@ void describe("quiet samples are the only way down for pressure-relief (daemon)"
   });
 
   void it("tightens memory.high of an idle cgroup from samples", async () => {
-    await waitFor(() => daemon.alive() && decisions(daemon, cg.cgroup, "sample").some((l) => l["outcome"] === "applied"), TIMEOUT, "pressure-relief to act on a sample");
+    await waitFor(
+      () => daemon.alive() && decisions(daemon, cg.cgroup, "sample").some((l) => l["outcome"] === "applied"),
+      TIMEOUT,
+      "pressure-relief to act on a sample",
+    );
     const applied = decisions(daemon, cg.cgroup, "sample").filter((l) => l["outcome"] === "applied");
     for (const l of applied) {
       const { from, to } = direction(l);

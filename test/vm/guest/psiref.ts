@@ -43,7 +43,9 @@ export function monotonicMs(): number {
 }
 
 export function referenceTrigger(pressureFile: string, trigger: string): ReferenceTrigger {
-  const child: ChildProcess = spawn(PYTHON, ["-c", SCRIPT, pressureFile, trigger], { stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(PYTHON, ["-c", SCRIPT, pressureFile, trigger], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const wakes: number[] = [];
   const wallWakes: number[] = [];
   let goneAt: number | null = null;
