@@ -27,6 +27,8 @@ const tiers = [
   { name: "build", cmd: "npx", args: ["tsc", "-p", "tsconfig.json"] },
   // 2. Lint: floating promises, exhaustive switches.
   { name: "lint", cmd: "npx", args: ["eslint", "."] },
+  // 2b. Format: the tree stays as prettier writes it (`npm run format`).
+  { name: "format", cmd: "npx", args: ["prettier", "--check", "src", "test", "bench", "scripts", "policies"] },
   // 3. vitest: unit, fake cgroupfs, real-kernel v1, real containers (podman + runc).
   vitestTier(),
   // 4. Real cgroup v2 tier in a QEMU VM (test/vm): writes test-results/vm.json.
