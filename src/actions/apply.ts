@@ -94,16 +94,14 @@ function summarise(values: readonly string[]): string {
   return [...counts].map(([v, n]) => (counts.size === 1 ? v : `${v}×${n}`)).join(",");
 }
 
+function listFailure(dir: string, errno: string): StepsResult {
+  return { kind: "failed", errno, reason: `cannot list ${path.join(dir, "cgroup.procs")}: ${errno}`, completed: [] };
+}
+
 /** oom_score_adj for every pid in the cgroup. */
 function applyOomScoreAdj(writer: GuardedWriter, procRoot: string, dir: string, value: number): StepsResult {
   const listed = listPids(dir);
-  if (listed.kind === "error")
-    return {
-      kind: "failed",
-      errno: listed.errno,
-      reason: `cannot list ${path.join(dir, "cgroup.procs")}: ${listed.errno}`,
-      completed: [],
-    };
+  if (listed.kind === "error") return listFailure(dir, listed.errno);
   const before: string[] = [];
   const after: string[] = [];
   const completed: string[] = [];
@@ -140,13 +138,7 @@ function applyOomScoreAdj(writer: GuardedWriter, procRoot: string, dir: string, 
 /** v1 has no cgroup.kill: SIGKILL each pid. A process forked meanwhile escapes this pass; the note says how many were signalled. */
 function applySignalAll(writer: GuardedWriter, dir: string): StepsResult {
   const listed = listPids(dir);
-  if (listed.kind === "error")
-    return {
-      kind: "failed",
-      errno: listed.errno,
-      reason: `cannot list ${path.join(dir, "cgroup.procs")}: ${listed.errno}`,
-      completed: [],
-    };
+  if (listed.kind === "error") return listFailure(dir, listed.errno);
   const completed: string[] = [];
   let exited = 0;
   for (const pid of listed.pids) {

@@ -81,26 +81,12 @@ export function cgroupFiles(
     if (p === null) return null;
     return mode === "cached" ? reader.read(p) : reader.readOnce(p);
   };
-  const text = (c: Controller, file: string): string | null => {
-    const r = read(c, file);
-    return r?.kind === "ok" ? r.text : null;
-  };
-  const parsed = <T>(c: Controller, file: string, parse: (text: string) => Parsed<T>): Parsed<T> | null => {
-    const t = text(c, file);
-    return t === null ? null : parse(t);
-  };
   return {
     cgroup,
     dirOf,
     versionOf: (c) => dirOf(c)?.version ?? null,
     pathOf,
-    read,
-    text,
-    parsed,
-    value(c, file, parse) {
-      const p = parsed(c, file, parse);
-      return p?.kind === "ok" ? p.value : null;
-    },
+    ...readsOver(read),
     locatedDirs: () => [...dirs.values()].flatMap((d) => (d === null ? [] : [d.dir])),
   };
 }
@@ -121,6 +107,11 @@ export function readEachOnce(files: CgroupFiles): CgroupFiles {
     }
     return r;
   };
+  return { ...files, ...readsOver(read) };
+}
+
+/** `text`, `parsed` and `value` over one way of reading, so every view of the files parses alike. */
+function readsOver(read: CgroupFiles["read"]): Pick<CgroupFiles, "read" | "text" | "parsed" | "value"> {
   const text = (c: Controller, file: string): string | null => {
     const r = read(c, file);
     return r?.kind === "ok" ? r.text : null;
@@ -130,7 +121,6 @@ export function readEachOnce(files: CgroupFiles): CgroupFiles {
     return t === null ? null : parse(t);
   };
   return {
-    ...files,
     read,
     text,
     parsed,

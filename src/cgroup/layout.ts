@@ -7,7 +7,9 @@
  * layout over a temp dir and nothing below main.ts knows /sys/fs/cgroup.
  */
 
-export type Controller = "memory" | "cpu" | "cpuacct" | "cpuset" | "pids" | "blkio" | "io" | "freezer" | "hugetlb";
+/** Every controller cgwatch knows, v1 and v2 names alike. */
+export const CONTROLLERS = ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "io", "freezer", "hugetlb"] as const;
+export type Controller = (typeof CONTROLLERS)[number];
 
 export type CgroupVersion = 1 | 2;
 

@@ -34,47 +34,36 @@ export async function preflight(
     limits: policyLimits(config),
     keep: opts.keepSandboxes === true,
   });
-  const problems: string[] = compiled.errors.map((e) => e.text);
-  const names = new Set(compiled.policies.map((p) => p.meta.name));
-  for (const name of Object.keys(config.policies.params)) {
-    if (!names.has(name))
-      problems.push(
-        formatConfigError(
-          loaded.errorAt(
-            ["policies", "params", name],
-            `no policy named "${name}" in ${config.policies.dirs.join(", ")}`,
-          ),
-        ),
-      );
-  }
-  for (const p of compiled.policies) {
-    for (const k of p.unknownParams)
-      problems.push(
-        formatConfigError(
-          loaded.errorAt(["policies", "params", p.meta.name, k], `policy ${p.meta.name} declares no param "${k}"`),
-        ),
-      );
-  }
-  for (const name of Object.keys(config.policies.cooldownsMs)) {
-    if (!names.has(name))
-      problems.push(
-        formatConfigError(
-          loaded.errorAt(
-            ["policies", "cooldowns", name],
-            `no policy named "${name}" in ${config.policies.dirs.join(", ")}`,
-          ),
-        ),
-      );
-  }
-  for (const name of config.policies.disabled) {
-    if (!names.has(name))
-      problems.push(
-        formatConfigError(loaded.errorAt(["policies", "disabled"], `no policy named "${name}" to disable`)),
-      );
-  }
+  const problems = [...compiled.errors.map((e) => e.text), ...configProblems(loaded, compiled.policies)];
   if (problems.length > 0) {
     compiled.precompiled?.release();
     return { kind: "errors", problems };
   }
   return { kind: "ok", policies: compiled.policies, precompiled: compiled.precompiled };
+}
+
+/** Config keys that name a policy no directory holds, or a param its policy does not declare. */
+function configProblems(loaded: Extract<LoadResult, { kind: "ok" }>, policies: readonly CheckedPolicy[]): string[] {
+  const { config } = loaded;
+  const names = new Set(policies.map((p) => p.meta.name));
+  const at = (where: readonly (string | number)[], message: string): string =>
+    formatConfigError(loaded.errorAt(where, message));
+  const unknown = (section: "params" | "cooldowns", keys: readonly string[]): string[] =>
+    keys
+      .filter((name) => !names.has(name))
+      .map((name) =>
+        at(["policies", section, name], `no policy named "${name}" in ${config.policies.dirs.join(", ")}`),
+      );
+  return [
+    ...unknown("params", Object.keys(config.policies.params)),
+    ...policies.flatMap((p) =>
+      p.unknownParams.map((k) =>
+        at(["policies", "params", p.meta.name, k], `policy ${p.meta.name} declares no param "${k}"`),
+      ),
+    ),
+    ...unknown("cooldowns", Object.keys(config.policies.cooldownsMs)),
+    ...config.policies.disabled
+      .filter((name) => !names.has(name))
+      .map((name) => at(["policies", "disabled"], `no policy named "${name}" to disable`)),
+  ];
 }

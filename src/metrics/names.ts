@@ -77,14 +77,6 @@ export const WRITE_REFUSALS_TOTAL = "cgwatch_write_refusals_total";
  * of v2 `max`, but it counts every failed charge, so it keeps its own name).
  */
 export type MemoryEventCounter = "low" | "high" | "max" | "oom" | "oom_kill" | "oom_group_kill" | "failcnt";
-export const V2_MEMORY_EVENT_COUNTERS: readonly MemoryEventCounter[] = [
-  "low",
-  "high",
-  "max",
-  "oom",
-  "oom_kill",
-  "oom_group_kill",
-];
 export const V1_MEMORY_EVENT_COUNTERS: readonly MemoryEventCounter[] = ["oom_kill", "failcnt"];
 
 /**

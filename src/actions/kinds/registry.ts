@@ -6,7 +6,7 @@
  * guarded writer's allow-list (the union of the files the kinds declare).
  * Built once from a list (./index.ts); tests build their own with an extra kind.
  */
-import type { CgroupVersion, Controller } from "../../cgroup/layout.js";
+import { CONTROLLERS, type CgroupVersion, type Controller } from "../../cgroup/layout.js";
 import type { Current, FileAddr, Plan, Unsupported } from "../plan.js";
 import { describeValue } from "./fields.js";
 import type { ActionKindDef, ActionScope, ActionShape, FieldSpec } from "./kind.js";
@@ -33,18 +33,6 @@ export interface ActionRegistry {
   plan(action: ActionShape, version: CgroupVersion, current: Current): Plan | Unsupported;
   readonly writable: WriteAllowList;
 }
-
-const CONTROLLERS: readonly Controller[] = [
-  "memory",
-  "cpu",
-  "cpuacct",
-  "cpuset",
-  "pids",
-  "blkio",
-  "io",
-  "freezer",
-  "hugetlb",
-];
 
 function checkFields(kind: string, def: ActionKindDef, obj: Record<string, unknown>): string | null {
   const fields: Readonly<Record<string, FieldSpec>> = def.fields;
