@@ -11,7 +11,7 @@ import type { CgroupLayout } from "../cgroup/layout.js";
 import type { FileReader } from "../cgroup/read.js";
 import { COUNTER_FILES, type CounterFiles } from "../events/counterFiles/index.js";
 import type { Metrics } from "../metrics/metrics.js";
-import { publishOne, type PublishContext } from "./publishCgroup.js";
+import { publishAfterWrite, publishOne, type PublishContext } from "./publishCgroup.js";
 import type { CgroupTracker } from "./tracker.js";
 import { DEFAULT_SLICE_MS, everySliced } from "./slices.js";
 import type { Watcher } from "./watcher.js";
@@ -33,7 +33,7 @@ export interface PublisherOptions {
 export interface Publisher {
   /** Start a pass now (e.g. right after the first scan). */
   kick(): void;
-  /** Re-publishes one cgroup now: after cgwatch wrote to it, its gauges must not wait for the next pass. */
+  /** Re-publishes what cgwatch's write to a cgroup can have changed, now: its gauges must not wait for the next pass. */
   refresh(cgroup: string): void;
   /**
    * Publishes one new cgroup soon, without waiting for the next pass: an
@@ -62,22 +62,23 @@ export function publishCgroupState(options: PublisherOptions): Publisher {
     { persistent: options.persistent, budgetMs: options.sliceBudgetMs ?? DEFAULT_SLICE_MS },
   );
 
-  const refresh = (cgroup: string): void => {
+  const publishNow = (cgroup: string, how: (t: CgroupTracker, ctx: PublishContext) => void): void => {
     const t = watcher.trackers.get(cgroup);
     if (t === undefined) return;
     try {
-      publish(t);
+      how(t, ctx);
     } catch {
       /* vanished meanwhile: the next pass or its removal event settles it */
     }
   };
+  const refresh = (cgroup: string): void => publishNow(cgroup, publishAfterWrite);
 
   const timers = new Set<NodeJS.Timeout>();
   const publishSoon = (cgroup: string, delaysMs: readonly number[]): void => {
     for (const delay of delaysMs) {
       const timer = setTimeout(() => {
         timers.delete(timer);
-        refresh(cgroup);
+        publishNow(cgroup, publishOne);
       }, delay);
       if (!options.persistent) timer.unref();
       timers.add(timer);

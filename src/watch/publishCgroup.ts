@@ -150,3 +150,18 @@ export function publishOne(t: CgroupTracker, ctx: PublishContext): void {
   publishIoLimits(files, ctx.metrics);
   publishIoCounters(files, ctx.metrics);
 }
+
+/**
+ * Re-publishes what an action can have changed: the settings (limits, quota,
+ * weights, cpuset, swappiness) and the I/O throttles, from one snapshot. Not
+ * the counters, CPU time, pressure or I/O totals: an action does not move
+ * them, and the next pass mirrors them. Half the reads of `publishOne`, on
+ * the event path after every applied action.
+ */
+export function publishAfterWrite(t: CgroupTracker, ctx: PublishContext): void {
+  if (!ctx.metrics.hasCgroup(t.cgroup)) return;
+  const files = readEachOnce(cgroupFiles(ctx.layout, ctx.reader, t.cgroup, "once"));
+  const snapshot = readSnapshot(ctx.layout, ctx.reader, t.cgroup, ctx.labelsOf(t.cgroup), "once", files);
+  publishSettings(files, t, snapshot, ctx.metrics);
+  publishIoLimits(files, ctx.metrics);
+}

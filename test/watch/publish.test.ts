@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createFileReader } from "../../src/cgroup/read.js";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.js";
-import { publishCgroupState } from "../../src/watch/publish.js";
+import { publishCgroupState, type Publisher } from "../../src/watch/publish.js";
 import { createWatcher } from "../../src/watch/watcher.js";
 import { collect } from "../helpers/collect.js";
 import { fakeHost, type FakeHost } from "../helpers/fakeCgroupfs.js";
@@ -46,6 +46,14 @@ function sample(text: string, name: string, cgroup: string, labels: Record<strin
 }
 
 async function publishOnce(h: FakeHost, cgroup: string, memory: 1 | 2): Promise<Metrics> {
+  return (await startPublisher(h, cgroup, memory)).metrics;
+}
+
+async function startPublisher(
+  h: FakeHost,
+  cgroup: string,
+  memory: 1 | 2,
+): Promise<{ metrics: Metrics; publisher: Publisher }> {
   const reader = createFileReader();
   const watcher = createWatcher({
     layout: h.layout,
@@ -70,7 +78,7 @@ async function publishOnce(h: FakeHost, cgroup: string, memory: 1 | 2): Promise<
   });
   stops.push(() => (publisher.stop(), sub.unsubscribe(), reader.close()));
   publisher.kick();
-  return metrics;
+  return { metrics, publisher };
 }
 
 describe("state publisher", () => {
@@ -122,6 +130,26 @@ describe("state publisher", () => {
     expect(sample(t, "cgwatch_cpu_throttled_seconds_total", "app")).toBeCloseTo(0.25, 9);
     expect(sample(t, "cgwatch_io_bytes_total", "app", { device: "8:0", op: "read" })).toBe(1024);
     expect(sample(t, "cgwatch_io_operations_total", "app", { device: "8:0", op: "write" })).toBe(4);
+  });
+
+  it("refresh after a write re-reads what an action can change (limits, I/O throttles), not the counters", async () => {
+    host = fakeHost(2);
+    host.addCgroup("app", {
+      "memory.max": "268435456\n",
+      "cpu.stat": "usage_usec 1\nnr_periods 40\nnr_throttled 10\nthrottled_usec 500000\n",
+      "io.max": "8:0 rbps=1048576 wbps=max riops=max wiops=max\n",
+    });
+    const { metrics, publisher } = await startPublisher(host, "app", 2);
+    await renderedWith(metrics, "cgwatch_memory_limit_bytes", "app");
+    host.write("app", "memory.max", "536870912\n");
+    host.write("app", "io.max", "8:0 rbps=2097152 wbps=max riops=max wiops=max\n");
+    host.write("app", "cpu.stat", "usage_usec 2\nnr_periods 90\nnr_throttled 30\nthrottled_usec 900000\n");
+    publisher.refresh("app");
+    const t = await metrics.render();
+    expect(sample(t, "cgwatch_memory_limit_bytes", "app")).toBe(536870912);
+    expect(sample(t, "cgwatch_io_limit_bytes_per_second", "app", { device: "8:0", op: "read" })).toBe(2097152);
+    // CPU time is the next pass's to mirror: a write does not move it.
+    expect(sample(t, "cgwatch_cpu_periods_total", "app")).toBe(40);
   });
 
   it("a cgroup the metrics do not know (removed meanwhile) is skipped, the others still published", async () => {
