@@ -46,27 +46,29 @@ function sample(text: string, name: string, cgroup: string, labels: Record<strin
 }
 
 async function publishOnce(h: FakeHost, cgroup: string, memory: 1 | 2): Promise<Metrics> {
-  return (await startPublisher(h, cgroup, memory)).metrics;
+  return (await startPublisher(h, cgroup, [cgroup], memory)).metrics;
 }
 
+/** A watcher on `pattern` and a publisher whose metrics know only the cgroups in `known`; the first pass kicked. */
 async function startPublisher(
   h: FakeHost,
-  cgroup: string,
+  pattern: string,
+  known: readonly string[],
   memory: 1 | 2,
-): Promise<{ metrics: Metrics; publisher: Publisher }> {
+): Promise<{ metrics: Metrics; publisher: Publisher; watched: number }> {
   const reader = createFileReader();
   const watcher = createWatcher({
     layout: h.layout,
     reader,
-    patterns: [cgroup],
+    patterns: [pattern],
     pollIntervalMs: 0,
     safetyNetIntervalMs: 0,
     persistent: false,
   });
   const sub = collect(watcher.events$).sub;
   const metrics = createMetrics({ processMetrics: false, build: { version: "test" } });
-  await watcher.ready;
-  metrics.addCgroup(cgroup, { origin: "startup", memory, cpu: memory, pids: true });
+  const watched = await watcher.ready;
+  for (const cgroup of known) metrics.addCgroup(cgroup, { origin: "startup", memory, cpu: memory, pids: true });
   const publisher = publishCgroupState({
     watcher,
     layout: h.layout,
@@ -78,7 +80,7 @@ async function startPublisher(
   });
   stops.push(() => (publisher.stop(), sub.unsubscribe(), reader.close()));
   publisher.kick();
-  return { metrics, publisher };
+  return { metrics, publisher, watched };
 }
 
 describe("state publisher", () => {
@@ -139,7 +141,7 @@ describe("state publisher", () => {
       "cpu.stat": "usage_usec 1\nnr_periods 40\nnr_throttled 10\nthrottled_usec 500000\n",
       "io.max": "8:0 rbps=1048576 wbps=max riops=max wiops=max\n",
     });
-    const { metrics, publisher } = await startPublisher(host, "app", 2);
+    const { metrics, publisher } = await startPublisher(host, "app", ["app"], 2);
     await renderedWith(metrics, "cgwatch_memory_limit_bytes", "app");
     host.write("app", "memory.max", "536870912\n");
     host.write("app", "io.max", "8:0 rbps=2097152 wbps=max riops=max wiops=max\n");
@@ -156,30 +158,8 @@ describe("state publisher", () => {
     host = fakeHost(2);
     host.addCgroup("a", { "memory.max": "1048576\n" });
     host.addCgroup("b", { "memory.max": "2097152\n" });
-    const reader = createFileReader();
-    const watcher = createWatcher({
-      layout: host.layout,
-      reader,
-      patterns: ["*"],
-      pollIntervalMs: 0,
-      safetyNetIntervalMs: 0,
-      persistent: false,
-    });
-    const sub = collect(watcher.events$).sub;
-    const metrics = createMetrics({ processMetrics: false, build: { version: "test" } });
-    expect(await watcher.ready).toBe(2);
-    metrics.addCgroup("b", { origin: "startup", memory: 2, cpu: 2, pids: true });
-    const publisher = publishCgroupState({
-      watcher,
-      layout: host.layout,
-      reader,
-      metrics,
-      labelsOf: () => ({}),
-      everyMs: 3_600_000,
-      persistent: false,
-    });
-    stops.push(() => (publisher.stop(), sub.unsubscribe(), reader.close()));
-    publisher.kick();
+    const { metrics, watched } = await startPublisher(host, "*", ["b"], 2);
+    expect(watched).toBe(2);
     const t = await renderedWith(metrics, "cgwatch_memory_limit_bytes", "b");
     expect(sample(t, "cgwatch_memory_limit_bytes", "a")).toBeNull();
   });
