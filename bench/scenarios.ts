@@ -32,11 +32,11 @@ import type { DriverCommand, DriverReply } from "./driver.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-function startDriver(): ChildProcess {
+export function startDriver(): ChildProcess {
   return fork(path.join(HERE, "driver.js"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
 }
 
-function ask<K extends DriverReply["kind"]>(
+export function ask<K extends DriverReply["kind"]>(
   child: ChildProcess,
   cmd: DriverCommand,
   kind: K,
@@ -54,7 +54,7 @@ function ask<K extends DriverReply["kind"]>(
   });
 }
 
-async function endChild(child: ChildProcess): Promise<void> {
+export async function endChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const gone = new Promise<void>((r) => child.once("exit", () => r()));
   child.kill("SIGTERM");
@@ -70,7 +70,7 @@ export function onEvent(event, cgroup) {
 `;
 
 /** Fake-tree config: only the bench policy, no guardrail that would throttle a test of speed, PSI off (a tmpfs file cannot take a trigger). */
-const latencyYaml = (listen: string): string => `
+export const latencyYaml = (listen: string): string => `
 watch: [ "${WATCH_PATTERN}" ]
 policies:
   builtin: false

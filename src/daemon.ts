@@ -118,6 +118,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const makeExecutor = executorFactory(c, writer, metrics, scope);
     let executor = await steps.run("actions", () => started(makeExecutor(config.guardrails)));
     const reader = await steps.run("file reader", () => startReader(c));
+    // The snapshot and the gauges' refresh read through the event's settings memory; the tracker reads the files.
+    const eventReader = c.eventReads.over(reader);
     c.onLateIdentity((cgroup, id) => {
       scope.forget(cgroup);
       metrics.setIdentity(cgroup, identityLabels(id));
@@ -139,7 +141,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         layout,
         now,
         watcher,
-        reader,
+        reader: eventReader,
         metrics,
         identities,
         scope,
@@ -152,6 +154,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       const sub = startPipeline({
         ...deps,
         executor: () => executor,
+        eventReads: c.eventReads,
         scanned: () => scanned,
         onEvent: options.onEvent,
         onAction: options.onAction,
@@ -159,7 +162,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       });
       return started(sub, () => sub.unsubscribe());
     });
-    const publisher = await steps.run("state publisher", () => startPublisher(c, watcher, reader, metrics, scope));
+    const publisher = await steps.run("state publisher", () => startPublisher(c, watcher, eventReader, metrics, scope));
     gauges.refresh = (cgroup) => publisher.refresh(cgroup);
     gauges.publishSoon = (cgroup, delaysMs) => publisher.publishSoon(cgroup, delaysMs);
     const ready = firstScan(c, { watcher, metrics, publisher, scope }, () => (scanned = true));

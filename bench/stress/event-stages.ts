@@ -1,5 +1,5 @@
 /**
- * Where the event → action time goes, in-process: 100 fake v2 cgroups, a
+ * Where the event → action time goes, in-process: 100 fake v2 cgroups (or `--cgroups N`), a
  * policy that answers every oom_kill with a memory.max change, 1,500 paced
  * writes to memory.events. Prints the time from the write to the kernel
  * notification being read, and from there to the action decided (p50/p99).
@@ -25,14 +25,18 @@ import { v2LayoutAt } from "../../src/cgroup/layout.js";
 import { loadConfig } from "../../src/config/load.js";
 import { startDaemon } from "../../src/daemon.js";
 import { buildTree } from "../common.js";
+import { untilQuiet } from "../scenarios.js";
 
 const eventsArg = process.argv.indexOf("--events");
 const EVENTS = eventsArg >= 0 ? Number(process.argv[eventsArg + 1]) : 1500;
 const topArg = process.argv.indexOf("--alloc-top");
 const ALLOC_TOP = topArg >= 0 ? Number(process.argv[topArg + 1]) : 0;
+const cgroupsArg = process.argv.indexOf("--cgroups");
+/** 10,000 shows what scale adds (kept fds cycling, caches missing): events go to a random cgroup each. */
+const CGROUPS = cgroupsArg >= 0 ? Number(process.argv[cgroupsArg + 1]) : 100;
 const root = fs.mkdtempSync(path.join(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "cgwatch-stages-"));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-stages-cfg-"));
-buildTree(root, 100);
+buildTree(root, CGROUPS);
 fs.writeFileSync(
   path.join(work, "p.js"),
   'export const meta = { name: "p", on: ["oom_kill"], match: ["**"], cooldown: "0s" };\nexport function onEvent(e, c) { return [{ kind: "set_memory_limit", bytes: c.memory.limitBytes + 4096 }]; }\n',
@@ -47,6 +51,15 @@ if (cfg.kind !== "ok") throw new Error(JSON.stringify(cfg.errors));
 let writeAt = 0;
 const notify: number[] = [];
 const decide: number[] = [];
+const landed: number[] = [];
+// When the action's write lands: the writer truncates a fake-tree file just before writing it, and that
+// truncation is the inotify event the latency bench's driver times (kernfs ignores it; a real write is next).
+let truncatedAt = 0;
+const ftruncateSync = fs.ftruncateSync;
+fs.ftruncateSync = (fd: number, len?: number): void => {
+  truncatedAt = performance.now();
+  ftruncateSync(fd, len);
+};
 const daemon = await startDaemon({
   config: cfg.config,
   logger: pino({ level: "info" }, pino.destination({ dest: "/dev/null", sync: true })),
@@ -60,10 +73,13 @@ const daemon = await startDaemon({
   protectSelf: false,
   onAction: (p) => {
     notify.push(p.cause.at - writeAt);
+    landed.push(truncatedAt - p.cause.at);
     decide.push(performance.now() - p.cause.at);
   },
 });
 await daemon.ready;
+// The publisher's first pass runs in slices after ready: at 10k cgroups it would share the measured loops.
+if (CGROUPS > 1000) await untilQuiet(60_000);
 const cgroups = fs
   .readdirSync(path.join(root, "pods"), { withFileTypes: true })
   .filter((d) => d.isDirectory())
@@ -97,6 +113,7 @@ async function loop(count: number, fileOf: (i: number) => string): Promise<{ byt
 await loop(Math.min(300, EVENTS), (i) => path.join(root, "pods", cgroups[i % cgroups.length] ?? "", "memory.events"));
 notify.length = 0;
 decide.length = 0;
+landed.length = 0;
 const base = await loop(EVENTS, () => unwatched);
 const actionsBefore = decide.length;
 const session = new Session();
@@ -108,7 +125,10 @@ if (ALLOC_TOP > 0) {
     includeObjectsCollectedByMinorGC: true,
   });
 }
-const measured = await loop(EVENTS, (i) => path.join(root, "pods", cgroups[i % cgroups.length] ?? "", "memory.events"));
+// Past the warm-up's cgroups: at 10k each measured event finds a cgroup not touched since discovery.
+const measured = await loop(EVENTS, (i) =>
+  path.join(root, "pods", cgroups[(i + 300) % cgroups.length] ?? "", "memory.events"),
+);
 const actions = decide.length - actionsBefore;
 if (ALLOC_TOP > 0) printTopAllocators((await session.post("HeapProfiler.stopSampling")).profile.head, ALLOC_TOP);
 gcObserver.disconnect();
@@ -116,7 +136,8 @@ gcObserver.disconnect();
 const q = (xs: number[], p: number): string =>
   ([...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))] ?? NaN).toFixed(3);
 process.stdout.write(
-  `n=${decide.length} write→notification read p50 ${q(notify, 0.5)} p99 ${q(notify, 0.99)} ms; →action decided p50 ${q(decide, 0.5)} p99 ${q(decide, 0.99)} ms\n`,
+  `n=${decide.length} (${CGROUPS} cgroups) write→notification read p50 ${q(notify, 0.5)} p99 ${q(notify, 0.99)} ms; ` +
+    `→action written p50 ${q(landed, 0.5)} p99 ${q(landed, 0.99)} ms; →action decided p50 ${q(decide, 0.5)} p99 ${q(decide, 0.99)} ms\n`,
 );
 const kb = (b: number): string => (b / 1024).toFixed(1);
 process.stdout.write(

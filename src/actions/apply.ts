@@ -10,10 +10,11 @@ import { cgroupDir, normaliseCgroupPath } from "../cgroup/paths.js";
 import { isDirBeneath } from "../cgroup/safeOpen.js";
 import type { GuardedWriter, WriteTarget } from "../cgroup/writer.js";
 import { confirms, type FileAddr, type Step } from "./plan.js";
-import { readFileAt as readFile } from "../cgroup/cgroupFiles.js";
+import { readFileAt as readFile, type FileRead } from "../cgroup/cgroupFiles.js";
 
 /** Control files are read through the one reader (cgroup/cgroupFiles.ts): never blocks, regular files only. */
-export { readFileAt as readFile, type FileRead } from "../cgroup/cgroupFiles.js";
+export { readFileAt as readFile } from "../cgroup/cgroupFiles.js";
+export type { FileRead };
 
 /** Absolute directory of the cgroup for a file address, or null if no hierarchy carries it. */
 export function dirFor(layout: CgroupLayout, cgroup: string, scope: FileAddr["scope"]): string | null {
@@ -168,6 +169,8 @@ export interface ApplyContext {
   readonly cgroup: string;
   /** Current contents of the files read before planning, by file name. */
   readonly current: ReadonlyMap<string, string | null>;
+  /** How a written file is read back (default: one-shot readFile). */
+  readonly read?: (path: string) => FileRead;
 }
 
 /** "file=value" list of the writes of a plan (for dry-run and the log). */
@@ -242,7 +245,7 @@ export function applySteps(steps: readonly Step[], ctx: ApplyContext): StepsResu
           };
         }
         completed.push(`${step.at.file}=${step.value}`);
-        const back = readFile(r.path);
+        const back = (ctx.read ?? readFile)(r.path);
         const text = back.kind === "ok" ? back.text : null;
         readBack.set(step.at.file, text);
         if (step.verify.kind !== "none" && (text === null || !confirms(step.verify, step.value, text))) differs = true;

@@ -13,7 +13,16 @@ import type { CgroupLayout, CgroupVersion, Controller } from "../cgroup/layout.j
 import { locateController } from "../cgroup/layout.js";
 import { CgroupPathError, normaliseCgroupPath } from "../cgroup/paths.js";
 import type { GuardedWriter } from "../cgroup/writer.js";
-import { applySteps, beforeOf, dirExists, dirFor, describeWrites, procsDir, readFile } from "./apply.js";
+import {
+  applySteps,
+  beforeOf,
+  dirExists,
+  dirFor,
+  describeWrites,
+  procsDir,
+  readFile,
+  type FileRead,
+} from "./apply.js";
 import { guardrailsForPolicy, type GuardrailSettings } from "./guardrailConfig.js";
 import {
   checkCooldown,
@@ -62,6 +71,11 @@ export interface ActionExecutorOptions {
   readonly hooks?: ActionHooks;
   /** The action kinds it knows (default: the built-in registry; tests add a kind). */
   readonly registry?: ActionRegistry;
+  /**
+   * How current values and read-backs are read (default: one-shot readFile).
+   * The daemon's serves a setting the event's snapshot just read (pipeline/eventReads.ts).
+   */
+  readonly read?: (path: string) => FileRead;
 }
 
 export interface ActionExecutor {
@@ -88,7 +102,7 @@ function causeTime(proposal: ActionProposal, fallback: number): number {
   return typeof at === "number" && Number.isFinite(at) ? at : fallback;
 }
 
-type Decision = { outcome: ActionOutcome; version?: CgroupVersion; wouldWrite?: string | null };
+type Decision = { outcome: ActionOutcome; version?: CgroupVersion };
 
 const rejected = (r: Rejection): Decision => ({
   outcome: { kind: "rejected", guardrail: r.guardrail, reason: r.reason },
@@ -134,35 +148,41 @@ function readCurrent(
   layout: CgroupLayout,
   t: Target,
   reads: ReturnType<ActionRegistry["readsFor"]>,
+  read: (path: string) => FileRead,
 ): Map<string, string | null> | Decision {
   const { cgroup, controller, version } = t;
-  // The cgroup must exist where the action's files are: a vanished cgroup is a failure (ENOENT), not a plan.
-  if (controller !== "none") {
-    const dir =
-      controller === "procs" ? procsDir(layout, cgroup) : dirFor(layout, cgroup, reads[0]?.scope ?? controller);
-    if (dir === null || !dirExists(dir)) {
-      return {
-        version,
-        outcome: {
-          kind: "failed",
-          errno: "ENOENT",
-          reason: `cgroup ${cgroup === "" ? "/" : cgroup} does not exist (${dir ?? controller}): it vanished or was never there`,
-        },
-      };
-    }
-  }
   const current = new Map<string, string | null>();
+  let found = false;
   for (const at of reads) {
     const dir = dirFor(layout, cgroup, at.scope);
-    const r = dir === null ? ({ kind: "absent" } as const) : readFile(path.join(dir, at.file));
+    const r = dir === null ? ({ kind: "absent" } as const) : read(path.join(dir, at.file));
     if (r.kind === "error")
       return {
         version,
         outcome: { kind: "failed", errno: r.errno, reason: `cannot read ${at.file} of ${cgroup}: ${r.errno}` },
       };
+    found ||= r.kind === "ok";
     current.set(at.file, r.kind === "ok" ? r.text : null);
   }
-  return current;
+  // The cgroup must exist where the action's files are: a vanished cgroup is a failure (ENOENT), not a plan.
+  // A file read proves its directory; only when none was does it cost a stat.
+  return found ? current : (vanished(layout, t, reads) ?? current);
+}
+
+/** The failure for a cgroup whose directory is not there (null: it is). */
+function vanished(layout: CgroupLayout, t: Target, reads: ReturnType<ActionRegistry["readsFor"]>): Decision | null {
+  const { cgroup, controller, version } = t;
+  if (controller === "none") return null;
+  const dir = controller === "procs" ? procsDir(layout, cgroup) : dirFor(layout, cgroup, reads[0]?.scope ?? controller);
+  if (dir !== null && dirExists(dir)) return null;
+  return {
+    version,
+    outcome: {
+      kind: "failed",
+      errno: "ENOENT",
+      reason: `cgroup ${cgroup === "" ? "/" : cgroup} does not exist (${dir ?? controller}): it vanished or was never there`,
+    },
+  };
 }
 
 /** The stateful guardrails (cooldowns, the global rate limit): whether a planned change may go ahead now. */
@@ -212,31 +232,32 @@ function carryOut(
   observeOnly: boolean,
 ): Decision {
   const { version } = t;
-  const before = beforeOf(plan.steps, current);
-  const wouldWrite = describeWrites(plan.steps);
   if ((t.cfg.dryRun || observeOnly) && proposal.action.kind !== "annotate") {
+    const wouldWrite = describeWrites(plan.steps);
+    const before = beforeOf(plan.steps, current);
     return {
       version,
-      wouldWrite,
       outcome: { kind: "dry_run", reason: t.cfg.dryRun ? "dry_run" : "observe_only", before, wouldWrite },
     };
   }
+  // Nothing is described before the write: the text the line needs comes after it (applySteps).
   const r = applySteps(plan.steps, {
     layout: opts.layout,
     writer: opts.writer,
     procRoot: opts.procRoot,
     cgroup: t.cgroup,
     current,
+    read: opts.read ?? readFile,
   });
   if (r.kind === "failed") {
     const failed: ActionOutcome = {
       kind: "failed",
       errno: r.errno,
       reason: r.reason,
-      before: r.before ?? before,
+      before: r.before ?? beforeOf(plan.steps, current),
       completed: r.completed,
     };
-    return { version, wouldWrite, outcome: failed };
+    return { version, outcome: failed };
   }
   const applied: ActionOutcome = {
     kind: "applied",
@@ -245,7 +266,7 @@ function carryOut(
     ...(r.readBackDiffers && r.wrote !== null ? { wrote: r.wrote, readBackDiffers: true } : {}),
     ...(r.note !== undefined ? { note: r.note } : {}),
   };
-  return { version, wouldWrite, outcome: applied };
+  return { version, outcome: applied };
 }
 
 /** The one "action decision" line of a proposal: what was proposed, what became of it, why. */
@@ -300,13 +321,14 @@ export function createActionExecutor(opts: ActionExecutorOptions): ActionExecuto
   const own = ownProtectedSet(opts.ownCgroups);
   const kinds = opts.registry ?? ACTION_REGISTRY;
   const admit = createAdmission(opts);
+  const read = opts.read ?? readFile;
 
   /** validate → protected? → read → plan → guardrails → write (or dry-run) → read back. */
   function decide(proposal: ActionProposal, started: number): Decision {
     const t = targetOf(proposal, opts, kinds, own);
     if ("outcome" in t) return t;
     const { action } = proposal;
-    const current = readCurrent(layout, t, kinds.readsFor(action, t.version));
+    const current = readCurrent(layout, t, kinds.readsFor(action, t.version), read);
     if (!(current instanceof Map)) return current;
     const planned = kinds.plan(action, t.version, current);
     if (planned.kind === "unsupported")

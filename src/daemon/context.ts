@@ -13,6 +13,7 @@ import { createIdentityResolver, type IdentityResolver } from "../identity/resol
 import type { ContainerIdentity } from "../identity/types.js";
 import { componentLogger } from "../logging/logger.js";
 import { createProblemLog, type ProblemLog } from "../logging/problems.js";
+import { createEventReads, type EventReads } from "../pipeline/eventReads.js";
 
 /** One pino child per component; every line about a cgroup names its container. */
 export interface DaemonLogs {
@@ -36,6 +37,8 @@ export interface StartContext {
   readonly identities: IdentityResolver;
   /** File problems (malformed, wrong type, replaced, refused write): logged once when they start and once when they clear. */
   readonly problems: ProblemLog;
+  /** Settings read once per event decision (snapshot, executor, gauges' refresh); the writer's writes drop them. */
+  readonly eventReads: EventReads;
   /** Counts file problems from now on (once metrics exist). */
   countProblems(count: CountProblem): void;
   /** Where a late identity (the engine's metadata appeared after the cgroup) goes, once metrics and rules exist. */
@@ -70,6 +73,7 @@ export function createStartContext(options: DaemonOptions): StartContext {
     log,
     identities,
     problems: createProblemLog({ logger: log.watch, count: (op, file, reason) => count?.(op, file, reason) }),
+    eventReads: createEventReads(),
     countProblems: (fn) => (count = fn),
     onLateIdentity: (fn) => (late = fn),
   };

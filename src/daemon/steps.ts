@@ -24,7 +24,10 @@ export function startSelfProtection(c: StartContext): Started<GuardedWriter> {
   const { options, problems } = c;
   const writer = createGuardedWriter(c.layout, options.procRoot, {
     onUnsafe: (p, reason, message) => problems.report({ op: "write", path: p, reason, message }),
-    onWritten: (p) => problems.clear("write", p),
+    onWritten: (p) => {
+      c.eventReads.written(p);
+      problems.clear("write", p);
+    },
   });
   if (options.protectSelf ?? true)
     protectSelf({
@@ -55,6 +58,7 @@ export function executorFactory(
       hostMemoryBytes: options.hostMemoryBytes,
       ownCgroups: options.ownCgroups,
       mayAct: scope.mayAct,
+      read: c.eventReads.readAt,
       hooks: { onOutcome: (proposal, outcome) => metrics.recordAction(proposal, outcome) },
     });
 }

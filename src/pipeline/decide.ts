@@ -17,6 +17,7 @@ import type { IdentityResolver } from "../identity/resolver.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { PolicyEngine } from "../policy/engine.js";
 import { readSnapshot } from "../watch/snapshot.js";
+import type { EventReads } from "./eventReads.js";
 import type { Decided } from "./pipeline.js";
 import type { Gauges, WatchScope } from "./types.js";
 
@@ -33,6 +34,8 @@ export interface DecideDeps {
   readonly gauges: Pick<Gauges, "refresh">;
   readonly onAction?: ((proposal: ActionProposal, outcome: ActionOutcome) => void) | undefined;
   readonly record?: ((event: WatchdogEvent, snapshot: CgroupSnapshot | null) => void) | undefined;
+  /** Settings read once per decision: the snapshot's reads serve the executor and the refresh (eventReads.ts). */
+  readonly eventReads?: Pick<EventReads, "during"> | undefined;
 }
 
 interface Deciding {
@@ -84,16 +87,21 @@ export function createDecide(deps: DecideDeps): (event: WatchdogEvent) => Decide
     else if (changed !== null) for (const cgroup of changed) deps.gauges.refresh(cgroup);
   };
 
-  return (event) => {
+  const decideNow = (event: WatchdogEvent, wanted: boolean): Decided => {
     const decided: Deciding = { evaluations: [], decisions: [] };
-    const wanted = deps.wants(event);
-    if (wanted || deps.record !== undefined) {
-      const snapshot = snapshotOf(event);
-      // A removed cgroup has nothing left to read: its trace line carries no snapshot (replay keeps the previous one).
-      deps.record?.(event, event.kind === "cgroup_removed" ? null : snapshot);
-      if (wanted) evaluate(event, snapshot, decided);
-    }
+    const snapshot = snapshotOf(event);
+    // A removed cgroup has nothing left to read: its trace line carries no snapshot (replay keeps the previous one).
+    deps.record?.(event, event.kind === "cgroup_removed" ? null : snapshot);
+    if (wanted) evaluate(event, snapshot, decided);
     return decided;
+  };
+
+  return (event) => {
+    const wanted = deps.wants(event);
+    if (!wanted && deps.record === undefined) return { evaluations: [], decisions: [] };
+    return deps.eventReads === undefined
+      ? decideNow(event, wanted)
+      : deps.eventReads.during(() => decideNow(event, wanted));
   };
 }
 

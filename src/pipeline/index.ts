@@ -27,7 +27,7 @@ import type { Gauges, WatchScope } from "./types.js";
 
 export type { Gauges, WatchScope } from "./types.js";
 
-export interface PipelineDeps extends Pick<DecideDeps, "onAction" | "record"> {
+export interface PipelineDeps extends Pick<DecideDeps, "onAction" | "record" | "eventReads"> {
   readonly onEvent?: ((event: WatchdogEvent) => void) | undefined;
   readonly config: RuntimeConfig;
   readonly layout: CgroupLayout;

@@ -1,0 +1,136 @@
+/**
+ * What the daemon spends per event in the latency scenario itself (not a
+ * model of it): a fake v2 tree of N cgroups, the bench's raise policy, the
+ * metrics server on, the driver in its own process bumping oom_kill of a
+ * random cgroup and timing until memory.max is written. Once the loop is
+ * quiet after the first pass, one driver round runs under V8's CPU profiler
+ * (or, with --no-profile, without it, to see the percentiles unperturbed).
+ * Prints process CPU per event, the latency percentiles, and self/inclusive
+ * time per function as µs per event.
+ *   node dist/bench/stress/latency-profile.js [--n 10000] [--samples 600] [--top 30] [--no-profile]
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Session } from "node:inspector/promises";
+import { v2LayoutAt } from "../../src/cgroup/layout.js";
+import { buildTree, cpuMs, dist, sleep, startBenchDaemon } from "../common.js";
+import type { DriverCommand } from "../driver.js";
+import { ask, endChild, latencyYaml, RAISE_POLICY, startDriver, untilQuiet } from "../scenarios.js";
+
+const arg = (name: string, dflt: number): number => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const N = arg("--n", 10000);
+const SAMPLES = arg("--samples", 600);
+const TOP = arg("--top", 30);
+const PROFILE = !process.argv.includes("--no-profile");
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { functionName: string; url: string; lineNumber: number };
+  readonly children?: number[];
+}
+interface Profile {
+  readonly nodes: ProfileNode[];
+  readonly samples: number[];
+  readonly timeDeltas: number[];
+}
+
+const root = fs.mkdtempSync(path.join(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "cgwatch-latprof-"));
+const driver = startDriver();
+try {
+  buildTree(root, N);
+  let applied = 0;
+  const bd = await startBenchDaemon({
+    layout: v2LayoutAt(root),
+    yaml: latencyYaml("127.0.0.1:0"),
+    policies: { "raise.js": RAISE_POLICY },
+    serveMetrics: true,
+    onAction: (_p, o) => (o.kind === "applied" ? applied++ : undefined),
+  });
+  try {
+    await bd.daemon.ready;
+    await untilQuiet(60_000);
+    const cmd: DriverCommand = {
+      cmd: "latency",
+      root,
+      n: N,
+      samples: SAMPLES,
+      warmup: 20,
+      paceMinMs: 5,
+      paceMaxMs: 10,
+      timeoutMs: 2000,
+    };
+    // The daemon's own CPU without events, over as long a window: what the per-event figure must not be charged.
+    const i0 = cpuMs();
+    await sleep(3000);
+    const idlePerSecond = (cpuMs() - i0) / 3;
+    const session = new Session();
+    if (PROFILE) {
+      session.connect();
+      await session.post("Profiler.enable");
+      await session.post("Profiler.setSamplingInterval", { interval: 100 });
+      await session.post("Profiler.start");
+    }
+    const a0 = applied;
+    const c0 = cpuMs();
+    const t0 = performance.now();
+    const r = await ask(driver, cmd, "latency");
+    const cpu = cpuMs() - c0;
+    const wall = performance.now() - t0;
+    const events = applied - a0;
+    const d = dist(r.latUs);
+    process.stdout.write(
+      `${N} cgroups, ${events} actions in ${wall.toFixed(0)} ms: process CPU ${cpu.toFixed(0)} ms = ${((cpu / events) * 1000).toFixed(0)} µs per event (idle ${idlePerSecond.toFixed(1)} ms/s: ${(((cpu - (idlePerSecond * wall) / 1000) / events) * 1000).toFixed(0)} µs per event net); ` +
+        `latency p50 ${(d.p50 / 1000).toFixed(3)} p90 ${(d.p90 / 1000).toFixed(3)} p99 ${(d.p99 / 1000).toFixed(3)} ms, lost ${r.lost}; load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}\n`,
+    );
+    if (PROFILE) {
+      const { profile } = (await session.post("Profiler.stop")) as unknown as { profile: Profile };
+      report(profile, events);
+    }
+    await sleep(10);
+  } finally {
+    await bd.stop();
+  }
+} finally {
+  await endChild(driver);
+  fs.rmSync(root, { recursive: true, force: true });
+}
+
+function report(profile: Profile, events: number): void {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const name = (f: ProfileNode["callFrame"]): string =>
+    `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\/(dist|node_modules)\//, "$1/")}:${f.lineNumber + 1}`;
+  const self = new Map<string, number>();
+  /** Inclusive: every function on the stack of a sample gets its time once. */
+  const inclusive = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const us = profile.timeDeltas[i] ?? 0;
+    const n = byId.get(id);
+    if (n === undefined) return;
+    const here = name(n.callFrame);
+    self.set(here, (self.get(here) ?? 0) + us);
+    const seen = new Set<string>();
+    for (let cur: ProfileNode | undefined = n; cur !== undefined; ) {
+      const k = name(cur.callFrame);
+      if (!seen.has(k)) inclusive.set(k, (inclusive.get(k) ?? 0) + us);
+      seen.add(k);
+      const p = parent.get(cur.id);
+      cur = p === undefined ? undefined : byId.get(p);
+    }
+  });
+  const print = (title: string, m: Map<string, number>, filter: (k: string) => boolean): void => {
+    process.stdout.write(`${title}\n`);
+    for (const [k, us] of [...m]
+      .filter(([k]) => filter(k))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, TOP))
+      process.stdout.write(`${(us / events).toFixed(1).padStart(8)} µs/event  ${k}\n`);
+  };
+  print("self time:", self, () => true);
+  print("inclusive, cgwatch functions:", inclusive, (k) => k.includes("dist/src/"));
+}
