@@ -84,7 +84,10 @@ try {
     const d = dist(r.latUs);
     process.stdout.write(
       `${N} cgroups, ${events} actions in ${wall.toFixed(0)} ms: process CPU ${cpu.toFixed(0)} ms = ${((cpu / events) * 1000).toFixed(0)} µs per event (idle ${idlePerSecond.toFixed(1)} ms/s: ${(((cpu - (idlePerSecond * wall) / 1000) / events) * 1000).toFixed(0)} µs per event net); ` +
-        `latency p50 ${(d.p50 / 1000).toFixed(3)} p90 ${(d.p90 / 1000).toFixed(3)} p99 ${(d.p99 / 1000).toFixed(3)} ms, lost ${r.lost}; load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}\n`,
+        `latency p50 ${(d.p50 / 1000).toFixed(3)} p90 ${(d.p90 / 1000).toFixed(3)} p99 ${(d.p99 / 1000).toFixed(3)} ms, lost ${r.lost}; load ${os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(" ")}\n`,
     );
     if (PROFILE) {
       const { profile } = (await session.post("Profiler.stop")) as unknown as { profile: Profile };
@@ -115,7 +118,7 @@ function report(profile: Profile, events: number): void {
     const here = name(n.callFrame);
     self.set(here, (self.get(here) ?? 0) + us);
     const seen = new Set<string>();
-    for (let cur: ProfileNode | undefined = n; cur !== undefined; ) {
+    for (let cur: ProfileNode | undefined = n; cur !== undefined;) {
       const k = name(cur.callFrame);
       if (!seen.has(k)) inclusive.set(k, (inclusive.get(k) ?? 0) + us);
       seen.add(k);

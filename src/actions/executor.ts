@@ -13,16 +13,7 @@ import type { CgroupLayout, CgroupVersion, Controller } from "../cgroup/layout.j
 import { locateController } from "../cgroup/layout.js";
 import { CgroupPathError, normaliseCgroupPath } from "../cgroup/paths.js";
 import type { GuardedWriter } from "../cgroup/writer.js";
-import {
-  applySteps,
-  beforeOf,
-  dirExists,
-  dirFor,
-  describeWrites,
-  procsDir,
-  readFile,
-  type FileRead,
-} from "./apply.js";
+import { applySteps, beforeOf, dirExists, dirFor, describeWrites, procsDir, readFile, type FileRead } from "./apply.js";
 import { guardrailsForPolicy, type GuardrailSettings } from "./guardrailConfig.js";
 import {
   checkCooldown,
@@ -150,7 +141,7 @@ function readCurrent(
   reads: ReturnType<ActionRegistry["readsFor"]>,
   read: (path: string) => FileRead,
 ): Map<string, string | null> | Decision {
-  const { cgroup, controller, version } = t;
+  const { cgroup, version } = t;
   const current = new Map<string, string | null>();
   let found = false;
   for (const at of reads) {

@@ -58,7 +58,7 @@ export function executorFactory(
       hostMemoryBytes: options.hostMemoryBytes,
       ownCgroups: options.ownCgroups,
       mayAct: scope.mayAct,
-      read: c.eventReads.readAt,
+      read: (p) => c.eventReads.readAt(p),
       hooks: { onOutcome: (proposal, outcome) => metrics.recordAction(proposal, outcome) },
     });
 }

@@ -1,17 +1,20 @@
 /**
- * Settings read while one event is decided are read once. The snapshot for
- * the policies reads a cgroup's limits and weights; the executor then reads
- * the current value of the file it plans to write (memory.max, cpu.max …),
- * and after an applied action the gauges' refresh reads the snapshot again:
- * the same settings up to three times within a millisecond, each a one-shot
- * open/fstat/read/close once the kept-fd budget is spent (10k cgroups).
+ * Within one event's decision each control file is read once. The snapshot
+ * for the policies reads a cgroup's limits, weights and usage; the executor
+ * then reads the current value of the file it plans to write (memory.max,
+ * cpu.max …) and the usage its guardrails compare with; after an applied
+ * action the gauges' refresh reads the snapshot again: the same files up to
+ * three times within a millisecond, each a one-shot open/fstat/read/close
+ * once the kept-fd budget is spent (at 10k cgroups the tracker's own files
+ * fill it). So the guardrails also check the values the policy decided on.
  *
- * While `during(fn)` runs, a setting's first read is remembered by path and
- * served to the later readers of the same event. Only settings (files that
- * cgwatch may write: only a write changes them) are remembered, never a
- * counter, usage or pressure file, and cgwatch's own write of a setting
- * drops it (`written`), so the read-back and the refresh read the new value
- * from the kernel. Outside `during` every read goes straight to the file.
+ * While `during(fn)` runs, a file's first read is remembered by path and
+ * served to the later readers of the same event, until cgwatch writes: a
+ * write drops the file written and everything that is not a setting (usage,
+ * counters, state: a lower limit makes the kernel reclaim), so the
+ * read-back and the refresh read those from the kernel, and only the other
+ * settings (files that only a write changes) are still served. Outside
+ * `during` every read goes straight to the file.
  */
 import { ACTION_REGISTRY, type WriteAllowList } from "../actions/kinds/index.js";
 import { readFileAt, type FileRead } from "../cgroup/cgroupFiles.js";
@@ -20,7 +23,7 @@ import type { FileReader, ReadResult } from "../cgroup/read.js";
 /** Writable files whose content the kernel also changes by itself: never served from memory. */
 const LIVE_STATE: ReadonlySet<string> = new Set(["memory.oom_control", "freezer.state"]);
 
-/** File names that only a write changes: the guarded writer's allow-list less the files with live state. */
+/** File names that only a write changes (still served after cgwatch writes another file): the guarded writer's allow-list less the files with live state. */
 export function settingFiles(allow: WriteAllowList = ACTION_REGISTRY.writable): ReadonlySet<string> {
   const names = new Set([...Object.values(allow.byController).flat(), ...allow.v2Core]);
   for (const live of LIVE_STATE) names.delete(live);
@@ -36,21 +39,18 @@ export interface EventReads {
   over(reader: FileReader): FileReader;
   /** The action edge's read by absolute path (current values, read-backs), with the memory in front of it. */
   readAt(path: string): FileRead;
-  /** cgwatch wrote `path`: its next read goes to the file (the guarded writer's onWritten). */
+  /** cgwatch wrote `path`: it and every remembered non-setting are read from the file again (the guarded writer's onWritten). */
   written(path: string): void;
 }
 
 export function createEventReads(settings: ReadonlySet<string> = settingFiles()): EventReads {
   const known = new Map<string, string>();
   let depth = 0;
-  const remember = (path: string, text: string): void => {
-    if (settings.has(baseName(path))) known.set(path, text);
-  };
   const through = (reader: FileReader, path: string, once: boolean): ReadResult => {
     const text = known.get(path);
     if (text !== undefined) return { kind: "ok", text };
     const r = once ? reader.readOnce(path) : reader.read(path);
-    if (r.kind === "ok") remember(path, r.text);
+    if (r.kind === "ok") known.set(path, r.text);
     return r;
   };
   return {
@@ -76,13 +76,16 @@ export function createEventReads(settings: ReadonlySet<string> = settingFiles())
       const text = depth === 0 ? undefined : known.get(path);
       if (text !== undefined) return { kind: "ok", text };
       const r = readFileAt(path);
-      if (r.kind === "ok" && depth > 0) remember(path, r.text);
+      if (r.kind === "ok" && depth > 0) known.set(path, r.text);
       return r;
     },
     written(path) {
       // By file name, whatever the directory's spelling: a write of memory.max drops every remembered memory.max.
       const name = baseName(path);
-      for (const p of known.keys()) if (baseName(p) === name) known.delete(p);
+      for (const p of known.keys()) {
+        const file = baseName(p);
+        if (file === name || !settings.has(file)) known.delete(p);
+      }
     },
   };
 }

@@ -1,8 +1,8 @@
 /**
- * Settings read once per event decision: within `during`, a setting's second
- * read is served from the first (the file may have changed on disk: the
- * memory does not look), a counter is always read from the file, cgwatch's
- * own write drops the setting, and outside `during` nothing is served.
+ * Each file read once per event decision: within `during`, a second read is
+ * served from the first (the file may have changed on disk: the memory does
+ * not look); cgwatch's own write drops the file written and every
+ * non-setting; outside `during` nothing is served.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -44,23 +44,42 @@ describe("event reads", () => {
     expect(reads.during(() => textOf(reads.readAt(max)))).toBe("2000\n");
   });
 
-  it("always reads counters, usage and settings with live state from the file", () => {
+  it("after cgwatch writes, reads the written file, usage, counters and state afresh, and serves the other settings", () => {
     const dir = cgroupDir();
+    fs.writeFileSync(path.join(dir, "memory.high"), "900\n");
     const reads = createEventReads();
     const reader = reads.over(createFileReader(64));
-    const current = path.join(dir, "memory.current");
-    const oom = path.join(dir, "memory.oom_control");
+    const [max, high, current, oom] = ["memory.max", "memory.high", "memory.current", "memory.oom_control"].map((f) =>
+      path.join(dir, f),
+    ) as [string, string, string, string];
     const seen = reads.during(() => {
-      reader.readOnce(current);
-      reads.readAt(oom);
-      fs.writeFileSync(current, "20\n");
+      for (const p of [max, high, current, oom]) reader.readOnce(p);
+      fs.writeFileSync(current, "20\n"); // the kernel moves usage and state by itself
       fs.writeFileSync(oom, "oom_kill_disable 1\nunder_oom 1\noom_kill 0\n");
-      return [textOf(reader.readOnce(current)), textOf(reads.readAt(oom))];
+      fs.writeFileSync(high, "800\n"); // another writer
+      // Before cgwatch writes, the decision sees one instant: what the policy read, the guardrails check.
+      const instant = [textOf(reads.readAt(current)), textOf(reader.read(oom))];
+      fs.writeFileSync(max, "500\n");
+      reads.written(max);
+      return [
+        ...instant,
+        textOf(reads.readAt(max)),
+        textOf(reader.readOnce(current)),
+        textOf(reader.read(oom)),
+        textOf(reader.readOnce(high)),
+      ];
     });
-    expect(seen).toEqual(["20\n", "oom_kill_disable 1\nunder_oom 1\noom_kill 0\n"]);
+    expect(seen).toEqual([
+      "10\n",
+      "oom_kill_disable 1\nunder_oom 0\noom_kill 0\n",
+      "500\n",
+      "20\n",
+      "oom_kill_disable 1\nunder_oom 1\noom_kill 0\n",
+      "900\n",
+    ]);
     expect(settingFiles().has("memory.oom_control")).toBe(false);
     expect(settingFiles().has("memory.current")).toBe(false);
-    expect(settingFiles().has("memory.max")).toBe(true);
+    expect(settingFiles().has("memory.high")).toBe(true);
   });
 
   it("drops a setting cgwatch writes, whatever the spelling of its directory: the read-back sees the kernel's value", () => {
