@@ -29,24 +29,31 @@ class Problems implements TrackerProblems {
   /** Files with a reported problem: only those are cleared (once) by a good parse. */
   private troubled: Set<string> | null = null;
 
+  /** The hooks themselves, not the object that carried them (a tracker's options, one per cgroup). */
+  private readonly onProblem: ProblemHooks["onProblem"];
+  private readonly onProblemCleared: ProblemHooks["onProblemCleared"];
+
   constructor(
     private readonly cgroup: string,
-    private readonly hooks: ProblemHooks,
-  ) {}
+    hooks: ProblemHooks,
+  ) {
+    this.onProblem = hooks.onProblem;
+    this.onProblemCleared = hooks.onProblemCleared;
+  }
 
   report(file: string, reason: string): void {
     (this.troubled ??= new Set()).add(file);
-    this.hooks.onProblem?.({ cgroup: this.cgroup, file, reason });
+    this.onProblem?.({ cgroup: this.cgroup, file, reason });
   }
 
   parsedCleanly(file: string): void {
     if (this.troubled !== null && this.troubled.size > 0 && this.troubled.delete(file))
-      this.hooks.onProblemCleared?.({ cgroup: this.cgroup, file });
+      this.onProblemCleared?.({ cgroup: this.cgroup, file });
   }
 
   clearAll(): void {
     if (this.troubled === null) return;
-    for (const file of this.troubled) this.hooks.onProblemCleared?.({ cgroup: this.cgroup, file });
+    for (const file of this.troubled) this.onProblemCleared?.({ cgroup: this.cgroup, file });
     this.troubled = null;
   }
 }
