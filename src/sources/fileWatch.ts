@@ -72,7 +72,8 @@ class Watch implements FileWatch {
     this.immediate = null;
     const at = this.noted;
     this.noted = null;
-    if (at !== null)
+    // (A watch ended while its wake was pending delivers nothing.)
+    if (at !== null && this.watcher[OWNER] === this)
       this.sink.onWake({ kind: "file_changed", cgroup: this.cgroup, file: this.file, source: "inotify", at });
   }
 
