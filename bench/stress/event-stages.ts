@@ -43,7 +43,7 @@ fs.writeFileSync(
 );
 fs.writeFileSync(
   path.join(work, "c.yaml"),
-    // No periodic pass in the measured loops (at 10k one would take seconds of CPU): only the events' own cost.
+  // No periodic pass in the measured loops (at 10k one would take seconds of CPU): only the events' own cost.
   `watch: [ "pods/*" ]\npolicies: { builtin: false, dirs: [ "${work}" ] }\nguardrails: { cooldown: 0s, rateLimit: null }\npsi: { memory: "off" }\n` +
     `safetyNetInterval: 1h\n`,
 );
