@@ -46,6 +46,7 @@ import {
   startRetention,
   startSelfProtection,
 } from "./daemon/steps.js";
+import { warmDecisionPath } from "./daemon/warm.js";
 import { startWatcher } from "./daemon/watch.js";
 
 export interface DaemonOptions {
@@ -166,6 +167,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     gauges.refresh = (cgroup) => publisher.refresh(cgroup);
     gauges.publishSoon = (cgroup, delaysMs) => publisher.publishSoon(cgroup, delaysMs);
     const ready = firstScan(c, { watcher, metrics, publisher, scope }, () => (scanned = true));
+    // The decision path compiled before the first OOM needs it (warm.ts): reads only, no line, no count.
+    void ready.then(() => {
+      const first = watcher.trackers.keys().next();
+      if (first.done === true) return;
+      try {
+        warmDecisionPath(c, { cgroup: first.value, reader: eventReader, writer, reads: c.eventReads });
+      } catch {
+        /* a warm-up that fails costs the first action its compile time, nothing else */
+      }
+    });
     await steps.run("heartbeat", () => startHeartbeat(c, metrics));
     const applyConfig = createConfigApplier({
       started: config,
