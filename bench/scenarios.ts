@@ -148,6 +148,24 @@ export function untilQuiet(boundMs: number): Promise<QuietResult> {
   });
 }
 
+/**
+ * Until this process's CPU over 500 ms windows is under `fraction` of a core
+ * (or the bound): the publisher's first pass runs in 1 ms slices that never
+ * stall the loop, so untilQuiet returns while it still has seconds to go (at
+ * 10k cgroups the daemon then burned ~85 % of a core through the whole
+ * measured round, and the p50 doubled). Resolves with the ms waited.
+ */
+export async function untilCpuQuiet(boundMs: number, fraction = 0.2): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < boundMs) {
+    const c0 = process.cpuUsage();
+    await sleep(500);
+    const c = process.cpuUsage(c0);
+    if ((c.user + c.system) / 1000 < 500 * fraction) break;
+  }
+  return Math.round(performance.now() - t0);
+}
+
 /** Echo, then cgwatch, then cgwatch while a third process scrapes /metrics back to back; same tree, same driver. */
 export async function latencyRun(args: {
   root: string;
@@ -188,6 +206,7 @@ export async function latencyRun(args: {
       // The publisher's first pass starts at ready and reads every file of every cgroup in
       // slices; wait for the loop to go quiet (no stall over 10 ms for 1 s) and record what it cost.
       const pass = await untilQuiet(args.settleMs ?? 30_000);
+      await untilCpuQuiet(60_000);
       const cg = await ask(driver, cmd(), "latency");
       const url = `${bd.daemon.metricsServer?.url ?? ""}/metrics`;
       const scraping = ask(scraper, { cmd: "scrape", url, maxSeconds: 120 }, "scrape");

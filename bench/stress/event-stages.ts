@@ -25,7 +25,7 @@ import { v2LayoutAt } from "../../src/cgroup/layout.js";
 import { loadConfig } from "../../src/config/load.js";
 import { startDaemon } from "../../src/daemon.js";
 import { buildTree } from "../common.js";
-import { untilQuiet } from "../scenarios.js";
+import { untilCpuQuiet, untilQuiet } from "../scenarios.js";
 
 const eventsArg = process.argv.indexOf("--events");
 const EVENTS = eventsArg >= 0 ? Number(process.argv[eventsArg + 1]) : 1500;
@@ -83,13 +83,7 @@ await daemon.ready;
 // The publisher's first pass runs in slices after ready: at 10k cgroups it would share the measured loops.
 if (CGROUPS > 1000) {
   await untilQuiet(60_000);
-  // Its slices never stall the loop, so also wait for the process to go quiet (under 10 % of a core over 300 ms).
-  for (let t = 0; t < 200; t++) {
-    const c0 = process.cpuUsage();
-    await new Promise((r) => setTimeout(r, 300));
-    const c = process.cpuUsage(c0);
-    if (c.user + c.system < 30_000) break;
-  }
+  await untilCpuQuiet(60_000, 0.1); // its slices never stall the loop
 }
 const cgroups = fs
   .readdirSync(path.join(root, "pods"), { withFileTypes: true })
