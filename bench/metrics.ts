@@ -22,8 +22,8 @@ import { populate } from "./population.js";
 export interface RenderFigures {
   /** Wall time from call to full text, ms (median of runs). */
   readonly renderMs: number;
-  /** Process CPU (user + system, every thread: GC helpers included) over the render, ms (median of runs). */
-  readonly cpuMs: number;
+  /** Process CPU (user + system, every thread: GC helpers included) over the render, ms (median of runs; absent in results from before it existed). */
+  readonly cpuMs?: number;
   readonly bytes: number;
   readonly series: number;
   /** Longest interval between setImmediate ticks during the render, ms (max over runs). */

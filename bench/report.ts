@@ -352,9 +352,9 @@ export function renderMarkdown(r: Results): string {
   p("## /metrics render (from `runMetricsBench()`, v1 Kubernetes-like population)");
   p();
   p(
-    "| cgroups | series | bytes | cgwatch stream render, ms | cgwatch string render, ms | prom-client render, ms | HTTP scrape, ms | max loop stall during a scrape, ms |",
+    "| cgroups | series | bytes | cgwatch stream render, ms | stream render CPU, ms | cgwatch string render, ms | prom-client render, ms | HTTP scrape, ms | HTTP scrape CPU (server + client), ms | max loop stall during a scrape, ms |",
   );
-  p("|---:|---:|---:|---:|---:|---:|---:|---:|");
+  p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const n of [1000, 10000]) {
     const pick = (m: (typeof r.metrics)[number]["result"]) => m.scales.find((s) => s.cgroups === n);
     const g = (h: (s: NonNullable<ReturnType<typeof pick>>) => number): Spread =>
@@ -371,7 +371,7 @@ export function renderMarkdown(r: Results): string {
       )} | ${f(
         g((s) => s.cgwatchStream.bytes),
         0,
-      )} | ${f(g((s) => s.cgwatchStream.renderMs))} | ${f(g((s) => s.cgwatchString.renderMs))} | ${f(g((s) => s.promClient.renderMs))} | ${f(g((s) => s.httpScrapeMs))} | ${f(g((s) => s.httpMaxLoopGapMs))} |`,
+      )} | ${f(g((s) => s.cgwatchStream.renderMs))} | ${f(g((s) => s.cgwatchStream.cpuMs ?? NaN))} | ${f(g((s) => s.cgwatchString.renderMs))} | ${f(g((s) => s.promClient.renderMs))} | ${f(g((s) => s.httpScrapeMs))} | ${f(g((s) => s.httpCpuMs ?? NaN))} | ${f(g((s) => s.httpMaxLoopGapMs))} |`,
     );
   }
   p(`(load at start: ${loads(r.metrics)})`);
