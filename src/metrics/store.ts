@@ -103,7 +103,11 @@ export class Family {
   /** Histograms: `le="..."` text per bucket, +Inf last. */
   readonly leLabels: readonly string[];
 
-  constructor(readonly def: FamilyDef) {
+  constructor(
+    readonly def: FamilyDef,
+    /** Position in its store: a CgroupEntry's slot for this family. */
+    readonly index = 0,
+  ) {
     if (!isValidMetricName(def.name)) throw new Error(`invalid metric name ${def.name}`);
     for (const l of def.labelNames) {
       if (!isValidLabelName(l) || l === "le") throw new Error(`invalid label name ${l} on ${def.name}`);
@@ -133,9 +137,13 @@ export class Family {
     return s;
   }
 
-  /** Gets or creates a series by its label text, without keeping it in `lookup` (per-cgroup series are found through their CgroupEntry). */
-  create(values: readonly string[], hold = false): Series {
-    const labels = flatLabels(this.def.labelNames, values);
+  /**
+   * Gets or creates a series by its label text, without keeping it in
+   * `lookup` (per-cgroup series are found through their CgroupEntry).
+   * `labels`, when given, is that text already rendered (a cgroup's one
+   * label text, shared by its families).
+   */
+  create(values: readonly string[], hold = false, labels = flatLabels(this.def.labelNames, values)): Series {
     let s = this.series.get(labels);
     if (s === undefined) {
       s = {
@@ -196,9 +204,16 @@ function findByExtra(pairs: ByExtra, key: string): Series | undefined {
  * with two extra labels (per-device I/O). An array, not a Map: a family
  * has a handful of series per cgroup, and a Map each would cost more
  * memory at 10k cgroups than the key strings it saves.
+ *
+ * Memory per cgroup (10k cgroups, 27 series each): the families' slots are
+ * one array indexed by the family's position in the store, not a Map (a
+ * ~30-entry Map is ~1 KB), and the families without extra labels share one
+ * `{cgroup="..."}` text (one ~150-byte string instead of one per family).
  */
 export class CgroupEntry {
-  private readonly byFamily = new Map<Family, Series | ByExtra>();
+  private readonly byFamily: (Series | ByExtra | undefined)[] = [];
+  /** `{cgroup="..."}`, rendered once for every family whose only label is "cgroup". */
+  private cgroupLabels: string | undefined;
 
   constructor(
     readonly cgroup: string,
@@ -208,11 +223,11 @@ export class CgroupEntry {
 
   /** The series of `family` for this cgroup with extra label values after "cgroup"; `hold` for counters born with a count. */
   get(family: Family, extra: readonly string[] = NO_VALUES, hold: boolean = this.fresh): Series {
-    const slot = this.byFamily.get(family);
+    const slot = this.byFamily[family.index];
     if (extra.length === 0) {
       if (slot !== undefined && !Array.isArray(slot)) return slot;
-      const s = family.create([this.cgroup], hold);
-      this.byFamily.set(family, s);
+      const s = family.create([this.cgroup], hold, this.labelsOf(family));
+      this.byFamily[family.index] = s;
       return s;
     }
     const pairs = Array.isArray(slot) ? slot : NO_PAIRS;
@@ -220,14 +235,22 @@ export class CgroupEntry {
     let s = findByExtra(pairs, key);
     if (s === undefined) {
       s = family.create([this.cgroup, ...extra], hold);
-      this.byFamily.set(family, withPair(pairs, key, s));
+      this.byFamily[family.index] = withPair(pairs, key, s);
     }
     return s;
   }
 
+  /** The label text of a series of `family` without extra labels: the shared one when its only label is "cgroup". */
+  private labelsOf(family: Family): string {
+    const names = family.def.labelNames;
+    if (names.length !== 1 || names[0] !== "cgroup") return flatLabels(names, [this.cgroup]);
+    this.cgroupLabels ??= flatLabels(names, [this.cgroup]);
+    return this.cgroupLabels;
+  }
+
   /** Drops one series (a setting that became unlimited, a device that went away). */
   drop(family: Family, extra: readonly string[] = NO_VALUES): void {
-    const slot = this.byFamily.get(family);
+    const slot = this.byFamily[family.index];
     if (slot === undefined) return;
     const s = Array.isArray(slot) ? findByExtra(slot, extraKey(extra)) : extra.length === 0 ? slot : undefined;
     if (s !== undefined) this.dropAllOf(family, (x) => x !== s);
@@ -235,12 +258,12 @@ export class CgroupEntry {
 
   /** Drops every series of the family that `keep` refuses (for replacing per-device sets). */
   dropAllOf(family: Family, keep: (s: Series) => boolean): void {
-    const slot = this.byFamily.get(family);
+    const slot = this.byFamily[family.index];
     if (slot === undefined) return;
     if (!Array.isArray(slot)) {
       if (keep(slot)) return;
       family.delete(slot);
-      this.byFamily.delete(family);
+      this.byFamily[family.index] = undefined;
       return;
     }
     let kept = NO_PAIRS;
@@ -249,17 +272,17 @@ export class CgroupEntry {
       if (keep(s)) kept = withPair(kept, (slot[i] as string | undefined) ?? "", s);
       else family.delete(s);
     }
-    if (kept.length === 0) this.byFamily.delete(family);
-    else this.byFamily.set(family, kept);
+    this.byFamily[family.index] = kept.length === 0 ? undefined : kept;
   }
 
   /** Removes every series of the cgroup from its family: nothing of it is rendered afterwards. */
   clear(): void {
-    for (const slot of this.byFamily.values()) {
+    for (const slot of this.byFamily) {
+      if (slot === undefined) continue;
       if (!Array.isArray(slot)) slot.family.delete(slot);
       else for (let i = 1; i < slot.length; i += 2) (slot[i] as Series).family.delete(slot[i] as Series);
     }
-    this.byFamily.clear();
+    this.byFamily.length = 0;
   }
 }
 
@@ -271,7 +294,7 @@ export class Store {
 
   define(def: FamilyDef): Family {
     if (this.byName.has(def.name)) throw new Error(`metric ${def.name} defined twice`);
-    const f = new Family(def);
+    const f = new Family(def, this.families.length);
     this.families.push(f);
     this.byName.set(def.name, f);
     return f;
