@@ -120,8 +120,8 @@ export class Family {
 
   constructor(
     readonly def: FamilyDef,
-    /** Position in its store: a CgroupEntry's slot for this family. */
-    readonly index = 0,
+    /** Position in its store: a CgroupEntry's slot for this family (so an entry serves the families of one store). */
+    readonly index: number,
   ) {
     if (!isValidMetricName(def.name)) throw new Error(`invalid metric name ${def.name}`);
     for (const l of def.labelNames) {
