@@ -30,6 +30,17 @@ export interface RenderFigures {
   readonly maxLoopGapMs: number;
 }
 
+export interface HttpFigures {
+  /** Wall time of one GET, ms (median of runs). */
+  readonly scrapeMs: number;
+  /** Process CPU over one GET, server and client (same process; zlib's threadpool included), ms (median of runs). */
+  readonly cpuMs: number;
+  /** Longest interval between setImmediate ticks during a GET, ms (max over runs). */
+  readonly maxLoopGapMs: number;
+  /** Bytes on the wire (compressed when gzip). */
+  readonly bytes: number;
+}
+
 export interface ScaleFigures {
   readonly cgroups: number;
   /** `await registry.metrics()` over the same series. */
@@ -43,6 +54,8 @@ export interface ScaleFigures {
   readonly httpMaxLoopGapMs: number;
   /** Process CPU over one HTTP scrape, server and client (same process), ms (absent in results from before it existed). */
   readonly httpCpuMs?: number;
+  /** The same GET asking for gzip, as Prometheus does (absent in results from before it existed). */
+  readonly httpGzip?: HttpFigures;
   /** heapUsed with the cgroups' series in cgwatch's store, after a GC when --expose-gc (before the prom-client copy exists). */
   readonly heapUsedMb: number;
 }
@@ -122,10 +135,11 @@ async function measure(render: () => Promise<[number, number]>, runs: number): P
 
 const ofText = (text: string): [number, number] => [Buffer.byteLength(text), countSamples(text)];
 
-function httpGet(url: string): Promise<number> {
+/** GETs `url`; resolves with the bytes received (compressed ones when `gzip`: the scraper's decompression is not timed). */
+function httpGet(url: string, gzip = false): Promise<number> {
   return new Promise((resolve, reject) => {
     http
-      .get(url, (res) => {
+      .get(url, { headers: gzip ? { "accept-encoding": "gzip" } : {} }, (res) => {
         let n = 0;
         res.on("data", (b: Buffer) => (n += b.length));
         res.on("end", () => resolve(n));
@@ -135,24 +149,27 @@ function httpGet(url: string): Promise<number> {
   });
 }
 
-/** One HTTP GET of /metrics per run over loopback, identity encoding: [median ms, max loop gap ms, median CPU ms]. */
-async function httpScrapes(metrics: Metrics, runs: number): Promise<[number, number, number]> {
-  const server = await startMetricsServer({ metrics, port: 0, gzip: false });
+/** HTTP GETs of /metrics over loopback (the server's own gzip when asked, as Prometheus asks by default). */
+async function httpScrapes(metrics: Metrics, runs: number, gzip: boolean): Promise<HttpFigures> {
+  const server = await startMetricsServer({ metrics, port: 0, gzip });
+  const url = `${server.url}/metrics`;
   const times: number[] = [];
   const cpu: number[] = [];
   let gap = 0;
+  let bytes = 0;
   try {
-    await httpGet(`${server.url}/metrics`);
+    await httpGet(url, gzip);
     for (let i = 0; i < runs; i++) {
-      const r = await withGapProbe(() => httpGet(`${server.url}/metrics`));
+      const r = await withGapProbe(() => httpGet(url, gzip));
       times.push(r.ms);
       cpu.push(r.cpuMs);
       gap = Math.max(gap, r.maxGapMs);
+      bytes = r.result;
     }
   } finally {
     await server.close();
   }
-  return [round(median(times)), round(gap), round(median(cpu))];
+  return { scrapeMs: round(median(times)), cpuMs: round(median(cpu)), maxLoopGapMs: round(gap), bytes };
 }
 
 /**
@@ -184,16 +201,18 @@ export async function runMetricsBench(
       return [bytes, samples];
     }, runs);
     const str = await measure(async () => ofText(await metrics.render()), runs);
-    const [httpScrapeMs, httpMaxLoopGapMs, httpCpuMs] = await httpScrapes(metrics, runs);
+    const plain = await httpScrapes(metrics, runs, false);
+    const httpGzip = await httpScrapes(metrics, runs, true);
     const theirs = await promClientFigures(metrics, runs);
     scales.push({
       cgroups: n,
       promClient: theirs,
       cgwatchStream: stream,
       cgwatchString: str,
-      httpScrapeMs,
-      httpMaxLoopGapMs,
-      httpCpuMs,
+      httpScrapeMs: plain.scrapeMs,
+      httpMaxLoopGapMs: plain.maxLoopGapMs,
+      httpCpuMs: plain.cpuMs,
+      httpGzip,
       heapUsedMb,
     });
     globalThis.gc?.();

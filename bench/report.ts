@@ -10,6 +10,7 @@ import type { LatencyRun, StartupRun } from "./scenarios.js";
 import type { FloorRun } from "./floor.js";
 import type { ContainerRescueRun } from "./container.js";
 import { renderGoals } from "./reportGoals.js";
+import type { HttpFigures } from "./metrics.js";
 
 import { medianP90, type VmPsiBench, type VmPsiRep } from "./vmPsi.js";
 
@@ -376,6 +377,7 @@ export function renderMarkdown(r: Results): string {
   }
   p(`(load at start: ${loads(r.metrics)})`);
   p();
+  renderGzipScrapes(r.metrics, p);
 
   // Policy
   p("## Policy engine (from `runPolicyBench()`: throttle-burst through the whole engine)");
@@ -414,6 +416,35 @@ export function renderMarkdown(r: Results): string {
 
   renderGoals(r, p);
   return `${out.join("\n")}\n`;
+}
+
+/** The /metrics scrape as Prometheus asks for it (gzip); absent in results from before it was measured. */
+function renderGzipScrapes(runs: Results["metrics"], p: (s?: string) => void): void {
+  if (!runs.some((x) => x.result.scales.some((s) => s.httpGzip !== undefined))) return;
+  p(
+    "The same HTTP scrape asking for gzip, as Prometheus does (the server compresses at level 1 on libuv's threadpool):",
+  );
+  p();
+  p(
+    "| cgroups | HTTP scrape with gzip, ms | its CPU (zlib's thread included), ms | bytes on the wire | max loop stall, ms |",
+  );
+  p("|---:|---:|---:|---:|---:|");
+  for (const n of [1000, 10000]) {
+    const g = (h: (x: HttpFigures) => number): Spread =>
+      spread(
+        runs.map((x) => {
+          const z = x.result.scales.find((s) => s.cgroups === n)?.httpGzip;
+          return z === undefined ? NaN : h(z);
+        }),
+      );
+    p(
+      `| ${n} | ${f(g((x) => x.scrapeMs))} | ${f(g((x) => x.cpuMs))} | ${f(
+        g((x) => x.bytes),
+        0,
+      )} | ${f(g((x) => x.maxLoopGapMs))} |`,
+    );
+  }
+  p();
 }
 
 /** The real-container rescue (bench/container.ts): absent when the run had no container engine. */
