@@ -73,6 +73,8 @@ function flatTail(names: readonly string[], values: readonly string[]): string {
 
 /** How many distinct label tails a family keeps for sharing (devices, event names, process names: a few dozen in practice). */
 const MAX_TAILS = 4096;
+/** Families with at most this many labels ("cgroup" included) share their tails. */
+const MAX_SHARED_TAIL_LABELS = 3;
 
 /** Series reached by label values, one Map level per value: a lookup builds no key string. */
 type Trie = Map<string, Series | Trie>;
@@ -179,7 +181,9 @@ export class Family {
     let t = this.tails.get(key);
     if (t === undefined) {
       t = flatTail(this.def.labelNames, extra);
-      if (this.tails.size < MAX_TAILS) this.tails.set(key, t);
+      // Event names, devices, process names repeat across cgroups; a family with many extra labels
+      // (cgroup_info's identity) has one tail per container, which sharing would only keep alive.
+      if (this.def.labelNames.length <= MAX_SHARED_TAIL_LABELS && this.tails.size < MAX_TAILS) this.tails.set(key, t);
     }
     return t;
   }
