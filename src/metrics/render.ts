@@ -8,9 +8,11 @@
  * Chunks are built as a list of pieces joined once (one flat string, one
  * copy), not with `+=`: a rope keeps ~5 cons cells per line alive until the
  * chunk is flattened for the socket, and every scavenge during a scrape had
- * to copy that live rope (measured: 4–14 ms loop stalls per 1 MB chunk at
- * 10k cgroups). Chunks are small (64 KB) for the same reason: what is live
- * between two yields is what a scavenge copies.
+ * to copy that live rope (with 1 MB chunks, an HTTP scrape of 10k cgroups
+ * showed loop stalls of 7–15 ms, 3–4 ms after this change, same machine).
+ * Chunks are small (64 KB) for the same reason: what is live between two
+ * yields is what a scavenge copies. Joining pieces also costs less CPU than
+ * flattening the rope (stream render at 10k: ~150 -> ~90 ms).
  *
  * Consistency: each family's series list is copied when the renderer
  * reaches it, so a cgroup removed and re-added mid-scrape cannot appear
