@@ -21,9 +21,13 @@
  * or a symlink), which kernfs never does but other trees do: every
  * `revalidateMs` a kept path is lstat'ed and a changed dev/ino (or type)
  * closes the fd, reports `replaced` and opens the path afresh.
+ *
+ * One-shot reads go through the addon when it is loaded (nativeRead.ts: one
+ * call per file, same safety rules), else through Node's fs.
  */
 import fs from "node:fs";
 import { errnoOf } from "./errno.js";
+import { DirectoryReads, nativeReads, readAtPath, type NativeReads } from "./nativeRead.js";
 import { openRegular, type SafeOpenResult, type UnsafeReason } from "./safeOpen.js";
 
 export type ReadResult =
@@ -49,6 +53,8 @@ export interface FileReaderOptions {
   readonly revalidateMs?: number;
   readonly now?: () => number;
   readonly hooks?: ReaderHooks;
+  /** The addon's one-shot reads (default: when loaded); null reads through Node's fs. */
+  readonly native?: NativeReads | null;
 }
 
 const GONE_ERRNOS = new Set(["ENOENT", "ENODEV", "ESTALE", "ENOTDIR"]);
@@ -94,10 +100,12 @@ function readOnceInto(path: string, buf: Buffer): ReadResult {
 
 /** Shared by every one-shot read: reads are synchronous, so one buffer serves them all. */
 const oneShotBuffer = Buffer.allocUnsafe(BUFFER_BYTES);
+let sharedNative: NativeReads | null | undefined;
 
 /** One-shot read (open, read, close) of a control file, with the reader's safety: never blocks, regular files only. */
 export function readControlFile(path: string): ReadResult {
-  return readOnceInto(path, oneShotBuffer);
+  sharedNative ??= nativeReads();
+  return sharedNative === null ? readOnceInto(path, oneShotBuffer) : readAtPath(sharedNative, path, oneShotBuffer);
 }
 
 export interface FileReader {
@@ -233,6 +241,8 @@ export function createFileReader(options: number | FileReaderOptions = {}): File
   const fds = new KeptFds();
   const problems = new ReadProblems(opts.hooks ?? {});
   const buf = Buffer.allocUnsafe(BUFFER_BYTES);
+  const native = opts.native === undefined ? nativeReads() : opts.native;
+  const dirReads = native === null ? null : new DirectoryReads(native);
 
   /**
    * Whether a kept fd still reads what `path` names: lstat and compare. A
@@ -256,11 +266,16 @@ export function createFileReader(options: number | FileReaderOptions = {}): File
     return false;
   };
 
-  const readOnce = (path: string): ReadResult => problems.observed(path, readOnceInto(path, buf));
+  /** A pass's read: its files come a directory at a time, so they are read relative to it. */
+  const readOnce = (path: string): ReadResult =>
+    problems.observed(path, dirReads === null ? readOnceInto(path, buf) : dirReads.read(path, buf));
+  /** A read past the fd budget: one file of its directory, by path. */
+  const readUnkept = (path: string): ReadResult =>
+    problems.observed(path, native === null ? readOnceInto(path, buf) : readAtPath(native, path, buf));
 
   /** A read through a fresh open whose fd is kept (within the budget). */
   const openAndKeep = (path: string): ReadResult => {
-    if (fds.size >= maxOpen) return readOnce(path);
+    if (fds.size >= maxOpen) return readUnkept(path);
     const opened = openRegular(path, fs.constants.O_RDONLY);
     if (opened.kind !== "ok") return problems.observed(path, notOpened(opened));
     fds.keep(path, opened, now());
@@ -272,29 +287,36 @@ export function createFileReader(options: number | FileReaderOptions = {}): File
     }
   };
 
-  return {
-    read(path) {
-      const kept = fds.get(path);
-      if (kept !== undefined && (now() - kept.checkedAt < revalidateMs || stillCurrent(path, kept))) {
-        try {
-          return problems.observed(path, { kind: "ok", text: readAll(kept.fd, buf) });
-        } catch (err) {
-          fds.close(path);
-          // ENODEV: the cgroup behind the fd was removed. Retry once through a
-          // fresh open in case the path was recreated (same name, new cgroup).
-          if (!GONE_ERRNOS.has(errnoOf(err))) return failure(err, path);
-        }
+  /** Through the path's kept fd, if it has a current one; null: open it afresh. */
+  const readKept = (path: string): ReadResult | null => {
+    const kept = fds.get(path);
+    if (kept !== undefined && (now() - kept.checkedAt < revalidateMs || stillCurrent(path, kept))) {
+      try {
+        return problems.observed(path, { kind: "ok", text: readAll(kept.fd, buf) });
+      } catch (err) {
+        fds.close(path);
+        // ENODEV: the cgroup behind the fd was removed. Retry once through a
+        // fresh open in case the path was recreated (same name, new cgroup).
+        if (!GONE_ERRNOS.has(errnoOf(err))) return failure(err, path);
       }
-      return openAndKeep(path);
-    },
-    readOnce,
+    }
+    return null;
+  };
+
+  return {
+    read: (path) => readKept(path) ?? openAndKeep(path),
+    // A file the event path keeps open is read through its fd (one syscall): that keeps nothing new.
+    readOnce: (path) => (fds.size === 0 ? null : readKept(path)) ?? readOnce(path),
     forget: (path) => fds.close(path),
     forgetDir(dir) {
       const d = dir.endsWith("/") ? dir.slice(0, -1) : dir;
       fds.closeDir(d);
       problems.clearDir(d);
     },
-    close: () => fds.closeAll(),
+    close() {
+      fds.closeAll();
+      dirReads?.release();
+    },
     get openCount() {
       return fds.size;
     },

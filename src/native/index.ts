@@ -58,6 +58,17 @@ export interface CgwatchNative {
   openPsiTrigger(path: string, trigger: string): number;
   /** One datagram to the unix socket `socketPath` ('@' = abstract namespace). True when sent; throws on error. */
   sdNotify(socketPath: string, message: string): boolean;
+  /**
+   * A directory fd (O_PATH) to read files relative to, or -errno; close it with closeFd. Absent from
+   * builds older than the one-shot reader (callers fall back to Node's fs).
+   */
+  openDir?(path: string): number;
+  /**
+   * One-shot read of `name` relative to `dirfd` (-100: an absolute path) into `buffer`, the way
+   * src/cgroup/safeOpen.ts opens: bytes read, -errno, or -(4096 + S_IFMT >> 12) for anything
+   * but a regular file (not read). Absent from older builds.
+   */
+  readAt?(dirfd: number, name: string, buffer: Buffer): number;
   Watcher: new (fd: number, mode: NativeWatchMode, callback: NativeWatchCallback) => NativeWatcher;
   /** Bumped when this interface changes, so a stale build is reported instead of misused. */
   readonly abiVersion: number;
