@@ -63,9 +63,16 @@ const unsafe = (p: string, reason: UnsafeReason): ReadResult => ({
   message: `${p} is a ${describeKind(reason)}, not a control file`,
 });
 
-/** readAt's result for path `p` as a ReadResult; bytes are in `buf`. */
-function resultOf(n: number, p: string, buf: Buffer): ReadResult {
+/** `dir`/`name` for a normal absolute `dir` and a plain name: one concatenation. */
+export const joinPlain = (dir: string, name: string): string => (dir === "/" ? `/${name}` : `${dir}/${name}`);
+
+/** readAt's result for `dir`/`name` as a ReadResult; bytes are in `buf`. The path is built only for a failure. */
+function resultOf(n: number, dir: string, name: string, buf: Buffer): ReadResult {
   if (n >= 0) return { kind: "ok", text: buf.toString("utf8", 0, n) };
+  return failureOf(n, dir === "" ? name : joinPlain(dir, name));
+}
+
+function failureOf(n: number, p: string): ReadResult {
   if (n <= -NOT_REGULAR) return unsafe(p, typeReason(-n - NOT_REGULAR));
   const errno = util.getSystemErrorName(n);
   if (errno === "ELOOP") return unsafe(p, "symlink"); // O_NOFOLLOW on a symlink
@@ -80,7 +87,7 @@ function resultOf(n: number, p: string, buf: Buffer): ReadResult {
 
 /** A one-shot read of an absolute path. */
 export function readAtPath(native: NativeReads, p: string, buf: Buffer): ReadResult {
-  return resultOf(native.readAt(AT_FDCWD, p, buf), p, buf);
+  return resultOf(native.readAt(AT_FDCWD, p, buf), "", p, buf);
 }
 
 /**
@@ -100,14 +107,18 @@ export class DirectoryReads {
   read(p: string, buf: Buffer): ReadResult {
     const slash = p.lastIndexOf("/");
     if (slash <= 0) return readAtPath(this.native, p, buf);
-    const dir = p.slice(0, slash);
+    return this.readIn(p.slice(0, slash), p.slice(slash + 1), buf);
+  }
+
+  /** `name` in `dir` (a normal absolute path, as cgroupDir gives it). */
+  readIn(dir: string, name: string, buf: Buffer): ReadResult {
     if (dir !== this.lastDir) {
       this.release();
       this.lastDir = dir;
-      return readAtPath(this.native, p, buf);
+      return readAtPath(this.native, joinPlain(dir, name), buf);
     }
-    if (this.dirFd < 0 && !this.open(dir)) return readAtPath(this.native, p, buf);
-    return resultOf(this.native.readAt(this.dirFd, p.slice(slash + 1), buf), p, buf);
+    if (this.dirFd < 0 && !this.open(dir)) return readAtPath(this.native, joinPlain(dir, name), buf);
+    return resultOf(this.native.readAt(this.dirFd, name, buf), dir, name, buf);
   }
 
   private open(dir: string): boolean {

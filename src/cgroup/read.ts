@@ -27,7 +27,7 @@
  */
 import fs from "node:fs";
 import { errnoOf } from "./errno.js";
-import { DirectoryReads, nativeReads, readAtPath, type NativeReads } from "./nativeRead.js";
+import { DirectoryReads, joinPlain, nativeReads, readAtPath, type NativeReads } from "./nativeRead.js";
 import { openRegular, type SafeOpenResult, type UnsafeReason } from "./safeOpen.js";
 
 export type ReadResult =
@@ -117,6 +117,8 @@ export interface FileReader {
    * would otherwise evict the hot descriptors from the LRU.
    */
   readOnce(path: string): ReadResult;
+  /** readOnce of `dir`/`name` (`dir` normal and absolute, `name` a plain file name), without building the path when it can. */
+  readOnceIn(dir: string, name: string): ReadResult;
   /** Closes a path's fd (e.g. when its cgroup is removed). */
   forget(path: string): void;
   /** Closes the fds of every file directly in `dir` (a removed cgroup's directory). */
@@ -167,6 +169,10 @@ class KeptFds {
     return this.fds.get(path);
   }
 
+  hasDir(dir: string): boolean {
+    return this.byDir.has(dir);
+  }
+
   keep(path: string, opened: Extract<SafeOpenResult, { kind: "ok" }>, at: number): Kept {
     const kept: Kept = { fd: opened.fd, dev: opened.dev, ino: opened.ino, checkedAt: at };
     this.fds.set(path, kept);
@@ -214,6 +220,11 @@ class ReadProblems {
   problem(path: string, reason: ReadProblemReason, message: string): void {
     this.troubled.add(path);
     this.hooks.onProblem?.(path, reason, message);
+  }
+
+  /** Whether any path has a problem to clear. */
+  get any(): boolean {
+    return this.troubled.size > 0;
   }
 
   /** Reports an unsafe result and passes any result through; clears a past problem on success. */
@@ -307,6 +318,14 @@ export function createFileReader(options: number | FileReaderOptions = {}): File
     read: (path) => readKept(path) ?? openAndKeep(path),
     // A file the event path keeps open is read through its fd (one syscall): that keeps nothing new.
     readOnce: (path) => (fds.size === 0 ? null : readKept(path)) ?? readOnce(path),
+    readOnceIn(dir, name) {
+      if (dirReads === null || problems.any || fds.hasDir(dir)) {
+        const path = joinPlain(dir, name);
+        return readKept(path) ?? readOnce(path);
+      }
+      const r = dirReads.readIn(dir, name, buf);
+      return r.kind === "unsafe" ? problems.observed(joinPlain(dir, name), r) : r;
+    },
     forget: (path) => fds.close(path),
     forgetDir(dir) {
       const d = dir.endsWith("/") ? dir.slice(0, -1) : dir;
