@@ -73,14 +73,20 @@ function notOpened(r: Exclude<SafeOpenResult, { kind: "ok" }>): ReadResult {
 /** Control files are small (memory.stat is the largest, ~1.5 KiB); 64 KiB covers any with room. */
 const BUFFER_BYTES = 64 * 1024;
 
-/** Reads from offset 0 to EOF (or BUFFER_BYTES: larger than any control file, truncated rather than unbounded). */
+/**
+ * Reads from offset 0 to EOF (or BUFFER_BYTES: larger than any control file,
+ * truncated rather than unbounded). A short read is the end: kernfs
+ * (seq_file) returns the whole file in one read when the buffer holds it (and
+ * a virtual file must be read in one go to be consistent), and a regular
+ * file's short read is its EOF; so one pread per read, not a second for the 0.
+ */
 function readAll(fd: number, buf: Buffer): string {
   let total = 0;
-  for (;;) {
-    const n = fs.readSync(fd, buf, total, BUFFER_BYTES - total, total);
-    if (n === 0) break;
+  while (total < BUFFER_BYTES) {
+    const want = BUFFER_BYTES - total;
+    const n = fs.readSync(fd, buf, total, want, total);
     total += n;
-    if (total >= BUFFER_BYTES) break;
+    if (n < want) break;
   }
   return buf.toString("utf8", 0, total);
 }

@@ -142,8 +142,11 @@ Napi::Value ReadAt(const Napi::CallbackInfo& info) {
         result = -errno;
         break;
       }
-      if (n == 0) break;
       total += static_cast<size_t>(n);
+      // A short read is the end: kernfs (seq_file) gives the whole file in one
+      // read when the buffer holds it, and must be read in one go to be
+      // consistent; a regular file's short read is its EOF. No second read for a 0.
+      if (n == 0 || total < cap) break;
     }
     if (result == 0) result = static_cast<int>(total);
   }

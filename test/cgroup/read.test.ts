@@ -309,6 +309,29 @@ describe("one-shot reads of a pass", () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  it.each([
+    ["the addon's readAt", addon],
+    ["Node's fs", null],
+  ] as const)(
+    "a virtual file longer than a page (/proc/zoneinfo, a seq_file as cgroup files are) comes whole from reads that stop at a short read (%s)",
+    (_name, native) => {
+      const lines = (t: string): number => t.split("\n").length;
+      const whole = fs.readFileSync("/proc/zoneinfo", "utf8");
+      expect(whole.length).toBeGreaterThan(4096);
+      const r = createFileReader({ maxOpen: 8, native });
+      const once = r.readOnce("/proc/zoneinfo");
+      const kept = r.read("/proc/zoneinfo");
+      r.close();
+      for (const got of [once, kept]) {
+        expect(got.kind).toBe("ok");
+        if (got.kind === "ok") {
+          expect(lines(got.text)).toBe(lines(whole));
+          expect(got.text.endsWith("\n")).toBe(true);
+        }
+      }
+    },
+  );
+
   it("the addon's readAt is built here, so the tests above cover it (npm run build:native)", () => {
     expect(addon).not.toBeNull();
   });
