@@ -17,8 +17,9 @@ import { readControlFile, type FileReader, type ReadResult } from "./read.js";
 
 /**
  * `cached` reads through the reader's kept fds (counters on the event path,
- * where every microsecond is latency); `once` opens and closes (periodic
- * samples and metrics passes, which must not evict the hot fds).
+ * where every microsecond is latency); `once` opens and closes, by directory
+ * and name (periodic samples and metrics passes, which must not take the
+ * budget of kept fds).
  */
 export type ReadMode = "cached" | "once";
 

@@ -118,9 +118,10 @@ export interface FileReader {
   /** Through a kept fd (pread at 0): for files re-read often (counters on the event path). */
   read(path: string): ReadResult;
   /**
-   * Open, read, close, without touching the kept fds: for files read once
-   * per long interval (settings published as metrics, snapshots), which
-   * would otherwise evict the hot descriptors from the LRU.
+   * Open, read, close, keeping no fd: for files read once per long interval
+   * (settings published as metrics, snapshots), which would otherwise take
+   * the budget from the hot descriptors. A file the event path already keeps
+   * is read through its fd.
    */
   readOnce(path: string): ReadResult;
   /** readOnce of `dir`/`name` (`dir` normal and absolute, `name` a plain file name), without building the path when it can. */
