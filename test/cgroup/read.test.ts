@@ -333,6 +333,9 @@ describe("one-shot reads of a pass", () => {
   );
 
   it("the addon's readAt is built here, so the tests above cover it (npm run build:native)", () => {
-    expect(addon).not.toBeNull();
+    expect(
+      addon,
+      "build/Release/cgwatch_native.node lacks readAt: a stale build, run `npm run build:native`",
+    ).not.toBeNull();
   });
 });
