@@ -17,8 +17,9 @@ import { readControlFile, type FileReader, type ReadResult } from "./read.js";
 
 /**
  * `cached` reads through the reader's kept fds (counters on the event path,
- * where every microsecond is latency); `once` opens and closes (periodic
- * samples and metrics passes, which must not evict the hot fds).
+ * where every microsecond is latency); `once` opens and closes, by directory
+ * and name (periodic samples and metrics passes, which must not take the
+ * budget of kept fds).
  */
 export type ReadMode = "cached" | "once";
 
@@ -77,9 +78,13 @@ export function cgroupFiles(
     return p;
   };
   const read = (c: Controller, file: string): ReadResult | null => {
+    if (mode === "once") {
+      // A pass reads each file of the cgroup once: no path to build and keep for it.
+      const d = dirOf(c);
+      return d === null ? null : reader.readOnceIn(d.dir, file);
+    }
     const p = pathOf(c, file);
-    if (p === null) return null;
-    return mode === "cached" ? reader.read(p) : reader.readOnce(p);
+    return p === null ? null : reader.read(p);
   };
   return {
     cgroup,
@@ -97,13 +102,18 @@ export function cgroupFiles(
  * (cpu.stat, memory.events) and a second read would cost a second open.
  */
 export function readEachOnce(files: CgroupFiles): CgroupFiles {
-  const seen = new Map<string, ReadResult | null>();
+  // By controller, then file: no key string per read.
+  const seen = new Map<Controller, Map<string, ReadResult | null>>();
   const read = (c: Controller, file: string): ReadResult | null => {
-    const key = `${c}/${file}`;
-    let r = seen.get(key);
+    let byFile = seen.get(c);
+    if (byFile === undefined) {
+      byFile = new Map();
+      seen.set(c, byFile);
+    }
+    let r = byFile.get(file);
     if (r === undefined) {
       r = files.read(c, file);
-      seen.set(key, r);
+      byFile.set(file, r);
     }
     return r;
   };
