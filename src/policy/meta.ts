@@ -13,6 +13,7 @@ import {
   isSampleCondition,
   SAMPLE_CONDITIONS,
   type FilteredKind,
+  type FilterKey,
   type SampleCondition,
 } from "./sampleFilter.js";
 import type { MatchEntry, PolicyMeta } from "./types.js";
@@ -117,8 +118,8 @@ function validateFilters(
   raw: Record<string, unknown>,
   on: readonly EventKind[],
   problem: Problem,
-): Partial<Record<"sampleOnly" | "addedOnly", SampleCondition[]>> {
-  const out: Partial<Record<"sampleOnly" | "addedOnly", SampleCondition[]>> = {};
+): Partial<Record<FilterKey, SampleCondition[]>> {
+  const out: Partial<Record<FilterKey, SampleCondition[]>> = {};
   for (const kind of Object.keys(FILTER_KEYS) as FilteredKind[]) {
     const key = FILTER_KEYS[kind];
     if (raw[key] !== undefined) out[key] = validateFilter(key, kind, raw[key], on, problem);
@@ -128,7 +129,7 @@ function validateFilters(
 
 /** One filter key: a non-empty list of known conditions, only where the policy listens to the kind it filters. */
 function validateFilter(
-  key: string,
+  key: FilterKey,
   kind: FilteredKind,
   raw: unknown,
   on: readonly EventKind[],

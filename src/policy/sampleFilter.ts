@@ -24,7 +24,7 @@ export type FilteredKind = keyof typeof FILTER_KEYS;
 export type FilterKey = (typeof FILTER_KEYS)[FilteredKind];
 
 export function isFilteredKind(kind: EventKind): kind is FilteredKind {
-  return kind === "sample" || kind === "cgroup_added";
+  return Object.hasOwn(FILTER_KEYS, kind);
 }
 
 /** The vocabulary of `meta.sampleOnly` and `meta.addedOnly`; every condition listed must hold. */
@@ -87,10 +87,10 @@ function holds(c: SampleCondition, f: SampleFacts): boolean {
 
 /** A policy's conditions for this event kind; undefined: the kind is not filtered, or the policy does not narrow it. */
 export function conditionsFor(
-  meta: { readonly sampleOnly?: readonly SampleCondition[]; readonly addedOnly?: readonly SampleCondition[] },
+  meta: { readonly [K in FilterKey]?: readonly SampleCondition[] },
   kind: EventKind,
 ): readonly SampleCondition[] | undefined {
-  return kind === "sample" ? meta.sampleOnly : kind === "cgroup_added" ? meta.addedOnly : undefined;
+  return isFilteredKind(kind) ? meta[FILTER_KEYS[kind]] : undefined;
 }
 
 /** Whether a sample (or cgroup_added) of a cgroup with these facts concerns a policy with this filter (absent: every cgroup). */
@@ -105,8 +105,9 @@ export function sampleConcerns(filter: readonly SampleCondition[] | undefined, f
  * tracker (quota on the cgroup or an ancestor, memory controller version) and
  * the config's labels. At `cgroup_added` the tracker exists already and has
  * read its quota (its baseline), and the labels are the ones the snapshot
- * would carry (the same cached `labelsOf`, read in the same turn). No tracker: undefined, i.e. no filtering before the
- * snapshot (evaluation still filters on the snapshot).
+ * would carry (the same cached `labelsOf`, in the same turn). No tracker:
+ * undefined, i.e. no filtering before the snapshot (evaluation still filters
+ * on the snapshot).
  */
 export function sampleFactsOf(
   tracker: { hasCpuQuota(): boolean; readonly memoryVersion: 1 | 2 | null } | undefined,
