@@ -291,9 +291,10 @@ export interface PolicyMeta {
 /**
  * A condition of `sampleOnly` / `addedOnly`.
  * `cpu_quota`: the cgroup has a CPU quota (`cgroup.cpu.quotaUs !== null`); `memory_v1` / `memory_v2`:
- * `cgroup.memory.version` is 1 / 2; `labelled`: `cgroup.labels` has at least one label.
+ * `cgroup.memory.version` is 1 / 2; `labelled`: `cgroup.labels` has at least one label; `memory_psi` (`sampleOnly`
+ * only): the sample carries memory PSI (`event.someAvg10` is a number: v2 with PSI on).
  */
-export type SampleCondition = "cpu_quota" | "memory_v1" | "memory_v2" | "labelled";
+export type SampleCondition = "cpu_quota" | "memory_v1" | "memory_v2" | "labelled" | "memory_psi";
 
 /** Every given field must match; values are globs (`*` any run of characters, `?` one). */
 export interface ContainerSelector {

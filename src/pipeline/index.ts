@@ -65,7 +65,7 @@ export function startPipeline(d: PipelineDeps): Subscription {
         e.kind,
         e.cgroup,
         isFilteredKind(e.kind)
-          ? sampleFactsOf(d.watcher.trackers.get(e.cgroup), d.scope.labelsOf(e.cgroup))
+          ? sampleFactsOf(d.watcher.trackers.get(e.cgroup), d.scope.labelsOf(e.cgroup), e)
           : undefined,
       ),
   });

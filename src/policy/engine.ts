@@ -138,7 +138,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     const results: PolicyEvaluation[] = [];
     // Serialised once per event, for every policy that runs on it; samples and additions are filtered on what the snapshot shows.
     let input: string | null = null;
-    const facts = isFilteredKind(event.kind) ? factsOfSnapshot(snapshot) : undefined;
+    const facts = isFilteredKind(event.kind) ? factsOfSnapshot(snapshot, event) : undefined;
     for (const p of registry.running()) {
       if (!listens(p, event.kind, event.cgroup, snapshot.container ?? null, facts)) continue;
       try {

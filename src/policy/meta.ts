@@ -147,6 +147,10 @@ function validateFilter(
   }
   if (out.includes("memory_v1") && out.includes("memory_v2"))
     problem(key, `meta.${key}: memory_v1 and memory_v2 together match no cgroup`);
+  if (out.includes("memory_v1") && out.includes("memory_psi"))
+    problem(key, `meta.${key}: memory_v1 and memory_psi together match no cgroup (v1 has no per-cgroup PSI)`);
+  if (kind !== "sample" && out.includes("memory_psi"))
+    problem(key, `meta.${key}: memory_psi is carried by samples only; a \`${kind}\` never has it`, "memory_psi");
   if (!on.includes(kind)) problem(key, `meta.${key} filters \`${kind}\` events, but meta.on does not list "${kind}"`);
   return out;
 }

@@ -15,7 +15,7 @@
  * something about this cgroup, and is delivered as before.
  */
 import type { CgroupSnapshot } from "../cgroup/snapshot.js";
-import type { EventKind } from "../events/types.js";
+import type { EventKind, WatchdogEvent } from "../events/types.js";
 
 /** The event kinds a policy may narrow, and the meta key that narrows each. */
 export const FILTER_KEYS = { sample: "sampleOnly", cgroup_added: "addedOnly" } as const;
@@ -37,6 +37,8 @@ export const SAMPLE_CONDITIONS = {
   memory_v2: "memory controller is cgroup v2",
   /** It has at least one label from the config (`cgroup.labels`). */
   labelled: "has a config label",
+  /** The sample carries memory PSI (`event.someAvg10`): v2 with PSI on (a kernel built or booted without it has none). */
+  memory_psi: "the sample carries memory PSI",
 } as const;
 
 export type SampleCondition = keyof typeof SAMPLE_CONDITIONS;
@@ -48,7 +50,7 @@ export function isSampleCondition(v: unknown): v is SampleCondition {
 /**
  * What the filters need to know about a cgroup, passed by the caller of
  * `wantsEvent` before any snapshot is read (the watcher's tracker knows the
- * first two, the config rules the third). A caller may over-approximate
+ * first two, the config rules the third, the sample event the fourth). A caller may over-approximate
  * (say "has a quota" for a quota on an ancestor): the snapshot decides again
  * at evaluation, so a superset costs a snapshot, never a missed call.
  */
@@ -56,6 +58,8 @@ export interface SampleFacts {
   readonly cpuQuota: boolean;
   readonly memoryVersion: 1 | 2 | null;
   readonly labelled: boolean;
+  /** The event is a sample with memory PSI (`someAvg10`); false for every other event. */
+  readonly memoryPsi: boolean;
 }
 
 function hasKeys(o: Readonly<Record<string, string>>): boolean {
@@ -63,12 +67,18 @@ function hasKeys(o: Readonly<Record<string, string>>): boolean {
   return false;
 }
 
-/** The facts as the snapshot shows them (what evaluation checks). */
-export function factsOfSnapshot(s: CgroupSnapshot): SampleFacts {
+/** Whether the event is a sample that carries memory PSI (what pressure-relief decides a sample on). */
+function carriesMemoryPsi(event: WatchdogEvent | undefined): boolean {
+  return event?.kind === "sample" && typeof event.someAvg10 === "number";
+}
+
+/** The facts as the snapshot (and the event) show them (what evaluation checks). */
+export function factsOfSnapshot(s: CgroupSnapshot, event?: WatchdogEvent): SampleFacts {
   return {
     cpuQuota: s.cpu !== null && s.cpu.quotaUs !== null,
     memoryVersion: s.memory?.version ?? null,
     labelled: hasKeys(s.labels),
+    memoryPsi: carriesMemoryPsi(event),
   };
 }
 
@@ -82,6 +92,8 @@ function holds(c: SampleCondition, f: SampleFacts): boolean {
       return f.memoryVersion === 2;
     case "labelled":
       return f.labelled;
+    case "memory_psi":
+      return f.memoryPsi;
   }
 }
 
@@ -112,8 +124,14 @@ export function sampleConcerns(filter: readonly SampleCondition[] | undefined, f
 export function sampleFactsOf(
   tracker: { hasCpuQuota(): boolean; readonly memoryVersion: 1 | 2 | null } | undefined,
   labels: Readonly<Record<string, string>>,
+  event?: WatchdogEvent,
 ): SampleFacts | undefined {
   return tracker === undefined
     ? undefined
-    : { cpuQuota: tracker.hasCpuQuota(), memoryVersion: tracker.memoryVersion, labelled: hasKeys(labels) };
+    : {
+        cpuQuota: tracker.hasCpuQuota(),
+        memoryVersion: tracker.memoryVersion,
+        labelled: hasKeys(labels),
+        memoryPsi: carriesMemoryPsi(event),
+      };
 }

@@ -38,10 +38,19 @@ const memory = (version: 1 | 2): MemorySnapshot => ({
 });
 /** Answers with the cgroup it saw, so a test can tell which samples reached it. */
 const ECHO = `return [{ kind: "annotate", message: cgroup.path }];`;
+/** A sample of a v2 cgroup with PSI, as the tracker emits it. */
+const psiSample = (cgroup: string, someAvg10: number): WatchdogEvent => ({
+  kind: "sample",
+  cgroup,
+  at: 1000,
+  source: "poll",
+  someAvg10,
+});
 const facts = (f: Partial<SampleFacts>): SampleFacts => ({
   cpuQuota: false,
   memoryVersion: null,
   labelled: false,
+  memoryPsi: false,
   ...f,
 });
 
@@ -119,12 +128,35 @@ describe("meta.sampleOnly", () => {
     };
     expect(bad({ sampleOnly: ["cpu_quota", "memory_v2"] })).toBe("ok");
     expect(bad({ sampleOnly: ["quota"] })).toMatch(
-      /meta.sampleOnly: unknown condition "quota" \(known: cpu_quota, memory_v1, memory_v2, labelled\)/,
+      /meta.sampleOnly: unknown condition "quota" \(known: cpu_quota, memory_v1, memory_v2, labelled, memory_psi\)/,
     );
     expect(bad({ sampleOnly: [] })).toMatch(/non-empty array/);
     expect(bad({ sampleOnly: "cpu_quota" })).toMatch(/non-empty array/);
     expect(bad({ sampleOnly: ["memory_v1", "memory_v2"] })).toMatch(/match no cgroup/);
     expect(bad({ on: ["oom"], sampleOnly: ["cpu_quota"] })).toMatch(/does not list "sample"/);
+  });
+
+  it("memory_psi: a sample without memory PSI never reaches the policy, nor makes the daemon read a snapshot", async () => {
+    const dir = policyDir({ "psi.js": policy("psi", ECHO, `, sampleOnly: ["memory_v2", "memory_psi"]`) });
+    const engine = await createPolicyEngine({ dirs: [dir], logger: recordingLogger().logger });
+    const v2 = snapshot("a", { memory: memory(2) });
+    expect(engine.evaluateDetailed(sample("a"), v2).map((r) => r.policy)).toEqual([]);
+    expect(engine.evaluateDetailed(psiSample("a", 0.5), v2).map((r) => r.policy)).toEqual(["psi"]);
+    expect(engine.wantsEvent("sample", "a", facts({ memoryVersion: 2 }))).toBe(false);
+    expect(engine.wantsEvent("sample", "a", facts({ memoryVersion: 2, memoryPsi: true }))).toBe(true);
+    engine.close();
+  });
+
+  it("rejects memory_psi where no event can carry it", () => {
+    const bad = (extra: Record<string, unknown>): string => {
+      const r = validateMeta({ name: "p", on: ["sample", "cgroup_added"], ...extra });
+      return r.kind === "invalid" ? r.reason : "ok";
+    };
+    expect(bad({ sampleOnly: ["memory_psi"] })).toBe("ok");
+    expect(bad({ sampleOnly: ["memory_v1", "memory_psi"] })).toMatch(/v1 has no per-cgroup PSI/);
+    expect(bad({ addedOnly: ["memory_psi"] })).toMatch(
+      /meta.addedOnly: memory_psi is carried by samples only; a `cgroup_added` never has it/,
+    );
   });
 
   it("facts of a snapshot: own quota, memory version, any label", () => {
@@ -133,7 +165,11 @@ describe("meta.sampleOnly", () => {
       cpuQuota: true,
       memoryVersion: 1,
       labelled: true,
+      memoryPsi: false,
     });
+    // PSI is the sample's: a sample with someAvg10, not one without nor another kind.
+    expect(factsOfSnapshot(snapshot("a"), psiSample("a", 0)).memoryPsi).toBe(true);
+    expect(factsOfSnapshot(snapshot("a"), sample("a")).memoryPsi).toBe(false);
     expect(sampleConcerns(undefined, facts({}))).toBe(true);
     expect(sampleConcerns(["memory_v1"], facts({ memoryVersion: 2 }))).toBe(false);
   });
@@ -169,7 +205,7 @@ describe("meta.addedOnly", () => {
     };
     expect(bad({ addedOnly: ["labelled", "memory_v2"] })).toBe("ok");
     expect(bad({ addedOnly: ["tier"] })).toMatch(
-      /meta.addedOnly: unknown condition "tier" \(known: cpu_quota, memory_v1, memory_v2, labelled\)/,
+      /meta.addedOnly: unknown condition "tier" \(known: cpu_quota, memory_v1, memory_v2, labelled, memory_psi\)/,
     );
     expect(bad({ addedOnly: [] })).toMatch(/meta.addedOnly must be a non-empty array/);
     expect(bad({ addedOnly: ["memory_v1", "memory_v2"] })).toMatch(/meta.addedOnly: .*match no cgroup/);
@@ -200,7 +236,7 @@ describe("shipped sampling policies", () => {
     );
     expect(sampling).toEqual({
       "oom-protect-critical": ["labelled"],
-      "pressure-relief": ["memory_v2"],
+      "pressure-relief": ["memory_v2", "memory_psi"],
       "throttle-burst": ["cpu_quota"],
     });
     const adding = Object.fromEntries(
