@@ -5,13 +5,13 @@
  * removal one final read (its last OOM kill must not be lost), then
  * `cgroup_removed`.
  */
-import type { Subscription } from "rxjs";
+import type { Unsubscribable } from "rxjs";
 import type { WatchdogEvent } from "../events/types.js";
 import type { Wake } from "../sources/types.js";
 import { memoryVersionOnDisk, type NotifierMode } from "./notifiers.js";
 import { notifierFor } from "./notifiers.js";
 import { createTracker, type CgroupTracker, type TrackerOptions } from "./tracker.js";
-import { wakeSources, type WakeOptions } from "./wakes.js";
+import { startWakes, type WakeOptions, type WakeSink } from "./wakes.js";
 
 /**
  * After `cgroup_added`, a new cgroup's settings are re-read on this schedule
@@ -69,10 +69,10 @@ export interface CgroupLife {
 
 /**
  * The cgroup's events until its removal, then its farewell, pushed to
- * `emit`. Plain subscriptions and timers, not an rxjs pipeline per cgroup:
- * at 10,000 cgroups the merge/mergeMap/takeUntil/concat chain was ~13
- * subscribers and ~90 closures per cgroup, most of the heap and of the time
- * to ready that the watch loop itself costs.
+ * `emit`. Plain watches, subscriptions and timers, not an rxjs pipeline per
+ * cgroup: at 10,000 cgroups the merge/mergeMap/takeUntil/concat chain was
+ * ~13 subscribers and ~90 closures per cgroup, most of the heap and of the
+ * time to ready that the watch loop itself costs.
  */
 export function startCgroup(
   added: AddedCgroup,
@@ -85,32 +85,7 @@ export function startCgroup(
   const { cgroup, at, born } = added;
   const tracker = createTracker({ ...trackerOptions, cgroup, bornWatched: born });
   book.trackers.set(cgroup, tracker);
-  const emitAll = (events: readonly WatchdogEvent[]): void => {
-    for (const e of events) emit(e);
-  };
-  const subs: Subscription[] = [];
-  const timers: NodeJS.Timeout[] = [];
-  let ended = false;
-  const life: CgroupLife = {
-    stop() {
-      if (ended) return;
-      ended = true;
-      for (const t of timers) clearTimeout(t);
-      for (const s of subs) s.unsubscribe();
-    },
-    remove() {
-      if (ended) return;
-      life.stop();
-      const t = book.now();
-      const last = book.safely(cgroup, "final read", () => tracker.finalRead(t));
-      tracker.close();
-      book.trackers.delete(cgroup);
-      book.modes.delete(cgroup);
-      book.removals.delete(cgroup);
-      book.fresh.delete(cgroup);
-      emitAll([...last, { kind: "cgroup_removed", cgroup, at: t, source: "inotify" }]);
-    },
-  };
+  const life = new Life(tracker, book, emit);
   book.removals.set(cgroup, life);
   const baseline = book.safely(cgroup, "baseline", () => baselineOf(tracker, at));
   // Only a cgroup created while watched can still be being set up
@@ -119,17 +94,61 @@ export function startCgroup(
   const memoryVersion = memoryVersionOnDisk(tracker);
   book.modes.set(cgroup, notifierFor(memoryVersion, wakeOptions.native !== null));
   emit({ kind: "cgroup_added", cgroup, at, source: "inotify" });
-  emitAll(baseline);
-  if (ended) return; // removed while its first events were handled
-  const onWake = (wake: Wake): void => {
-    book.onWake();
-    emitAll(book.safely(cgroup, wake.kind, () => tracker.handle(wake)));
-  };
-  // Each source is guarded (wakes.ts): it never errors, and one that completes leaves the others going.
-  for (const source of wakeSources(tracker, memoryVersion, wakeOptions)) subs.push(source.subscribe(onWake));
-  if (born) {
-    const recheck = (): void =>
-      emitAll(book.safely(cgroup, "settings re-check", () => recheckSettings(tracker, book.now)));
-    for (const ms of SETTINGS_RECHECK_MS) timers.push(setTimeout(recheck, ms));
+  life.emitAll(baseline);
+  if (life.ended) return; // removed while its first events were handled
+  // Each source is guarded (wakes.ts): it never errors, and one that ends leaves the others going.
+  life.wakes = startWakes(tracker, memoryVersion, wakeOptions, life);
+  if (born) life.timers = SETTINGS_RECHECK_MS.map((ms) => setTimeout(recheck, ms, life));
+}
+
+/*
+ * A class, one per watched cgroup: its methods are not closures per cgroup,
+ * and a cgroup found at startup holds no timer array.
+ */
+class Life implements CgroupLife, WakeSink {
+  ended = false;
+  wakes: readonly Unsubscribable[] = [];
+  timers: readonly NodeJS.Timeout[] = [];
+
+  constructor(
+    readonly tracker: CgroupTracker,
+    readonly book: CgroupBook,
+    private readonly emit: (e: WatchdogEvent) => void,
+  ) {}
+
+  emitAll(events: readonly WatchdogEvent[]): void {
+    for (const e of events) this.emit(e);
   }
+
+  onWake(wake: Wake): void {
+    this.book.onWake();
+    this.emitAll(this.book.safely(this.tracker.cgroup, wake.kind, () => this.tracker.handle(wake)));
+  }
+
+  stop(): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const t of this.timers) clearTimeout(t);
+    for (const s of this.wakes) s.unsubscribe();
+  }
+
+  remove(): void {
+    if (this.ended) return;
+    this.stop();
+    const { book, tracker } = this;
+    const cgroup = tracker.cgroup;
+    const t = book.now();
+    const last = book.safely(cgroup, "final read", () => tracker.finalRead(t));
+    tracker.close();
+    book.trackers.delete(cgroup);
+    book.modes.delete(cgroup);
+    book.removals.delete(cgroup);
+    book.fresh.delete(cgroup);
+    this.emitAll([...last, { kind: "cgroup_removed", cgroup, at: t, source: "inotify" }]);
+  }
+}
+
+function recheck(life: Life): void {
+  const { book, tracker } = life;
+  life.emitAll(book.safely(tracker.cgroup, "settings re-check", () => recheckSettings(tracker, book.now)));
 }

@@ -14,7 +14,7 @@
  * The tracker never throws: a vanished cgroup reads as `gone`; a malformed
  * file is reported through `onProblem` and leaves the baseline untouched.
  */
-import { cgroupFiles } from "../cgroup/cgroupFiles.js";
+import { cgroupFiles, type CgroupFiles } from "../cgroup/cgroupFiles.js";
 import type { CgroupLayout, Controller, CgroupVersion } from "../cgroup/layout.js";
 import type { CpuStat } from "../cgroup/parse.js";
 import type { FileReader } from "../cgroup/read.js";
@@ -29,10 +29,10 @@ import type { EventSource, PressureResource, WatchdogEvent } from "../events/typ
 import type { Wake } from "../sources/types.js";
 import { counterReads, initialCounterValues, type CounterReads } from "./counterReads.js";
 import { readCpuStat } from "./cpuReads.js";
-import { pressureReads } from "./pressureReads.js";
+import { pressureReads, type PressureReads } from "./pressureReads.js";
 import { readPopulated, readReservation } from "./stateReads.js";
-import { trackerProblems, type ProblemHooks, type TrackerProblem } from "./trackerProblems.js";
-import { trackerSettings, type AncestorQuotas } from "./trackerSettings.js";
+import { trackerProblems, type ProblemHooks, type TrackerProblem, type TrackerProblems } from "./trackerProblems.js";
+import { trackerSettings, type AncestorQuotas, type TrackerSettings } from "./trackerSettings.js";
 
 export type { TrackerProblem } from "./trackerProblems.js";
 
@@ -104,105 +104,147 @@ export interface TrackerOptions {
 }
 
 export function createTracker(options: TrackerOptions): CgroupTracker {
-  const { layout, reader, cgroup } = options;
-  const table = options.counterFiles ?? COUNTER_FILES;
-  const files = cgroupFiles(layout, reader, cgroup);
-  const problems = trackerProblems(cgroup, options satisfies ProblemHooks);
-  const memoryVersion = files.versionOf("memory");
-  const born = options.bornWatched === true;
-  const values = initialCounterValues(files, table, born);
-  const counters = Object.assign(values, {
-    cpu: null as CpuStat | null,
-    cpuReadAt: null,
-    reservationAbove: null,
-    populated: null,
-    stall: null as StallState | null,
-    oomKillSeenAt: null,
-  }) as TrackedCounters;
-  const reads = counterReads(files, table, values, counters, problems);
-  const pressure = pressureReads(files, problems);
-  const settings = trackerSettings(layout, reader, files, options.ancestorQuotas);
-  const sweepCpu = (at: number): WatchdogEvent[] => readCpuStat(files, counters, problems, at);
-  const onEmptied = emptied(reads, table);
+  return new Tracker(options);
+}
 
-  const sweepCounters = (at: number, source: EventSource): WatchdogEvent[] => {
-    const ctx = { cgroup, at, source };
-    const out = memoryVersion === 2 ? readPopulated(files, counters, ctx, onEmptied) : [];
-    reads.sweep(ctx, out);
-    if (memoryVersion === 1) out.push(...readReservation(files, counters, ctx));
-    // Baselines for the PSI wakes (taken at discovery, before the trigger is armed; triggers are v2 only).
-    if (memoryVersion === 2) for (const resource of options.pressureResources ?? []) pressure.readStall(resource, at);
+/*
+ * A class: one tracker per watched cgroup, and as an object of closures it
+ * was ~15 closures and 4 contexts per cgroup (~2 KB of heap at rest).
+ */
+class Tracker implements CgroupTracker {
+  readonly cgroup: string;
+  readonly memoryVersion: CgroupVersion | null;
+  readonly counters: TrackedCounters;
+  readonly bornWatched: boolean;
+  private readonly reader: FileReader;
+  private readonly table: CounterFiles;
+  private readonly files: CgroupFiles;
+  private readonly problems: TrackerProblems;
+  private readonly reads: CounterReads;
+  private readonly pressure: PressureReads;
+  private readonly settings: TrackerSettings;
+  private readonly pressureResources: readonly PressureResource[];
+
+  constructor(options: TrackerOptions) {
+    const { layout, reader, cgroup } = options;
+    this.cgroup = cgroup;
+    this.reader = reader;
+    this.table = options.counterFiles ?? COUNTER_FILES;
+    this.files = cgroupFiles(layout, reader, cgroup);
+    this.problems = trackerProblems(cgroup, options satisfies ProblemHooks);
+    this.memoryVersion = this.files.versionOf("memory");
+    this.bornWatched = options.bornWatched === true;
+    const values = initialCounterValues(this.files, this.table, this.bornWatched);
+    this.counters = Object.assign(values, {
+      cpu: null as CpuStat | null,
+      cpuReadAt: null,
+      reservationAbove: null,
+      populated: null,
+      stall: null as StallState | null,
+      oomKillSeenAt: null,
+    }) as TrackedCounters;
+    this.reads = counterReads(this.files, this.table, values, this.counters, this.problems);
+    this.pressure = pressureReads(this.files, this.problems);
+    this.settings = trackerSettings(layout, reader, this.files, options.ancestorQuotas);
+    this.pressureResources = options.pressureResources ?? [];
+  }
+
+  hasCpuQuota(): boolean {
+    return this.settings.hasCpuQuota();
+  }
+
+  pollsPids(): boolean {
+    return this.settings.pollsPids();
+  }
+
+  refreshQuota(): void {
+    this.settings.refresh();
+  }
+
+  fileOf(controller: Controller, file: string): string | null {
+    return this.files.pathOf(controller, file);
+  }
+
+  versionOf(controller: Controller): CgroupVersion | null {
+    return this.files.versionOf(controller);
+  }
+
+  sweepPids(at: number): WatchdogEvent[] {
+    const out: WatchdogEvent[] = [];
+    this.reads.sweep({ cgroup: this.cgroup, at, source: "poll" }, out, isPids);
     return out;
-  };
+  }
 
-  const onFileChanged = (file: string, ctx: ReadContext): WatchdogEvent[] => {
-    const def = table.byFile(file);
-    if (def !== undefined) return reads.read(def, ctx);
+  sweepCpu(at: number): WatchdogEvent[] {
+    return readCpuStat(this.files, this.counters, this.problems, at);
+  }
+
+  sample(at: number): WatchdogEvent {
+    return this.pressure.sample(at);
+  }
+
+  sweepCounters(at: number, source: EventSource): WatchdogEvent[] {
+    const ctx = { cgroup: this.cgroup, at, source };
+    const out = this.memoryVersion === 2 ? this.readPopulated(ctx) : [];
+    this.reads.sweep(ctx, out);
+    if (this.memoryVersion === 1) out.push(...readReservation(this.files, this.counters, ctx));
+    // Baselines for the PSI wakes (taken at discovery, before the trigger is armed; triggers are v2 only).
+    if (this.memoryVersion === 2) for (const resource of this.pressureResources) this.pressure.readStall(resource, at);
+    return out;
+  }
+
+  handle(wake: Wake): WatchdogEvent[] {
+    const cgroup = this.cgroup;
+    switch (wake.kind) {
+      case "file_changed":
+        return this.onFileChanged(wake.file, { cgroup, at: wake.at, source: wake.source });
+      case "threshold_crossed":
+        return readReservation(this.files, this.counters, { cgroup, at: wake.at, source: "eventfd" });
+      case "pressure_level":
+        return [
+          { kind: "memory_pressure", cgroup, at: wake.at, source: "eventfd", resource: "memory", level: wake.level },
+        ];
+      case "psi_trigger":
+        return this.pressure.pressureEvent(wake.resource, wake.trigger, { cgroup, at: wake.at, source: "psi" });
+    }
+  }
+
+  finalRead(at: number): WatchdogEvent[] {
+    const out = this.sweepCounters(at, "poll");
+    if (this.files.versionOf("cpu") !== null && this.settings.hasCpuQuota()) out.push(...this.sweepCpu(at));
+    return out;
+  }
+
+  close(): void {
+    for (const dir of this.files.locatedDirs()) this.reader.forgetDir(dir);
+    this.problems.clearAll();
+  }
+
+  private onFileChanged(file: string, ctx: ReadContext): WatchdogEvent[] {
+    const def = this.table.byFile(file);
+    if (def !== undefined) return this.reads.read(def, ctx);
     switch (file) {
       case "cgroup.events":
-        return readPopulated(files, counters, ctx, onEmptied);
+        return this.readPopulated(ctx);
       case "memory.usage_in_bytes":
       case "memory.soft_limit_in_bytes":
-        return readReservation(files, counters, ctx);
+        return readReservation(this.files, this.counters, ctx);
       case "cpu.stat":
-        return sweepCpu(ctx.at);
+        return this.sweepCpu(ctx.at);
       default:
-        problems.report(file, "no reader for this file");
+        this.problems.report(file, "no reader for this file");
         return [];
     }
-  };
+  }
 
-  return {
-    cgroup,
-    memoryVersion,
-    counters,
-    bornWatched: born,
-    hasCpuQuota: settings.hasCpuQuota,
-    pollsPids: settings.pollsPids,
-    sweepPids(at) {
+  /** cgroup.events; an emptied cgroup's memory counters are read at once: its final oom_kill must not be lost. */
+  private readPopulated(ctx: ReadContext): WatchdogEvent[] {
+    return readPopulated(this.files, this.counters, ctx, (c) => {
       const out: WatchdogEvent[] = [];
-      reads.sweep({ cgroup, at, source: "poll" }, out, isPids);
+      this.reads.sweep(c, out, (def) => def.controller === "memory" && this.table.hasFile(def, 2));
       return out;
-    },
-    refreshQuota: settings.refresh,
-    fileOf: files.pathOf,
-    versionOf: files.versionOf,
-    handle(wake) {
-      switch (wake.kind) {
-        case "file_changed":
-          return onFileChanged(wake.file, { cgroup, at: wake.at, source: wake.source });
-        case "threshold_crossed":
-          return readReservation(files, counters, { cgroup, at: wake.at, source: "eventfd" });
-        case "pressure_level":
-          return [
-            { kind: "memory_pressure", cgroup, at: wake.at, source: "eventfd", resource: "memory", level: wake.level },
-          ];
-        case "psi_trigger":
-          return pressure.pressureEvent(wake.resource, wake.trigger, { cgroup, at: wake.at, source: "psi" });
-      }
-    },
-    sweepCounters,
-    sweepCpu,
-    sample: pressure.sample,
-    finalRead(at) {
-      const out = sweepCounters(at, "poll");
-      if (files.versionOf("cpu") !== null && settings.hasCpuQuota()) out.push(...sweepCpu(at));
-      return out;
-    },
-    close() {
-      for (const dir of files.locatedDirs()) reader.forgetDir(dir);
-      problems.clearAll();
-    },
-  };
+    });
+  }
 }
 
 const isPids = (def: AnyCounterFile): boolean => def.controller === "pids";
-
-/** An emptied cgroup's memory counters are read at once: its final oom_kill must not be lost. */
-function emptied(reads: CounterReads, table: CounterFiles): (ctx: ReadContext) => WatchdogEvent[] {
-  return (ctx) => {
-    const out: WatchdogEvent[] = [];
-    reads.sweep(ctx, out, (def) => def.controller === "memory" && table.hasFile(def, 2));
-    return out;
-  };
-}

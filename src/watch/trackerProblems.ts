@@ -21,20 +21,43 @@ export interface TrackerProblems {
   clearAll(): void;
 }
 
-export function trackerProblems(cgroup: string, hooks: ProblemHooks): TrackerProblems {
+/*
+ * A class with a Set made on the first problem: one per watched cgroup, and
+ * almost none ever has a problem (10,000 closures and empty Sets otherwise).
+ */
+class Problems implements TrackerProblems {
   /** Files with a reported problem: only those are cleared (once) by a good parse. */
-  const troubled = new Set<string>();
-  return {
-    report(file, reason) {
-      troubled.add(file);
-      hooks.onProblem?.({ cgroup, file, reason });
-    },
-    parsedCleanly(file) {
-      if (troubled.size > 0 && troubled.delete(file)) hooks.onProblemCleared?.({ cgroup, file });
-    },
-    clearAll() {
-      for (const file of troubled) hooks.onProblemCleared?.({ cgroup, file });
-      troubled.clear();
-    },
-  };
+  private troubled: Set<string> | null = null;
+
+  /** The hooks themselves, not the object that carried them (a tracker's options, one per cgroup). */
+  private readonly onProblem: ProblemHooks["onProblem"];
+  private readonly onProblemCleared: ProblemHooks["onProblemCleared"];
+
+  constructor(
+    private readonly cgroup: string,
+    hooks: ProblemHooks,
+  ) {
+    this.onProblem = hooks.onProblem;
+    this.onProblemCleared = hooks.onProblemCleared;
+  }
+
+  report(file: string, reason: string): void {
+    (this.troubled ??= new Set()).add(file);
+    this.onProblem?.({ cgroup: this.cgroup, file, reason });
+  }
+
+  parsedCleanly(file: string): void {
+    if (this.troubled !== null && this.troubled.size > 0 && this.troubled.delete(file))
+      this.onProblemCleared?.({ cgroup: this.cgroup, file });
+  }
+
+  clearAll(): void {
+    if (this.troubled === null) return;
+    for (const file of this.troubled) this.onProblemCleared?.({ cgroup: this.cgroup, file });
+    this.troubled = null;
+  }
+}
+
+export function trackerProblems(cgroup: string, hooks: ProblemHooks): TrackerProblems {
+  return new Problems(cgroup, hooks);
 }

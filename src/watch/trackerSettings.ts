@@ -8,9 +8,9 @@ import type { CgroupLayout } from "../cgroup/layout.js";
 import type { FileReader } from "../cgroup/read.js";
 
 export interface TrackerSettings {
-  readonly hasCpuQuota: () => boolean;
-  readonly pollsPids: () => boolean;
-  readonly refresh: () => void;
+  hasCpuQuota(): boolean;
+  pollsPids(): boolean;
+  refresh(): void;
 }
 
 /** Whether a quota file's first field sets a quota ("max" on v2 and "-1" on v1 are none). */
@@ -72,6 +72,33 @@ function anyQuota(files: CgroupFiles, ancestors: AncestorQuotas): boolean {
   return false;
 }
 
+/** One per watched cgroup: a class, so its methods are not closures per cgroup. */
+class Settings implements TrackerSettings {
+  private quota = false;
+  private pidsPolled = false;
+
+  constructor(
+    private readonly files: CgroupFiles,
+    private readonly quotas: AncestorQuotas,
+  ) {}
+
+  hasCpuQuota(): boolean {
+    return this.quota;
+  }
+
+  pollsPids(): boolean {
+    return this.pidsPolled;
+  }
+
+  refresh(): void {
+    if (this.files.versionOf("pids") === 1) {
+      const max = this.files.text("pids", "pids.max");
+      this.pidsPolled = max !== null && max.trim() !== "max";
+    }
+    this.quota = anyQuota(this.files, this.quotas);
+  }
+}
+
 export function trackerSettings(
   layout: CgroupLayout,
   reader: FileReader,
@@ -79,18 +106,5 @@ export function trackerSettings(
   ancestors?: AncestorQuotas,
 ): TrackerSettings {
   // Without a shared memo (a tracker on its own), ancestors are read afresh.
-  const quotas = ancestors ?? ancestorQuotas(layout, reader, () => 0, 0);
-  let quota = false;
-  let pidsPolled = false;
-  return {
-    hasCpuQuota: () => quota,
-    pollsPids: () => pidsPolled,
-    refresh() {
-      if (files.versionOf("pids") === 1) {
-        const max = files.text("pids", "pids.max");
-        pidsPolled = max !== null && max.trim() !== "max";
-      }
-      quota = anyQuota(files, quotas);
-    },
-  };
+  return new Settings(files, ancestors ?? ancestorQuotas(layout, reader, () => 0, 0));
 }

@@ -5,11 +5,11 @@
  * native addon. v1 without the addon and v1 pids.events are polled by the
  * sweeps instead. An error in one source ends that source only.
  */
-import { EMPTY, catchError, merge, type Observable } from "rxjs";
+import { EMPTY, catchError, type Observable, type Unsubscribable } from "rxjs";
 import { locateController, type CgroupLayout } from "../cgroup/layout.js";
 import type { CounterFiles } from "../events/counterFiles/index.js";
 import type { PressureResource, V1PressureLevel } from "../events/types.js";
-import { fileWakes } from "../sources/fileWatch.js";
+import { watchFile } from "../sources/fileWatch.js";
 import type { Wake } from "../sources/types.js";
 import type { NativeNotifiers } from "./notifiers.js";
 import type { CgroupTracker } from "./tracker.js";
@@ -39,20 +39,27 @@ export function guardWakes(
   );
 }
 
-/** v2: inotify on the table's files and cgroup.events; PSI triggers when the addon is there. */
-function v2Wakes(tracker: CgroupTracker, o: WakeOptions): Observable<Wake>[] {
+/** Where a cgroup's wakes go (its life in the watch loop, perCgroup.ts). */
+export interface WakeSink {
+  onWake(wake: Wake): void;
+}
+
+/**
+ * v2: inotify on the table's files and cgroup.events, as plain watches (no
+ * Observable per file: ~3 per cgroup, see sources/fileWatch.ts); PSI
+ * triggers when the addon is there.
+ */
+function startV2Wakes(tracker: CgroupTracker, o: WakeOptions, sink: WakeSink): Unsubscribable[] {
   const cgroup = tracker.cgroup;
-  const sources: Observable<Wake>[] = [];
+  const started: Unsubscribable[] = [];
   const watch = (file: string, p: string | null): void => {
-    if (p !== null)
-      sources.push(
-        guardWakes(
-          cgroup,
-          `inotify:${file}`,
-          fileWakes(cgroup, file, p, { persistent: o.persistent, now: o.now }),
-          o.onSourceError,
-        ),
-      );
+    if (p === null) return;
+    try {
+      const w = watchFile(cgroup, file, p, { persistent: o.persistent, now: o.now }, sink);
+      if (w !== null) started.push(w);
+    } catch (err) {
+      o.onSourceError?.(cgroup, `inotify:${file}`, err);
+    }
   };
   watch("cgroup.events", tracker.fileOf("memory", "cgroup.events"));
   for (const def of o.counterFiles.all) {
@@ -60,15 +67,22 @@ function v2Wakes(tracker: CgroupTracker, o: WakeOptions): Observable<Wake>[] {
     if (version !== null && def.notify[version] === "inotify")
       watch(def.file, tracker.fileOf(def.controller, def.file));
   }
-  if (o.native === null) return sources;
+  if (o.native === null) return started;
+  const psi: Observable<Wake>[] = [];
   for (const [resource, trigger] of Object.entries(o.psiTriggers) as [PressureResource, string][]) {
     const p = locateController(o.layout, resource) === null ? null : tracker.fileOf(resource, `${resource}.pressure`);
     if (p !== null)
-      sources.push(
+      psi.push(
         guardWakes(cgroup, `psi:${resource}`, o.native.psiTrigger(p, cgroup, resource, trigger), o.onSourceError),
       );
   }
-  return sources;
+  return started.concat(subscribeAll(psi, sink));
+}
+
+function subscribeAll(sources: readonly Observable<Wake>[], sink: WakeSink): Unsubscribable[] {
+  if (sources.length === 0) return [];
+  const onWake = (wake: Wake): void => sink.onWake(wake);
+  return sources.map((s) => s.subscribe(onWake));
 }
 
 /** v1 with the addon: eventfds on OOM, the reservation threshold and the pressure levels asked for. */
@@ -95,14 +109,18 @@ function v1Wakes(tracker: CgroupTracker, native: NativeNotifiers, o: WakeOptions
   ];
 }
 
-/** Each wake source of the cgroup, guarded, by the version of its memory hierarchy as found on disk. */
-export function wakeSources(tracker: CgroupTracker, memoryVersion: 1 | 2 | null, o: WakeOptions): Observable<Wake>[] {
-  if (memoryVersion === 2) return v2Wakes(tracker, o);
-  if (memoryVersion === 1 && o.native !== null) return v1Wakes(tracker, o.native, o);
+/**
+ * Starts each wake source of the cgroup, guarded, by the version of its
+ * memory hierarchy as found on disk; each delivers to `sink` until
+ * unsubscribed. A source that fails ends alone.
+ */
+export function startWakes(
+  tracker: CgroupTracker,
+  memoryVersion: 1 | 2 | null,
+  o: WakeOptions,
+  sink: WakeSink,
+): Unsubscribable[] {
+  if (memoryVersion === 2) return startV2Wakes(tracker, o, sink);
+  if (memoryVersion === 1 && o.native !== null) return subscribeAll(v1Wakes(tracker, o.native, o), sink);
   return [];
-}
-
-/** Every wake source of the cgroup as one stream. */
-export function wakesFor(tracker: CgroupTracker, memoryVersion: 1 | 2 | null, o: WakeOptions): Observable<Wake> {
-  return merge(...wakeSources(tracker, memoryVersion, o));
 }

@@ -2,8 +2,9 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { fileWakes } from "../../src/sources/fileWatch.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { fileWakes, watchFile } from "../../src/sources/fileWatch.js";
+import type { Wake } from "../../src/sources/types.js";
 
 let dir: string | null = null;
 afterEach(() => {
@@ -69,5 +70,74 @@ describe("fileWakes", () => {
     } finally {
       sub.unsubscribe();
     }
+  });
+});
+
+describe("watchFile", () => {
+  const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  it("is null for a file that does not exist, and fileWakes then completes", async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-filewatch-"));
+    const gone = path.join(dir, "memory.events");
+    expect(watchFile("a", "memory.events", gone, { persistent: false }, { onWake: () => undefined })).toBeNull();
+    const completed = await new Promise<boolean>((resolve) => {
+      fileWakes("a", "memory.events", gone, { persistent: false }).subscribe({ complete: () => resolve(true) });
+    });
+    expect(completed).toBe(true);
+  });
+
+  it("each watch wakes its own sink until it is ended, and ending one leaves the other going", async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-filewatch-"));
+    const a = path.join(dir, "a.events");
+    const b = path.join(dir, "b.events");
+    fs.writeFileSync(a, "0\n");
+    fs.writeFileSync(b, "0\n");
+    const woke: Wake[] = [];
+    const sink = { onWake: (w: Wake) => woke.push(w) };
+    const wa = watchFile("ca", "memory.events", a, { persistent: false }, sink);
+    const wb = watchFile("cb", "pids.events", b, { persistent: false }, sink);
+    try {
+      fs.writeFileSync(a, "1\n");
+      fs.writeFileSync(b, "1\n");
+      await vi.waitFor(() => expect(woke.map((w) => w.cgroup).sort()).toEqual(["ca", "cb"]), { timeout: 5000 });
+      expect(woke.find((w) => w.cgroup === "cb")).toMatchObject({ kind: "file_changed", file: "pids.events" });
+      wa?.unsubscribe();
+      woke.length = 0;
+      fs.writeFileSync(a, "2\n");
+      fs.writeFileSync(b, "2\n");
+      await vi.waitFor(() => expect(woke.map((w) => w.cgroup)).toContain("cb"), { timeout: 5000 });
+      await settle(100);
+      expect(woke.map((w) => w.cgroup)).not.toContain("ca");
+    } finally {
+      wa?.unsubscribe();
+      wb?.unsubscribe();
+    }
+  });
+
+  it("a notification noted before the watch ends is not delivered after it", async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-filewatch-"));
+    const a = path.join(dir, "a.events");
+    fs.writeFileSync(a, "0\n");
+    let woke = 0;
+    let noted = 0;
+    // The clock is read when a notification is noted: end the watch between that and its wake.
+    const w = watchFile(
+      "ca",
+      "memory.events",
+      a,
+      {
+        persistent: false,
+        now: () => {
+          noted++;
+          queueMicrotask(() => w?.unsubscribe()); // after the notification's callback, before its wake
+          return 0;
+        },
+      },
+      { onWake: () => woke++ },
+    );
+    fs.writeFileSync(a, "1\n");
+    await vi.waitFor(() => expect(noted).toBe(1), { timeout: 5000 });
+    await settle(100);
+    expect(woke).toBe(0);
   });
 });
