@@ -281,13 +281,20 @@ export interface PolicyMeta {
    * host neither reads a snapshot nor calls the policy. Only `sample` is filtered. Default: every cgroup.
    */
   readonly sampleOnly?: readonly SampleCondition[];
+  /**
+   * Which cgroups a `cgroup_added` event concerns, with the same conditions as `sampleOnly`: for the others
+   * the host neither reads a snapshot nor calls the policy. Needs "cgroup_added" in `on`. Default: every cgroup.
+   */
+  readonly addedOnly?: readonly SampleCondition[];
 }
 
 /**
+ * A condition of `sampleOnly` / `addedOnly`.
  * `cpu_quota`: the cgroup has a CPU quota (`cgroup.cpu.quotaUs !== null`); `memory_v1` / `memory_v2`:
- * `cgroup.memory.version` is 1 / 2; `labelled`: `cgroup.labels` has at least one label.
+ * `cgroup.memory.version` is 1 / 2; `labelled`: `cgroup.labels` has at least one label; `memory_psi` (`sampleOnly`
+ * only): the sample carries memory PSI (`event.someAvg10` is a number: v2 with PSI on).
  */
-export type SampleCondition = "cpu_quota" | "memory_v1" | "memory_v2" | "labelled";
+export type SampleCondition = "cpu_quota" | "memory_v1" | "memory_v2" | "labelled" | "memory_psi";
 
 /** Every given field must match; values are globs (`*` any run of characters, `?` one). */
 export interface ContainerSelector {

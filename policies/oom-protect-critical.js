@@ -18,8 +18,10 @@ export const meta = {
   description: "low oom_score_adj for cgroups labelled critical, high for best-effort",
   on: ["cgroup_added", "sample"],
   match: ["**"],
-  // Only labelled cgroups can carry a tier: unlabelled ones are not sampled into this policy.
+  // Only labelled cgroups can carry a tier: the host neither samples nor announces unlabelled ones to
+  // this policy (at 10,000 cgroups their cgroup_added calls were most of the time to ready).
   sampleOnly: ["labelled"],
+  addedOnly: ["labelled"],
   cooldown: "1m",
   params: { labelKey: "tier", criticalScore: -900, bestEffortScore: 900 },
 };

@@ -27,8 +27,9 @@ export const meta = {
   description: "senpai-like: tighten memory.high while PSI is low, relax it when pressure rises (v2)",
   on: ["sample", "memory_pressure"],
   match: ["**"],
-  // The control loop needs memory.high and per-cgroup PSI: v1 cgroups are not sampled into this policy.
-  sampleOnly: ["memory_v2"],
+  // The control loop needs memory.high and per-cgroup PSI: v1 cgroups, and samples without PSI (a kernel
+  // built or booted without it), are not sampled into this policy (it answers them with nothing).
+  sampleOnly: ["memory_v2", "memory_psi"],
   cooldown: "6s",
   params: {
     targetPct: 0.1,

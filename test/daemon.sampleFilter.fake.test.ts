@@ -8,10 +8,13 @@
  * too (the gauges), so each read is attributed to its caller by its stack: the
  * publisher's reads of the filtered cgroup show that the count does see it.
  */
+import fs from "node:fs";
+import path from "node:path";
 import { afterEach, expect, it, vi } from "vitest";
 import { fakeHost, type FakeHost } from "./helpers/fakeCgroupfs.js";
 import { startHarness, until, type Harness } from "./helpers/daemonHarness.js";
 import type * as Snapshot from "../src/watch/snapshot.js";
+import type { WatchdogEvent } from "../src/events/types.js";
 
 /** Every snapshot read: its cgroup and whether the pipeline's decision (pipeline/decide.ts) made it. */
 const reads = vi.hoisted(() => [] as { cgroup: string; byPipeline: boolean }[]);
@@ -84,4 +87,40 @@ it("a sample of a cgroup outside meta.sampleOnly reads no snapshot; one inside r
   const [sampler] = h.daemon.policies.policies();
   expect(sampler).toMatchObject({ name: "quota-sampler", failures: 0 });
   expect(sampler?.calls).toBe(pipelineReads("docker/capped"));
+});
+
+const PRESSURE_RELIEF = fs.readFileSync(path.join(import.meta.dirname, "../policies/pressure-relief.js"), "utf8");
+
+it("a v2 sample without memory PSI (a kernel without it) reads no snapshot for the shipped pressure-relief; one with PSI does", async () => {
+  host = fakeHost(2);
+  host.addCgroup("docker");
+  host.addCgroup("docker/psi");
+  host.addCgroup("docker/nopsi");
+  // A kernel built without PSI, or booted with psi=0, has no pressure files.
+  fs.unlinkSync(host.file("docker/nopsi", "memory.pressure"));
+  // No PSI triggers: on a fake tree arming one writes the trigger into the plain file it reads PSI from.
+  harness = await startHarness({
+    layout: host.layout,
+    yaml: `${YAML}psi: { memory: "off", cpu: "off", io: "off" }\n`,
+    policies: { "pressure-relief.js": PRESSURE_RELIEF },
+  });
+  const h = harness;
+  await h.daemon.ready;
+  const samples = (cgroup: string): WatchdogEvent[] =>
+    h.events.filter((e) => e.kind === "sample" && e.cgroup === cgroup);
+  await until(
+    () => samples("docker/psi").length >= 2 && samples("docker/nopsi").length >= 2,
+    30_000,
+    "two samples of each cgroup",
+  );
+  expect(samples("docker/nopsi").every((e) => e.kind === "sample" && e.someAvg10 === undefined)).toBe(true);
+  expect(samples("docker/psi").every((e) => e.kind === "sample" && e.someAvg10 === 0)).toBe(true);
+  const pipelineReads = (cgroup: string): number => reads.filter((r) => r.byPipeline && r.cgroup === cgroup).length;
+  expect(pipelineReads("docker/nopsi")).toBe(0);
+  expect(pipelineReads("docker/psi")).toBeGreaterThanOrEqual(2);
+  // Where it can act nothing changed: memory.high was max, PSI low, so the first sample tightens it.
+  expect(
+    h.actions.some((a) => a.proposal.cgroup === "docker/psi" && a.proposal.action.kind === "set_memory_high"),
+  ).toBe(true);
+  expect(h.actions.filter((a) => a.proposal.cgroup === "docker/nopsi")).toEqual([]);
 });

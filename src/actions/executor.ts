@@ -16,6 +16,7 @@ import type { GuardedWriter } from "../cgroup/writer.js";
 import { applySteps, beforeOf, dirExists, dirFor, describeWrites, procsDir, readFile, type FileRead } from "./apply.js";
 import { guardrailsForPolicy, type GuardrailSettings } from "./guardrailConfig.js";
 import {
+  answersStall,
   checkCooldown,
   checkEffect,
   checkProtected,
@@ -190,12 +191,10 @@ function createAdmission(
     if (valueRejection !== null) return valueRejection;
     // Cooldowns are measured between the causing events' times (the clock
     // policy cooldowns use), so equal policy and guardrail cooldowns agree;
-    // the answer to a stall under OOM is not held back by one.
+    // the answer to a stall under OOM is held back by neither (answersStall).
     const at = causeTime(proposal, started);
-    const cool =
-      (proposal.cause as { emergency?: unknown } | undefined)?.emergency === true
-        ? null
-        : checkCooldown(cooldowns, t.cgroup, kind, at, t.cfg.cooldownMs);
+    const emergency = answersStall(proposal);
+    const cool = emergency ? null : checkCooldown(cooldowns, t.cgroup, kind, at, t.cfg.cooldownMs);
     if (cool !== null) return cool;
     // The rate limit comes last so that proposals another guardrail stops cost no token.
     // Observed-only cgroups take none: the bucket paces writes, and the would-have
@@ -204,7 +203,7 @@ function createAdmission(
     if (limit !== null && bucket !== null && !observeOnly) {
       const taken = takeToken(bucket, limit, started);
       bucket = taken.bucket;
-      if (!taken.ok) return taken.rejection;
+      if (!taken.ok && !emergency) return taken.rejection;
     }
     // Whatever happens next (dry-run, write, refusal) counts as an attempt:
     // a failing action must not be retried in a tight loop either.

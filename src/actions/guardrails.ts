@@ -222,6 +222,19 @@ export function noteCooldown(state: Map<string, number>, cgroup: string, kind: s
 }
 
 /** Token bucket. `tokens` as of clock time `at`. */
+/**
+ * Whether a proposal answers a stall under OOM (its cause is an emergency:
+ * events/types `isEmergency`). Neither a cooldown nor an empty rate-limit
+ * bucket holds such an answer back: the stalled tasks wait for it, and a
+ * host's worth of routine proposals (a sample pass of a sampling policy at
+ * 10,000 cgroups) would otherwise take every token as it refills. The
+ * value guardrails (ceiling, step, floor) still apply, and the answer takes
+ * a token when there is one, so it still paces what follows.
+ */
+export function answersStall(proposal: { readonly cause: { readonly emergency?: boolean } }): boolean {
+  return proposal.cause.emergency === true;
+}
+
 export interface TokenBucket {
   readonly tokens: number;
   readonly at: number;

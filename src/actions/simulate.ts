@@ -9,6 +9,7 @@
  */
 import { guardrailsForPolicy, type GuardrailSettings } from "./guardrailConfig.js";
 import {
+  answersStall,
   checkCooldown,
   checkEffect,
   checkProtected,
@@ -177,14 +178,14 @@ export function judge(
     const value = planned === null ? null : checkEffect(planned.effect, cfg, hostMemoryBytes);
     if (value !== null) return { kind: "rejected", ...value };
     const at = proposal.cause.at;
-    const emergency = (proposal.cause as { emergency?: unknown }).emergency === true;
+    const emergency = answersStall(proposal);
     const cool = emergency ? null : checkCooldown(sim.cooldowns, proposal.cgroup, action.kind, at, cfg.cooldownMs);
     if (cool !== null) return { kind: "rejected", ...cool };
     const limit = settings.global.rateLimit;
     if (limit !== null && sim.bucket !== null) {
       const taken = takeToken(sim.bucket, limit, at);
       sim.bucket = taken.bucket;
-      if (!taken.ok) return { kind: "rejected", ...taken.rejection };
+      if (!taken.ok && !emergency) return { kind: "rejected", ...taken.rejection };
     }
     noteCooldown(sim.cooldowns, proposal.cgroup, action.kind, at);
   }

@@ -17,8 +17,9 @@ import { readControlFile, type FileReader, type ReadResult } from "./read.js";
 
 /**
  * `cached` reads through the reader's kept fds (counters on the event path,
- * where every microsecond is latency); `once` opens and closes (periodic
- * samples and metrics passes, which must not evict the hot fds).
+ * where every microsecond is latency); `once` opens and closes, by directory
+ * and name (periodic samples and metrics passes, which must not take the
+ * budget of kept fds).
  */
 export type ReadMode = "cached" | "once";
 
@@ -27,47 +28,82 @@ export interface CgroupFiles {
   /** The cgroup's directory in the hierarchy that carries `controller`, with that hierarchy's version, or null. */
   dirOf(controller: Controller): { readonly dir: string; readonly version: CgroupVersion } | null;
   /** Version of the hierarchy that carries `controller`, or null when none does. */
-  readonly versionOf: (controller: Controller) => CgroupVersion | null;
+  versionOf(controller: Controller): CgroupVersion | null;
   /** Absolute path of a control file, or null when no hierarchy carries its controller. */
-  readonly pathOf: (controller: Controller, file: string) => string | null;
+  pathOf(controller: Controller, file: string): string | null;
   /** The read as the reader returned it; null when no hierarchy carries the controller. */
-  readonly read: (controller: Controller, file: string) => ReadResult | null;
+  read(controller: Controller, file: string): ReadResult | null;
   /** The file's text, or null when absent or unreadable. */
-  readonly text: (controller: Controller, file: string) => string | null;
+  text(controller: Controller, file: string): string | null;
   /** The file parsed; null when absent or unreadable (a malformed file is a `malformed` value, for the caller to report). */
   parsed<T>(controller: Controller, file: string, parse: (text: string) => Parsed<T>): Parsed<T> | null;
   /** The parsed value, or null when absent, unreadable or malformed. */
   value<T>(controller: Controller, file: string, parse: (text: string) => Parsed<T>): T | null;
   /** The directories located so far (to release their kept fds when the cgroup goes). */
-  readonly locatedDirs: () => string[];
+  locatedDirs(): string[];
 }
 
 type Located = { readonly dir: string; readonly version: CgroupVersion } | null;
 
-export function cgroupFiles(
-  layout: CgroupLayout,
-  reader: FileReader,
-  cgroup: string,
-  mode: ReadMode = "cached",
-): CgroupFiles {
-  const dirs = new Map<Controller, Located>();
-  const paths = new Map<Controller, Map<string, string>>();
-  const dirOf = (c: Controller): Located => {
-    let d = dirs.get(c);
+/**
+ * `text`, `parsed` and `value` over one way of reading (`read`), so every
+ * view of the files parses alike. A class, not closures: one is kept per
+ * watched cgroup, and methods on the prototype cost a cgroup nothing.
+ */
+abstract class ReadsOver {
+  abstract read(controller: Controller, file: string): ReadResult | null;
+
+  text(c: Controller, file: string): string | null {
+    const r = this.read(c, file);
+    return r?.kind === "ok" ? r.text : null;
+  }
+
+  parsed<T>(c: Controller, file: string, parse: (text: string) => Parsed<T>): Parsed<T> | null {
+    const t = this.text(c, file);
+    return t === null ? null : parse(t);
+  }
+
+  value<T>(c: Controller, file: string, parse: (text: string) => Parsed<T>): T | null {
+    const p = this.parsed(c, file, parse);
+    return p?.kind === "ok" ? p.value : null;
+  }
+}
+
+class Files extends ReadsOver implements CgroupFiles {
+  private readonly dirs = new Map<Controller, Located>();
+  private paths: Map<Controller, Map<string, string>> | null = null;
+
+  constructor(
+    private readonly layout: CgroupLayout,
+    private readonly reader: FileReader,
+    readonly cgroup: string,
+    private readonly mode: ReadMode,
+  ) {
+    super();
+  }
+
+  dirOf(c: Controller): Located {
+    let d = this.dirs.get(c);
     if (d === undefined) {
-      const found = cgroupDir(layout, cgroup, c);
+      const found = cgroupDir(this.layout, this.cgroup, c);
       d = found === null ? null : { dir: found.dir, version: found.location.version };
-      dirs.set(c, d);
+      this.dirs.set(c, d);
     }
     return d;
-  };
-  const pathOf = (c: Controller, file: string): string | null => {
-    const d = dirOf(c);
+  }
+
+  versionOf(c: Controller): CgroupVersion | null {
+    return this.dirOf(c)?.version ?? null;
+  }
+
+  pathOf(c: Controller, file: string): string | null {
+    const d = this.dirOf(c);
     if (d === null) return null;
-    let byFile = paths.get(c);
+    this.paths ??= new Map();
+    let byFile = this.paths.get(c);
     if (byFile === undefined) {
       byFile = new Map();
-      paths.set(c, byFile);
+      this.paths.set(c, byFile);
     }
     let p = byFile.get(file);
     if (p === undefined) {
@@ -75,20 +111,74 @@ export function cgroupFiles(
       byFile.set(file, p);
     }
     return p;
-  };
-  const read = (c: Controller, file: string): ReadResult | null => {
-    const p = pathOf(c, file);
-    if (p === null) return null;
-    return mode === "cached" ? reader.read(p) : reader.readOnce(p);
-  };
-  return {
-    cgroup,
-    dirOf,
-    versionOf: (c) => dirOf(c)?.version ?? null,
-    pathOf,
-    ...readsOver(read),
-    locatedDirs: () => [...dirs.values()].flatMap((d) => (d === null ? [] : [d.dir])),
-  };
+  }
+
+  read(c: Controller, file: string): ReadResult | null {
+    if (this.mode === "once") {
+      // A pass reads each file of the cgroup once: no path to build and keep for it.
+      const d = this.dirOf(c);
+      return d === null ? null : this.reader.readOnceIn(d.dir, file);
+    }
+    const p = this.pathOf(c, file);
+    return p === null ? null : this.reader.read(p);
+  }
+
+  locatedDirs(): string[] {
+    return [...this.dirs.values()].flatMap((d) => (d === null ? [] : [d.dir]));
+  }
+}
+
+export function cgroupFiles(
+  layout: CgroupLayout,
+  reader: FileReader,
+  cgroup: string,
+  mode: ReadMode = "cached",
+): CgroupFiles {
+  return new Files(layout, reader, cgroup, mode);
+}
+
+/** The same files, each read at most once (see readEachOnce). */
+class EachOnce extends ReadsOver implements CgroupFiles {
+  // By controller, then file: no key string per read.
+  private readonly seen = new Map<Controller, Map<string, ReadResult | null>>();
+
+  constructor(private readonly files: CgroupFiles) {
+    super();
+  }
+
+  get cgroup(): string {
+    return this.files.cgroup;
+  }
+
+  dirOf(c: Controller): Located {
+    return this.files.dirOf(c);
+  }
+
+  versionOf(c: Controller): CgroupVersion | null {
+    return this.files.versionOf(c);
+  }
+
+  pathOf(c: Controller, file: string): string | null {
+    return this.files.pathOf(c, file);
+  }
+
+  read(c: Controller, file: string): ReadResult | null {
+    let byFile = this.seen.get(c);
+    if (byFile === undefined) {
+      byFile = new Map();
+      this.seen.set(c, byFile);
+    }
+    let r = byFile.get(file);
+    if (r === undefined) {
+      r = this.files.read(c, file);
+      byFile.set(file, r);
+    }
+    return r;
+  }
+
+  locatedDirs(): string[] {
+    return this.files.locatedDirs();
+  }
 }
 
 /**
@@ -97,38 +187,7 @@ export function cgroupFiles(
  * (cpu.stat, memory.events) and a second read would cost a second open.
  */
 export function readEachOnce(files: CgroupFiles): CgroupFiles {
-  const seen = new Map<string, ReadResult | null>();
-  const read = (c: Controller, file: string): ReadResult | null => {
-    const key = `${c}/${file}`;
-    let r = seen.get(key);
-    if (r === undefined) {
-      r = files.read(c, file);
-      seen.set(key, r);
-    }
-    return r;
-  };
-  return { ...files, ...readsOver(read) };
-}
-
-/** `text`, `parsed` and `value` over one way of reading, so every view of the files parses alike. */
-function readsOver(read: CgroupFiles["read"]): Pick<CgroupFiles, "read" | "text" | "parsed" | "value"> {
-  const text = (c: Controller, file: string): string | null => {
-    const r = read(c, file);
-    return r?.kind === "ok" ? r.text : null;
-  };
-  const parsed = <T>(c: Controller, file: string, parse: (text: string) => Parsed<T>): Parsed<T> | null => {
-    const t = text(c, file);
-    return t === null ? null : parse(t);
-  };
-  return {
-    read,
-    text,
-    parsed,
-    value(c, file, parse) {
-      const p = parsed(c, file, parse);
-      return p?.kind === "ok" ? p.value : null;
-    },
-  };
+  return new EachOnce(files);
 }
 
 /** A control file read by absolute path, one-shot, as the action edge reads current values and read-backs. */

@@ -21,9 +21,13 @@
  * or a symlink), which kernfs never does but other trees do: every
  * `revalidateMs` a kept path is lstat'ed and a changed dev/ino (or type)
  * closes the fd, reports `replaced` and opens the path afresh.
+ *
+ * One-shot reads go through the addon when it is loaded (nativeRead.ts: one
+ * call per file, same safety rules), else through Node's fs.
  */
 import fs from "node:fs";
 import { errnoOf } from "./errno.js";
+import { DirectoryReads, joinPlain, nativeReads, readAtPath, type NativeReads } from "./nativeRead.js";
 import { openRegular, type SafeOpenResult, type UnsafeReason } from "./safeOpen.js";
 
 export type ReadResult =
@@ -49,6 +53,8 @@ export interface FileReaderOptions {
   readonly revalidateMs?: number;
   readonly now?: () => number;
   readonly hooks?: ReaderHooks;
+  /** The addon's one-shot reads (default: when loaded); null reads through Node's fs. */
+  readonly native?: NativeReads | null;
 }
 
 const GONE_ERRNOS = new Set(["ENOENT", "ENODEV", "ESTALE", "ENOTDIR"]);
@@ -67,14 +73,20 @@ function notOpened(r: Exclude<SafeOpenResult, { kind: "ok" }>): ReadResult {
 /** Control files are small (memory.stat is the largest, ~1.5 KiB); 64 KiB covers any with room. */
 const BUFFER_BYTES = 64 * 1024;
 
-/** Reads from offset 0 to EOF (or BUFFER_BYTES: larger than any control file, truncated rather than unbounded). */
+/**
+ * Reads from offset 0 to EOF (or BUFFER_BYTES: larger than any control file,
+ * truncated rather than unbounded). A short read is the end: kernfs
+ * (seq_file) returns the whole file in one read when the buffer holds it (and
+ * a virtual file must be read in one go to be consistent), and a regular
+ * file's short read is its EOF; so one pread per read, not a second for the 0.
+ */
 function readAll(fd: number, buf: Buffer): string {
   let total = 0;
-  for (;;) {
-    const n = fs.readSync(fd, buf, total, BUFFER_BYTES - total, total);
-    if (n === 0) break;
+  while (total < BUFFER_BYTES) {
+    const want = BUFFER_BYTES - total;
+    const n = fs.readSync(fd, buf, total, want, total);
     total += n;
-    if (total >= BUFFER_BYTES) break;
+    if (n < want) break;
   }
   return buf.toString("utf8", 0, total);
 }
@@ -94,21 +106,26 @@ function readOnceInto(path: string, buf: Buffer): ReadResult {
 
 /** Shared by every one-shot read: reads are synchronous, so one buffer serves them all. */
 const oneShotBuffer = Buffer.allocUnsafe(BUFFER_BYTES);
+let sharedNative: NativeReads | null | undefined;
 
 /** One-shot read (open, read, close) of a control file, with the reader's safety: never blocks, regular files only. */
 export function readControlFile(path: string): ReadResult {
-  return readOnceInto(path, oneShotBuffer);
+  sharedNative ??= nativeReads();
+  return sharedNative === null ? readOnceInto(path, oneShotBuffer) : readAtPath(sharedNative, path, oneShotBuffer);
 }
 
 export interface FileReader {
   /** Through a kept fd (pread at 0): for files re-read often (counters on the event path). */
   read(path: string): ReadResult;
   /**
-   * Open, read, close, without touching the kept fds: for files read once
-   * per long interval (settings published as metrics, snapshots), which
-   * would otherwise evict the hot descriptors from the LRU.
+   * Open, read, close, keeping no fd: for files read once per long interval
+   * (settings published as metrics, snapshots), which would otherwise take
+   * the budget from the hot descriptors. A file the event path already keeps
+   * is read through its fd.
    */
   readOnce(path: string): ReadResult;
+  /** readOnce of `dir`/`name` (`dir` normal and absolute, `name` a plain file name), without building the path when it can. */
+  readOnceIn(dir: string, name: string): ReadResult;
   /** Closes a path's fd (e.g. when its cgroup is removed). */
   forget(path: string): void;
   /** Closes the fds of every file directly in `dir` (a removed cgroup's directory). */
@@ -157,6 +174,10 @@ class KeptFds {
 
   get(path: string): Kept | undefined {
     return this.fds.get(path);
+  }
+
+  hasDir(dir: string): boolean {
+    return this.byDir.has(dir);
   }
 
   keep(path: string, opened: Extract<SafeOpenResult, { kind: "ok" }>, at: number): Kept {
@@ -208,6 +229,11 @@ class ReadProblems {
     this.hooks.onProblem?.(path, reason, message);
   }
 
+  /** Whether any path has a problem to clear. */
+  get any(): boolean {
+    return this.troubled.size > 0;
+  }
+
   /** Reports an unsafe result and passes any result through; clears a past problem on success. */
   observed(path: string, r: ReadResult): ReadResult {
     if (r.kind === "unsafe") this.problem(path, r.reason, r.message);
@@ -233,6 +259,8 @@ export function createFileReader(options: number | FileReaderOptions = {}): File
   const fds = new KeptFds();
   const problems = new ReadProblems(opts.hooks ?? {});
   const buf = Buffer.allocUnsafe(BUFFER_BYTES);
+  const native = opts.native === undefined ? nativeReads() : opts.native;
+  const dirReads = native === null ? null : new DirectoryReads(native);
 
   /**
    * Whether a kept fd still reads what `path` names: lstat and compare. A
@@ -256,11 +284,16 @@ export function createFileReader(options: number | FileReaderOptions = {}): File
     return false;
   };
 
-  const readOnce = (path: string): ReadResult => problems.observed(path, readOnceInto(path, buf));
+  /** A pass's read: its files come a directory at a time, so they are read relative to it. */
+  const readOnce = (path: string): ReadResult =>
+    problems.observed(path, dirReads === null ? readOnceInto(path, buf) : dirReads.read(path, buf));
+  /** A read past the fd budget: one file of its directory, by path. */
+  const readUnkept = (path: string): ReadResult =>
+    problems.observed(path, native === null ? readOnceInto(path, buf) : readAtPath(native, path, buf));
 
   /** A read through a fresh open whose fd is kept (within the budget). */
   const openAndKeep = (path: string): ReadResult => {
-    if (fds.size >= maxOpen) return readOnce(path);
+    if (fds.size >= maxOpen) return readUnkept(path);
     const opened = openRegular(path, fs.constants.O_RDONLY);
     if (opened.kind !== "ok") return problems.observed(path, notOpened(opened));
     fds.keep(path, opened, now());
@@ -272,29 +305,44 @@ export function createFileReader(options: number | FileReaderOptions = {}): File
     }
   };
 
-  return {
-    read(path) {
-      const kept = fds.get(path);
-      if (kept !== undefined && (now() - kept.checkedAt < revalidateMs || stillCurrent(path, kept))) {
-        try {
-          return problems.observed(path, { kind: "ok", text: readAll(kept.fd, buf) });
-        } catch (err) {
-          fds.close(path);
-          // ENODEV: the cgroup behind the fd was removed. Retry once through a
-          // fresh open in case the path was recreated (same name, new cgroup).
-          if (!GONE_ERRNOS.has(errnoOf(err))) return failure(err, path);
-        }
+  /** Through the path's kept fd, if it has a current one; null: open it afresh. */
+  const readKept = (path: string): ReadResult | null => {
+    const kept = fds.get(path);
+    if (kept !== undefined && (now() - kept.checkedAt < revalidateMs || stillCurrent(path, kept))) {
+      try {
+        return problems.observed(path, { kind: "ok", text: readAll(kept.fd, buf) });
+      } catch (err) {
+        fds.close(path);
+        // ENODEV: the cgroup behind the fd was removed. Retry once through a
+        // fresh open in case the path was recreated (same name, new cgroup).
+        if (!GONE_ERRNOS.has(errnoOf(err))) return failure(err, path);
       }
-      return openAndKeep(path);
+    }
+    return null;
+  };
+
+  return {
+    read: (path) => readKept(path) ?? openAndKeep(path),
+    // A file the event path keeps open is read through its fd (one syscall): that keeps nothing new.
+    readOnce: (path) => (fds.size === 0 ? null : readKept(path)) ?? readOnce(path),
+    readOnceIn(dir, name) {
+      if (dirReads === null || problems.any || fds.hasDir(dir)) {
+        const path = joinPlain(dir, name);
+        return readKept(path) ?? readOnce(path);
+      }
+      const r = dirReads.readIn(dir, name, buf);
+      return r.kind === "unsafe" ? problems.observed(joinPlain(dir, name), r) : r;
     },
-    readOnce,
     forget: (path) => fds.close(path),
     forgetDir(dir) {
       const d = dir.endsWith("/") ? dir.slice(0, -1) : dir;
       fds.closeDir(d);
       problems.clearDir(d);
     },
-    close: () => fds.closeAll(),
+    close() {
+      fds.closeAll();
+      dirReads?.release();
+    },
     get openCount() {
       return fds.size;
     },

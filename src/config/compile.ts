@@ -188,6 +188,7 @@ export function compileConfig(file: ConfigFile, ctx: CompileContext): RuntimeCon
     metrics: {
       listen: compileListen(file.metrics?.listen, ctx.systemdListen),
       retainRemovedMs: ms(file.metrics?.retainRemoved ?? DEFAULTS.metrics.retainRemoved),
+      gzip: file.metrics?.gzip ?? DEFAULTS.metrics.gzip,
     },
     identity: {
       roots: {

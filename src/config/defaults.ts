@@ -47,7 +47,7 @@ export const DEFAULTS = {
   dryRun: false,
   log: { level: "info", format: "auto" },
   /** Two scrapes and an alert's `for` after an OOM-killed container is removed. */
-  metrics: { host: DEFAULT_METRICS_HOST, port: DEFAULT_METRICS_PORT, retainRemoved: "5m" },
+  metrics: { host: DEFAULT_METRICS_HOST, port: DEFAULT_METRICS_PORT, retainRemoved: "5m", gzip: true },
   identity: { roots: DEFAULT_IDENTITY_ROOTS, kmsg: "/dev/kmsg" },
   selfProtection: { oomScoreAdj: -1000 },
 } as const;

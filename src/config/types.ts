@@ -97,6 +97,8 @@ export interface RuntimeConfig {
     readonly listen: MetricsListen;
     /** ms a removed cgroup's series stay exported. */
     readonly retainRemovedMs: number;
+    /** gzip the exposition when the scraper accepts it. */
+    readonly gzip: boolean;
   };
   readonly identity: {
     readonly roots: IdentityRoots;

@@ -29,13 +29,14 @@ export async function startMetrics(c: StartContext): Promise<Started<MetricsStar
 async function serve(c: StartContext, metrics: Metrics): Promise<MetricsServer> {
   const listen = c.config.metrics.listen;
   const heartbeatMaxAgeMs = Math.max(30_000, c.config.safetyNetIntervalMs * 3);
+  const gzip = c.config.metrics.gzip;
   let server: MetricsServer;
   switch (listen.kind) {
     case "tcp":
-      server = await startMetricsServer({ metrics, host: listen.host, port: listen.port, heartbeatMaxAgeMs });
+      server = await startMetricsServer({ metrics, host: listen.host, port: listen.port, heartbeatMaxAgeMs, gzip });
       break;
     case "systemd":
-      server = await startMetricsServer({ metrics, fd: listen.fd, heartbeatMaxAgeMs });
+      server = await startMetricsServer({ metrics, fd: listen.fd, heartbeatMaxAgeMs, gzip });
       break;
   }
   c.log.metrics.info({ url: server.url }, "metrics listening");

@@ -62,6 +62,20 @@ export function flatLabels(names: readonly string[], values: readonly string[]):
   return parts.join("");
 }
 
+/** `,name="value",...}`: the label text after a first label, for `names` from the second on. */
+function flatTail(names: readonly string[], values: readonly string[]): string {
+  const parts: string[] = [];
+  for (let i = 1; i < names.length; i++)
+    parts.push(",", names[i] ?? "", '="', escapeLabelValue(values[i - 1] ?? ""), '"');
+  parts.push("}");
+  return parts.join("");
+}
+
+/** How many distinct label tails a family keeps for sharing (devices, event names, process names: a few dozen in practice). */
+const MAX_TAILS = 4096;
+/** Families with at most this many labels ("cgroup" included) share their tails. */
+const MAX_SHARED_TAIL_LABELS = 3;
+
 /** Series reached by label values, one Map level per value: a lookup builds no key string. */
 type Trie = Map<string, Series | Trie>;
 
@@ -93,17 +107,24 @@ function putIn(trie: Trie, values: readonly string[], from: number, s: Series): 
 }
 
 const NO_VALUES: readonly string[] = [];
+const CGROUP_ONLY = { def: { labelNames: ["cgroup"] } } as const;
 
 export class Family {
   readonly series = new Map<string, Series>();
   /** `get`'s index by label values (families without labels keep their one series under the key ""). */
   private readonly lookup: Trie = new Map();
+  /** Label text after "cgroup" by extra key (CgroupEntry's), shared by every cgroup's series with those values. */
+  private readonly tails = new Map<string, string>();
   /** `# HELP ...\n# TYPE ...\n`, rendered once. */
   readonly header: string;
   /** Histograms: `le="..."` text per bucket, +Inf last. */
   readonly leLabels: readonly string[];
 
-  constructor(readonly def: FamilyDef) {
+  constructor(
+    readonly def: FamilyDef,
+    /** Position in its store: a CgroupEntry's slot for this family (so an entry serves the families of one store). */
+    readonly index: number,
+  ) {
     if (!isValidMetricName(def.name)) throw new Error(`invalid metric name ${def.name}`);
     for (const l of def.labelNames) {
       if (!isValidLabelName(l) || l === "le") throw new Error(`invalid label name ${l} on ${def.name}`);
@@ -133,9 +154,13 @@ export class Family {
     return s;
   }
 
-  /** Gets or creates a series by its label text, without keeping it in `lookup` (per-cgroup series are found through their CgroupEntry). */
-  create(values: readonly string[], hold = false): Series {
-    const labels = flatLabels(this.def.labelNames, values);
+  /**
+   * Gets or creates a series by its label text, without keeping it in
+   * `lookup` (per-cgroup series are found through their CgroupEntry).
+   * `labels`, when given, is that text already rendered (a cgroup's one
+   * label text, shared by its families).
+   */
+  create(values: readonly string[], hold = false, labels = flatLabels(this.def.labelNames, values)): Series {
     let s = this.series.get(labels);
     if (s === undefined) {
       s = {
@@ -149,6 +174,18 @@ export class Family {
       this.series.set(labels, s);
     }
     return s;
+  }
+
+  /** The label text after the first label for these extra values (`key`: their CgroupEntry key), shared while few. */
+  tail(key: string, extra: readonly string[]): string {
+    let t = this.tails.get(key);
+    if (t === undefined) {
+      t = flatTail(this.def.labelNames, extra);
+      // Event names, devices, process names repeat across cgroups; a family with many extra labels
+      // (cgroup_info's identity) has one tail per container, which sharing would only keep alive.
+      if (this.def.labelNames.length <= MAX_SHARED_TAIL_LABELS && this.tails.size < MAX_TAILS) this.tails.set(key, t);
+    }
+    return t;
   }
 
   delete(series: Series): void {
@@ -196,9 +233,18 @@ function findByExtra(pairs: ByExtra, key: string): Series | undefined {
  * with two extra labels (per-device I/O). An array, not a Map: a family
  * has a handful of series per cgroup, and a Map each would cost more
  * memory at 10k cgroups than the key strings it saves.
+ *
+ * Memory per cgroup (10k cgroups, 27 series each): the families' slots are
+ * one array indexed by the family's position in the store, not a Map (a
+ * ~30-entry Map is ~1 KB), and the families without extra labels share one
+ * `{cgroup="..."}` text (one ~150-byte string instead of one per family).
  */
 export class CgroupEntry {
-  private readonly byFamily = new Map<Family, Series | ByExtra>();
+  private readonly byFamily: (Series | ByExtra | undefined)[] = [];
+  /** `{cgroup="..."}`, rendered once for every family whose only label is "cgroup". */
+  private cgroupLabels: string | undefined;
+  /** `{cgroup="..."`, the start of the label text of the cgroup's series with extra labels. */
+  private cgroupPrefix: string | undefined;
 
   constructor(
     readonly cgroup: string,
@@ -208,26 +254,47 @@ export class CgroupEntry {
 
   /** The series of `family` for this cgroup with extra label values after "cgroup"; `hold` for counters born with a count. */
   get(family: Family, extra: readonly string[] = NO_VALUES, hold: boolean = this.fresh): Series {
-    const slot = this.byFamily.get(family);
+    const slot = this.byFamily[family.index];
     if (extra.length === 0) {
       if (slot !== undefined && !Array.isArray(slot)) return slot;
-      const s = family.create([this.cgroup], hold);
-      this.byFamily.set(family, s);
+      const s = family.create([this.cgroup], hold, this.labelsOf(family));
+      this.byFamily[family.index] = s;
       return s;
     }
     const pairs = Array.isArray(slot) ? slot : NO_PAIRS;
     const key = extraKey(extra);
     let s = findByExtra(pairs, key);
     if (s === undefined) {
-      s = family.create([this.cgroup, ...extra], hold);
-      this.byFamily.set(family, withPair(pairs, key, s));
+      s = family.create([this.cgroup, ...extra], hold, this.extraLabelsOf(family, key, extra));
+      this.byFamily[family.index] = withPair(pairs, key, s);
     }
     return s;
   }
 
+  /** The label text of a series of `family` without extra labels: the shared one when its only label is "cgroup". */
+  private labelsOf(family: { readonly def: Pick<FamilyDef, "labelNames"> }): string {
+    const names = family.def.labelNames;
+    if (names.length !== 1 || names[0] !== "cgroup") return flatLabels(names, [this.cgroup]);
+    this.cgroupLabels ??= flatLabels(names, [this.cgroup]);
+    return this.cgroupLabels;
+  }
+
+  /**
+   * The label text of a series with extra labels: `{cgroup="..."` (a slice
+   * of the shared text) joined to the family's shared tail. V8 keeps the
+   * join as one 32-byte cons cell over the two shared strings; a flat copy
+   * would be ~170 bytes per series.
+   */
+  private extraLabelsOf(family: Family, key: string, extra: readonly string[]): string {
+    const names = family.def.labelNames;
+    if (names[0] !== "cgroup") return flatLabels(names, [this.cgroup, ...extra]);
+    this.cgroupPrefix ??= this.labelsOf(CGROUP_ONLY).slice(0, -1);
+    return this.cgroupPrefix + family.tail(key, extra);
+  }
+
   /** Drops one series (a setting that became unlimited, a device that went away). */
   drop(family: Family, extra: readonly string[] = NO_VALUES): void {
-    const slot = this.byFamily.get(family);
+    const slot = this.byFamily[family.index];
     if (slot === undefined) return;
     const s = Array.isArray(slot) ? findByExtra(slot, extraKey(extra)) : extra.length === 0 ? slot : undefined;
     if (s !== undefined) this.dropAllOf(family, (x) => x !== s);
@@ -235,12 +302,12 @@ export class CgroupEntry {
 
   /** Drops every series of the family that `keep` refuses (for replacing per-device sets). */
   dropAllOf(family: Family, keep: (s: Series) => boolean): void {
-    const slot = this.byFamily.get(family);
+    const slot = this.byFamily[family.index];
     if (slot === undefined) return;
     if (!Array.isArray(slot)) {
       if (keep(slot)) return;
       family.delete(slot);
-      this.byFamily.delete(family);
+      this.byFamily[family.index] = undefined;
       return;
     }
     let kept = NO_PAIRS;
@@ -249,17 +316,17 @@ export class CgroupEntry {
       if (keep(s)) kept = withPair(kept, (slot[i] as string | undefined) ?? "", s);
       else family.delete(s);
     }
-    if (kept.length === 0) this.byFamily.delete(family);
-    else this.byFamily.set(family, kept);
+    this.byFamily[family.index] = kept.length === 0 ? undefined : kept;
   }
 
   /** Removes every series of the cgroup from its family: nothing of it is rendered afterwards. */
   clear(): void {
-    for (const slot of this.byFamily.values()) {
+    for (const slot of this.byFamily) {
+      if (slot === undefined) continue;
       if (!Array.isArray(slot)) slot.family.delete(slot);
       else for (let i = 1; i < slot.length; i += 2) (slot[i] as Series).family.delete(slot[i] as Series);
     }
-    this.byFamily.clear();
+    this.byFamily.length = 0;
   }
 }
 
@@ -271,7 +338,7 @@ export class Store {
 
   define(def: FamilyDef): Family {
     if (this.byName.has(def.name)) throw new Error(`metric ${def.name} defined twice`);
-    const f = new Family(def);
+    const f = new Family(def, this.families.length);
     this.families.push(f);
     this.byName.set(def.name, f);
     return f;

@@ -88,6 +88,72 @@ ssize_t WriteRetry(int fd, const void* buf, size_t len) {
   return n;
 }
 
+// The periodic passes read ~20 control files of every cgroup one-shot (more
+// than the fds that can be kept). In JS each read is four fs calls
+// (open, fstat, read, close), each a Stats or Error object when it fails
+// (an absent file throws); here it is the same four syscalls in one call
+// that allocates nothing, relative to the cgroup's directory fd (openat: no
+// walk of the whole path per file). The safety rules are safeOpen.ts's:
+// O_NOFOLLOW (a symlink fails with ELOOP), O_NONBLOCK (a FIFO cannot block),
+// and fstat must say "regular file" before anything is read.
+
+// Returned for a file that is not a regular file: kNotRegular + its S_IFMT
+// type bits (st_mode >> 12: 1 FIFO, 2 char device, 4 directory, 6 block
+// device, 10 symlink, 12 socket). Errnos are below 4096, so the two never meet.
+constexpr int kNotRegular = 4096;
+
+// openDir(path) -> a directory fd (O_PATH: only a base for readAt), or -errno.
+Napi::Value OpenDir(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) return ThrowType(env, "openDir(path)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = OpenRetry(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  return Napi::Number::New(env, fd < 0 ? -errno : fd);
+}
+
+// readAt(dirfd, name, buffer) -> bytes read into buffer (from offset 0 to
+// EOF, at most its length), -errno when the open, fstat or read failed, or
+// -(kNotRegular + type) when `name` is not a regular file (not read). dirfd
+// -100 (AT_FDCWD) reads an absolute path.
+Napi::Value ReadAt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsString() || !info[2].IsBuffer())
+    return ThrowType(env, "readAt(dirfd, name, buffer)");
+  int dirfd = info[0].As<Napi::Number>().Int32Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  Napi::Buffer<char> buf = info[2].As<Napi::Buffer<char>>();
+  int fd;
+  do fd = openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  int result = 0;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    result = -errno;
+  } else if (!S_ISREG(st.st_mode)) {
+    result = -(kNotRegular + static_cast<int>((st.st_mode & S_IFMT) >> 12));
+  } else {
+    size_t total = 0;
+    size_t cap = buf.Length();
+    while (total < cap) {
+      ssize_t n = read(fd, buf.Data() + total, cap - total);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        result = -errno;
+        break;
+      }
+      total += static_cast<size_t>(n);
+      // A short read is the end: kernfs (seq_file) gives the whole file in one
+      // read when the buffer holds it, and must be read in one go to be
+      // consistent; a regular file's short read is its EOF. No second read for a 0.
+      if (n == 0 || total < cap) break;
+    }
+    if (result == 0) result = static_cast<int>(total);
+  }
+  close(fd);
+  return Napi::Number::New(env, result);
+}
+
 // eventfd() -> fd. Non-blocking (the Watcher drains it from the loop) and
 // close-on-exec (children must not inherit notification fds).
 Napi::Value CreateEventfd(const Napi::CallbackInfo& info) {
@@ -433,6 +499,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openV1Notification", Napi::Function::New<OpenV1Notification>(env, "openV1Notification"));
   exports.Set("openPsiTrigger", Napi::Function::New<OpenPsiTrigger>(env, "openPsiTrigger"));
   exports.Set("sdNotify", Napi::Function::New<SdNotify>(env, "sdNotify"));
+  exports.Set("openDir", Napi::Function::New<OpenDir>(env, "openDir"));
+  exports.Set("readAt", Napi::Function::New<ReadAt>(env, "readAt"));
   exports.Set("Watcher", Watcher::Init(env));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;

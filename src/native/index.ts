@@ -51,13 +51,24 @@ export interface CgwatchNative {
   /** Adds n to an eventfd's counter (tests, benchmark). */
   eventfdWrite(fd: number, n: number): void;
   /** close(2) for an fd no Watcher owns; throws on EBADF (a double close is a bug). */
-  closeFd(fd: number): void;
+  closeFd(this: void, fd: number): void;
   /** New eventfd registered as "<efd> <fd of dir/file> args" in dir/cgroup.event_control; all fds closed on failure. */
   openV1Notification(dir: string, file: string, args: string): number;
   /** Opens `path` O_RDWR|O_NONBLOCK and writes the PSI trigger; the fd holds the trigger. */
   openPsiTrigger(path: string, trigger: string): number;
   /** One datagram to the unix socket `socketPath` ('@' = abstract namespace). True when sent; throws on error. */
   sdNotify(socketPath: string, message: string): boolean;
+  /**
+   * A directory fd (O_PATH) to read files relative to, or -errno; close it with closeFd. Absent from
+   * builds older than the one-shot reader (callers fall back to Node's fs).
+   */
+  openDir?(this: void, path: string): number;
+  /**
+   * One-shot read of `name` relative to `dirfd` (-100: an absolute path) into `buffer`, the way
+   * src/cgroup/safeOpen.ts opens: bytes read, -errno, or -(4096 + S_IFMT >> 12) for anything
+   * but a regular file (not read). Absent from older builds.
+   */
+  readAt?(this: void, dirfd: number, name: string, buffer: Buffer): number;
   Watcher: new (fd: number, mode: NativeWatchMode, callback: NativeWatchCallback) => NativeWatcher;
   /** Bumped when this interface changes, so a stale build is reported instead of misused. */
   readonly abiVersion: number;

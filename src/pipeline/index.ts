@@ -15,7 +15,7 @@ import type { Metrics } from "../metrics/metrics.js";
 import type { OomForensics } from "../oom/forensics.js";
 import type { Retention } from "../oom/retention.js";
 import type { PolicyEngine } from "../policy/engine.js";
-import { sampleFactsOf } from "../policy/sampleFilter.js";
+import { isFilteredKind, sampleFactsOf } from "../policy/sampleFilter.js";
 import type { WatchdogEvent } from "../events/types.js";
 import type { Watcher } from "../watch/watcher.js";
 import { beforePolicies } from "./beforePolicies.js";
@@ -56,14 +56,17 @@ export function startPipeline(d: PipelineDeps): Subscription {
     membership,
     log: d.log.watch,
   });
-  // A sample is filtered by the policies' meta.sampleOnly on what the tracker and the labels already say, before any snapshot.
+  // A sample or a cgroup_added is filtered by the policies' meta.sampleOnly / meta.addedOnly on what the
+  // tracker and the labels already say, before any snapshot.
   const decide = createDecide({
     ...d,
     wants: (e) =>
       d.policies.wantsEvent(
         e.kind,
         e.cgroup,
-        e.kind === "sample" ? sampleFactsOf(d.watcher.trackers.get(e.cgroup), d.scope.labelsOf(e.cgroup)) : undefined,
+        isFilteredKind(e.kind)
+          ? sampleFactsOf(d.watcher.trackers.get(e.cgroup), d.scope.labelsOf(e.cgroup), e)
+          : undefined,
       ),
   });
   const settle = createSettle({ metrics: d.metrics, log: d.log.actions, onEvent: d.onEvent });

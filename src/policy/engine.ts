@@ -23,7 +23,7 @@ import { createCallState } from "./callState.js";
 import type { PrecompiledPolicies } from "./precompiled.js";
 import { eventInput } from "./protocol.js";
 import { createPolicyRegistry, policyInfo, type LoadedPolicy } from "./registry.js";
-import { factsOfSnapshot, sampleConcerns, type SampleFacts } from "./sampleFilter.js";
+import { conditionsFor, factsOfSnapshot, isFilteredKind, sampleConcerns, type SampleFacts } from "./sampleFilter.js";
 import {
   DEFAULT_LIMITS,
   type EvaluationOutcome,
@@ -74,8 +74,9 @@ export interface PolicyEngine {
   evaluateDetailed(event: WatchdogEvent, snapshot: CgroupSnapshot): PolicyEvaluation[];
   /**
    * Whether any running policy listens to this kind on this cgroup: skip building a snapshot otherwise.
-   * For `sample`, `facts` (what the caller knows of the cgroup without a snapshot) also applies each
-   * policy's `meta.sampleOnly`; without them every sample of a matching cgroup is wanted.
+   * For `sample` and `cgroup_added`, `facts` (what the caller knows of the cgroup without a snapshot)
+   * also apply each policy's `meta.sampleOnly` / `meta.addedOnly`; without them every such event of a
+   * matching cgroup is wanted.
    */
   wantsEvent(kind: EventKind, cgroup: string, facts?: SampleFacts): boolean;
   policies(): PolicyInfo[];
@@ -92,7 +93,7 @@ export interface PolicyEngine {
   close(): void;
 }
 
-/** Whether a policy runs on this event kind for this cgroup (path match, container when known, sample filter when facts are known). */
+/** Whether a policy runs on this event kind for this cgroup (path match, container when known, sampleOnly/addedOnly when facts are known). */
 function listens(
   p: LoadedPolicy,
   kind: EventKind,
@@ -102,7 +103,7 @@ function listens(
 ): boolean {
   if (p.quarantined !== null || !p.meta.on.includes(kind)) return false;
   if (!(container === undefined ? p.matches(cgroup) : p.matches(cgroup, container))) return false;
-  return kind !== "sample" || facts === undefined || sampleConcerns(p.meta.sampleOnly, facts);
+  return facts === undefined || sampleConcerns(conditionsFor(p.meta, kind), facts);
 }
 
 export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<PolicyEngine> {
@@ -135,9 +136,9 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
 
   const evaluateDetailed = (event: WatchdogEvent, snapshot: CgroupSnapshot): PolicyEvaluation[] => {
     const results: PolicyEvaluation[] = [];
-    // Serialised once per event, for every policy that runs on it; samples are filtered on what the snapshot shows.
+    // Serialised once per event, for every policy that runs on it; samples and additions are filtered on what the snapshot shows.
     let input: string | null = null;
-    const facts = event.kind === "sample" ? factsOfSnapshot(snapshot) : undefined;
+    const facts = isFilteredKind(event.kind) ? factsOfSnapshot(snapshot, event) : undefined;
     for (const p of registry.running()) {
       if (!listens(p, event.kind, event.cgroup, snapshot.container ?? null, facts)) continue;
       try {

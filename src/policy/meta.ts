@@ -8,7 +8,14 @@ import { normaliseCgroupPath } from "../cgroup/paths.js";
 import { compileSelector, validateSelector, type ContainerView } from "../identity/selector.js";
 import { parseDuration } from "../cgroup/parse.js";
 import { isEventKind, type EventKind } from "../events/types.js";
-import { isSampleCondition, SAMPLE_CONDITIONS, type SampleCondition } from "./sampleFilter.js";
+import {
+  FILTER_KEYS,
+  isSampleCondition,
+  SAMPLE_CONDITIONS,
+  type FilteredKind,
+  type FilterKey,
+  type SampleCondition,
+} from "./sampleFilter.js";
 import type { MatchEntry, PolicyMeta } from "./types.js";
 
 /**
@@ -28,7 +35,7 @@ export type MetaResult =
   | { readonly kind: "invalid"; readonly reason: string; readonly problems: readonly MetaProblem[] };
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const KNOWN_KEYS = new Set(["name", "on", "match", "cooldown", "params", "description", "sampleOnly"]);
+const KNOWN_KEYS = new Set(["name", "on", "match", "cooldown", "params", "description", "sampleOnly", "addedOnly"]);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -47,7 +54,7 @@ export function validateMeta(raw: unknown): MetaResult {
   for (const key of Object.keys(raw)) {
     if (!KNOWN_KEYS.has(key)) problem(key, `meta.${key}: unknown key (known: ${[...KNOWN_KEYS].join(", ")})`);
   }
-  const { name, on, match, cooldown, params, description, sampleOnly } = raw;
+  const { name, on, match, cooldown, params, description } = raw;
   if (typeof name !== "string" || !NAME.test(name)) {
     problem(
       name === undefined ? null : "name",
@@ -91,7 +98,7 @@ export function validateMeta(raw: unknown): MetaResult {
   if (params !== undefined && !isRecord(params)) problem("params", "meta.params must be an object of defaults");
   if (description !== undefined && typeof description !== "string")
     problem("description", "meta.description must be a string");
-  const sampleFilter = sampleOnly === undefined ? undefined : validateSampleOnly(sampleOnly, kinds, problem);
+  const filters = validateFilters(raw, kinds, problem);
   if (problems.length > 0 || typeof name !== "string") return invalid(problems);
   const meta: PolicyMeta = {
     name,
@@ -101,30 +108,50 @@ export function validateMeta(raw: unknown): MetaResult {
     params: isRecord(params) ? params : {},
     description: typeof description === "string" ? description : null,
   };
-  return { kind: "ok", meta: sampleFilter === undefined ? meta : { ...meta, sampleOnly: sampleFilter } };
+  return { kind: "ok", meta: { ...meta, ...filters } };
 }
 
-/** `meta.sampleOnly`: a non-empty list of known conditions, only where the policy listens to `sample`. */
-function validateSampleOnly(
+type Problem = (key: string | null, message: string, value?: unknown) => void;
+
+/** `meta.sampleOnly` and `meta.addedOnly`, each where given. */
+function validateFilters(
+  raw: Record<string, unknown>,
+  on: readonly EventKind[],
+  problem: Problem,
+): Partial<Record<FilterKey, SampleCondition[]>> {
+  const out: Partial<Record<FilterKey, SampleCondition[]>> = {};
+  for (const kind of Object.keys(FILTER_KEYS) as FilteredKind[]) {
+    const key = FILTER_KEYS[kind];
+    if (raw[key] !== undefined) out[key] = validateFilter(key, kind, raw[key], on, problem);
+  }
+  return out;
+}
+
+/** One filter key: a non-empty list of known conditions, only where the policy listens to the kind it filters. */
+function validateFilter(
+  key: FilterKey,
+  kind: FilteredKind,
   raw: unknown,
   on: readonly EventKind[],
-  problem: (key: string | null, message: string, value?: unknown) => void,
+  problem: Problem,
 ): SampleCondition[] {
   const known = Object.keys(SAMPLE_CONDITIONS).join(", ");
   const out: SampleCondition[] = [];
   if (!Array.isArray(raw) || raw.length === 0) {
-    problem("sampleOnly", `meta.sampleOnly must be a non-empty array of conditions (${known})`);
+    problem(key, `meta.${key} must be a non-empty array of conditions (${known})`);
     return out;
   }
   for (const c of raw) {
-    if (!isSampleCondition(c))
-      problem("sampleOnly", `meta.sampleOnly: unknown condition ${JSON.stringify(c)} (known: ${known})`, c);
+    if (!isSampleCondition(c)) problem(key, `meta.${key}: unknown condition ${JSON.stringify(c)} (known: ${known})`, c);
     else if (!out.includes(c)) out.push(c);
   }
   if (out.includes("memory_v1") && out.includes("memory_v2"))
-    problem("sampleOnly", "meta.sampleOnly: memory_v1 and memory_v2 together match no cgroup");
-  if (!on.includes("sample"))
-    problem("sampleOnly", 'meta.sampleOnly filters `sample` events, but meta.on does not list "sample"');
+    problem(key, `meta.${key}: memory_v1 and memory_v2 together match no cgroup`);
+  if (out.includes("memory_v1") && out.includes("memory_psi"))
+    problem(key, `meta.${key}: memory_v1 and memory_psi together match no cgroup (v1 has no per-cgroup PSI)`);
+  if (kind !== "sample" && out.includes("memory_psi"))
+    problem(key, `meta.${key}: memory_psi is carried by samples only; a \`${kind}\` never has it`, "memory_psi");
+  if (!on.includes(kind)) problem(key, `meta.${key} filters \`${kind}\` events, but meta.on does not list "${kind}"`);
   return out;
 }
 

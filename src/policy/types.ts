@@ -60,6 +60,8 @@ export interface PolicyMeta {
   readonly description: string | null;
   /** `meta.sampleOnly`: the cgroups a `sample` event concerns (sampleFilter.ts); absent = every cgroup. */
   readonly sampleOnly?: readonly SampleCondition[];
+  /** `meta.addedOnly`: the cgroups a `cgroup_added` event concerns, same conditions; absent = every cgroup. */
+  readonly addedOnly?: readonly SampleCondition[];
 }
 
 /**

@@ -395,6 +395,28 @@ describe("outcomes", () => {
       }),
     ).toMatchObject({ kind: "rejected", guardrail: "cooldown" });
   });
+  it("rate limit: routine proposals that emptied the bucket do not refuse the answer to a stall under OOM; it takes no token it lacks", () => {
+    const r = newRig(2);
+    const exec = r.make({ cooldownMs: 0, rateLimit: { perMinute: 1, burst: 1 } });
+    const routine = (cg: string, max: number): ActionProposal => ({
+      ...baseProposal(cg, { kind: "set_pids_max", max }),
+      cause: { kind: "sample", at: r.clock.now() },
+    });
+    // A sample pass takes the only token; the next routine proposal waits for the refill.
+    expect(exec.execute(routine(CG, 10)).kind).toBe("applied");
+    expect(exec.execute(routine(CG, 10))).toMatchObject({ kind: "rejected", guardrail: "rate_limit" });
+    r.host.write(CG, "memory.max", String(50 * MiB));
+    const stall: ActionProposal = {
+      ...baseProposal(CG, { kind: "set_memory_limit", bytes: 60 * MiB }),
+      cause: { kind: "under_oom", at: r.clock.now(), emergency: true },
+    };
+    expect(exec.execute(stall).kind).toBe("applied");
+    expect(r.host.read(CG, "memory.max").trim()).toBe(String(60 * MiB));
+    // The bucket is still empty: the stall's answer minted nothing for the routine ones.
+    expect(exec.execute(routine(CG, 11))).toMatchObject({ kind: "rejected", guardrail: "rate_limit" });
+    r.clock.advance(60_000);
+    expect(exec.execute(routine(CG, 12)).kind).toBe("applied");
+  });
   it("failed: a vanished cgroup is ENOENT; nothing written, one line", () => {
     const r = newRig(1);
     const exec = r.make();

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nativeReads, type NativeReads } from "../../src/cgroup/nativeRead.js";
 import { createFileReader, defaultFdBudget, readControlFile } from "../../src/cgroup/read.js";
 import { directoryAt, specialFiles, symlinkAt, type SpecialFiles } from "../helpers/hostileTree.js";
 
@@ -71,11 +72,19 @@ describe("file reader", () => {
   });
 });
 
+/** The addon built here (the one-shot reads go through it); null when it is not built. */
+const addon: NativeReads | null = nativeReads();
+
 /**
  * A hostile or broken tree at a watched path: each shape is reported (never
  * read, never blocking the loop), and a kept fd notices a replaced inode.
+ * Run twice: one-shot reads through the addon (readAt), and through Node's fs
+ * (where the addon is not loaded).
  */
-describe("file reader on a hostile tree", () => {
+describe.each([
+  ["the addon's readAt", addon],
+  ["Node's fs", null],
+] as const)("file reader on a hostile tree, one-shot reads through %s", (_name, native) => {
   let special: SpecialFiles;
   beforeAll(async () => {
     special = await specialFiles();
@@ -93,6 +102,7 @@ describe("file reader on a hostile tree", () => {
     const r = createFileReader({
       maxOpen: 8,
       revalidateMs: 1000,
+      native,
       now: () => clock.t,
       hooks: {
         onProblem: (p, reason) => problems.push(`${path.basename(p)}:${reason}`),
@@ -241,5 +251,91 @@ describe("file reader on a hostile tree", () => {
     r.close();
     expect(fs.readdirSync("/proc/self/fd").length).toBe(fdsBefore);
     fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe("one-shot reads of a pass", () => {
+  const fdCount = (): number => fs.readdirSync("/proc/self/fd").length;
+
+  it.each([
+    ["the addon's readAt", addon],
+    ["Node's fs", null],
+  ] as const)(
+    "a run of reads from one directory (%s): each file's own text, a file turned FIFO or symlink mid-run is reported, a removed directory is gone, no fd outlives the loop turn",
+    async (_name, native) => {
+      const special = await specialFiles();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-read-run-"));
+      const at = (n: string): string => path.join(dir, n);
+      for (const n of ["a", "b", "c"]) fs.writeFileSync(at(n), `${n} 1\n`);
+      const r = createFileReader({ maxOpen: 8, native });
+      const before = fdCount();
+      const pass = (): string[] =>
+        ["a", "b", "c", "missing"].map((n) => {
+          const got = r.readOnce(at(n));
+          return got.kind === "ok" ? got.text : got.kind === "unsafe" ? got.reason : got.kind;
+        });
+      expect(pass()).toEqual(["a 1\n", "b 1\n", "c 1\n", "gone"]);
+      fs.writeFileSync(at("a"), "a 2\n");
+      special.fifo(at("b"));
+      fs.symlinkSync(at("a"), at("missing"));
+      expect(pass()).toEqual(["a 2\n", "fifo", "c 1\n", "symlink"]);
+      fs.rmSync(dir, { recursive: true });
+      expect(pass()).toEqual(["gone", "gone", "gone", "gone"]);
+      expect(r.openCount).toBe(0);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(fdCount()).toBe(before);
+      r.close();
+      special.cleanup();
+    },
+  );
+
+  it("readOnce goes through the fd the event path keeps (no open), and keeps none of its own", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cgwatch-read-kept-"));
+    const [kept, other] = [path.join(dir, "memory.events"), path.join(dir, "memory.max")];
+    fs.writeFileSync(kept, "oom_kill 1\n");
+    fs.writeFileSync(other, "max\n");
+    const clock = { t: 0 };
+    const r = createFileReader({ maxOpen: 8, revalidateMs: 1000, now: () => clock.t });
+    r.read(kept);
+    expect(r.readOnce(other)).toEqual({ kind: "ok", text: "max\n" });
+    expect(r.openCount).toBe(1);
+    // Renamed over: until the kept fd is revalidated, readOnce reads the kept inode, as read does.
+    fs.writeFileSync(`${kept}.new`, "oom_kill 2\n");
+    fs.renameSync(`${kept}.new`, kept);
+    expect(r.readOnce(kept)).toEqual({ kind: "ok", text: "oom_kill 1\n" });
+    clock.t = 1000;
+    expect(r.readOnce(kept)).toEqual({ kind: "ok", text: "oom_kill 2\n" });
+    r.close();
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it.each([
+    ["the addon's readAt", addon],
+    ["Node's fs", null],
+  ] as const)(
+    "a virtual file longer than a page (/proc/zoneinfo, a seq_file as cgroup files are) comes whole from reads that stop at a short read (%s)",
+    (_name, native) => {
+      const lines = (t: string): number => t.split("\n").length;
+      const whole = fs.readFileSync("/proc/zoneinfo", "utf8");
+      expect(whole.length).toBeGreaterThan(4096);
+      const r = createFileReader({ maxOpen: 8, native });
+      const once = r.readOnce("/proc/zoneinfo");
+      const kept = r.read("/proc/zoneinfo");
+      r.close();
+      for (const got of [once, kept]) {
+        expect(got.kind).toBe("ok");
+        if (got.kind === "ok") {
+          expect(lines(got.text)).toBe(lines(whole));
+          expect(got.text.endsWith("\n")).toBe(true);
+        }
+      }
+    },
+  );
+
+  it("the addon's readAt is built here, so the tests above cover it (npm run build:native)", () => {
+    expect(
+      addon,
+      "build/Release/cgwatch_native.node lacks readAt: a stale build, run `npm run build:native`",
+    ).not.toBeNull();
   });
 });

@@ -191,6 +191,13 @@ export const BAD_CASES: readonly BadCase[] = [
     message: /not a duration/,
     yaml: `metrics:\n  retainRemoved: forever #<\n`,
   },
+  {
+    name: "gzip not a boolean",
+    kind: "structural",
+    key: "metrics.gzip",
+    message: /expected true or false/,
+    yaml: `metrics:\n  gzip: sometimes #<\n`,
+  },
 ];
 
 /** Documents that must load (and that the JSON Schema must accept). */
@@ -245,7 +252,7 @@ export const GOOD_CASES: readonly { readonly name: string; readonly yaml: string
       "  - pattern: kubepods.slice/**",
       "    container: { namespace: prod, labels: { app.kubernetes.io/name: api } }",
       "    labels: { tier: critical }",
-      "metrics: { retainRemoved: 10m }",
+      "metrics: { retainRemoved: 10m, gzip: false }",
       "identity:",
       "  roots: { podman: [/srv/containers/storage] }",
       "  kmsg: false",

@@ -123,6 +123,44 @@ describe("CgroupEntry", () => {
   });
 });
 
+describe("CgroupEntry label text (shared between a cgroup's families and between cgroups)", () => {
+  it("every series' label text is labelString's, for each cgroup, family and extra values, escapes included", async () => {
+    const { labelString } = await import("../../src/metrics/exposition.js");
+    const store = new Store();
+    const fams = [
+      store.define({ name: "u", help: "h", type: "gauge", labelNames: ["cgroup"] }),
+      store.define({ name: "v", help: "h", type: "gauge", labelNames: ["cgroup"] }),
+      store.define({ name: "ev_total", help: "h", type: "counter", labelNames: ["cgroup", "event"] }),
+      store.define({ name: "io", help: "h", type: "gauge", labelNames: ["cgroup", "device", "op"] }),
+      store.define({ name: "other", help: "h", type: "gauge", labelNames: ["policy"] }),
+    ];
+    const extras: Record<string, string[][]> = {
+      u: [[]],
+      v: [[]],
+      ev_total: [["oom_kill"], ['q"uote'], ["max"]],
+      io: [
+        ["8:0", "read"],
+        ["8:0", "write"],
+        ["8:16", "we\\ird\n"],
+      ],
+      other: [[]],
+    };
+    for (const cgroup of ["a", 'kubepods/"x"\\y\nz/é', "b"]) {
+      const e = new CgroupEntry(cgroup, false);
+      for (const fam of fams) {
+        for (const extra of extras[fam.def.name] ?? []) {
+          const s = e.get(fam, extra);
+          expect(s.labels).toBe(
+            labelString(fam.def.labelNames, [cgroup, ...extra].slice(0, fam.def.labelNames.length)),
+          );
+          expect(fam.series.get(s.labels)).toBe(s);
+        }
+      }
+    }
+    expect(fams[3]?.series.size).toBe(9);
+  });
+});
+
 describe("flatLabels", () => {
   it("is labelString's text, escapes included", async () => {
     const { labelString } = await import("../../src/metrics/exposition.js");

@@ -8,10 +8,11 @@ describe("oom-protect-critical", () => {
     expect(r.decisions).toEqual([
       'line 1 cgroup_added system.slice/postgres.service: set_oom_score_adj {"value":-900}',
       'line 2 cgroup_added system.slice/batch.service: set_oom_score_adj {"value":900}',
-      "line 3 cgroup_added system.slice/cron.service: no action",
+      // line 3, the cgroup_added of an unlabelled cgroup, never reaches the policy (meta.addedOnly: ["labelled"]).
       "line 4 sample system.slice/postgres.service: skipped (cooling down for another 30000 ms)",
       'line 5 sample system.slice/postgres.service: set_oom_score_adj {"value":-900}',
     ]);
+    expect(r.lines.filter((l) => l.startsWith("line 3 "))).toEqual([]);
   });
 
   it("clamps configured scores to the kernel's range and honours another label key", async () => {

@@ -5,6 +5,7 @@
  * parent's cpu.max at startup and at every safety net; a cgroup's own quota
  * is always read afresh (runc writes it after the mkdir).
  */
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFileReader, type FileReader } from "../../src/cgroup/read.js";
 import { createTracker } from "../../src/watch/tracker.js";
@@ -26,6 +27,7 @@ function counting(): { reader: FileReader; reads: (p: string) => number } {
     reader: {
       read: (p) => (count(p), base.read(p)),
       readOnce: (p) => (count(p), base.readOnce(p)),
+      readOnceIn: (d, n) => (count(path.join(d, n)), base.readOnceIn(d, n)),
       forget: (p) => base.forget(p),
       forgetDir: (d) => base.forgetDir(d),
       close: () => base.close(),

@@ -41,6 +41,7 @@ function start(
       return base.read(p);
     },
     readOnce: (p) => base.readOnce(p),
+    readOnceIn: (d, n) => base.readOnceIn(d, n),
     forget: (p) => base.forget(p),
     forgetDir: (d) => base.forgetDir(d),
     close: () => base.close(),
