@@ -46,7 +46,7 @@ import {
   startRetention,
   startSelfProtection,
 } from "./daemon/steps.js";
-import { warmDecisionPath } from "./daemon/warm.js";
+import { warmAfterReady } from "./daemon/warm.js";
 import { startWatcher } from "./daemon/watch.js";
 
 export interface DaemonOptions {
@@ -168,15 +168,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     gauges.publishSoon = (cgroup, delaysMs) => publisher.publishSoon(cgroup, delaysMs);
     const ready = firstScan(c, { watcher, metrics, publisher, scope }, () => (scanned = true));
     // The decision path compiled before the first OOM needs it (warm.ts): reads only, no line, no count.
-    void ready.then(() => {
-      const first = watcher.trackers.keys().next();
-      if (first.done === true) return;
-      try {
-        warmDecisionPath(c, { cgroup: first.value, reader: eventReader, writer, reads: c.eventReads });
-      } catch {
-        /* a warm-up that fails costs the first action its compile time, nothing else */
-      }
-    });
+    warmAfterReady(c, ready, { watcher, reader: eventReader, writer, reads: c.eventReads });
     await steps.run("heartbeat", () => startHeartbeat(c, metrics));
     const applyConfig = createConfigApplier({
       started: config,

@@ -15,6 +15,7 @@ import type { ActionProposal } from "../actions/types.js";
 import type { FileReader } from "../cgroup/read.js";
 import type { GuardedWriter } from "../cgroup/writer.js";
 import type { EventReads } from "../pipeline/eventReads.js";
+import type { Watcher } from "../watch/watcher.js";
 import { readSnapshot } from "../watch/snapshot.js";
 import type { StartContext } from "./context.js";
 
@@ -52,4 +53,29 @@ export function warmDecisionPath(
     } as unknown as ActionProposal;
     executor.execute(proposal, { event: "cgroup_added" });
   });
+}
+
+/** Once `ready` resolves, warms the path on the first watched cgroup (none: nothing to warm). */
+export function warmAfterReady(
+  c: StartContext,
+  ready: Promise<number>,
+  d: {
+    readonly watcher: Pick<Watcher, "trackers">;
+    readonly reader: FileReader;
+    readonly writer: GuardedWriter;
+    readonly reads: EventReads;
+  },
+): void {
+  void ready.then(
+    () => {
+      const first = d.watcher.trackers.keys().next();
+      if (first.done === true) return;
+      try {
+        warmDecisionPath(c, { ...d, cgroup: first.value });
+      } catch {
+        /* a warm-up that fails costs the first action its compile time, nothing else */
+      }
+    },
+    () => undefined,
+  ); // a failed first scan is reported by whoever awaits `ready`
 }

@@ -46,10 +46,10 @@ export interface EventReads {
 export function createEventReads(settings: ReadonlySet<string> = settingFiles()): EventReads {
   const known = new Map<string, string>();
   let depth = 0;
-  const through = (reader: FileReader, path: string, once: boolean): ReadResult => {
+  const through = (path: string, read: () => ReadResult): ReadResult => {
     const text = known.get(path);
     if (text !== undefined) return { kind: "ok", text };
-    const r = once ? reader.readOnce(path) : reader.read(path);
+    const r = read();
     if (r.kind === "ok") known.set(path, r.text);
     return r;
   };
@@ -63,8 +63,11 @@ export function createEventReads(settings: ReadonlySet<string> = settingFiles())
       }
     },
     over: (reader) => ({
-      read: (path) => (depth === 0 ? reader.read(path) : through(reader, path, false)),
-      readOnce: (path) => (depth === 0 ? reader.readOnce(path) : through(reader, path, true)),
+      read: (path) => (depth === 0 ? reader.read(path) : through(path, () => reader.read(path))),
+      readOnce: (path) => (depth === 0 ? reader.readOnce(path) : through(path, () => reader.readOnce(path))),
+      // (`dir` is normal and absolute: `${dir}/${name}` is the path the executor joins for the same file.)
+      readOnceIn: (dir, name) =>
+        depth === 0 ? reader.readOnceIn(dir, name) : through(`${dir}/${name}`, () => reader.readOnceIn(dir, name)),
       forget: (path) => reader.forget(path),
       forgetDir: (dir) => reader.forgetDir(dir),
       close: () => reader.close(),
