@@ -46,10 +46,12 @@ export interface EventReads {
 export function createEventReads(settings: ReadonlySet<string> = settingFiles()): EventReads {
   const known = new Map<string, string>();
   let depth = 0;
-  const through = (path: string, read: () => ReadResult): ReadResult => {
+  /** A remembered read, or `reader`'s (no closure per read: this runs for every file of a decision). */
+  const through = (reader: FileReader, path: string, how: "read" | "once" | "in", dir = "", name = ""): ReadResult => {
     const text = known.get(path);
     if (text !== undefined) return { kind: "ok", text };
-    const r = read();
+    const r =
+      how === "read" ? reader.read(path) : how === "once" ? reader.readOnce(path) : reader.readOnceIn(dir, name);
     if (r.kind === "ok") known.set(path, r.text);
     return r;
   };
@@ -63,11 +65,11 @@ export function createEventReads(settings: ReadonlySet<string> = settingFiles())
       }
     },
     over: (reader) => ({
-      read: (path) => (depth === 0 ? reader.read(path) : through(path, () => reader.read(path))),
-      readOnce: (path) => (depth === 0 ? reader.readOnce(path) : through(path, () => reader.readOnce(path))),
+      read: (path) => (depth === 0 ? reader.read(path) : through(reader, path, "read")),
+      readOnce: (path) => (depth === 0 ? reader.readOnce(path) : through(reader, path, "once")),
       // (`dir` is normal and absolute: `${dir}/${name}` is the path the executor joins for the same file.)
       readOnceIn: (dir, name) =>
-        depth === 0 ? reader.readOnceIn(dir, name) : through(`${dir}/${name}`, () => reader.readOnceIn(dir, name)),
+        depth === 0 ? reader.readOnceIn(dir, name) : through(reader, `${dir}/${name}`, "in", dir, name),
       forget: (path) => reader.forget(path),
       forgetDir: (dir) => reader.forgetDir(dir),
       close: () => reader.close(),
