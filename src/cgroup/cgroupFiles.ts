@@ -33,6 +33,12 @@ export interface CgroupFiles {
   pathOf(controller: Controller, file: string): string | null;
   /** The read as the reader returned it; null when no hierarchy carries the controller. */
   read(controller: Controller, file: string): ReadResult | null;
+  /**
+   * One-shot whatever the mode, keeping no fd: for a file this view reads
+   * rarely (a setting, a file whose wakes are rare), so the budget of kept fds
+   * goes to the files the event path re-reads on every wake.
+   */
+  readOnce(controller: Controller, file: string): ReadResult | null;
   /** The file's text, or null when absent or unreadable. */
   text(controller: Controller, file: string): string | null;
   /** The file parsed; null when absent or unreadable (a malformed file is a `malformed` value, for the caller to report). */
@@ -114,13 +120,15 @@ class Files extends ReadsOver implements CgroupFiles {
   }
 
   read(c: Controller, file: string): ReadResult | null {
-    if (this.mode === "once") {
-      // A pass reads each file of the cgroup once: no path to build and keep for it.
-      const d = this.dirOf(c);
-      return d === null ? null : this.reader.readOnceIn(d.dir, file);
-    }
+    if (this.mode === "once") return this.readOnce(c, file);
     const p = this.pathOf(c, file);
     return p === null ? null : this.reader.read(p);
+  }
+
+  readOnce(c: Controller, file: string): ReadResult | null {
+    // No path to build and keep for it.
+    const d = this.dirOf(c);
+    return d === null ? null : this.reader.readOnceIn(d.dir, file);
   }
 
   locatedDirs(): string[] {
@@ -174,6 +182,10 @@ class EachOnce extends ReadsOver implements CgroupFiles {
       byFile.set(file, r);
     }
     return r;
+  }
+
+  readOnce(c: Controller, file: string): ReadResult | null {
+    return this.read(c, file);
   }
 
   locatedDirs(): string[] {

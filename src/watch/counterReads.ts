@@ -18,6 +18,13 @@ export interface CounterReads {
   sweep(ctx: ReadContext, out: WatchdogEvent[], only?: (def: AnyCounterFile) => boolean): void;
 }
 
+/** Whether re-reads of the file go one-shot (CounterFileDef.keptOnlyWhenPolled). */
+function readsRarely(def: AnyCounterFile, files: CgroupFiles): boolean {
+  if (def.keptOnlyWhenPolled !== true) return false;
+  const version = files.versionOf(def.controller);
+  return version === null || def.notify[version] !== "poll";
+}
+
 /**
  * `values` holds each file's last value under its key (TrackedCounters);
  * `state` is what diffs keep beyond it (the v1 stall).
@@ -30,7 +37,7 @@ export function counterReads(
   problems: TrackerProblems,
 ): CounterReads {
   const read = (def: AnyCounterFile, ctx: ReadContext): WatchdogEvent[] => {
-    const r = files.read(def.controller, def.file);
+    const r = readsRarely(def, files) ? files.readOnce(def.controller, def.file) : files.read(def.controller, def.file);
     if (r === null || r.kind !== "ok") return [];
     const parsed = def.parse(r.text);
     if (parsed.kind === "malformed") {

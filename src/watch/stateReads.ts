@@ -38,7 +38,8 @@ export function readPopulated(
   ctx: ReadContext,
   onEmptied: (ctx: ReadContext) => WatchdogEvent[],
 ): WatchdogEvent[] {
-  const r = files.read("memory", "cgroup.events") ?? files.read("cpu", "cgroup.events");
+  // One-shot: it changes when the last task leaves, so a kept fd would take the budget from the counters.
+  const r = files.readOnce("memory", "cgroup.events") ?? files.readOnce("cpu", "cgroup.events");
   if (r === null || r.kind !== "ok") return [];
   const populated = parseFlatKeyed(r.text).values.get("populated");
   if (populated === undefined) return [];

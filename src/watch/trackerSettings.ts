@@ -28,6 +28,25 @@ function ownQuota(files: CgroupFiles): boolean | null {
 }
 
 /**
+ * A setting of the tracker's own cgroup, read one-shot: it is read at
+ * startup and once per safety net, and a kept fd for it would take the
+ * budget from the counters the event path re-reads on every wake (at 10k
+ * cgroups under a 20,000-fd limit, cpu.max held a quarter of the budget).
+ */
+function settingOnce(files: CgroupFiles, controller: "cpu" | "pids", file: string): string | null {
+  const r = files.readOnce(controller, file);
+  return r?.kind === "ok" ? r.text : null;
+}
+
+/** ownQuota of the tracker's own cgroup, one-shot (settingOnce). */
+function ownQuotaOnce(files: CgroupFiles): boolean | null {
+  const version = files.versionOf("cpu");
+  if (version === null) return null;
+  const text = settingOnce(files, "cpu", version === 1 ? "cpu.cfs_quota_us" : "cpu.max");
+  return text !== null && quotaSet(text);
+}
+
+/**
  * The quotas of ancestors, shared by the trackers of one watcher and kept
  * `maxAgeMs`: at startup (and every safety net) 10k sibling cgroups each ask
  * about the same few ancestors, which would otherwise be read once per
@@ -62,7 +81,7 @@ export function ancestorQuotas(
 
 /** Throttling can come from an ancestor's quota (v1 and v2 both): the cgroup or any ancestor with one. */
 function anyQuota(files: CgroupFiles, ancestors: AncestorQuotas): boolean {
-  const own = ownQuota(files);
+  const own = ownQuotaOnce(files);
   if (own !== false) return own === true;
   const segments = files.cgroup === "" ? [] : files.cgroup.split("/");
   for (let i = segments.length - 1; i >= 0; i--) {
@@ -92,7 +111,7 @@ class Settings implements TrackerSettings {
 
   refresh(): void {
     if (this.files.versionOf("pids") === 1) {
-      const max = this.files.text("pids", "pids.max");
+      const max = settingOnce(this.files, "pids", "pids.max");
       this.pidsPolled = max !== null && max.trim() !== "max";
     }
     this.quota = anyQuota(this.files, this.quotas);

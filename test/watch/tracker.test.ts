@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFileReader } from "../../src/cgroup/read.js";
 import { createTracker } from "../../src/watch/tracker.js";
@@ -9,7 +11,38 @@ afterEach(() => {
   host = null;
 });
 
+/** Basenames of the files under `root` this process holds open (the reader's kept fds). */
+function keptFiles(root: string): string[] {
+  const out: string[] = [];
+  for (const fd of fs.readdirSync("/proc/self/fd")) {
+    try {
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(`${root}/`)) out.push(path.basename(target));
+    } catch {
+      /* closed meanwhile (readdir's own fd) */
+    }
+  }
+  return out.sort();
+}
+
 describe("tracker", () => {
+  it("kept fds go to the counters re-read on every wake: memory.events, not cpu.max, pids.events or cgroup.events", () => {
+    host = fakeHost(2);
+    for (const c of ["a", "b", "c"]) host.addCgroup(c, { "cpu.max": "50000 100000\n" });
+    // A budget of three: with the settings and rare files kept too, a cgroup's memory.events would go one-shot.
+    const reader = createFileReader({ maxOpen: 3 });
+    const trackers = ["a", "b", "c"].map((cgroup) => createTracker({ layout: host!.layout, reader, cgroup }));
+    for (const t of trackers) {
+      t.refreshQuota();
+      t.sweepCounters(0, "poll");
+    }
+    for (const t of trackers)
+      t.handle({ kind: "file_changed", cgroup: t.cgroup, file: "cgroup.events", source: "inotify", at: 1 });
+    expect(trackers.every((t) => t.hasCpuQuota())).toBe(true);
+    expect(keptFiles(host.root)).toEqual(["memory.events", "memory.events", "memory.events"]);
+    reader.close();
+  });
+
   it("populated 1→0 re-reads memory.events at once, so the last OOM kill of an emptied cgroup is not lost", () => {
     host = fakeHost(2);
     host.addCgroup("a");

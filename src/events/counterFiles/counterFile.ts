@@ -43,6 +43,12 @@ export interface CounterFileDef<K extends string, T> {
   readonly controller: Controller;
   /** How a change is noticed, per version of the hierarchy that carries `controller`; a version absent has no such file. */
   readonly notify: Readonly<Partial<Record<CgroupVersion, Notify>>>;
+  /**
+   * Re-read one-shot unless it is polled: for a file whose wakes are rare
+   * (pids.events wakes when a fork is refused), so the fds kept within the
+   * budget go to the files read on every wake. Absent: always through a kept fd.
+   */
+  readonly keptOnlyWhenPolled?: true;
   parse(text: string): Parsed<T>;
   /** The value of a cgroup created while watched: its kernel counters started at 0 (TrackerOptions.bornWatched). */
   readonly zero: T;

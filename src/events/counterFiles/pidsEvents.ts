@@ -12,6 +12,7 @@ export const pidsEvents = defineCounterFile({
   file: "pids.events",
   controller: "pids",
   notify: { 1: "poll", 2: "inotify" },
+  keptOnlyWhenPolled: true,
   parse: parsePidsEvents,
   zero: 0,
   diff: diffPidsEvents,
