@@ -159,12 +159,18 @@ function cgroupMounts(): CgroupMount[] {
     }));
 }
 
-function sh(cmd: string, args: readonly string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<PodmanResult> {
+function sh(
+  cmd: string,
+  args: readonly string[],
+  timeoutMs: number,
+  env?: NodeJS.ProcessEnv,
+  cwd?: string,
+): Promise<PodmanResult> {
   return new Promise((resolve) => {
     execFile(
       cmd,
       args,
-      { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 16 << 20, env: env ?? process.env },
+      { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 16 << 20, env: env ?? process.env, cwd },
       (err, stdout, stderr) => {
         const code =
           err === null ? 0 : typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : -1;
@@ -261,8 +267,10 @@ export async function startEngine(tag: string): Promise<Engine> {
   ];
   const env = { ...process.env, TMPDIR: path.join(home, "tmpdir") };
   fs.mkdirSync(env.TMPDIR, { recursive: true });
+  // conmon inherits podman's working directory and creates a file `oom` there when its container is
+  // OOM-killed: run podman in the engine's own directory, not the repository's.
   const podman = (args: readonly string[], timeoutMs = 60_000): Promise<PodmanResult> =>
-    sh("podman", [...global, ...args], timeoutMs, env);
+    sh("podman", [...global, ...args], timeoutMs, env, home);
   const names: string[] = [];
   let closed = false;
 
