@@ -43,7 +43,7 @@ export function renderMarkdown(r: Results): string {
   p("```");
   p();
   p(
-    `Run started ${r.startedAt}, took ${r.totalSeconds} s. Fake trees built in /dev/shm (tmpfs): ${Object.entries(
+    `Run started ${r.startedAt} (\`${r.command}\`; sections it did not run are kept from earlier runs), took ${r.totalSeconds} s. Fake trees built in /dev/shm (tmpfs): ${Object.entries(
       r.treeBuildSeconds,
     )
       .map(([n, s]) => `${n} cgroups in ${s} s`)

@@ -364,7 +364,8 @@ async function main(): Promise<void> {
       node: process.version,
       cpu: os.cpus()[0]?.model ?? "unknown",
     },
-    command: "npm run bench",
+    command:
+      only === null ? "npm run bench" : `npm run bench -- --only ${[...only].join(",")}${merge ? " --merge" : ""}`,
     startedAt: new Date().toISOString(),
   };
   try {
@@ -492,13 +493,10 @@ async function main(): Promise<void> {
   r.totalSeconds = Math.round((performance.now() - t0) / 1000);
   printTable(r);
   if (only !== null && merge) {
+    // The sections this run measured replace the kept ones; the header (machine, command, start, duration)
+    // describes this run, which names the parts it ran.
     const kept = JSON.parse(fs.readFileSync(path.join(REPO, "bench", "results.json"), "utf8")) as Results;
-    const ran = Object.fromEntries(
-      Object.entries(r).filter(
-        ([k]) => !["machine", "command", "startedAt", "totalSeconds", "treeBuildSeconds"].includes(k),
-      ),
-    );
-    Object.assign(r, { ...kept, ...ran });
+    Object.assign(r, { ...kept, ...r });
   }
   if (only === null || merge) {
     const full = r as Results;
