@@ -14,25 +14,11 @@ import { Session } from "node:inspector/promises";
 import { v2LayoutAt } from "../../src/cgroup/layout.js";
 import { buildTree, cpuMs, sleep, startBenchDaemon, WATCH_PATTERN } from "../common.js";
 import { untilQuiet } from "../scenarios.js";
+import { arg, isOwnFrame, largest, profileTimes, type Profile } from "./cpuProfile.js";
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const N = arg("--n", 10000);
 const SECONDS = arg("--seconds", 30);
 const TOP = arg("--top", 30);
-
-interface ProfileNode {
-  readonly id: number;
-  readonly callFrame: { functionName: string; url: string; lineNumber: number };
-  readonly children?: number[];
-}
-interface Profile {
-  readonly nodes: ProfileNode[];
-  readonly samples: number[];
-  readonly timeDeltas: number[];
-}
 
 const root = fs.mkdtempSync(path.join(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "cgwatch-idle-"));
 try {
@@ -65,44 +51,13 @@ try {
 }
 
 function report(profile: Profile): void {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const name = (f: ProfileNode["callFrame"]): string =>
-    `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\/(dist|node_modules)\//, "$1/")}:${f.lineNumber + 1}`;
-  const isOwn = (n: ProfileNode): boolean => n.callFrame.url.includes("/dist/src/");
-  const self = new Map<string, number>();
-  const own = new Map<string, number>();
-  /** Inclusive: every own function on the stack of a sample gets its time once. */
-  const inclusive = new Map<string, number>();
-  profile.samples.forEach((id, i) => {
-    const us = profile.timeDeltas[i] ?? 0;
-    const n = byId.get(id);
-    if (n === undefined) return;
-    const here = name(n.callFrame);
-    self.set(here, (self.get(here) ?? 0) + us);
-    let cur: ProfileNode | undefined = n;
-    let firstOwn: string | null = null;
-    const seen = new Set<string>();
-    while (cur !== undefined) {
-      if (isOwn(cur)) {
-        const k = name(cur.callFrame);
-        firstOwn ??= k;
-        if (!seen.has(k)) inclusive.set(k, (inclusive.get(k) ?? 0) + us);
-        seen.add(k);
-      }
-      const p = parent.get(cur.id);
-      cur = p === undefined ? undefined : byId.get(p);
-    }
-    const k = firstOwn ?? `${here} (no cgwatch frame)`;
-    own.set(k, (own.get(k) ?? 0) + us);
-  });
-  const print = (title: string, m: Map<string, number>): void => {
+  const times = profileTimes(profile);
+  const print = (title: string, m: Map<string, number>, filter?: (k: string) => boolean): void => {
     process.stdout.write(`${title}\n`);
-    for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP))
+    for (const [k, us] of largest(m, TOP, filter))
       process.stdout.write(`${(us / 1000 / SECONDS).toFixed(2).padStart(8)} ms/s  ${k}\n`);
   };
-  print("self time:", self);
-  print("by nearest cgwatch function (its own time and the node/library calls it makes):", own);
-  print("inclusive, cgwatch functions:", inclusive);
+  print("self time:", times.self);
+  print("by nearest cgwatch function (its own time and the node/library calls it makes):", times.nearestOwn);
+  print("inclusive, cgwatch functions:", times.inclusive, isOwnFrame);
 }

@@ -17,26 +17,12 @@ import { v2LayoutAt } from "../../src/cgroup/layout.js";
 import { buildTree, cpuMs, dist, sleep, startBenchDaemon } from "../common.js";
 import type { DriverCommand } from "../driver.js";
 import { ask, endChild, latencyYaml, RAISE_POLICY, startDriver, untilCpuQuiet, untilQuiet } from "../scenarios.js";
+import { arg, isOwnFrame, largest, profileTimes, type Profile } from "./cpuProfile.js";
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const N = arg("--n", 10000);
 const SAMPLES = arg("--samples", 600);
 const TOP = arg("--top", 30);
 const PROFILE = !process.argv.includes("--no-profile");
-
-interface ProfileNode {
-  readonly id: number;
-  readonly callFrame: { functionName: string; url: string; lineNumber: number };
-  readonly children?: number[];
-}
-interface Profile {
-  readonly nodes: ProfileNode[];
-  readonly samples: number[];
-  readonly timeDeltas: number[];
-}
 
 const root = fs.mkdtempSync(path.join(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "cgwatch-latprof-"));
 const driver = startDriver();
@@ -106,37 +92,12 @@ try {
 }
 
 function report(profile: Profile, events: number): void {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const name = (f: ProfileNode["callFrame"]): string =>
-    `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\/(dist|node_modules)\//, "$1/")}:${f.lineNumber + 1}`;
-  const self = new Map<string, number>();
-  /** Inclusive: every function on the stack of a sample gets its time once. */
-  const inclusive = new Map<string, number>();
-  profile.samples.forEach((id, i) => {
-    const us = profile.timeDeltas[i] ?? 0;
-    const n = byId.get(id);
-    if (n === undefined) return;
-    const here = name(n.callFrame);
-    self.set(here, (self.get(here) ?? 0) + us);
-    const seen = new Set<string>();
-    for (let cur: ProfileNode | undefined = n; cur !== undefined;) {
-      const k = name(cur.callFrame);
-      if (!seen.has(k)) inclusive.set(k, (inclusive.get(k) ?? 0) + us);
-      seen.add(k);
-      const p = parent.get(cur.id);
-      cur = p === undefined ? undefined : byId.get(p);
-    }
-  });
-  const print = (title: string, m: Map<string, number>, filter: (k: string) => boolean): void => {
+  const times = profileTimes(profile);
+  const print = (title: string, m: Map<string, number>, filter?: (k: string) => boolean): void => {
     process.stdout.write(`${title}\n`);
-    for (const [k, us] of [...m]
-      .filter(([k]) => filter(k))
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, TOP))
+    for (const [k, us] of largest(m, TOP, filter))
       process.stdout.write(`${(us / events).toFixed(1).padStart(8)} µs/event  ${k}\n`);
   };
-  print("self time:", self, () => true);
-  print("inclusive, cgwatch functions:", inclusive, (k) => k.includes("dist/src/"));
+  print("self time:", times.self);
+  print("inclusive, cgwatch functions:", times.inclusive, isOwnFrame);
 }
